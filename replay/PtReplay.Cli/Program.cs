@@ -1,0 +1,25 @@
+using System.CommandLine;
+using PtReplay.Cli.Commands;
+
+namespace PtReplay.Cli;
+
+/// <summary>Entry point of `ptreplay` (also reached as `./run-bench.sh VERB ...`).</summary>
+public static class Program
+{
+    /// <summary>Builds the command tree; tests call this to run verbs in-process.</summary>
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand(
+            "PtReplay: record the malloc/free stream of real Linux programs and replay it into a C# model " +
+            "of glibc's ptmalloc and into real allocators.\n\n" +
+            "Typical use:\n" +
+            "  ptreplay record -o py.trace -- python3 app.py   # record a program\n" +
+            "  ptreplay info py.trace                          # what it did\n");
+        // One line per verb; each verb lives in Commands/<Verb>Command.cs.
+        root.Subcommands.Add(VersionCommand.Create());
+        return root;
+    }
+
+    /// <summary>Runs the command line and returns the process exit code.</summary>
+    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+}

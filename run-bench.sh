@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# PtReplay's one entry point.
+#   ./run-bench.sh              build everything, record the bundled workloads, replay them, write the report
+#   ./run-bench.sh VERB ARGS... run one ptreplay verb, e.g. ./run-bench.sh record -o py.trace -- python3 app.py
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CLI_DLL="$ROOT/replay/PtReplay.Cli/bin/Release/net10.0/ptreplay.dll"
+
+build() {
+    dotnet build "$ROOT/replay/PtReplay.Cli/PtReplay.Cli.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >&2
+}
+
+if [[ $# -gt 0 ]]; then
+    # Pass-through: build quietly when needed, then run the verb.
+    if [[ ! -f "$CLI_DLL" || -n "$(find "$ROOT/traces" "$ROOT/allocator" "$ROOT/replay" "$ROOT/reports" \( -name '*.cs' -o -name '*.c' -o -name '*.h' -o -name '*.csproj' \) -newer "$CLI_DLL" -print -quit)" ]]; then
+        build
+    fi
+    exec dotnet "$CLI_DLL" "$@"
+fi
+
+"$ROOT/traces/workloads/bench-main.sh" "$ROOT"
