@@ -499,7 +499,7 @@ public sealed class Ptmalloc
         ulong size = m.ChunkSize(p);
         ulong usable = UsableSize(userPtr);
         if (m.IsMmappedChunk(p))
-            return new AddressInfo(AddressRegion.Mmapped, 0, -1, -1, size, usable);
+            return new AddressInfo(AddressRegion.Mmapped, 0, -1, -1, size, usable) { MmapOffset = m.PrevSize(p) };
         if (p >= _s.Space.Brk0 && p < _s.Space.Brk)
             return new AddressInfo(AddressRegion.MainHeap, userPtr - _s.Space.Brk0, 0, -1, size, usable);
         if (_s.Heaps.TryGetValue(p & ~(HeapInfo.MaxSize - 1), out var heap))

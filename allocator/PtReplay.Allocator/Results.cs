@@ -28,4 +28,8 @@ public enum AddressRegion
 /// <see cref="HeapIndex"/>, <see cref="Offset"/> in that heap), mmapped chunks by sizes.
 /// </summary>
 public readonly record struct AddressInfo(
-    AddressRegion Region, ulong Offset, int ArenaIndex, int HeapIndex, ulong ChunkSize, ulong UsableSize);
+    AddressRegion Region, ulong Offset, int ArenaIndex, int HeapIndex, ulong ChunkSize, ulong UsableSize)
+{
+    /// <summary>Mmapped chunks: bytes between the mapping start and the chunk (non-zero after memalign); the mapping is MmapOffset + ChunkSize long.</summary>
+    public ulong MmapOffset { get; init; }
+}
