@@ -62,6 +62,9 @@ public sealed class Ptmalloc
 
     internal MallocState State => _s;
 
+    /// <summary>Arenas created so far, main arena included.</summary>
+    public int ArenaCount => _s.Arenas.Count;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Enter(int thread)
     {

@@ -14,7 +14,14 @@ public static class ParityHarness
     /// <summary>DTV calloc glibc's pthread_create makes in the creating thread (measured: a 0x120 chunk).</summary>
     public const ulong DtvCount = 17, DtvSize = 16;
 
-    public sealed record Outcome(int Compared, int Identical, string? FirstDivergence);
+    public sealed record Outcome(int Compared, int Identical, string? FirstDivergence)
+    {
+        /// <summary>Model allocations per region (shows which paths a script exercised).</summary>
+        public Dictionary<AddressRegion, int> Regions { get; } = [];
+
+        /// <summary>Arenas the model created (main included).</summary>
+        public int Arenas { get; init; }
+    }
 
     public static Outcome Run(DriverScript script, string glibcTunables = "", bool validateEachStep = true)
     {
@@ -33,6 +40,7 @@ public static class ParityHarness
         int compared = 0, identical = 0;
         string? first = null;
         var realHeapToModel = new Dictionary<ulong, ulong>();
+        var regions = new Dictionary<AddressRegion, int>();
         for (int i = 0; i < script.Calls.Count; i++)
         {
             var c = script.Calls[i];
@@ -73,7 +81,11 @@ public static class ParityHarness
                     break;
             }
             if (isAlloc && m0 != 0)
+            {
                 m1 = model.UsableSize(m0);
+                var region = model.Classify(m0).Region;
+                regions[region] = regions.GetValueOrDefault(region) + 1;
+            }
             if (validateEachStep)
                 model.Validate();
 
@@ -110,7 +122,10 @@ public static class ParityHarness
                 first = sb.ToString();
             }
         }
-        return new Outcome(compared, identical, first);
+        var outcome = new Outcome(compared, identical, first) { Arenas = model.ArenaCount };
+        foreach (var kv in regions)
+            outcome.Regions[kv.Key] = kv.Value;
+        return outcome;
     }
 
     private static string? CompareAllocation(Ptmalloc model, ulong brk0, ulong real, ulong realUsable, ulong mine, ulong myUsable, ulong alignment, Dictionary<ulong, ulong> realHeapToModel)

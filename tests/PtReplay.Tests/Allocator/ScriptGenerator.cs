@@ -81,3 +81,55 @@ public static class ScriptGenerator
         return s;
     }
 }
+
+/// <summary>Multi-thread scripts: threads run in bursts (one at a time, fixed schedule), sometimes freeing each other's blocks, and some exit.</summary>
+public static class ThreadScriptGenerator
+{
+    public static DriverScript Random(int seed, int threads, int ops, int slotsPerThread = 60, int exits = 2)
+    {
+        var r = new Random(seed);
+        var s = new DriverScript { Threads = threads };
+        int total = threads * slotsPerThread;
+        s.Slots = total;
+        var live = new bool[total];
+        var exited = new bool[threads];
+        int thread = 0;
+        for (int i = 0; i < ops; i++)
+        {
+            if (r.Next(20) == 0)
+            {
+                do thread = r.Next(threads); while (exited[thread]);
+            }
+            if (i > ops / 2 && exits > 0 && thread != 0 && r.Next(200) == 0)
+            {
+                s.Add(DriverOp.ThreadExit, 0, thread: thread);
+                exited[thread] = true;
+                exits--;
+                thread = 0;
+                continue;
+            }
+            int owner = r.Next(8) == 0 ? r.Next(threads) : thread;
+            int slot = owner * slotsPerThread + r.Next(slotsPerThread);
+            if (live[slot])
+            {
+                if (r.Next(4) == 0)
+                    s.Add(DriverOp.Realloc, slot, ScriptGenerator.Size(r) / 2 + 1, thread: thread);
+                else
+                {
+                    s.Add(DriverOp.Free, slot, thread: thread);
+                    live[slot] = false;
+                }
+                continue;
+            }
+            if (owner != thread)
+                continue;
+            int e = r.Next(10);
+            if (e < 7) s.Add(DriverOp.Malloc, slot, ScriptGenerator.Size(r), thread: thread);
+            else if (e < 9) s.Add(DriverOp.Calloc, slot, 3, ScriptGenerator.Size(r) / 3 + 1, thread);
+            else s.Add(DriverOp.Memalign, slot, 64, ScriptGenerator.Size(r), thread);
+            live[slot] = true;
+        }
+        s.Add(DriverOp.MallInfo, 0);
+        return s;
+    }
+}
