@@ -18,6 +18,7 @@ public enum DriverOp : ulong
     Usable = 12,
     ThreadExit = 13,
     MallInfo = 14,
+    MallocInfo = 15,
 }
 
 /// <summary>One scripted call: which thread, which slot holds the pointer, and up to two arguments.</summary>
@@ -57,4 +58,8 @@ public sealed class DriverScript
 }
 
 /// <summary>What the driver recorded: brk0 and per call {result, usable, x, y}.</summary>
-public sealed record DriverResult(ulong Brk0, ulong[][] PerCall);
+public sealed record DriverResult(ulong Brk0, ulong[][] PerCall)
+{
+    /// <summary>malloc_info XML written by a final MallocInfo call, if any.</summary>
+    public string MallocInfoXml { get; init; } = "";
+}

@@ -50,9 +50,9 @@ public static class GlibcDriver
         Directory.CreateDirectory(dir);
         try
         {
-            string input = Path.Combine(dir, "script.bin"), output = Path.Combine(dir, "out.bin");
+            string input = Path.Combine(dir, "script.bin"), output = Path.Combine(dir, "out.bin"), info = Path.Combine(dir, "info.xml");
             File.WriteAllBytes(input, script.ToBytes());
-            var (code, _, err) = Run(Binary.Value, [input, output], env, "clean");
+            var (code, _, err) = Run(Binary.Value, [input, output, info], env, "clean");
             if (code != 0)
                 throw new InvalidOperationException($"driver exited {code}: {err}");
             var bytes = File.ReadAllBytes(output);
@@ -61,7 +61,7 @@ public static class GlibcDriver
             var per = new ulong[n][];
             for (int i = 0; i < (int)n; i++)
                 per[i] = [W(2 + i * 4), W(3 + i * 4), W(4 + i * 4), W(5 + i * 4)];
-            return new DriverResult(W(0), per);
+            return new DriverResult(W(0), per) { MallocInfoXml = File.Exists(info) ? File.ReadAllText(info) : "" };
         }
         finally
         {

@@ -14,8 +14,14 @@ public static class ParityHarness
     /// <summary>DTV calloc glibc's pthread_create makes in the creating thread (measured: a 0x120 chunk).</summary>
     public const ulong DtvCount = 17, DtvSize = 16;
 
+    /// <summary>Bytes fdopen mallocs for its FILE (a 0x1e0 chunk).</summary>
+    public const ulong FileStructSize = 472;
+
     public sealed record Outcome(int Compared, int Identical, string? FirstDivergence)
     {
+        /// <summary>malloc_info XML from glibc and from the model (after a final MallocInfo call).</summary>
+        public (string Glibc, string Model) MallocInfo { get; set; } = ("", "");
+
         /// <summary>Model allocations per region (shows which paths a script exercised).</summary>
         public Dictionary<AddressRegion, int> Regions { get; } = [];
 
@@ -41,6 +47,7 @@ public static class ParityHarness
         string? first = null;
         var realHeapToModel = new Dictionary<ulong, ulong>();
         var regions = new Dictionary<AddressRegion, int>();
+        string modelInfo = "";
         for (int i = 0; i < script.Calls.Count; i++)
         {
             var c = script.Calls[i];
@@ -74,6 +81,11 @@ public static class ParityHarness
                 case DriverOp.Mallopt: m0 = (ulong)(long)model.Mallopt((int)(long)c.A, (int)(long)c.B); isAlloc = false; break;
                 case DriverOp.Usable: m0 = model.UsableSize(slots[c.Slot]); isAlloc = false; break;
                 case DriverOp.ThreadExit: model.ThreadExit(c.Thread); isAlloc = false; break;
+                case DriverOp.MallocInfo:
+                    model.Malloc(c.Thread, FileStructSize); // fdopen's FILE
+                    modelInfo = model.MallocInfoXml();
+                    isAlloc = false;
+                    break;
                 case DriverOp.MallInfo:
                     var mi = model.MallInfo2();
                     (m0, m1, m2, m3) = (mi.Arena, mi.Ordblks, mi.Fordblks, mi.Hblkhd);
@@ -122,7 +134,7 @@ public static class ParityHarness
                 first = sb.ToString();
             }
         }
-        var outcome = new Outcome(compared, identical, first) { Arenas = model.ArenaCount };
+        var outcome = new Outcome(compared, identical, first) { Arenas = model.ArenaCount, MallocInfo = (real.MallocInfoXml, modelInfo) };
         foreach (var kv in regions)
             outcome.Regions[kv.Key] = kv.Value;
         return outcome;

@@ -54,4 +54,17 @@ public class PtmallocParityTests
         }
         AssertParity(s);
     }
+
+    [Theory]
+    [InlineData(41, 1, "")]
+    [InlineData(42, 4, "glibc.malloc.tcache_count=0")]
+    public void MallocInfoXml_MatchesGlibc(int seed, int threads, string tunables)
+    {
+        var s = threads == 1 ? ScriptGenerator.Random(seed, 2000) : ThreadScriptGenerator.Random(seed, threads, 2000);
+        s.Add(DriverOp.MallocInfo, 0);
+        var outcome = ParityHarness.Run(s, tunables);
+        Assert.True(outcome.FirstDivergence is null, outcome.FirstDivergence);
+        Assert.Contains("<heap nr=\"0\">", outcome.MallocInfo.Glibc, StringComparison.Ordinal);
+        Assert.Equal(outcome.MallocInfo.Glibc, outcome.MallocInfo.Model);
+    }
 }

@@ -2,7 +2,7 @@
  * Golden-data driver for the allocator tests: performs a scripted sequence of malloc-family calls in the
  * real glibc and records every result, without any stdio or other heap use while it runs.
  *
- * usage: driver SCRIPT OUTPUT
+ * usage: driver SCRIPT OUTPUT [MALLOC_INFO_OUTPUT]
  * SCRIPT (little-endian u64 words): nops, nslots, nthreads, then nops records of
  *        {op, thread, slot, a, b}.
  * OUTPUT (u64 words): brk0 (sbrk(0) before anything else), nops, then per op {result, usable, x, y}.
@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -24,7 +25,8 @@
 enum {
   OP_MALLOC = 0, OP_FREE = 1, OP_CALLOC = 2, OP_REALLOC = 3, OP_MEMALIGN = 4, OP_POSIX_MEMALIGN = 5,
   OP_ALIGNED_ALLOC = 6, OP_VALLOC = 7, OP_PVALLOC = 8, OP_TRIM = 9, OP_REALLOCARRAY = 10,
-  OP_MALLOPT = 11, OP_USABLE = 12, OP_THREAD_EXIT = 13, OP_MALLINFO = 14
+  OP_MALLOPT = 11, OP_USABLE = 12, OP_THREAD_EXIT = 13, OP_MALLINFO = 14,
+  OP_MALLOC_INFO = 15 /* last op only: fdopen (one FILE malloc) + unbuffered-by-static-buffer malloc_info to argv[3] */
 };
 
 #define MAX_THREADS 64
@@ -34,6 +36,7 @@ static uint64_t nops, nslots, nthreads;
 static sem_t go[MAX_THREADS], done;
 static volatile uint64_t current_op;
 static volatile int thread_exit_flag[MAX_THREADS];
+static const char *info_path = "/dev/null";
 
 static void die(const char *msg) {
   size_t n = 0;
@@ -79,6 +82,17 @@ static void run_op(uint64_t i) {
     o[0] = mi.arena; o[1] = mi.ordblks; o[2] = mi.fordblks; o[3] = mi.hblkhd;
     return;
   }
+  case OP_MALLOC_INFO: {
+    static char buffer[1 << 16];
+    int fd = open(info_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) die("driver: cannot open malloc_info output\n");
+    FILE *fp = fdopen(fd, "w");
+    if (!fp) die("driver: fdopen\n");
+    setvbuf(fp, buffer, _IOFBF, sizeof buffer);
+    malloc_info(0, fp);
+    fclose(fp);
+    return;
+  }
   default: die("driver: bad op\n");
   }
   o[0] = (uint64_t)p;
@@ -97,7 +111,8 @@ static void *worker(void *arg) {
 
 int main(int argc, char **argv) {
   uint64_t brk0 = (uint64_t)sbrk(0);
-  if (argc != 3) die("usage: driver SCRIPT OUTPUT\n");
+  if (argc != 3 && argc != 4) die("usage: driver SCRIPT OUTPUT [MALLOC_INFO_OUTPUT]\n");
+  if (argc == 4) info_path = argv[3];
   int fd = open(argv[1], O_RDONLY);
   if (fd < 0) die("driver: cannot open script\n");
   struct stat st;
