@@ -19,6 +19,8 @@ public enum DriverOp : ulong
     ThreadExit = 13,
     MallInfo = 14,
     MallocInfo = 15,
+    FreeAt = 16,
+    ReallocAt = 17,
 }
 
 /// <summary>One scripted call: which thread, which slot holds the pointer, and up to two arguments.</summary>

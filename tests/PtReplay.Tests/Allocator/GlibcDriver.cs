@@ -70,7 +70,7 @@ public static class GlibcDriver
     }
 
     /// <summary>Runs a script that makes glibc abort; returns its exit code and stderr.</summary>
-    public static (int ExitCode, string Stderr) ExecuteExpectingAbort(DriverScript script)
+    public static (int ExitCode, string Stderr) ExecuteExpectingAbort(DriverScript script, IDictionary<string, string> env)
     {
         string dir = Path.Combine(Path.GetTempPath(), "ptreplay-alloc-run-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
@@ -78,7 +78,6 @@ public static class GlibcDriver
         {
             string input = Path.Combine(dir, "script.bin"), output = Path.Combine(dir, "out.bin");
             File.WriteAllBytes(input, script.ToBytes());
-            var env = new Dictionary<string, string> { ["LIBC_FATAL_STDERR_"] = "1" };
             var (code, _, err) = Run(Binary.Value, [input, output], env, "clean");
             return (code, err);
         }

@@ -26,6 +26,8 @@ enum {
   OP_MALLOC = 0, OP_FREE = 1, OP_CALLOC = 2, OP_REALLOC = 3, OP_MEMALIGN = 4, OP_POSIX_MEMALIGN = 5,
   OP_ALIGNED_ALLOC = 6, OP_VALLOC = 7, OP_PVALLOC = 8, OP_TRIM = 9, OP_REALLOCARRAY = 10,
   OP_MALLOPT = 11, OP_USABLE = 12, OP_THREAD_EXIT = 13, OP_MALLINFO = 14,
+  OP_FREE_AT = 16 /* free(slot + a): corrupt pointers for the abort tests */,
+  OP_REALLOC_AT = 17 /* realloc(slot + a, b) */,
   OP_MALLOC_INFO = 15 /* last op only: fdopen (one FILE malloc) + unbuffered-by-static-buffer malloc_info to argv[3] */
 };
 
@@ -59,6 +61,8 @@ static void run_op(uint64_t i) {
   switch (op) {
   case OP_MALLOC: p = malloc(a); slots[slot] = p; break;
   case OP_FREE: free(slots[slot]); slots[slot] = 0; break;
+  case OP_FREE_AT: free((char *)slots[slot] + a); break;
+  case OP_REALLOC_AT: p = realloc((char *)slots[slot] + a, b); break;
   case OP_CALLOC: p = calloc(a, b); slots[slot] = p; break;
   case OP_REALLOC: p = realloc(slots[slot], a); if (p || a == 0) slots[slot] = p; break;
   case OP_MEMALIGN: p = memalign(a, b); slots[slot] = p; break;
