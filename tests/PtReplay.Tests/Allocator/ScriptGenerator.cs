@@ -19,7 +19,7 @@ public static class ScriptGenerator
     }
 
     /// <summary>A random single-thread script of <paramref name="ops"/> calls using up to <paramref name="slots"/> live pointers.</summary>
-    public static DriverScript Random(int seed, int ops, int slots = 200, bool allEntryPoints = true, int thread = 0, DriverScript? into = null, bool mallopt = false)
+    public static DriverScript Random(int seed, int ops, int slots = 200, bool allEntryPoints = true, int thread = 0, DriverScript? into = null, bool mallopt = false, bool trim = true)
     {
         var r = new Random(seed);
         var s = into ?? new DriverScript();
@@ -72,7 +72,7 @@ public static class ScriptGenerator
             else if (e < 91) s.Add(DriverOp.Valloc, slotBase + slot, sz, thread: thread);
             else if (e < 93) s.Add(DriverOp.Pvalloc, slotBase + slot, sz, thread: thread);
             else if (e < 95) s.Add(DriverOp.Realloc, slotBase + slot, sz, thread: thread); // realloc(NULL, n)
-            else if (e < 96) { s.Add(DriverOp.Trim, 0, (ulong)r.Next(0, 3) * 65536, thread: thread); continue; }
+            else if (e < 96 && trim) { s.Add(DriverOp.Trim, 0, (ulong)r.Next(0, 3) * 65536, thread: thread); continue; }
             else if (e < 98) { s.Add(DriverOp.MallInfo, 0, thread: thread); continue; }
             else if (mallopt && e < 99)
             {
