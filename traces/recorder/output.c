@@ -249,6 +249,65 @@ static int write_header(void)
     return rc;
 }
 
+/*
+ * True when PTRECORD_OUT was written by this very process: an earlier program image of the started
+ * process exec'd us (e.g. `record -- env VAR=1 prog`). The header's pid field (tag 9) tells.
+ */
+int ptr_root_trace_is_mine(void)
+{
+    long fd = ptr_open(ptr_proc.out_base, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+        return 0;
+    }
+    int mine = 0;
+    uint8_t pre[16];
+    if (ptr_read((int)fd, pre, 16) == 16 && __builtin_memcmp(pre, "PTRTRACE", 8) == 0) {
+        uint32_t body_len;
+        __builtin_memcpy(&body_len, pre + 12, 4);
+        uint64_t at = 0;
+        while (at + 6 <= body_len) {
+            uint8_t fh[6];
+            if (ptr_read((int)fd, fh, 6) != 6) {
+                break;
+            }
+            uint16_t tag;
+            uint32_t len;
+            __builtin_memcpy(&tag, fh, 2);
+            __builtin_memcpy(&len, fh + 2, 4);
+            if (tag == 9 && len == 4) {
+                uint32_t pid;
+                mine = ptr_read((int)fd, &pid, 4) == 4 && (int)pid == ptr_proc.pid;
+                break;
+            }
+            if (ptr_sys3(SYS_lseek, fd, len, SEEK_CUR) < 0) {
+                break;
+            }
+            at += 6 + (uint64_t)len;
+        }
+    }
+    ptr_close((int)fd);
+    return mine;
+}
+
+/* Moves the earlier image's trace from OUT to the first free OUT.<pid>[.<n>]. */
+int ptr_retire_root_trace(void)
+{
+    char target[sizeof ptr_proc.path];
+    char *end = append_str(target, ptr_proc.out_base);
+    end = append_str(end, ".");
+    end = append_uint(end, (unsigned long)ptr_proc.pid);
+    for (unsigned long n = 0; n < 1000; n++) {
+        if (n > 0) {
+            append_uint(append_str(end, "."), n);
+        }
+        long r = ptr_sys6(SYS_renameat2, -100, (long)ptr_proc.out_base, -100, (long)target, 1 /* RENAME_NOREPLACE */, 0);
+        if (r != -17 /* EEXIST */) {
+            return r == 0 ? 0 : -1;
+        }
+    }
+    return -1;
+}
+
 int ptr_open_trace(int as_root)
 {
     ptr_proc.fd = -1;

@@ -7,6 +7,9 @@
  *   PTRECORD_ROLE=root    marks the started program; the recorder rewrites it in place to "chld"
  *                         (same length, so no allocation), so programs it execs know they are children
  *   PTRECORD_FOLLOW=0     children (fork, exec) do not record: the library stays inert in them
+ * A program image exec'd by the started process itself (same pid: `record -- env X=1 prog`) is still
+ * the started program: it takes over PTRECORD_OUT, and the earlier image's trace moves to OUT.<pid>
+ * (or OUT.<pid>.<n>), so OUT always holds the last program the started process ran.
  * Without PTRECORD_OUT the recorder writes ptrecord.<pid>.trace in the working directory.
  */
 #define _GNU_SOURCE
@@ -135,6 +138,9 @@ void ptr_process_init_once(void)
     ptr_clock_start();
     ptr_crc32_init();
     int is_root = read_control();
+    if (!is_root && ptr_root_trace_is_mine() && ptr_retire_root_trace() == 0) {
+        is_root = 1;
+    }
     if (is_root || ptr_proc.follow) {
         ptr_registry_init();
         ptr_clock_choose();

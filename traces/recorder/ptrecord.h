@@ -145,7 +145,9 @@ void ptr_record_slow(const struct ptr_call *c);
 uint32_t ptr_count_events(const uint8_t *p, const uint8_t *end);
 
 /* output.c */
-int ptr_open_trace(int as_root);      /* opens ptr_proc.path, writes the header; 0 on success */
+int ptr_open_trace(int as_root);
+int ptr_root_trace_is_mine(void);     /* PTRECORD_OUT holds an earlier image of this process */
+int ptr_retire_root_trace(void);      /* renames it to OUT.<pid>[.<n>] */      /* opens ptr_proc.path, writes the header; 0 on success */
 int ptr_write_all(const void *buf, size_t len);   /* raw write loop with trace identity check */
 void ptr_write_end_block(void);
 
