@@ -22,7 +22,7 @@
 #include "ptrecord.h"
 #include "sys.h"
 
-struct ptr_process ptr_proc = { .fd = -1, .follow = 1 };
+struct ptr_process ptr_proc = { .fd = -1, .follow = 1, .late_fd = -1 };
 
 extern char **environ;
 

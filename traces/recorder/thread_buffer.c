@@ -158,7 +158,7 @@ void ptr_flush(struct ptr_thread *t)
     uint32_t len = (uint32_t)(t->pos - PAYLOAD(t->block));
     fill_header(t, count, len);
     start_block(t);
-    if (ptr_proc.finished || ptr_proc.fd < 0 || ptr_write_all(t->block, sizeof(struct ptr_block_header) + len) != 0) {
+    if (ptr_proc.fd < 0 || ptr_write_block(t->block, sizeof(struct ptr_block_header) + len) != 0) {
         ptr_proc.dropped_events += count;
     }
     t->flushing = 0;
@@ -227,7 +227,7 @@ void ptr_record_slow(const struct ptr_call *c)
     append(&late, c, late.last_ts);
     uint32_t len = (uint32_t)(late.pos - PAYLOAD(buf));
     fill_header(&late, 1, len);
-    if (ptr_proc.finished || ptr_write_all(buf, sizeof(struct ptr_block_header) + len) != 0) {
+    if (ptr_write_block(buf, sizeof(struct ptr_block_header) + len) != 0) {
         ptr_proc.dropped_events++;
     }
 }
@@ -303,9 +303,9 @@ void ptr_flush_from_signal(struct ptr_thread *t)
 }
 
 /*
- * Process exit: writes what other threads still hold. Best effort: a thread still running may be
- * adding an event; only whole committed events are written, and the caller has already set
- * `finished`, so that thread's own later flushes are dropped instead of landing after the end block.
+ * Process exit: writes what other threads still hold (typically threads blocked in a wait while the
+ * process exits). Best effort: only whole committed events are written, and each such thread is
+ * left INERT, so a thread still running records nothing more rather than writing events twice.
  */
 void ptr_registry_flush_others(struct ptr_thread *self)
 {
@@ -322,6 +322,7 @@ void ptr_registry_flush_others(struct ptr_thread *self)
             fill_header(t, count, len);
             ptr_write_all(t->block, sizeof(struct ptr_block_header) + len);
         }
+        t->state = TS_INERT;
     }
 }
 
