@@ -130,7 +130,8 @@ void ptr_finish_process(void);         /* normal exit: flush everything, end blo
 /* thread_buffer.c */
 void ptr_thread_slow_init(struct ptr_thread *t);   /* TS_UNINIT -> ACTIVE (or INERT) */
 void ptr_flush(struct ptr_thread *t);               /* write the current block, start a new one */
-void ptr_thread_finish(struct ptr_thread *t, int write_exit_marker);
+void ptr_thread_finish(struct ptr_thread *t, int exits_before_process); /* flush, stop recording */
+void ptr_reap_zombies(uint32_t reused_tid, int all);   /* thread-exit markers of threads that are gone */
 void ptr_registry_init(void);
 void ptr_registry_after_fork_child(struct ptr_thread *self);
 void ptr_registry_flush_others(struct ptr_thread *self);
