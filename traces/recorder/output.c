@@ -311,6 +311,10 @@ int ptr_retire_root_trace(void)
 int ptr_open_trace(int as_root)
 {
     ptr_proc.fd = -1;
+    if (ptr_proc.late_fd >= 0) {
+        ptr_close(ptr_proc.late_fd);
+        ptr_proc.late_fd = -1;
+    }
     ptr_proc.finished = 0;
     int fd;
     if (as_root) {
@@ -380,13 +384,48 @@ int ptr_write_all(const void *buf, size_t len)
     return 0;
 }
 
+static const struct ptr_block_header end_block = { BLOCK_MAGIC, 0, BLOCK_FLAG_END, 0, 0, 0, 0, 0, 0, 0 };
+
 void ptr_write_end_block(void)
 {
     if (ptr_proc.fd < 0 || ptr_proc.finished) {
         return;
     }
-    struct ptr_block_header h = { BLOCK_MAGIC, 0, BLOCK_FLAG_END, 0, 0, 0, 0, 0, 0, 0 };
-    h.crc = ptr_crc32((const uint8_t *)"", 0);
-    ptr_write_all(&h, sizeof h);
+    if (ptr_write_all(&end_block, sizeof end_block) == 0) {
+        long size = ptr_sys3(SYS_lseek, ptr_proc.fd, 0, SEEK_END);
+        ptr_proc.end_offset = size >= (long)sizeof end_block ? (uint64_t)size - sizeof end_block : 0;
+    }
     ptr_proc.finished = 1;
+}
+
+/*
+ * A block that comes after the end block: exit handlers that run after the recorder's destructor
+ * (handlers registered by constructors run after _dl_fini), glibc's thread freeres, threads still
+ * running. It overwrites the end block and a new end block follows it, so the file always ends
+ * complete. Exit time only; a spinlock keeps concurrent writers apart.
+ */
+static int write_after_end(const void *buf, size_t len)
+{
+    while (__atomic_exchange_n(&ptr_proc.late_lock, 1, __ATOMIC_ACQUIRE)) {
+        ptr_sys3(SYS_sched_yield, 0, 0, 0);
+    }
+    int rc = -1;
+    if (ptr_proc.late_fd < 0) {
+        long fd = ptr_open(ptr_proc.path, O_WRONLY | O_CLOEXEC, 0);
+        ptr_proc.late_fd = fd >= 0 ? move_high((int)fd) : -1;
+    }
+    if (ptr_proc.late_fd >= 0 && ptr_proc.end_offset > 0 &&
+        ptr_sys6(SYS_pwrite64, ptr_proc.late_fd, (long)buf, (long)len, (long)ptr_proc.end_offset, 0, 0) == (long)len &&
+        ptr_sys6(SYS_pwrite64, ptr_proc.late_fd, (long)&end_block, sizeof end_block,
+                 (long)(ptr_proc.end_offset + len), 0, 0) == (long)sizeof end_block) {
+        ptr_proc.end_offset += len;
+        rc = 0;
+    }
+    __atomic_store_n(&ptr_proc.late_lock, 0, __ATOMIC_RELEASE);
+    return rc;
+}
+
+int ptr_write_block(const void *buf, size_t len)
+{
+    return ptr_proc.finished ? write_after_end(buf, len) : ptr_write_all(buf, len);
 }

@@ -22,7 +22,7 @@
 #include "ptrecord.h"
 #include "sys.h"
 
-struct ptr_process ptr_proc = { .fd = -1, .follow = 1 };
+struct ptr_process ptr_proc = { .fd = -1, .follow = 1, .late_fd = -1 };
 
 extern char **environ;
 
@@ -172,8 +172,11 @@ void ptr_finish_process(void)
         return; /* nothing recorded, already done, or a vfork child sharing our memory */
     }
     struct ptr_thread *t = &ptr_self;
-    ptr_thread_finish(t, 1);
+    /* The thread that ends the process gets no exit marker (the end block ends it): exit handlers
+       that run after this destructor still free in its name. */
+    ptr_thread_finish(t, 0);
     ptr_registry_flush_others(t);
+    ptr_reap_zombies(0, 1);
     ptr_write_end_block();
 }
 

@@ -113,7 +113,10 @@ struct ptr_process {
     int64_t start_realtime_ns;
     uint64_t brk0;              /* program break before the first allocation */
     int follow;                 /* trace children (fork, exec) */
-    volatile int finished;      /* the end block has been written: later blocks are dropped */
+    volatile int finished;      /* the end block has been written: later blocks go in front of it */
+    int late_fd;                /* non-append descriptor for blocks written after the end block; -1 = none */
+    uint64_t end_offset;        /* file offset of the end block */
+    int late_lock;              /* spinlock for writes after the end block (exit time only) */
     char out_base[4096];        /* PTRECORD_OUT: the root trace path; children use "<base>.<pid>" */
     char path[4200];            /* this process's trace path */
     uint64_t dropped_events;    /* events that could not be written (no file, after the end block) */
@@ -127,7 +130,8 @@ void ptr_finish_process(void);         /* normal exit: flush everything, end blo
 /* thread_buffer.c */
 void ptr_thread_slow_init(struct ptr_thread *t);   /* TS_UNINIT -> ACTIVE (or INERT) */
 void ptr_flush(struct ptr_thread *t);               /* write the current block, start a new one */
-void ptr_thread_finish(struct ptr_thread *t, int write_exit_marker);
+void ptr_thread_finish(struct ptr_thread *t, int exits_before_process); /* flush, stop recording */
+void ptr_reap_zombies(uint32_t reused_tid, int all);   /* thread-exit markers of threads that are gone */
 void ptr_registry_init(void);
 void ptr_registry_after_fork_child(struct ptr_thread *self);
 void ptr_registry_flush_others(struct ptr_thread *self);
@@ -149,6 +153,7 @@ int ptr_open_trace(int as_root);
 int ptr_root_trace_is_mine(void);     /* PTRECORD_OUT holds an earlier image of this process */
 int ptr_retire_root_trace(void);      /* renames it to OUT.<pid>[.<n>] */      /* opens ptr_proc.path, writes the header; 0 on success */
 int ptr_write_all(const void *buf, size_t len);   /* raw write loop with trace identity check */
+int ptr_write_block(const void *buf, size_t len); /* a whole block: appended, or after the end block (below) */
 void ptr_write_end_block(void);
 
 /* crc32.c */

@@ -19,6 +19,15 @@
 #define PAYLOAD(block) ((block) + sizeof(struct ptr_block_header))
 
 static struct ptr_thread *registry[PTR_SLOTS];
+
+/*
+ * Exited threads whose thread-exit marker is still to be written. glibc can free after the last
+ * key destructor (thread freeres), so the marker waits until the thread is really gone: a new thread
+ * that gets the same tid, or finds the tid dead (tgkill ESRCH), or process exit writes it. Until
+ * then the late events carry the thread's tid and belong to it.
+ */
+#define PTR_ZOMBIES 1024
+static uint32_t zombie_tids[PTR_ZOMBIES];
 static uint8_t *slot_arena;
 static pthread_key_t exit_key;
 static int exit_key_ready;
@@ -94,6 +103,7 @@ void ptr_record_marker(struct ptr_thread *t, unsigned kind, uint64_t value)
 }
 
 static void key_destructor(void *value);
+static void add_zombie(uint32_t tid);
 
 void ptr_thread_key_init(void)
 {
@@ -123,6 +133,7 @@ void ptr_thread_slow_init(struct ptr_thread *t)
         t->state = TS_INERT;
         return;
     }
+    ptr_reap_zombies(t->tid, 0); /* an exited thread with our tid is gone: its marker first */
     t->last_ts = ptr_now();
     start_block(t);
     t->state = TS_ACTIVE;
@@ -158,23 +169,23 @@ void ptr_flush(struct ptr_thread *t)
     uint32_t len = (uint32_t)(t->pos - PAYLOAD(t->block));
     fill_header(t, count, len);
     start_block(t);
-    if (ptr_proc.finished || ptr_proc.fd < 0 || ptr_write_all(t->block, sizeof(struct ptr_block_header) + len) != 0) {
+    if (ptr_proc.fd < 0 || ptr_write_block(t->block, sizeof(struct ptr_block_header) + len) != 0) {
         ptr_proc.dropped_events += count;
     }
     t->flushing = 0;
 }
 
-void ptr_thread_finish(struct ptr_thread *t, int write_exit_marker)
+void ptr_thread_finish(struct ptr_thread *t, int exits_before_process)
 {
     if (t->state != TS_ACTIVE) {
         return;
     }
-    if (write_exit_marker) {
-        ptr_record_marker(t, K_THREAD_EXIT, t->tid);
-    }
     ptr_flush(t);
     t->state = TS_EXITED;
     release_buffer(t);
+    if (exits_before_process) {
+        add_zombie(t->tid);
+    }
 }
 
 /*
@@ -192,6 +203,60 @@ static void key_destructor(void *value)
         return;
     }
     ptr_thread_finish(t, 1);
+}
+
+/* Writes one event as a block of its own, for thread `tid` (not necessarily the caller). */
+static int write_single(uint32_t tid, const struct ptr_call *c)
+{
+    uint8_t buf[sizeof(struct ptr_block_header) + PTR_MAX_EVENT_BYTES] __attribute__((aligned(8)));
+    struct ptr_thread one;
+    __builtin_memset(&one, 0, sizeof one);
+    one.tid = tid;
+    one.block = buf;
+    one.last_ts = ptr_now();
+    one.base_ts = one.last_ts;
+    one.pos = PAYLOAD(buf);
+    one.limit = buf + sizeof buf; /* never reached: one event fits */
+    one.state = TS_ACTIVE;
+    append(&one, c, one.last_ts);
+    uint32_t len = (uint32_t)(one.pos - PAYLOAD(buf));
+    fill_header(&one, 1, len);
+    return ptr_write_block(buf, sizeof(struct ptr_block_header) + len);
+}
+
+static void write_exit_marker(uint32_t tid)
+{
+    struct ptr_call c = { K_THREAD_EXIT, 0, 0, 0, tid, 0, 0, 0 };
+    write_single(tid, &c);
+}
+
+/* Remembers an exited thread; its marker is written later (ptr_reap_zombies). */
+static void add_zombie(uint32_t tid)
+{
+    for (int i = 0; i < PTR_ZOMBIES; i++) {
+        uint32_t expected = 0;
+        if (zombie_tids[i] == 0 &&
+            __atomic_compare_exchange_n(&zombie_tids[i], &expected, tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            return;
+        }
+    }
+    write_exit_marker(tid); /* no room: write it now */
+}
+
+/* Writes the exit markers of threads that are gone (all of them when `all`), and of `reused_tid`. */
+void ptr_reap_zombies(uint32_t reused_tid, int all)
+{
+    for (int i = 0; i < PTR_ZOMBIES; i++) {
+        uint32_t tid = __atomic_load_n(&zombie_tids[i], __ATOMIC_ACQUIRE);
+        if (tid == 0) {
+            continue;
+        }
+        if (all || tid == reused_tid || ptr_tgkill(ptr_proc.pid, (int)tid, 0) == -3 /* ESRCH */) {
+            if (__atomic_compare_exchange_n(&zombie_tids[i], &tid, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+                write_exit_marker(tid);
+            }
+        }
+    }
 }
 
 /*
@@ -214,20 +279,7 @@ void ptr_record_slow(const struct ptr_call *c)
         }
         return;
     }
-    uint8_t buf[sizeof(struct ptr_block_header) + PTR_MAX_EVENT_BYTES] __attribute__((aligned(8)));
-    struct ptr_thread late = *t;
-    late.block = buf;
-    late.last_ts = ptr_now();
-    late.base_ts = late.last_ts;
-    late.pos = PAYLOAD(buf);
-    late.limit = buf + sizeof buf; /* never reached: one event fits */
-    late.count = 0;
-    late.last_addr = 0;
-    late.state = TS_ACTIVE;
-    append(&late, c, late.last_ts);
-    uint32_t len = (uint32_t)(late.pos - PAYLOAD(buf));
-    fill_header(&late, 1, len);
-    if (ptr_proc.finished || ptr_write_all(buf, sizeof(struct ptr_block_header) + len) != 0) {
+    if (write_single(t->tid, c) != 0) {
         ptr_proc.dropped_events++;
     }
 }
@@ -303,9 +355,9 @@ void ptr_flush_from_signal(struct ptr_thread *t)
 }
 
 /*
- * Process exit: writes what other threads still hold. Best effort: a thread still running may be
- * adding an event; only whole committed events are written, and the caller has already set
- * `finished`, so that thread's own later flushes are dropped instead of landing after the end block.
+ * Process exit: writes what other threads still hold (typically threads blocked in a wait while the
+ * process exits). Best effort: only whole committed events are written, and each such thread is
+ * left INERT, so a thread still running records nothing more rather than writing events twice.
  */
 void ptr_registry_flush_others(struct ptr_thread *self)
 {
@@ -322,6 +374,7 @@ void ptr_registry_flush_others(struct ptr_thread *self)
             fill_header(t, count, len);
             ptr_write_all(t->block, sizeof(struct ptr_block_header) + len);
         }
+        t->state = TS_INERT;
     }
 }
 
@@ -332,6 +385,9 @@ void ptr_registry_after_fork_child(struct ptr_thread *self)
         if (registry[i] != self) {
             registry[i] = NULL;
         }
+    }
+    for (int i = 0; i < PTR_ZOMBIES; i++) {
+        zombie_tids[i] = 0;
     }
     if (self->state == TS_ACTIVE || self->state == TS_BUSY) {
         self->tid = (uint32_t)ptr_gettid();
