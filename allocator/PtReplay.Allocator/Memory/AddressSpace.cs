@@ -26,7 +26,7 @@ public sealed class AddressSpace
         PageSize = pageSize;
         _mmapBase = mmapBase;
         Residency = new PageResidency(pageSize);
-        Memory = new SimulatedMemory(Residency);
+        Memory = new SimulatedMemory(Residency, brk0);
     }
 
     /// <summary>Word memory of the whole space.</summary>

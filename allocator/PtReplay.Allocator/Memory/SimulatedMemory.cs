@@ -21,11 +21,62 @@ public sealed class SimulatedMemory
     private readonly Stack<ulong[]> _spare = new();
     private readonly PageResidency _residency;
 
-    /// <summary>Creates an empty memory that reports materialised pages to <paramref name="residency"/>.</summary>
-    public SimulatedMemory(PageResidency residency) => _residency = residency;
+    /// <summary>Pages of the break area (from brk0 up, at most 4 GiB) live in a dense array instead of the dictionary.</summary>
+    private const ulong DenseMaxPages = 1UL << 20;
+    private readonly ulong _denseBasePage;
+    private ulong[]?[] _dense = new ulong[]?[64];
+    private int _denseCount;
+
+    /// <summary>Creates an empty memory that reports materialised pages to <paramref name="residency"/>;
+    /// <paramref name="denseBase"/> starts the range served by the fast dense page table (the break area).</summary>
+    public SimulatedMemory(PageResidency residency, ulong denseBase = 0)
+    {
+        _residency = residency;
+        _denseBasePage = denseBase >> PageShift;
+    }
 
     /// <summary>Number of materialised pages.</summary>
-    public int PageCount => _pages.Count;
+    public int PageCount => _pages.Count + _denseCount;
+
+    private bool TryGetPage(ulong page, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ulong[]? words)
+    {
+        ulong d = page - _denseBasePage;
+        if (d < DenseMaxPages)
+        {
+            words = d < (ulong)_dense.Length ? _dense[d] : null;
+            return words is not null;
+        }
+        return _pages.TryGetValue(page, out words);
+    }
+
+    private void AddPage(ulong page, ulong[] words)
+    {
+        ulong d = page - _denseBasePage;
+        if (d < DenseMaxPages)
+        {
+            if (d >= (ulong)_dense.Length)
+                Array.Resize(ref _dense, (int)Math.Min(DenseMaxPages, Math.Max(d + 1, (ulong)_dense.Length * 2)));
+            _dense[d] = words;
+            _denseCount++;
+            return;
+        }
+        _pages.Add(page, words);
+    }
+
+    private bool RemovePage(ulong page, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ulong[]? words)
+    {
+        ulong d = page - _denseBasePage;
+        if (d < DenseMaxPages)
+        {
+            words = d < (ulong)_dense.Length ? _dense[d] : null;
+            if (words is null)
+                return false;
+            _dense[d] = null;
+            _denseCount--;
+            return true;
+        }
+        return _pages.Remove(page, out words);
+    }
 
     /// <summary>Reads the word at <paramref name="address"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -56,7 +107,7 @@ public sealed class SimulatedMemory
     private ulong ReadSlow(ulong address)
     {
         ulong page = address >> PageShift;
-        if (!_pages.TryGetValue(page, out var words))
+        if (!TryGetPage(page, out var words))
             return 0;
         Cache(page, words);
         return words[(address & PageMask) >> 3];
@@ -72,10 +123,10 @@ public sealed class SimulatedMemory
 
     private ulong[] GetOrCreate(ulong page)
     {
-        if (!_pages.TryGetValue(page, out var words))
+        if (!TryGetPage(page, out var words))
         {
             words = _spare.Count > 0 ? _spare.Pop() : new ulong[1 << (PageShift - 3)];
-            _pages.Add(page, words);
+            AddPage(page, words);
             _residency.MarkPage(page);
         }
         Cache(page, words);
@@ -100,7 +151,7 @@ public sealed class SimulatedMemory
     }
 
     /// <summary>Whether the page holding <paramref name="address"/> has been written.</summary>
-    public bool IsMaterialized(ulong address) => _pages.ContainsKey(address >> PageShift);
+    public bool IsMaterialized(ulong address) => TryGetPage(address >> PageShift, out _);
 
     /// <summary>
     /// Forgets [address, address+length): whole pages are dropped (read as zeros again), partial pages at
@@ -119,7 +170,7 @@ public sealed class SimulatedMemory
         }
         ZeroWords(address, firstFull);
         ZeroWords(endFull, end);
-        if (((endFull - firstFull) >> PageShift) > (ulong)_pages.Count * 4)
+        if (((endFull - firstFull) >> PageShift) > (ulong)PageCount * 4)
         {
             DiscardSparse(firstFull, endFull);
             return;
@@ -131,13 +182,13 @@ public sealed class SimulatedMemory
     private void ZeroWords(ulong from, ulong end)
     {
         for (ulong w = from & ~7UL; w < end; w += 8)
-            if (_pages.TryGetValue(w >> PageShift, out var words))
+            if (TryGetPage(w >> PageShift, out var words))
                 words[(w & PageMask) >> 3] = 0;
     }
 
     private void DropPage(ulong page)
     {
-        if (_pages.Remove(page, out var words))
+        if (RemovePage(page, out var words))
         {
             Uncache(page);
             Array.Clear(words);
@@ -154,6 +205,12 @@ public sealed class SimulatedMemory
             if (start >= from && start + (1UL << PageShift) <= end)
                 doomed.Add(page);
         }
+        for (int d = 0; d < _dense.Length; d++)
+        {
+            ulong start = ((ulong)d + _denseBasePage) << PageShift;
+            if (_dense[d] is not null && start >= from && start + (1UL << PageShift) <= end)
+                doomed.Add((ulong)d + _denseBasePage);
+        }
         foreach (var page in doomed)
             DropPage(page);
     }
@@ -163,10 +220,10 @@ public sealed class SimulatedMemory
     {
         var moved = new List<(ulong Page, ulong[] Words)>();
         ulong first = from >> PageShift, end = (from + length + PageMask) >> PageShift;
-        if (end - first <= (ulong)_pages.Count * 2)
+        if (end - first <= (ulong)_pages.Count * 2 || first - _denseBasePage < DenseMaxPages)
         {
             for (ulong p = first; p < end; p++)
-                if (_pages.Remove(p, out var w))
+                if (RemovePage(p, out var w))
                 {
                     Uncache(p);
                     moved.Add((p, w));
@@ -186,7 +243,7 @@ public sealed class SimulatedMemory
         foreach (var (p, w) in moved)
         {
             ulong np = p - first + (to >> PageShift);
-            _pages[np] = w;
+            AddPage(np, w);
             _residency.MarkPage(np);
         }
     }

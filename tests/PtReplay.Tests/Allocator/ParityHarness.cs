@@ -34,11 +34,17 @@ public static class ParityHarness
         var env = new Dictionary<string, string>();
         if (glibcTunables.Length > 0)
             env["GLIBC_TUNABLES"] = glibcTunables;
+        return RunWithEnvironment(script, env, validateEachStep);
+    }
+
+    /// <summary>Runs glibc with exactly <paramref name="env"/> and the model with the tunables that environment implies.</summary>
+    public static Outcome RunWithEnvironment(DriverScript script, IDictionary<string, string> env, bool validateEachStep = true)
+    {
         var real = GlibcDriver.Execute(script, env);
         var model = new Ptmalloc(new ModelOptions
         {
             Brk0 = real.Brk0,
-            Tunables = MallocTunables.Parse(glibcTunables),
+            Tunables = MallocTunables.FromEnvironment(env.Select(kv => kv.Key + "=" + kv.Value)),
         });
         for (int t = 1; t < script.Threads; t++)
             model.Calloc(0, DtvCount, DtvSize);

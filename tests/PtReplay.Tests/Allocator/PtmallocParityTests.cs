@@ -38,6 +38,12 @@ public class PtmallocParityTests
     public void RandomScripts_WithTunables_MatchGlibc(int seed, string tunables) =>
         AssertParity(ScriptGenerator.Random(seed, 3000), tunables);
 
+    [Theory]
+    [InlineData(51)]
+    [InlineData(52)]
+    public void RandomScripts_WithMalloptCalls_MatchGlibc(int seed) =>
+        AssertParity(ScriptGenerator.Random(seed, 4000, mallopt: true));
+
     [Fact]
     public void SmallChurn_FastbinsAndConsolidation_MatchGlibc()
     {

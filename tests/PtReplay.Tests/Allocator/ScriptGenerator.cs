@@ -19,7 +19,7 @@ public static class ScriptGenerator
     }
 
     /// <summary>A random single-thread script of <paramref name="ops"/> calls using up to <paramref name="slots"/> live pointers.</summary>
-    public static DriverScript Random(int seed, int ops, int slots = 200, bool allEntryPoints = true, int thread = 0, DriverScript? into = null)
+    public static DriverScript Random(int seed, int ops, int slots = 200, bool allEntryPoints = true, int thread = 0, DriverScript? into = null, bool mallopt = false, bool trim = true)
     {
         var r = new Random(seed);
         var s = into ?? new DriverScript();
@@ -72,8 +72,23 @@ public static class ScriptGenerator
             else if (e < 91) s.Add(DriverOp.Valloc, slotBase + slot, sz, thread: thread);
             else if (e < 93) s.Add(DriverOp.Pvalloc, slotBase + slot, sz, thread: thread);
             else if (e < 95) s.Add(DriverOp.Realloc, slotBase + slot, sz, thread: thread); // realloc(NULL, n)
-            else if (e < 96) { s.Add(DriverOp.Trim, 0, (ulong)r.Next(0, 3) * 65536, thread: thread); continue; }
+            else if (e < 96 && trim) { s.Add(DriverOp.Trim, 0, (ulong)r.Next(0, 3) * 65536, thread: thread); continue; }
             else if (e < 98) { s.Add(DriverOp.MallInfo, 0, thread: thread); continue; }
+            else if (mallopt && e < 99)
+            {
+                // M_MXFAST 1, M_TRIM_THRESHOLD -1, M_TOP_PAD -2, M_MMAP_THRESHOLD -3, M_PERTURB -6
+                (long param, long value) = r.Next(6) switch
+                {
+                    0 => (1L, (long)r.Next(0, 161)),
+                    1 => (-1L, (long)r.Next(0, 4) * 65536),
+                    2 => (-2L, (long)r.Next(0, 3) * 8192),
+                    3 => (-3L, (long)r.Next(1, 8) * 32768),
+                    4 => (-6L, (long)r.Next(0, 256)),
+                    _ => (1L, 200L), // rejected: above MAX_FAST_SIZE
+                };
+                s.Add(DriverOp.Mallopt, 0, (ulong)param, (ulong)value, thread);
+                continue;
+            }
             else s.Add(DriverOp.Malloc, slotBase + slot, (ulong)r.Next(1, 64), thread: thread);
             live[slot] = true;
             addressDependent[slot] = e >= 78 && e < 89 && align > 4096;

@@ -1,0 +1,36 @@
+namespace PtReplay.Allocator.Parity;
+
+/// <summary>The first place where the model returned something other than the recording.</summary>
+/// <param name="EventIndex">0-based index of the event in the trace.</param>
+/// <param name="Event">The recorded event, readable ("malloc(24) = 0x... [t0 @...]").</param>
+/// <param name="Reason">What differs.</param>
+/// <param name="ModelState">Bins, top and neighbouring chunks of the model right after the event.</param>
+public sealed record Divergence(long EventIndex, string Event, string Reason, string ModelState);
+
+/// <summary>Outcome of replaying one trace into the model.</summary>
+public sealed class ParityReport
+{
+    /// <summary>Allocating events compared.</summary>
+    public long Allocations { get; internal set; }
+
+    /// <summary>Allocating events whose result matched.</summary>
+    public long Identical { get; internal set; }
+
+    /// <summary>Events replayed (including frees and markers).</summary>
+    public long Events { get; internal set; }
+
+    /// <summary>Frees/reallocs of pointers the recording never returned (allocated before recording started); skipped.</summary>
+    public long UnknownPointers { get; internal set; }
+
+    /// <summary>The first divergence, or null.</summary>
+    public Divergence? First { get; internal set; }
+
+    /// <summary>Set when the model stopped like glibc would have aborted: event index and glibc's message.</summary>
+    public (long EventIndex, string Message)? Abort { get; internal set; }
+
+    /// <summary>True when every allocation matched and the replay ran to the end.</summary>
+    public bool FullParity => Identical == Allocations && Abort is null;
+
+    /// <summary>"parity: M/N allocations identical".</summary>
+    public string Summary => $"parity: {Identical}/{Allocations} allocations identical";
+}

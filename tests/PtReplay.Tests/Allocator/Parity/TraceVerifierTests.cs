@@ -1,0 +1,101 @@
+using PtReplay.Allocator.Parity;
+using PtReplay.Traces;
+
+namespace PtReplay.Tests.Allocator.Parity;
+
+/// <summary>
+/// The verify logic on traces made from real glibc runs: the driver's script plus the addresses glibc
+/// returned become a trace (what the recorder would have written), which must replay at 100% parity;
+/// a trace with one falsified address must report exactly that event as the first divergence.
+/// </summary>
+public class TraceVerifierTests
+{
+    private static (TraceHeader Header, List<AllocEvent> Events) TraceFromGlibc(DriverScript script, string tunables = "")
+    {
+        var env = new Dictionary<string, string>();
+        if (tunables.Length > 0)
+            env["GLIBC_TUNABLES"] = tunables;
+        var real = GlibcDriver.Execute(script, env);
+        var header = new TraceHeader { Brk0 = real.Brk0, OnlineCpus = Environment.ProcessorCount, GlibcVersion = "2.36" };
+        if (tunables.Length > 0)
+            header.MallocEnvironment.Add("GLIBC_TUNABLES=" + tunables);
+        var slots = new ulong[script.Slots];
+        var events = new List<AllocEvent>();
+        for (int i = 0; i < script.Calls.Count; i++)
+        {
+            var c = script.Calls[i];
+            ulong r = real.PerCall[i][0];
+            var e = new AllocEvent { Thread = c.Thread, Count = 1 };
+            switch (c.Op)
+            {
+                case DriverOp.Malloc: e.Kind = EventKind.Malloc; e.Size = c.A; break;
+                case DriverOp.Calloc: e.Kind = EventKind.Calloc; e.Count = c.A; e.Size = c.B; break;
+                case DriverOp.Realloc: e.Kind = EventKind.Realloc; e.Ptr = slots[c.Slot]; e.Size = c.A; break;
+                case DriverOp.ReallocArray: e.Kind = EventKind.ReallocArray; e.Ptr = slots[c.Slot]; e.Count = c.A; e.Size = c.B; break;
+                case DriverOp.Free: e.Kind = EventKind.Free; e.Ptr = slots[c.Slot]; e.Count = 0; break;
+                case DriverOp.Memalign: e.Kind = EventKind.Memalign; e.Alignment = c.A; e.Size = c.B; break;
+                case DriverOp.AlignedAlloc: e.Kind = EventKind.AlignedAlloc; e.Alignment = c.A; e.Size = c.B; break;
+                case DriverOp.PosixMemalign: e.Kind = EventKind.PosixMemalign; e.Alignment = c.A; e.Size = c.B; e.Status = (int)real.PerCall[i][2]; break;
+                case DriverOp.Valloc: e.Kind = EventKind.Valloc; e.Size = c.A; break;
+                case DriverOp.Pvalloc: e.Kind = EventKind.Pvalloc; e.Size = c.A; break;
+                case DriverOp.ThreadExit: e.Kind = EventKind.ThreadExit; break;
+                case DriverOp.Usable or DriverOp.MallInfo: continue;
+                default: throw new InvalidOperationException($"{c.Op} has no trace event");
+            }
+            if (e.Kind.Allocates())
+                e.Result = r;
+            events.Add(e);
+            if (c.Op == DriverOp.Free)
+                slots[c.Slot] = 0;
+            else if (e.Kind.Allocates() && (r != 0 || (c.Op == DriverOp.Realloc && c.A == 0)))
+                slots[c.Slot] = r;
+        }
+        return (header, events);
+    }
+
+    [Theory]
+    [InlineData(61, "")]
+    [InlineData(62, "glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0")]
+    public void TraceOfGlibcRun_ReplaysAtFullParity(int seed, string tunables)
+    {
+        var (header, events) = TraceFromGlibc(ScriptGenerator.Random(seed, 3000, trim: false), tunables);
+        var report = new TraceVerifier(header).Run(events);
+        Assert.True(report.First is null, report.First?.ToString());
+        Assert.True(report.FullParity);
+        Assert.True(report.Allocations > 1000);
+        Assert.Equal($"parity: {report.Allocations}/{report.Allocations} allocations identical", report.Summary);
+    }
+
+    [Fact]
+    public void MultiThreadTrace_ReplaysAtFullParity()
+    {
+        var script = ThreadScriptGenerator.Random(63, 4, 3000);
+        script.Calls.RemoveAll(c => c.Op == DriverOp.MallInfo);
+        var (header, events) = TraceFromGlibc(script);
+        // pthread_create's DTV callocs happen before the script in the creating (main) thread
+        ulong brk0 = header.Brk0;
+        var prefix = new List<AllocEvent>();
+        var model = new PtReplay.Allocator.Ptmalloc(new PtReplay.Allocator.ModelOptions { Brk0 = brk0 });
+        for (int t = 1; t < script.Threads; t++)
+            prefix.Add(new AllocEvent { Kind = EventKind.Calloc, Count = ParityHarness.DtvCount, Size = ParityHarness.DtvSize, Result = model.Calloc(0, ParityHarness.DtvCount, ParityHarness.DtvSize) });
+        prefix.AddRange(events);
+        var report = new TraceVerifier(header).Run(prefix);
+        Assert.True(report.First is null, report.First?.ToString());
+        Assert.True(report.FullParity);
+    }
+
+    [Fact]
+    public void FalsifiedAddress_IsReportedAsFirstDivergence()
+    {
+        var (header, events) = TraceFromGlibc(ScriptGenerator.Random(64, 1500, trim: false));
+        int victim = events.FindIndex(400, e => e.Kind == EventKind.Malloc && e.Result > header.Brk0 && e.Result - header.Brk0 < (1UL << 30));
+        var bad = events[victim];
+        bad.Result += 16;
+        events[victim] = bad;
+        var report = new TraceVerifier(header).Run(events);
+        Assert.NotNull(report.First);
+        Assert.Equal(victim, report.First!.EventIndex);
+        Assert.False(report.FullParity);
+        Assert.Contains("top", report.First.ModelState, StringComparison.Ordinal);
+    }
+}

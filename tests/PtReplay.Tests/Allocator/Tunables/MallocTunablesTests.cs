@@ -1,0 +1,50 @@
+using PtReplay.Allocator;
+using PtReplay.Allocator.Tunables;
+
+namespace PtReplay.Tests.Allocator.Tunables;
+
+public class MallocTunablesTests
+{
+    [Fact]
+    public void Parse_ReadsMallocNames_IgnoresOthersAndOutOfRange()
+    {
+        var t = MallocTunables.Parse("glibc.malloc.tcache_count=0x14:glibc.rtld.nns=2:glibc.malloc.perturb=300:glibc.malloc.arena_max=0:glibc.malloc.mxfast=010");
+        Assert.Equal(20UL, t.Get(TunableId.TcacheCount));
+        Assert.Null(t.Get(TunableId.Perturb));   // above maxval 0xff
+        Assert.Null(t.Get(TunableId.ArenaMax));  // below minval 1
+        Assert.Equal(8UL, t.Get(TunableId.MxFast)); // octal
+        Assert.Equal(7UL, MallocTunables.Default.Effective(TunableId.TcacheCount));
+    }
+
+    [Fact]
+    public void FromEnvironment_LaterSettingWins_AliasesApply()
+    {
+        var t = MallocTunables.FromEnvironment(["PATH=/bin", "MALLOC_TOP_PAD_=4096", "GLIBC_TUNABLES=glibc.malloc.top_pad=8192:glibc.malloc.mmap_max=3", "MALLOC_ARENA_MAX=2"]);
+        Assert.Equal(8192UL, t.Get(TunableId.TopPad));
+        Assert.Equal(3UL, t.Get(TunableId.MmapMax));
+        Assert.Equal(2UL, t.Get(TunableId.ArenaMax));
+        Assert.Equal("glibc.malloc.top_pad=8192:glibc.malloc.mmap_max=3:glibc.malloc.arena_max=2", t.ToGlibcTunables());
+    }
+
+    [Fact]
+    public void Table_HasEveryIdOnceWithGlibcNames()
+    {
+        Assert.Equal(Enum.GetValues<TunableId>().Length, TunableTable.All.Count);
+        for (int i = 0; i < TunableTable.All.Count; i++)
+        {
+            Assert.Equal((TunableId)i, TunableTable.All[i].Id);
+            Assert.StartsWith("glibc.malloc.", TunableTable.All[i].Name, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>MALLOC_*_ aliases given to the real glibc and to the model through FromEnvironment give the same heap.</summary>
+    [Fact]
+    public void EnvironmentAliases_MatchGlibc()
+    {
+        var env = new Dictionary<string, string> { ["MALLOC_TOP_PAD_"] = "0", ["MALLOC_MMAP_THRESHOLD_"] = "32768", ["MALLOC_TRIM_THRESHOLD_"] = "8192" };
+        var outcome = ParityHarness.RunWithEnvironment(ScriptGenerator.Random(77, 2500), env);
+        Assert.True(outcome.FirstDivergence is null, outcome.FirstDivergence);
+        Assert.Equal(outcome.Compared, outcome.Identical);
+        Assert.True(outcome.Regions.GetValueOrDefault(AddressRegion.Mmapped) > 0);
+    }
+}
