@@ -34,6 +34,8 @@ public sealed class ReplayOptions
     public string? Tunables { get; init; }
     /// <summary>Replace every allocator call by a do-nothing function (harness overhead measurement).</summary>
     public bool NullAllocator { get; init; }
+    /// <summary>Native engines log every returned address in their results file (for the glibc parity check).</summary>
+    public bool LogAddresses { get; init; }
     /// <summary>Skip the per-call cycle counter reads (harness overhead measurement).</summary>
     public bool NoTiming { get; init; }
     /// <summary>Progress callback: (engine, fraction done 0..1).</summary>

@@ -22,6 +22,38 @@ public static class ReplayRunner
     public static IReadOnlyList<string> AllEngines { get; } = ["sim", "glibc", "jemalloc", "tcmalloc", "mimalloc"];
 
     /// <summary>
+    /// Replays the trace file at <paramref name="tracePath"/> (see <see cref="Run(string, TraceHeader, IEnumerable{AllocEvent}, IReadOnlyList{string}, string, ReplayOptions, PreparationOptions, bool, IEnumerable{TraceIssue})"/>);
+    /// a truncated or damaged file is a <see cref="TraceIssue"/> under the same policy as bad events.
+    /// Throws <see cref="TraceCorruptException"/> when the header is unreadable.
+    /// </summary>
+    public static ReplayReport RunFile(
+        string tracePath, IReadOnlyList<string> engines, string outDir, ReplayOptions options, PreparationOptions preparation,
+        bool keepIntermediates = false)
+    {
+#if NO_READER
+        _ = engines;
+        _ = outDir;
+        _ = options;
+        _ = preparation;
+        _ = keepIntermediates;
+        throw new NotSupportedException($"Reading {tracePath} needs PtReplay.Traces.TraceReader, which is not part of this build yet.");
+#else
+        using var input = TraceInput.Open(tracePath);
+        return Run(tracePath, input.Header, input.Events(), engines, outDir, options, preparation, keepIntermediates, LazyIssues(input));
+#endif
+    }
+
+#if !NO_READER
+    private static IEnumerable<TraceIssue> LazyIssues(TraceInput input)
+    {
+        foreach (TraceIssue issue in input.Issues)
+        {
+            yield return issue;
+        }
+    }
+#endif
+
+    /// <summary>
     /// Replays <paramref name="events"/> (global order) recorded under <paramref name="header"/> into
     /// <paramref name="engines"/>, writing into <paramref name="outDir"/>. Throws <see cref="TraceIssueException"/>
     /// under the strict policy; engine failures become results with an error.

@@ -3,7 +3,7 @@
  * process (glibc, or whatever LD_PRELOAD puts in front of it) and writes a results file.
  *
  *   ptreplay-native PREPARED RESULTS [--mode serial|concurrent] [--touch none|page|full]
- *                   [--allocator glibc|other] [--null-allocator] [--no-timing]
+ *                   [--allocator glibc|other] [--log-addresses] [--null-allocator] [--no-timing]
  *
  * Rules that keep the replay faithful (see shared notes on what moves glibc's heap):
  *   - no heap allocation of our own: no stdio, no locale, no getenv-driven setup; the trace and
@@ -41,7 +41,9 @@ struct worker {
     int created, joined;
     const struct prep_op *ops;
     uint64_t op_count;
-    uint64_t *addresses;            /* results: one per op */
+    uint64_t *addresses;            /* results: one per op (or a scratch word when not logging) */
+    uint64_t address_mask;          /* ~0 when logging addresses, 0 otherwise (index i & mask) */
+    uint64_t scratch;
     const uint32_t *sample_ids;
     thread_histogram *hist;
     uint64_t calls, nulls, extra_frees, waits, cross;
@@ -55,7 +57,7 @@ static struct {
     uint32_t thread_count;
     void **slot_ptr;
     _Atomic uint32_t *slot_stamp;
-    int serial, touch, null_alloc, timing;
+    int serial, touch, null_alloc, timing, log_addresses;
 } g;
 
 static _Atomic uint32_t turn __attribute__((aligned(64)));
@@ -225,7 +227,7 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
             if (timing) t1 = tsc_now();
             break;
         case K_THREAD_EXIT:
-            w->addresses[i] = 0;
+            w->addresses[i & w->address_mask] = 0;
             if (serial)
                 turn_pass(&turn, o->next_thread == 0xFFFF ? 0 : &g.workers[o->next_thread].sleeping, o->seq + 1);
             return;
@@ -261,7 +263,7 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
         if (!serial && slot)
             atomic_store_explicit(&stamps[slot], o->dep + 1, memory_order_release);
     after_call:
-        w->addresses[i] = (uint64_t)(uintptr_t)p;
+        w->addresses[i & w->address_mask] = (uint64_t)(uintptr_t)p;
         if (o->flags & F_SAMPLE)
             take_sample(w, w->sample_ids[sample_cursor++], o->seq);
         if (serial) {
@@ -375,8 +377,8 @@ static struct res_header *create_results(const char *path, const struct prep_hea
     uint64_t hist_off = 4096;
     uint64_t hist_bytes = (uint64_t)h->thread_count * sizeof(thread_histogram);
     uint64_t samples_off = hist_off + hist_bytes;
-    uint64_t addr_off = samples_off + h->sample_count * sizeof(struct res_sample);
-    uint64_t total = addr_off + h->op_count * 8;
+    uint64_t addr_off = g.log_addresses ? samples_off + h->sample_count * sizeof(struct res_sample) : 0;
+    uint64_t total = samples_off + h->sample_count * sizeof(struct res_sample) + (g.log_addresses ? h->op_count * 8 : 0);
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         die(4, "cannot create results file ", path);
@@ -401,7 +403,7 @@ static struct res_header *create_results(const char *path, const struct prep_hea
 static void usage(void)
 {
     die(2, "usage: ptreplay-native PREPARED RESULTS [--mode serial|concurrent] [--touch none|page|full] "
-           "[--allocator glibc|other] [--null-allocator] [--no-timing]", 0);
+           "[--allocator glibc|other] [--log-addresses] [--null-allocator] [--no-timing]", 0);
 }
 
 int main(int argc, char **argv)
@@ -431,6 +433,8 @@ int main(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--null-allocator")) {
             g.null_alloc = 1;
+        } else if (!strcmp(a, "--log-addresses")) {
+            g.log_addresses = 1;
         } else if (!strcmp(a, "--no-timing")) {
             g.timing = 0;
         } else {
@@ -460,13 +464,26 @@ int main(int argc, char **argv)
         w->index = i;
         w->ops = ops + threads[i].op_start;
         w->op_count = threads[i].op_count;
-        w->addresses = (uint64_t *)((char *)r + r->addresses_offset) + threads[i].op_start;
+        if (g.log_addresses) {
+            w->addresses = (uint64_t *)((char *)r + r->addresses_offset) + threads[i].op_start;
+            w->address_mask = ~(uint64_t)0;
+        } else {
+            w->addresses = &w->scratch;
+            w->address_mask = 0;
+        }
         w->sample_ids = sample_ids + threads[i].sample_start;
         w->hist = (thread_histogram *)((char *)r + r->histograms_offset) + i;
     }
 
     r->footprint_source = (uint64_t)probes_init(glibc);
     r->tsc_per_ns = tsc_calibrate();
+    uint64_t floor = ~(uint64_t)0;
+    for (int i = 0; i < 10000; i++) {
+        uint64_t a = tsc_now(), b = tsc_now();
+        if (b - a < floor)
+            floor = b - a;
+    }
+    r->timer_floor_cycles = floor;
     atomic_store(&turn, 0);
 
     /* Threads first (pthread_create's own allocations happen before the baseline). */

@@ -43,10 +43,12 @@ struct res_header {
     uint64_t mallinfo_arena, mallinfo_hblkhd, mallinfo_uordblks, mallinfo_fordblks; /* glibc, at the end */
     uint64_t histograms_offset; /* thread_count x thread_histogram */
     uint64_t samples_offset;    /* sample_count x struct res_sample */
-    uint64_t addresses_offset;  /* op_count x u64: address each op returned (0 for free/NULL), indexed like the ops */
+    uint64_t addresses_offset;  /* --log-addresses: op_count x u64, the address each op returned (0 for free/NULL),
+                                   indexed like the ops; 0 when not logged */
     uint64_t ok;                /* 1 once the replay finished and every field is written */
     uint64_t progress_seq;      /* seq of the latest sample taken (progress for a watcher) */
     uint64_t null_allocator;    /* 1 when run with --null-allocator */
-    uint64_t reserved[6];
+    uint64_t timer_floor_cycles;/* smallest difference of two back-to-back cycle counter reads */
+    uint64_t reserved[5];
 };
 #endif

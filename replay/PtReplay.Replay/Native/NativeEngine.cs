@@ -64,6 +64,11 @@ public static class NativeEngine
             psi.ArgumentList.Add("--null-allocator");
         }
 
+        if (options.LogAddresses)
+        {
+            psi.ArgumentList.Add("--log-addresses");
+        }
+
         if (options.NoTiming)
         {
             psi.ArgumentList.Add("--no-timing");
@@ -162,6 +167,8 @@ public static class NativeEngine
             ["cross_thread_waits"] = h.CrossThreadWaits,
             ["baseline_rss_bytes"] = h.BaselineRss,
             ["tsc_per_ns"] = h.TscPerNs,
+            ["timer_floor_ns"] = h.TimerFloorCycles / Math.Max(h.TscPerNs, 1e-9),
+            ["ns_per_call"] = h.Calls == 0 ? 0 : (double)h.WallNs / h.Calls,
             ["heap_bytes_brk"] = h.BrkEnd - h.Brk0,
         };
         if (engine == "glibc")

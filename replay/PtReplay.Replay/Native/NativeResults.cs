@@ -63,6 +63,8 @@ public struct NativeResultsHeader
     public ulong ProgressSeq;
     /// <summary>1 for --null-allocator.</summary>
     public ulong NullAllocator;
+    /// <summary>Smallest difference of two back-to-back cycle counter reads (the floor of every latency).</summary>
+    public ulong TimerFloorCycles;
 
     /// <summary>Byte offset of <see cref="ProgressSeq"/> (for progress polling).</summary>
     public static int ProgressSeqOffset => (int)Marshal.OffsetOf<NativeResultsHeader>(nameof(ProgressSeq));
@@ -141,6 +143,11 @@ public sealed class NativeResults
     /// <summary>The address each op returned (0 for frees, markers and NULL), indexed like the prepared file's ops.</summary>
     public ulong[] ReadAddresses()
     {
+        if (Header.AddressesOffset == 0)
+        {
+            throw new InvalidOperationException("The replay did not log addresses (ReplayOptions.LogAddresses).");
+        }
+
         var addresses = new ulong[Header.OpCount];
         using var fs = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
         fs.Position = (long)Header.AddressesOffset;

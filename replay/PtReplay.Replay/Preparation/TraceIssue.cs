@@ -13,6 +13,8 @@ public enum TraceIssueKind
     EventAfterThreadExit,
     /// <summary>The trace file ends early (no end block, or a block cut short).</summary>
     Truncated,
+    /// <summary>The trace file is damaged from this event on (the events before it are replayed).</summary>
+    Corrupt,
     /// <summary>More threads than the prepared format can name.</summary>
     TooManyThreads,
 }

@@ -48,7 +48,7 @@ public sealed class NativeSyntheticTests : IDisposable
     {
         var events = TwoThreadProducerConsumer(3000);
         PreparedTrace p = TracePreparer.Prepare(events, Path.Combine(_dir, "t.prepared"), new PreparationOptions { SampleEvery = 500 });
-        var (result, raw) = NativeEngine.Run("glibc", p, new ReplayOptions { Threads = mode }, Path.Combine(_dir, "r"), null);
+        var (result, raw) = NativeEngine.Run("glibc", p, new ReplayOptions { Threads = mode, LogAddresses = true }, Path.Combine(_dir, "r"), null);
 
         Assert.Null(result.Error);
         Assert.NotNull(raw);
