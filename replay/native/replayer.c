@@ -46,7 +46,7 @@ struct worker {
     uint64_t scratch;
     const uint32_t *sample_ids;
     thread_histogram *hist;
-    uint64_t calls, nulls, extra_frees, waits, cross;
+    uint64_t calls, nulls, extra_frees, waits, cross, empty_frees;
 } __attribute__((aligned(64)));
 
 static struct {
@@ -162,9 +162,9 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
             if (!have_turn)
                 turn_wait(&turn, &w->sleeping, o->seq);
         } else if (o->flags & F_WAIT) {
-            w->cross++;
             w->waits += (uint64_t)stamp_wait(&stamps[slot], o->dep);
         }
+        w->cross += (o->flags & F_WAIT) != 0;
 
         void *p = 0;
         uint64_t t0 = 0, t1 = 0;
@@ -194,6 +194,7 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
             break;
         case K_FREE: {
             void *victim = (o->flags & F_NULL_PTR) ? 0 : slot_ptr[slot];
+            w->empty_frees += !(o->flags & F_NULL_PTR) && victim == 0;
             if (timing) t0 = tsc_now();
             if (null_alloc) null_free(victim); else free(victim);
             if (timing) t1 = tsc_now();
@@ -528,6 +529,7 @@ int main(int argc, char **argv)
         r->extra_frees += w->extra_frees;
         r->cross_thread_waits += w->waits;
         r->cross_thread_ops += w->cross;
+        r->empty_slot_frees += w->empty_frees;
     }
     atomic_thread_fence(memory_order_seq_cst);
     r->ok = 1;

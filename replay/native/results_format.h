@@ -38,7 +38,7 @@ struct res_header {
     uint64_t replay_nulls;      /* calls that returned NULL although the recording got memory */
     uint64_t extra_frees;       /* blocks freed that the recording did not have (see F_EXPECT_FAIL, F_RELEASE) */
     uint64_t cross_thread_waits;/* F_WAIT ops that actually had to wait */
-    uint64_t cross_thread_ops;  /* F_WAIT ops executed (concurrent mode) */
+    uint64_t cross_thread_ops;  /* F_WAIT ops executed (both modes) */
     uint64_t footprint_source;  /* 1 mallinfo2, 2 jemalloc stats.mapped, 3 tcmalloc heap_size-unmapped, 4 mimalloc commit, 5 statm data */
     uint64_t mallinfo_arena, mallinfo_hblkhd, mallinfo_uordblks, mallinfo_fordblks; /* glibc, at the end */
     uint64_t histograms_offset; /* thread_count x thread_histogram */
@@ -49,6 +49,7 @@ struct res_header {
     uint64_t progress_seq;      /* seq of the latest sample taken (progress for a watcher) */
     uint64_t null_allocator;    /* 1 when run with --null-allocator */
     uint64_t timer_floor_cycles;/* smallest difference of two back-to-back cycle counter reads */
-    uint64_t reserved[5];
+    uint64_t empty_slot_frees;  /* frees (not of NULL) that found their slot empty: a replay NULL or a broken dependency */
+    uint64_t reserved[4];
 };
 #endif

@@ -165,6 +165,7 @@ public static class NativeEngine
             ["extra_frees"] = h.ExtraFrees,
             ["cross_thread_ops"] = h.CrossThreadOps,
             ["cross_thread_waits"] = h.CrossThreadWaits,
+            ["empty_slot_frees"] = h.EmptySlotFrees,
             ["baseline_rss_bytes"] = h.BaselineRss,
             ["tsc_per_ns"] = h.TscPerNs,
             ["timer_floor_ns"] = h.TimerFloorCycles / Math.Max(h.TscPerNs, 1e-9),

@@ -39,7 +39,7 @@ public struct NativeResultsHeader
     public ulong ExtraFrees;
     /// <summary>Cross-thread ops that had to wait (concurrent mode).</summary>
     public ulong CrossThreadWaits;
-    /// <summary>Cross-thread ops executed (concurrent mode).</summary>
+    /// <summary>Cross-thread ops executed (ops whose slot's previous op ran on another thread).</summary>
     public ulong CrossThreadOps;
     /// <summary>1 mallinfo2, 2 jemalloc, 3 tcmalloc, 4 mimalloc, 5 statm.</summary>
     public ulong FootprintSource;
@@ -65,6 +65,8 @@ public struct NativeResultsHeader
     public ulong NullAllocator;
     /// <summary>Smallest difference of two back-to-back cycle counter reads (the floor of every latency).</summary>
     public ulong TimerFloorCycles;
+    /// <summary>Frees (not of NULL) that found their slot empty: a replay NULL or a broken cross-thread dependency.</summary>
+    public ulong EmptySlotFrees;
 
     /// <summary>Byte offset of <see cref="ProgressSeq"/> (for progress polling).</summary>
     public static int ProgressSeqOffset => (int)Marshal.OffsetOf<NativeResultsHeader>(nameof(ProgressSeq));

@@ -54,11 +54,9 @@ public sealed class NativeSyntheticTests : IDisposable
         Assert.NotNull(raw);
         Assert.Equal((ulong)p.CallCount, raw.Header.Calls);
         Assert.Equal(0UL, raw.Header.ReplayNulls);
-        if (mode == ThreadMode.Concurrent)
-        {
-            Assert.True(raw.Header.CrossThreadOps > 0);
-            Assert.Equal((ulong)CountCrossThread(p), raw.Header.CrossThreadOps);
-        }
+        Assert.True(raw.Header.CrossThreadOps > 0);
+        Assert.Equal((ulong)CountCrossThread(p), raw.Header.CrossThreadOps);
+        Assert.Equal(0UL, raw.Header.EmptySlotFrees);
 
         Assert.True(result.PeakFootprintBytes >= result.PeakLiveBytes);
         Assert.True(result.PeakRssBytes > 0);
