@@ -155,13 +155,6 @@ public static class ReplayRunner
 
     private static EngineResult RunSim(PreparedTrace prepared, TraceHeader header, ReplayOptions options)
     {
-#if NO_MODEL
-        _ = prepared;
-        _ = header;
-        _ = options;
-        return EngineResult.Failed("sim", "the ptmalloc model (PtReplay.Allocator) is not part of this build yet");
-#else
         return Sim.SimEngine.Run(prepared, header, options, options.Tunables);
-#endif
     }
 }

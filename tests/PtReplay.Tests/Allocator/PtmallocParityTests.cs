@@ -1,0 +1,70 @@
+namespace PtReplay.Tests.Allocator;
+
+/// <summary>
+/// Address parity with the real glibc 2.36: scripts run through Assets/driver.c (compiled with gcc at test
+/// time, clean environment) and through the model; every returned address must match (heap chunks
+/// exactly, since the model starts from the same brk0; mmapped chunks by usable size), and the heap
+/// validator runs after every call.
+/// </summary>
+public class PtmallocParityTests
+{
+    private static void AssertParity(DriverScript script, string tunables = "")
+    {
+        var outcome = ParityHarness.Run(script, tunables);
+        Assert.True(outcome.FirstDivergence is null, outcome.FirstDivergence);
+        Assert.Equal(outcome.Compared, outcome.Identical);
+        Assert.True(outcome.Compared > 0);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void RandomScripts_AllEntryPoints_MatchGlibc(int seed) =>
+        AssertParity(ScriptGenerator.Random(seed, 4000));
+
+    [Theory]
+    [InlineData(11, "glibc.malloc.tcache_count=0")]
+    [InlineData(12, "glibc.malloc.tcache_count=20")]
+    [InlineData(13, "glibc.malloc.mxfast=0")]
+    [InlineData(14, "glibc.malloc.mxfast=160")]
+    [InlineData(15, "glibc.malloc.mmap_threshold=65536")]
+    [InlineData(16, "glibc.malloc.trim_threshold=4096")]
+    [InlineData(17, "glibc.malloc.top_pad=0")]
+    [InlineData(18, "glibc.malloc.top_pad=1048576")]
+    [InlineData(19, "glibc.malloc.tcache_max=100:glibc.malloc.tcache_unsorted_limit=3")]
+    [InlineData(20, "glibc.malloc.mmap_max=0")]
+    public void RandomScripts_WithTunables_MatchGlibc(int seed, string tunables) =>
+        AssertParity(ScriptGenerator.Random(seed, 3000), tunables);
+
+    [Fact]
+    public void SmallChurn_FastbinsAndConsolidation_MatchGlibc()
+    {
+        var s = new DriverScript();
+        var r = new Random(5);
+        for (int round = 0; round < 30; round++)
+        {
+            for (int i = 0; i < 40; i++)
+                s.Add(DriverOp.Malloc, i, (ulong)r.Next(1, 130));
+            for (int i = 0; i < 40; i += 1 + (round % 3))
+                s.Add(DriverOp.Free, i);
+            s.Add(DriverOp.Malloc, 50, (ulong)(2000 + round * 100)); // large request: consolidates fastbins
+            s.Add(DriverOp.Free, 50);
+        }
+        AssertParity(s);
+    }
+
+    [Theory]
+    [InlineData(41, 1, "")]
+    [InlineData(42, 4, "glibc.malloc.tcache_count=0")]
+    public void MallocInfoXml_MatchesGlibc(int seed, int threads, string tunables)
+    {
+        var s = threads == 1 ? ScriptGenerator.Random(seed, 2000) : ThreadScriptGenerator.Random(seed, threads, 2000);
+        s.Add(DriverOp.MallocInfo, 0);
+        var outcome = ParityHarness.Run(s, tunables);
+        Assert.True(outcome.FirstDivergence is null, outcome.FirstDivergence);
+        Assert.Contains("<heap nr=\"0\">", outcome.MallocInfo.Glibc, StringComparison.Ordinal);
+        Assert.Equal(outcome.MallocInfo.Glibc, outcome.MallocInfo.Model);
+    }
+}
