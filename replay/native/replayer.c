@@ -316,10 +316,14 @@ static const struct prep_header *map_prepared(const char *path, uint64_t *size_o
     struct stat st;
     if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < sizeof(struct prep_header))
         die(3, "prepared trace too short: ", path);
-    void *p = mmap(0, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    /* Small files are read in up front (no page faults during the replay); large ones stream. */
+    int populate = (uint64_t)st.st_size <= (1ull << 30) ? MAP_POPULATE : 0;
+    void *p = mmap(0, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | populate, fd, 0);
     close(fd);
     if (p == MAP_FAILED)
         die(3, "cannot map prepared trace ", path);
+    if (!populate)
+        madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
     *size_out = (uint64_t)st.st_size;
     return p;
 }

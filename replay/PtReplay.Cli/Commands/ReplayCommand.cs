@@ -25,16 +25,20 @@ public static class ReplayCommand
             DefaultValueFactory = _ => string.Join(',', ReplayRunner.AllEngines),
         };
         var outDir = new Option<DirectoryInfo>("--out", "-o") { Description = "Output folder (created).", Required = true };
-        var threads = new Option<ThreadMode>("--threads")
+        var threads = new Option<string>("--threads")
         {
-            Description = "serial: the recorded global order, deterministic; concurrent: per-thread order only (real contention). The model always replays the global order.",
-            DefaultValueFactory = _ => ThreadMode.Serial,
+            Description = "serial: the recorded global order, deterministic; concurrent: per-thread order only (real contention; " +
+                "a cross-thread free still waits for its allocation). The model always replays the global order.",
+            DefaultValueFactory = _ => "serial",
         };
-        var touch = new Option<TouchMode>("--touch")
+        threads.AcceptOnlyFromAmong("serial", "concurrent");
+        var touch = new Option<string>("--touch")
         {
-            Description = "What is written into each returned block: none, page (one byte per page), full.",
-            DefaultValueFactory = _ => TouchMode.Page,
+            Description = "What the replay writes into each returned block, so RSS reflects a program using its memory: " +
+                "none, page (one byte per page), full (every byte). The model uses the same touch model.",
+            DefaultValueFactory = _ => "page",
         };
+        touch.AcceptOnlyFromAmong("none", "page", "full");
         var tunables = new Option<string?>("--tunables")
         {
             Description = "glibc tunables, e.g. glibc.malloc.arena_max=2:glibc.malloc.tcache_count=0; passed as GLIBC_TUNABLES to glibc and applied to the model. Default: the recorded process's malloc environment.",
@@ -91,8 +95,8 @@ public static class ReplayCommand
             var progress = new ProgressPrinter();
             var options = new ReplayOptions
             {
-                Threads = parse.GetValue(threads),
-                Touch = parse.GetValue(touch),
+                Threads = parse.GetValue(threads) == "concurrent" ? ThreadMode.Concurrent : ThreadMode.Serial,
+                Touch = parse.GetValue(touch) switch { "none" => TouchMode.None, "full" => TouchMode.Full, _ => TouchMode.Page },
                 Tunables = parse.GetValue(tunables),
                 NullAllocator = parse.GetValue(nullAllocator),
                 NoTiming = parse.GetValue(noTiming),
