@@ -17,6 +17,8 @@ public static class Program
             "  ptreplay info py.trace                          # what it did\n");
         // One line per verb; each verb lives in Commands/<Verb>Command.cs.
         root.Subcommands.Add(VersionCommand.Create());
+        root.Subcommands.Add(RecordCommand.Create());
+        root.Subcommands.Add(ReplayCommand.Create());
         return root;
     }
 

@@ -1,2 +1,541 @@
-/* Placeholder: the native replayer is being written. */
-int main(void) { return 0; }
+/*
+ * ptreplay-native: replays a prepared trace (PREPARED-FORMAT.md) into the allocator of this
+ * process (glibc, or whatever LD_PRELOAD puts in front of it) and writes a results file.
+ *
+ *   ptreplay-native PREPARED RESULTS [--mode serial|concurrent] [--touch none|page|full]
+ *                   [--allocator glibc|other] [--log-addresses] [--null-allocator] [--no-timing]
+ *
+ * Rules that keep the replay faithful (see shared notes on what moves glibc's heap):
+ *   - no heap allocation of our own: no stdio, no locale, no getenv-driven setup; the trace and
+ *     the results are mmap'd files, the slot table and thread table are anonymous mmaps;
+ *   - replay threads are created before the first replayed call; recorded thread 0 runs on the
+ *     process's main thread (it owns glibc's main arena, as the recorded main thread did);
+ *   - diagnostics go out with write(2), only before or after the replay.
+ * Exit codes: 0 done, 2 usage, 3 bad prepared file, 4 results file, 5 system resources.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "handoff.h"
+#include "prepared_format.h"
+#include "probes.h"
+#include "results_format.h"
+#include "tsc_clock.h"
+
+enum touch_mode { TOUCH_NONE, TOUCH_PAGE, TOUCH_FULL };
+
+struct worker {
+    _Atomic uint32_t sleeping;      /* serial hand-off futex word */
+    uint32_t index;
+    pthread_t thread;
+    int created, joined;
+    const struct prep_op *ops;
+    uint64_t op_count;
+    uint64_t *addresses;            /* results: one per op (or a scratch word when not logging) */
+    uint64_t address_mask;          /* ~0 when logging addresses, 0 otherwise (index i & mask) */
+    uint64_t scratch;
+    const uint32_t *sample_ids;
+    thread_histogram *hist;
+    uint64_t calls, nulls, extra_frees, waits, cross, empty_frees;
+} __attribute__((aligned(64)));
+
+static struct {
+    const struct prep_header *prep;
+    struct res_header *res;
+    struct res_sample *samples;
+    struct worker *workers;
+    uint32_t thread_count;
+    void **slot_ptr;
+    _Atomic uint32_t *slot_stamp;
+    int serial, touch, null_alloc, timing, log_addresses;
+} g;
+
+static _Atomic uint32_t turn __attribute__((aligned(64)));
+static _Atomic uint32_t go __attribute__((aligned(64)));
+static _Atomic uint32_t finished __attribute__((aligned(64)));
+
+/* ---- diagnostics (write(2) only) ---- */
+static void say(const char *a, const char *b)
+{
+    ssize_t r = write(2, "ptreplay-native: ", 17);
+    r = write(2, a, strlen(a));
+    if (b) {
+        r = write(2, b, strlen(b));
+    }
+    r = write(2, "\n", 1);
+    (void)r;
+}
+
+static _Noreturn void die(int code, const char *a, const char *b)
+{
+    say(a, b);
+    _exit(code);
+}
+
+/* ---- the do-nothing allocator for measuring the harness itself ---- */
+static char null_block[4096] __attribute__((aligned(4096)));
+__attribute__((noinline)) static void *null_malloc(size_t n) { __asm__ volatile("" ::"r"(n)); return null_block; }
+__attribute__((noinline)) static void null_free(void *p) { __asm__ volatile("" ::"r"(p)); }
+
+/* ---- histogram indexing ---- */
+static const uint8_t size_class_by_bits[65] = {
+    0, 0, 0, 0, 0, 0, 0,          /* bit length of (bytes-1) 0..6: <= 64 */
+    1, 1,                         /* 7..8: <= 256 */
+    2, 2,                         /* 9..10: <= 1 KiB */
+    3, 3,                         /* 11..12: <= 4 KiB */
+    4, 4, 4,                      /* 13..15: <= 32 KiB */
+    5, 5,                         /* 16..17: <= 128 KiB */
+    6, 6, 6,                      /* 18..20: <= 1 MiB */
+    [21 ... 64] = 7,              /* larger */
+};
+
+static inline unsigned size_class(uint64_t bytes)
+{
+    uint64_t x = bytes ? bytes - 1 : 0;
+    return size_class_by_bits[x ? 64 - __builtin_clzll(x) : 0];
+}
+
+static inline unsigned cycle_bucket(uint64_t v)
+{
+    if (v < 16)
+        return (unsigned)v;
+    unsigned msb = 63u - (unsigned)__builtin_clzll(v);
+    return (msb - 3u) * 16u + (unsigned)((v >> (msb - 4u)) & 15u);
+}
+
+/* ---- touch model ---- */
+static inline void touch(void *block, uint64_t n, int mode)
+{
+    volatile char *p = block;
+    if (mode == TOUCH_PAGE) {
+        p[0] = 1;
+        uintptr_t q = ((uintptr_t)block + 4096) & ~(uintptr_t)4095;
+        for (uintptr_t end = (uintptr_t)block + n; q < end; q += 4096)
+            *(volatile char *)q = 1;
+    } else if (mode == TOUCH_FULL) {
+        memset(block, 1, n);
+    }
+}
+
+static void take_sample(struct worker *w, uint32_t sample_index, uint32_t seq)
+{
+    struct res_sample *s = &g.samples[sample_index];
+    s->seq = seq;
+    s->tsc = tsc_now();
+    s->footprint = g.null_alloc ? 0 : probe_footprint();
+    s->rss = probe_rss();
+    g.res->progress_seq = seq;
+    (void)w;
+}
+
+/*
+ * The hot loop. always_inline with constant serial/null/timing arguments, so each combination
+ * is compiled without the branches it does not need.
+ */
+static inline __attribute__((always_inline)) void
+run_ops(struct worker *w, const int serial, const int null_alloc, const int timing)
+{
+    const struct prep_op *ops = w->ops;
+    const uint64_t n = w->op_count;
+    void **const slot_ptr = g.slot_ptr;
+    _Atomic uint32_t *const stamps = g.slot_stamp;
+    thread_histogram *const hist = w->hist;
+    const int touch_mode = g.touch;
+    const uint32_t me = w->index;
+    uint64_t sample_cursor = 0;
+    int have_turn = 0;
+
+    for (uint64_t i = 0; i < n; i++) {
+        const struct prep_op *o = &ops[i];
+        const uint32_t slot = o->slot;
+        if (serial) {
+            if (!have_turn)
+                turn_wait(&turn, &w->sleeping, o->seq);
+        } else if (o->flags & F_WAIT) {
+            w->waits += (uint64_t)stamp_wait(&stamps[slot], o->dep);
+        }
+        w->cross += (o->flags & F_WAIT) != 0;
+
+        void *p = 0;
+        uint64_t t0 = 0, t1 = 0;
+        uint64_t bytes = o->size;
+        switch (o->kind) {
+        case K_MALLOC:
+            if (timing) t0 = tsc_now();
+            p = null_alloc ? null_malloc(o->size) : malloc(o->size);
+            if (timing) t1 = tsc_now();
+            break;
+        case K_CALLOC:
+            bytes = o->size * o->arg;
+            if (timing) t0 = tsc_now();
+            p = null_alloc ? null_malloc(bytes) : calloc(o->arg, o->size);
+            if (timing) t1 = tsc_now();
+            break;
+        case K_REALLOC:
+            if (timing) t0 = tsc_now();
+            p = null_alloc ? null_malloc(o->size) : realloc(slot_ptr[slot], o->size);
+            if (timing) t1 = tsc_now();
+            break;
+        case K_REALLOCARRAY:
+            bytes = o->size * o->arg;
+            if (timing) t0 = tsc_now();
+            p = null_alloc ? null_malloc(bytes) : reallocarray(slot_ptr[slot], o->arg, o->size);
+            if (timing) t1 = tsc_now();
+            break;
+        case K_FREE: {
+            void *victim = (o->flags & F_NULL_PTR) ? 0 : slot_ptr[slot];
+            w->empty_frees += !(o->flags & F_NULL_PTR) && victim == 0;
+            if (timing) t0 = tsc_now();
+            if (null_alloc) null_free(victim); else free(victim);
+            if (timing) t1 = tsc_now();
+            slot_ptr[slot] = 0;
+            break;
+        }
+        case K_MEMALIGN:
+            if (timing) t0 = tsc_now();
+            p = null_alloc ? null_malloc(o->size) : memalign(o->arg, o->size);
+            if (timing) t1 = tsc_now();
+            break;
+        case K_POSIX_MEMALIGN:
+            if (timing) t0 = tsc_now();
+            if (null_alloc) p = null_malloc(o->size);
+            else if (posix_memalign(&p, o->arg, o->size) != 0) p = 0;
+            if (timing) t1 = tsc_now();
+            break;
+        case K_ALIGNED_ALLOC:
+            if (timing) t0 = tsc_now();
+            p = null_alloc ? null_malloc(o->size) : aligned_alloc(o->arg, o->size);
+            if (timing) t1 = tsc_now();
+            break;
+        case K_VALLOC:
+            if (timing) t0 = tsc_now();
+            p = null_alloc ? null_malloc(o->size) : valloc(o->size);
+            if (timing) t1 = tsc_now();
+            break;
+        case K_PVALLOC:
+            if (timing) t0 = tsc_now();
+            p = null_alloc ? null_malloc(o->size) : pvalloc(o->size);
+            if (timing) t1 = tsc_now();
+            break;
+        case K_THREAD_EXIT:
+            w->addresses[i & w->address_mask] = 0;
+            if (serial)
+                turn_pass(&turn, o->next_thread == 0xFFFF ? 0 : &g.workers[o->next_thread].sleeping, o->seq + 1);
+            return;
+        case K_JOIN:
+            if (serial && !g.workers[o->arg].joined && g.workers[o->arg].created) {
+                pthread_join(g.workers[o->arg].thread, 0);
+                g.workers[o->arg].joined = 1;
+            }
+            goto after_call;
+        default:
+            goto after_call;
+        }
+
+        w->calls++;
+        if (timing)
+            (*hist)[o->kind][size_class(bytes)][cycle_bucket(t1 - t0)]++;
+        if (o->kind != K_FREE) {
+            if (p && !null_alloc && touch_mode != TOUCH_NONE)
+                touch(p, bytes, touch_mode);
+            if (o->flags & (F_EXPECT_FAIL | F_RELEASE)) {
+                if (p) {
+                    if (null_alloc) null_free(p); else free(p);
+                    w->extra_frees++;
+                }
+                if (o->flags & F_RELEASE)
+                    slot_ptr[slot] = 0;
+            } else if (p) {
+                slot_ptr[slot] = p;
+            } else {
+                w->nulls++;
+            }
+        }
+        if (!serial && slot)
+            atomic_store_explicit(&stamps[slot], o->dep + 1, memory_order_release);
+    after_call:
+        w->addresses[i & w->address_mask] = (uint64_t)(uintptr_t)p;
+        if (o->flags & F_SAMPLE)
+            take_sample(w, w->sample_ids[sample_cursor++], o->seq);
+        if (serial) {
+            have_turn = o->next_thread == me;
+            if (!have_turn)
+                turn_pass(&turn, o->next_thread == 0xFFFF ? 0 : &g.workers[o->next_thread].sleeping, o->seq + 1);
+        }
+    }
+}
+
+static void run_worker(struct worker *w)
+{
+    if (g.serial) {
+        if (g.null_alloc) { if (g.timing) run_ops(w, 1, 1, 1); else run_ops(w, 1, 1, 0); }
+        else { if (g.timing) run_ops(w, 1, 0, 1); else run_ops(w, 1, 0, 0); }
+    } else {
+        if (g.null_alloc) { if (g.timing) run_ops(w, 0, 1, 1); else run_ops(w, 0, 1, 0); }
+        else { if (g.timing) run_ops(w, 0, 0, 1); else run_ops(w, 0, 0, 0); }
+    }
+}
+
+static void *thread_main(void *arg)
+{
+    struct worker *w = arg;
+    while (atomic_load(&go) == 0)
+        futex_wait_u32(&go, 0);
+    run_worker(w);
+    atomic_fetch_add(&finished, 1);
+    futex_wake_u32(&finished, 1);
+    return 0;
+}
+
+/* ---- setup ---- */
+static void *map_anonymous(uint64_t bytes)
+{
+    if (bytes == 0)
+        bytes = 1;
+    void *p = mmap(0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        die(5, "cannot map memory for the slot/thread tables", 0);
+    return p;
+}
+
+static const struct prep_header *map_prepared(const char *path, uint64_t *size_out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        die(3, "cannot open prepared trace ", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < sizeof(struct prep_header))
+        die(3, "prepared trace too short: ", path);
+    /* Small files are read in up front (no page faults during the replay); large ones stream. */
+    int populate = (uint64_t)st.st_size <= (1ull << 30) ? MAP_POPULATE : 0;
+    void *p = mmap(0, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | populate, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        die(3, "cannot map prepared trace ", path);
+    if (!populate)
+        madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+    *size_out = (uint64_t)st.st_size;
+    return p;
+}
+
+static int range_ok(uint64_t offset, uint64_t count, uint64_t elem, uint64_t file_size)
+{
+    if (offset > file_size || (offset & 7))
+        return 0;
+    if (elem && count > (file_size - offset) / elem)
+        return 0;
+    return 1;
+}
+
+static void validate(const struct prep_header *h, uint64_t size)
+{
+    if (memcmp(h->magic, PREP_MAGIC, 8) != 0)
+        die(3, "not a prepared trace (bad magic)", 0);
+    if (h->version != PREP_VERSION)
+        die(3, "prepared trace has an unsupported version", 0);
+    if (h->thread_count == 0 || h->thread_count > 0xFFFE || h->slot_count == 0 || h->slot_count > 0xFFFFFFFFull)
+        die(3, "prepared trace header out of range", 0);
+    if (!range_ok(h->threads_offset, h->thread_count, sizeof(struct prep_thread), size) ||
+        !range_ok(h->ops_offset, h->op_count, sizeof(struct prep_op), size) ||
+        !range_ok(h->sample_ids_offset, h->sample_count, 4, size))
+        die(3, "prepared trace tables lie outside the file", 0);
+    const struct prep_thread *t = (const void *)((const char *)h + h->threads_offset);
+    const struct prep_op *ops = (const void *)((const char *)h + h->ops_offset);
+    for (uint32_t i = 0; i < h->thread_count; i++) {
+        if (t[i].op_start > h->op_count || t[i].op_count > h->op_count - t[i].op_start ||
+            t[i].sample_start > h->sample_count || t[i].sample_count > h->sample_count - t[i].sample_start)
+            die(3, "prepared trace thread table out of range", 0);
+    }
+    /* Every op's indices must stay inside the tables: the hot loop does not check them. */
+    const uint32_t *sid = (const void *)((const char *)h + h->sample_ids_offset);
+    for (uint64_t i = 0; i < h->sample_count; i++)
+        if (sid[i] >= h->sample_count)
+            die(3, "prepared trace sample id out of range", 0);
+    for (uint64_t i = 0; i < h->op_count; i++) {
+        const struct prep_op *o = &ops[i];
+        if (o->slot >= h->slot_count || (o->next_thread != 0xFFFF && o->next_thread >= h->thread_count) ||
+            (o->kind == K_JOIN && o->arg >= h->thread_count) || o->kind == 0 ||
+            (o->kind > K_PVALLOC && o->kind != K_THREAD_EXIT && o->kind != K_JOIN))
+            die(3, "prepared trace op out of range", 0);
+    }
+    for (uint32_t i = 0; i < h->thread_count; i++) {
+        uint64_t flagged = 0;
+        for (uint64_t k = 0; k < t[i].op_count; k++)
+            flagged += (ops[t[i].op_start + k].flags & F_SAMPLE) != 0;
+        if (flagged != t[i].sample_count)
+            die(3, "prepared trace sample flags do not match the thread table", 0);
+    }
+}
+
+static struct res_header *create_results(const char *path, const struct prep_header *h)
+{
+    uint64_t hist_off = 4096;
+    uint64_t hist_bytes = (uint64_t)h->thread_count * sizeof(thread_histogram);
+    uint64_t samples_off = hist_off + hist_bytes;
+    uint64_t addr_off = g.log_addresses ? samples_off + h->sample_count * sizeof(struct res_sample) : 0;
+    uint64_t total = samples_off + h->sample_count * sizeof(struct res_sample) + (g.log_addresses ? h->op_count * 8 : 0);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        die(4, "cannot create results file ", path);
+    if (ftruncate(fd, (off_t)total) != 0)
+        die(4, "cannot size results file ", path);
+    void *p = mmap(0, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        die(4, "cannot map results file ", path);
+    struct res_header *r = p;
+    memcpy(r->magic, RES_MAGIC, 8);
+    r->version = 1;
+    r->thread_count = h->thread_count;
+    r->op_count = h->op_count;
+    r->sample_count = h->sample_count;
+    r->histograms_offset = hist_off;
+    r->samples_offset = samples_off;
+    r->addresses_offset = addr_off;
+    return r;
+}
+
+static void usage(void)
+{
+    die(2, "usage: ptreplay-native PREPARED RESULTS [--mode serial|concurrent] [--touch none|page|full] "
+           "[--allocator glibc|other] [--log-addresses] [--null-allocator] [--no-timing]", 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3)
+        usage();
+    const char *prepared = argv[1], *results = argv[2];
+    int glibc = 1;
+    g.serial = 1;
+    g.touch = TOUCH_PAGE;
+    g.timing = 1;
+    for (int i = 3; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
+        if (!strcmp(a, "--mode")) {
+            if (!strcmp(v, "serial")) g.serial = 1;
+            else if (!strcmp(v, "concurrent")) g.serial = 0;
+            else usage();
+            i++;
+        } else if (!strcmp(a, "--touch")) {
+            if (!strcmp(v, "none")) g.touch = TOUCH_NONE;
+            else if (!strcmp(v, "page")) g.touch = TOUCH_PAGE;
+            else if (!strcmp(v, "full")) g.touch = TOUCH_FULL;
+            else usage();
+            i++;
+        } else if (!strcmp(a, "--allocator")) {
+            glibc = !strcmp(v, "glibc");
+            i++;
+        } else if (!strcmp(a, "--null-allocator")) {
+            g.null_alloc = 1;
+        } else if (!strcmp(a, "--log-addresses")) {
+            g.log_addresses = 1;
+        } else if (!strcmp(a, "--no-timing")) {
+            g.timing = 0;
+        } else {
+            usage();
+        }
+    }
+
+    uint64_t prep_size;
+    const struct prep_header *h = map_prepared(prepared, &prep_size);
+    validate(h, prep_size);
+    g.prep = h;
+    g.thread_count = h->thread_count;
+    struct res_header *r = create_results(results, h);
+    g.res = r;
+    r->null_allocator = (uint64_t)g.null_alloc;
+    g.samples = (struct res_sample *)((char *)r + r->samples_offset);
+    g.slot_ptr = map_anonymous(h->slot_count * sizeof(void *));
+    if (!g.serial)
+        g.slot_stamp = map_anonymous(h->slot_count * sizeof(uint32_t));
+    g.workers = map_anonymous((uint64_t)h->thread_count * sizeof(struct worker));
+
+    const struct prep_thread *threads = (const void *)((const char *)h + h->threads_offset);
+    const struct prep_op *ops = (const void *)((const char *)h + h->ops_offset);
+    const uint32_t *sample_ids = (const void *)((const char *)h + h->sample_ids_offset);
+    for (uint32_t i = 0; i < h->thread_count; i++) {
+        struct worker *w = &g.workers[i];
+        w->index = i;
+        w->ops = ops + threads[i].op_start;
+        w->op_count = threads[i].op_count;
+        if (g.log_addresses) {
+            w->addresses = (uint64_t *)((char *)r + r->addresses_offset) + threads[i].op_start;
+            w->address_mask = ~(uint64_t)0;
+        } else {
+            w->addresses = &w->scratch;
+            w->address_mask = 0;
+        }
+        w->sample_ids = sample_ids + threads[i].sample_start;
+        w->hist = (thread_histogram *)((char *)r + r->histograms_offset) + i;
+    }
+
+    r->footprint_source = (uint64_t)probes_init(glibc);
+    r->tsc_per_ns = tsc_calibrate();
+    uint64_t floor = ~(uint64_t)0;
+    for (int i = 0; i < 10000; i++) {
+        uint64_t a = tsc_now(), b = tsc_now();
+        if (b - a < floor)
+            floor = b - a;
+    }
+    r->timer_floor_cycles = floor;
+    atomic_store(&turn, 0);
+
+    /* Threads first (pthread_create's own allocations happen before the baseline). */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    for (uint32_t i = 1; i < h->thread_count; i++) {
+        if (pthread_create(&g.workers[i].thread, &attr, thread_main, &g.workers[i]) != 0)
+            die(5, "cannot create a replay thread", 0);
+        g.workers[i].created = 1;
+    }
+    pthread_attr_destroy(&attr);
+
+    r->brk0 = (uint64_t)(uintptr_t)sbrk(0);
+    r->baseline_rss = probe_rss();
+    uint64_t start = mono_ns();
+    atomic_store(&go, 1);
+    futex_wake_u32(&go, INT_MAX);
+
+    run_worker(&g.workers[0]);
+    for (;;) {
+        uint32_t f = atomic_load(&finished);
+        if (f >= h->thread_count - 1)
+            break;
+        futex_wait_u32(&finished, f);
+    }
+    for (uint32_t i = 1; i < h->thread_count; i++)
+        if (g.workers[i].created && !g.workers[i].joined) {
+            pthread_join(g.workers[i].thread, 0);
+            g.workers[i].joined = 1;
+        }
+    r->wall_ns = mono_ns() - start;
+
+    r->brk_end = (uint64_t)(uintptr_t)sbrk(0);
+    r->final_rss = probe_rss();
+    r->final_footprint = g.null_alloc ? 0 : probe_footprint();
+    probe_mallinfo(&r->mallinfo_arena, &r->mallinfo_hblkhd, &r->mallinfo_uordblks, &r->mallinfo_fordblks);
+    for (uint32_t i = 0; i < h->thread_count; i++) {
+        struct worker *w = &g.workers[i];
+        r->calls += w->calls;
+        r->replay_nulls += w->nulls;
+        r->extra_frees += w->extra_frees;
+        r->cross_thread_waits += w->waits;
+        r->cross_thread_ops += w->cross;
+        r->empty_slot_frees += w->empty_frees;
+    }
+    atomic_thread_fence(memory_order_seq_cst);
+    r->ok = 1;
+    _exit(0);
+}

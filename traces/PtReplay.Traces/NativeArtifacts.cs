@@ -10,6 +10,9 @@ public static class NativeArtifacts
     /// <summary>The LD_PRELOAD recorder's file name.</summary>
     public const string Recorder = "libptrecord.so";
 
+    /// <summary>The bundled multi-threaded workload (traces/workloads/mt_alloc.c).</summary>
+    public const string MtWorkload = "ptworkload-mt";
+
     /// <summary>The native replayer's file name.</summary>
     public const string Replayer = "ptreplay-native";
 

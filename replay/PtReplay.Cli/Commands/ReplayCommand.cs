@@ -1,0 +1,183 @@
+using System.CommandLine;
+using System.Globalization;
+using PtReplay.Replay;
+using PtReplay.Replay.Metrics;
+using PtReplay.Replay.Preparation;
+using PtReplay.Traces;
+
+namespace PtReplay.Cli.Commands;
+
+/// <summary>
+/// `ptreplay replay TRACE --engine ... --out DIR`: replays one trace into the model and real allocators
+/// and writes DIR/summary.json plus CSV series.
+/// Exit codes: 0 summary written (an engine that could not run has an "error" entry), 1 bad arguments,
+/// 2 the trace cannot be read, 3 --strict stopped at a bad event.
+/// </summary>
+public static class ReplayCommand
+{
+    /// <summary>Creates the verb.</summary>
+    public static Command Create()
+    {
+        var trace = new Argument<FileInfo>("TRACE") { Description = "The trace to replay (from `ptreplay record`)." };
+        var engines = new Option<string>("--engine", "-e")
+        {
+            Description = "Comma-separated engines: sim (the C# ptmalloc model), glibc, jemalloc, tcmalloc, mimalloc.",
+            DefaultValueFactory = _ => string.Join(',', ReplayRunner.AllEngines),
+        };
+        var outDir = new Option<DirectoryInfo>("--out", "-o") { Description = "Output folder (created).", Required = true };
+        var threads = new Option<string>("--threads")
+        {
+            Description = "serial: the recorded global order, deterministic; concurrent: per-thread order only (real contention; " +
+                "a cross-thread free still waits for its allocation). The model always replays the global order.",
+            DefaultValueFactory = _ => "serial",
+        };
+        threads.AcceptOnlyFromAmong("serial", "concurrent");
+        var touch = new Option<string>("--touch")
+        {
+            Description = "What the replay writes into each returned block, so RSS reflects a program using its memory: " +
+                "none, page (one byte per page), full (every byte). The model uses the same touch model.",
+            DefaultValueFactory = _ => "page",
+        };
+        touch.AcceptOnlyFromAmong("none", "page", "full");
+        var tunables = new Option<string?>("--tunables")
+        {
+            Description = "glibc tunables, e.g. glibc.malloc.arena_max=2:glibc.malloc.tcache_count=0; passed as GLIBC_TUNABLES to glibc and applied to the model. Default: the recorded process's malloc environment.",
+        };
+        var strict = new Option<bool>("--strict") { Description = "Stop at the first bad event (free of an unknown pointer, double free, truncated or damaged file) instead of skipping it." };
+        var sampleEvery = new Option<long>("--sample-every")
+        {
+            Description = "Sample footprint and RSS every N calls (and at each new live peak).",
+            DefaultValueFactory = _ => 1000,
+        };
+        var nullAllocator = new Option<bool>("--null-allocator") { Description = "Benchmark the harness: native engines call a do-nothing allocator (ns_per_call in summary.json is the harness overhead)." };
+        var noTiming = new Option<bool>("--no-timing") { Description = "Benchmark the harness: native engines skip the per-call cycle counter reads." };
+        var keep = new Option<bool>("--keep-work") { Description = "Keep DIR/work (the prepared trace and the native results files, with every returned address)." };
+
+        var command = new Command("replay",
+            "Replay a trace into the C# ptmalloc model and, through the native replayer, into glibc, jemalloc, tcmalloc and " +
+            "mimalloc (preloaded from Debian's libjemalloc2, libtcmalloc-minimal4, libmimalloc2.0; a missing one is reported and skipped). " +
+            "Writes DIR/summary.json (per engine: peak/final live bytes, footprint, RSS, fragmentation, Johnstone-Wilson ratios, " +
+            "latency p50/p90/p99/p99.9/max per call) and DIR/series-ENGINE.csv, DIR/latency-ENGINE.csv.\n\n" +
+            "Examples:\n" +
+            "  ptreplay replay py.trace -o out/py\n" +
+            "  ptreplay replay mt.trace -o out/mt --engine glibc,jemalloc --threads concurrent\n" +
+            "  ptreplay replay py.trace -o out/py-a2 --engine sim,glibc --tunables glibc.malloc.arena_max=2\n\n" +
+            "Exit codes: 0 summary written (engines that could not run carry an \"error\"), 1 bad arguments, " +
+            "2 trace unreadable, 3 --strict stopped at a bad event.")
+        {
+            trace, engines, outDir, threads, touch, tunables, strict, sampleEvery, nullAllocator, noTiming, keep,
+        };
+
+        command.SetAction(parse =>
+        {
+            FileInfo file = parse.GetValue(trace)!;
+            var engineList = (parse.GetValue(engines) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var unknown = engineList.Where(e => !ReplayRunner.AllEngines.Contains(e)).ToList();
+            if (engineList.Length == 0 || unknown.Count > 0)
+            {
+                Console.Error.WriteLine($"replay: unknown engine(s) {string.Join(", ", unknown)}; known: {string.Join(", ", ReplayRunner.AllEngines)}");
+                return 1;
+            }
+
+            long every = parse.GetValue(sampleEvery);
+            if (every < 1)
+            {
+                Console.Error.WriteLine("replay: --sample-every must be at least 1");
+                return 1;
+            }
+
+            if (!file.Exists)
+            {
+                Console.Error.WriteLine($"replay: trace {file.FullName} not found");
+                return 2;
+            }
+
+            var progress = new ProgressPrinter();
+            var options = new ReplayOptions
+            {
+                Threads = parse.GetValue(threads) == "concurrent" ? ThreadMode.Concurrent : ThreadMode.Serial,
+                Touch = parse.GetValue(touch) switch { "none" => TouchMode.None, "full" => TouchMode.Full, _ => TouchMode.Page },
+                Tunables = parse.GetValue(tunables),
+                NullAllocator = parse.GetValue(nullAllocator),
+                NoTiming = parse.GetValue(noTiming),
+                LogAddresses = parse.GetValue(keep),
+                Progress = progress.Report,
+            };
+            string dir = parse.GetValue(outDir)!.FullName;
+            ReplayReport report;
+            try
+            {
+                report = ReplayRunner.RunFile(file.FullName, engineList, dir, options,
+                    new PreparationOptions { Strict = parse.GetValue(strict), SampleEvery = every }, parse.GetValue(keep));
+            }
+            catch (TraceIssueException ex)
+            {
+                Console.Error.WriteLine($"replay: {ex.Message}");
+                return 3;
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or NotSupportedException)
+            {
+                Console.Error.WriteLine($"replay: cannot read {file.FullName}: {ex.Message}");
+                return 2;
+            }
+
+            PrintReport(report, dir);
+            return 0;
+        });
+        return command;
+    }
+
+    private static void PrintReport(ReplayReport report, string dir)
+    {
+        PreparedTrace p = report.Prepared;
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine(string.Create(inv, $"{p.EventCount} events, {p.CallCount} calls, {p.ThreadCount} threads, peak live {p.PeakLiveBytes} B"));
+        if (p.IssueCount > 0)
+        {
+            Console.WriteLine(string.Create(inv, $"{p.IssueCount} bad event(s) skipped, first: {p.Issues[0]}"));
+        }
+
+        Console.WriteLine("engine     peak footprint   peak RSS      final frag  malloc p50/p99 ns  free p50/p99 ns");
+        foreach (EngineResult r in report.Results)
+        {
+            if (r.Error is not null)
+            {
+                Console.WriteLine($"{r.Engine,-10} error: {r.Error}");
+                continue;
+            }
+
+            LatencySummary? m = r.Latency?.Summarize((int)EventKind.Malloc);
+            LatencySummary? f = r.Latency?.Summarize((int)EventKind.Free);
+            double frag = r.Series.Count > 0 ? r.Series[^1].Fragmentation : 0;
+            Console.WriteLine(string.Create(inv,
+                $"{r.Engine,-10} {r.PeakFootprintBytes,14}   {r.PeakRssBytes,12}  {frag,10:0.000}  {m?.P50 ?? 0,7:0}/{m?.P99 ?? 0,-8:0}  {f?.P50 ?? 0,6:0}/{f?.P99 ?? 0:0}"));
+        }
+
+        Console.WriteLine($"wrote {Path.Combine(dir, "summary.json")}");
+    }
+
+    /// <summary>Progress on stderr, at most one line per engine per 10%.</summary>
+    private sealed class ProgressPrinter
+    {
+        private readonly Dictionary<string, int> _last = new(StringComparer.Ordinal);
+
+        public void Report(string engine, double fraction)
+        {
+            lock (_last)
+            {
+                if (fraction < 0)
+                {
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"prepare: {-fraction:0} events read"));
+                    return;
+                }
+
+                int tenth = (int)(fraction * 10);
+                if (!_last.TryGetValue(engine, out int last) || tenth > last)
+                {
+                    _last[engine] = tenth;
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{engine}: {tenth * 10}%"));
+                }
+            }
+        }
+    }
+}

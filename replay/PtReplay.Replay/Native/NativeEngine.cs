@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using PtReplay.Replay.Metrics;
+using PtReplay.Replay.Preparation;
+using PtReplay.Traces;
+
+namespace PtReplay.Replay.Native;
+
+/// <summary>
+/// Runs ptreplay-native on a prepared trace for one engine (glibc, or a preloaded allocator) in a
+/// clean environment and turns its results file into an <see cref="EngineResult"/>.
+/// Never throws for an engine problem (missing library, crash): the result carries the error.
+/// </summary>
+public static class NativeEngine
+{
+    private static readonly string[] FootprintSources =
+    [
+        "", "glibc mallinfo2: arena + hblkhd", "jemalloc mallctl stats.mapped",
+        "tcmalloc generic.heap_size - tcmalloc.pageheap_unmapped_bytes", "mimalloc mi_process_info current commit",
+        "/proc/self/statm data (VmData)",
+    ];
+
+    /// <summary>RSS source of every native engine.</summary>
+    public const string RssSource = "/proc/self/statm (resident - shared) pages, minus the value before the first call";
+
+    /// <summary>
+    /// Replays <paramref name="trace"/> into <paramref name="engine"/>. The results file goes to
+    /// <paramref name="resultsPath"/> and stays there (tests read its address log).
+    /// <paramref name="mallocEnvironment"/> (GLIBC_TUNABLES, MALLOC_*) is the only environment besides LD_PRELOAD.
+    /// </summary>
+    public static (EngineResult Result, NativeResults? Raw) Run(
+        string engine, PreparedTrace trace, ReplayOptions options, string resultsPath,
+        IReadOnlyDictionary<string, string>? mallocEnvironment)
+    {
+        var (preload, libError) = AllocatorLibraries.Resolve(engine);
+        if (libError is not null)
+        {
+            return (EngineResult.Failed(engine, libError), null);
+        }
+
+        string? replayer = NativeArtifacts.TryFind(NativeArtifacts.Replayer);
+        if (replayer is null)
+        {
+            return (EngineResult.Failed(engine, "ptreplay-native not found: build the solution (`dotnet build bench.sln`)"), null);
+        }
+
+        var psi = new ProcessStartInfo(replayer)
+        {
+            UseShellExecute = false,
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        psi.ArgumentList.Add(trace.Path);
+        psi.ArgumentList.Add(resultsPath);
+        psi.ArgumentList.Add("--mode");
+        psi.ArgumentList.Add(options.Threads == ThreadMode.Serial ? "serial" : "concurrent");
+        psi.ArgumentList.Add("--touch");
+        psi.ArgumentList.Add(options.Touch.ToString().ToLowerInvariant());
+        psi.ArgumentList.Add("--allocator");
+        psi.ArgumentList.Add(engine == "glibc" ? "glibc" : "other");
+        if (options.NullAllocator)
+        {
+            psi.ArgumentList.Add("--null-allocator");
+        }
+
+        if (options.LogAddresses)
+        {
+            psi.ArgumentList.Add("--log-addresses");
+        }
+
+        if (options.NoTiming)
+        {
+            psi.ArgumentList.Add("--no-timing");
+        }
+
+        // Clean environment: nothing that moves or reconfigures the heap except what we set.
+        psi.Environment.Clear();
+        if (preload is not null)
+        {
+            psi.Environment["LD_PRELOAD"] = preload;
+        }
+
+        foreach (var (name, value) in mallocEnvironment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[name] = value;
+        }
+
+        File.Delete(resultsPath);
+        using var process = new Process { StartInfo = psi };
+        var stderr = new StringBuilder();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (stderr)
+                {
+                    stderr.AppendLine(e.Data);
+                }
+            }
+        };
+        try
+        {
+            process.Start();
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            return (EngineResult.Failed(engine, $"cannot start {replayer}: {ex.Message}"), null);
+        }
+
+        process.BeginErrorReadLine();
+        process.StandardOutput.ReadToEndAsync();
+        while (!process.WaitForExit(500))
+        {
+            if (options.Progress is not null && trace.OpCount > 0)
+            {
+                options.Progress(engine, Math.Min(1.0, NativeResults.TryReadProgress(resultsPath) / (double)trace.OpCount));
+            }
+        }
+
+        process.WaitForExit();
+        string err;
+        lock (stderr)
+        {
+            err = stderr.ToString().Trim();
+        }
+
+        if (process.ExitCode != 0)
+        {
+            string how = process.ExitCode > 128
+                ? string.Create(CultureInfo.InvariantCulture, $"killed by signal {process.ExitCode - 128}")
+                : string.Create(CultureInfo.InvariantCulture, $"exit code {process.ExitCode}");
+            return (EngineResult.Failed(engine, $"ptreplay-native failed ({how}){(err.Length > 0 ? ": " + err : "")}"), null);
+        }
+
+        NativeResults raw;
+        try
+        {
+            raw = NativeResults.Read(resultsPath);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException)
+        {
+            return (EngineResult.Failed(engine, ex.Message), null);
+        }
+
+        return (ToResult(engine, trace, raw), raw);
+    }
+
+    private static EngineResult ToResult(string engine, PreparedTrace trace, NativeResults raw)
+    {
+        NativeResultsHeader h = raw.Header;
+        ulong baseline = h.BaselineRss;
+        var points = new List<SeriesPoint>(raw.Samples.Count);
+        for (int i = 0; i < raw.Samples.Count; i++)
+        {
+            NativeSample s = raw.Samples[i];
+            LiveSample live = trace.Samples[i];
+            points.Add(new SeriesPoint(live.Seq, live.LiveBytes, s.Footprint, Sub(s.Rss, baseline)));
+        }
+
+        int source = (int)Math.Min(h.FootprintSource, (ulong)FootprintSources.Length - 1);
+        var extra = new Dictionary<string, double>(StringComparer.Ordinal)
+        {
+            ["replay_nulls"] = h.ReplayNulls,
+            ["extra_frees"] = h.ExtraFrees,
+            ["cross_thread_ops"] = h.CrossThreadOps,
+            ["cross_thread_waits"] = h.CrossThreadWaits,
+            ["empty_slot_frees"] = h.EmptySlotFrees,
+            ["baseline_rss_bytes"] = h.BaselineRss,
+            ["tsc_per_ns"] = h.TscPerNs,
+            ["timer_floor_ns"] = h.TimerFloorCycles / Math.Max(h.TscPerNs, 1e-9),
+            ["ns_per_call"] = h.Calls == 0 ? 0 : (double)h.WallNs / h.Calls,
+            ["heap_bytes_brk"] = h.BrkEnd - h.Brk0,
+        };
+        if (engine == "glibc")
+        {
+            extra["mallinfo2_arena"] = h.MallinfoArena;
+            extra["mallinfo2_hblkhd"] = h.MallinfoHblkhd;
+            extra["mallinfo2_uordblks"] = h.MallinfoUordblks;
+            extra["mallinfo2_fordblks"] = h.MallinfoFordblks;
+        }
+
+        return ResultBuilder.Build(engine, trace, points, h.FinalFootprint, Sub(h.FinalRss, baseline), raw.ReadLatency(),
+            (long)h.Calls, (long)h.WallNs, FootprintSources[source], RssSource, extra);
+    }
+
+    private static ulong Sub(ulong a, ulong b) => a > b ? a - b : 0;
+}

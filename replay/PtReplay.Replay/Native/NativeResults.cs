@@ -1,0 +1,190 @@
+using System.Runtime.InteropServices;
+using PtReplay.Replay.Metrics;
+
+namespace PtReplay.Replay.Native;
+
+/// <summary>The results file header written by ptreplay-native (results_format.h, struct res_header).</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public struct NativeResultsHeader
+{
+    /// <summary>"PTRRES01".</summary>
+    public ulong Magic;
+    /// <summary>1.</summary>
+    public uint Version;
+    /// <summary>Threads replayed.</summary>
+    public uint ThreadCount;
+    /// <summary>Ops in the prepared trace.</summary>
+    public ulong OpCount;
+    /// <summary>Samples.</summary>
+    public ulong SampleCount;
+    /// <summary>Cycle counter ticks per ns.</summary>
+    public double TscPerNs;
+    /// <summary>sbrk(0) before the first call.</summary>
+    public ulong Brk0;
+    /// <summary>sbrk(0) after the replay.</summary>
+    public ulong BrkEnd;
+    /// <summary>Replay wall time.</summary>
+    public ulong WallNs;
+    /// <summary>Anonymous RSS before the first call.</summary>
+    public ulong BaselineRss;
+    /// <summary>Anonymous RSS after the replay.</summary>
+    public ulong FinalRss;
+    /// <summary>Footprint after the replay.</summary>
+    public ulong FinalFootprint;
+    /// <summary>Calls executed.</summary>
+    public ulong Calls;
+    /// <summary>Calls that returned NULL although the recording got memory.</summary>
+    public ulong ReplayNulls;
+    /// <summary>Blocks freed that the recording did not have.</summary>
+    public ulong ExtraFrees;
+    /// <summary>Cross-thread ops that had to wait (concurrent mode).</summary>
+    public ulong CrossThreadWaits;
+    /// <summary>Cross-thread ops executed (ops whose slot's previous op ran on another thread).</summary>
+    public ulong CrossThreadOps;
+    /// <summary>1 mallinfo2, 2 jemalloc, 3 tcmalloc, 4 mimalloc, 5 statm.</summary>
+    public ulong FootprintSource;
+    /// <summary>mallinfo2().arena at the end (glibc).</summary>
+    public ulong MallinfoArena;
+    /// <summary>mallinfo2().hblkhd at the end (glibc).</summary>
+    public ulong MallinfoHblkhd;
+    /// <summary>mallinfo2().uordblks at the end (glibc).</summary>
+    public ulong MallinfoUordblks;
+    /// <summary>mallinfo2().fordblks at the end (glibc).</summary>
+    public ulong MallinfoFordblks;
+    /// <summary>Histogram table offset.</summary>
+    public ulong HistogramsOffset;
+    /// <summary>Sample table offset.</summary>
+    public ulong SamplesOffset;
+    /// <summary>Address log offset.</summary>
+    public ulong AddressesOffset;
+    /// <summary>1 once complete.</summary>
+    public ulong Ok;
+    /// <summary>Seq of the latest sample.</summary>
+    public ulong ProgressSeq;
+    /// <summary>1 for --null-allocator.</summary>
+    public ulong NullAllocator;
+    /// <summary>Smallest difference of two back-to-back cycle counter reads (the floor of every latency).</summary>
+    public ulong TimerFloorCycles;
+    /// <summary>Frees (not of NULL) that found their slot empty: a replay NULL or a broken cross-thread dependency.</summary>
+    public ulong EmptySlotFrees;
+
+    /// <summary>Byte offset of <see cref="ProgressSeq"/> (for progress polling).</summary>
+    public static int ProgressSeqOffset => (int)Marshal.OffsetOf<NativeResultsHeader>(nameof(ProgressSeq));
+}
+
+/// <summary>One native sample (struct res_sample).</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public struct NativeSample
+{
+    /// <summary>Op position.</summary>
+    public ulong Seq;
+    /// <summary>Cycle counter.</summary>
+    public ulong Tsc;
+    /// <summary>Footprint bytes.</summary>
+    public ulong Footprint;
+    /// <summary>Anonymous RSS bytes (baseline not subtracted).</summary>
+    public ulong Rss;
+}
+
+/// <summary>Reads a ptreplay-native results file.</summary>
+public sealed class NativeResults
+{
+    private readonly string _path;
+
+    private NativeResults(string path, NativeResultsHeader header, NativeSample[] samples)
+    {
+        _path = path;
+        Header = header;
+        Samples = samples;
+    }
+
+    /// <summary>The header.</summary>
+    public NativeResultsHeader Header { get; }
+
+    /// <summary>Samples indexed by sample id.</summary>
+    public IReadOnlyList<NativeSample> Samples { get; }
+
+    /// <summary>Reads the header and samples; throws <see cref="InvalidDataException"/> when the file is incomplete.</summary>
+    public static NativeResults Read(string path)
+    {
+        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var header = ReadStruct<NativeResultsHeader>(fs, 0);
+        if (header.Magic != BitConverter.ToUInt64("PTRRES01"u8) || header.Ok != 1)
+        {
+            throw new InvalidDataException($"Results file {path} is incomplete (the native replayer did not finish).");
+        }
+
+        var samples = new NativeSample[header.SampleCount];
+        fs.Position = (long)header.SamplesOffset;
+        fs.ReadExactly(MemoryMarshal.AsBytes(samples.AsSpan()));
+        return new NativeResults(path, header, samples);
+    }
+
+    /// <summary>Latency histograms of all threads merged.</summary>
+    public LatencyHistogram ReadLatency()
+    {
+        var hist = new LatencyHistogram(Header.TscPerNs);
+        using var fs = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
+        fs.Position = (long)Header.HistogramsOffset;
+        var row = new ulong[LatencyHistogram.Buckets];
+        for (int t = 0; t < Header.ThreadCount; t++)
+        {
+            for (int k = 0; k < LatencyHistogram.Kinds; k++)
+            {
+                for (int c = 0; c < LatencyHistogram.SizeClasses; c++)
+                {
+                    fs.ReadExactly(MemoryMarshal.AsBytes(row.AsSpan()));
+                    hist.AddRow(k, c, row);
+                }
+            }
+        }
+
+        return hist;
+    }
+
+    /// <summary>The address each op returned (0 for frees, markers and NULL), indexed like the prepared file's ops.</summary>
+    public ulong[] ReadAddresses()
+    {
+        if (Header.AddressesOffset == 0)
+        {
+            throw new InvalidOperationException("The replay did not log addresses (ReplayOptions.LogAddresses).");
+        }
+
+        var addresses = new ulong[Header.OpCount];
+        using var fs = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
+        fs.Position = (long)Header.AddressesOffset;
+        fs.ReadExactly(MemoryMarshal.AsBytes(addresses.AsSpan()));
+        return addresses;
+    }
+
+    /// <summary>Reads the progress word of a results file that is still being written (0 when not available yet).</summary>
+    public static long TryReadProgress(string path)
+    {
+        try
+        {
+            using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            if (fs.Length < 4096)
+            {
+                return 0;
+            }
+
+            Span<byte> b = stackalloc byte[8];
+            fs.Position = NativeResultsHeader.ProgressSeqOffset;
+            fs.ReadExactly(b);
+            return (long)BitConverter.ToUInt64(b);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    private static T ReadStruct<T>(FileStream fs, long offset)
+        where T : unmanaged
+    {
+        T value = default;
+        fs.Position = offset;
+        fs.ReadExactly(MemoryMarshal.AsBytes(new Span<T>(ref value)));
+        return value;
+    }
+}

@@ -1,0 +1,20 @@
+namespace PtReplay.Replay.Preparation;
+
+/// <summary>How <see cref="TracePreparer"/> treats bad events and where it samples metrics.</summary>
+public sealed class PreparationOptions
+{
+    /// <summary>Stop at the first bad event (throw <see cref="TraceIssueException"/>) instead of skipping it.</summary>
+    public bool Strict { get; init; }
+
+    /// <summary>Take a metrics sample after every this many calls (besides the samples at new live peaks). At least 1.</summary>
+    public long SampleEvery { get; init; } = 10_000;
+
+    /// <summary>
+    /// A sample is also taken when live bytes exceed the live bytes at the previous peak sample by this fraction
+    /// (so a growing phase is not sampled at every call); the exact peak always gets a sample.
+    /// </summary>
+    public double PeakStep { get; init; } = 1.0 / 32;
+
+    /// <summary>Issues kept in <see cref="PreparedTrace.Issues"/>; further ones are only counted.</summary>
+    public int MaxIssuesKept { get; init; } = 1000;
+}

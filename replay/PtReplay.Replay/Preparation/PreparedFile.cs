@@ -1,0 +1,84 @@
+using System.IO.MemoryMappedFiles;
+
+namespace PtReplay.Replay.Preparation;
+
+/// <summary>Read access to a prepared file (memory-mapped): header, thread table, ops, sample ids, event indexes.</summary>
+public sealed unsafe class PreparedFile : IDisposable
+{
+    private readonly MemoryMappedFile _mmf;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly byte* _base;
+
+    /// <summary>Maps the file read-only and checks its magic and version.</summary>
+    public PreparedFile(string path)
+    {
+        long length = new FileInfo(path).Length;
+        if (length < PreparedFormat.HeaderSize)
+        {
+            throw new InvalidDataException($"{path} is too short to be a prepared trace.");
+        }
+
+        _mmf = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        _view = _mmf.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
+        byte* p = null;
+        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        _base = p + _view.PointerOffset;
+        Header = *(PreparedHeader*)_base;
+        if (!new ReadOnlySpan<byte>(_base, 8).SequenceEqual(PreparedFormat.Magic) || Header.Version != PreparedFormat.Version)
+        {
+            Dispose();
+            throw new InvalidDataException($"{path} is not a prepared trace of version {PreparedFormat.Version}.");
+        }
+    }
+
+    /// <summary>The header.</summary>
+    public PreparedHeader Header { get; }
+
+    /// <summary>Thread table entry.</summary>
+    public PreparedThread Thread(int index) => ((PreparedThread*)(_base + Header.ThreadsOffset))[index];
+
+    /// <summary>Op at a position of the op array.</summary>
+    public ref readonly PreparedOp Op(long index) => ref ((PreparedOp*)(_base + Header.OpsOffset))[index];
+
+    /// <summary>Trace event index of the op at a position.</summary>
+    public long EventIndex(long index) => ((long*)(_base + Header.EventIndexOffset))[index];
+
+    /// <summary>Entry of the sample id array.</summary>
+    public uint SampleId(long index) => ((uint*)(_base + Header.SampleIdsOffset))[index];
+
+    /// <summary>
+    /// Op positions in the recorded global order (seq 0, 1, ...), following each op's next_thread:
+    /// yields (thread, position in the op array).
+    /// </summary>
+    public IEnumerable<(int Thread, long Index)> GlobalOrder()
+    {
+        int threads = (int)Header.ThreadCount;
+        var cursor = new long[threads];
+        for (int t = 0; t < threads; t++)
+        {
+            cursor[t] = (long)Thread(t).OpStart;
+        }
+
+        int thread = (int)Header.FirstThread;
+        for (ulong n = 0; n < Header.OpCount; n++)
+        {
+            long index = cursor[thread]++;
+            yield return (thread, index);
+            ushort next = Op(index).NextThread;
+            if (next == PreparedFormat.NoThread)
+            {
+                yield break;
+            }
+
+            thread = next;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _mmf.Dispose();
+    }
+}

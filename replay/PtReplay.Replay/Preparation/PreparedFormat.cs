@@ -1,0 +1,145 @@
+using System.Runtime.InteropServices;
+
+namespace PtReplay.Replay.Preparation;
+
+/// <summary>
+/// The prepared-trace layout shared with the native replayer (replay/native/prepared_format.h and
+/// replay/native/PREPARED-FORMAT.md; keep all three in step).
+/// </summary>
+public static class PreparedFormat
+{
+    /// <summary>File magic.</summary>
+    public static ReadOnlySpan<byte> Magic => "PTRPREP1"u8;
+
+    /// <summary>Format version.</summary>
+    public const uint Version = 1;
+
+    /// <summary>Size of the header.</summary>
+    public const int HeaderSize = 128;
+
+    /// <summary>next_thread of the last op.</summary>
+    public const ushort NoThread = 0xFFFF;
+
+    /// <summary>Largest thread count the 16-bit next_thread field can name.</summary>
+    public const int MaxThreads = 0xFFFE;
+}
+
+/// <summary>Op kinds: the malloc-family calls keep their trace-format numbers.</summary>
+public enum PreparedKind : byte
+{
+    /// <summary>Not an op.</summary>
+    None = 0,
+    /// <summary>malloc(size).</summary>
+    Malloc = 1,
+    /// <summary>calloc(arg, size).</summary>
+    Calloc = 2,
+    /// <summary>realloc(slot, size).</summary>
+    Realloc = 3,
+    /// <summary>reallocarray(slot, arg, size).</summary>
+    ReallocArray = 4,
+    /// <summary>free(slot).</summary>
+    Free = 5,
+    /// <summary>memalign(arg, size).</summary>
+    Memalign = 6,
+    /// <summary>posix_memalign(&amp;p, arg, size).</summary>
+    PosixMemalign = 7,
+    /// <summary>aligned_alloc(arg, size).</summary>
+    AlignedAlloc = 8,
+    /// <summary>valloc(size).</summary>
+    Valloc = 9,
+    /// <summary>pvalloc(size).</summary>
+    Pvalloc = 10,
+    /// <summary>The thread's stream ends: pass the turn on and exit.</summary>
+    ThreadExit = 17,
+    /// <summary>Join thread <c>arg</c> (serial mode) before going on.</summary>
+    Join = 20,
+}
+
+/// <summary>Op flag bits (prepared_format.h, enum prep_flag).</summary>
+[Flags]
+public enum OpMarks : byte
+{
+    /// <summary>No flag.</summary>
+    None = 0,
+    /// <summary>The slot's previous op ran on another thread: wait until the slot's stamp equals Dep (concurrent mode).</summary>
+    Wait = 1,
+    /// <summary>Take a metrics sample after this op.</summary>
+    Sample = 2,
+    /// <summary>free(NULL).</summary>
+    NullPtr = 4,
+    /// <summary>realloc(p, 0) that freed p and returned NULL in the recording.</summary>
+    Release = 8,
+    /// <summary>The recorded call failed: a non-NULL replay result is freed at once (slot 0).</summary>
+    ExpectFail = 16,
+}
+
+/// <summary>One 32-byte op record (prepared_format.h, struct prep_op).</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1, Size = 32)]
+public struct PreparedOp
+{
+    /// <summary>Requested size (element size for calloc/reallocarray); for free, the freed block's requested size.</summary>
+    public ulong Size;
+    /// <summary>calloc/reallocarray count; alignment for the aligned calls; thread index for Join.</summary>
+    public ulong Arg;
+    /// <summary>Position in the recorded global order, modulo 2^32.</summary>
+    public uint Seq;
+    /// <summary>Object slot, 0 = none.</summary>
+    public uint Slot;
+    /// <summary>Ops on the slot before this one.</summary>
+    public uint Dep;
+    /// <summary>What to call.</summary>
+    public PreparedKind Kind;
+    /// <summary>Flags.</summary>
+    public OpMarks Flags;
+    /// <summary>Thread that runs op Seq+1; <see cref="PreparedFormat.NoThread"/> after the last op.</summary>
+    public ushort NextThread;
+
+    /// <summary>Bytes requested by the call (Size × Arg for calloc/reallocarray).</summary>
+    public readonly ulong RequestedBytes => Kind is PreparedKind.Calloc or PreparedKind.ReallocArray ? Size * Arg : Size;
+}
+
+/// <summary>One thread's entry in the thread table (struct prep_thread).</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1, Size = 32)]
+public struct PreparedThread
+{
+    /// <summary>Index of the thread's first op.</summary>
+    public ulong OpStart;
+    /// <summary>Number of ops.</summary>
+    public ulong OpCount;
+    /// <summary>Index of its first sample id.</summary>
+    public ulong SampleStart;
+    /// <summary>Number of sampled ops.</summary>
+    public ulong SampleCount;
+}
+
+/// <summary>The header (struct prep_header).</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1, Size = PreparedFormat.HeaderSize)]
+public unsafe struct PreparedHeader
+{
+    /// <summary>"PTRPREP1".</summary>
+    public fixed byte Magic[8];
+    /// <summary>Format version.</summary>
+    public uint Version;
+    /// <summary>Threads.</summary>
+    public uint ThreadCount;
+    /// <summary>Ops.</summary>
+    public ulong OpCount;
+    /// <summary>Slots (1..SlotCount-1 are used).</summary>
+    public ulong SlotCount;
+    /// <summary>Samples.</summary>
+    public ulong SampleCount;
+    /// <summary>Thread that runs seq 0.</summary>
+    public uint FirstThread;
+    /// <summary>Reserved.</summary>
+    public uint Reserved;
+    /// <summary>Thread table offset.</summary>
+    public ulong ThreadsOffset;
+    /// <summary>Op array offset.</summary>
+    public ulong OpsOffset;
+    /// <summary>Sample id array offset (u32 each).</summary>
+    public ulong SampleIdsOffset;
+    /// <summary>Sample table offset ({u64 seq, u64 live bytes} each).</summary>
+    public ulong SamplesOffset;
+    /// <summary>Event index table offset (u64 per op).</summary>
+    public ulong EventIndexOffset;
+}

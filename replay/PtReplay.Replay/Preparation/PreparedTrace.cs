@@ -1,0 +1,42 @@
+using PtReplay.Traces;
+
+namespace PtReplay.Replay.Preparation;
+
+/// <summary>A live-bytes sample point of a prepared trace: after op <see cref="Seq"/>, <see cref="LiveBytes"/> were live.</summary>
+/// <param name="Seq">Global op position.</param>
+/// <param name="LiveBytes">Requested bytes live after that op, as recorded.</param>
+public readonly record struct LiveSample(long Seq, ulong LiveBytes);
+
+/// <summary>
+/// The result of <see cref="TracePreparer"/>: the prepared file plus what the preparation learned
+/// from the recorded stream (live bytes over time, its peak, skipped events).
+/// </summary>
+public sealed class PreparedTrace
+{
+    /// <summary>Path of the prepared file.</summary>
+    public required string Path { get; init; }
+    /// <summary>Replay threads (recorded thread numbers 0..ThreadCount-1).</summary>
+    public required int ThreadCount { get; init; }
+    /// <summary>Ops in the file (calls plus thread exits and joins).</summary>
+    public required long OpCount { get; init; }
+    /// <summary>Malloc-family calls in the file.</summary>
+    public required long CallCount { get; init; }
+    /// <summary>Calls by kind (index = <see cref="EventKind"/> value).</summary>
+    public required long[] CallsByKind { get; init; }
+    /// <summary>Slot table size the native replayer needs (bounded by the live set).</summary>
+    public required long SlotCount { get; init; }
+    /// <summary>Sample points indexed by sample id (not necessarily in seq order).</summary>
+    public required IReadOnlyList<LiveSample> Samples { get; init; }
+    /// <summary>Peak requested bytes live at once, as recorded (skipped events excluded).</summary>
+    public required ulong PeakLiveBytes { get; init; }
+    /// <summary>Op position at which the peak was first reached (-1 if nothing was allocated).</summary>
+    public required long PeakLiveSeq { get; init; }
+    /// <summary>Requested bytes still live at the end.</summary>
+    public required ulong FinalLiveBytes { get; init; }
+    /// <summary>Events read from the trace.</summary>
+    public required long EventCount { get; init; }
+    /// <summary>The first <see cref="PreparationOptions.MaxIssuesKept"/> issues (skip policy).</summary>
+    public required IReadOnlyList<TraceIssue> Issues { get; init; }
+    /// <summary>Issues found in total.</summary>
+    public required long IssueCount { get; init; }
+}

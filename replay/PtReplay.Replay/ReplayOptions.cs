@@ -1,0 +1,43 @@
+namespace PtReplay.Replay;
+
+/// <summary>How replay threads are scheduled.</summary>
+public enum ThreadMode
+{
+    /// <summary>The recorded global order, one call at a time: deterministic.</summary>
+    Serial,
+    /// <summary>Per-thread order only; a cross-thread free waits for its allocation: real contention.</summary>
+    Concurrent,
+}
+
+/// <summary>What the replay writes into each returned block, so that RSS reflects a program that uses its memory.</summary>
+public enum TouchMode
+{
+    /// <summary>Nothing.</summary>
+    None,
+    /// <summary>One byte in every page the block spans (the default).</summary>
+    Page,
+    /// <summary>Every byte.</summary>
+    Full,
+}
+
+/// <summary>Options shared by every engine of one replay.</summary>
+public sealed class ReplayOptions
+{
+    /// <summary>Thread scheduling for the native engines (the model always replays the global order).</summary>
+    public ThreadMode Threads { get; init; } = ThreadMode.Serial;
+    /// <summary>Touch model.</summary>
+    public TouchMode Touch { get; init; } = TouchMode.Page;
+    /// <summary>
+    /// glibc tunables ("glibc.malloc.x=v:..."), passed as GLIBC_TUNABLES to glibc and applied to the model.
+    /// Null: use the recorded process's malloc environment from the trace header.
+    /// </summary>
+    public string? Tunables { get; init; }
+    /// <summary>Replace every allocator call by a do-nothing function (harness overhead measurement).</summary>
+    public bool NullAllocator { get; init; }
+    /// <summary>Native engines log every returned address in their results file (for the glibc parity check).</summary>
+    public bool LogAddresses { get; init; }
+    /// <summary>Skip the per-call cycle counter reads (harness overhead measurement).</summary>
+    public bool NoTiming { get; init; }
+    /// <summary>Progress callback: (engine, fraction done 0..1).</summary>
+    public Action<string, double>? Progress { get; init; }
+}

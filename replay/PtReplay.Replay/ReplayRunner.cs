@@ -1,0 +1,160 @@
+using PtReplay.Replay.Metrics;
+using PtReplay.Replay.Native;
+using PtReplay.Replay.Output;
+using PtReplay.Replay.Preparation;
+using PtReplay.Traces;
+
+namespace PtReplay.Replay;
+
+/// <summary>What one replay produced: the prepared trace, each engine's result, and where the files are.</summary>
+/// <param name="Prepared">The prepared trace (its file is deleted unless intermediates are kept).</param>
+/// <param name="Results">One result per requested engine, in request order.</param>
+/// <param name="NativeResultsPaths">Results file of each native engine that ran (kept only with intermediates).</param>
+public sealed record ReplayReport(PreparedTrace Prepared, IReadOnlyList<EngineResult> Results, IReadOnlyDictionary<string, string> NativeResultsPaths);
+
+/// <summary>
+/// Runs one trace through a list of engines and writes DIR/summary.json plus CSV series:
+/// prepare once (<see cref="TracePreparer"/>), then each engine on the same prepared file.
+/// </summary>
+public static class ReplayRunner
+{
+    /// <summary>Every engine name, in report order.</summary>
+    public static IReadOnlyList<string> AllEngines { get; } = ["sim", "glibc", "jemalloc", "tcmalloc", "mimalloc"];
+
+    /// <summary>
+    /// Replays the trace file at <paramref name="tracePath"/> (see <see cref="Run(string, TraceHeader, IEnumerable{AllocEvent}, IReadOnlyList{string}, string, ReplayOptions, PreparationOptions, bool, IEnumerable{TraceIssue})"/>);
+    /// a truncated or damaged file is a <see cref="TraceIssue"/> under the same policy as bad events.
+    /// Throws <see cref="TraceCorruptException"/> when the header is unreadable.
+    /// </summary>
+    public static ReplayReport RunFile(
+        string tracePath, IReadOnlyList<string> engines, string outDir, ReplayOptions options, PreparationOptions preparation,
+        bool keepIntermediates = false)
+    {
+#if NO_READER
+        _ = engines;
+        _ = outDir;
+        _ = options;
+        _ = preparation;
+        _ = keepIntermediates;
+        throw new NotSupportedException($"Reading {tracePath} needs PtReplay.Traces.TraceReader, which is not part of this build yet.");
+#else
+        using var input = TraceInput.Open(tracePath);
+        return Run(tracePath, input.Header, input.Events(), engines, outDir, options, preparation, keepIntermediates, LazyIssues(input));
+#endif
+    }
+
+#if !NO_READER
+    private static IEnumerable<TraceIssue> LazyIssues(TraceInput input)
+    {
+        foreach (TraceIssue issue in input.Issues)
+        {
+            yield return issue;
+        }
+    }
+#endif
+
+    /// <summary>
+    /// Replays <paramref name="events"/> (global order) recorded under <paramref name="header"/> into
+    /// <paramref name="engines"/>, writing into <paramref name="outDir"/>. Throws <see cref="TraceIssueException"/>
+    /// under the strict policy; engine failures become results with an error.
+    /// </summary>
+    public static ReplayReport Run(
+        string tracePath, TraceHeader header, IEnumerable<AllocEvent> events, IReadOnlyList<string> engines, string outDir,
+        ReplayOptions options, PreparationOptions preparation, bool keepIntermediates = false,
+        IEnumerable<TraceIssue>? extraIssues = null)
+    {
+        Directory.CreateDirectory(outDir);
+        string work = Path.Combine(outDir, "work");
+        Directory.CreateDirectory(work);
+        string preparedPath = Path.Combine(work, "trace.prepared");
+
+        PreparedTrace prepared;
+        using (var preparer = new TracePreparer(preparedPath, preparation))
+        {
+            long next = 1_000_000;
+            foreach (AllocEvent e in events)
+            {
+                preparer.Add(in e);
+                if (preparer.EventCount >= next)
+                {
+                    options.Progress?.Invoke("prepare", -preparer.EventCount);
+                    next += 1_000_000;
+                }
+            }
+
+            foreach (TraceIssue issue in extraIssues ?? [])
+            {
+                preparer.ReportIssue(issue);
+            }
+
+            prepared = preparer.Finish();
+        }
+
+        IReadOnlyDictionary<string, string> mallocEnv = MallocEnvironment(options.Tunables, header);
+        string tunables = string.Join(' ', mallocEnv.Select(kv => kv.Key + "=" + kv.Value));
+        var results = new List<EngineResult>();
+        var nativePaths = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string engine in engines)
+        {
+            EngineResult result;
+            if (engine == "sim")
+            {
+                result = RunSim(prepared, header, options);
+            }
+            else if (AllocatorLibraries.IsNative(engine))
+            {
+                string resultsPath = Path.Combine(work, $"{engine}.results");
+                (result, _) = NativeEngine.Run(engine, prepared, options, resultsPath, engine == "glibc" ? mallocEnv : null);
+                if (keepIntermediates && File.Exists(resultsPath))
+                {
+                    nativePaths[engine] = resultsPath;
+                }
+            }
+            else
+            {
+                result = EngineResult.Failed(engine, $"unknown engine '{engine}' (known: {string.Join(", ", AllEngines)})");
+            }
+
+            results.Add(result);
+            SeriesCsvWriter.Write(outDir, result);
+        }
+
+        SummaryWriter.Write(Path.Combine(outDir, "summary.json"), tracePath, prepared, options, preparation.SampleEvery, tunables, results);
+        if (!keepIntermediates)
+        {
+            Directory.Delete(work, recursive: true);
+        }
+
+        return new ReplayReport(prepared, results, nativePaths);
+    }
+
+    /// <summary>
+    /// The malloc environment of the glibc run (and, by the same settings, of the model): GLIBC_TUNABLES
+    /// = <paramref name="tunables"/> when given, otherwise the recorded process's GLIBC_TUNABLES and MALLOC_* variables.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> MallocEnvironment(string? tunables, TraceHeader header)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (tunables is not null)
+        {
+            env["GLIBC_TUNABLES"] = tunables;
+            return env;
+        }
+
+        foreach (string entry in header.MallocEnvironment)
+        {
+            int eq = entry.IndexOf('=', StringComparison.Ordinal);
+            if (eq > 0)
+            {
+                env[entry[..eq]] = entry[(eq + 1)..];
+            }
+        }
+
+        return env;
+    }
+
+    private static EngineResult RunSim(PreparedTrace prepared, TraceHeader header, ReplayOptions options)
+    {
+        return Sim.SimEngine.Run(prepared, header, options, options.Tunables);
+    }
+}

@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Globalization;
+using PtReplay.Allocator;
+using PtReplay.Allocator.Tunables;
+using PtReplay.Replay.Metrics;
+using PtReplay.Replay.Preparation;
+using PtReplay.Traces;
+
+namespace PtReplay.Replay.Sim;
+
+/// <summary>
+/// The "sim" engine: replays a prepared trace into the C# ptmalloc model, single-threaded in the
+/// recorded global order, with the same sample points as the native engines. Latency is the
+/// model's own cost per call (Stopwatch ticks), footprint and RSS come from the model
+/// (<see cref="Ptmalloc.Footprint"/>). A model abort (glibc would have aborted) is the engine's error.
+/// </summary>
+public static class SimEngine
+{
+    /// <summary>Footprint source of the model.</summary>
+    public const string FootprintSource = "model: main heap + arena heaps + mmapped chunks (Ptmalloc.Footprint.TotalBytes)";
+
+    /// <summary>RSS source of the model.</summary>
+    public const string RssSource = "model: simulated resident pages under the touch model (Ptmalloc.Footprint.ResidentBytes)";
+
+    /// <summary>
+    /// The tunables the model and glibc run with: <paramref name="tunables"/> when given, else the
+    /// recorded process's malloc environment.
+    /// </summary>
+    public static MallocTunables ResolveTunables(string? tunables, TraceHeader header) =>
+        tunables is not null ? MallocTunables.Parse(tunables) : MallocTunables.FromEnvironment(header.MallocEnvironment);
+
+    /// <summary>Runs the model over the prepared trace.</summary>
+    public static EngineResult Run(PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables)
+    {
+        MallocTunables resolved;
+        try
+        {
+            resolved = ResolveTunables(tunables, header);
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException)
+        {
+            return EngineResult.Failed("sim", $"bad tunables: {ex.Message}");
+        }
+
+        var model = new Ptmalloc(new ModelOptions
+        {
+            Brk0 = header.Brk0 != 0 ? header.Brk0 : new ModelOptions().Brk0,
+            PageSize = header.PageSize > 0 ? (ulong)header.PageSize : 4096,
+            OnlineCpus = header.OnlineCpus > 0 ? header.OnlineCpus : Environment.ProcessorCount,
+            Tunables = resolved,
+            Touch = options.Touch switch { TouchMode.None => TouchModel.None, TouchMode.Full => TouchModel.Full, _ => TouchModel.Page },
+        });
+
+        using var file = new PreparedFile(trace.Path);
+        var slots = new ulong[file.Header.SlotCount];
+        var sampleCursor = new long[file.Header.ThreadCount];
+        for (int t = 0; t < sampleCursor.Length; t++)
+        {
+            sampleCursor[t] = (long)file.Thread(t).SampleStart;
+        }
+
+        var latency = new LatencyHistogram(Stopwatch.Frequency / 1e9);
+        var points = new List<SeriesPoint>(trace.Samples.Count);
+        long calls = 0, done = 0;
+        long progressStep = Math.Max(1, trace.OpCount / 100);
+        long start = Stopwatch.GetTimestamp();
+        foreach (var (thread, index) in file.GlobalOrder())
+        {
+            ref readonly PreparedOp op = ref file.Op(index);
+            try
+            {
+                if (Execute(model, thread, in op, slots, latency))
+                {
+                    calls++;
+                }
+            }
+            catch (MallocAbortException ex)
+            {
+                return EngineResult.Failed("sim", string.Create(CultureInfo.InvariantCulture,
+                    $"the model aborted as glibc would at trace event {file.EventIndex(index)} ({op.Kind}): {ex.GlibcMessage}"));
+            }
+
+            if ((op.Flags & OpMarks.Sample) != 0)
+            {
+                uint id = file.SampleId(sampleCursor[thread]++);
+                MemoryFootprint fp = model.Footprint;
+                LiveSample live = trace.Samples[(int)id];
+                points.Add(new SeriesPoint(live.Seq, live.LiveBytes, fp.TotalBytes, fp.ResidentBytes));
+            }
+
+            if (++done % progressStep == 0)
+            {
+                options.Progress?.Invoke("sim", (double)done / trace.OpCount);
+            }
+        }
+
+        long wallNs = (long)Stopwatch.GetElapsedTime(start).TotalNanoseconds;
+        MemoryFootprint final = model.Footprint;
+        MallInfo2 mi = model.MallInfo2();
+        var extra = new Dictionary<string, double>(StringComparer.Ordinal)
+        {
+            ["mallinfo2_arena"] = mi.Arena,
+            ["mallinfo2_hblkhd"] = mi.Hblkhd,
+            ["mallinfo2_uordblks"] = mi.Uordblks,
+            ["mallinfo2_fordblks"] = mi.Fordblks,
+            ["main_heap_bytes"] = final.MainHeapBytes,
+            ["arena_heap_bytes"] = final.ArenaHeapBytes,
+            ["mmapped_bytes"] = final.MmappedBytes,
+        };
+        return ResultBuilder.Build("sim", trace, points, final.TotalBytes, final.ResidentBytes, latency, calls, wallNs,
+            FootprintSource, RssSource, extra);
+    }
+
+    /// <summary>Executes one op on the model; returns true for a malloc-family call.</summary>
+    private static bool Execute(Ptmalloc model, int thread, in PreparedOp op, ulong[] slots, LatencyHistogram latency)
+    {
+        ulong p = 0;
+        long t0 = Stopwatch.GetTimestamp();
+        switch (op.Kind)
+        {
+            case PreparedKind.Malloc: p = model.Malloc(thread, op.Size); break;
+            case PreparedKind.Calloc: p = model.Calloc(thread, op.Arg, op.Size); break;
+            case PreparedKind.Realloc: p = model.Realloc(thread, slots[op.Slot], op.Size); break;
+            case PreparedKind.ReallocArray: p = model.ReallocArray(thread, slots[op.Slot], op.Arg, op.Size); break;
+            case PreparedKind.Free:
+                model.Free(thread, (op.Flags & OpMarks.NullPtr) != 0 ? 0 : slots[op.Slot]);
+                break;
+            case PreparedKind.Memalign: p = model.Memalign(thread, op.Arg, op.Size); break;
+            case PreparedKind.PosixMemalign:
+                if (model.PosixMemalign(thread, op.Arg, op.Size, out p) != 0)
+                {
+                    p = 0;
+                }
+
+                break;
+            case PreparedKind.AlignedAlloc: p = model.AlignedAlloc(thread, op.Arg, op.Size); break;
+            case PreparedKind.Valloc: p = model.Valloc(thread, op.Size); break;
+            case PreparedKind.Pvalloc: p = model.Pvalloc(thread, op.Size); break;
+            case PreparedKind.ThreadExit:
+                model.ThreadExit(thread);
+                return false;
+            default:
+                return false;
+        }
+
+        long t1 = Stopwatch.GetTimestamp();
+        latency.Record((int)op.Kind, op.RequestedBytes, (ulong)(t1 - t0));
+        if (op.Kind == PreparedKind.Free)
+        {
+            slots[op.Slot] = 0;
+        }
+        else if ((op.Flags & (OpMarks.ExpectFail | OpMarks.Release)) != 0)
+        {
+            if (p != 0)
+            {
+                model.Free(thread, p);
+            }
+
+            if ((op.Flags & OpMarks.Release) != 0)
+            {
+                slots[op.Slot] = 0;
+            }
+        }
+        else if (p != 0)
+        {
+            slots[op.Slot] = p;
+        }
+
+        return true;
+    }
+}

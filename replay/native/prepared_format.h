@@ -1,0 +1,70 @@
+/*
+ * The prepared trace: what `ptreplay replay` (C#, PtReplay.Replay.Preparation) writes and
+ * ptreplay-native maps read-only. Layout and invariants: PREPARED-FORMAT.md (keep both in step).
+ * All integers little-endian; every offset is from the start of the file and 8-byte aligned.
+ */
+#ifndef PTREPLAY_PREPARED_FORMAT_H
+#define PTREPLAY_PREPARED_FORMAT_H
+#include <stdint.h>
+
+#define PREP_MAGIC "PTRPREP1"
+#define PREP_VERSION 1u
+
+/* Op kinds: 1..10 are the malloc-family calls with the trace format's numbers. */
+enum prep_kind {
+    K_MALLOC = 1, K_CALLOC = 2, K_REALLOC = 3, K_REALLOCARRAY = 4, K_FREE = 5,
+    K_MEMALIGN = 6, K_POSIX_MEMALIGN = 7, K_ALIGNED_ALLOC = 8, K_VALLOC = 9, K_PVALLOC = 10,
+    K_CALL_KINDS = 11,      /* histogram rows 0..10 (row 0 unused) */
+    K_THREAD_EXIT = 17,     /* the thread's stream ends here: hand the turn on, return */
+    K_JOIN = 20,            /* pthread_join(thread arg) before going on (serial mode only) */
+};
+
+/* Op flags. */
+enum prep_flag {
+    F_WAIT = 1,         /* the previous op on `slot` ran on another thread: wait for stamp == dep */
+    F_SAMPLE = 2,       /* take a metrics sample after this op */
+    F_NULL_PTR = 4,     /* free(NULL) */
+    F_RELEASE = 8,      /* realloc(p, 0) that freed p and returned NULL in the recording */
+    F_EXPECT_FAIL = 16, /* the recorded call returned NULL / failed: free a non-NULL replay result at once */
+};
+
+/* One call: 32 bytes, read sequentially by the owning thread's hot loop. */
+struct prep_op {
+    uint64_t size;       /* requested size (element size for calloc/reallocarray); free: the block's requested size */
+    uint64_t arg;        /* calloc/reallocarray: count; aligned calls: alignment; join: thread index */
+    uint32_t seq;        /* position in the recorded global order, modulo 2^32 */
+    uint32_t slot;       /* object slot (0 = none) */
+    uint32_t dep;        /* number of ops on `slot` before this one (the slot's stamp when this op may run) */
+    uint8_t kind;        /* enum prep_kind */
+    uint8_t flags;       /* enum prep_flag */
+    uint16_t next_thread;/* thread that runs op seq+1 (serial hand-off); 0xFFFF after the last op */
+};
+
+struct prep_thread {
+    uint64_t op_start;      /* index of this thread's first op in the op array */
+    uint64_t op_count;
+    uint64_t sample_start;  /* index into the sample-id array of this thread's first F_SAMPLE op */
+    uint64_t sample_count;
+};
+
+struct prep_header {
+    char magic[8];              /* "PTRPREP1" */
+    uint32_t version;           /* PREP_VERSION */
+    uint32_t thread_count;
+    uint64_t op_count;
+    uint64_t slot_count;        /* slots are 1..slot_count-1 */
+    uint64_t sample_count;
+    uint32_t first_thread;      /* thread that runs seq 0 */
+    uint32_t reserved;
+    uint64_t threads_offset;    /* thread_count x struct prep_thread */
+    uint64_t ops_offset;        /* op_count x struct prep_op, grouped by thread */
+    uint64_t sample_ids_offset; /* sample_count x u32: global sample index of each F_SAMPLE op, grouped by thread */
+    uint64_t samples_offset;    /* sample_count x {u64 seq, u64 live_bytes} (for readers; the replayer ignores it) */
+    uint64_t event_index_offset;/* op_count x u64: trace event index of each op (for readers) */
+    uint64_t reserved2[5];
+};
+
+_Static_assert(sizeof(struct prep_op) == 32, "op record is 32 bytes");
+_Static_assert(sizeof(struct prep_thread) == 32, "thread record is 32 bytes");
+_Static_assert(sizeof(struct prep_header) == 128, "header is 128 bytes");
+#endif

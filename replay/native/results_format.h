@@ -1,0 +1,55 @@
+/*
+ * The results file ptreplay-native writes (MAP_SHARED on a file the caller names, so none of it
+ * counts as anonymous memory in the RSS figures). Read by PtReplay.Replay.Native.NativeResults.
+ */
+#ifndef PTREPLAY_RESULTS_FORMAT_H
+#define PTREPLAY_RESULTS_FORMAT_H
+#include <stdint.h>
+#include "prepared_format.h"
+
+#define RES_MAGIC "PTRRES01"
+#define RES_SIZE_CLASSES 8      /* <=64, <=256, <=1K, <=4K, <=32K, <=128K, <=1M, larger */
+#define RES_BUCKETS 976         /* log-linear cycle buckets: exact below 16, then 16 per power of two */
+
+/* Latency histograms of one thread: [kind][size class][bucket] counts of TSC cycles. */
+typedef uint64_t thread_histogram[K_CALL_KINDS][RES_SIZE_CLASSES][RES_BUCKETS];
+
+struct res_sample {
+    uint64_t seq;           /* global op position the sample follows */
+    uint64_t tsc;           /* cycle counter when taken */
+    uint64_t footprint;     /* allocator footprint, bytes (see PREPARED-FORMAT.md "Footprint") */
+    uint64_t rss;           /* anonymous resident bytes: (statm resident - shared) x page size */
+};
+
+struct res_header {
+    char magic[8];              /* "PTRRES01" */
+    uint32_t version;           /* 1 */
+    uint32_t thread_count;
+    uint64_t op_count;
+    uint64_t sample_count;
+    double tsc_per_ns;          /* cycle counter ticks per nanosecond (calibrated against CLOCK_MONOTONIC) */
+    uint64_t brk0;              /* sbrk(0) before the first allocation */
+    uint64_t brk_end;           /* sbrk(0) after the replay */
+    uint64_t wall_ns;           /* replay wall time (CLOCK_MONOTONIC), all threads */
+    uint64_t baseline_rss;      /* anonymous RSS before the first allocation */
+    uint64_t final_rss;
+    uint64_t final_footprint;
+    uint64_t calls;             /* malloc-family calls executed */
+    uint64_t replay_nulls;      /* calls that returned NULL although the recording got memory */
+    uint64_t extra_frees;       /* blocks freed that the recording did not have (see F_EXPECT_FAIL, F_RELEASE) */
+    uint64_t cross_thread_waits;/* F_WAIT ops that actually had to wait */
+    uint64_t cross_thread_ops;  /* F_WAIT ops executed (both modes) */
+    uint64_t footprint_source;  /* 1 mallinfo2, 2 jemalloc stats.mapped, 3 tcmalloc heap_size-unmapped, 4 mimalloc commit, 5 statm data */
+    uint64_t mallinfo_arena, mallinfo_hblkhd, mallinfo_uordblks, mallinfo_fordblks; /* glibc, at the end */
+    uint64_t histograms_offset; /* thread_count x thread_histogram */
+    uint64_t samples_offset;    /* sample_count x struct res_sample */
+    uint64_t addresses_offset;  /* --log-addresses: op_count x u64, the address each op returned (0 for free/NULL),
+                                   indexed like the ops; 0 when not logged */
+    uint64_t ok;                /* 1 once the replay finished and every field is written */
+    uint64_t progress_seq;      /* seq of the latest sample taken (progress for a watcher) */
+    uint64_t null_allocator;    /* 1 when run with --null-allocator */
+    uint64_t timer_floor_cycles;/* smallest difference of two back-to-back cycle counter reads */
+    uint64_t empty_slot_frees;  /* frees (not of NULL) that found their slot empty: a replay NULL or a broken dependency */
+    uint64_t reserved[4];
+};
+#endif

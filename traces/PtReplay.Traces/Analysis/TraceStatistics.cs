@@ -1,0 +1,268 @@
+using System.Numerics;
+
+namespace PtReplay.Traces.Analysis;
+
+/// <summary>
+/// What `ptreplay info` reports about a trace: counts per call kind, threads, duration, live and peak live
+/// requested bytes, a size histogram and anomalies. Feed events in delivery order with <see cref="Add"/>, or
+/// use <see cref="Compute(string)"/>.
+/// <para><b>Live requested bytes</b> at a point of the trace = the sum, over all blocks allocated and not yet
+/// freed at that point, of the bytes the caller requested for the block (<see cref="AllocEvent.RequestedBytes"/>:
+/// size, count × size for calloc/reallocarray, not the allocator's rounded chunk size). The rules, event by event:
+/// <list type="bullet">
+/// <item>an allocating call (malloc, calloc, memalign, posix_memalign, aligned_alloc, valloc, pvalloc) with a
+/// non-NULL result adds its block; a failed call (NULL result) changes nothing;</item>
+/// <item>free(p) removes p's block (free(NULL), frees of unknown pointers and double frees change nothing and
+/// the latter two are anomalies);</item>
+/// <item>realloc(p, n) / reallocarray(p, c, n) with a non-NULL result removes p's block (if p is non-NULL) and
+/// adds the result with the new requested size: realloc replaces the block's size; with p = NULL it is an
+/// allocation;</item>
+/// <item>realloc(p, 0) returning NULL frees p (glibc's realloc(p, 0)); any other realloc returning NULL failed
+/// and keeps the old block and its size;</item>
+/// <item>markers (thread start/exit, fork, exec) change nothing.</item>
+/// </list>
+/// <see cref="PeakLiveBytes"/> is the maximum of live requested bytes after each event (0 for an empty trace).
+/// An allocation returning an address that is still live replaces the old block (and is an anomaly).</para>
+/// </summary>
+public sealed class TraceStatistics
+{
+    /// <summary>Anomalies kept as examples (counts are always complete).</summary>
+    public const int MaxAnomalyExamples = 20;
+
+    /// <summary>Histogram buckets: bucket 0 holds requests of 0 bytes, bucket k (1..64) requests in [2^(k-1), 2^k).</summary>
+    public const int HistogramBuckets = 65;
+
+    private readonly Dictionary<ulong, ulong> _live = [];
+    private readonly HashSet<ulong> _freed = [];
+    private readonly long[] _counts = new long[32];
+    private readonly long[] _anomalyCounts = new long[4];
+    private readonly List<TraceAnomaly> _examples = [];
+    private readonly HashSet<int> _threads = [];
+
+    /// <summary>Events seen.</summary>
+    public long Events { get; private set; }
+
+    /// <summary>Distinct thread numbers seen (set from the reader's thread table by <see cref="Compute(TraceReader)"/>).</summary>
+    public int Threads { get; set; }
+
+    /// <summary>Calls (or markers) of <paramref name="kind"/>.</summary>
+    public long Count(EventKind kind) => (int)kind < _counts.Length ? _counts[(int)kind] : 0;
+
+    /// <summary>Allocating calls that returned NULL (failed), realloc(p, 0) not included.</summary>
+    public long FailedCalls { get; private set; }
+
+    /// <summary>free(NULL) calls.</summary>
+    public long FreesOfNull { get; private set; }
+
+    /// <summary>Smallest timestamp seen (0 when no events).</summary>
+    public long FirstTimestamp { get; private set; }
+
+    /// <summary>Largest timestamp seen.</summary>
+    public long LastTimestamp { get; private set; }
+
+    /// <summary>Last minus first timestamp, ns.</summary>
+    public long DurationNs => Events == 0 ? 0 : LastTimestamp - FirstTimestamp;
+
+    /// <summary>Live requested bytes now (see the class comment).</summary>
+    public ulong LiveBytes { get; private set; }
+
+    /// <summary>Live blocks now.</summary>
+    public long LiveBlocks => _live.Count;
+
+    /// <summary>Maximum of <see cref="LiveBytes"/> after any event.</summary>
+    public ulong PeakLiveBytes { get; private set; }
+
+    /// <summary>Index of the event after which <see cref="PeakLiveBytes"/> was first reached (-1 when none).</summary>
+    public long PeakEventIndex { get; private set; } = -1;
+
+    /// <summary>Maximum number of live blocks after any event.</summary>
+    public long PeakLiveBlocks { get; private set; }
+
+    /// <summary>Requested sizes of allocating calls (failed ones included), in power-of-two buckets (see <see cref="HistogramBuckets"/>).</summary>
+    public long[] SizeHistogram { get; } = new long[HistogramBuckets];
+
+    /// <summary>Number of anomalies of <paramref name="kind"/>.</summary>
+    public long AnomalyCount(TraceAnomalyKind kind) => _anomalyCounts[(int)kind];
+
+    /// <summary>The first <see cref="MaxAnomalyExamples"/> anomalies.</summary>
+    public IReadOnlyList<TraceAnomaly> AnomalyExamples => _examples;
+
+    /// <summary>Whether the trace is truncated (set by <see cref="Compute(TraceReader)"/>).</summary>
+    public bool Truncated { get; set; }
+
+    /// <summary>Where the readable part ends when truncated, else -1.</summary>
+    public long TruncatedAtOffset { get; set; } = -1;
+
+    /// <summary>The corruption that stopped reading, or null.</summary>
+    public TraceCorruptException? Corruption { get; set; }
+
+    /// <summary>Lower bound of histogram bucket <paramref name="bucket"/>.</summary>
+    public static ulong BucketLowerBound(int bucket) => bucket == 0 ? 0 : 1UL << (bucket - 1);
+
+    /// <summary>The histogram bucket of a requested size.</summary>
+    public static int BucketOf(ulong size) => size == 0 ? 0 : 64 - BitOperations.LeadingZeroCount(size);
+
+    /// <summary>Reads the whole trace at <paramref name="path"/> (up to any corruption, which is recorded, not thrown).</summary>
+    public static TraceStatistics Compute(string path)
+    {
+        using TraceReader reader = TraceReader.Open(path);
+        return Compute(reader);
+    }
+
+    /// <summary>Reads the rest of <paramref name="reader"/> (up to any corruption, which is recorded in <see cref="Corruption"/>).</summary>
+    public static TraceStatistics Compute(TraceReader reader, IProgress<long>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var stats = new TraceStatistics();
+        var buffer = new AllocEvent[8192];
+        try
+        {
+            int n;
+            while ((n = reader.ReadBatch(buffer)) > 0)
+            {
+                stats.Add(buffer.AsSpan(0, n));
+                progress?.Report(stats.Events);
+            }
+        }
+        catch (TraceCorruptException ex)
+        {
+            stats.Corruption = ex;
+        }
+
+        stats.Threads = reader.ThreadTids.Count;
+        stats.Truncated = reader.IsTruncated;
+        stats.TruncatedAtOffset = reader.TruncatedAtOffset;
+        return stats;
+    }
+
+    /// <summary>Adds events in delivery order.</summary>
+    public void Add(ReadOnlySpan<AllocEvent> events)
+    {
+        foreach (ref readonly AllocEvent e in events)
+        {
+            Add(e);
+        }
+    }
+
+    /// <summary>Adds one event (the next in delivery order).</summary>
+    public void Add(in AllocEvent e)
+    {
+        long index = Events++;
+        if (index == 0 || e.Timestamp < FirstTimestamp)
+        {
+            FirstTimestamp = index == 0 ? e.Timestamp : Math.Min(FirstTimestamp, e.Timestamp);
+        }
+
+        LastTimestamp = index == 0 ? e.Timestamp : Math.Max(LastTimestamp, e.Timestamp);
+        if ((int)e.Kind < _counts.Length)
+        {
+            _counts[(int)e.Kind]++;
+        }
+
+        if (Threads <= e.Thread)
+        {
+            Threads = e.Thread + 1;
+        }
+
+        switch (e.Kind)
+        {
+            case EventKind.Free:
+                if (e.Ptr == 0)
+                {
+                    FreesOfNull++;
+                }
+                else
+                {
+                    Release(e.Ptr, index, e, TraceAnomalyKind.FreeOfUnknownPointer);
+                }
+
+                break;
+            case EventKind.Realloc or EventKind.ReallocArray:
+                SizeHistogram[BucketOf(e.RequestedBytes)]++;
+                if (e.Result != 0)
+                {
+                    if (e.Ptr != 0)
+                    {
+                        Release(e.Ptr, index, e, TraceAnomalyKind.ReallocOfUnknownPointer);
+                    }
+
+                    Acquire(e.Result, e.RequestedBytes, index, e);
+                }
+                else if (e.Ptr != 0 && e.RequestedBytes == 0)
+                {
+                    Release(e.Ptr, index, e, TraceAnomalyKind.ReallocOfUnknownPointer);   // realloc(p, 0) frees p
+                }
+                else
+                {
+                    FailedCalls++;
+                    if (e.Ptr != 0 && !_live.ContainsKey(e.Ptr))
+                    {
+                        Anomaly(TraceAnomalyKind.ReallocOfUnknownPointer, index, e);
+                    }
+                }
+
+                break;
+            default:
+                if (e.Kind.Allocates())
+                {
+                    SizeHistogram[BucketOf(e.RequestedBytes)]++;
+                    if (e.Result != 0)
+                    {
+                        Acquire(e.Result, e.RequestedBytes, index, e);
+                    }
+                    else
+                    {
+                        FailedCalls++;
+                    }
+                }
+
+                break;
+        }
+
+        if (LiveBytes > PeakLiveBytes)
+        {
+            PeakLiveBytes = LiveBytes;
+            PeakEventIndex = index;
+        }
+
+        if (_live.Count > PeakLiveBlocks)
+        {
+            PeakLiveBlocks = _live.Count;
+        }
+    }
+
+    private void Acquire(ulong address, ulong bytes, long index, in AllocEvent e)
+    {
+        if (_live.TryGetValue(address, out ulong old))
+        {
+            Anomaly(TraceAnomalyKind.AllocationOfLiveAddress, index, e);
+            LiveBytes -= old;
+        }
+
+        _live[address] = bytes;
+        _freed.Remove(address);
+        LiveBytes += bytes;
+    }
+
+    private void Release(ulong address, long index, in AllocEvent e, TraceAnomalyKind unknownKind)
+    {
+        if (_live.Remove(address, out ulong bytes))
+        {
+            LiveBytes -= bytes;
+            _freed.Add(address);
+        }
+        else
+        {
+            Anomaly(_freed.Contains(address) ? TraceAnomalyKind.DoubleFree : unknownKind, index, e);
+        }
+    }
+
+    private void Anomaly(TraceAnomalyKind kind, long index, in AllocEvent e)
+    {
+        _anomalyCounts[(int)kind]++;
+        if (_examples.Count < MaxAnomalyExamples)
+        {
+            _examples.Add(new TraceAnomaly(kind, index, e));
+        }
+    }
+}

@@ -1,0 +1,65 @@
+using System.Buffers.Binary;
+
+namespace PtReplay.Traces.Format;
+
+/// <summary>
+/// The fixed 36-byte header in front of every block (traces/FORMAT.md "Blocks"):
+/// <code>
+///  0      4     5     6        8     12            16           20        24        32     36
+///  | PBLK | codec| flags| reserved| tid | event_count | stored_len | raw_len | base_ts | crc32 | payload...
+/// </code>
+/// All little-endian. The CRC covers the stored payload only.
+/// </summary>
+internal struct BlockHeader
+{
+    /// <summary>The bytes "PBLK" read as a little-endian u32.</summary>
+    public const uint Magic = 0x4B4C4250;
+    /// <summary>Bytes in front of the payload.</summary>
+    public const int Size = 36;
+    /// <summary>flags bit 0: events of several threads, with thread switches.</summary>
+    public const byte FlagMixed = 1;
+    /// <summary>flags bit 1: the end block written at normal process exit.</summary>
+    public const byte FlagEnd = 2;
+
+    public uint BlockMagic;
+    public byte Codec;
+    public byte Flags;
+    public ushort Reserved;
+    public uint Tid;
+    public uint EventCount;
+    public uint StoredLength;
+    public uint RawLength;
+    public long BaseTimestamp;
+    public uint Crc;
+
+    public readonly bool IsMixed => (Flags & FlagMixed) != 0;
+    public readonly bool IsEnd => (Flags & FlagEnd) != 0;
+
+    public static BlockHeader Read(ReadOnlySpan<byte> b) => new()
+    {
+        BlockMagic = BinaryPrimitives.ReadUInt32LittleEndian(b),
+        Codec = b[4],
+        Flags = b[5],
+        Reserved = BinaryPrimitives.ReadUInt16LittleEndian(b[6..]),
+        Tid = BinaryPrimitives.ReadUInt32LittleEndian(b[8..]),
+        EventCount = BinaryPrimitives.ReadUInt32LittleEndian(b[12..]),
+        StoredLength = BinaryPrimitives.ReadUInt32LittleEndian(b[16..]),
+        RawLength = BinaryPrimitives.ReadUInt32LittleEndian(b[20..]),
+        BaseTimestamp = BinaryPrimitives.ReadInt64LittleEndian(b[24..]),
+        Crc = BinaryPrimitives.ReadUInt32LittleEndian(b[32..]),
+    };
+
+    public readonly void Write(Span<byte> b)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(b, BlockMagic);
+        b[4] = Codec;
+        b[5] = Flags;
+        BinaryPrimitives.WriteUInt16LittleEndian(b[6..], Reserved);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[8..], Tid);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[12..], EventCount);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[16..], StoredLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[20..], RawLength);
+        BinaryPrimitives.WriteInt64LittleEndian(b[24..], BaseTimestamp);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[32..], Crc);
+    }
+}

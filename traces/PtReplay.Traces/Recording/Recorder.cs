@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace PtReplay.Traces.Recording;
+
+/// <summary>
+/// Runs a program under the LD_PRELOAD recorder (libptrecord.so): sets the control variables,
+/// passes stdin/stdout/stderr through (or captures them), waits, and lists the traces written.
+/// <code>
+///   OUT            the started program (the last image it exec'd)
+///   OUT.&lt;pid&gt;      a forked child, a program a child exec'd, or an earlier image of the started process
+///   OUT.&lt;pid&gt;.&lt;n&gt;  further images under the same pid
+/// </code>
+/// </summary>
+public static partial class Recorder
+{
+    /// <summary>Runs the program as the options say and returns when it has exited.</summary>
+    public static RecordingResult Run(RecordingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Command.Count == 0)
+        {
+            throw new ArgumentException("No program to run: the command is empty.", nameof(options));
+        }
+
+        string tracePath = "";
+        var psi = new ProcessStartInfo(options.Command[0])
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = options.CaptureOutput,
+            RedirectStandardOutput = options.CaptureOutput,
+            RedirectStandardError = options.CaptureOutput,
+        };
+        foreach (string arg in options.Command.Skip(1))
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        if (options.WorkingDirectory is not null)
+        {
+            psi.WorkingDirectory = options.WorkingDirectory;
+        }
+
+        if (options.Environment is not null)
+        {
+            psi.Environment.Clear();
+            foreach (var (name, value) in options.Environment)
+            {
+                psi.Environment[name] = value;
+            }
+        }
+
+        if (options.ExtraEnvironment is not null)
+        {
+            foreach (var (name, value) in options.ExtraEnvironment)
+            {
+                if (value is null)
+                {
+                    psi.Environment.Remove(name);
+                }
+                else
+                {
+                    psi.Environment[name] = value;
+                }
+            }
+        }
+
+        if (options.Record)
+        {
+            if (string.IsNullOrEmpty(options.OutputPath))
+            {
+                throw new ArgumentException("Recording needs an output path (-o OUT).", nameof(options));
+            }
+
+            tracePath = Path.GetFullPath(options.OutputPath);
+            Directory.CreateDirectory(Path.GetDirectoryName(tracePath)!);
+            DeleteOldTraces(tracePath);
+            string library = options.RecorderLibrary ?? NativeArtifacts.Find(NativeArtifacts.Recorder);
+            psi.Environment.TryGetValue(RecorderEnvironment.Preload, out string? existing);
+            psi.Environment[RecorderEnvironment.Preload] = string.IsNullOrEmpty(existing) ? library : library + ":" + existing;
+            psi.Environment[RecorderEnvironment.Out] = tracePath;
+            psi.Environment[RecorderEnvironment.Role] = "root";
+            psi.Environment[RecorderEnvironment.Follow] = options.FollowChildren ? "1" : "0";
+        }
+
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(psi)
+            ?? throw new InvalidOperationException($"Could not start '{options.Command[0]}'.");
+        Task<byte[]> stdout = Task.FromResult(Array.Empty<byte>());
+        Task<byte[]> stderr = Task.FromResult(Array.Empty<byte>());
+        if (options.CaptureOutput)
+        {
+            stdout = ReadAllAsync(process.StandardOutput.BaseStream);
+            stderr = ReadAllAsync(process.StandardError.BaseStream);
+            FeedStandardInput(process, options.StandardInput);
+        }
+
+        bool timedOut = false;
+        if (options.Timeout is { } limit)
+        {
+            if (!process.WaitForExit(limit))
+            {
+                timedOut = true;
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        process.WaitForExit();
+        clock.Stop();
+        return new RecordingResult
+        {
+            ExitCode = process.ExitCode,
+            TracePath = tracePath,
+            ChildTraces = options.Record ? FindChildTraces(tracePath) : [],
+            WallTime = clock.Elapsed,
+            StandardOutput = stdout.GetAwaiter().GetResult(),
+            StandardError = stderr.GetAwaiter().GetResult(),
+            TimedOut = timedOut,
+        };
+    }
+
+    /// <summary>The traces written beside <paramref name="tracePath"/> by children: "NAME.&lt;pid&gt;[.&lt;n&gt;]", sorted.</summary>
+    public static IReadOnlyList<string> FindChildTraces(string tracePath)
+    {
+        string full = Path.GetFullPath(tracePath);
+        string dir = Path.GetDirectoryName(full)!;
+        string name = Path.GetFileName(full);
+        if (!Directory.Exists(dir))
+        {
+            return [];
+        }
+
+        return Directory.EnumerateFiles(dir, name + ".*")
+            .Where(f => ChildSuffix().IsMatch(Path.GetFileName(f).AsSpan(name.Length)))
+            .OrderBy(f => ChildOrderKey(Path.GetFileName(f)[name.Length..]))
+            .ToList();
+    }
+
+    /// <summary>The pid in a child trace's name ("OUT.1234" or "OUT.1234.1").</summary>
+    public static int ChildPid(string childTracePath, string tracePath)
+    {
+        string suffix = Path.GetFileName(childTracePath)[Path.GetFileName(tracePath).Length..];
+        string[] parts = suffix.TrimStart('.').Split('.');
+        return int.Parse(parts[0], CultureInfo.InvariantCulture);
+    }
+
+    private static (long Pid, long Image) ChildOrderKey(string suffix)
+    {
+        string[] parts = suffix.TrimStart('.').Split('.');
+        long pid = long.Parse(parts[0], CultureInfo.InvariantCulture);
+        long image = parts.Length > 1 ? long.Parse(parts[1], CultureInfo.InvariantCulture) : 0;
+        return (pid, image);
+    }
+
+    /// <summary>Removes a previous run's OUT and OUT.&lt;pid&gt;[.&lt;n&gt;] files, so names do not collide with stale ones.</summary>
+    private static void DeleteOldTraces(string tracePath)
+    {
+        if (File.Exists(tracePath))
+        {
+            File.Delete(tracePath);
+        }
+
+        foreach (string old in FindChildTraces(tracePath))
+        {
+            File.Delete(old);
+        }
+    }
+
+    private static void FeedStandardInput(Process process, ReadOnlyMemory<byte>? input)
+    {
+        _ = Task.Run(() =>
+        {
+            try
+            {
+                if (input is { } bytes)
+                {
+                    process.StandardInput.BaseStream.Write(bytes.Span);
+                }
+
+                process.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // The program exited (or closed stdin) before reading all of it: as with a pipe.
+            }
+        });
+    }
+
+    private static async Task<byte[]> ReadAllAsync(Stream stream)
+    {
+        using var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer).ConfigureAwait(false);
+        return buffer.ToArray();
+    }
+
+    [GeneratedRegex(@"^\.\d+(\.\d+)?$")]
+    private static partial Regex ChildSuffix();
+}

@@ -1,0 +1,26 @@
+namespace PtReplay.Traces.Recording;
+
+/// <summary>What one <see cref="Recorder.Run"/> produced.</summary>
+public sealed class RecordingResult
+{
+    /// <summary>The program's exit code; 128 + signal number when a signal killed it.</summary>
+    public int ExitCode { get; init; }
+
+    /// <summary>The started program's trace (absolute path); empty when not recording.</summary>
+    public string TracePath { get; init; } = "";
+
+    /// <summary>Traces the program's children (and earlier images of an exec) wrote beside it, sorted by name.</summary>
+    public IReadOnlyList<string> ChildTraces { get; init; } = [];
+
+    /// <summary>Wall time from start to exit.</summary>
+    public TimeSpan WallTime { get; init; }
+
+    /// <summary>Captured stdout (only with <see cref="RecordingOptions.CaptureOutput"/>).</summary>
+    public byte[] StandardOutput { get; init; } = [];
+
+    /// <summary>Captured stderr (only with <see cref="RecordingOptions.CaptureOutput"/>).</summary>
+    public byte[] StandardError { get; init; } = [];
+
+    /// <summary>True when <see cref="RecordingOptions.Timeout"/> expired and the program was killed.</summary>
+    public bool TimedOut { get; init; }
+}

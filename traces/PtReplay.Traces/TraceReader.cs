@@ -1,0 +1,552 @@
+using System.IO.Hashing;
+using System.Runtime.CompilerServices;
+using PtReplay.Traces.Format;
+
+namespace PtReplay.Traces;
+
+/// <summary>
+/// Streams the events of a trace (traces/FORMAT.md) in global timestamp order (ties: file order).
+/// <para><b>Memory</b> is bounded by what the merge needs, never by the file size: a file of only mixed blocks
+/// (packed, or written by <see cref="TraceWriter"/>) is read block by block; a raw recording (one run of
+/// blocks per thread, interleaved in the file) is merged with one decoded block per thread plus a list of
+/// the offsets of each thread's blocks (16 bytes per block, found by a scan of the block headers at open).</para>
+/// <para><b>Truncation</b>: a file without an end block, or whose bytes end inside a block, is read up to its
+/// last complete block; <see cref="IsTruncated"/> and <see cref="TruncatedAtOffset"/> say so, and reading ends
+/// normally.</para>
+/// <para><b>Corruption</b>: a damaged block (bad magic, unknown codec, CRC mismatch, payload that does not
+/// decode to its header's counts, unknown event kind) makes the reader deliver every event it can order
+/// before that block and then throw <see cref="TraceCorruptException"/> with the block's byte offset and the
+/// index of the first undelivered event. A damaged header throws from <see cref="Open(string)"/>.</para>
+/// <para>Thread numbers: see <see cref="ThreadTids"/>.</para>
+/// </summary>
+public sealed class TraceReader : IDisposable
+{
+    /// <summary>Blocks claiming more raw bytes than this are treated as corrupt (writers use far less).</summary>
+    public const int MaxRawBlockBytes = 256 << 20;
+
+    private readonly Stream _stream;
+    private readonly bool _leaveOpen;
+    private readonly string _path;
+    private readonly ThreadNumbering _threads = new();
+    private readonly long _firstBlockOffset;
+    private readonly long _limit;
+    private BlockCursor[] _heap = [];
+    private int _heapCount;
+    private bool _started;
+    private byte[] _io = new byte[1 << 16];
+    private byte[] _raw = new byte[(1 << 16) + BlockDecoder.Padding];
+    private TraceCorruptException? _failure;
+    private readonly string? _scanDamage;
+    private readonly long _scanDamageOffset = -1;
+    private bool _failureDue;
+    private long _produced;
+    private readonly AllocEvent[] _one = new AllocEvent[256];
+    private int _onePos;
+    private int _oneCount;
+    private readonly Dictionary<uint, Queue<long>>? _threadBlocks;
+    private readonly Queue<long>? _mixedBlocks;
+
+    private TraceReader(Stream stream, string path, bool leaveOpen)
+    {
+        _stream = stream;
+        _path = path;
+        _leaveOpen = leaveOpen;
+        _stream.Position = 0;
+        (Header, _firstBlockOffset) = HeaderCodec.Read(_stream, path);
+        FileLength = _stream.Length;
+
+        // Scan the block headers: find truncation and header-level damage, and decide between reading
+        // in file order (only mixed blocks) and merging per-thread runs (raw recording).
+        var threadBlocks = new Dictionary<uint, Queue<long>>();
+        var mixedBlocks = new Queue<long>();
+        Span<byte> hb = stackalloc byte[BlockHeader.Size];
+        long offset = _firstBlockOffset;
+        long limit = -1;
+        while (offset < FileLength)
+        {
+            if (FileLength - offset < BlockHeader.Size)
+            {
+                TruncatedAtOffset = offset;
+                break;
+            }
+
+            ReadAt(offset, hb);
+            BlockHeader h = BlockHeader.Read(hb);
+            string? bad = CheckHeader(h);
+            if (bad is not null)
+            {
+                _scanDamageOffset = offset;
+                _scanDamage = bad;
+                break;
+            }
+
+            long end = offset + BlockHeader.Size + h.StoredLength;
+            if (end > FileLength)
+            {
+                TruncatedAtOffset = offset;
+                break;
+            }
+
+            if (h.IsEnd)
+            {
+                IsComplete = true;
+            }
+            else if (h.EventCount > 0)
+            {
+                BlockCount++;
+                if (h.IsMixed)
+                {
+                    mixedBlocks.Enqueue(offset);
+                }
+                else
+                {
+                    if (!threadBlocks.TryGetValue(h.Tid, out Queue<long>? q))
+                    {
+                        threadBlocks.Add(h.Tid, q = new Queue<long>());
+                    }
+
+                    q.Enqueue(offset);
+                }
+            }
+
+            offset = end;
+        }
+
+        limit = _scanDamage is not null || TruncatedAtOffset >= 0 ? offset : FileLength;
+        _limit = limit;
+        if (TruncatedAtOffset < 0 && _scanDamage is null && !IsComplete)
+        {
+            TruncatedAtOffset = FileLength;
+        }
+
+        if (threadBlocks.Count > 0)
+        {
+            _threadBlocks = threadBlocks;
+            _mixedBlocks = mixedBlocks;
+            IsMerged = true;
+        }
+    }
+
+    /// <summary>Opens the trace at <paramref name="path"/> and reads its header (throws <see cref="TraceCorruptException"/> when the header is damaged).</summary>
+    public static TraceReader Open(string path)
+    {
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
+        try
+        {
+            return new TraceReader(stream, path, leaveOpen: false);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads a trace from a seekable stream; <paramref name="name"/> names it in messages.</summary>
+    public static TraceReader Open(Stream stream, string name = "<stream>", bool leaveOpen = false)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanSeek || !stream.CanRead)
+        {
+            throw new ArgumentException("TraceReader needs a readable, seekable stream.", nameof(stream));
+        }
+
+        return new TraceReader(stream, name, leaveOpen);
+    }
+
+    /// <summary>The file header.</summary>
+    public TraceHeader Header { get; }
+
+    /// <summary>The file path (or stream name) used in messages.</summary>
+    public string Path => _path;
+
+    /// <summary>Kernel tid of each thread number (index = <see cref="AllocEvent.Thread"/>), for the threads seen so far. Numbers are given in delivery order, first appearance first; a tid reused after its thread-exit event gets a new number.</summary>
+    public IReadOnlyList<int> ThreadTids => _threads.Tids;
+
+    /// <summary>True when the file has no end block or ends inside a block (the recorded program did not exit normally, or the file was cut).</summary>
+    public bool IsTruncated => TruncatedAtOffset >= 0;
+
+    /// <summary>Byte offset where the readable part ends when <see cref="IsTruncated"/> (the cut block's offset, or the file length when only the end block is missing); -1 otherwise.</summary>
+    public long TruncatedAtOffset { get; } = -1;
+
+    /// <summary>True when the end block was found.</summary>
+    public bool IsComplete { get; }
+
+    /// <summary>Length of the file in bytes.</summary>
+    public long FileLength { get; }
+
+    /// <summary>Blocks with events found by the header scan (up to any damage or cut).</summary>
+    public long BlockCount { get; }
+
+    /// <summary>True when the file is a raw per-thread recording that the reader merges by timestamp; false when it is read in file order.</summary>
+    public bool IsMerged { get; }
+
+    /// <summary>Events delivered to the caller so far.</summary>
+    public long EventsRead => _produced - (_oneCount - _onePos);
+
+    /// <summary>Byte offset of a damaged block header found by the scan at open, or -1. Reading still delivers every event before it, then throws.</summary>
+    public long DamagedBlockOffset => _scanDamageOffset;
+
+    /// <summary>
+    /// Fills <paramref name="dest"/> with the next events; returns how many (0 = end of trace).
+    /// Throws <see cref="TraceCorruptException"/> once every event before a damaged block has been returned.
+    /// </summary>
+    public int ReadBatch(Span<AllocEvent> dest)
+    {
+        int n = 0;
+        if (_onePos < _oneCount)
+        {
+            n = Math.Min(dest.Length, _oneCount - _onePos);
+            _one.AsSpan(_onePos, n).CopyTo(dest);
+            _onePos += n;
+            if (n == dest.Length)
+            {
+                return n;
+            }
+        }
+
+        return n + Produce(dest[n..], allowThrow: n == 0);
+    }
+
+    /// <summary>Reads the next event; false at the end of the trace.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryRead(out AllocEvent e)
+    {
+        if (_onePos < _oneCount)
+        {
+            e = _one[_onePos++];
+            return true;
+        }
+
+        return TryReadSlow(out e);
+    }
+
+    /// <summary>All remaining events, lazily (convenience; <see cref="ReadBatch"/> is faster).</summary>
+    public IEnumerable<AllocEvent> ReadAll()
+    {
+        var buffer = new AllocEvent[4096];
+        int n;
+        while ((n = ReadBatch(buffer)) > 0)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                yield return buffer[i];
+            }
+        }
+    }
+
+    /// <summary>Closes the file.</summary>
+    public void Dispose()
+    {
+        if (!_leaveOpen)
+        {
+            _stream.Dispose();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryReadSlow(out AllocEvent e)
+    {
+        _onePos = 0;
+        _oneCount = 0;
+        _oneCount = Produce(_one, allowThrow: true);
+        if (_oneCount == 0)
+        {
+            e = default;
+            return false;
+        }
+
+        e = _one[_onePos++];
+        return true;
+    }
+
+    /// <summary>Merges events into <paramref name="dest"/>; remembers a failure and throws it only when nothing was produced.</summary>
+    private int Produce(Span<AllocEvent> dest, bool allowThrow)
+    {
+        if (!_started)
+        {
+            Start();
+        }
+
+        int n = 0;
+        while (n < dest.Length && _heapCount > 0)
+        {
+            BlockCursor s = _heap[0];
+            int available = Math.Min(s.Count - s.Position, dest.Length - n);
+            int take = available;
+            if (_heapCount > 1)
+            {
+                BlockCursor next = _heapCount == 2 || Less(_heap[1], _heap[2]) ? _heap[1] : _heap[2];
+                long limitTs = next.HeadTimestamp;
+                AllocEvent[] ev = s.Events;
+                int p = s.Position;
+                take = 0;
+                if (s.BlockOffset < next.BlockOffset)
+                {
+                    while (take < available && ev[p + take].Timestamp <= limitTs)
+                    {
+                        take++;
+                    }
+                }
+                else
+                {
+                    while (take < available && ev[p + take].Timestamp < limitTs)
+                    {
+                        take++;
+                    }
+                }
+            }
+
+            // The root is the minimum, so it always yields at least one event; never spin.
+            take = Math.Max(take, 1);
+            Span<AllocEvent> chunk = dest.Slice(n, take);
+            s.Events.AsSpan(s.Position, take).CopyTo(chunk);
+            _threads.Assign(chunk);
+            s.Position += take;
+            n += take;
+            _produced += take;
+            if (s.Position == s.Count)
+            {
+                bool more;
+                try
+                {
+                    more = LoadNext(s);
+                }
+                catch (TraceCorruptException ex)
+                {
+                    Fail(ex);
+                    break;
+                }
+
+                if (!more)
+                {
+                    _heap[0] = _heap[--_heapCount];
+                    _heap[_heapCount] = null!;
+                }
+            }
+
+            if (_heapCount > 1)
+            {
+                SiftDown(0);
+            }
+        }
+
+        if (n == 0 && _heapCount == 0 && _failure is null && _scanDamage is not null)
+        {
+            Fail(Corrupt(_scanDamageOffset, _scanDamage));
+        }
+
+        if (_failureDue && n == 0 && allowThrow)
+        {
+            throw _failure!;
+        }
+
+        return n;
+    }
+
+    private void Fail(TraceCorruptException ex)
+    {
+        _failure = ex;
+        _failureDue = true;
+        _heapCount = 0;
+    }
+
+    private void Start()
+    {
+        _started = true;
+        var cursors = new List<BlockCursor>();
+        if (_threadBlocks is null)
+        {
+            cursors.Add(new BlockCursor { NextOffset = _firstBlockOffset });
+        }
+        else
+        {
+            if (_mixedBlocks!.Count > 0)
+            {
+                cursors.Add(new BlockCursor { Pending = _mixedBlocks });
+            }
+
+            foreach (Queue<long> q in _threadBlocks.Values)
+            {
+                cursors.Add(new BlockCursor { Pending = q });
+            }
+        }
+
+        _heap = new BlockCursor[cursors.Count];
+        try
+        {
+            foreach (BlockCursor c in cursors)
+            {
+                if (LoadNext(c))
+                {
+                    _heap[_heapCount++] = c;
+                }
+            }
+        }
+        catch (TraceCorruptException ex)
+        {
+            Fail(ex);
+            return;
+        }
+
+        for (int i = (_heapCount / 2) - 1; i >= 0; i--)
+        {
+            SiftDown(i);
+        }
+    }
+
+    /// <summary>Orders cursors by (next timestamp, block offset): global time order, ties in file order.</summary>
+    private static bool Less(BlockCursor a, BlockCursor b)
+    {
+        long ta = a.HeadTimestamp, tb = b.HeadTimestamp;
+        return ta < tb || (ta == tb && a.BlockOffset < b.BlockOffset);
+    }
+
+    private void SiftDown(int i)
+    {
+        BlockCursor x = _heap[i];
+        while (true)
+        {
+            int c = (2 * i) + 1;
+            if (c >= _heapCount)
+            {
+                break;
+            }
+
+            if (c + 1 < _heapCount && Less(_heap[c + 1], _heap[c]))
+            {
+                c++;
+            }
+
+            if (!Less(_heap[c], x))
+            {
+                break;
+            }
+
+            _heap[i] = _heap[c];
+            i = c;
+        }
+
+        _heap[i] = x;
+    }
+
+    /// <summary>Loads the cursor's next block with events; false when it has none left.</summary>
+    private bool LoadNext(BlockCursor c)
+    {
+        Span<byte> hb = stackalloc byte[BlockHeader.Size];
+        while (true)
+        {
+            long offset;
+            if (c.Pending is not null)
+            {
+                if (!c.Pending.TryDequeue(out offset))
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                offset = c.NextOffset;
+                if (offset >= _limit)
+                {
+                    return false;
+                }
+            }
+
+            ReadAt(offset, hb);
+            BlockHeader h = BlockHeader.Read(hb);
+            c.NextOffset = offset + BlockHeader.Size + h.StoredLength;
+            if (h.IsEnd || h.EventCount == 0)
+            {
+                continue;
+            }
+
+            Decode(offset, h, c);
+            return true;
+        }
+    }
+
+    private void Decode(long offset, in BlockHeader h, BlockCursor c)
+    {
+        int stored = (int)h.StoredLength;
+        int raw = (int)h.RawLength;
+        int count = (int)h.EventCount;
+        if (_io.Length < stored)
+        {
+            _io = new byte[Math.Max(stored, _io.Length * 2)];
+        }
+
+        ReadAt(offset + BlockHeader.Size, _io.AsSpan(0, stored));
+        uint crc = Crc32.HashToUInt32(_io.AsSpan(0, stored));
+        if (crc != h.Crc)
+        {
+            throw Corrupt(offset, $"block CRC mismatch (stored 0x{h.Crc:x8}, computed 0x{crc:x8})");
+        }
+
+        if (_raw.Length < raw + BlockDecoder.Padding)
+        {
+            _raw = new byte[Math.Max(raw + BlockDecoder.Padding, _raw.Length * 2)];
+        }
+
+        string? bad = BlockCompression.Decompress(h.Codec, _io.AsSpan(0, stored), _raw.AsSpan(0, raw));
+        if (bad is not null)
+        {
+            throw Corrupt(offset, bad);
+        }
+
+        _raw.AsSpan(raw, BlockDecoder.Padding).Clear();
+        if (c.Events.Length < count)
+        {
+            c.Events = new AllocEvent[Math.Max(count, 1024)];
+        }
+
+        bad = BlockDecoder.Decode(_raw, raw, c.Events, count, h.BaseTimestamp, h.Tid, h.IsMixed, out int badEvent);
+        if (bad is not null)
+        {
+            throw Corrupt(offset, $"{bad} (event {badEvent} of the block's {count})");
+        }
+
+        c.Position = 0;
+        c.Count = count;
+        c.BlockOffset = offset;
+    }
+
+    private TraceCorruptException Corrupt(long offset, string what) => new(_path, offset, _produced, what);
+
+    /// <summary>Checks what the header scan can check; null when the header is plausible.</summary>
+    private static string? CheckHeader(in BlockHeader h)
+    {
+        if (h.BlockMagic != BlockHeader.Magic)
+        {
+            return $"bad block magic 0x{h.BlockMagic:x8} (expected 0x{BlockHeader.Magic:x8}, \"PBLK\")";
+        }
+
+        if (!BlockCompression.IsKnown(h.Codec))
+        {
+            return $"unknown block codec {h.Codec} (this reader knows 0 raw, 1 deflate, 2 brotli, 3 zstd)";
+        }
+
+        if (h.RawLength > MaxRawBlockBytes || h.StoredLength > MaxRawBlockBytes)
+        {
+            return $"implausible block lengths (stored {h.StoredLength}, raw {h.RawLength})";
+        }
+
+        if (h.Codec == (byte)BlockCodec.Raw && h.StoredLength != h.RawLength)
+        {
+            return $"raw block with stored_len {h.StoredLength} != raw_len {h.RawLength}";
+        }
+
+        if (h.EventCount > h.RawLength / 2)
+        {
+            return $"{h.EventCount} events cannot fit in {h.RawLength} payload bytes";
+        }
+
+        return null;
+    }
+
+    private void ReadAt(long offset, Span<byte> into)
+    {
+        _stream.Position = offset;
+        _stream.ReadExactly(into);
+    }
+}

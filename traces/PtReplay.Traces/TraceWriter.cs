@@ -1,0 +1,228 @@
+using System.IO.Hashing;
+using System.Runtime.CompilerServices;
+using PtReplay.Traces.Format;
+
+namespace PtReplay.Traces;
+
+/// <summary>
+/// Writes a trace in the packed layout of traces/FORMAT.md: the header, then <b>mixed</b> blocks (events of
+/// every thread, with thread switches) compressed with <see cref="TraceWriterOptions.Codec"/>, then the end
+/// block written by <see cref="Complete"/>.
+/// <para>Threads: events name their thread by index (<see cref="AllocEvent.Thread"/>); the file stores kernel
+/// tids. Tell the writer each index's tid with <see cref="DeclareThread"/> (or pass the tid to
+/// <see cref="Write(in AllocEvent, int)"/>). Readers renumber threads in order of first appearance (and give a
+/// reused tid a new number after its thread-exit event), so write indices in that order if you want the
+/// same numbers back.</para>
+/// <para>Order: write events in the order readers should deliver them (normally timestamp order). When a
+/// timestamp goes back the writer starts a new block, so any order is stored faithfully in file order.</para>
+/// <para>A writer disposed without <see cref="Complete"/> flushes its events but writes no end block: the file
+/// then reads as <i>truncated</i>, like the trace of a killed program.</para>
+/// </summary>
+public sealed class TraceWriter : IDisposable
+{
+    private readonly Stream _stream;
+    private readonly bool _leaveOpen;
+    private readonly TraceWriterOptions _options;
+    private readonly BlockEncoder _encoder = new();
+    private readonly List<int> _tids = [];
+    private readonly byte[] _blockHeader = new byte[BlockHeader.Size];
+    private byte[] _stored = new byte[1 << 16];
+    private bool _completed;
+    private bool _disposed;
+
+    /// <summary>Writes the header of <paramref name="header"/> to <paramref name="stream"/> and prepares for events.</summary>
+    public TraceWriter(Stream stream, TraceHeader header, TraceWriterOptions? options = null, bool leaveOpen = false)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(header);
+        _stream = stream;
+        _leaveOpen = leaveOpen;
+        _options = options ?? TraceWriterOptions.Default;
+        if (_options.EventsPerBlock <= 0 || _options.MaxBlockBytes <= 0)
+        {
+            throw new ArgumentException("EventsPerBlock and MaxBlockBytes must be positive.", nameof(options));
+        }
+
+        _stream.Write(HeaderCodec.Encode(header));
+        _encoder.Reset(0, mixed: true, 0);
+    }
+
+    /// <summary>Creates (or overwrites) the file at <paramref name="path"/> and writes the header.</summary>
+    public static TraceWriter Create(string path, TraceHeader header, TraceWriterOptions? options = null) =>
+        new(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16), header, options);
+
+    /// <summary>Events written so far.</summary>
+    public long EventsWritten { get; private set; }
+
+    /// <summary>Blocks written so far (not counting the end block).</summary>
+    public long BlocksWritten { get; private set; }
+
+    /// <summary>Bytes written to the stream so far (header and flushed blocks).</summary>
+    public long BytesWritten => _stream.CanSeek ? _stream.Position : -1;
+
+    /// <summary>Says that thread index <paramref name="index"/> is kernel thread <paramref name="tid"/> (tid &gt; 0). May be called again to re-map an index.</summary>
+    public void DeclareThread(int index, int tid)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tid);
+        while (_tids.Count <= index)
+        {
+            _tids.Add(0);
+        }
+
+        _tids[index] = tid;
+    }
+
+    /// <summary>Declares every thread of <paramref name="tids"/> (index i -> tids[i]), e.g. a reader's <see cref="TraceReader.ThreadTids"/>.</summary>
+    public void DeclareThreads(IReadOnlyList<int> tids)
+    {
+        ArgumentNullException.ThrowIfNull(tids);
+        for (int i = 0; i < tids.Count; i++)
+        {
+            DeclareThread(i, tids[i]);
+        }
+    }
+
+    /// <summary>Writes one event of the thread declared for <see cref="AllocEvent.Thread"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Write(in AllocEvent e)
+    {
+        int index = e.Thread;
+        int tid = (uint)index < (uint)_tids.Count ? _tids[index] : 0;
+        if (tid == 0)
+        {
+            ThrowUndeclared(index);
+        }
+
+        Write(e, tid);
+    }
+
+    /// <summary>Writes one event recorded by kernel thread <paramref name="tid"/> (its <see cref="AllocEvent.Thread"/> is ignored).</summary>
+    public void Write(in AllocEvent e, int tid)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            ThrowCompleted();
+        }
+
+        if (tid <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tid), tid, "kernel tids are positive");
+        }
+
+        if (_encoder.Count == 0)
+        {
+            _encoder.Reset(e.Timestamp, mixed: true, 0);
+        }
+        else if (!_encoder.Accepts(e.Timestamp))
+        {
+            Flush();
+            _encoder.Reset(e.Timestamp, mixed: true, 0);
+        }
+
+        _encoder.Append(e, (uint)tid);
+        EventsWritten++;
+        if (_encoder.Count >= _options.EventsPerBlock || _encoder.Length >= _options.MaxBlockBytes)
+        {
+            Flush();
+        }
+    }
+
+    /// <summary>Writes events in order (see <see cref="Write(in AllocEvent)"/>).</summary>
+    public void Write(ReadOnlySpan<AllocEvent> events)
+    {
+        foreach (ref readonly AllocEvent e in events)
+        {
+            Write(e);
+        }
+    }
+
+    /// <summary>Writes the buffered events as a block (no-op when there are none).</summary>
+    public void Flush()
+    {
+        if (_encoder.Count == 0)
+        {
+            return;
+        }
+
+        int stored = BlockCompression.Compress(_options.Codec, _options.Level, _encoder.Buffer.AsSpan(0, _encoder.Length), ref _stored);
+        WriteBlock(new BlockHeader
+        {
+            BlockMagic = BlockHeader.Magic,
+            Codec = (byte)_options.Codec,
+            Flags = BlockHeader.FlagMixed,
+            Tid = 0,
+            EventCount = (uint)_encoder.Count,
+            StoredLength = (uint)stored,
+            RawLength = (uint)_encoder.Length,
+            BaseTimestamp = _encoder.BaseTimestamp,
+            Crc = Crc32.HashToUInt32(_stored.AsSpan(0, stored)),
+        }, _stored.AsSpan(0, stored));
+        BlocksWritten++;
+        _encoder.Reset(0, mixed: true, 0);
+    }
+
+    /// <summary>Flushes the last block and writes the end block: the trace is complete (not truncated).</summary>
+    public void Complete()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            return;
+        }
+
+        Flush();
+        WriteBlock(new BlockHeader
+        {
+            BlockMagic = BlockHeader.Magic,
+            Codec = (byte)BlockCodec.Raw,
+            Flags = BlockHeader.FlagEnd,
+            Crc = Crc32.HashToUInt32([]),
+        }, []);
+        _stream.Flush();
+        _completed = true;
+    }
+
+    /// <summary>Flushes buffered events (without an end block unless <see cref="Complete"/> was called) and closes the stream.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!_completed)
+            {
+                Flush();
+            }
+
+            _stream.Flush();
+        }
+        finally
+        {
+            _disposed = true;
+            if (!_leaveOpen)
+            {
+                _stream.Dispose();
+            }
+        }
+    }
+
+    private void WriteBlock(in BlockHeader header, ReadOnlySpan<byte> payload)
+    {
+        header.Write(_blockHeader);
+        _stream.Write(_blockHeader);
+        _stream.Write(payload);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowUndeclared(int index) =>
+        throw new InvalidOperationException($"Thread index {index} has no kernel tid: call DeclareThread({index}, tid) first.");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowCompleted() =>
+        throw new InvalidOperationException("The trace is complete (Complete() was called); no more events can be written.");
+}

@@ -1,0 +1,96 @@
+/*
+ * Event encoding (traces/FORMAT.md, "Events"). Inline: this is the hot path.
+ *
+ *   event := tag · [varint status] · varint dt · arguments by kind
+ *   tag   := bits 0-4 kind · bit 5 null-result · bit 7 status present
+ *   addr  := zigzag(value - last_addr); last_addr = value
+ *
+ * The recorder writes per-thread blocks only, so it never sets the thread-switch bit.
+ */
+#ifndef PTRECORD_ENCODE_H
+#define PTRECORD_ENCODE_H
+
+#include <stdint.h>
+
+static inline uint8_t *ptr_put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static inline uint8_t *ptr_put_addr(uint8_t *p, uint64_t *last, uint64_t value)
+{
+    int64_t delta = (int64_t)(value - *last);
+    *last = value;
+    return ptr_put_varint(p, ((uint64_t)delta << 1) ^ (uint64_t)(delta >> 63));
+}
+
+/* Tag, optional status and the time delta; the caller appends the arguments. */
+static inline uint8_t *ptr_put_prologue(uint8_t *p, unsigned tag, uint64_t status, uint64_t dt)
+{
+    if (status != 0) {
+        *p++ = (uint8_t)(tag | 0x80u);
+        p = ptr_put_varint(p, status);
+    } else {
+        *p++ = (uint8_t)tag;
+    }
+    return ptr_put_varint(p, dt);
+}
+
+#endif
+
+#ifndef PTRECORD_ENCODE_ARGS
+#define PTRECORD_ENCODE_ARGS
+#include "ptrecord.h"
+/*
+ * The arguments of one event by kind (FORMAT.md table). Always inlined with a constant kind, so
+ * each entry point compiles to just its own fields.
+ */
+static inline __attribute__((always_inline)) uint8_t *
+ptr_put_args(uint8_t *p, uint64_t *last_addr, unsigned kind, uint64_t ptr, uint64_t count,
+             uint64_t align, uint64_t size, uint64_t result, int null_result)
+{
+    switch (kind) {
+    case K_MALLOC:
+    case K_VALLOC:
+    case K_PVALLOC:
+        p = ptr_put_varint(p, size);
+        break;
+    case K_CALLOC:
+        p = ptr_put_varint(p, count);
+        p = ptr_put_varint(p, size);
+        break;
+    case K_REALLOC:
+        p = ptr_put_addr(p, last_addr, ptr);
+        p = ptr_put_varint(p, size);
+        break;
+    case K_REALLOCARRAY:
+        p = ptr_put_addr(p, last_addr, ptr);
+        p = ptr_put_varint(p, count);
+        p = ptr_put_varint(p, size);
+        break;
+    case K_FREE:
+        return ptr_put_addr(p, last_addr, ptr);
+    case K_MEMALIGN:
+    case K_POSIX_MEMALIGN:
+    case K_ALIGNED_ALLOC:
+        p = ptr_put_varint(p, align);
+        p = ptr_put_varint(p, size);
+        break;
+    case K_THREAD_START:
+    case K_THREAD_EXIT:
+    case K_FORK:
+        return ptr_put_varint(p, size);
+    default: /* K_EXEC: no arguments */
+        return p;
+    }
+    if (!null_result) {
+        p = ptr_put_addr(p, last_addr, result);
+    }
+    return p;
+}
+#endif

@@ -1,0 +1,407 @@
+/*
+ * The process: start (control variables, brk0, the trace file), normal exit, fork, exec, _exit,
+ * posix_spawn.
+ *
+ * Control variables (set by `ptreplay record`):
+ *   PTRECORD_OUT=path     the started program's trace; other processes write path.<pid>[.<n>]
+ *   PTRECORD_ROLE=root    marks the started program; the recorder rewrites it in place to "chld"
+ *                         (same length, so no allocation), so programs it execs know they are children
+ *   PTRECORD_FOLLOW=0     children (fork, exec) do not record: the library stays inert in them
+ * A program image exec'd by the started process itself (same pid: `record -- env X=1 prog`) is still
+ * the started program: it takes over PTRECORD_OUT, and the earlier image's trace moves to OUT.<pid>
+ * (or OUT.<pid>.<n>), so OUT always holds the last program the started process ran.
+ * Without PTRECORD_OUT the recorder writes ptrecord.<pid>.trace in the working directory.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <unistd.h>
+#include "ptrecord.h"
+#include "sys.h"
+
+struct ptr_process ptr_proc = { .fd = -1, .follow = 1, .late_fd = -1 };
+
+extern char **environ;
+
+static int init_state; /* 0 = not started, 1 = in progress, 2 = done */
+
+static int is_var(const char *entry, const char *name, const char **value)
+{
+    while (*name) {
+        if (*entry++ != *name++) {
+            return 0;
+        }
+    }
+    if (*entry != '=') {
+        return 0;
+    }
+    *value = entry + 1;
+    return 1;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < cap; i++) {
+        dst[i] = src[i];
+    }
+    dst[i] = 0;
+}
+
+/*
+ * Reads the control variables. The first call may come before libc has set `environ` (ld.so's own
+ * allocations once it switches to the real malloc), so /proc/self/environ is the source; environ is
+ * the fallback when /proc is not mounted.
+ */
+static int read_control(void)
+{
+    static char envbuf[65536];
+    int is_root = 0;
+    const char *out = NULL;
+    long fd = ptr_open("/proc/self/environ", 0 /* O_RDONLY */, 0);
+    if (fd >= 0) {
+        /* Scan in windows; a variable cut by the window edge is re-read at the next window's start. */
+        size_t keep = 0;
+        for (;;) {
+            long r = ptr_read((int)fd, envbuf + keep, sizeof envbuf - 1 - keep);
+            if (r == -4) {
+                continue;
+            }
+            size_t n = keep + (r > 0 ? (size_t)r : 0);
+            size_t i = 0, last_complete = 0;
+            while (i < n) {
+                size_t start = i;
+                while (i < n && envbuf[i]) {
+                    i++;
+                }
+                if (i >= n && r > 0) {
+                    break; /* incomplete: keep for the next window */
+                }
+                envbuf[i < n ? i : n] = 0;
+                const char *v;
+                if (is_var(envbuf + start, "PTRECORD_OUT", &v)) {
+                    copy_str(ptr_proc.out_base, sizeof ptr_proc.out_base, v);
+                    out = ptr_proc.out_base;
+                } else if (is_var(envbuf + start, "PTRECORD_FOLLOW", &v)) {
+                    ptr_proc.follow = v[0] != '0';
+                } else if (is_var(envbuf + start, "PTRECORD_ROLE", &v)) {
+                    is_root = v[0] == 'r';
+                }
+                i++;
+                last_complete = i;
+            }
+            if (r <= 0) {
+                break;
+            }
+            keep = n - last_complete;
+            if (keep >= sizeof envbuf - 1) {
+                keep = 0; /* one variable longer than the window: not one of ours */
+            } else if (keep > 0) {
+                __builtin_memmove(envbuf, envbuf + last_complete, keep);
+            }
+        }
+        ptr_close((int)fd);
+    } else if (environ != NULL) {
+        for (char **e = environ; *e; e++) {
+            const char *v;
+            if (is_var(*e, "PTRECORD_OUT", &v)) {
+                copy_str(ptr_proc.out_base, sizeof ptr_proc.out_base, v);
+                out = ptr_proc.out_base;
+            } else if (is_var(*e, "PTRECORD_FOLLOW", &v)) {
+                ptr_proc.follow = v[0] != '0';
+            } else if (is_var(*e, "PTRECORD_ROLE", &v)) {
+                is_root = v[0] == 'r';
+            }
+        }
+    }
+    if (out == NULL) {
+        copy_str(ptr_proc.out_base, sizeof ptr_proc.out_base, "ptrecord.trace");
+    }
+    return is_root;
+}
+
+/* Process start, run by the first intercepted call (before its real call) or by the constructor. */
+void ptr_process_init_once(void)
+{
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&init_state, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != 2) {
+            ptr_sys3(SYS_sched_yield, 0, 0, 0);
+        }
+        return;
+    }
+    ptr_proc.brk0 = (uint64_t)ptr_brk(0);
+    ptr_proc.pid = ptr_getpid();
+    ptr_clock_start();
+    ptr_crc32_init();
+    int is_root = read_control();
+    if (!is_root && ptr_root_trace_is_mine() && ptr_retire_root_trace() == 0) {
+        is_root = 1;
+    }
+    if (is_root || ptr_proc.follow) {
+        ptr_registry_init();
+        ptr_clock_choose();
+        ptr_open_trace(is_root);
+        ptr_clock_calibrate(); /* mostly free: measured over the time the header took */
+    }
+    __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
+}
+
+/* Rewrites PTRECORD_ROLE=root to PTRECORD_ROLE=chld in place: what this process execs is a child. */
+static void mark_environment_child(void)
+{
+    if (environ == NULL) {
+        return;
+    }
+    for (char **e = environ; *e; e++) {
+        const char *v;
+        if (is_var(*e, "PTRECORD_ROLE", &v) && v[0] == 'r' && v[1] == 'o' && v[2] == 'o' && v[3] == 't') {
+            char *w = (char *)v;
+            w[0] = 'c'; w[1] = 'h'; w[2] = 'l'; w[3] = 'd';
+        }
+    }
+}
+
+/* Normal exit (the library destructor, _exit): every buffer out, then the end block. */
+void ptr_finish_process(void)
+{
+    if (ptr_proc.fd < 0 || ptr_proc.finished || ptr_getpid() != ptr_proc.pid) {
+        return; /* nothing recorded, already done, or a vfork child sharing our memory */
+    }
+    struct ptr_thread *t = &ptr_self;
+    /* The thread that ends the process gets no exit marker (the end block ends it): exit handlers
+       that run after this destructor still free in its name. */
+    ptr_thread_finish(t, 0);
+    ptr_registry_flush_others(t);
+    ptr_reap_zombies(0, 1);
+    ptr_write_end_block();
+}
+
+static void after_fork_child(void)
+{
+    struct ptr_thread *t = &ptr_self;
+    if (ptr_proc.fd >= 0) {
+        ptr_close(ptr_proc.fd);
+        ptr_proc.fd = -1;
+    }
+    ptr_proc.pid = ptr_getpid();
+    if (!ptr_proc.follow) {
+        t->state = TS_INERT;
+        return;
+    }
+    ptr_clock_start(); /* the TSC factor stays the parent's */
+    if (ptr_open_trace(0) != 0) {
+        t->state = TS_INERT;
+        return;
+    }
+    ptr_registry_after_fork_child(t);
+    ptr_record_marker(t, K_THREAD_START, t->tid);
+}
+
+__attribute__((constructor)) static void ptr_constructor(void)
+{
+    ptr_process_init_once();
+    ptr_thread_key_init();
+    /* Child handlers run in registration order: ours, registered this early, runs before the program's. */
+    pthread_atfork(NULL, NULL, after_fork_child);
+    ptr_signals_install();
+    mark_environment_child();
+}
+
+__attribute__((destructor)) static void ptr_destructor(void)
+{
+    ptr_finish_process();
+}
+
+/* ---- fork, posix_spawn: a marker in the parent (Size = the child's pid) ---- */
+
+static void *next_symbol(void **slot, const char *name)
+{
+    void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (f == NULL) {
+        f = dlsym(RTLD_NEXT, name);
+        __atomic_store_n(slot, f, __ATOMIC_RELEASE);
+    }
+    return f;
+}
+#define REAL(type, name) ((type)next_symbol(&real_##name, #name))
+
+static void *real_fork, *real_posix_spawn, *real_posix_spawnp, *real_execve, *real_execv, *real_execvp,
+    *real_execvpe, *real_fexecve, *real__exit, *real__Exit;
+
+static void fork_marker(int pid)
+{
+    if (pid > 0 && ptr_self.state == TS_ACTIVE) {
+        ptr_record_marker(&ptr_self, K_FORK, (uint64_t)pid);
+    }
+}
+
+PTR_API pid_t fork(void)
+{
+    pid_t pid = REAL(pid_t(*)(void), fork)();
+    if (pid > 0) {
+        int saved = errno;
+        fork_marker(pid);
+        errno = saved;
+    }
+    return pid;
+}
+
+PTR_API int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                        const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    pid_t child = 0;
+    int rc = REAL(int (*)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                          char *const[], char *const[]), posix_spawn)(&child, path, actions, attr, argv, envp);
+    if (rc == 0) {
+        fork_marker(child);
+        if (pid) {
+            *pid = child;
+        }
+    }
+    return rc;
+}
+
+PTR_API int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
+                         const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    pid_t child = 0;
+    int rc = REAL(int (*)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                          char *const[], char *const[]), posix_spawnp)(&child, file, actions, attr, argv, envp);
+    if (rc == 0) {
+        fork_marker(child);
+        if (pid) {
+            *pid = child;
+        }
+    }
+    return rc;
+}
+
+/* ---- exec: marker, flush, end block; if exec fails the process goes on in a new trace file ---- */
+
+static int before_exec(void)
+{
+    if (ptr_proc.fd < 0 || ptr_proc.finished || ptr_getpid() != ptr_proc.pid) {
+        return 0; /* not recording, or a vfork child (it shares our memory and buffers) */
+    }
+    struct ptr_thread *t = &ptr_self;
+    ptr_record_marker(t, K_EXEC, 0);
+    ptr_flush(t);
+    ptr_write_end_block();
+    return 1;
+}
+
+static void after_failed_exec(int marked)
+{
+    if (!marked) {
+        return;
+    }
+    int saved = errno;
+    ptr_close(ptr_proc.fd);
+    if (ptr_open_trace(0) == 0 && ptr_self.state == TS_ACTIVE) {
+        ptr_record_marker(&ptr_self, K_THREAD_START, ptr_self.tid);
+    }
+    errno = saved;
+}
+
+PTR_API int execve(const char *path, char *const argv[], char *const envp[])
+{
+    int marked = before_exec();
+    int rc = REAL(int (*)(const char *, char *const[], char *const[]), execve)(path, argv, envp);
+    after_failed_exec(marked);
+    return rc;
+}
+
+PTR_API int execv(const char *path, char *const argv[])
+{
+    int marked = before_exec();
+    int rc = REAL(int (*)(const char *, char *const[]), execv)(path, argv);
+    after_failed_exec(marked);
+    return rc;
+}
+
+PTR_API int execvp(const char *file, char *const argv[])
+{
+    int marked = before_exec();
+    int rc = REAL(int (*)(const char *, char *const[]), execvp)(file, argv);
+    after_failed_exec(marked);
+    return rc;
+}
+
+PTR_API int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    int marked = before_exec();
+    int rc = REAL(int (*)(const char *, char *const[], char *const[]), execvpe)(file, argv, envp);
+    after_failed_exec(marked);
+    return rc;
+}
+
+PTR_API int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    int marked = before_exec();
+    int rc = REAL(int (*)(int, char *const[], char *const[]), fexecve)(fd, argv, envp);
+    after_failed_exec(marked);
+    return rc;
+}
+
+/* execl, execlp, execle: collect the variadic arguments on the stack, then the v-forms above. */
+#define COLLECT_ARGS(first, ap, argv)                                   \
+    size_t n_ = 1;                                                      \
+    va_list count_;                                                     \
+    va_copy(count_, ap);                                                \
+    while (va_arg(count_, char *) != NULL) {                            \
+        n_++;                                                           \
+    }                                                                   \
+    va_end(count_);                                                     \
+    char *argv[n_ + 1];                                                 \
+    argv[0] = (char *)(first);                                          \
+    for (size_t i_ = 1; i_ <= n_; i_++) {                               \
+        argv[i_] = i_ < n_ ? va_arg(ap, char *) : NULL;                 \
+    }
+
+PTR_API int execl(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, ap, argv);
+    va_end(ap);
+    return execv(path, argv);
+}
+
+PTR_API int execlp(const char *file, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, ap, argv);
+    va_end(ap);
+    return execvp(file, argv);
+}
+
+PTR_API int execle(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, ap, argv);
+    char *const *envp = va_arg(ap, char *const *);
+    va_end(ap);
+    return execve(path, argv, envp);
+}
+
+/* ---- _exit, _Exit: a process exit too (fork children often end this way) ---- */
+
+PTR_API void _exit(int status)
+{
+    ptr_finish_process();
+    REAL(void (*)(int), _exit)(status);
+    __builtin_unreachable();
+}
+
+PTR_API void _Exit(int status)
+{
+    ptr_finish_process();
+    REAL(void (*)(int), _Exit)(status);
+    __builtin_unreachable();
+}

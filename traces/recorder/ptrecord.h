@@ -1,0 +1,218 @@
+/*
+ * ptrecord: the PtReplay LD_PRELOAD recorder. Shared types and declarations.
+ *
+ * The recorder writes traces/FORMAT.md version 1. Its rules, which every file here keeps:
+ *   - it never allocates on the process heap: no malloc, no stdio; buffers come from mmap and
+ *     output goes through raw write(2) on an O_APPEND descriptor;
+ *   - the hot path (one event) touches only the calling thread's initial-exec TLS record and its
+ *     mmap'd buffer: no lock, no atomic read-modify-write;
+ *   - the real glibc functions do the work, so the program sees exactly what it would see unrecorded.
+ *
+ * Files, one concern each:
+ *   interpose.c      the malloc-family entry points (hot path)
+ *   thread_buffer.c  per-thread state: buffer slots, flush, thread start/exit, late events
+ *   encode.h         event encoding (varint, zigzag address deltas)
+ *   crc32.c          zlib-compatible CRC-32
+ *   output.c         trace file naming and opening, the header, block and end-block writes
+ *   process.c        process start/exit, control variables, fork, exec, _exit, posix_spawn
+ *   signals.c        fatal-signal flush and sigaction/signal transparency
+ *   sys.h            raw system calls that never touch errno or the heap
+ */
+#ifndef PTRECORD_H
+#define PTRECORD_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <time.h>
+
+#define PTR_API __attribute__((visibility("default")))
+#define PTR_LIKELY(x) __builtin_expect(!!(x), 1)
+#define PTR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define PTR_TLS __attribute__((tls_model("initial-exec")))
+
+#define PTR_RECORDER_VERSION "ptrecord 0.1.0"
+
+/* ---- On-disk constants (traces/FORMAT.md) ---- */
+enum ptr_kind {
+    K_MALLOC = 1, K_CALLOC = 2, K_REALLOC = 3, K_REALLOCARRAY = 4, K_FREE = 5,
+    K_MEMALIGN = 6, K_POSIX_MEMALIGN = 7, K_ALIGNED_ALLOC = 8, K_VALLOC = 9, K_PVALLOC = 10,
+    K_THREAD_START = 16, K_THREAD_EXIT = 17, K_FORK = 18, K_EXEC = 19,
+};
+#define TAG_NULL_RESULT 0x20u
+#define TAG_THREAD_SWITCH 0x40u
+#define TAG_STATUS 0x80u
+
+#define BLOCK_MAGIC 0x4B4C4250u /* "PBLK" */
+#define BLOCK_FLAG_END 0x02u
+
+/*
+ * Block header, 36 bytes, written in front of every payload:
+ *   u32 magic · u8 codec · u8 flags · u16 reserved · u32 tid · u32 event_count
+ *   · u32 stored_len · u32 raw_len · u64 base_ts · u32 crc32(payload)
+ */
+struct __attribute__((packed)) ptr_block_header {
+    uint32_t magic;
+    uint8_t codec;
+    uint8_t flags;
+    uint16_t reserved;
+    uint32_t tid;
+    uint32_t event_count;
+    uint32_t stored_len;
+    uint32_t raw_len;
+    uint64_t base_ts;
+    uint32_t crc;
+};
+_Static_assert(sizeof(struct ptr_block_header) == 36, "block header is 36 bytes");
+
+/* ---- Per-thread state ---- */
+
+/* One thread buffer: header room, then the payload. 64 KiB, carved from the slot arena. */
+#define PTR_BUFFER_BYTES (64u * 1024u)
+/* Largest encoded event: tag + status + dt + ptr + count + size + result, 10 bytes each at most. */
+#define PTR_MAX_EVENT_BYTES 64u
+
+enum ptr_thread_state {
+    TS_UNINIT = 0,   /* TLS zeroed: first call of this thread still to come */
+    TS_ACTIVE = 1,   /* recording into the buffer (the only state the hot path handles) */
+    TS_BUSY = 2,     /* inside the recorder's own slow path: nested calls pass straight through */
+    TS_EXITED = 3,   /* after the thread-exit marker: late events go out one block each */
+    TS_INERT = 4,    /* the process does not record (no-follow child, or the recorder gave up) */
+};
+
+/*
+ * The calling thread's recording state. Lives in initial-exec TLS; zero means TS_UNINIT.
+ * Invariants while ACTIVE: payload <= pos <= limit; [payload, pos) holds whole encoded events only
+ * (pos is stored once an event is complete, so a signal handler can flush [payload, pos));
+ * count = events in [payload, pos) (may lag by one inside an encode; flushes from signal handlers
+ * recount instead); last_ts/last_addr are the decoder state after the last complete event.
+ */
+struct ptr_thread {
+    uint8_t *pos;           /* next free payload byte */
+    uint8_t *limit;         /* end of the buffer minus PTR_MAX_EVENT_BYTES: flush when pos passes it */
+    uint64_t last_ts;       /* timestamp of the last event (ns after the header's start reading) */
+    uint64_t last_addr;     /* address state for zigzag deltas */
+    uint32_t count;         /* events in the current block */
+    uint32_t tid;           /* kernel thread id (gettid), cached */
+    uint8_t state;          /* enum ptr_thread_state */
+    uint8_t key_rounds;     /* pthread key destructor rounds seen at thread exit */
+    uint8_t flushing;       /* a flush is writing this buffer: signal handlers must leave it alone */
+    uint8_t is_main;        /* the process's first recording thread (exits with the process) */
+    int slot;               /* index in the thread registry, -1 when the buffer has its own mapping */
+    uint8_t *block;         /* start of the buffer: struct ptr_block_header, then the payload */
+    uint64_t base_ts;       /* the block's base timestamp */
+};
+
+extern __thread struct ptr_thread ptr_self PTR_TLS;
+
+/* ---- Process-wide state (process.c) ---- */
+struct ptr_process {
+    int pid;                    /* the pid this trace belongs to (updated in a fork child) */
+    int fd;                     /* trace file descriptor, O_APPEND|O_CLOEXEC; -1 when not recording */
+    uint64_t fd_dev, fd_ino;    /* identity of the trace file, checked before writes */
+    int64_t start_clock_ns;     /* CLOCK_MONOTONIC reading that timestamps are relative to */
+    int64_t start_realtime_ns;
+    uint64_t brk0;              /* program break before the first allocation */
+    int follow;                 /* trace children (fork, exec) */
+    volatile int finished;      /* the end block has been written: later blocks go in front of it */
+    int late_fd;                /* non-append descriptor for blocks written after the end block; -1 = none */
+    uint64_t end_offset;        /* file offset of the end block */
+    int late_lock;              /* spinlock for writes after the end block (exit time only) */
+    char out_base[4096];        /* PTRECORD_OUT: the root trace path; children use "<base>.<pid>" */
+    char path[4200];            /* this process's trace path */
+    uint64_t dropped_events;    /* events that could not be written (no file, after the end block) */
+};
+extern struct ptr_process ptr_proc;
+
+/* process.c */
+void ptr_process_init_once(void);      /* first intercepted call: header, file, brk0 */
+void ptr_finish_process(void);         /* normal exit: flush everything, end block */
+
+/* thread_buffer.c */
+void ptr_thread_slow_init(struct ptr_thread *t);   /* TS_UNINIT -> ACTIVE (or INERT) */
+void ptr_flush(struct ptr_thread *t);               /* write the current block, start a new one */
+void ptr_thread_finish(struct ptr_thread *t, int exits_before_process); /* flush, stop recording */
+void ptr_reap_zombies(uint32_t reused_tid, int all);   /* thread-exit markers of threads that are gone */
+void ptr_registry_init(void);
+void ptr_registry_after_fork_child(struct ptr_thread *self);
+void ptr_registry_flush_others(struct ptr_thread *self);
+void ptr_flush_from_signal(struct ptr_thread *t);
+void ptr_thread_key_init(void);
+void ptr_record_marker(struct ptr_thread *t, unsigned kind, uint64_t value);
+
+/* One call, for the slow paths (anything but an ACTIVE thread). */
+struct ptr_call {
+    unsigned kind;
+    uint64_t ptr, count, align, size, result, status;
+    int null_result;
+};
+void ptr_record_slow(const struct ptr_call *c);
+uint32_t ptr_count_events(const uint8_t *p, const uint8_t *end);
+
+/* output.c */
+int ptr_open_trace(int as_root);
+int ptr_root_trace_is_mine(void);     /* PTRECORD_OUT holds an earlier image of this process */
+int ptr_retire_root_trace(void);      /* renames it to OUT.<pid>[.<n>] */      /* opens ptr_proc.path, writes the header; 0 on success */
+int ptr_write_all(const void *buf, size_t len);   /* raw write loop with trace identity check */
+int ptr_write_block(const void *buf, size_t len); /* a whole block: appended, or after the end block (below) */
+void ptr_write_end_block(void);
+
+/* crc32.c */
+void ptr_crc32_init(void);
+uint32_t ptr_crc32(const uint8_t *p, size_t n);
+
+/* signals.c */
+void ptr_signals_install(void);
+
+/*
+ * The event clock: nanoseconds after the header's start reading (field 12) of CLOCK_MONOTONIC.
+ * Where the kernel itself trusts the TSC (clocksource "tsc": invariant and synchronised across CPUs)
+ * the recorder reads the TSC directly and converts with a factor measured against CLOCK_MONOTONIC
+ * while the process starts (clock.c): about 10 ns cheaper per event than clock_gettime.
+ * Across threads the order "allocated before freed" must hold: once a process has a second thread,
+ * every TSC read is fenced (lfence; rdtsc), so it cannot run ahead of the loads before it (the ones that
+ * handed the thread its pointer). A single-threaded process needs no fence: its order is file order.
+ */
+struct ptr_clock {
+    int use_tsc;        /* 1: TSC + factor; 0: clock_gettime(CLOCK_MONOTONIC) */
+    int tsc_chosen;     /* the clocksource is the TSC: calibrate and use it */
+    int fenced;         /* set when a second thread starts: every TSC read is fenced from then on */
+    uint64_t tsc0;      /* TSC reading paired with ptr_proc.start_clock_ns */
+    uint64_t mult;      /* ns per tick, as a 32.32 fixed-point factor */
+};
+extern struct ptr_clock ptr_clock;
+
+void ptr_clock_start(void);       /* start readings (CLOCK_MONOTONIC, CLOCK_REALTIME, TSC) */
+void ptr_clock_choose(void);      /* TSC or clock_gettime, before the header names the clock */
+void ptr_clock_calibrate(void);   /* measures the TSC factor since ptr_clock_start, then uses it */
+
+static inline uint64_t ptr_now_from_clock_gettime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec - ptr_proc.start_clock_ns;
+    return ns < 0 ? 0 : (uint64_t)ns;
+}
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+static inline uint64_t ptr_tsc_to_ns(uint64_t tsc)
+{
+    int64_t ticks = (int64_t)(tsc - ptr_clock.tsc0);
+    return ticks <= 0 ? 0 : (uint64_t)(((unsigned __int128)(uint64_t)ticks * ptr_clock.mult) >> 32);
+}
+
+static inline uint64_t ptr_now(void)
+{
+    if (PTR_LIKELY(ptr_clock.use_tsc)) {
+        if (ptr_clock.fenced) {
+            _mm_lfence();
+        }
+        return ptr_tsc_to_ns(__rdtsc());
+    }
+    return ptr_now_from_clock_gettime();
+}
+#else
+static inline uint64_t ptr_now(void) { return ptr_now_from_clock_gettime(); }
+#endif
+
+#endif

@@ -1,0 +1,401 @@
+/*
+ * Per-thread buffers: setup, flush, thread start/exit markers, events outside the hot path.
+ *
+ * Buffers come from one reserved mapping of PTR_SLOTS slots (no heap, no page touched until used);
+ * the registry maps each slot to the thread that owns it, so process exit can write what other
+ * threads still hold. Claiming and releasing a slot are the only atomic operations, once per thread.
+ *
+ *   slot i: [ ptr_block_header (36 B) | payload ...................... | slack >= 64 B ]
+ *            ^ block                    ^ payload        pos ^   limit ^
+ */
+#include <pthread.h>
+#include <sys/mman.h>
+#include <limits.h>
+#include "ptrecord.h"
+#include "encode.h"
+#include "sys.h"
+
+#define PTR_SLOTS 256
+#define PAYLOAD(block) ((block) + sizeof(struct ptr_block_header))
+
+static struct ptr_thread *registry[PTR_SLOTS];
+
+/*
+ * Exited threads whose thread-exit marker is still to be written. glibc can free after the last
+ * key destructor (thread freeres), so the marker waits until the thread is really gone: a new thread
+ * that gets the same tid, or finds the tid dead (tgkill ESRCH), or process exit writes it. Until
+ * then the late events carry the thread's tid and belong to it.
+ */
+#define PTR_ZOMBIES 1024
+static uint32_t zombie_tids[PTR_ZOMBIES];
+static uint8_t *slot_arena;
+static pthread_key_t exit_key;
+static int exit_key_ready;
+
+/* Reserves the slot arena. Called once, from process init, before any thread records. */
+void ptr_registry_init(void)
+{
+    slot_arena = ptr_mmap((unsigned long)PTR_SLOTS * PTR_BUFFER_BYTES, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+}
+
+static uint8_t *claim_buffer(struct ptr_thread *t)
+{
+    if (slot_arena != NULL) {
+        for (int i = 0; i < PTR_SLOTS; i++) {
+            struct ptr_thread *expected = NULL;
+            if (registry[i] == NULL &&
+                __atomic_compare_exchange_n(&registry[i], &expected, t, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+                t->slot = i;
+                return slot_arena + (size_t)i * PTR_BUFFER_BYTES;
+            }
+        }
+    }
+    t->slot = -1;
+    return ptr_mmap(PTR_BUFFER_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+}
+
+static void release_buffer(struct ptr_thread *t)
+{
+    if (t->block == NULL) {
+        return;
+    }
+    if (t->slot >= 0) {
+        ptr_madvise(t->block, PTR_BUFFER_BYTES, MADV_DONTNEED);
+        __atomic_store_n(&registry[t->slot], NULL, __ATOMIC_RELEASE);
+    } else {
+        ptr_munmap(t->block, PTR_BUFFER_BYTES);
+    }
+    t->block = NULL;
+}
+
+/* Empties the buffer: a new block whose base is the last event's timestamp. */
+static void start_block(struct ptr_thread *t)
+{
+    t->pos = PAYLOAD(t->block);
+    t->limit = t->block + PTR_BUFFER_BYTES - PTR_MAX_EVENT_BYTES;
+    t->count = 0;
+    t->last_addr = 0;
+    t->base_ts = t->last_ts;
+}
+
+/* Encodes one event at the end of an ACTIVE thread's block (flushing first when full). */
+static void append(struct ptr_thread *t, const struct ptr_call *c, uint64_t ts)
+{
+    if (t->pos > t->limit) {
+        ptr_flush(t);
+    }
+    uint64_t dt = ts >= t->last_ts ? ts - t->last_ts : 0;
+    t->last_ts += dt;
+    uint8_t *p = ptr_put_prologue(t->pos, c->kind | (c->null_result ? TAG_NULL_RESULT : 0u), c->status, dt);
+    p = ptr_put_args(p, &t->last_addr, c->kind, c->ptr, c->count, c->align, c->size, c->result, c->null_result);
+    t->count++;
+    t->pos = p;
+}
+
+void ptr_record_marker(struct ptr_thread *t, unsigned kind, uint64_t value)
+{
+    if (t->state != TS_ACTIVE) {
+        return;
+    }
+    struct ptr_call c = { kind, 0, 0, 0, value, 0, 0, 0 };
+    append(t, &c, ptr_now());
+}
+
+static void key_destructor(void *value);
+static void add_zombie(uint32_t tid);
+
+void ptr_thread_key_init(void)
+{
+    if (!exit_key_ready && pthread_key_create(&exit_key, key_destructor) == 0) {
+        exit_key_ready = 1;
+        if (ptr_self.state == TS_ACTIVE) {
+            pthread_setspecific(exit_key, &ptr_self);
+        }
+    }
+}
+
+void ptr_thread_slow_init(struct ptr_thread *t)
+{
+    t->state = TS_BUSY;
+    ptr_process_init_once();
+    if (ptr_proc.fd < 0) {
+        t->state = TS_INERT;
+        return;
+    }
+    t->tid = (uint32_t)ptr_gettid();
+    t->is_main = (int)t->tid == ptr_proc.pid;
+    if (!t->is_main) {
+        ptr_clock.fenced = 1; /* a second thread: timestamps must order cross-thread handoffs */
+    }
+    t->block = claim_buffer(t);
+    if (t->block == NULL) {
+        t->state = TS_INERT;
+        return;
+    }
+    ptr_reap_zombies(t->tid, 0); /* an exited thread with our tid is gone: its marker first */
+    t->last_ts = ptr_now();
+    start_block(t);
+    t->state = TS_ACTIVE;
+    if (exit_key_ready) {
+        /* Key values below 32 live inside the thread descriptor: no allocation. */
+        pthread_setspecific(exit_key, t);
+    }
+    ptr_record_marker(t, K_THREAD_START, t->tid);
+}
+
+static void fill_header(struct ptr_thread *t, uint32_t count, uint32_t payload_len)
+{
+    struct ptr_block_header *h = (struct ptr_block_header *)t->block;
+    h->magic = BLOCK_MAGIC;
+    h->codec = 0;
+    h->flags = 0;
+    h->reserved = 0;
+    h->tid = t->tid;
+    h->event_count = count;
+    h->stored_len = payload_len;
+    h->raw_len = payload_len;
+    h->base_ts = t->base_ts;
+    h->crc = ptr_crc32(PAYLOAD(t->block), payload_len);
+}
+
+void ptr_flush(struct ptr_thread *t)
+{
+    if (t->block == NULL || t->count == 0) {
+        return;
+    }
+    t->flushing = 1;
+    uint32_t count = t->count;
+    uint32_t len = (uint32_t)(t->pos - PAYLOAD(t->block));
+    fill_header(t, count, len);
+    start_block(t);
+    if (ptr_proc.fd < 0 || ptr_write_block(t->block, sizeof(struct ptr_block_header) + len) != 0) {
+        ptr_proc.dropped_events += count;
+    }
+    t->flushing = 0;
+}
+
+void ptr_thread_finish(struct ptr_thread *t, int exits_before_process)
+{
+    if (t->state != TS_ACTIVE) {
+        return;
+    }
+    ptr_flush(t);
+    t->state = TS_EXITED;
+    release_buffer(t);
+    if (exits_before_process) {
+        add_zombie(t->tid);
+    }
+}
+
+/*
+ * Thread exit. glibc runs key destructors in rounds (at most PTHREAD_DESTRUCTOR_ITERATIONS) for as
+ * long as some destructor sets a value again; ours re-arms itself until the last round, so every
+ * other key's destructor (which may free memory) runs before the thread-exit marker. glibc may free
+ * a few blocks even later (thread freeres): those go out as single-event blocks (ptr_record_slow).
+ */
+static void key_destructor(void *value)
+{
+    (void)value;
+    struct ptr_thread *t = &ptr_self;
+    if (++t->key_rounds < PTHREAD_DESTRUCTOR_ITERATIONS) {
+        pthread_setspecific(exit_key, t);
+        return;
+    }
+    ptr_thread_finish(t, 1);
+}
+
+/* Writes one event as a block of its own, for thread `tid` (not necessarily the caller). */
+static int write_single(uint32_t tid, const struct ptr_call *c)
+{
+    uint8_t buf[sizeof(struct ptr_block_header) + PTR_MAX_EVENT_BYTES] __attribute__((aligned(8)));
+    struct ptr_thread one;
+    __builtin_memset(&one, 0, sizeof one);
+    one.tid = tid;
+    one.block = buf;
+    one.last_ts = ptr_now();
+    one.base_ts = one.last_ts;
+    one.pos = PAYLOAD(buf);
+    one.limit = buf + sizeof buf; /* never reached: one event fits */
+    one.state = TS_ACTIVE;
+    append(&one, c, one.last_ts);
+    uint32_t len = (uint32_t)(one.pos - PAYLOAD(buf));
+    fill_header(&one, 1, len);
+    return ptr_write_block(buf, sizeof(struct ptr_block_header) + len);
+}
+
+static void write_exit_marker(uint32_t tid)
+{
+    struct ptr_call c = { K_THREAD_EXIT, 0, 0, 0, tid, 0, 0, 0 };
+    write_single(tid, &c);
+}
+
+/* Remembers an exited thread; its marker is written later (ptr_reap_zombies). */
+static void add_zombie(uint32_t tid)
+{
+    for (int i = 0; i < PTR_ZOMBIES; i++) {
+        uint32_t expected = 0;
+        if (zombie_tids[i] == 0 &&
+            __atomic_compare_exchange_n(&zombie_tids[i], &expected, tid, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            return;
+        }
+    }
+    write_exit_marker(tid); /* no room: write it now */
+}
+
+/* Writes the exit markers of threads that are gone (all of them when `all`), and of `reused_tid`. */
+void ptr_reap_zombies(uint32_t reused_tid, int all)
+{
+    for (int i = 0; i < PTR_ZOMBIES; i++) {
+        uint32_t tid = __atomic_load_n(&zombie_tids[i], __ATOMIC_ACQUIRE);
+        if (tid == 0) {
+            continue;
+        }
+        if (all || tid == reused_tid || ptr_tgkill(ptr_proc.pid, (int)tid, 0) == -3 /* ESRCH */) {
+            if (__atomic_compare_exchange_n(&zombie_tids[i], &tid, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+                write_exit_marker(tid);
+            }
+        }
+    }
+}
+
+/*
+ * Every call that does not find its thread ACTIVE. EXITED (late frees after the thread-exit marker):
+ * one block of one event, written at once. BUSY (inside the recorder), INERT: not recorded.
+ */
+void ptr_record_slow(const struct ptr_call *c)
+{
+    struct ptr_thread *t = &ptr_self;
+    if (t->state == TS_UNINIT) {
+        ptr_thread_slow_init(t);
+        if (t->state == TS_ACTIVE) {
+            append(t, c, ptr_now());
+            return;
+        }
+    }
+    if (t->state != TS_EXITED || ptr_proc.fd < 0) {
+        if (t->state == TS_BUSY) {
+            ptr_proc.dropped_events++;
+        }
+        return;
+    }
+    if (write_single(t->tid, c) != 0) {
+        ptr_proc.dropped_events++;
+    }
+}
+
+static uint64_t skip_varint(const uint8_t **p, const uint8_t *end)
+{
+    uint64_t v = 0;
+    int shift = 0;
+    while (*p < end && shift < 70) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            break;
+        }
+        shift += 7;
+    }
+    return v;
+}
+
+/* Number of whole events in [p, end): used where count may lag (signal handlers, other threads). */
+uint32_t ptr_count_events(const uint8_t *p, const uint8_t *end)
+{
+    uint32_t n = 0;
+    while (p < end) {
+        unsigned tag = *p++;
+        unsigned kind = tag & 0x1f;
+        int fields; /* varints after dt, result included */
+        switch (kind) {
+        case K_MALLOC: case K_VALLOC: case K_PVALLOC: fields = 2; break;
+        case K_CALLOC: case K_REALLOC: case K_MEMALIGN: case K_POSIX_MEMALIGN: case K_ALIGNED_ALLOC: fields = 3; break;
+        case K_REALLOCARRAY: fields = 4; break;
+        case K_FREE: fields = 1; break;
+        case K_THREAD_START: case K_THREAD_EXIT: case K_FORK: fields = 1; break;
+        case K_EXEC: fields = 0; break;
+        default: return n;
+        }
+        if (kind <= K_PVALLOC && kind != K_FREE && (tag & TAG_NULL_RESULT)) {
+            fields--;
+        }
+        if (tag & TAG_THREAD_SWITCH) {
+            fields++;
+        }
+        if (tag & TAG_STATUS) {
+            fields++;
+        }
+        fields++; /* dt */
+        for (int i = 0; i < fields; i++) {
+            skip_varint(&p, end);
+        }
+        if (p > end) {
+            return n;
+        }
+        n++;
+    }
+    return n;
+}
+
+/* Async-signal-safe: writes the committed part of the current block, then stops recording. */
+void ptr_flush_from_signal(struct ptr_thread *t)
+{
+    if (t->state != TS_ACTIVE || t->flushing || t->block == NULL) {
+        return;
+    }
+    t->state = TS_BUSY;
+    const uint8_t *payload = PAYLOAD(t->block);
+    uint8_t *end = __atomic_load_n(&t->pos, __ATOMIC_RELAXED);
+    uint32_t count = ptr_count_events(payload, end);
+    if (count > 0 && ptr_proc.fd >= 0 && !ptr_proc.finished) {
+        uint32_t len = (uint32_t)(end - payload);
+        fill_header(t, count, len);
+        ptr_write_all(t->block, sizeof(struct ptr_block_header) + len);
+    }
+}
+
+/*
+ * Process exit: writes what other threads still hold (typically threads blocked in a wait while the
+ * process exits). Best effort: only whole committed events are written, and each such thread is
+ * left INERT, so a thread still running records nothing more rather than writing events twice.
+ */
+void ptr_registry_flush_others(struct ptr_thread *self)
+{
+    for (int i = 0; i < PTR_SLOTS; i++) {
+        struct ptr_thread *t = __atomic_load_n(&registry[i], __ATOMIC_ACQUIRE);
+        if (t == NULL || t == self || t->state != TS_ACTIVE || t->flushing || t->block == NULL) {
+            continue;
+        }
+        const uint8_t *payload = PAYLOAD(t->block);
+        uint8_t *end = __atomic_load_n(&t->pos, __ATOMIC_RELAXED);
+        uint32_t count = ptr_count_events(payload, end);
+        if (count > 0 && ptr_proc.fd >= 0) {
+            uint32_t len = (uint32_t)(end - payload);
+            fill_header(t, count, len);
+            ptr_write_all(t->block, sizeof(struct ptr_block_header) + len);
+        }
+        t->state = TS_INERT;
+    }
+}
+
+/* Fork child: only the forking thread exists; forget the parent's other threads and its buffered events. */
+void ptr_registry_after_fork_child(struct ptr_thread *self)
+{
+    for (int i = 0; i < PTR_SLOTS; i++) {
+        if (registry[i] != self) {
+            registry[i] = NULL;
+        }
+    }
+    for (int i = 0; i < PTR_ZOMBIES; i++) {
+        zombie_tids[i] = 0;
+    }
+    if (self->state == TS_ACTIVE || self->state == TS_BUSY) {
+        self->tid = (uint32_t)ptr_gettid();
+        self->is_main = 1;
+        self->key_rounds = 0;
+        self->flushing = 0;
+        self->last_ts = ptr_now();
+        start_block(self);
+        self->state = TS_ACTIVE;
+    }
+}
