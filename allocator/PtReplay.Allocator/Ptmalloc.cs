@@ -520,6 +520,12 @@ public sealed class Ptmalloc
     /// <summary>Checks every invariant of every arena; throws <see cref="InvalidOperationException"/> describing the first violation.</summary>
     public void Validate() => Diagnostics.HeapValidator.Validate(_s);
 
+    /// <summary>Reads one word of simulated memory (diagnostics and tests).</summary>
+    public ulong PeekForTests(ulong address) => _s.M.Read(address);
+
+    /// <summary>Overwrites one word of simulated memory, as a buggy program would (tests of the integrity checks).</summary>
+    public void CorruptForTests(ulong address, ulong value) => _s.M.Write(address, value);
+
     /// <summary>A human-readable dump of the state around <paramref name="userPtr"/> (bins, top, neighbouring chunks).</summary>
     public string DescribeAround(ulong userPtr) => Diagnostics.StateDump.Describe(_s, userPtr);
 
