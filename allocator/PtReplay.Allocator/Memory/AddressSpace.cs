@@ -25,7 +25,7 @@ public sealed class AddressSpace
         Brk = brk0;
         PageSize = pageSize;
         _mmapBase = mmapBase;
-        Residency = new PageResidency(pageSize);
+        Residency = new PageResidency(pageSize, brk0);
         Memory = new SimulatedMemory(Residency, brk0);
     }
 
