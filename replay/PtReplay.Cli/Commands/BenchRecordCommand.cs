@@ -25,7 +25,7 @@ public static class BenchRecordCommand
         var command = new Argument<string[]>("command")
         {
             Description = "Program to measure (after --). Default: the bundled allocation-heavy Python workload " +
-                          "(python3 traces/workloads/python_work.py 20, PYTHONMALLOC=malloc PYTHONHASHSEED=0).",
+                          "(python3 traces/workloads/python_work.py 40, PYTHONMALLOC=malloc PYTHONHASHSEED=0).",
             Arity = ArgumentArity.ZeroOrMore,
         };
         var verb = new Command("bench-record",
@@ -51,7 +51,7 @@ public static class BenchRecordCommand
         if (command.Length == 0)
         {
             string script = FindWorkload("python_work.py");
-            command = ["/usr/bin/python3", script, "20"];
+            command = ["/usr/bin/python3", script, "40"];
             extraEnv["PYTHONMALLOC"] = "malloc";
             extraEnv["PYTHONHASHSEED"] = "0";
         }
