@@ -19,6 +19,7 @@ public static class Program
         root.Subcommands.Add(VersionCommand.Create());
         root.Subcommands.Add(RecordCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
+        root.Subcommands.Add(BenchRecordCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
         return root;
     }
