@@ -184,10 +184,10 @@ public sealed class Ptmalloc
         {
             oldtop = av.Top;
             oldtopsize = m.ChunkSize(oldtop);
-            // glibc also extends oldtopsize to sbrk_base + max_system_mem for the main arena (memory once
-            // trimmed is cleared again). Measured with mincore, the pages of re-grown break memory are not made
-            // resident by calloc (HeapResidency_MatchesMincore pins this), so the residency model clamps to the
-            // current top only; the clamp changes nothing but residency.
+            // malloc.c also extends oldtopsize to sbrk_base + max_system_mem for the main arena, but the
+            // Debian 2.36 binary does not behave that way: measured under gdb, calloc's memset stops at the old
+            // top's size when the chunk comes from a top that had to grow (after a trim, too), and mincore agrees
+            // (HeapResidency_MatchesMincore). The model follows the binary; this only affects residency.
             if (!av.IsMain)
             {
                 var heap = _s.HeapForPtr(oldtop);
