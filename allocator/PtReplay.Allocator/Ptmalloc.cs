@@ -376,7 +376,7 @@ public sealed class Ptmalloc
     public void ThreadExit(int thread)
     {
         Enter(thread);
-        _s.Tcaches.Shutdown(this, thread);
+        _s.Tcaches.Shutdown(this);
         var t = _s.Current;
         var a = t.Arena;
         t.Arena = null;
