@@ -66,7 +66,7 @@ public static class ReplayRunner
                 preparer.Add(in e);
                 if (preparer.EventCount >= next)
                 {
-                    options.Progress?.Invoke("prepare", -preparer.EventCount);
+                    options.PrepareProgress?.Invoke(preparer.EventCount);
                     next += 1_000_000;
                 }
             }
