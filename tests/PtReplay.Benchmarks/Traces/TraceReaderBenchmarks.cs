@@ -20,8 +20,8 @@ public class TraceReaderBenchmarks
     private long _events;
 
     /// <summary>How the trace is stored.</summary>
-    [Params("zstd-3", "zstd-19", "brotli-5", "deflate", "raw-blocks", "recording")]
-    public string Layout { get; set; } = "zstd-3";
+    [Params("zstd-6", "zstd-19", "brotli-5", "deflate", "raw-blocks", "recording")]
+    public string Layout { get; set; } = "zstd-6";
 
     /// <summary>Writes the input file for <see cref="Layout"/>.</summary>
     [GlobalSetup]
@@ -34,7 +34,7 @@ public class TraceReaderBenchmarks
         _file = Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(source)}.{Layout}.trace");
         TraceWriterOptions? options = Layout switch
         {
-            "zstd-3" => new TraceWriterOptions { Codec = BlockCodec.Zstd, Level = 3 },
+            "zstd-6" => new TraceWriterOptions { Codec = BlockCodec.Zstd, Level = 6 },
             "zstd-19" => new TraceWriterOptions { Codec = BlockCodec.Zstd, Level = 19 },
             "brotli-5" => new TraceWriterOptions { Codec = BlockCodec.Brotli, Level = 5 },
             "deflate" => new TraceWriterOptions { Codec = BlockCodec.Deflate, Level = 1 },
