@@ -7,7 +7,16 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CLI_DLL="$ROOT/replay/PtReplay.Cli/bin/Release/net10.0/ptreplay.dll"
 
 build() {
-    dotnet build "$ROOT/replay/PtReplay.Cli/PtReplay.Cli.csproj" -c Release -nologo -v quiet -clp:ErrorsOnly >&2
+    # Quiet unless it fails: then the whole build log goes to stderr.
+    local log
+    log="$(mktemp)"
+    echo "ptreplay: building (first run or sources changed)..." >&2
+    if ! dotnet build "$ROOT/replay/PtReplay.Cli/PtReplay.Cli.csproj" -c Release -nologo -v quiet >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        exit 2
+    fi
+    rm -f "$log"
 }
 
 if [[ $# -gt 0 ]]; then

@@ -49,7 +49,7 @@ ptr_record(unsigned kind, uint64_t ptr, uint64_t count, uint64_t align, uint64_t
 {
     struct ptr_thread *t = &ptr_self;
     if (PTR_LIKELY(t->state == TS_ACTIVE)) {
-        uint64_t ts = ptr_now();
+        uint64_t ts = ptr_event_time(t);
         if (PTR_UNLIKELY(t->pos > t->limit)) {
             ptr_flush(t);
         }

@@ -7,6 +7,7 @@
  *   PTRECORD_ROLE=root    marks the started program; the recorder rewrites it in place to "chld"
  *                         (same length, so no allocation), so programs it execs know they are children
  *   PTRECORD_FOLLOW=0     children (fork, exec) do not record: the library stays inert in them
+ *   PTRECORD_CLOCK_EVERY=n  single-threaded processes read the clock on every n-th event (default 8)
  * A program image exec'd by the started process itself (same pid: `record -- env X=1 prog`) is still
  * the started program: it takes over PTRECORD_OUT, and the earlier image's trace moves to OUT.<pid>
  * (or OUT.<pid>.<n>), so OUT always holds the last program the started process ran.
@@ -51,6 +52,16 @@ static void copy_str(char *dst, size_t cap, const char *src)
     dst[i] = 0;
 }
 
+/* PTRECORD_CLOCK_EVERY=n (1..255): a single-threaded process reads the clock on every n-th event. */
+static void set_clock_every(const char *v)
+{
+    unsigned n = 0;
+    while (*v >= '0' && *v <= '9' && n < 1000) {
+        n = n * 10 + (unsigned)(*v++ - '0');
+    }
+    ptr_clock.every = n < 1 ? 1 : n > 255 ? 255 : (int)n;
+}
+
 /*
  * Reads the control variables. The first call may come before libc has set `environ` (ld.so's own
  * allocations once it switches to the real malloc), so /proc/self/environ is the source; environ is
@@ -89,6 +100,8 @@ static int read_control(void)
                     ptr_proc.follow = v[0] != '0';
                 } else if (is_var(envbuf + start, "PTRECORD_ROLE", &v)) {
                     is_root = v[0] == 'r';
+                } else if (is_var(envbuf + start, "PTRECORD_CLOCK_EVERY", &v)) {
+                    set_clock_every(v);
                 }
                 i++;
                 last_complete = i;
@@ -114,6 +127,8 @@ static int read_control(void)
                 ptr_proc.follow = v[0] != '0';
             } else if (is_var(*e, "PTRECORD_ROLE", &v)) {
                 is_root = v[0] == 'r';
+            } else if (is_var(*e, "PTRECORD_CLOCK_EVERY", &v)) {
+                set_clock_every(v);
             }
         }
     }

@@ -68,7 +68,15 @@ public static class RecordCommand
             return 2;
         }
 
-        Console.Error.WriteLine(RecordingReport.OneLine(result, packTrace));
+        try
+        {
+            Console.Error.WriteLine(RecordingReport.Finish(result, packTrace));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"ptreplay record: the program ran, but its trace could not be summarised: {e.Message}");
+        }
+
         return result.ExitCode;
     }
 }

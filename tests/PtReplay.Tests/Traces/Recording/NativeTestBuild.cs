@@ -1,0 +1,74 @@
+using System.Diagnostics;
+
+namespace PtReplay.Tests.Traces.Recording;
+
+/// <summary>
+/// Compiles the small C programs and preload libraries the recording tests need, once per test run,
+/// into a private temporary folder (gcc is part of the build's prerequisites).
+/// </summary>
+internal static class NativeTestBuild
+{
+    private static readonly Lazy<string> Folder = new(() =>
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "ptreplay-rec-tests-" + Environment.ProcessId);
+        System.IO.Directory.CreateDirectory(dir);
+        return dir;
+    });
+
+    private static readonly Dictionary<string, Lazy<string>> Built = new(StringComparer.Ordinal);
+
+    /// <summary>The temporary folder the compiled files live in.</summary>
+    public static string Directory => Folder.Value;
+
+    /// <summary>Compiles <paramref name="source"/> into an executable named <paramref name="name"/> (cached).</summary>
+    public static string Program(string name, string source) =>
+        Build(name, source, "-O1 -fno-builtin -Wall -o {out} {src} -lpthread");
+
+    /// <summary>Compiles <paramref name="source"/> into a shared library named <paramref name="name"/> (cached).</summary>
+    public static string SharedLibrary(string name, string source) =>
+        Build(name, source, "-O1 -fno-builtin -shared -fPIC -Wall -o {out} {src}");
+
+    private static string Build(string name, string source, string arguments)
+    {
+        Lazy<string> lazy;
+        lock (Built)
+        {
+            if (!Built.TryGetValue(name, out lazy!))
+            {
+                lazy = new Lazy<string>(() => Compile(name, source, arguments));
+                Built.Add(name, lazy);
+            }
+        }
+
+        return lazy.Value;
+    }
+
+    private static string Compile(string name, string source, string arguments)
+    {
+        string src = Path.Combine(Directory, name + ".c");
+        string output = Path.Combine(Directory, name);
+        File.WriteAllText(src, source);
+        var psi = new ProcessStartInfo("gcc")
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (string arg in arguments.Replace("{out}", output, StringComparison.Ordinal)
+                     .Replace("{src}", src, StringComparison.Ordinal)
+                     .Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        using var gcc = Process.Start(psi)!;
+        string errors = gcc.StandardError.ReadToEnd();
+        gcc.WaitForExit();
+        if (gcc.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"gcc failed for {name}: {errors}");
+        }
+
+        return output;
+    }
+}

@@ -1,0 +1,132 @@
+using PtReplay.Traces;
+using PtReplay.Traces.Recording;
+
+namespace PtReplay.Tests.Traces.Recording;
+
+/// <summary>Recording never changes what a program does, and records what it really got.</summary>
+public class RecorderBehaviourTests
+{
+    [Theory]
+    [InlineData("python")]
+    [InlineData("sqlite")]
+    [InlineData("perl")]
+    [InlineData("sort")]
+    [InlineData("mt")]
+    public void Recording_LeavesStdoutAndExitCodeUnchanged(string workload)
+    {
+        using var dir = new TempDir();
+        RecordingRuns.Workload w = RecordingRuns.Get(workload);
+        RecordingResult plain = RecordingRuns.Run(w, null, dir.Path);
+        RecordingResult recorded = RecordingRuns.Run(w, dir.File("w.trace"), dir.Path);
+
+        Assert.Equal(plain.ExitCode, recorded.ExitCode);
+        Assert.NotEmpty(plain.StandardOutput);
+        Assert.Equal(plain.StandardOutput, recorded.StandardOutput);
+        using var reader = TraceReader.Open(recorded.TracePath);
+        Assert.False(reader.IsTruncated);
+        Assert.True(reader.ReadAll().Count(e => e.Kind.IsCall()) >= w.MinCalls);
+    }
+
+    [Fact]
+    public void RecordedAddresses_AreWhatTheProgramGot()
+    {
+        using var dir = new TempDir();
+        string probe = NativeTestBuild.Program("probe", TestPrograms.Probe);
+        RecordingResult run = Recorder.Run(new RecordingOptions
+        {
+            Command = [probe, "addresses"],
+            OutputPath = dir.File("a.trace"),
+            CaptureOutput = true,
+            Environment = RecordingRuns.BaseEnvironment(dir.Path),
+        });
+        Assert.Equal(0, run.ExitCode);
+        string[] lines = System.Text.Encoding.ASCII.GetString(run.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        List<AllocEvent> events = RecordingRuns.ReadEvents(run.TracePath);
+        Assert.Single(events.Select(e => e.Thread).Distinct());
+
+        // Every reported call appears, in order, with the program's result.
+        int at = 0;
+        foreach (string line in lines.Where(l => !l.StartsWith("posix_memalign_bad", StringComparison.Ordinal)))
+        {
+            string[] f = line.Split(' ');
+            EventKind kind = f[0] == "realloc0" ? EventKind.Realloc : EventKinds.Calls.Single(k => k.CName() == f[0]);
+            ulong size = ulong.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture);
+            ulong result = Convert.ToUInt64(f[2], 16);
+            at = events.FindIndex(at, e => e.Kind == kind && e.Size == size);
+            Assert.True(at >= 0, $"no {line} in the trace");
+            Assert.Equal(result, events[at].Result);
+            at++;
+        }
+
+        // Failures: the status says why.
+        AllocEvent failed = events.Single(e => e.Kind == EventKind.Malloc && e.Size == ulong.MaxValue - 4096);
+        Assert.Equal(0ul, failed.Result);
+        Assert.Equal(12, failed.Status); // ENOMEM
+        AllocEvent badAlign = events.Single(e => e.Kind == EventKind.PosixMemalign && e.Alignment == 3);
+        Assert.Equal(0ul, badAlign.Result);
+        Assert.Equal(22, badAlign.Status); // EINVAL
+        AllocEvent zero = events.Single(e => e.Kind == EventKind.Realloc && e.Size == 0);
+        Assert.Equal((0ul, 0), (zero.Result, zero.Status)); // realloc(p, 0) frees: NULL, not a failure
+        Assert.Contains(events, e => e.Kind == EventKind.Free && e.Ptr == 0);
+        AllocEvent calloc = events.Single(e => e.Kind == EventKind.Calloc && e.Size == 24);
+        Assert.Equal(10ul, calloc.Count);
+        AllocEvent array = events.Single(e => e.Kind == EventKind.ReallocArray && e.Size == 9);
+        Assert.Equal(7ul, array.Count);
+        Assert.Equal(256ul, events.Single(e => e.Kind == EventKind.Memalign && e.Size == 100).Alignment);
+    }
+
+    [Fact]
+    public void Header_DescribesTheProcess()
+    {
+        using var dir = new TempDir();
+        string probe = NativeTestBuild.Program("probe", TestPrograms.Probe);
+        var env = RecordingRuns.BaseEnvironment(dir.Path);
+        env["MALLOC_ARENA_MAX"] = "2";
+        env["GLIBC_TUNABLES"] = "glibc.malloc.tcache_count=3";
+        RecordingResult run = Recorder.Run(new RecordingOptions
+        {
+            Command = [probe, "addresses"],
+            OutputPath = dir.File("h.trace"),
+            CaptureOutput = true,
+            Environment = env,
+        });
+        using var reader = TraceReader.Open(run.TracePath);
+        TraceHeader h = reader.Header;
+        Assert.Equal(probe, h.ExecutablePath);
+        Assert.Equal(new[] { probe, "addresses" }, h.Argv.ToArray());
+        Assert.Equal(Environment.ProcessId, h.ParentPid);
+        Assert.Contains("MALLOC_ARENA_MAX=2", h.MallocEnvironment);
+        Assert.Contains("GLIBC_TUNABLES=glibc.malloc.tcache_count=3", h.MallocEnvironment);
+        Assert.Equal(OnlineCpus(), h.OnlineCpus);
+        Assert.Equal(4096, h.PageSize);
+        Assert.StartsWith("2.", h.GlibcVersion, StringComparison.Ordinal);
+        Assert.StartsWith("CLOCK_MONOTONIC", h.ClockName, StringComparison.Ordinal);
+        // brk0 is the break before the first allocation: the first heap block lies just above it.
+        ulong firstHeapResult = reader.ReadAll().First(e => e.Kind == EventKind.Malloc && e.Size < 1000).Result;
+        Assert.InRange(firstHeapResult - h.Brk0, 16ul, 64ul * 1024);
+    }
+
+    /// <summary>Counts /sys/devices/system/cpu/online ("0-3,6" = 5 CPUs).</summary>
+    private static int OnlineCpus() =>
+        File.ReadAllText("/sys/devices/system/cpu/online").Trim().Split(',').Sum(range =>
+        {
+            string[] ends = range.Split('-');
+            return ends.Length == 1 ? 1 : int.Parse(ends[1], System.Globalization.CultureInfo.InvariantCulture) -
+                                          int.Parse(ends[0], System.Globalization.CultureInfo.InvariantCulture) + 1;
+        });
+
+    [Fact]
+    public void SignalQueries_SeeTheDefaultDisposition()
+    {
+        using var dir = new TempDir();
+        string probe = NativeTestBuild.Program("probe", TestPrograms.Probe);
+        RecordingResult run = Recorder.Run(new RecordingOptions
+        {
+            Command = [probe, "sigaction"],
+            OutputPath = dir.File("s.trace"),
+            CaptureOutput = true,
+            Environment = RecordingRuns.BaseEnvironment(dir.Path),
+        });
+        Assert.Equal("SIGSEGV default\n", System.Text.Encoding.ASCII.GetString(run.StandardOutput));
+    }
+}

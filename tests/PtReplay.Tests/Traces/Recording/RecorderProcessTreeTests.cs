@@ -1,0 +1,160 @@
+using System.Globalization;
+using PtReplay.Traces;
+using PtReplay.Traces.Recording;
+
+namespace PtReplay.Tests.Traces.Recording;
+
+/// <summary>fork, exec, threads, --no-follow, and programs killed by a signal.</summary>
+public class RecorderProcessTreeTests
+{
+    private static RecordingResult RunProbe(TempDir dir, string mode, bool follow = true) =>
+        Recorder.Run(new RecordingOptions
+        {
+            Command = [NativeTestBuild.Program("probe", TestPrograms.Probe), mode],
+            OutputPath = dir.File("p.trace"),
+            FollowChildren = follow,
+            CaptureOutput = true,
+            Environment = RecordingRuns.BaseEnvironment(dir.Path),
+            Timeout = TimeSpan.FromMinutes(1),
+        });
+
+    [Fact]
+    public void Fork_ChildWritesItsOwnTrace_ParentHasAForkMarker()
+    {
+        using var dir = new TempDir();
+        RecordingResult run = RunProbe(dir, "fork");
+        Assert.Equal(0, run.ExitCode);
+        int childPid = int.Parse(System.Text.Encoding.ASCII.GetString(run.StandardOutput).Split(' ')[1], CultureInfo.InvariantCulture);
+
+        List<AllocEvent> parent = RecordingRuns.ReadEvents(run.TracePath);
+        AllocEvent fork = Assert.Single(parent, e => e.Kind == EventKind.Fork);
+        Assert.Equal((ulong)childPid, fork.Size);
+        Assert.Contains(parent, e => e.Kind == EventKind.Malloc && e.Size == 333);
+        Assert.DoesNotContain(parent, e => e.Kind == EventKind.Malloc && e.Size == 222);
+
+        string childTrace = Assert.Single(run.ChildTraces);
+        Assert.Equal(childPid, Recorder.ChildPid(childTrace, run.TracePath));
+        using var reader = TraceReader.Open(childTrace);
+        Assert.Equal(childPid, reader.Header.Pid);
+        Assert.False(reader.IsTruncated); // the child ended with _exit: still a complete trace
+        List<AllocEvent> child = reader.ReadAll().ToList();
+        Assert.Contains(child, e => e.Kind == EventKind.Malloc && e.Size == 222);
+        // The parent's events buffered before the fork are not repeated in the child.
+        Assert.DoesNotContain(child, e => e.Kind == EventKind.Malloc && e.Size == 111);
+        // The block allocated before the fork is freed in the child: by its parent-given address.
+        ulong inherited = parent.Single(e => e.Kind == EventKind.Malloc && e.Size == 111).Result;
+        Assert.Contains(child, e => e.Kind == EventKind.Free && e.Ptr == inherited);
+    }
+
+    [Fact]
+    public void Exec_ByTheStartedProcess_NewImageTakesOverTheTrace()
+    {
+        using var dir = new TempDir();
+        RecordingResult run = RunProbe(dir, "exec");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("exec'd\n", System.Text.Encoding.ASCII.GetString(run.StandardOutput));
+
+        using (var main = TraceReader.Open(run.TracePath))
+        {
+            Assert.Equal("/usr/bin/echo", main.Header.ExecutablePath);
+            Assert.Contains(main.ReadAll(), e => e.Kind.IsCall());
+        }
+
+        string before = Assert.Single(run.ChildTraces);
+        using var probe = TraceReader.Open(before);
+        List<AllocEvent> events = probe.ReadAll().ToList();
+        Assert.Contains(events, e => e.Kind == EventKind.Malloc && e.Size == 444);
+        Assert.Equal(EventKind.Exec, events[^1].Kind);
+        Assert.False(probe.IsTruncated);
+    }
+
+    [Fact]
+    public void Exec_ByAChild_IsTracedBesideIt_UnlessNoFollow()
+    {
+        using var dir = new TempDir();
+        RecordingResult run = RunProbe(dir, "forkexec");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("child exec'd\n", System.Text.Encoding.ASCII.GetString(run.StandardOutput));
+        // The forked child (ends with exec) and the program it exec'd, both under the child's pid.
+        Assert.Equal(2, run.ChildTraces.Count);
+        int pid = Recorder.ChildPid(run.ChildTraces[0], run.TracePath);
+        Assert.Equal(pid, Recorder.ChildPid(run.ChildTraces[1], run.TracePath));
+        using (var forked = TraceReader.Open(run.ChildTraces[0]))
+        {
+            Assert.Equal(EventKind.Exec, forked.ReadAll().Last().Kind);
+        }
+
+        using (var execd = TraceReader.Open(run.ChildTraces[1]))
+        {
+            Assert.Equal("/usr/bin/echo", execd.Header.ExecutablePath);
+        }
+
+        using var dir2 = new TempDir();
+        RecordingResult quiet = RunProbe(dir2, "forkexec", follow: false);
+        Assert.Equal(run.StandardOutput, quiet.StandardOutput);
+        Assert.Empty(quiet.ChildTraces);
+        Assert.Contains(RecordingRuns.ReadEvents(quiet.TracePath), e => e.Kind == EventKind.Fork);
+    }
+
+    [Fact]
+    public void Threads_EachHasStartAndExit_AndEveryFreeFollowsItsAllocation()
+    {
+        using var dir = new TempDir();
+        RecordingResult run = RecordingRuns.Run(RecordingRuns.Get("mt"), dir.File("mt.trace"), dir.Path);
+        Assert.Equal(0, run.ExitCode);
+        using var reader = TraceReader.Open(run.TracePath);
+        List<AllocEvent> events = reader.ReadAll().ToList();
+        Assert.Equal(5, reader.ThreadTids.Count); // main + 2 producers + 2 consumers
+        Assert.Equal(5, reader.ThreadTids.Distinct().Count());
+        Assert.Equal(5, events.Count(e => e.Kind == EventKind.ThreadStart));
+        Assert.Equal(4, events.Count(e => e.Kind == EventKind.ThreadExit)); // the main thread ends with the process
+        Assert.Equal(reader.Header.Pid, reader.ThreadTids[0]); // thread 0 is the main thread
+
+        // In the reader's (timestamp) order every pointer is allocated before it is freed, across threads.
+        var live = new HashSet<ulong>();
+        int crossThread = 0;
+        var owner = new Dictionary<ulong, int>();
+        foreach (AllocEvent e in events)
+        {
+            if (e.Kind.TakesPointer() && e.Ptr != 0)
+            {
+                Assert.True(live.Remove(e.Ptr), $"{e} frees a pointer not allocated before it");
+                crossThread += owner[e.Ptr] != e.Thread ? 1 : 0;
+            }
+
+            if (e.Kind.Allocates() && e.Result != 0)
+            {
+                Assert.True(live.Add(e.Result), $"{e} returns a live pointer");
+                owner[e.Result] = e.Thread;
+            }
+        }
+
+        Assert.True(crossThread >= 6000, $"only {crossThread} cross-thread frees");
+    }
+
+    [Fact]
+    public void Sigkill_LeavesAReadableTruncatedTrace()
+    {
+        using var dir = new TempDir();
+        RecordingResult run = RunProbe(dir, "kill");
+        Assert.Equal(128 + 9, run.ExitCode);
+        using var reader = TraceReader.Open(run.TracePath);
+        Assert.True(reader.IsTruncated);
+        List<AllocEvent> events = reader.ReadAll().ToList();
+        // 400,000 calls; all but the last buffer (64 KiB, at most ~20,000 events) were flushed.
+        Assert.InRange(events.Count(e => e.Kind.IsCall()), 350_000, 400_000);
+    }
+
+    [Fact]
+    public void Abort_FlushesWhatWasBuffered()
+    {
+        using var dir = new TempDir();
+        RecordingResult run = RunProbe(dir, "abort");
+        Assert.Equal(128 + 6, run.ExitCode);
+        using var reader = TraceReader.Open(run.TracePath);
+        Assert.True(reader.IsTruncated); // no end block: the process did not exit normally
+        List<AllocEvent> events = reader.ReadAll().ToList();
+        Assert.True(events.Count(e => e.Kind == EventKind.Malloc && e.Size is >= 1 and <= 1000) >= 1000);
+        Assert.Contains(events, e => e.Kind == EventKind.Free && events.Any(m => m.Kind == EventKind.Malloc && m.Size == 1000 && m.Result == e.Ptr));
+    }
+}

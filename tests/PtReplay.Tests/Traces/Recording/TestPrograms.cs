@@ -1,0 +1,114 @@
+namespace PtReplay.Tests.Traces.Recording;
+
+/// <summary>C sources compiled at test time (see <see cref="NativeTestBuild"/>).</summary>
+internal static class TestPrograms
+{
+    /// <summary>
+    /// A probe whose first argument picks a scenario. It reports what it needs the test to know with
+    /// write(2) only (no stdio, so its own output never touches the heap).
+    /// </summary>
+    public const string Probe = """
+        #define _GNU_SOURCE
+        #include <errno.h>
+        #include <malloc.h>
+        #include <signal.h>
+        #include <stdint.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <sys/wait.h>
+        #include <unistd.h>
+
+        static void out(const char *s) { write(1, s, strlen(s)); }
+        static void out_num(unsigned long v, int base) {
+            char b[32]; int n = 0;
+            do { int d = (int)(v % (unsigned)base); b[n++] = (char)(d < 10 ? '0' + d : 'a' + d - 10); v /= (unsigned)base; } while (v);
+            char r[34]; int k = 0; if (base == 16) { r[k++] = '0'; r[k++] = 'x'; }
+            while (n) r[k++] = b[--n];
+            write(1, r, (size_t)k);
+        }
+        /* One line per call: "<kind> <size> <result>" (result in hex, 0x0 for NULL). */
+        static void report(const char *kind, unsigned long size, void *result) {
+            out(kind); out(" "); out_num(size, 10); out(" "); out_num((unsigned long)result, 16); out("\n");
+        }
+
+        int main(int argc, char **argv) {
+            const char *mode = argc > 1 ? argv[1] : "";
+            if (!strcmp(mode, "addresses")) {
+                void *keep[64]; int n = 0;
+                for (unsigned long s = 1; s < 5000; s = s * 3 + 7) { keep[n] = malloc(s); report("malloc", s, keep[n]); n++; }
+                void *c = calloc(10, 24); report("calloc", 24, c);
+                void *r = realloc(keep[1], 4000); report("realloc", 4000, r); keep[1] = r;
+                void *m = memalign(256, 100); report("memalign", 100, m);
+                void *a = aligned_alloc(64, 128); report("aligned_alloc", 128, a);
+                void *v = valloc(300); report("valloc", 300, v);
+                void *pv = pvalloc(300); report("pvalloc", 300, pv);
+                void *pm = NULL; posix_memalign(&pm, 32, 72); report("posix_memalign", 72, pm);
+                void *ra = reallocarray(NULL, 7, 9); report("reallocarray", 9, ra);
+                void *big = malloc(300000); report("malloc", 300000, big);
+                void *fail = malloc(SIZE_MAX - 4096); report("malloc", SIZE_MAX - 4096, fail);
+                void *pbad = NULL; int rc = posix_memalign(&pbad, 3, 10); out("posix_memalign_bad "); out_num((unsigned long)rc, 10); out("\n");
+                void *zero = realloc(malloc(40), 0); report("realloc0", 0, zero);
+                free(NULL);
+                for (int i = 0; i < n; i++) free(keep[i]);
+                free(c); free(m); free(a); free(v); free(pv); free(pm); free(ra); free(big);
+                return 0;
+            }
+            if (!strcmp(mode, "fork")) {
+                void *a = malloc(111);
+                pid_t p = fork();
+                if (p == 0) { void *b = malloc(222); free(b); free(a); _exit(0); }
+                out("child "); out_num((unsigned long)p, 10); out("\n");
+                waitpid(p, NULL, 0);
+                void *c = malloc(333); free(c); free(a);
+                return 0;
+            }
+            if (!strcmp(mode, "exec")) {
+                void *a = malloc(444); (void)a;
+                execl("/bin/echo", "echo", "exec'd", (char *)NULL);
+                return 1;
+            }
+            if (!strcmp(mode, "forkexec")) {
+                void *a = malloc(555);
+                pid_t p = fork();
+                if (p == 0) { execl("/bin/echo", "echo", "child exec'd", (char *)NULL); _exit(1); }
+                waitpid(p, NULL, 0);
+                free(a);
+                return 0;
+            }
+            if (!strcmp(mode, "kill")) {
+                for (int i = 0; i < 200000; i++) free(malloc((size_t)(i % 1000) + 1));
+                kill(getpid(), SIGKILL);
+                return 0;
+            }
+            if (!strcmp(mode, "abort")) {
+                for (int i = 0; i < 1000; i++) free(malloc((size_t)i + 1));
+                abort();
+            }
+            if (!strcmp(mode, "sigaction")) {
+                struct sigaction sa; sigaction(SIGSEGV, NULL, &sa);
+                out(sa.sa_handler == SIG_DFL ? "SIGSEGV default\n" : "SIGSEGV not default\n");
+                return 0;
+            }
+            return 2;
+        }
+        """;
+
+    /// <summary>
+    /// Preloaded in both runs of the mtrace comparison. Its constructor starts glibc's mtrace (when
+    /// libc_malloc_debug.so provides it). With MTRACE_MIMIC=1 (the recorded run, where the recorder's
+    /// malloc comes first and malloc-debug's wrappers never run) it first makes the one allocation
+    /// malloc-debug makes on its first call, malloc(0) then free, so both heaps start out the same.
+    /// </summary>
+    public const string MtraceStarter = """
+        #include <mcheck.h>
+        #include <stdlib.h>
+        __attribute__((constructor)) static void start_mtrace(void)
+        {
+            const char *mimic = getenv("MTRACE_MIMIC");
+            if (mimic != NULL && mimic[0] == '1') {
+                free(malloc(0));
+            }
+            mtrace();
+        }
+        """;
+}

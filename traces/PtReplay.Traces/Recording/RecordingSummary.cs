@@ -1,0 +1,29 @@
+namespace PtReplay.Traces.Recording;
+
+/// <summary>
+/// What a recorded trace holds, for the one-line report of `record`: events, threads, traced time,
+/// file size. Read with <see cref="TraceReader"/> (streaming, bounded memory).
+/// </summary>
+public sealed record RecordingSummary(string Path, long Events, int Threads, long DurationNs, long FileBytes, bool Truncated)
+{
+    /// <summary>File bytes per event (header included); 0 for an empty trace.</summary>
+    public double BytesPerEvent => Events == 0 ? 0 : (double)FileBytes / Events;
+
+    /// <summary>Reads the trace at <paramref name="path"/> once.</summary>
+    public static RecordingSummary Of(string path)
+    {
+        using var reader = TraceReader.Open(path);
+        var batch = new AllocEvent[8192];
+        long events = 0, first = long.MaxValue, last = long.MinValue;
+        int n;
+        while ((n = reader.ReadBatch(batch)) > 0)
+        {
+            events += n;
+            first = Math.Min(first, batch[0].Timestamp);
+            last = Math.Max(last, batch[n - 1].Timestamp);
+        }
+
+        return new RecordingSummary(path, events, reader.ThreadTids.Count, events == 0 ? 0 : last - first,
+            new FileInfo(path).Length, reader.IsTruncated);
+    }
+}
