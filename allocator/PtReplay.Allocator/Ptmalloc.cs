@@ -184,13 +184,11 @@ public sealed class Ptmalloc
         {
             oldtop = av.Top;
             oldtopsize = m.ChunkSize(oldtop);
-            if (av.IsMain)
-            {
-                ulong fresh = _s.Mp.SbrkBase + av.MaxSystemMem - oldtop;
-                if (oldtopsize < fresh)
-                    oldtopsize = fresh;
-            }
-            else
+            // glibc also extends oldtopsize to sbrk_base + max_system_mem for the main arena (memory once
+            // trimmed is cleared again). Measured with mincore, the pages of re-grown break memory are not made
+            // resident by calloc (HeapResidency_MatchesMincore pins this), so the residency model clamps to the
+            // current top only; the clamp changes nothing but residency.
+            if (!av.IsMain)
             {
                 var heap = _s.HeapForPtr(oldtop);
                 ulong fresh = heap.Base + heap.MprotectSize - oldtop;
@@ -282,6 +280,8 @@ public sealed class Ptmalloc
             ulong newmem = MallocInternal(bytes);
             if (newmem == 0)
                 return 0;
+            _s.Space.Touch(oldmem, oldsize - Chunk.HeaderSize);
+            _s.Space.Touch(newmem, oldsize - Chunk.HeaderSize);
             _s.Trimmer.MunmapChunk(oldp);
             return newmem;
         }
@@ -290,7 +290,11 @@ public sealed class Ptmalloc
         {
             result = MallocInternal(bytes);
             if (result != 0)
+            {
+                _s.Space.Touch(oldmem, oldsize - Chunk.SizeSz);
+                _s.Space.Touch(result, oldsize - Chunk.SizeSz);
                 _s.Free.Free(ar!, oldp, false);
+            }
         }
         return result;
     }
@@ -491,6 +495,9 @@ public sealed class Ptmalloc
             return new MemoryFootprint(main, heaps, mmapped, main + heaps + mmapped, resident);
         }
     }
+
+    /// <summary>Resident bytes (page-residency model) of the pages overlapping [start, start+length).</summary>
+    public ulong ResidentBytesInRange(ulong start, ulong length) => _s.Space.Residency.CountRange(start, length) * _s.PageSize;
 
     /// <summary>Classifies a user pointer for parity comparison.</summary>
     public AddressInfo Classify(ulong userPtr)

@@ -20,6 +20,7 @@ public static class Program
         root.Subcommands.Add(RecordCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(BenchRecordCommand.Create());
+        root.Subcommands.Add(VerifyCommand.Create());
         return root;
     }
 

@@ -55,6 +55,8 @@ internal sealed class IntFree
             ulong nextRaw = _m.SizeNoMask(p + size);
             if (nextRaw <= Chunk.HeaderSize || (nextRaw & ~Chunk.SizeBits) >= av.SystemMem)
                 MallocState.Fail("free(): invalid next size (fast)");
+            if (mp.PerturbByte != 0)
+                _s.Space.Touch(Chunk.ToMem(p), size - Chunk.HeaderSize); // free_perturb
             av.HaveFastchunks = true;
             int idx = BinIndex.FastbinIndex(size);
             ulong old = av.FastbinsY[idx];
@@ -104,6 +106,8 @@ internal sealed class IntFree
         ulong nextsize = nextRaw & ~Chunk.SizeBits;
         if (nextRaw <= Chunk.HeaderSize || nextsize >= av.SystemMem)
             MallocState.Fail("free(): invalid next size (normal)");
+        if (_s.Mp.PerturbByte != 0)
+            _s.Space.Touch(Chunk.ToMem(p), size - Chunk.HeaderSize); // free_perturb
 
         if (!_m.PrevInUse(p))
         {

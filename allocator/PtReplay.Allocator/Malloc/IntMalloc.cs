@@ -25,8 +25,20 @@ internal sealed class IntMalloc
         _m = s.M;
     }
 
+    /// <summary>Set when the last result came from tcache (the unsorted scan's cached exact fits): no perturb then.</summary>
+    private bool _fromTcache;
+
     /// <summary>Returns the user pointer, or 0 when memory is exhausted.</summary>
     public ulong Malloc(Arena? av, ulong bytes)
+    {
+        _fromTcache = false;
+        ulong p = MallocCore(av, bytes);
+        if (p != 0 && _s.Mp.PerturbByte != 0 && !_fromTcache)
+            _s.Space.Touch(p, bytes); // alloc_perturb: memset of the request
+        return p;
+    }
+
+    private ulong MallocCore(Arena? av, ulong bytes)
     {
         ulong nb = Chunk.CheckedRequestToSize(bytes);
         if (nb == 0)
@@ -242,14 +254,20 @@ internal sealed class IntMalloc
 
                 ++tcacheUnsortedCount;
                 if (returnCached && mp.TcacheUnsortedLimit > 0 && tcacheUnsortedCount > mp.TcacheUnsortedLimit)
+                {
+                    _fromTcache = true;
                     return _s.Tcaches.Get(tc!, tcIdx);
+                }
 
                 if (++iters >= MaxUnsortedIterations)
                     break;
             }
 
             if (returnCached)
+            {
+                _fromTcache = true;
                 return _s.Tcaches.Get(tc!, tcIdx);
+            }
 
             if (!BinIndex.InSmallbinRange(nb))
             {

@@ -23,6 +23,25 @@ public sealed class PageResidency
     /// <summary>Whether the page holding <paramref name="address"/> is resident.</summary>
     public bool IsResident(ulong address) => _resident.Contains(address / _pageSize);
 
+    /// <summary>Resident pages among those overlapping [address, address+length).</summary>
+    public ulong CountRange(ulong address, ulong length)
+    {
+        if (length == 0)
+            return 0;
+        ulong first = address / _pageSize, last = (address + length - 1) / _pageSize, n = 0;
+        if (last - first > (ulong)_resident.Count)
+        {
+            foreach (var p in _resident)
+                if (p >= first && p <= last)
+                    n++;
+            return n;
+        }
+        for (ulong p = first; p <= last; p++)
+            if (_resident.Contains(p))
+                n++;
+        return n;
+    }
+
     /// <summary>Touches every page of [address, address+length).</summary>
     public void TouchRange(ulong address, ulong length)
     {

@@ -63,7 +63,7 @@ internal sealed class IntRealloc
             }
             else
             {
-                CopyMetadataFree(oldp, newmem);
+                CopyUserData(oldp, newmem);
                 _s.Free.Free(av, oldp, true);
                 return newmem;
             }
@@ -86,12 +86,15 @@ internal sealed class IntRealloc
         return Chunk.ToMem(newp);
     }
 
-    /// <summary>The copy of user data (memcpy) only matters for residency: the destination gets written.</summary>
-    private void CopyMetadataFree(ulong oldp, ulong newmem)
+    /// <summary>
+    /// memcpy of the old block into the new one. Only residency changes: the copy reads every source page
+    /// (an untouched anonymous page then maps the zero page, which mincore and RSS count) and writes the destination.
+    /// </summary>
+    private void CopyUserData(ulong oldp, ulong newmem)
     {
         ulong sz = _m.ChunkSize(oldp) - Chunk.SizeSz;
-        if (_s.Options.Touch != TouchModel.None)
-            _s.Space.Touch(newmem, sz);
+        _s.Space.Touch(Chunk.ToMem(oldp), sz);
+        _s.Space.Touch(newmem, sz);
     }
 
     /// <summary>mremap_chunk: returns the (possibly moved) chunk, or 0 when mremap fails.</summary>

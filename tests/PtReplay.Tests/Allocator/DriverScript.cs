@@ -21,6 +21,7 @@ public enum DriverOp : ulong
     MallocInfo = 15,
     FreeAt = 16,
     ReallocAt = 17,
+    HeapResident = 18,
 }
 
 /// <summary>One scripted call: which thread, which slot holds the pointer, and up to two arguments.</summary>

@@ -87,6 +87,17 @@ public static class ParityHarness
                 case DriverOp.Mallopt: m0 = (ulong)(long)model.Mallopt((int)(long)c.A, (int)(long)c.B); isAlloc = false; break;
                 case DriverOp.Usable: m0 = model.UsableSize(slots[c.Slot]); isAlloc = false; break;
                 case DriverOp.ThreadExit: model.ThreadExit(c.Thread); isAlloc = false; break;
+                case DriverOp.HeapResident:
+                    m1 = model.Brk - real.Brk0;
+                    m0 = model.ResidentBytesInRange(real.Brk0, m1) / 4096;
+                    for (ulong pg = 0; pg < m1 / 4096; pg++)
+                        if (model.ResidentBytesInRange(real.Brk0 + pg * 4096, 4096) != 0)
+                        {
+                            m2 += pg;
+                            m3 += pg * pg;
+                        }
+                    isAlloc = false;
+                    break;
                 case DriverOp.MallocInfo:
                     model.Malloc(c.Thread, FileStructSize); // fdopen's FILE
                     modelInfo = model.MallocInfoXml();
@@ -122,6 +133,11 @@ public static class ParityHarness
             {
                 if (r[0] != m0 || r[1] != m1 || r[2] != m2 || r[3] != m3)
                     why = $"mallinfo2 glibc (arena {r[0]}, ordblks {r[1]}, fordblks {r[2]}, hblkhd {r[3]}) model ({m0}, {m1}, {m2}, {m3})";
+            }
+            else if (c.Op == DriverOp.HeapResident)
+            {
+                if (r[0] != m0 || r[1] != m1 || r[2] != m2 || r[3] != m3)
+                    why = $"heap: glibc {r[0]} resident pages of 0x{r[1]:x} bytes, model {m0} of 0x{m1:x} (page set checksums {r[2]}/{r[3]} vs {m2}/{m3})";
             }
             else if (c.Op is DriverOp.Trim or DriverOp.Mallopt or DriverOp.Usable && r[0] != m0)
             {

@@ -73,4 +73,26 @@ public class PtmallocParityTests
         Assert.Contains("<heap nr=\"0\">", outcome.MallocInfo.Glibc, StringComparison.Ordinal);
         Assert.Equal(outcome.MallocInfo.Glibc, outcome.MallocInfo.Model);
     }
+
+    /// <summary>
+    /// Page residency of the break area (mincore in the real process) equals the model's RSS model when the
+    /// program never touches its blocks: only glibc's own writes (headers, links, calloc's memset) make pages resident,
+    /// and trimming/malloc_trim's madvise drop them.
+    /// </summary>
+    [Theory]
+    [InlineData(71, "")]
+    [InlineData(72, "glibc.malloc.trim_threshold=0:glibc.malloc.top_pad=0")]
+    public void HeapResidency_MatchesMincore(int seed, string tunables)
+    {
+        var generated = ScriptGenerator.Random(seed, 3000);
+        var s = new DriverScript { Slots = generated.Slots };
+        for (int i = 0; i < generated.Calls.Count; i++)
+        {
+            s.Calls.Add(generated.Calls[i]);
+            if (i % 100 == 99)
+                s.Add(DriverOp.HeapResident, 0);
+        }
+        var outcome = ParityHarness.Run(s, tunables);
+        Assert.True(outcome.FirstDivergence is null, outcome.FirstDivergence);
+    }
 }

@@ -28,6 +28,7 @@ enum {
   OP_MALLOPT = 11, OP_USABLE = 12, OP_THREAD_EXIT = 13, OP_MALLINFO = 14,
   OP_FREE_AT = 16 /* free(slot + a): corrupt pointers for the abort tests */,
   OP_REALLOC_AT = 17 /* realloc(slot + a, b) */,
+  OP_HEAP_RESIDENT = 18 /* resident pages of [brk0, sbrk(0)) by mincore */,
   OP_MALLOC_INFO = 15 /* last op only: fdopen (one FILE malloc) + unbuffered-by-static-buffer malloc_info to argv[3] */
 };
 
@@ -38,6 +39,7 @@ static uint64_t nops, nslots, nthreads;
 static sem_t go[MAX_THREADS], done;
 static volatile uint64_t current_op;
 static volatile int thread_exit_flag[MAX_THREADS];
+static uintptr_t brk_start;
 static const char *info_path = "/dev/null";
 
 static void die(const char *msg) {
@@ -81,6 +83,24 @@ static void run_op(uint64_t i) {
   case OP_REALLOCARRAY: p = reallocarray(slots[slot], a, b); if (p) slots[slot] = p; break;
   case OP_MALLOPT: o[0] = (uint64_t)mallopt((int)(int64_t)a, (int)(int64_t)b); return;
   case OP_USABLE: o[0] = malloc_usable_size(slots[slot]); return;
+  case OP_HEAP_RESIDENT: {
+    static unsigned char vec[1 << 20];
+    uintptr_t lo = brk_start, hi = (uintptr_t)sbrk(0);
+    uint64_t n = 0, sum = 0, sum2 = 0, page = 0;
+    while (lo < hi) {
+      size_t len = hi - lo;
+      if (len > ((size_t)1 << 20) * 4096) len = ((size_t)1 << 20) * 4096;
+      if (mincore((void *)lo, len, vec) != 0) die("driver: mincore\n");
+      for (size_t k = 0; k < len / 4096; k++, page++)
+        if (vec[k] & 1) { n++; sum += page; sum2 += page * page; }
+      lo += len;
+    }
+    o[0] = n;
+    o[1] = hi - brk_start;
+    o[2] = sum;
+    o[3] = sum2;
+    return;
+  }
   case OP_MALLINFO: {
     struct mallinfo2 mi = mallinfo2();
     o[0] = mi.arena; o[1] = mi.ordblks; o[2] = mi.fordblks; o[3] = mi.hblkhd;
@@ -115,6 +135,7 @@ static void *worker(void *arg) {
 
 int main(int argc, char **argv) {
   uint64_t brk0 = (uint64_t)sbrk(0);
+  brk_start = (uintptr_t)brk0;
   if (argc != 3 && argc != 4) die("usage: driver SCRIPT OUTPUT [MALLOC_INFO_OUTPUT]\n");
   if (argc == 4) info_path = argv[3];
   int fd = open(argv[1], O_RDONLY);
