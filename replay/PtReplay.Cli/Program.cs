@@ -19,11 +19,19 @@ public static class Program
         root.Subcommands.Add(VersionCommand.Create());
         root.Subcommands.Add(RecordCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
+        root.Subcommands.Add(InfoCommand.Create());
+        root.Subcommands.Add(PackCommand.Create());
+        root.Subcommands.Add(ImportMtraceCommand.Create());
         root.Subcommands.Add(BenchRecordCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
         return root;
     }
 
     /// <summary>Runs the command line and returns the process exit code.</summary>
-    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+    public static int Main(string[] args)
+    {
+        ParseResult parsed = BuildRoot().Parse(args);
+        int code = parsed.Invoke();
+        return parsed.Errors.Count > 0 ? 2 : code;   // usage errors exit 2 (System.CommandLine's default is 1)
+    }
 }

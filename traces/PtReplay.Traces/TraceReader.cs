@@ -7,16 +7,19 @@ namespace PtReplay.Traces;
 /// <summary>
 /// Streams the events of a trace (traces/FORMAT.md) in global timestamp order (ties: file order).
 /// <para><b>Memory</b> is bounded by what the merge needs, never by the file size: a file of only mixed blocks
-/// (packed, or written by <see cref="TraceWriter"/>) is read block by block; a raw recording (one run of
-/// blocks per thread, interleaved in the file) is merged with one decoded block per thread plus a list of
-/// the offsets of each thread's blocks (16 bytes per block, found by a scan of the block headers at open).</para>
+/// (packed, or written by <see cref="TraceWriter"/>) is read block by block, decoding straight into the
+/// caller's buffer; a raw recording (one run of blocks per thread, interleaved in the file) is merged with one
+/// block payload and a chunk of decoded events per thread, plus the offsets of each thread's blocks (8 bytes
+/// per block, found by a scan of the block headers at open).</para>
 /// <para><b>Truncation</b>: a file without an end block, or whose bytes end inside a block, is read up to its
 /// last complete block; <see cref="IsTruncated"/> and <see cref="TruncatedAtOffset"/> say so, and reading ends
 /// normally.</para>
 /// <para><b>Corruption</b>: a damaged block (bad magic, unknown codec, CRC mismatch, payload that does not
 /// decode to its header's counts, unknown event kind) makes the reader deliver every event it can order
-/// before that block and then throw <see cref="TraceCorruptException"/> with the block's byte offset and the
-/// index of the first undelivered event. A damaged header throws from <see cref="Open(string)"/>.</para>
+/// before the damage and then throw <see cref="TraceCorruptException"/> with the block's byte offset and the
+/// index of the first undelivered event (a payload whose CRC matches but does not decode is a writer bug;
+/// in a file read in order the events of that block before the bad one are delivered too). After the
+/// exception every further read throws it again. A damaged header throws from <see cref="Open(string)"/>.</para>
 /// <para>Thread numbers: see <see cref="ThreadTids"/>.</para>
 /// </summary>
 public sealed class TraceReader : IDisposable
@@ -31,10 +34,10 @@ public sealed class TraceReader : IDisposable
     private readonly long _firstBlockOffset;
     private readonly long _limit;
     private BlockCursor[] _heap = [];
+    private BlockCursor? _sequential;
     private int _heapCount;
     private bool _started;
     private byte[] _io = new byte[1 << 16];
-    private byte[] _raw = new byte[(1 << 16) + BlockDecoder.Padding];
     private TraceCorruptException? _failure;
     private readonly string? _scanDamage;
     private readonly long _scanDamageOffset = -1;
@@ -268,7 +271,7 @@ public sealed class TraceReader : IDisposable
             Start();
         }
 
-        int n = 0;
+        int n = _sequential is not null ? ProduceSequential(dest) : 0;
         while (n < dest.Length && _heapCount > 0)
         {
             BlockCursor s = _heap[0];
@@ -310,7 +313,7 @@ public sealed class TraceReader : IDisposable
                 bool more;
                 try
                 {
-                    more = LoadNext(s);
+                    more = Refill(s);
                 }
                 catch (TraceCorruptException ex)
                 {
@@ -331,7 +334,7 @@ public sealed class TraceReader : IDisposable
             }
         }
 
-        if (n == 0 && _heapCount == 0 && _failure is null && _scanDamage is not null)
+        if (n == 0 && _heapCount == 0 && _sequential is null && _failure is null && _scanDamage is not null)
         {
             Fail(Corrupt(_scanDamageOffset, _scanDamage));
         }
@@ -349,6 +352,87 @@ public sealed class TraceReader : IDisposable
         _failure = ex;
         _failureDue = true;
         _heapCount = 0;
+        _sequential = null;
+    }
+
+    /// <summary>File of only mixed blocks: decode straight into the caller's buffer, block after block, in file order.</summary>
+    private int ProduceSequential(Span<AllocEvent> dest)
+    {
+        BlockCursor c = _sequential!;
+        int n = 0;
+        while (n < dest.Length)
+        {
+            if (!c.BlockActive)
+            {
+                bool more;
+                try
+                {
+                    more = LoadNext(c);
+                }
+                catch (TraceCorruptException ex)
+                {
+                    Fail(ex);
+                    return n;
+                }
+
+                if (!more)
+                {
+                    _sequential = null;
+                    if (_scanDamage is not null)
+                    {
+                        Fail(Corrupt(_scanDamageOffset, _scanDamage));
+                    }
+
+                    return n;
+                }
+            }
+
+            string? bad = BlockDecoder.DecodeSome(c.Raw, ref c.State, dest[n..], out int got);
+            Span<AllocEvent> chunk = dest.Slice(n, got);
+            _threads.Assign(chunk);
+            n += got;
+            _produced += got;
+            if (bad is not null)
+            {
+                Fail(Corrupt(c.BlockOffset, bad));
+                return n;
+            }
+
+            c.BlockActive = !c.State.Done;
+        }
+
+        return n;
+    }
+
+    /// <summary>Merge mode: decodes the cursor's next chunk (loading its next block when needed); false when the cursor has no events left.</summary>
+    private bool Refill(BlockCursor c)
+    {
+        while (true)
+        {
+            if (!c.BlockActive && !LoadNext(c))
+            {
+                return false;
+            }
+
+            if (c.Events.Length == 0)
+            {
+                c.Events = new AllocEvent[BlockCursor.ChunkEvents];
+            }
+
+            string? bad = BlockDecoder.DecodeSome(c.Raw, ref c.State, c.Events, out int got);
+            if (bad is not null)
+            {
+                throw Corrupt(c.BlockOffset, bad);
+            }
+
+            c.BlockActive = !c.State.Done;
+            c.Position = 0;
+            c.Count = got;
+            if (got > 0)
+            {
+                return true;
+            }
+        }
     }
 
     private void Start()
@@ -357,7 +441,8 @@ public sealed class TraceReader : IDisposable
         var cursors = new List<BlockCursor>();
         if (_threadBlocks is null)
         {
-            cursors.Add(new BlockCursor { NextOffset = _firstBlockOffset });
+            _sequential = new BlockCursor { NextOffset = _firstBlockOffset };
+            return;
         }
         else
         {
@@ -377,7 +462,7 @@ public sealed class TraceReader : IDisposable
         {
             foreach (BlockCursor c in cursors)
             {
-                if (LoadNext(c))
+                if (Refill(c))
                 {
                     _heap[_heapCount++] = c;
                 }
@@ -461,53 +546,47 @@ public sealed class TraceReader : IDisposable
                 continue;
             }
 
-            Decode(offset, h, c);
+            Load(offset, h, c);
             return true;
         }
     }
 
-    private void Decode(long offset, in BlockHeader h, BlockCursor c)
+    /// <summary>Reads, checks (CRC) and decompresses the block at <paramref name="offset"/> into the cursor, ready to decode.</summary>
+    private void Load(long offset, in BlockHeader h, BlockCursor c)
     {
         int stored = (int)h.StoredLength;
         int raw = (int)h.RawLength;
-        int count = (int)h.EventCount;
-        if (_io.Length < stored)
+        if (c.Raw.Length < raw + BlockDecoder.Padding)
+        {
+            c.Raw = new byte[Math.Max(raw + BlockDecoder.Padding, Math.Min(c.Raw.Length * 2, (1 << 20) + BlockDecoder.Padding))];
+        }
+
+        bool rawCodec = h.Codec == (byte)BlockCodec.Raw;
+        if (!rawCodec && _io.Length < stored)
         {
             _io = new byte[Math.Max(stored, _io.Length * 2)];
         }
 
-        ReadAt(offset + BlockHeader.Size, _io.AsSpan(0, stored));
-        uint crc = Crc32.HashToUInt32(_io.AsSpan(0, stored));
+        Span<byte> storedBytes = rawCodec ? c.Raw.AsSpan(0, stored) : _io.AsSpan(0, stored);
+        ReadAt(offset + BlockHeader.Size, storedBytes);
+        uint crc = Crc32.HashToUInt32(storedBytes);
         if (crc != h.Crc)
         {
             throw Corrupt(offset, $"block CRC mismatch (stored 0x{h.Crc:x8}, computed 0x{crc:x8})");
         }
 
-        if (_raw.Length < raw + BlockDecoder.Padding)
+        if (!rawCodec)
         {
-            _raw = new byte[Math.Max(raw + BlockDecoder.Padding, _raw.Length * 2)];
+            string? bad = BlockCompression.Decompress(h.Codec, storedBytes, c.Raw.AsSpan(0, raw));
+            if (bad is not null)
+            {
+                throw Corrupt(offset, bad);
+            }
         }
 
-        string? bad = BlockCompression.Decompress(h.Codec, _io.AsSpan(0, stored), _raw.AsSpan(0, raw));
-        if (bad is not null)
-        {
-            throw Corrupt(offset, bad);
-        }
-
-        _raw.AsSpan(raw, BlockDecoder.Padding).Clear();
-        if (c.Events.Length < count)
-        {
-            c.Events = new AllocEvent[Math.Max(count, 1024)];
-        }
-
-        bad = BlockDecoder.Decode(_raw, raw, c.Events, count, h.BaseTimestamp, h.Tid, h.IsMixed, out int badEvent);
-        if (bad is not null)
-        {
-            throw Corrupt(offset, $"{bad} (event {badEvent} of the block's {count})");
-        }
-
-        c.Position = 0;
-        c.Count = count;
+        c.Raw.AsSpan(raw, BlockDecoder.Padding).Clear();
+        c.State = DecoderState.Start(h);
+        c.BlockActive = true;
         c.BlockOffset = offset;
     }
 

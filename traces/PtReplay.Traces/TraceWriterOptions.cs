@@ -3,16 +3,20 @@ namespace PtReplay.Traces;
 /// <summary>How <see cref="TraceWriter"/> cuts and stores blocks.</summary>
 public sealed class TraceWriterOptions
 {
-    /// <summary>The defaults `ptreplay pack` uses: see <see cref="Packed"/>.</summary>
+    /// <summary>What a writer uses when given no options: the same as <see cref="Packed"/>.</summary>
     public static TraceWriterOptions Default { get; } = new();
 
-    /// <summary>Compact long-term storage, what `ptreplay pack` writes (codec and level chosen by measurement, README "Trace format: measured").</summary>
+    /// <summary>
+    /// What `ptreplay pack` writes: zstd level 6 in blocks of 65536 events. Chosen by measurement on a real
+    /// CPython recording (README "Trace format: measured"): zstd 6 is within 0.2 bytes/event of zstd 19 and
+    /// 8 times faster to write; brotli 11 is 15% smaller but 30 times slower to write and slower to read.
+    /// </summary>
     public static TraceWriterOptions Packed { get; } = new();
 
     /// <summary>Payload codec of every block. Default zstd.</summary>
     public BlockCodec Codec { get; init; } = BlockCodec.Zstd;
 
-    /// <summary>Codec level: zstd 1..22, brotli quality 0..11, deflate 0 (fastest) / 1 (optimal) / 2 (smallest). 0 = the codec's default for packing.</summary>
+    /// <summary>Codec level: zstd 1..22, brotli quality 0..11, deflate 1 (optimal) / 2 (smallest) / negative (fastest). 0 = the codec's default here: zstd 6, brotli 5, deflate smallest.</summary>
     public int Level { get; init; }
 
     /// <summary>A block is written when it holds this many events (more events per block compress better; the reader keeps about one decoded block per thread in memory).</summary>

@@ -22,7 +22,7 @@ internal static class BlockCompression
             {
                 int bound = Compressor.GetCompressBound(source.Length);
                 EnsureLength(ref destination, bound);
-                using var compressor = new Compressor(level == 0 ? 19 : level);
+                using var compressor = new Compressor(level == 0 ? 6 : level);
                 return compressor.Wrap(source, destination);
             }
 
@@ -30,7 +30,7 @@ internal static class BlockCompression
             {
                 int bound = BrotliEncoder.GetMaxCompressedLength(source.Length);
                 EnsureLength(ref destination, bound);
-                if (!BrotliEncoder.TryCompress(source, destination, out int written, level == 0 ? 11 : level, 24))
+                if (!BrotliEncoder.TryCompress(source, destination, out int written, level == 0 ? 5 : level, 24))
                 {
                     throw new InvalidOperationException("brotli compression failed");
                 }

@@ -8,6 +8,9 @@ namespace PtReplay.Traces.Format;
 /// padding is zero, so decoding one event never reads outside the array even in a damaged payload (zero
 /// bytes decode as kind 0, which is rejected); positions are checked against <c>rawLength</c> before
 /// each event and at the end.</para>
+/// <para>Decoding is resumable (<see cref="DecoderState"/>), so a block can be decoded straight into the
+/// caller's buffer in pieces. A payload whose CRC matches but does not decode is reported at the event that
+/// fails; the events before it are valid.</para>
 /// <para>Decoded events carry the kernel tid in <see cref="AllocEvent.Thread"/>; the reader replaces it
 /// by the thread number in delivery order (<see cref="ThreadNumbering"/>).</para>
 /// </summary>
@@ -16,28 +19,39 @@ internal static class BlockDecoder
     /// <summary>Zero bytes required after the payload.</summary>
     public const int Padding = 128;
 
-    /// <summary>Decodes <paramref name="count"/> events; returns null on success or what is wrong (and the event index in <paramref name="badEvent"/>).</summary>
-    public static unsafe string? Decode(byte[] payload, int rawLength, Span<AllocEvent> dest, int count, long baseTimestamp, uint blockTid, bool mixed, out int badEvent)
+    /// <summary>
+    /// Decodes the next events of the block described by <paramref name="st"/> into <paramref name="dest"/>: as many
+    /// as fit, up to the block's count. Returns null on success, or what is wrong; <paramref name="produced"/> events
+    /// were decoded correctly either way (on error the bad event is number <c>st.Decoded</c> of the block).
+    /// After the block's last event it checks that the payload ends exactly there.
+    /// </summary>
+    public static unsafe string? DecodeSome(byte[] payload, ref DecoderState st, Span<AllocEvent> dest, out int produced)
     {
-        if (payload.Length < rawLength + Padding || dest.Length < count)
+        int count = Math.Min(dest.Length, st.Count - st.Decoded);
+        int rawLength = st.RawLength;
+        bool mixed = st.Mixed;
+        uint blockTid = st.BlockTid;
+        if (payload.Length < rawLength + Padding)
         {
-            throw new ArgumentException("payload must be padded and dest large enough");
+            throw new ArgumentException("payload must be padded");
         }
 
-        badEvent = 0;
-        long ts = baseTimestamp;
-        ulong addr = 0;
-        int tid = (int)blockTid;
+        produced = 0;
+        long ts = st.Timestamp;
+        ulong addr = st.Address;
+        int tid = st.Tid;
+        string? error = null;
         fixed (byte* p = payload)
         fixed (AllocEvent* d = dest)
         {
-            nint pos = 0;
-            for (int i = 0; i < count; i++)
+            nint pos = st.Position;
+            int i = 0;
+            for (; i < count; i++)
             {
                 if (pos >= rawLength)
                 {
-                    badEvent = i;
-                    return $"payload of {rawLength} bytes ends before event {i} of {count}";
+                    error = $"payload of {rawLength} bytes ends before event {st.Decoded + i} of {st.Count}";
+                    break;
                 }
 
                 int tag = p[pos++];
@@ -48,8 +62,8 @@ internal static class BlockDecoder
                     {
                         if (!mixed)
                         {
-                            badEvent = i;
-                            return $"thread switch in the single-thread block of tid {blockTid}";
+                            error = $"thread switch in the single-thread block of tid {blockTid}";
+                            break;
                         }
 
                         tid = (int)(uint)ReadVarint(p, ref pos);
@@ -63,8 +77,8 @@ internal static class BlockDecoder
 
                 if (tid == 0)
                 {
-                    badEvent = i;
-                    return "event without a thread (a mixed block must start with a thread switch)";
+                    error = "event without a thread (a mixed block must start with a thread switch)";
+                    break;
                 }
 
                 ts += (long)ReadVarint(p, ref pos);
@@ -87,8 +101,8 @@ internal static class BlockDecoder
                     case EventKind.Free:
                         if (isNull)
                         {
-                            badEvent = i;
-                            return "null-result flag on free";
+                            error = "null-result flag on free";
+                            goto Stop;
                         }
 
                         e->Ptr = ReadAddress(p, ref pos, ref addr);
@@ -128,8 +142,8 @@ internal static class BlockDecoder
                     case EventKind.ThreadStart or EventKind.ThreadExit or EventKind.Fork or EventKind.Exec:
                         if (isNull)
                         {
-                            badEvent = i;
-                            return $"null-result flag on a {kind.CName()} marker";
+                            error = $"null-result flag on a {kind.CName()} marker";
+                            goto Stop;
                         }
 
                         e->Ptr = 0;
@@ -139,21 +153,32 @@ internal static class BlockDecoder
                         e->Result = 0;
                         break;
                     default:
-                        badEvent = i;
-                        return $"unknown event kind {(int)kind} (tag byte 0x{tag:x2})";
+                        error = $"unknown event kind {(int)kind} (tag byte 0x{tag:x2})";
+                        goto Stop;
                 }
             }
 
-            if (pos != rawLength)
+        Stop:
+            produced = i;
+            st.Decoded += i;
+            st.Position = pos;
+            st.Timestamp = ts;
+            st.Address = addr;
+            st.Tid = tid;
+            if (error is null && st.Decoded == st.Count && pos != rawLength)
             {
-                badEvent = count;
-                return pos < rawLength
-                    ? $"{count} events end at payload byte {pos} but the payload has {rawLength} bytes"
-                    : $"payload of {rawLength} bytes ends inside event {count - 1}";
+                error = pos < rawLength
+                    ? $"{st.Count} events end at payload byte {pos} but the payload has {rawLength} bytes"
+                    : $"payload of {rawLength} bytes ends inside event {st.Count - 1}";
+            }
+
+            if (error is not null)
+            {
+                error += $" (event {st.Decoded} of the block's {st.Count})";
             }
         }
 
-        return null;
+        return error;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

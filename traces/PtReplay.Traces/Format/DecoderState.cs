@@ -1,0 +1,33 @@
+namespace PtReplay.Traces.Format;
+
+/// <summary>
+/// Where <see cref="BlockDecoder.DecodeSome"/> is inside one block: the payload position and the decoding
+/// state of FORMAT.md "Events" (ts, addr, tid), plus the block's header values it needs.
+/// <para>Invariant: <see cref="Decoded"/> events (of <see cref="Count"/>) occupy payload bytes [0, <see cref="Position"/>).</para>
+/// </summary>
+internal struct DecoderState
+{
+    public nint Position;
+    public long Timestamp;
+    public ulong Address;
+    public int Tid;
+    public int Decoded;
+    public int Count;
+    public int RawLength;
+    public uint BlockTid;
+    public bool Mixed;
+
+    /// <summary>The state at the start of a block.</summary>
+    public static DecoderState Start(in BlockHeader h) => new()
+    {
+        Timestamp = h.BaseTimestamp,
+        Tid = (int)h.Tid,
+        Count = (int)h.EventCount,
+        RawLength = (int)h.RawLength,
+        BlockTid = h.Tid,
+        Mixed = h.IsMixed,
+    };
+
+    /// <summary>True when every event of the block has been decoded.</summary>
+    public readonly bool Done => Decoded == Count;
+}
