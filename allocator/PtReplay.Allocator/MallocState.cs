@@ -61,7 +61,7 @@ internal sealed class MallocState
     {
         Options = options;
         PageSize = options.PageSize;
-        Space = new AddressSpace(options.Brk0, options.PageSize, options.MmapBase);
+        Space = new AddressSpace(options.Brk0, options.PageSize, options.MmapBase, options.OvercommitLimit);
         M = Space.Memory;
         Main = new Arena(MainArenaAddress(options), isMain: true, creationIndex: 0);
         Main.Next = Main;

@@ -37,6 +37,15 @@ public sealed record ModelOptions
     /// </summary>
     public bool ThpMadviseMode { get; init; } = true;
 
+    /// <summary>
+    /// Linux heuristic overcommit (vm.overcommit_memory = 0): the kernel refuses a single mmap, break increase or
+    /// mremap growth larger than RAM + swap, so glibc's malloc of such a size returns NULL although the address
+    /// space has room. Default: MemTotal + SwapTotal of the machine running the model (/proc/meminfo, see
+    /// <see cref="Memory.MachineMemory"/>), which is right when replaying a recording made on the same machine;
+    /// <see cref="ulong.MaxValue"/> disables the check (mode 1, "always overcommit").
+    /// </summary>
+    public ulong OvercommitLimit { get; init; } = Memory.MachineMemory.OvercommitLimit;
+
     /// <summary>Highest address of the simulated mmap area; mappings are placed top-down below it, as Linux does.</summary>
     public ulong MmapBase { get; init; } = 0x0000_7fff_f7ff_0000;
 }

@@ -33,7 +33,7 @@ internal sealed class HeapManager
         {
             ulong hint = _s.AlignedHeapArea;
             _s.AlignedHeapArea = 0;
-            ulong got = space.Mmap(maxSize, hint);
+            ulong got = space.Mmap(maxSize, hint, noReserve: true);
             if (got != Memory.AddressSpace.Failed)
             {
                 if ((got & (maxSize - 1)) != 0)
@@ -44,7 +44,7 @@ internal sealed class HeapManager
         }
         if (p2 == 0)
         {
-            ulong p1 = space.Mmap(maxSize << 1);
+            ulong p1 = space.Mmap(maxSize << 1, noReserve: true);
             if (p1 != Memory.AddressSpace.Failed)
             {
                 p2 = (p1 + (maxSize - 1)) & ~(maxSize - 1);
@@ -57,7 +57,7 @@ internal sealed class HeapManager
             }
             else
             {
-                p2 = space.Mmap(maxSize);
+                p2 = space.Mmap(maxSize, noReserve: true);
                 if (p2 == Memory.AddressSpace.Failed)
                     return null;
                 if ((p2 & (maxSize - 1)) != 0)

@@ -8,6 +8,9 @@ namespace PtReplay.Allocator.Memory;
 /// layout); anonymous mappings whose length is a multiple of 2 MiB are 2 MiB-aligned (THP alignment).</item>
 /// <item>munmap/mremap/madvise(DONTNEED) discard page contents and residency; mprotect only changes
 /// accounting (PROT_NONE reservations of arena heaps are not counted as committed).</item>
+/// <item>Linux's heuristic overcommit (vm.overcommit_memory = 0) is modelled: a single break increase, private
+/// writable mapping or mremap growth larger than <see cref="OvercommitLimit"/> (RAM + swap) fails with ENOMEM,
+/// whatever the address space has room for. MAP_NORESERVE reservations (arena heaps) are not checked.</item>
 /// </list>
 /// </summary>
 public sealed class AddressSpace
@@ -19,8 +22,9 @@ public sealed class AddressSpace
     private readonly ulong _mmapBase;
 
     /// <summary>Creates the space with the break at <paramref name="brk0"/>.</summary>
-    public AddressSpace(ulong brk0, ulong pageSize, ulong mmapBase)
+    public AddressSpace(ulong brk0, ulong pageSize, ulong mmapBase, ulong overcommitLimit = ulong.MaxValue)
     {
+        OvercommitLimit = overcommitLimit;
         Brk0 = brk0;
         Brk = brk0;
         PageSize = pageSize;
@@ -34,6 +38,9 @@ public sealed class AddressSpace
 
     /// <summary>Resident pages (RSS model).</summary>
     public PageResidency Residency { get; }
+
+    /// <summary>The largest single commit the kernel grants (bytes; <see cref="ulong.MaxValue"/>: no limit).</summary>
+    public ulong OvercommitLimit { get; }
 
     /// <summary>Initial program break.</summary>
     public ulong Brk0 { get; }
@@ -57,6 +64,8 @@ public sealed class AddressSpace
         ulong old = Brk;
         if (increment > 0)
         {
+            if ((ulong)increment > OvercommitLimit)
+                return Failed;
             ulong limit = _mappings.Count > 0 ? Math.Min(_mappings.Keys[0], _mmapBase) : _mmapBase;
             if ((ulong)increment > limit || Brk > limit - (ulong)increment)
                 return Failed;
@@ -81,10 +90,11 @@ public sealed class AddressSpace
     }
 
     /// <summary>mmap(addr hint or 0, length): returns the start, page-aligned, or <see cref="Failed"/> when no gap fits.
-    /// A hint is honoured when the range is free.</summary>
-    public ulong Mmap(ulong length, ulong hint = 0)
+    /// A hint is honoured when the range is free. <paramref name="noReserve"/>: a PROT_NONE/MAP_NORESERVE
+    /// reservation, exempt from the overcommit check.</summary>
+    public ulong Mmap(ulong length, ulong hint = 0, bool noReserve = false)
     {
-        if (length == 0 || length > _mmapBase)
+        if (length == 0 || length > _mmapBase || (!noReserve && length > OvercommitLimit))
             return Failed;
         length = (length + PageSize - 1) & ~(PageSize - 1);
         if (hint != 0 && IsFree(hint, length))
@@ -162,6 +172,8 @@ public sealed class AddressSpace
                 Munmap(start + newLength, oldLength - newLength);
             return start;
         }
+        if (newLength - oldLength > OvercommitLimit)
+            return Failed;
         if (IsFree(start + oldLength, newLength - oldLength))
         {
             int idx = _mappings.IndexOfKey(start);
@@ -170,7 +182,7 @@ public sealed class AddressSpace
             Insert(start, newLength);
             return start;
         }
-        ulong moved = Mmap(newLength);
+        ulong moved = Mmap(newLength, noReserve: true); // the kernel charges only the growth, checked above
         if (moved == Failed)
             return Failed;
         Memory.MovePages(start, moved, oldLength);

@@ -75,6 +75,34 @@ public class PtmallocParityTests
         AssertParity(s);
     }
 
+    /// <summary>
+    /// Linux's heuristic overcommit: glibc's requests above RAM + swap fail (the kernel refuses the mmap and the
+    /// break) although the address space has room; below it they succeed untouched. The model's default limit
+    /// comes from this machine's /proc/meminfo, where the driver runs too.
+    /// </summary>
+    [Fact]
+    public void RequestsAboveRamPlusSwap_FailLikeGlibc()
+    {
+        ulong limit = PtReplay.Allocator.Memory.MachineMemory.OvercommitLimit;
+        Assert.True(limit < 1UL << 46, $"overcommit limit {limit}: this machine does not refuse large mappings");
+        ulong above = limit + (1UL << 30), below = limit / 2;
+        var s = new DriverScript();
+        s.Add(DriverOp.Malloc, 0, 100);
+        s.Add(DriverOp.Malloc, 1, above);                      // mmap and brk refused: NULL
+        s.Add(DriverOp.Malloc, 2, below);                      // granted (never touched)
+        s.Add(DriverOp.Calloc, 3, 1, above);
+        s.Add(DriverOp.Realloc, 2, above);                     // mremap growth refused, malloc-copy refused: stays
+        s.Add(DriverOp.Realloc, 0, above);
+        s.Add(DriverOp.Memalign, 4, 4096, above);
+        s.Add(DriverOp.Free, 2);
+        s.Add(DriverOp.Malloc, 5, 300_000);
+        s.Add(DriverOp.Malloc, 6, 40);
+        AssertParity(s);
+        var real = GlibcDriver.Execute(s, new Dictionary<string, string>());
+        Assert.Equal(0UL, real.PerCall[1][0]);
+        Assert.NotEqual(0UL, real.PerCall[2][0]);
+    }
+
     [Fact]
     public void SmallChurn_FastbinsAndConsolidation_MatchGlibc()
     {
