@@ -78,6 +78,12 @@ public sealed class SimulatedMemory
         return _pages.Remove(page, out words);
     }
 
+    /// <summary>The word of a page array that holds <paramref name="address"/>. Every page array has exactly
+    /// 4096 / 8 words and the index is masked below that, so the bounds check is left out.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref ulong Word(ulong[] words, ulong address) =>
+        ref Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(words), (nint)((address & PageMask) >> 3));
+
     /// <summary>Reads the word at <paramref name="address"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Read(ulong address)
@@ -86,10 +92,10 @@ public sealed class SimulatedMemory
         ulong d = page - _denseBasePage;
         var dense = _dense;
         if (d < (ulong)dense.Length && dense[d] is { } words)
-            return words[(address & PageMask) >> 3];
+            return Word(words, address);
         int slot = (int)(page & (CacheSize - 1));
         if (_cacheKeys[slot] == page + 1)
-            return _cachePages[slot]![(address & PageMask) >> 3];
+            return Word(_cachePages[slot]!, address);
         return ReadSlow(address);
     }
 
@@ -102,13 +108,13 @@ public sealed class SimulatedMemory
         var dense = _dense;
         if (d < (ulong)dense.Length && dense[d] is { } words)
         {
-            words[(address & PageMask) >> 3] = value;
+            Word(words, address) = value;
             return;
         }
         int slot = (int)(page & (CacheSize - 1));
         if (_cacheKeys[slot] == page + 1)
         {
-            _cachePages[slot]![(address & PageMask) >> 3] = value;
+            Word(_cachePages[slot]!, address) = value;
             return;
         }
         WriteSlow(address, value);
