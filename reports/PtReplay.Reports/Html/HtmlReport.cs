@@ -178,7 +178,8 @@ public static class HtmlReport
         <section><h2>How to read this</h2><dl>
         <dt>Engines</dt><dd><b>sim</b> is PtReplay's C# model of glibc 2.36 ptmalloc (deterministic: the same trace always gives the
         same figures); <b>glibc</b>, <b>jemalloc</b>, <b>tcmalloc</b>, <b>mimalloc</b> are the real allocators driven by the native
-        replayer with the recorded call sequence. An engine that could not run shows its error instead of figures.</dd>
+        replayer with the recorded call sequence. An engine that could not run shows its error instead of figures. In the plots
+        sim is drawn before glibc: where the model matches glibc exactly, its line lies hidden under glibc's.</dd>
         <dt>Live bytes</dt><dd>What the program asked for and had not freed yet: the same for every engine. The dashed black line in
         the memory plots.</dd>
         <dt>Footprint</dt><dd>Address space the allocator holds (heap, arenas, mmapped blocks): what it took from the kernel and
