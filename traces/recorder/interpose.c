@@ -35,20 +35,23 @@ static __attribute__((noinline, cold)) void record_not_active(unsigned kind, uin
  * Before the real call: a thread's very first call sets up its state (and the first call of all, the
  * process's, reading brk0 before glibc's first allocation). One predictable TLS compare.
  */
-static inline __attribute__((always_inline)) void ptr_enter(void)
+static inline __attribute__((always_inline)) uint8_t ptr_enter(void)
 {
-    if (PTR_UNLIKELY(ptr_self.state == TS_UNINIT)) {
+    uint8_t state = ptr_self.state;
+    if (PTR_UNLIKELY(state == TS_UNINIT)) {
         ptr_thread_slow_init(&ptr_self);
+        state = ptr_self.state;
     }
+    return state;
 }
 
 /* Records one call into the calling thread's block. Inlined with a constant kind. */
 static inline __attribute__((always_inline)) void
-ptr_record(unsigned kind, uint64_t ptr, uint64_t count, uint64_t align, uint64_t size, uint64_t result,
-           uint64_t status, int null_result)
+ptr_record(uint8_t state, unsigned kind, uint64_t ptr, uint64_t count, uint64_t align, uint64_t size,
+           uint64_t result, uint64_t status, int null_result)
 {
     struct ptr_thread *t = &ptr_self;
-    if (PTR_LIKELY(t->state == TS_ACTIVE)) {
+    if (PTR_LIKELY(state == TS_ACTIVE)) { /* read before the real call: one TLS compare per call */
         uint64_t ts = ptr_event_time(t);
         if (PTR_UNLIKELY(t->pos > t->limit)) {
             ptr_flush(t);
@@ -73,34 +76,34 @@ static inline uint64_t failure_status(void)
 
 PTR_API void *malloc(size_t size)
 {
-    ptr_enter();
+    uint8_t state = ptr_enter();
     void *r = __libc_malloc(size);
-    ptr_record(K_MALLOC, 0, 1, 0, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
+    ptr_record(state, K_MALLOC, 0, 1, 0, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
     return r;
 }
 
 PTR_API void free(void *ptr)
 {
-    ptr_enter();
-    ptr_record(K_FREE, (uint64_t)ptr, 0, 0, 0, 0, 0, 0);
+    uint8_t state = ptr_enter();
+    ptr_record(state, K_FREE, (uint64_t)ptr, 0, 0, 0, 0, 0, 0);
     __libc_free(ptr);
 }
 
 PTR_API void *calloc(size_t count, size_t size)
 {
-    ptr_enter();
+    uint8_t state = ptr_enter();
     void *r = __libc_calloc(count, size);
-    ptr_record(K_CALLOC, 0, count, 0, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
+    ptr_record(state, K_CALLOC, 0, count, 0, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
     return r;
 }
 
 PTR_API void *realloc(void *ptr, size_t size)
 {
-    ptr_enter();
+    uint8_t state = ptr_enter();
     void *r = __libc_realloc(ptr, size);
     /* realloc(p, 0) with p != NULL frees p and returns NULL: a success, no status. */
     uint64_t status = (r == NULL && !(size == 0 && ptr != NULL)) ? failure_status() : 0;
-    ptr_record(K_REALLOC, (uint64_t)ptr, 1, 0, size, (uint64_t)r, status, r == NULL);
+    ptr_record(state, K_REALLOC, (uint64_t)ptr, 1, 0, size, (uint64_t)r, status, r == NULL);
     return r;
 }
 
@@ -110,7 +113,7 @@ PTR_API void *realloc(void *ptr, size_t size)
  */
 PTR_API void *reallocarray(void *ptr, size_t count, size_t size)
 {
-    ptr_enter();
+    uint8_t state = ptr_enter();
     size_t bytes;
     void *r;
     uint64_t status = 0;
@@ -124,40 +127,40 @@ PTR_API void *reallocarray(void *ptr, size_t count, size_t size)
             status = failure_status();
         }
     }
-    ptr_record(K_REALLOCARRAY, (uint64_t)ptr, count, 0, size, (uint64_t)r, status, r == NULL);
+    ptr_record(state, K_REALLOCARRAY, (uint64_t)ptr, count, 0, size, (uint64_t)r, status, r == NULL);
     return r;
 }
 
 PTR_API void *memalign(size_t alignment, size_t size)
 {
-    ptr_enter();
+    uint8_t state = ptr_enter();
     void *r = __libc_memalign(alignment, size);
-    ptr_record(K_MEMALIGN, 0, 1, alignment, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
+    ptr_record(state, K_MEMALIGN, 0, 1, alignment, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
     return r;
 }
 
 /* In glibc 2.36 aligned_alloc is an alias of __libc_memalign (same address in libc.so.6). */
 PTR_API void *aligned_alloc(size_t alignment, size_t size)
 {
-    ptr_enter();
+    uint8_t state = ptr_enter();
     void *r = __libc_memalign(alignment, size);
-    ptr_record(K_ALIGNED_ALLOC, 0, 1, alignment, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
+    ptr_record(state, K_ALIGNED_ALLOC, 0, 1, alignment, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
     return r;
 }
 
 PTR_API void *valloc(size_t size)
 {
-    ptr_enter();
+    uint8_t state = ptr_enter();
     void *r = __libc_valloc(size);
-    ptr_record(K_VALLOC, 0, 1, 0, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
+    ptr_record(state, K_VALLOC, 0, 1, 0, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
     return r;
 }
 
 PTR_API void *pvalloc(size_t size)
 {
-    ptr_enter();
+    uint8_t state = ptr_enter();
     void *r = __libc_pvalloc(size);
-    ptr_record(K_PVALLOC, 0, 1, 0, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
+    ptr_record(state, K_PVALLOC, 0, 1, 0, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
     return r;
 }
 
@@ -170,7 +173,7 @@ static posix_memalign_fn real_posix_memalign;
 
 PTR_API int posix_memalign(void **memptr, size_t alignment, size_t size)
 {
-    ptr_enter();
+    uint8_t state = ptr_enter();
     posix_memalign_fn real = __atomic_load_n(&real_posix_memalign, __ATOMIC_ACQUIRE);
     if (PTR_UNLIKELY(real == NULL)) {
         real = (posix_memalign_fn)dlsym(RTLD_NEXT, "posix_memalign");
@@ -178,6 +181,6 @@ PTR_API int posix_memalign(void **memptr, size_t alignment, size_t size)
     }
     int rc = real(memptr, alignment, size);
     uint64_t result = rc == 0 ? (uint64_t)*memptr : 0;
-    ptr_record(K_POSIX_MEMALIGN, 0, 1, alignment, size, result, (uint64_t)(rc > 0 ? rc : 0), rc != 0);
+    ptr_record(state, K_POSIX_MEMALIGN, 0, 1, alignment, size, result, (uint64_t)(rc > 0 ? rc : 0), rc != 0);
     return rc;
 }

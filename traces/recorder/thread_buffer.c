@@ -164,6 +164,10 @@ void ptr_flush(struct ptr_thread *t)
     if (t->block == NULL || t->count == 0) {
         return;
     }
+    if (t->state != TS_ACTIVE) {
+        start_block(t); /* made INERT at process exit after its events were written: drop, never repeat */
+        return;
+    }
     t->flushing = 1;
     uint32_t count = t->count;
     uint32_t len = (uint32_t)(t->pos - PAYLOAD(t->block));

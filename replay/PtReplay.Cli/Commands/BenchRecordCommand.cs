@@ -111,14 +111,14 @@ public static class BenchRecordCommand
     private static void Print(string[] command, Variant baseline, Variant[] others, RecordingSummary raw, double packedBytesPerEvent)
     {
         var inv = CultureInfo.InvariantCulture;
-        double b = Median(baseline.Seconds);
+        double b = Median(baseline.Seconds), bMin = baseline.Seconds.Min();
         Console.WriteLine($"program: {string.Join(' ', command)}");
-        Console.WriteLine($"runs: {baseline.Seconds.Count} of each, alternating; wall time in seconds");
-        Console.WriteLine($"{"variant",-12} {"median",8} {"min",8} {"max",8} {"ratio",7}");
+        Console.WriteLine($"runs: {baseline.Seconds.Count} of each, alternating; wall time in seconds (ratio: of medians; min ratio: of fastest runs)");
+        Console.WriteLine($"{"variant",-12} {"median",8} {"min",8} {"max",8} {"ratio",7} {"min ratio",9}");
         foreach (Variant v in others.Prepend(baseline))
         {
             Console.WriteLine(string.Create(inv,
-                $"{v.Name,-12} {Median(v.Seconds),8:F3} {v.Seconds.Min(),8:F3} {v.Seconds.Max(),8:F3} {Median(v.Seconds) / b,6:F2}x"));
+                $"{v.Name,-12} {Median(v.Seconds),8:F3} {v.Seconds.Min(),8:F3} {v.Seconds.Max(),8:F3} {Median(v.Seconds) / b,6:F2}x {v.Seconds.Min() / bMin,8:F2}x"));
         }
 
         Console.WriteLine(string.Create(inv,

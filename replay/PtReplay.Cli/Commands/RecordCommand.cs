@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using PtReplay.Traces.Recording;
 
 namespace PtReplay.Cli.Commands;
@@ -58,6 +59,9 @@ public static class RecordCommand
     private static int Run(RecordingOptions options, bool packTrace)
     {
         RecordingResult result;
+        // Ctrl-C / SIGTERM reach the program (same process group); ptreplay stays to write the summary.
+        using var keepInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
+        using var keepQuit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => c.Cancel = true);
         try
         {
             result = Recorder.Run(options);

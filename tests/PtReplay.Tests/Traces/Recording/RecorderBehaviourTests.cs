@@ -75,6 +75,41 @@ public class RecorderBehaviourTests
         Assert.Equal(256ul, events.Single(e => e.Kind == EventKind.Memalign && e.Size == 100).Alignment);
     }
 
+    /// <summary>
+    /// The recorder allocates nothing on the heap: the probe's heap blocks sit at the same offsets from
+    /// the first one (and at the same offset within its page) with and without recording.
+    /// </summary>
+    [Fact]
+    public void Recording_DoesNotMoveTheHeap()
+    {
+        using var dir = new TempDir();
+        string probe = NativeTestBuild.Program("probe", TestPrograms.Probe);
+        List<(string Call, long Offset)> Layout(bool record)
+        {
+            RecordingResult run = Recorder.Run(new RecordingOptions
+            {
+                Command = [probe, "addresses"],
+                OutputPath = dir.File("m.trace"),
+                Record = record,
+                CaptureOutput = true,
+                Environment = RecordingRuns.BaseEnvironment(dir.Path),
+            });
+            Assert.Equal(0, run.ExitCode);
+            var heap = System.Text.Encoding.ASCII.GetString(run.StandardOutput)
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => l.Split(' '))
+                .Where(f => f.Length == 3 && f[2] != "0x0" && ulong.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture) < 128 * 1024)
+                .Select(f => (Call: f[0] + " " + f[1], Address: Convert.ToInt64(f[2], 16)))
+                .ToList();
+            long first = heap[0].Address;
+            return [("page offset", first & 0xfff), .. heap.Select(h => (h.Call, h.Address - first))];
+        }
+
+        List<(string, long)> plain = Layout(record: false);
+        Assert.True(plain.Count > 10);
+        Assert.Equal(plain, Layout(record: true));
+    }
+
     [Fact]
     public void Header_DescribesTheProcess()
     {
@@ -82,7 +117,8 @@ public class RecorderBehaviourTests
         string probe = NativeTestBuild.Program("probe", TestPrograms.Probe);
         var env = RecordingRuns.BaseEnvironment(dir.Path);
         env["MALLOC_ARENA_MAX"] = "2";
-        env["GLIBC_TUNABLES"] = "glibc.malloc.tcache_count=3";
+        // Several settings: glibc's parser cuts the original environment block at each value, the header must not.
+        env["GLIBC_TUNABLES"] = "glibc.malloc.tcache_count=3:glibc.malloc.mxfast=64:glibc.malloc.top_pad=4096";
         RecordingResult run = Recorder.Run(new RecordingOptions
         {
             Command = [probe, "addresses"],
@@ -96,7 +132,8 @@ public class RecorderBehaviourTests
         Assert.Equal(new[] { probe, "addresses" }, h.Argv.ToArray());
         Assert.Equal(Environment.ProcessId, h.ParentPid);
         Assert.Contains("MALLOC_ARENA_MAX=2", h.MallocEnvironment);
-        Assert.Contains("GLIBC_TUNABLES=glibc.malloc.tcache_count=3", h.MallocEnvironment);
+        Assert.Contains("GLIBC_TUNABLES=glibc.malloc.tcache_count=3:glibc.malloc.mxfast=64:glibc.malloc.top_pad=4096", h.MallocEnvironment);
+        Assert.DoesNotContain(h.MallocEnvironment, v => v.StartsWith("glibc.", StringComparison.Ordinal));
         Assert.Equal(OnlineCpus(), h.OnlineCpus);
         Assert.Equal(4096, h.PageSize);
         Assert.StartsWith("2.", h.GlibcVersion, StringComparison.Ordinal);
