@@ -22,7 +22,6 @@ extern void *__libc_pvalloc(size_t size);
 
 __thread struct ptr_thread ptr_self PTR_TLS;
 
-
 static __attribute__((noinline, cold)) void record_not_active(unsigned kind, uint64_t ptr, uint64_t count,
                                                         uint64_t align, uint64_t size, uint64_t result,
                                                         uint64_t status, int null_result)

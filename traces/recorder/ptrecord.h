@@ -10,9 +10,10 @@
  *
  * Files, one concern each:
  *   interpose.c      the malloc-family entry points (hot path)
- *   thread_buffer.c  per-thread state: buffer slots, flush, thread start/exit, late events
+ *   thread_buffer.c  per-thread state: buffer slots, flush, thread start/exit markers, late events
  *   encode.h         event encoding (varint, zigzag address deltas)
- *   crc32.c          zlib-compatible CRC-32
+ *   crc32.c          zlib-compatible CRC-32 (PCLMUL folding, slice-by-8 tables)
+ *   clock.c          the event clock: TSC scaled to CLOCK_MONOTONIC, or clock_gettime
  *   output.c         trace file naming and opening, the header, block and end-block writes
  *   process.c        process start/exit, control variables, fork, exec, _exit, posix_spawn
  *   signals.c        fatal-signal flush and sigaction/signal transparency
