@@ -184,10 +184,10 @@ public sealed class Ptmalloc
         {
             oldtop = av.Top;
             oldtopsize = m.ChunkSize(oldtop);
-            // glibc also extends oldtopsize to sbrk_base + max_system_mem for the main arena (memory once
-            // trimmed is cleared again). Measured with mincore, the pages of re-grown break memory are not made
-            // resident by calloc (HeapResidency_MatchesMincore pins this), so the residency model clamps to the
-            // current top only; the clamp changes nothing but residency.
+            // malloc.c also extends oldtopsize to sbrk_base + max_system_mem for the main arena, but the
+            // Debian 2.36 binary does not behave that way: measured under gdb, calloc's memset stops at the old
+            // top's size when the chunk comes from a top that had to grow (after a trim, too), and mincore agrees
+            // (HeapResidency_MatchesMincore). The model follows the binary; this only affects residency.
             if (!av.IsMain)
             {
                 var heap = _s.HeapForPtr(oldtop);
@@ -519,6 +519,12 @@ public sealed class Ptmalloc
 
     /// <summary>Checks every invariant of every arena; throws <see cref="InvalidOperationException"/> describing the first violation.</summary>
     public void Validate() => Diagnostics.HeapValidator.Validate(_s);
+
+    /// <summary>Reads one word of simulated memory (diagnostics and tests).</summary>
+    public ulong PeekForTests(ulong address) => _s.M.Read(address);
+
+    /// <summary>Overwrites one word of simulated memory, as a buggy program would (tests of the integrity checks).</summary>
+    public void CorruptForTests(ulong address, ulong value) => _s.M.Write(address, value);
 
     /// <summary>A human-readable dump of the state around <paramref name="userPtr"/> (bins, top, neighbouring chunks).</summary>
     public string DescribeAround(ulong userPtr) => Diagnostics.StateDump.Describe(_s, userPtr);

@@ -38,6 +38,8 @@ public sealed class ReplayOptions
     public bool LogAddresses { get; init; }
     /// <summary>Skip the per-call cycle counter reads (harness overhead measurement).</summary>
     public bool NoTiming { get; init; }
-    /// <summary>Progress callback: (engine, fraction done 0..1).</summary>
+    /// <summary>Progress callback of the engines: (engine, fraction done 0..1).</summary>
     public Action<string, double>? Progress { get; init; }
+    /// <summary>Progress callback of the preparation: events read so far (every million).</summary>
+    public Action<long>? PrepareProgress { get; init; }
 }

@@ -30,20 +30,10 @@ public static class ReplayRunner
         string tracePath, IReadOnlyList<string> engines, string outDir, ReplayOptions options, PreparationOptions preparation,
         bool keepIntermediates = false)
     {
-#if NO_READER
-        _ = engines;
-        _ = outDir;
-        _ = options;
-        _ = preparation;
-        _ = keepIntermediates;
-        throw new NotSupportedException($"Reading {tracePath} needs PtReplay.Traces.TraceReader, which is not part of this build yet.");
-#else
         using var input = TraceInput.Open(tracePath);
         return Run(tracePath, input.Header, input.Events(), engines, outDir, options, preparation, keepIntermediates, LazyIssues(input));
-#endif
     }
 
-#if !NO_READER
     private static IEnumerable<TraceIssue> LazyIssues(TraceInput input)
     {
         foreach (TraceIssue issue in input.Issues)
@@ -51,7 +41,6 @@ public static class ReplayRunner
             yield return issue;
         }
     }
-#endif
 
     /// <summary>
     /// Replays <paramref name="events"/> (global order) recorded under <paramref name="header"/> into
@@ -77,7 +66,7 @@ public static class ReplayRunner
                 preparer.Add(in e);
                 if (preparer.EventCount >= next)
                 {
-                    options.Progress?.Invoke("prepare", -preparer.EventCount);
+                    options.PrepareProgress?.Invoke(preparer.EventCount);
                     next += 1_000_000;
                 }
             }

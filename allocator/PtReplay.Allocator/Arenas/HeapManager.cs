@@ -34,21 +34,38 @@ internal sealed class HeapManager
             ulong hint = _s.AlignedHeapArea;
             _s.AlignedHeapArea = 0;
             ulong got = space.Mmap(maxSize, hint);
-            if ((got & (maxSize - 1)) != 0)
-                space.Munmap(got, maxSize);
-            else
-                p2 = got;
+            if (got != Memory.AddressSpace.Failed)
+            {
+                if ((got & (maxSize - 1)) != 0)
+                    space.Munmap(got, maxSize);
+                else
+                    p2 = got;
+            }
         }
         if (p2 == 0)
         {
             ulong p1 = space.Mmap(maxSize << 1);
-            p2 = (p1 + (maxSize - 1)) & ~(maxSize - 1);
-            ulong ul = p2 - p1;
-            if (ul != 0)
-                space.Munmap(p1, ul);
+            if (p1 != Memory.AddressSpace.Failed)
+            {
+                p2 = (p1 + (maxSize - 1)) & ~(maxSize - 1);
+                ulong ul = p2 - p1;
+                if (ul != 0)
+                    space.Munmap(p1, ul);
+                else
+                    _s.AlignedHeapArea = p2 + maxSize;
+                space.Munmap(p2 + maxSize, maxSize - ul);
+            }
             else
-                _s.AlignedHeapArea = p2 + maxSize;
-            space.Munmap(p2 + maxSize, maxSize - ul);
+            {
+                p2 = space.Mmap(maxSize);
+                if (p2 == Memory.AddressSpace.Failed)
+                    return null;
+                if ((p2 & (maxSize - 1)) != 0)
+                {
+                    space.Munmap(p2, maxSize);
+                    return null;
+                }
+            }
         }
         var h = new HeapInfo { Base = p2, Size = size, MprotectSize = size };
         _s.Heaps[p2] = h;

@@ -119,6 +119,10 @@ internal static class HeapValidator
             Fail($"top size {Ptmalloc.Hex(topSize)} below MINSIZE");
 
         int walkedFree = 0;
+        if (a.IsMain && !a.Contiguous)
+        {
+            return; // after an mmap fallback the main heap is split in regions the walk cannot follow
+        }
         if (a.IsMain)
         {
             ulong start = s.Mp.SbrkBase;

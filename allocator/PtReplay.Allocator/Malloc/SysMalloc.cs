@@ -14,6 +14,9 @@ namespace PtReplay.Allocator.Malloc;
 /// </summary>
 internal sealed class SysMalloc
 {
+    /// <summary>MMAP_AS_MORECORE_SIZE: smallest mmap used when the break cannot grow.</summary>
+    private const ulong MmapAsMorecoreSize = 1024 * 1024;
+
     private readonly MallocState _s;
     private readonly SimulatedMemory _m;
 
@@ -114,15 +117,32 @@ internal sealed class SysMalloc
         if (av.Contiguous)
             size -= (long)oldSize;
         size = (long)(((ulong)size + pagesize - 1) & ~(pagesize - 1));
-        if (size <= 0)
-            return;
-
-        ulong brk = space.Sbrk(size);
+        ulong brk = size > 0 ? space.Sbrk(size) : AddressSpace.Failed;
+        ulong sndBrk = AddressSpace.Failed;
+        if (brk == AddressSpace.Failed)
+        {
+            // MORECORE failed: mmap as a backup (sysmalloc_mmap_fallback), at least 1 MiB; from now on the
+            // main arena is non-contiguous.
+            long fallback = size;
+            if (av.Contiguous)
+                fallback = (long)(((ulong)fallback + oldSize + pagesize - 1) & ~(pagesize - 1));
+            if ((ulong)fallback < MmapAsMorecoreSize)
+                fallback = (long)MmapAsMorecoreSize;
+            if ((ulong)fallback <= nb)
+                return;
+            ulong mbrk = space.Mmap((ulong)fallback);
+            if (mbrk == AddressSpace.Failed)
+                return;
+            av.Contiguous = false;
+            size = fallback;
+            brk = mbrk;
+            sndBrk = brk + (ulong)size;
+        }
         if (mp.SbrkBase == 0)
             mp.SbrkBase = brk;
         av.SystemMem += (ulong)size;
 
-        if (brk == oldEnd)
+        if (brk == oldEnd && sndBrk == AddressSpace.Failed)
         {
             _m.SetHead(oldTop, ((ulong)size + oldSize) | Chunk.PrevInuse);
             return;
@@ -132,7 +152,6 @@ internal sealed class SysMalloc
 
         ulong correction = 0;
         ulong alignedBrk = brk;
-        ulong sndBrk;
         if (av.Contiguous)
         {
             if (oldSize != 0)
@@ -147,8 +166,13 @@ internal sealed class SysMalloc
             ulong endMisalign = brk + (ulong)size + correction;
             correction += ((endMisalign + pagesize - 1) & ~(pagesize - 1)) - endMisalign;
             sndBrk = space.Sbrk((long)correction);
+            if (sndBrk == AddressSpace.Failed)
+            {
+                correction = 0;
+                sndBrk = space.Sbrk(0);
+            }
         }
-        else
+        else if (sndBrk == AddressSpace.Failed)
         {
             sndBrk = space.Sbrk(0);
         }
@@ -175,6 +199,8 @@ internal sealed class SysMalloc
         if (size <= nb)
             return 0;
         ulong mm = _s.Space.Mmap(size);
+        if (mm == AddressSpace.Failed)
+            return 0;
         _m.SetPrevSize(mm, 0);
         _m.SetHead(mm, size | Chunk.IsMmapped);
         var mp = _s.Mp;

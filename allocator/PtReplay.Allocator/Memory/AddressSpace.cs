@@ -25,7 +25,7 @@ public sealed class AddressSpace
         Brk = brk0;
         PageSize = pageSize;
         _mmapBase = mmapBase;
-        Residency = new PageResidency(pageSize);
+        Residency = new PageResidency(pageSize, brk0);
         Memory = new SimulatedMemory(Residency, brk0);
     }
 
@@ -47,10 +47,20 @@ public sealed class AddressSpace
     /// <summary>Bytes currently mapped with mmap (including PROT_NONE reservations).</summary>
     public ulong MappedBytes { get; private set; }
 
-    /// <summary>sbrk: moves the break by <paramref name="increment"/> and returns the old break.</summary>
+    /// <summary>MAP_FAILED / (void*)-1: what Mmap, Mremap and Sbrk return when the space is exhausted.</summary>
+    public const ulong Failed = ulong.MaxValue;
+
+    /// <summary>sbrk: moves the break by <paramref name="increment"/> and returns the old break, or
+    /// <see cref="Failed"/> when the break would run into a mapping.</summary>
     public ulong Sbrk(long increment)
     {
         ulong old = Brk;
+        if (increment > 0)
+        {
+            ulong limit = _mappings.Count > 0 ? Math.Min(_mappings.Keys[0], _mmapBase) : _mmapBase;
+            if ((ulong)increment > limit || Brk > limit - (ulong)increment)
+                return Failed;
+        }
         if (increment < 0)
         {
             ulong newBrk = Brk - (ulong)(-increment);
@@ -70,9 +80,12 @@ public sealed class AddressSpace
         return old;
     }
 
-    /// <summary>mmap(addr hint or 0, length): returns the start, page-aligned. A hint is honoured when the range is free.</summary>
+    /// <summary>mmap(addr hint or 0, length): returns the start, page-aligned, or <see cref="Failed"/> when no gap fits.
+    /// A hint is honoured when the range is free.</summary>
     public ulong Mmap(ulong length, ulong hint = 0)
     {
+        if (length == 0 || length > _mmapBase)
+            return Failed;
         length = (length + PageSize - 1) & ~(PageSize - 1);
         if (hint != 0 && IsFree(hint, length))
         {
@@ -84,7 +97,7 @@ public sealed class AddressSpace
         for (int i = _mappings.Count - 1; i >= -1; i--)
         {
             ulong floor = i >= 0 ? _mappings.Keys[i] + _mappings.Values[i] : PageSize * 16;
-            if (ceiling >= floor + length)
+            if (ceiling >= length && ceiling - length >= floor)
             {
                 ulong start = (ceiling - length) & ~(align - 1);
                 if (start >= floor)
@@ -96,7 +109,7 @@ public sealed class AddressSpace
             if (i >= 0)
                 ceiling = Math.Min(ceiling, _mappings.Keys[i]);
         }
-        throw new InvalidOperationException("simulated address space exhausted");
+        return Failed;
     }
 
     private bool IsFree(ulong start, ulong length)
@@ -158,6 +171,8 @@ public sealed class AddressSpace
             return start;
         }
         ulong moved = Mmap(newLength);
+        if (moved == Failed)
+            return Failed;
         Memory.MovePages(start, moved, oldLength);
         Residency.DropRange(start, oldLength);
         _mappings.Remove(start);

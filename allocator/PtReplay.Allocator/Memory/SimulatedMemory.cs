@@ -83,6 +83,10 @@ public sealed class SimulatedMemory
     public ulong Read(ulong address)
     {
         ulong page = address >> PageShift;
+        ulong d = page - _denseBasePage;
+        var dense = _dense;
+        if (d < (ulong)dense.Length && dense[d] is { } words)
+            return words[(address & PageMask) >> 3];
         int slot = (int)(page & (CacheSize - 1));
         if (_cacheKeys[slot] == page + 1)
             return _cachePages[slot]![(address & PageMask) >> 3];
@@ -94,6 +98,13 @@ public sealed class SimulatedMemory
     public void Write(ulong address, ulong value)
     {
         ulong page = address >> PageShift;
+        ulong d = page - _denseBasePage;
+        var dense = _dense;
+        if (d < (ulong)dense.Length && dense[d] is { } words)
+        {
+            words[(address & PageMask) >> 3] = value;
+            return;
+        }
         int slot = (int)(page & (CacheSize - 1));
         if (_cacheKeys[slot] == page + 1)
         {

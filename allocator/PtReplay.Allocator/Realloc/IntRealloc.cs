@@ -113,6 +113,8 @@ internal sealed class IntRealloc
         if (total == newSize)
             return p;
         ulong cp = _s.Space.Mremap(block, total, newSize);
+        if (cp == AddressSpace.Failed)
+            return 0;
         p = cp + offset;
         _m.SetHead(p, (newSize - offset) | Chunk.IsMmapped);
         var mp = _s.Mp;

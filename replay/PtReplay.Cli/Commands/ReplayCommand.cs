@@ -102,6 +102,7 @@ public static class ReplayCommand
                 NoTiming = parse.GetValue(noTiming),
                 LogAddresses = parse.GetValue(keep),
                 Progress = progress.Report,
+                PrepareProgress = n => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"prepare: {n} events read")),
             };
             string dir = parse.GetValue(outDir)!.FullName;
             ReplayReport report;
@@ -165,12 +166,6 @@ public static class ReplayCommand
         {
             lock (_last)
             {
-                if (fraction < 0)
-                {
-                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"prepare: {-fraction:0} events read"));
-                    return;
-                }
-
                 int tenth = (int)(fraction * 10);
                 if (!_last.TryGetValue(engine, out int last) || tenth > last)
                 {

@@ -25,9 +25,11 @@ public static class AllocatorLibraries
     /// <summary>
     /// The library to LD_PRELOAD for an engine: null for glibc; otherwise the path, or an error
     /// message naming the file and the Debian package when it is not installed.
+    /// <paramref name="searchDirectories"/> replaces the usual library folders (tests).
     /// </summary>
-    public static (string? Path, string? Error) Resolve(string engine)
+    public static (string? Path, string? Error) Resolve(string engine, IReadOnlyList<string>? searchDirectories = null)
     {
+        IReadOnlyList<string> dirs = searchDirectories ?? SearchDirectories;
         if (engine == "glibc")
         {
             return (null, null);
@@ -38,7 +40,7 @@ public static class AllocatorLibraries
             return (null, $"unknown native engine '{engine}' (known: {string.Join(", ", NativeEngines)})");
         }
 
-        foreach (string dir in SearchDirectories)
+        foreach (string dir in dirs)
         {
             string candidate = Path.Combine(dir, lib.File);
             if (File.Exists(candidate))
@@ -47,6 +49,6 @@ public static class AllocatorLibraries
             }
         }
 
-        return (null, $"{lib.File} not found in {string.Join(", ", SearchDirectories)}; install it with `apt-get install {lib.Package}`");
+        return (null, $"{lib.File} not found in {string.Join(", ", dirs)}; install it with `apt-get install {lib.Package}`");
     }
 }

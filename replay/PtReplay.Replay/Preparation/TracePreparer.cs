@@ -408,7 +408,7 @@ public sealed class TracePreparer : IDisposable
         }
 
         op.Seq = unchecked((uint)_seq);
-        _pending = new PendingOp { Op = op, Thread = thread, SampleId = -1, EventIndex = index, TempIndex = _seq };
+        _pending = new PendingOp { Op = op, Thread = thread, SampleId = -1, EventIndex = index };
         _hasPending = true;
         _seq++;
         _threadOps[thread]++;
@@ -573,6 +573,5 @@ public sealed class TracePreparer : IDisposable
         public int Thread;
         public int SampleId;
         public long EventIndex;
-        public long TempIndex;
     }
 }

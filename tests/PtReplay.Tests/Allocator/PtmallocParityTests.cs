@@ -44,6 +44,34 @@ public class PtmallocParityTests
     public void RandomScripts_WithMalloptCalls_MatchGlibc(int seed) =>
         AssertParity(ScriptGenerator.Random(seed, 4000, mallopt: true));
 
+    /// <summary>Requests glibc refuses: NULL/ENOMEM/EINVAL at the same calls, and the heap goes on identically.</summary>
+    [Fact]
+    public void FailingRequests_MatchGlibc()
+    {
+        const ulong huge = 1UL << 50;
+        var s = new DriverScript();
+        s.Add(DriverOp.Malloc, 0, 100);
+        s.Add(DriverOp.Malloc, 1, huge);
+        s.Add(DriverOp.Malloc, 2, ulong.MaxValue - 8);
+        s.Add(DriverOp.Calloc, 3, 1UL << 33, 1UL << 33);      // overflows
+        s.Add(DriverOp.Calloc, 4, 1UL << 25, 1UL << 25);      // 2^50 bytes
+        s.Add(DriverOp.Realloc, 0, huge);                      // fails, block 0 stays
+        s.Add(DriverOp.ReallocArray, 0, 1UL << 40, 1UL << 40); // overflows
+        s.Add(DriverOp.Memalign, 5, 1UL << 20, huge);
+        s.Add(DriverOp.Memalign, 6, 3, 100);                   // alignment rounded up to 32
+        s.Add(DriverOp.Memalign, 7, (1UL << 63) + 1, 100);    // EINVAL
+        s.Add(DriverOp.PosixMemalign, 8, 12, 100);             // EINVAL: not a power of two multiple of 8
+        s.Add(DriverOp.PosixMemalign, 9, 1UL << 20, huge);     // ENOMEM
+        s.Add(DriverOp.Pvalloc, 10, ulong.MaxValue - 100);
+        s.Add(DriverOp.Valloc, 11, huge);
+        s.Add(DriverOp.Realloc, 0, 5000);
+        s.Add(DriverOp.Malloc, 12, 300_000);
+        s.Add(DriverOp.Realloc, 12, huge);                     // mmapped chunk: mremap fails, stays
+        s.Add(DriverOp.Free, 12);
+        s.Add(DriverOp.Malloc, 13, 40);
+        AssertParity(s);
+    }
+
     [Fact]
     public void SmallChurn_FastbinsAndConsolidation_MatchGlibc()
     {

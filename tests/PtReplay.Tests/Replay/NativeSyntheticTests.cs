@@ -70,8 +70,9 @@ public sealed class NativeSyntheticTests : IDisposable
         ReplayReport report = ReplayRunner.Run("synthetic", new TraceHeader(), events, ReplayRunner.AllEngines, outDir,
             new ReplayOptions(), new PreparationOptions { SampleEvery = 500 });
         Assert.True(File.Exists(Path.Combine(outDir, "summary.json")));
-        File.Copy(Path.Combine(outDir, "summary.json"), "/tmp/synthetic-summary.json", true);
         Assert.Equal(5, report.Results.Count);
+        Assert.All(report.Results, r => Assert.True(r.Error is null, $"{r.Engine}: {r.Error}"));
+        Assert.All(report.Results, r => Assert.True(r.PeakFootprintBytes >= r.PeakLiveBytes, r.Engine));
     }
 
     private static long CountCrossThread(PreparedTrace p)
@@ -84,5 +85,37 @@ public sealed class NativeSyntheticTests : IDisposable
         }
 
         return n;
+    }
+}
+
+/// <summary>Engines that cannot run are reported, never a crash.</summary>
+public sealed class EngineAvailabilityTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ptreplay-avail-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void MissingPreloadLibrary_NamesTheFileAndThePackage()
+    {
+        var (path, error) = AllocatorLibraries.Resolve("tcmalloc", [_dir]);
+        Assert.Null(path);
+        Assert.Contains("libtcmalloc_minimal.so.4", error, StringComparison.Ordinal);
+        Assert.Contains("apt-get install libtcmalloc-minimal4", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnknownEngine_GetsAnErrorEntry_AndTheOthersStillRun()
+    {
+        var t = new TraceBuilder().Malloc(0, 100, 0x1000).Malloc(0, 5000, 0x2000).Free(0, 0x1000);
+        string outDir = Path.Combine(_dir, "out");
+        ReplayReport report = ReplayRunner.Run("t", new TraceHeader(), t.Events, ["nosuch", "glibc"], outDir,
+            new ReplayOptions(), new PreparationOptions());
+        Assert.NotNull(report.Results[0].Error);
+        Assert.Null(report.Results[1].Error);
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "summary.json")));
+        var engines = doc.RootElement.GetProperty("engines");
+        Assert.Contains("unknown engine", engines.GetProperty("nosuch").GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(5100UL, engines.GetProperty("glibc").GetProperty("peak_live_bytes").GetUInt64());
     }
 }

@@ -1,0 +1,89 @@
+using System.Text;
+using PtReplay.Traces;
+using PtReplay.Traces.Recording;
+
+namespace PtReplay.Tests.Replay;
+
+/// <summary>
+/// Real recordings the replay tests share, made once per test run with the LD_PRELOAD recorder:
+/// a small Python script (PYTHONMALLOC=malloc, PYTHONHASHSEED=0), an sqlite3 session, and the bundled
+/// multi-threaded workload. Each lives in its own temporary folder.
+/// </summary>
+public sealed class Recordings : IDisposable
+{
+    /// <summary>The Python script: builds, serialises and drops a few thousand objects.</summary>
+    public const string PythonScript =
+        "import json\n" +
+        "d = {str(i): [j * 3 for j in range(i % 40)] for i in range(2000)}\n" +
+        "s = json.dumps(d)\n" +
+        "x = json.loads(s)\n" +
+        "del d\n" +
+        "y = sorted(x.items())[:10]\n" +
+        "print(len(s), len(y))\n";
+
+    /// <summary>The SQL fed to sqlite3 :memory:.</summary>
+    public const string SqliteScript =
+        "CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT, c BLOB);\n" +
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)\n" +
+        "  INSERT INTO t SELECT i, printf('row %d %s', i, hex(randomblob(i % 50))), zeroblob(i % 300) FROM n;\n" +
+        "CREATE INDEX tb ON t(b);\n" +
+        "DELETE FROM t WHERE a % 3 = 0;\n" +
+        "SELECT count(*), sum(length(b)) FROM t;\n";
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("ptreplay-rec-").FullName;
+    private readonly Lazy<string> _python;
+    private readonly Lazy<string> _sqlite;
+    private readonly Lazy<string> _mt;
+
+    public Recordings()
+    {
+        _python = new(() => Record("python.trace", ["/usr/bin/python3", "-c", PythonScript],
+            new Dictionary<string, string> { ["PYTHONMALLOC"] = "malloc", ["PYTHONHASHSEED"] = "0" }, null));
+        _sqlite = new(() => Record("sqlite.trace", ["/usr/bin/sqlite3", ":memory:"], [], SqliteScript));
+        _mt = new(() => Record("mt.trace", [NativeArtifacts.Find(NativeArtifacts.MtWorkload), "4", "3000", "7"], [], null));
+    }
+
+    /// <summary>Single-thread Python recording.</summary>
+    public string Python => _python.Value;
+
+    /// <summary>Single-thread sqlite3 recording.</summary>
+    public string Sqlite => _sqlite.Value;
+
+    /// <summary>Four-thread producer/consumer recording (every handed-over block is freed by another thread).</summary>
+    public string MultiThread => _mt.Value;
+
+    /// <summary>A fresh folder under this fixture's temporary folder.</summary>
+    public string NewFolder(string name) => Directory.CreateDirectory(Path.Combine(_dir, name + "-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+
+    private string Record(string name, IReadOnlyList<string> command, Dictionary<string, string> env, string? stdin)
+    {
+        env["PATH"] = "/usr/bin:/bin";
+        string path = Path.Combine(_dir, name);
+        RecordingResult result = Recorder.Run(new RecordingOptions
+        {
+            Command = command,
+            OutputPath = path,
+            Environment = env,
+            CaptureOutput = true,
+            StandardInput = stdin is null ? null : Encoding.UTF8.GetBytes(stdin),
+            FollowChildren = false,
+            Timeout = TimeSpan.FromMinutes(1),
+        });
+        if (result.ExitCode != 0 || result.TimedOut || !File.Exists(path))
+        {
+            throw new InvalidOperationException(
+                $"Recording {string.Join(' ', command)} failed (exit {result.ExitCode}): {Encoding.UTF8.GetString(result.StandardError)}");
+        }
+
+        return path;
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
+
+/// <summary>Shares one <see cref="Recordings"/> across the replay test classes.</summary>
+[CollectionDefinition(Name)]
+public sealed class RecordingsGroup : ICollectionFixture<Recordings>
+{
+    public const string Name = "replay recordings";
+}
