@@ -148,6 +148,7 @@ struct ptr_call {
     int null_result;
 };
 void ptr_record_slow(const struct ptr_call *c);
+void ptr_record_call(const struct ptr_call *c);   /* any event, any state, out of line */
 uint32_t ptr_count_events(const uint8_t *p, const uint8_t *end);
 
 /* output.c */

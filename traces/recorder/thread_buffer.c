@@ -288,6 +288,20 @@ void ptr_record_slow(const struct ptr_call *c)
     }
 }
 
+/*
+ * One event that the inline fast path (interpose.c) did not take: a full buffer, a failed call,
+ * a rare entry point, or a thread that is not ACTIVE (ptr_record_slow).
+ */
+void ptr_record_call(const struct ptr_call *c)
+{
+    struct ptr_thread *t = &ptr_self;
+    if (t->state == TS_ACTIVE) {
+        append(t, c, ptr_event_time(t));
+        return;
+    }
+    ptr_record_slow(c);
+}
+
 static uint64_t skip_varint(const uint8_t **p, const uint8_t *end)
 {
     uint64_t v = 0;
