@@ -67,8 +67,12 @@ _Static_assert(sizeof(struct ptr_block_header) == 36, "block header is 36 bytes"
 
 /* ---- Per-thread state ---- */
 
-/* One thread buffer: header room, then the payload. 64 KiB, carved from the slot arena. */
-#define PTR_BUFFER_BYTES (64u * 1024u)
+/*
+ * One thread buffer: header room, then the payload, carved from the slot arena (reserved, pages touched
+ * only as a thread fills them). 256 KiB: a quarter of the write(2) calls of 64 KiB blocks; a SIGKILL
+ * loses at most the last unflushed 256 KiB of each thread.
+ */
+#define PTR_BUFFER_BYTES (256u * 1024u)
 /* Largest encoded event: tag + status + dt + ptr + count + size + result, 10 bytes each at most. */
 #define PTR_MAX_EVENT_BYTES 64u
 
