@@ -53,10 +53,15 @@ static inline __attribute__((always_inline)) void ptr_enter(void)
 /*
  * Whether this thread can take the inline path: ACTIVE, its buffer has room for one event, and the
  * clock is the TSC (clock_gettime is a call: that case goes out of line, with the same result).
+ * All three in one compare: fast_limit is NULL unless the first two hold (ptr_set_state).
  */
 static inline __attribute__((always_inline)) int fast_ready(const struct ptr_thread *t)
 {
-    return PTR_LIKELY(t->state == TS_ACTIVE) && PTR_LIKELY(t->pos <= t->limit) && PTR_LIKELY(ptr_clock.use_tsc);
+#if defined(__x86_64__)
+    return PTR_LIKELY(t->pos < t->fast_limit);
+#else
+    return 0;
+#endif
 }
 
 /*
@@ -66,7 +71,7 @@ static inline __attribute__((always_inline)) int fast_ready(const struct ptr_thr
 static inline __attribute__((always_inline)) void
 fast_event(struct ptr_thread *t, unsigned kind, uint64_t ptr, uint64_t count, uint64_t size, uint64_t result)
 {
-    uint64_t ts = ptr_event_time(t);
+    uint64_t ts = ptr_event_time_tsc(t);
     uint64_t last_ts = t->last_ts;
     uint64_t dt = ts >= last_ts ? ts - last_ts : 0;
     t->last_ts = last_ts + dt;
@@ -138,15 +143,22 @@ PTR_API void *malloc(size_t size)
     return after_malloc(size, __libc_malloc(size));
 }
 
+/* free when the inline path cannot take it: records out of line, then frees (tail-called). */
+static __attribute__((noinline, cold)) void free_slow(void *ptr)
+{
+    record_call(K_FREE, (uint64_t)ptr, 0, 0, 0, 0, 0, 0); /* a first call sets the thread up first */
+    __libc_free(ptr);
+}
+
 /* free records before the real call (FORMAT.md, "Timestamps"), then tail-calls glibc. */
 PTR_API void free(void *ptr)
 {
     struct ptr_thread *t = &ptr_self;
-    if (fast_ready(t)) {
-        fast_event(t, K_FREE, (uint64_t)ptr, 0, 0, 0);
-    } else {
-        record_call(K_FREE, (uint64_t)ptr, 0, 0, 0, 0, 0, 0); /* a first call sets the thread up first */
+    if (PTR_UNLIKELY(!fast_ready(t))) {
+        free_slow(ptr);
+        return;
     }
+    fast_event(t, K_FREE, (uint64_t)ptr, 0, 0, 0);
     __libc_free(ptr);
 }
 
