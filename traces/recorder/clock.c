@@ -43,6 +43,9 @@ void ptr_clock_start(void)
 void ptr_clock_choose(void)
 {
 #if defined(__x86_64__)
+    if (ptr_clock.force_gettime) {
+        return;
+    }
     char source[64];
     long fd = ptr_open("/sys/devices/system/clocksource/clocksource0/current_clocksource", O_RDONLY | O_CLOEXEC, 0);
     long n = fd >= 0 ? ptr_read((int)fd, source, sizeof source - 1) : -1;

@@ -12,12 +12,17 @@
 
 #include <stdint.h>
 
+/* LEB128: 7 bits a byte, low group first, bit 7 set on every byte but the last. */
 static inline uint8_t *ptr_put_varint(uint8_t *p, uint64_t v)
 {
-    while (v >= 0x80) {
+    if (__builtin_expect(v < 0x80, 1)) { /* dt = 0, small sizes and counts: one byte */
+        *p = (uint8_t)v;
+        return p + 1;
+    }
+    do {
         *p++ = (uint8_t)(v | 0x80);
         v >>= 7;
-    }
+    } while (v >= 0x80);
     *p++ = (uint8_t)v;
     return p;
 }

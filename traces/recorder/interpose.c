@@ -22,50 +22,67 @@ extern void *__libc_pvalloc(size_t size);
 
 __thread struct ptr_thread ptr_self PTR_TLS;
 
+/*
+ * The hot path, shaped for the common case (an ACTIVE thread whose buffer has room, a call that
+ * succeeded): each entry point is a thin wrapper that tail-calls glibc (free) or a leaf recording
+ * function (the others), so the common case saves no registers and makes no call of its own.
+ * Everything else (a thread's first call, a full buffer, a failed call, a thread that is not
+ * ACTIVE, the rare entry points) goes through record_call, out of line.
+ */
 
-static __attribute__((noinline, cold)) void record_not_active(unsigned kind, uint64_t ptr, uint64_t count,
-                                                        uint64_t align, uint64_t size, uint64_t result,
-                                                        uint64_t status, int null_result)
+/* One event, any kind, any state: out of line. Reads no errno (the caller passes the status). */
+static __attribute__((noinline, cold)) void record_call(unsigned kind, uint64_t ptr, uint64_t count,
+                                                  uint64_t align, uint64_t size, uint64_t result,
+                                                  uint64_t status, int null_result)
 {
     struct ptr_call c = { kind, ptr, count, align, size, result, status, null_result };
-    ptr_record_slow(&c);
+    ptr_record_call(&c);
 }
 
 /*
  * Before the real call: a thread's very first call sets up its state (and the first call of all, the
  * process's, reading brk0 before glibc's first allocation). One predictable TLS compare.
  */
-static inline __attribute__((always_inline)) uint8_t ptr_enter(void)
+static inline __attribute__((always_inline)) void ptr_enter(void)
 {
-    uint8_t state = ptr_self.state;
-    if (PTR_UNLIKELY(state == TS_UNINIT)) {
+    if (PTR_UNLIKELY(ptr_self.state == TS_UNINIT)) {
         ptr_thread_slow_init(&ptr_self);
-        state = ptr_self.state;
     }
-    return state;
 }
 
-/* Records one call into the calling thread's block. Inlined with a constant kind. */
-static inline __attribute__((always_inline)) void
-ptr_record(uint8_t state, unsigned kind, uint64_t ptr, uint64_t count, uint64_t align, uint64_t size,
-           uint64_t result, uint64_t status, int null_result)
+/*
+ * Whether this thread can take the inline path: ACTIVE, its buffer has room for one event, and the
+ * clock is the TSC (clock_gettime is a call: that case goes out of line, with the same result).
+ * All three in one compare: fast_limit is NULL unless the first two hold (ptr_set_state).
+ */
+static inline __attribute__((always_inline)) int fast_ready(const struct ptr_thread *t)
 {
-    struct ptr_thread *t = &ptr_self;
-    if (PTR_LIKELY(state == TS_ACTIVE)) { /* read before the real call: one TLS compare per call */
-        uint64_t ts = ptr_event_time(t);
-        if (PTR_UNLIKELY(t->pos > t->limit)) {
-            ptr_flush(t);
-        }
-        uint64_t dt = ts >= t->last_ts ? ts - t->last_ts : 0;
-        t->last_ts += dt;
-        unsigned tag = kind | (null_result ? TAG_NULL_RESULT : 0u);
-        uint8_t *p = ptr_put_prologue(t->pos, tag, status, dt);
-        p = ptr_put_args(p, &t->last_addr, kind, ptr, count, align, size, result, null_result);
-        t->count++;
-        t->pos = p; /* commit: [payload, pos) holds whole events only */
-    } else {
-        record_not_active(kind, ptr, count, align, size, result, status, null_result);
-    }
+#if defined(__x86_64__)
+    return PTR_LIKELY(t->pos < t->fast_limit);
+#else
+    return 0;
+#endif
+}
+
+/*
+ * Encodes one successful call (status 0, result present) for a fast_ready thread. Inlined with a
+ * constant kind. The address state stays in a register across the fields and is stored once.
+ */
+static inline __attribute__((always_inline)) void
+fast_event(struct ptr_thread *t, unsigned kind, uint64_t ptr, uint64_t count, uint64_t size, uint64_t result)
+{
+    uint64_t ts = ptr_event_time_tsc(t);
+    uint64_t last_ts = t->last_ts;
+    uint64_t dt = ts >= last_ts ? ts - last_ts : 0;
+    t->last_ts = last_ts + dt;
+    uint8_t *p = t->pos;
+    *p++ = (uint8_t)kind;
+    p = ptr_put_varint(p, dt);
+    uint64_t last_addr = t->last_addr;
+    p = ptr_put_args(p, &last_addr, kind, ptr, count, 0, size, result, 0);
+    t->last_addr = last_addr;
+    t->count++;
+    t->pos = p; /* commit: [payload, pos) holds whole events only */
 }
 
 /* errno after a call that returned NULL, as the status field; 0 when errno says nothing. */
@@ -74,36 +91,94 @@ static inline uint64_t failure_status(void)
     return errno > 0 ? (uint64_t)errno : 0;
 }
 
-PTR_API void *malloc(size_t size)
+/*
+ * After the real call of malloc, calloc or realloc, when the inline path cannot take it (failed call,
+ * thread not ready): records it out of line and returns the result. Tail-called, so the inline
+ * path around it needs no stack frame.
+ */
+static __attribute__((noinline, cold)) void *after_alloc_slow(unsigned kind, void *ptr, size_t count, size_t size,
+                                                        void *r)
 {
-    uint8_t state = ptr_enter();
-    void *r = __libc_malloc(size);
-    ptr_record(state, K_MALLOC, 0, 1, 0, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
+    /* realloc(p, 0) with p != NULL frees p and returns NULL: a success, no status. */
+    int freed = kind == K_REALLOC && size == 0 && ptr != NULL;
+    uint64_t status = (r == NULL && !freed) ? failure_status() : 0;
+    record_call(kind, (uint64_t)ptr, count, 0, size, (uint64_t)r, status, r == NULL);
     return r;
 }
 
+/* After the real call of an allocating entry point: records it, returns its result (tail-called). */
+static __attribute__((noinline, hot)) void *after_malloc(size_t size, void *r)
+{
+    struct ptr_thread *t = &ptr_self;
+    if (PTR_LIKELY(r != NULL) && fast_ready(t)) {
+        fast_event(t, K_MALLOC, 0, 1, size, (uint64_t)r);
+        return r;
+    }
+    return after_alloc_slow(K_MALLOC, NULL, 1, size, r);
+}
+
+static __attribute__((noinline, hot)) void *after_calloc(size_t count, size_t size, void *r)
+{
+    struct ptr_thread *t = &ptr_self;
+    if (PTR_LIKELY(r != NULL) && fast_ready(t)) {
+        fast_event(t, K_CALLOC, 0, count, size, (uint64_t)r);
+        return r;
+    }
+    return after_alloc_slow(K_CALLOC, NULL, count, size, r);
+}
+
+static __attribute__((noinline, hot)) void *after_realloc(void *ptr, size_t size, void *r)
+{
+    struct ptr_thread *t = &ptr_self;
+    if (PTR_LIKELY(r != NULL) && fast_ready(t)) {
+        fast_event(t, K_REALLOC, (uint64_t)ptr, 1, size, (uint64_t)r);
+        return r;
+    }
+    return after_alloc_slow(K_REALLOC, ptr, 1, size, r);
+}
+
+PTR_API void *malloc(size_t size)
+{
+    ptr_enter();
+    return after_malloc(size, __libc_malloc(size));
+}
+
+/* free when the inline path cannot take it: records out of line, then frees (tail-called). */
+static __attribute__((noinline, cold)) void free_slow(void *ptr)
+{
+    record_call(K_FREE, (uint64_t)ptr, 0, 0, 0, 0, 0, 0); /* a first call sets the thread up first */
+    __libc_free(ptr);
+}
+
+/* free records before the real call (FORMAT.md, "Timestamps"), then tail-calls glibc. */
 PTR_API void free(void *ptr)
 {
-    uint8_t state = ptr_enter();
-    ptr_record(state, K_FREE, (uint64_t)ptr, 0, 0, 0, 0, 0, 0);
+    struct ptr_thread *t = &ptr_self;
+    if (PTR_UNLIKELY(!fast_ready(t))) {
+        free_slow(ptr);
+        return;
+    }
+    fast_event(t, K_FREE, (uint64_t)ptr, 0, 0, 0);
     __libc_free(ptr);
 }
 
 PTR_API void *calloc(size_t count, size_t size)
 {
-    uint8_t state = ptr_enter();
-    void *r = __libc_calloc(count, size);
-    ptr_record(state, K_CALLOC, 0, count, 0, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
-    return r;
+    ptr_enter();
+    return after_calloc(count, size, __libc_calloc(count, size));
 }
 
 PTR_API void *realloc(void *ptr, size_t size)
 {
-    uint8_t state = ptr_enter();
-    void *r = __libc_realloc(ptr, size);
-    /* realloc(p, 0) with p != NULL frees p and returns NULL: a success, no status. */
-    uint64_t status = (r == NULL && !(size == 0 && ptr != NULL)) ? failure_status() : 0;
-    ptr_record(state, K_REALLOC, (uint64_t)ptr, 1, 0, size, (uint64_t)r, status, r == NULL);
+    ptr_enter();
+    return after_realloc(ptr, size, __libc_realloc(ptr, size));
+}
+
+/* The rare entry points: every event out of line. */
+static inline __attribute__((always_inline)) void *
+after_rare(unsigned kind, uint64_t ptr, uint64_t count, uint64_t align, uint64_t size, void *r)
+{
+    record_call(kind, ptr, count, align, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
     return r;
 }
 
@@ -113,7 +188,7 @@ PTR_API void *realloc(void *ptr, size_t size)
  */
 PTR_API void *reallocarray(void *ptr, size_t count, size_t size)
 {
-    uint8_t state = ptr_enter();
+    ptr_enter();
     size_t bytes;
     void *r;
     uint64_t status = 0;
@@ -127,41 +202,33 @@ PTR_API void *reallocarray(void *ptr, size_t count, size_t size)
             status = failure_status();
         }
     }
-    ptr_record(state, K_REALLOCARRAY, (uint64_t)ptr, count, 0, size, (uint64_t)r, status, r == NULL);
+    record_call(K_REALLOCARRAY, (uint64_t)ptr, count, 0, size, (uint64_t)r, status, r == NULL);
     return r;
 }
 
 PTR_API void *memalign(size_t alignment, size_t size)
 {
-    uint8_t state = ptr_enter();
-    void *r = __libc_memalign(alignment, size);
-    ptr_record(state, K_MEMALIGN, 0, 1, alignment, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
-    return r;
+    ptr_enter();
+    return after_rare(K_MEMALIGN, 0, 1, alignment, size, __libc_memalign(alignment, size));
 }
 
 /* In glibc 2.36 aligned_alloc is an alias of __libc_memalign (same address in libc.so.6). */
 PTR_API void *aligned_alloc(size_t alignment, size_t size)
 {
-    uint8_t state = ptr_enter();
-    void *r = __libc_memalign(alignment, size);
-    ptr_record(state, K_ALIGNED_ALLOC, 0, 1, alignment, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
-    return r;
+    ptr_enter();
+    return after_rare(K_ALIGNED_ALLOC, 0, 1, alignment, size, __libc_memalign(alignment, size));
 }
 
 PTR_API void *valloc(size_t size)
 {
-    uint8_t state = ptr_enter();
-    void *r = __libc_valloc(size);
-    ptr_record(state, K_VALLOC, 0, 1, 0, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
-    return r;
+    ptr_enter();
+    return after_rare(K_VALLOC, 0, 1, 0, size, __libc_valloc(size));
 }
 
 PTR_API void *pvalloc(size_t size)
 {
-    uint8_t state = ptr_enter();
-    void *r = __libc_pvalloc(size);
-    ptr_record(state, K_PVALLOC, 0, 1, 0, size, (uint64_t)r, r ? 0 : failure_status(), r == NULL);
-    return r;
+    ptr_enter();
+    return after_rare(K_PVALLOC, 0, 1, 0, size, __libc_pvalloc(size));
 }
 
 /*
@@ -173,7 +240,7 @@ static posix_memalign_fn real_posix_memalign;
 
 PTR_API int posix_memalign(void **memptr, size_t alignment, size_t size)
 {
-    uint8_t state = ptr_enter();
+    ptr_enter();
     posix_memalign_fn real = __atomic_load_n(&real_posix_memalign, __ATOMIC_ACQUIRE);
     if (PTR_UNLIKELY(real == NULL)) {
         real = (posix_memalign_fn)dlsym(RTLD_NEXT, "posix_memalign");
@@ -181,6 +248,6 @@ PTR_API int posix_memalign(void **memptr, size_t alignment, size_t size)
     }
     int rc = real(memptr, alignment, size);
     uint64_t result = rc == 0 ? (uint64_t)*memptr : 0;
-    ptr_record(state, K_POSIX_MEMALIGN, 0, 1, alignment, size, result, (uint64_t)(rc > 0 ? rc : 0), rc != 0);
+    record_call(K_POSIX_MEMALIGN, 0, 1, alignment, size, result, (uint64_t)(rc > 0 ? rc : 0), rc != 0);
     return rc;
 }

@@ -8,6 +8,8 @@
  *                         (same length, so no allocation), so programs it execs know they are children
  *   PTRECORD_FOLLOW=0     children (fork, exec) do not record: the library stays inert in them
  *   PTRECORD_CLOCK_EVERY=n  single-threaded processes read the clock on every n-th event (default 8)
+ *   PTRECORD_CLOCK=monotonic  clock_gettime(CLOCK_MONOTONIC) even where the TSC could be used (every
+ *                         event then takes the out-of-line path: same events, slower)
  * A program image exec'd by the started process itself (same pid: `record -- env X=1 prog`) is still
  * the started program: it takes over PTRECORD_OUT, and the earlier image's trace moves to OUT.<pid>
  * (or OUT.<pid>.<n>), so OUT always holds the last program the started process ran.
@@ -102,6 +104,8 @@ static int read_control(void)
                     is_root = v[0] == 'r';
                 } else if (is_var(envbuf + start, "PTRECORD_CLOCK_EVERY", &v)) {
                     set_clock_every(v);
+                } else if (is_var(envbuf + start, "PTRECORD_CLOCK", &v)) {
+                    ptr_clock.force_gettime = v[0] == 'm';
                 }
                 i++;
                 last_complete = i;
@@ -129,6 +133,8 @@ static int read_control(void)
                 is_root = v[0] == 'r';
             } else if (is_var(*e, "PTRECORD_CLOCK_EVERY", &v)) {
                 set_clock_every(v);
+            } else if (is_var(*e, "PTRECORD_CLOCK", &v)) {
+                ptr_clock.force_gettime = v[0] == 'm';
             }
         }
     }
@@ -204,12 +210,12 @@ static void after_fork_child(void)
     }
     ptr_proc.pid = ptr_getpid();
     if (!ptr_proc.follow) {
-        t->state = TS_INERT;
+        ptr_set_state(t, TS_INERT);
         return;
     }
     ptr_clock_start(); /* the TSC factor stays the parent's */
     if (ptr_open_trace(0) != 0) {
-        t->state = TS_INERT;
+        ptr_set_state(t, TS_INERT);
         return;
     }
     ptr_registry_after_fork_child(t);

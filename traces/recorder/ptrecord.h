@@ -10,9 +10,10 @@
  *
  * Files, one concern each:
  *   interpose.c      the malloc-family entry points (hot path)
- *   thread_buffer.c  per-thread state: buffer slots, flush, thread start/exit, late events
+ *   thread_buffer.c  per-thread state: buffer slots, flush, thread start/exit markers, late events
  *   encode.h         event encoding (varint, zigzag address deltas)
- *   crc32.c          zlib-compatible CRC-32
+ *   crc32.c          zlib-compatible CRC-32 (PCLMUL folding, slice-by-8 tables)
+ *   clock.c          the event clock: TSC scaled to CLOCK_MONOTONIC, or clock_gettime
  *   output.c         trace file naming and opening, the header, block and end-block writes
  *   process.c        process start/exit, control variables, fork, exec, _exit, posix_spawn
  *   signals.c        fatal-signal flush and sigaction/signal transparency
@@ -66,8 +67,12 @@ _Static_assert(sizeof(struct ptr_block_header) == 36, "block header is 36 bytes"
 
 /* ---- Per-thread state ---- */
 
-/* One thread buffer: header room, then the payload. 64 KiB, carved from the slot arena. */
-#define PTR_BUFFER_BYTES (64u * 1024u)
+/*
+ * One thread buffer: header room, then the payload, carved from the slot arena (reserved, pages touched
+ * only as a thread fills them). 256 KiB: a quarter of the write(2) calls of 64 KiB blocks; a SIGKILL
+ * loses at most the last unflushed 256 KiB of each thread.
+ */
+#define PTR_BUFFER_BYTES (256u * 1024u)
 /* Largest encoded event: tag + status + dt + ptr + count + size + result, 10 bytes each at most. */
 #define PTR_MAX_EVENT_BYTES 64u
 
@@ -88,6 +93,7 @@ enum ptr_thread_state {
  */
 struct ptr_thread {
     uint8_t *pos;           /* next free payload byte */
+    uint8_t *fast_limit;    /* the inline path's one test: it may record iff pos < fast_limit (see ptr_set_state) */
     uint8_t *limit;         /* end of the buffer minus PTR_MAX_EVENT_BYTES: flush when pos passes it */
     uint64_t last_ts;       /* timestamp of the last event (ns after the header's start reading) */
     uint64_t last_addr;     /* address state for zigzag deltas */
@@ -147,6 +153,7 @@ struct ptr_call {
     int null_result;
 };
 void ptr_record_slow(const struct ptr_call *c);
+void ptr_record_call(const struct ptr_call *c);   /* any event, any state, out of line */
 uint32_t ptr_count_events(const uint8_t *p, const uint8_t *end);
 
 /* output.c */
@@ -180,6 +187,7 @@ void ptr_signals_install(void);
 struct ptr_clock {
     int use_tsc;        /* 1: TSC + factor; 0: clock_gettime(CLOCK_MONOTONIC) */
     int tsc_chosen;     /* the clocksource is the TSC: calibrate and use it */
+    int force_gettime;  /* PTRECORD_CLOCK=monotonic: never the TSC */
     int every;          /* single-threaded: read the clock on every `every`-th event (1..255) */
     int fenced;         /* set when a second thread starts: every event reads the clock, fenced, from then on */
     uint64_t tsc0;      /* TSC reading paired with ptr_proc.start_clock_ns */
@@ -231,5 +239,38 @@ static inline uint64_t ptr_event_time(struct ptr_thread *t)
     t->clock_countdown = (uint8_t)(ptr_clock.every - 1);
     return ptr_now();
 }
+
+/*
+ * Every change of a thread's state goes through here (and every new block through start_block):
+ * fast_limit opens the inline path (interpose.c) exactly while the thread is ACTIVE, the clock is
+ * the TSC and the buffer has room, so that path tests one pointer compare instead of three flags.
+ * Closed is NULL: no pos is below it, zeroed TLS (TS_UNINIT) included.
+ */
+static inline void ptr_update_gate(struct ptr_thread *t)
+{
+    t->fast_limit = (t->state == TS_ACTIVE && ptr_clock.use_tsc && t->block != NULL) ? t->limit : NULL;
+}
+
+static inline void ptr_set_state(struct ptr_thread *t, uint8_t state)
+{
+    t->state = state;
+    ptr_update_gate(t);
+}
+
+#if defined(__x86_64__)
+/* ptr_event_time for the inline path, which runs only with the TSC clock (fast_limit). */
+static inline uint64_t ptr_event_time_tsc(struct ptr_thread *t)
+{
+    if (PTR_LIKELY(t->clock_countdown != 0) && !ptr_clock.fenced) {
+        t->clock_countdown--;
+        return t->last_ts;
+    }
+    t->clock_countdown = (uint8_t)(ptr_clock.every - 1);
+    if (ptr_clock.fenced) {
+        _mm_lfence();
+    }
+    return ptr_tsc_to_ns(__rdtsc());
+}
+#endif
 
 #endif

@@ -77,6 +77,7 @@ static void start_block(struct ptr_thread *t)
     t->count = 0;
     t->last_addr = 0;
     t->base_ts = t->last_ts;
+    ptr_update_gate(t);
 }
 
 /* Encodes one event at the end of an ACTIVE thread's block (flushing first when full). */
@@ -117,10 +118,10 @@ void ptr_thread_key_init(void)
 
 void ptr_thread_slow_init(struct ptr_thread *t)
 {
-    t->state = TS_BUSY;
+    ptr_set_state(t, TS_BUSY);
     ptr_process_init_once();
     if (ptr_proc.fd < 0) {
-        t->state = TS_INERT;
+        ptr_set_state(t, TS_INERT);
         return;
     }
     t->tid = (uint32_t)ptr_gettid();
@@ -130,13 +131,13 @@ void ptr_thread_slow_init(struct ptr_thread *t)
     }
     t->block = claim_buffer(t);
     if (t->block == NULL) {
-        t->state = TS_INERT;
+        ptr_set_state(t, TS_INERT);
         return;
     }
     ptr_reap_zombies(t->tid, 0); /* an exited thread with our tid is gone: its marker first */
     t->last_ts = ptr_now();
     start_block(t);
-    t->state = TS_ACTIVE;
+    ptr_set_state(t, TS_ACTIVE);
     if (exit_key_ready) {
         /* Key values below 32 live inside the thread descriptor: no allocation. */
         pthread_setspecific(exit_key, t);
@@ -185,7 +186,7 @@ void ptr_thread_finish(struct ptr_thread *t, int exits_before_process)
         return;
     }
     ptr_flush(t);
-    t->state = TS_EXITED;
+    ptr_set_state(t, TS_EXITED);
     release_buffer(t);
     if (exits_before_process) {
         add_zombie(t->tid);
@@ -221,7 +222,7 @@ static int write_single(uint32_t tid, const struct ptr_call *c)
     one.base_ts = one.last_ts;
     one.pos = PAYLOAD(buf);
     one.limit = buf + sizeof buf; /* never reached: one event fits */
-    one.state = TS_ACTIVE;
+    ptr_set_state(&one, TS_ACTIVE);
     append(&one, c, one.last_ts);
     uint32_t len = (uint32_t)(one.pos - PAYLOAD(buf));
     fill_header(&one, 1, len);
@@ -288,6 +289,20 @@ void ptr_record_slow(const struct ptr_call *c)
     }
 }
 
+/*
+ * One event that the inline fast path (interpose.c) did not take: a full buffer, a failed call,
+ * a rare entry point, or a thread that is not ACTIVE (ptr_record_slow).
+ */
+void ptr_record_call(const struct ptr_call *c)
+{
+    struct ptr_thread *t = &ptr_self;
+    if (t->state == TS_ACTIVE) {
+        append(t, c, ptr_event_time(t));
+        return;
+    }
+    ptr_record_slow(c);
+}
+
 static uint64_t skip_varint(const uint8_t **p, const uint8_t *end)
 {
     uint64_t v = 0;
@@ -347,7 +362,7 @@ void ptr_flush_from_signal(struct ptr_thread *t)
     if (t->state != TS_ACTIVE || t->flushing || t->block == NULL) {
         return;
     }
-    t->state = TS_BUSY;
+    ptr_set_state(t, TS_BUSY);
     const uint8_t *payload = PAYLOAD(t->block);
     uint8_t *end = __atomic_load_n(&t->pos, __ATOMIC_RELAXED);
     uint32_t count = ptr_count_events(payload, end);
@@ -378,7 +393,7 @@ void ptr_registry_flush_others(struct ptr_thread *self)
             fill_header(t, count, len);
             ptr_write_all(t->block, sizeof(struct ptr_block_header) + len);
         }
-        t->state = TS_INERT;
+        ptr_set_state(t, TS_INERT);
     }
 }
 
@@ -400,6 +415,6 @@ void ptr_registry_after_fork_child(struct ptr_thread *self)
         self->flushing = 0;
         self->last_ts = ptr_now();
         start_block(self);
-        self->state = TS_ACTIVE;
+        ptr_set_state(self, TS_ACTIVE);
     }
 }

@@ -98,8 +98,8 @@ public static class BenchRecordCommand
 
             Console.Error.WriteLine();
             RecordingSummary raw = RecordingSummary.Of(trace);
-            (long packedEvents, long packedBytes) = PackStep.PackInPlace(trace);
-            Print(command, plain, withHeaptrack ? [recorded, heap] : [recorded], raw, (double)packedBytes / Math.Max(1, packedEvents));
+            PackResult packed = TracePacker.Pack(trace, trace);
+            Print(command, plain, withHeaptrack ? [recorded, heap] : [recorded], raw, packed.BytesPerEvent);
             return 0;
         }
         finally

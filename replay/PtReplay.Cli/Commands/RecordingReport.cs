@@ -20,7 +20,7 @@ internal static class RecordingReport
         {
             foreach (string trace in result.ChildTraces.Prepend(result.TracePath))
             {
-                PackStep.PackInPlace(trace);
+                TracePacker.Pack(trace, trace);
             }
         }
 

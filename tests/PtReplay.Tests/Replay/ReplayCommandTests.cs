@@ -88,7 +88,22 @@ public sealed class ReplayCommandTests(Recordings recordings)
     {
         string dir = recordings.NewFolder("cut");
         string cut = Path.Combine(dir, "cut.trace");
-        byte[] bytes = File.ReadAllBytes(recordings.Sqlite);
+        // Rewrite the recording in small blocks, so that a cut two thirds in leaves many complete blocks before it.
+        string small = Path.Combine(dir, "small-blocks.trace");
+        using (var reader = TraceReader.Open(recordings.Sqlite))
+        using (var writer = TraceWriter.Create(small, reader.Header, new TraceWriterOptions { EventsPerBlock = 4096 }))
+        {
+            List<AllocEvent> events = reader.ReadAll().ToList(); // the thread table fills as events are read
+            writer.DeclareThreads(reader.ThreadTids);
+            foreach (AllocEvent e in events)
+            {
+                writer.Write(in e);
+            }
+
+            writer.Complete();
+        }
+
+        byte[] bytes = File.ReadAllBytes(small);
         File.WriteAllBytes(cut, bytes.AsSpan(0, bytes.Length * 2 / 3).ToArray());
 
         string outDir = Path.Combine(dir, "out");

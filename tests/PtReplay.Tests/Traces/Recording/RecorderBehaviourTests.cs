@@ -27,19 +27,37 @@ public class RecorderBehaviourTests
         Assert.True(reader.ReadAll().Count(e => e.Kind.IsCall()) >= w.MinCalls);
     }
 
-    [Fact]
-    public void RecordedAddresses_AreWhatTheProgramGot()
+    /// <summary>
+    /// With the TSC clock most events take the recorder's inline path; with PTRECORD_CLOCK=monotonic
+    /// every event takes the out-of-line one. Both must record exactly what the program got.
+    /// </summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData("monotonic")]
+    public void RecordedAddresses_AreWhatTheProgramGot(string? clock)
     {
         using var dir = new TempDir();
         string probe = NativeTestBuild.Program("probe", TestPrograms.Probe);
+        Dictionary<string, string> env = RecordingRuns.BaseEnvironment(dir.Path);
+        if (clock != null)
+        {
+            env["PTRECORD_CLOCK"] = clock;
+        }
+
         RecordingResult run = Recorder.Run(new RecordingOptions
         {
             Command = [probe, "addresses"],
             OutputPath = dir.File("a.trace"),
             CaptureOutput = true,
-            Environment = RecordingRuns.BaseEnvironment(dir.Path),
+            Environment = env,
         });
         Assert.Equal(0, run.ExitCode);
+        if (clock != null)
+        {
+            using var header = TraceReader.Open(run.TracePath);
+            Assert.Equal("CLOCK_MONOTONIC", header.Header.ClockName);
+        }
+
         string[] lines = System.Text.Encoding.ASCII.GetString(run.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         List<AllocEvent> events = RecordingRuns.ReadEvents(run.TracePath);
         Assert.Single(events.Select(e => e.Thread).Distinct());
