@@ -12,6 +12,7 @@
  *   interpose.c      the malloc-family entry points (hot path)
  *   thread_buffer.c  per-thread state: buffer slots, flush, thread start/exit markers, late events
  *   encode.h         event encoding (varint, zigzag address deltas)
+ *   encode.c         the choice of varint encoder for addresses (PDEP where it is fast)
  *   crc32.c          zlib-compatible CRC-32 (PCLMUL folding, slice-by-8 tables)
  *   clock.c          the event clock: TSC scaled to CLOCK_MONOTONIC, or clock_gettime
  *   output.c         trace file naming and opening, the header, block and end-block writes
@@ -163,6 +164,9 @@ int ptr_retire_root_trace(void);      /* renames it to OUT.<pid>[.<n>] */      /
 int ptr_write_all(const void *buf, size_t len);   /* raw write loop with trace identity check */
 int ptr_write_block(const void *buf, size_t len); /* a whole block: appended, or after the end block (below) */
 void ptr_write_end_block(void);
+
+/* encode.c */
+void ptr_encode_init(int allow_pdep);   /* chooses the address varint encoder (PTRECORD_PDEP=0: never PDEP) */
 
 /* crc32.c */
 void ptr_crc32_init(void);
