@@ -31,6 +31,12 @@ public sealed record ModelOptions
     /// <summary>How the program touches returned blocks (RSS model).</summary>
     public TouchModel Touch { get; init; } = TouchModel.None;
 
+    /// <summary>
+    /// The machine's transparent-huge-page mode is "madvise" (Debian's default): then glibc.malloc.hugetlb=1 makes
+    /// glibc grow and trim the break in 2 MiB steps. False models THP "always"/"never", where that tunable does nothing.
+    /// </summary>
+    public bool ThpMadviseMode { get; init; } = true;
+
     /// <summary>Highest address of the simulated mmap area; mappings are placed top-down below it, as Linux does.</summary>
     public ulong MmapBase { get; init; } = 0x0000_7fff_f7ff_0000;
 }

@@ -45,7 +45,7 @@ public sealed class Ptmalloc
         _memalign = new IntMemalign(s);
         _touch = options.Touch;
         s.Selector.InitState(s.Main);
-        s.Mp.Apply(options.Tunables);
+        s.Mp.Apply(options.Tunables, options.ThpMadviseMode);
         var main = new ThreadState { Arena = s.Main };
         s.Threads.Add(main);
         s.Current = main;
@@ -376,7 +376,7 @@ public sealed class Ptmalloc
     public void ThreadExit(int thread)
     {
         Enter(thread);
-        _s.Tcaches.Shutdown(this, thread);
+        _s.Tcaches.Shutdown(this);
         var t = _s.Current;
         var a = t.Arena;
         t.Arena = null;

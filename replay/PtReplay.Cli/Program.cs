@@ -24,6 +24,9 @@ public static class Program
         root.Subcommands.Add(ImportMtraceCommand.Create());
         root.Subcommands.Add(BenchRecordCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
+        root.Subcommands.Add(ReportCommand.Create());
+        root.Subcommands.Add(CompareCommand.Create());
+        root.Subcommands.Add(GateCommand.Create());
         return root;
     }
 

@@ -38,7 +38,7 @@ int probes_init(int glibc)
 /* statm fields: size resident shared text lib data dt (pages). */
 static void read_statm(uint64_t field[7])
 {
-    static char buf[256];
+    static __thread char buf[256]; /* per thread: concurrent-mode samples may overlap */
     for (int i = 0; i < 7; i++)
         field[i] = 0;
     if (statm_fd < 0)

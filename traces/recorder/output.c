@@ -180,6 +180,58 @@ static void field_u64(struct header_builder *b, uint16_t tag, uint64_t v) { fiel
 static void field_u32(struct header_builder *b, uint16_t tag, uint32_t v) { field(b, tag, &v, 4); }
 static void field_str(struct header_builder *b, uint16_t tag, const char *s) { field(b, tag, s, (uint32_t)str_len(s)); }
 
+extern char **environ;
+
+/* Appends `var` (n bytes) and a NUL to `kept` at *kept_len. */
+static void keep_var(char *kept, size_t *kept_len, const char *var, size_t n)
+{
+    __builtin_memcpy(kept + *kept_len, var, n);
+    kept[*kept_len + n] = 0;
+    *kept_len += n + 1;
+}
+
+/*
+ * Collects GLIBC_TUNABLES and every MALLOC_* variable into `kept` (NUL-terminated strings) and
+ * returns the bytes used. Source: libc's `environ` once it is set; before that, /proc/self/environ
+ * read into `scratch`. That copy is the process's original environment block, in which glibc's
+ * tunables parser has NUL-terminated every recognised tunable's value in place (it keeps a full copy
+ * for `environ`), so "GLIBC_TUNABLES=glibc.malloc.a=1:glibc.malloc.b=2" reads there as
+ * "GLIBC_TUNABLES=glibc.malloc.a=1", "glibc.malloc.b=2": fragments that start with "glibc." right
+ * after it are joined back with ':'.
+ */
+static size_t malloc_environment(char *scratch, char *kept)
+{
+    size_t kept_len = 0;
+    if (environ != NULL) {
+        for (char **e = environ; *e; e++) {
+            if (starts_with(*e, "GLIBC_TUNABLES=") || starts_with(*e, "MALLOC_")) {
+                keep_var(kept, &kept_len, *e, __builtin_strlen(*e));
+            }
+        }
+        return kept_len;
+    }
+    size_t env_len = read_file("/proc/self/environ", scratch, SCRATCH_BYTES / 2);
+    int in_tunables = 0;
+    for (size_t i = 0; i < env_len;) {
+        const char *var = scratch + i;
+        size_t n = 0;
+        while (i + n < env_len && var[n]) {
+            n++;
+        }
+        if (in_tunables && starts_with(var, "glibc.")) {
+            kept[kept_len - 1] = ':'; /* continue the GLIBC_TUNABLES value */
+            keep_var(kept, &kept_len, var, n);
+        } else if (starts_with(var, "GLIBC_TUNABLES=") || starts_with(var, "MALLOC_")) {
+            keep_var(kept, &kept_len, var, n);
+            in_tunables = starts_with(var, "GLIBC_TUNABLES=");
+        } else {
+            in_tunables = 0;
+        }
+        i += n + 1;
+    }
+    return kept_len;
+}
+
 /* Builds the header (FORMAT.md "Header fields") in a scratch mapping and writes it. */
 static int write_header(void)
 {
@@ -202,23 +254,9 @@ static int write_header(void)
     field_u32(&b, 4, online_cpus());
     field_u64(&b, 5, ptr_proc.brk0);
 
-    /* Tag 6: GLIBC_TUNABLES and MALLOC_*, each NUL-terminated, from the environment the process started with. */
-    size_t env_len = read_file("/proc/self/environ", env, SCRATCH_BYTES / 2);
+    /* Tag 6: GLIBC_TUNABLES and MALLOC_*, each NUL-terminated. */
     char *kept = env + SCRATCH_BYTES / 2;
-    size_t kept_len = 0;
-    for (size_t i = 0; i < env_len;) {
-        const char *var = env + i;
-        size_t n = 0;
-        while (i + n < env_len && var[n]) {
-            n++;
-        }
-        if (starts_with(var, "GLIBC_TUNABLES=") || starts_with(var, "MALLOC_")) {
-            __builtin_memcpy(kept + kept_len, var, n);
-            kept[kept_len + n] = 0;
-            kept_len += n + 1;
-        }
-        i += n + 1;
-    }
+    size_t kept_len = malloc_environment(env, kept);
     field(&b, 6, kept, (uint32_t)kept_len);
 
     char exe[4096];

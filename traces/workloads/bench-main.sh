@@ -46,4 +46,10 @@ if ptreplay --help 2>/dev/null | grep -q '^  replay'; then
     done
 fi
 
+if compgen -G "$OUT/replay-*/summary.json" > /dev/null; then
+    say "writing the report"
+    ptreplay report "$OUT"/replay-*/summary.json -o "$OUT/report.html" >&2
+    echo "REPORT: $OUT/report.html"
+fi
+
 say "done: results in $OUT"

@@ -10,6 +10,21 @@
  * Each thread also keeps a small private working set (malloc/calloc/free in its own arena).
  * The amount of work is fixed by the arguments; only the interleaving varies between runs.
  * Prints one line: the number of blocks handed over and a checksum, identical on every run.
+ *
+ *   ptworkload-mt --lockstep [THREADS [ROUNDS [SEED]]]   defaults: 4 threads, 400 rounds, seed 1
+ *
+ * Lockstep mode: the same kinds of calls in a fixed schedule, so glibc's heap layout repeats
+ * exactly from run to run (and a model replaying the recording must return the same addresses).
+ * Three phases; in each, main starts THREADS workers (one more in the middle phase) that take
+ * turns through a token (mutex + condvar): exactly one thread calls the allocator at a time,
+ * worker 0, 1, ..., THREADS-1, 0, ... for ROUNDS turns each. In its turn a worker makes a few
+ * malloc/calloc/realloc/free calls on one slot table shared by every thread of every phase, so
+ * blocks are freed and reallocated by other threads than their allocators, including threads of
+ * an earlier phase that have exited (their arenas then hold blocks of the living). At the end of
+ * a phase main lets the workers exit one by one, joining each before releasing the next (a
+ * thread's tcache flush and the return of its arena to the free list happen in a fixed order),
+ * then makes a few calls itself. The next phase's threads reuse the freed arenas (or, with
+ * glibc.malloc.arena_max, share arenas round-robin). Prints the number of calls and a checksum.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -137,8 +152,165 @@ static void *consumer(void *arg)
     return NULL;
 }
 
+/* ---- lockstep mode ------------------------------------------------------------------------ */
+
+#define LOCKSTEP_SLOTS 512
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int turn;          /* worker index allowed to run, or -1 */
+    int exiting;       /* worker index allowed to return, or -1 */
+    unsigned workers;  /* workers of the current phase */
+    unsigned rounds;
+    uint64_t rng;      /* shared: only the thread holding the token touches it */
+    void *slots[LOCKSTEP_SLOTS];
+    size_t sizes[LOCKSTEP_SLOTS];
+    uint64_t calls, checksum;
+} ls = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, -1, -1, 0, 0, 0, { 0 }, { 0 }, 0, 0 };
+
+static size_t lockstep_size(void)
+{
+    uint64_t r = next_random(&ls.rng);
+    switch (r % 64) {
+    case 0:
+        return 140000 + (size_t)(r >> 8) % 60000;   /* above the mmap threshold */
+    case 1: case 2: case 3:
+        return 1100 + (size_t)(r >> 8) % 20000;     /* no tcache: bins */
+    default:
+        return 1 + (size_t)(r >> 8) % 600;          /* tcache and fastbins */
+    }
+}
+
+/* One call on a random slot: free what is there and/or put a new block in it. */
+static void lockstep_call(void)
+{
+    uint64_t r = next_random(&ls.rng);
+    unsigned i = (unsigned)(r % LOCKSTEP_SLOTS);
+    unsigned char *p = ls.slots[i];
+    if (p != NULL) {
+        ls.checksum += p[0] + p[ls.sizes[i] - 1];
+    }
+    switch ((r >> 16) % 8) {
+    case 0: case 1: case 2: {   /* free only */
+        free(p);
+        ls.slots[i] = NULL;
+        ls.calls++;
+        return;
+    }
+    case 3:                     /* realloc (grow or shrink; realloc(NULL, n) on an empty slot) */
+        if (p != NULL || (r >> 20) % 2 == 0) {
+            size_t n = lockstep_size();
+            p = realloc(p, n);
+            if (p == NULL) {
+                abort();
+            }
+            ls.calls++;
+            if (n > ls.sizes[i] || ls.slots[i] == NULL) {
+                memset(p, (int)(r & 0xff), n);
+            } else {
+                p[n - 1] = p[0];
+            }
+            ls.slots[i] = p;
+            ls.sizes[i] = n;
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    free(p);
+    size_t n = lockstep_size();
+    p = (r >> 24) % 4 == 0 ? calloc(1, n) : malloc(n);
+    if (p == NULL) {
+        abort();
+    }
+    ls.calls += 2;
+    memset(p, (int)(r & 0xff), n);
+    ls.slots[i] = p;
+    ls.sizes[i] = n;
+}
+
+static void *lockstep_worker(void *arg)
+{
+    int me = (int)(uintptr_t)arg;
+    pthread_mutex_lock(&ls.lock);
+    for (unsigned round = 0; round < ls.rounds; round++) {
+        while (ls.turn != me) {
+            pthread_cond_wait(&ls.changed, &ls.lock);
+        }
+        unsigned calls = 1 + (unsigned)(next_random(&ls.rng) % 6);
+        for (unsigned c = 0; c < calls; c++) {
+            lockstep_call();
+        }
+        ls.turn = (me + 1) % (int)ls.workers;
+        if (round + 1 == ls.rounds && me + 1 == (int)ls.workers) {
+            ls.turn = -1;   /* the last worker's last turn: the phase is over */
+        }
+        pthread_cond_broadcast(&ls.changed);
+    }
+    while (ls.exiting != me) {
+        pthread_cond_wait(&ls.changed, &ls.lock);
+    }
+    pthread_mutex_unlock(&ls.lock);
+    return NULL;
+}
+
+static int lockstep_main(unsigned threads, unsigned rounds, uint64_t seed)
+{
+    pthread_t tids[64];
+    if (threads < 1 || threads > 63) {
+        fprintf(stderr, "ptworkload-mt: --lockstep takes 1..63 threads\n");
+        return 2;
+    }
+    ls.rng = (seed + 1) * 0x2545F4914F6CDD1Dull;
+    ls.rounds = rounds;
+    for (unsigned phase = 0; phase < 3; phase++) {
+        ls.workers = threads + (phase == 1);
+        /* Create every worker before the first turn: pthread_create allocates in main's arena. */
+        pthread_mutex_lock(&ls.lock);
+        ls.turn = -1;
+        ls.exiting = -1;
+        pthread_mutex_unlock(&ls.lock);
+        for (unsigned w = 0; w < ls.workers; w++) {
+            if (pthread_create(&tids[w], NULL, lockstep_worker, (void *)(uintptr_t)w) != 0) {
+                return 1;
+            }
+        }
+        pthread_mutex_lock(&ls.lock);
+        ls.turn = 0;
+        pthread_cond_broadcast(&ls.changed);
+        while (ls.turn != -1) {
+            pthread_cond_wait(&ls.changed, &ls.lock);
+        }
+        pthread_mutex_unlock(&ls.lock);
+        /* Exits one at a time, in a fixed order: join each before releasing the next. */
+        for (unsigned k = 0; k < ls.workers; k++) {
+            unsigned w = (phase + k) % ls.workers;
+            pthread_mutex_lock(&ls.lock);
+            ls.exiting = (int)w;
+            pthread_cond_broadcast(&ls.changed);
+            pthread_mutex_unlock(&ls.lock);
+            pthread_join(tids[w], NULL);
+        }
+        for (unsigned c = 0; c < 40; c++) {
+            lockstep_call();   /* main's own calls, in the main arena */
+        }
+    }
+    for (unsigned i = 0; i < LOCKSTEP_SLOTS; i++) {
+        free(ls.slots[i]);
+    }
+    printf("lockstep: %llu calls, checksum %llu\n", (unsigned long long)ls.calls, (unsigned long long)ls.checksum);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--lockstep") == 0) {
+        return lockstep_main(argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 4,
+                             argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 400,
+                             argc > 4 ? strtoull(argv[4], NULL, 10) : 1);
+    }
     unsigned threads = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 4;
     unsigned items = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 20000;
     uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 10) : 1;

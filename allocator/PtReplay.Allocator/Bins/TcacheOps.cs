@@ -61,7 +61,7 @@ internal sealed class TcacheOps
     }
 
     /// <summary>tcache_thread_shutdown: every cached chunk and then the tcache block go back to the arena.</summary>
-    public void Shutdown(Ptmalloc api, int thread)
+    public void Shutdown(Ptmalloc api)
     {
         var t = _s.Current;
         var tc = t.Tcache;
@@ -81,6 +81,5 @@ internal sealed class TcacheOps
             }
         }
         api.FreeInternal(tc.BlockAddress);
-        _ = thread;
     }
 }

@@ -8,6 +8,24 @@ namespace PtReplay.Allocator.Diagnostics;
 /// <summary>Human-readable state for divergence reports: the arena's top, non-empty bins, and chunks around an address.</summary>
 internal static class StateDump
 {
+    /// <summary>The first chunk and the walk limit of the heap region holding chunk <paramref name="p"/>, if any.</summary>
+    private static (ulong Start, ulong End)? FirstChunkOfRegion(MallocState s, Arena a, ulong p)
+    {
+        if (a.IsMain)
+        {
+            if (p < s.Space.Brk0 || p >= s.Space.Brk || s.Mp.SbrkBase == 0)
+                return null;
+            ulong start = s.Mp.SbrkBase + ((16 - ((s.Mp.SbrkBase + 16) & 15)) & 15);
+            return (start, a.Top);
+        }
+        if (!s.Heaps.TryGetValue(p & ~(HeapInfo.MaxSize - 1), out var h))
+            return null;
+        ulong first = h.Index == 0 ? a.StateAddress + Arena.StateSize : h.Base + HeapInfo.HeaderSize;
+        first += (16 - ((first + 16) & 15)) & 15;
+        ulong end = (a.Top & ~(HeapInfo.MaxSize - 1)) == h.Base ? a.Top : h.Base + h.Size;
+        return (first, end);
+    }
+
     public static string Describe(MallocState s, ulong userPtr)
     {
         var m = s.M;
@@ -50,13 +68,12 @@ internal static class StateDump
                 if (tc.Counts[i] > 0)
                     sb.Append("  tcache[").Append(i).Append("] count ").Append(tc.Counts[i]).Append('\n');
         }
-        if (userPtr != 0 && a.IsMain && userPtr > s.Space.Brk0 && userPtr < s.Space.Brk)
+        if (userPtr != 0 && FirstChunkOfRegion(s, a, Chunk.FromMem(userPtr)) is { } region)
         {
-            ulong start = s.Mp.SbrkBase + ((16 - ((s.Mp.SbrkBase + 16) & 15)) & 15);
             ulong target = Chunk.FromMem(userPtr);
             var window = new Queue<ulong>();
-            ulong p = start;
-            while (p < a.Top && p < target)
+            ulong p = region.Start;
+            while (p < region.End && p < target)
             {
                 window.Enqueue(p);
                 if (window.Count > 3)
@@ -66,7 +83,7 @@ internal static class StateDump
                     break;
                 p += sz;
             }
-            for (int k = 0; k < 4 && p <= a.Top; k++)
+            for (int k = 0; k < 4 && p <= region.End; k++)
             {
                 window.Enqueue(p);
                 if (p == a.Top)
@@ -82,8 +99,14 @@ internal static class StateDump
             {
                 sb.Append("    ");
                 Ptmalloc.AppendHex(sb, c).Append(" size ");
-                Ptmalloc.AppendHex(sb, m.ChunkSize(c)).Append(m.InUse(c) || c == a.Top ? "" : " free").Append(c == a.Top ? " (top)" : "").Append('\n');
+                Ptmalloc.AppendHex(sb, m.ChunkSize(c)).Append(m.InUse(c) || c == a.Top ? "" : " free").Append(c == a.Top ? " (top)" : "").Append(c == target ? "  <- this block" : "").Append('\n');
             }
+        }
+        else if (userPtr != 0 && s.M.IsMmappedChunk(Chunk.FromMem(userPtr)))
+        {
+            sb.Append("  ");
+            Ptmalloc.AppendHex(sb, userPtr).Append(": mmapped chunk of ");
+            Ptmalloc.AppendHex(sb, m.ChunkSize(Chunk.FromMem(userPtr))).Append(" bytes\n");
         }
         return sb.ToString();
     }

@@ -170,7 +170,7 @@ internal sealed class IntFree
         }
     }
 
-    /// <summary>unlink_chunk: takes a free chunk off its (small, large or unsorted) bin list.</summary>
+    /// <summary>unlink_chunk: takes a free chunk off its (small, large or unsorted) bin list (the arena is implied by the links).</summary>
     public void Unlink(Arena av, ulong p)
     {
         ulong size = _m.ChunkSize(p);

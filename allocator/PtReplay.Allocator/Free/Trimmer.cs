@@ -28,7 +28,8 @@ internal sealed class Trimmer
         long topArea = topSize - (long)Chunk.MinSize - 1;
         if ((ulong)topArea <= pad)
             return 0;
-        ulong extra = ((ulong)topArea - pad) & ~(pagesize - 1);
+        ulong unit = _s.Mp.ThpPageSize != 0 ? _s.Mp.ThpPageSize : pagesize;
+        ulong extra = ((ulong)topArea - pad) & ~(unit - 1);
         if (extra == 0)
             return 0;
         var space = _s.Space;

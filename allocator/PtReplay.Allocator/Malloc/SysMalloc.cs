@@ -116,7 +116,17 @@ internal sealed class SysMalloc
         long size = (long)(nb + mp.TopPad + Chunk.MinSize);
         if (av.Contiguous)
             size -= (long)oldSize;
-        size = (long)(((ulong)size + pagesize - 1) & ~(pagesize - 1));
+        if (mp.ThpPageSize != 0)
+        {
+            // hugetlb=1: the new break lands on a huge-page boundary
+            ulong thp = mp.ThpPageSize;
+            ulong newTop = (space.Brk + (ulong)size + thp - 1) & ~(thp - 1);
+            size = (long)(newTop - space.Brk);
+        }
+        else
+        {
+            size = (long)(((ulong)size + pagesize - 1) & ~(pagesize - 1));
+        }
         ulong brk = size > 0 ? space.Sbrk(size) : AddressSpace.Failed;
         ulong sndBrk = AddressSpace.Failed;
         if (brk == AddressSpace.Failed)

@@ -42,26 +42,32 @@ public sealed class TraceVerifier
     /// <summary>The report so far.</summary>
     public ParityReport Report => _report;
 
-    /// <summary>Replays all events; stops early only when the model aborts like glibc would.</summary>
+    /// <summary>
+    /// Replays all events in the reader's order, except that each thread's exit is replayed right after
+    /// that thread's last event (<see cref="ThreadExitPlacement"/>); stops early only when the model aborts
+    /// like glibc would. Event indices in the report are indices in <paramref name="events"/>.
+    /// </summary>
     public ParityReport Run(IEnumerable<AllocEvent> events, IProgress<long>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(events);
-        foreach (var e in events)
+        foreach (var (e, index) in ThreadExitPlacement.Reorder(events))
         {
-            if (!Step(in e))
+            if (!Step(in e, index))
                 break;
-            if (progress is not null && (_index & 0xFFFFF) == 0)
-                progress.Report(_index);
+            if (progress is not null && (_report.Events & 0xFFFFF) == 0)
+                progress.Report(_report.Events);
         }
         return _report;
     }
 
-    /// <summary>Replays one event; false once the model has aborted.</summary>
-    public bool Step(in AllocEvent e)
+    /// <summary>Replays one event (the next in order); false once the model has aborted.</summary>
+    public bool Step(in AllocEvent e) => Step(in e, _index);
+
+    private bool Step(in AllocEvent e, long index)
     {
         if (_report.Abort is not null)
             return false;
-        long index = _index++;
+        _index = index + 1;
         _report.Events++;
         try
         {

@@ -37,6 +37,8 @@ internal sealed class MallocParams
     public ulong TcacheUnsortedLimit;
     public ulong GlobalMaxFast;
     public int PerturbByte;
+    /// <summary>mp_.thp_pagesize: 2 MiB under glibc.malloc.hugetlb=1 with THP in madvise mode, else 0.</summary>
+    public ulong ThpPageSize;
 
     public MallocParams() => SetMaxFast(128);
 
@@ -75,8 +77,10 @@ internal sealed class MallocParams
     }
 
     /// <summary>Applies the tunables the way ptmalloc_init does: only those explicitly set.</summary>
-    public void Apply(MallocTunables t)
+    public void Apply(MallocTunables t, bool thpMadviseMode = true)
     {
+        if (t.Get(TunableId.Hugetlb) == 1 && thpMadviseMode)
+            ThpPageSize = 2UL * 1024 * 1024;
         if (t.Get(TunableId.TopPad) is { } topPad) SetTopPad(topPad);
         if (t.Get(TunableId.Perturb) is { } perturb) PerturbByte = (int)perturb;
         if (t.Get(TunableId.MmapThreshold) is { } mt) SetMmapThreshold(mt);

@@ -13,6 +13,8 @@ namespace PtReplay.Benchmarks.Traces;
 /// Run: `dotnet run -c Release --project tests/PtReplay.Benchmarks -- --filter '*TraceReader*'`.
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn]
+[MedianColumn]
 public class TraceReaderBenchmarks
 {
     private readonly AllocEvent[] _buffer = new AllocEvent[8192];

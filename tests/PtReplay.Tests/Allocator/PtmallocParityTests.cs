@@ -35,6 +35,9 @@ public class PtmallocParityTests
     [InlineData(18, "glibc.malloc.top_pad=1048576")]
     [InlineData(19, "glibc.malloc.tcache_max=100:glibc.malloc.tcache_unsorted_limit=3")]
     [InlineData(20, "glibc.malloc.mmap_max=0")]
+    [InlineData(21, "glibc.malloc.hugetlb=1")]
+    [InlineData(22, "glibc.malloc.perturb=165")]
+    [InlineData(23, "glibc.malloc.arena_test=1")]
     public void RandomScripts_WithTunables_MatchGlibc(int seed, string tunables) =>
         AssertParity(ScriptGenerator.Random(seed, 3000), tunables);
 

@@ -64,6 +64,12 @@ public static class ScriptGenerator
             int e = allEntryPoints ? r.Next(100) : 0;
             ulong sz = Size(r);
             ulong align = 1UL << r.Next(4, 17); // 16 .. 64 KiB
+            if (align > 4096 && e >= 78 && e < 89)
+            {
+                // An mmapped chunk with such an alignment has a lead that depends on the kernel's address; freeing
+                // it would move the dynamic mmap threshold by that amount. Stay below the default threshold.
+                sz = Math.Min(sz, 128 * 1024 - align - 128);
+            }
             if (e < 70) s.Add(DriverOp.Malloc, slotBase + slot, sz, thread: thread);
             else if (e < 78) s.Add(DriverOp.Calloc, slotBase + slot, (ulong)r.Next(1, 16), sz / 8 + 1, thread);
             else if (e < 82) s.Add(DriverOp.Memalign, slotBase + slot, align, sz, thread);

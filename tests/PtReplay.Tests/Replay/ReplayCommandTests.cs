@@ -83,6 +83,43 @@ public sealed class ReplayCommandTests(Recordings recordings)
         Assert.Contains($"event {Math.Min(unknownIndex, doubleFreeIndex)}", error.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void TruncatedTrace_IsReplayedUpToTheCut_AndStopsUnderStrict()
+    {
+        string dir = recordings.NewFolder("cut");
+        string cut = Path.Combine(dir, "cut.trace");
+        // Rewrite the recording in small blocks, so that a cut two thirds in leaves many complete blocks before it.
+        string small = Path.Combine(dir, "small-blocks.trace");
+        using (var reader = TraceReader.Open(recordings.Sqlite))
+        using (var writer = TraceWriter.Create(small, reader.Header, new TraceWriterOptions { EventsPerBlock = 4096 }))
+        {
+            List<AllocEvent> events = reader.ReadAll().ToList(); // the thread table fills as events are read
+            writer.DeclareThreads(reader.ThreadTids);
+            foreach (AllocEvent e in events)
+            {
+                writer.Write(in e);
+            }
+
+            writer.Complete();
+        }
+
+        byte[] bytes = File.ReadAllBytes(small);
+        File.WriteAllBytes(cut, bytes.AsSpan(0, bytes.Length * 2 / 3).ToArray());
+
+        string outDir = Path.Combine(dir, "out");
+        Assert.Equal(0, Program.Main(["replay", cut, "--out", outDir, "--engine", "glibc"]));
+        using (JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "summary.json"))))
+        {
+            JsonElement trace = doc.RootElement.GetProperty("trace");
+            JsonElement issue = Assert.Single(trace.GetProperty("issues").EnumerateArray());
+            Assert.Equal("Truncated", issue.GetProperty("kind").GetString());
+            Assert.Equal(trace.GetProperty("events").GetInt64(), issue.GetProperty("event_index").GetInt64());
+            Assert.True(trace.GetProperty("events").GetInt64() > 0);
+        }
+
+        Assert.Equal(3, Program.Main(["replay", cut, "--out", Path.Combine(dir, "strict"), "--engine", "glibc", "--strict"]));
+    }
+
     /// <summary>Copies a recording, adding a free of a pointer never returned and a second free of a freed block.</summary>
     private static (long Unknown, long DoubleFree) WriteTraceWithBadFrees(string source, string target)
     {

@@ -198,6 +198,14 @@ internal static class BlockDecoder
             return b;
         }
 
+        // Two-byte values (sizes 128..16383, most address deltas) stay inline; the padding makes p[pos + 1] readable.
+        ulong b1 = p[pos + 1];
+        if (b1 < 0x80)
+        {
+            pos += 2;
+            return (b & 0x7F) | (b1 << 7);
+        }
+
         return ReadVarintSlow(p, ref pos);
     }
 

@@ -25,24 +25,31 @@ public static class MtraceImporter
             ClockResolutionNs = 1,
         };
         string temp = outTrace + ".tmp";
-        long written;
-        using (TraceWriter writer = TraceWriter.Create(temp, header, options))
+        long written = 0;
+        try
         {
-            writer.DeclareThread(0, ImportedTid);
-            written = 0;
-            foreach (MtraceRecord r in MtraceParser.ParseFile(mtracePath))
+            using (TraceWriter writer = TraceWriter.Create(temp, header, options))
             {
-                if (ToEvent(r, written) is { } e)
+                writer.DeclareThread(0, ImportedTid);
+                foreach (MtraceRecord r in MtraceParser.ParseFile(mtracePath))
                 {
-                    writer.Write(e);
-                    written++;
+                    if (ToEvent(r, written) is { } e)
+                    {
+                        writer.Write(e);
+                        written++;
+                    }
                 }
+
+                writer.Complete();
             }
 
-            writer.Complete();
+            File.Move(temp, outTrace, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
         }
 
-        File.Move(temp, outTrace, overwrite: true);
         return written;
     }
 

@@ -119,6 +119,7 @@ public sealed class TraceVerbTests : IDisposable
         (int code, _, string stderr) = CliRunner.Run("import-mtrace", mtrace, "-o", Path.Combine(_dir, "x.trace"));
         Assert.Equal(1, code);
         Assert.Contains($"{mtrace}:3:", stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(_dir, "x.trace*"));
     }
 
     [Fact]

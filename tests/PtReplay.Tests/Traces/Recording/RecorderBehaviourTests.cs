@@ -142,7 +142,8 @@ public class RecorderBehaviourTests
         string probe = NativeTestBuild.Program("probe", TestPrograms.Probe);
         var env = RecordingRuns.BaseEnvironment(dir.Path);
         env["MALLOC_ARENA_MAX"] = "2";
-        env["GLIBC_TUNABLES"] = "glibc.malloc.tcache_count=3";
+        // Several settings: glibc's parser cuts the original environment block at each value, the header must not.
+        env["GLIBC_TUNABLES"] = "glibc.malloc.tcache_count=3:glibc.malloc.mxfast=64:glibc.malloc.top_pad=4096";
         RecordingResult run = Recorder.Run(new RecordingOptions
         {
             Command = [probe, "addresses"],
@@ -156,7 +157,8 @@ public class RecorderBehaviourTests
         Assert.Equal(new[] { probe, "addresses" }, h.Argv.ToArray());
         Assert.Equal(Environment.ProcessId, h.ParentPid);
         Assert.Contains("MALLOC_ARENA_MAX=2", h.MallocEnvironment);
-        Assert.Contains("GLIBC_TUNABLES=glibc.malloc.tcache_count=3", h.MallocEnvironment);
+        Assert.Contains("GLIBC_TUNABLES=glibc.malloc.tcache_count=3:glibc.malloc.mxfast=64:glibc.malloc.top_pad=4096", h.MallocEnvironment);
+        Assert.DoesNotContain(h.MallocEnvironment, v => v.StartsWith("glibc.", StringComparison.Ordinal));
         Assert.Equal(OnlineCpus(), h.OnlineCpus);
         Assert.Equal(4096, h.PageSize);
         Assert.StartsWith("2.", h.GlibcVersion, StringComparison.Ordinal);

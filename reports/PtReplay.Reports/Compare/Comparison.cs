@@ -1,0 +1,165 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using PtReplay.Reports.Html;
+using PtReplay.Reports.Input;
+
+namespace PtReplay.Reports.Compare;
+
+/// <summary>One figure of one engine in two replay outputs; <see cref="Ratio"/> = B / A (null when A is 0).</summary>
+public sealed record FigureComparison(string Engine, string Figure, double A, double B)
+{
+    /// <summary>B / A, or null when A is 0 (a ratio would be meaningless).</summary>
+    public double? Ratio => A == 0 ? (B == 0 ? 1 : null) : B / A;
+}
+
+/// <summary>
+/// Two replay outputs side by side: every numeric figure of every engine present in both (engine figures, then
+/// latency as "latency.KIND.pNN"), with the ratio B / A. Engines in only one output, or failed in either, are
+/// listed in <see cref="Notes"/>.
+/// </summary>
+public sealed class Comparison
+{
+    private Comparison(ReplayOutput a, ReplayOutput b, List<FigureComparison> rows, List<string> notes)
+    {
+        A = a;
+        B = b;
+        Rows = rows;
+        Notes = notes;
+    }
+
+    /// <summary>The baseline side.</summary>
+    public ReplayOutput A { get; }
+
+    /// <summary>The side compared with it.</summary>
+    public ReplayOutput B { get; }
+
+    /// <summary>One row per engine and figure, engines in A's order.</summary>
+    public IReadOnlyList<FigureComparison> Rows { get; }
+
+    /// <summary>Engines that could not be compared, and why.</summary>
+    public IReadOnlyList<string> Notes { get; }
+
+    /// <summary>Compares two outputs.</summary>
+    public static Comparison Of(ReplayOutput a, ReplayOutput b)
+    {
+        var rows = new List<FigureComparison>();
+        var notes = new List<string>();
+        foreach (EngineSummary ea in a.Engines)
+        {
+            EngineSummary? eb = b.Engines.FirstOrDefault(e => e.Engine == ea.Engine);
+            if (eb is null)
+            {
+                notes.Add($"{ea.Engine}: only in A");
+                continue;
+            }
+
+            if (ea.Error is not null || eb.Error is not null)
+            {
+                notes.Add($"{ea.Engine}: error in {(ea.Error is not null ? "A" : "B")}: {ea.Error ?? eb.Error}");
+                continue;
+            }
+
+            foreach (var (name, va) in Flatten(ea))
+            {
+                foreach (var (nb, vb) in Flatten(eb))
+                {
+                    if (nb == name)
+                    {
+                        rows.Add(new FigureComparison(ea.Engine, name, va, vb));
+                        break;
+                    }
+                }
+            }
+        }
+
+        notes.AddRange(b.Engines.Where(eb => a.Engines.All(ea => ea.Engine != eb.Engine)).Select(eb => $"{eb.Engine}: only in B"));
+        return new Comparison(a, b, rows, notes);
+    }
+
+    private static IEnumerable<(string Name, double Value)> Flatten(EngineSummary e)
+    {
+        foreach (var (k, v) in e.Figures)
+        {
+            yield return (k, v);
+        }
+
+        foreach (var (kind, l) in e.Latency)
+        {
+            yield return ($"latency.{kind}.p50", l.P50);
+            yield return ($"latency.{kind}.p90", l.P90);
+            yield return ($"latency.{kind}.p99", l.P99);
+            yield return ($"latency.{kind}.p999", l.P999);
+            yield return ($"latency.{kind}.max", l.Max);
+        }
+    }
+
+    /// <summary>A text table: engine, figure, A, B, B/A.</summary>
+    public string ToText()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine(inv, $"A: {A.SummaryPath}");
+        sb.AppendLine(inv, $"B: {B.SummaryPath}");
+        sb.AppendLine(inv, $"{"engine",-10} {"figure",-42} {"A",18} {"B",18} {"B/A",9}");
+        foreach (FigureComparison r in Rows)
+        {
+            string ratio = r.Ratio is { } x ? x.ToString("0.000", inv) : "n/a";
+            sb.AppendLine(inv, $"{r.Engine,-10} {r.Figure,-42} {Figures.Format(r.Figure, r.A),18} {Figures.Format(r.Figure, r.B),18} {ratio,9}");
+        }
+
+        foreach (string note in Notes)
+        {
+            sb.AppendLine(inv, $"note: {note}");
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>JSON: { "a": path, "b": path, "engines": { ENGINE: { FIGURE: { a, b, ratio } } }, "notes": [...] }.</summary>
+    public string ToJson()
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("a", A.SummaryPath);
+            w.WriteString("b", B.SummaryPath);
+            w.WriteStartObject("engines");
+            foreach (var group in Rows.GroupBy(r => r.Engine))
+            {
+                w.WriteStartObject(group.Key);
+                foreach (FigureComparison r in group)
+                {
+                    w.WriteStartObject(r.Figure);
+                    w.WriteNumber("a", r.A);
+                    w.WriteNumber("b", r.B);
+                    if (r.Ratio is { } x)
+                    {
+                        w.WriteNumber("ratio", Math.Round(x, 6));
+                    }
+                    else
+                    {
+                        w.WriteNull("ratio");
+                    }
+
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndObject();
+            }
+
+            w.WriteEndObject();
+            w.WriteStartArray("notes");
+            foreach (string note in Notes)
+            {
+                w.WriteStringValue(note);
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+}

@@ -1,0 +1,200 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using PtReplay.Reports.Input;
+using PtReplay.Reports.Plots;
+
+namespace PtReplay.Reports.Html;
+
+/// <summary>
+/// Builds one self-contained HTML page comparing the engines of one or more replay outputs:
+/// <code>
+///   how to read this
+///   per workload:  trace facts | summary table (one row per engine; failed engines show their error)
+///                  footprint plot | RSS plot | fragmentation plot (inline SVG, a line per engine)
+///                  latency table per call kind (p50 p90 p99 p99.9 max, ns)
+/// </code>
+/// Invariant: the page references nothing outside itself (no scripts, style sheets, fonts or images by URL);
+/// plots are embedded as data: URIs of SVG.
+/// </summary>
+public static class HtmlReport
+{
+    /// <summary>Summary columns: (summary.json field, header).</summary>
+    private static readonly (string Field, string Header)[] SummaryColumns =
+    [
+        ("peak_live_bytes", "peak live B"),
+        ("peak_footprint_bytes", "peak footprint B"),
+        ("peak_rss_bytes", "peak RSS B"),
+        ("final_footprint_bytes", "final footprint B"),
+        ("final_rss_bytes", "final RSS B"),
+        ("jw_footprint_at_peak_live_over_peak_live", "J&W: footprint at peak live / peak live"),
+        ("jw_peak_footprint_over_peak_live", "J&W: peak footprint / peak live"),
+        ("peak_fragmentation", "peak frag."),
+        ("final_fragmentation", "final frag."),
+    ];
+
+    /// <summary>Builds the page for <paramref name="outputs"/>; <paramref name="progress"/> hears one line per workload.</summary>
+    public static string Build(IReadOnlyList<ReplayOutput> outputs, Action<string>? progress = null)
+    {
+        var html = new StringBuilder(1 << 16);
+        html.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>PtReplay report</title>\n<style>\n")
+            .Append(Css).Append("</style></head><body>\n<h1>PtReplay report</h1>\n")
+            .Append(CultureInfo.InvariantCulture, $"<p class=\"meta\">{outputs.Count} workload(s), generated {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC: ")
+            .Append(string.Join(", ", outputs.Select(o => $"<a href=\"#{Id(o.Name)}\">{E(o.Name)}</a>"))).Append("</p>\n")
+            .Append(HowToRead);
+        foreach (ReplayOutput output in outputs)
+        {
+            progress?.Invoke(output.Name);
+            Workload(html, output);
+        }
+
+        html.Append("</body></html>\n");
+        return html.ToString();
+    }
+
+    private static void Workload(StringBuilder html, ReplayOutput o)
+    {
+        html.Append(CultureInfo.InvariantCulture, $"<section id=\"{Id(o.Name)}\"><h2>{E(o.Name)}</h2>\n");
+        html.Append(CultureInfo.InvariantCulture, $"<p class=\"meta\">trace {E(o.Trace.Path)}; summary {E(o.SummaryPath)}; options: ")
+            .Append(E(string.Join(", ", o.Options.Select(kv => $"{kv.Key}={kv.Value}")))).Append("</p>\n");
+
+        html.Append("<h3>Trace</h3>\n<table class=\"facts\"><tr>");
+        foreach (var (key, value) in o.Trace.Figures)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<th>{E(key)}</th>");
+        }
+
+        html.Append("</tr><tr>");
+        foreach (var (key, value) in o.Trace.Figures)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<td>{Figures.Format(key, value)}</td>");
+        }
+
+        html.Append("</tr></table>\n");
+        if (o.Trace.CallCounts.Count > 0)
+        {
+            html.Append("<p>calls by kind: ")
+                .Append(string.Join(", ", o.Trace.CallCounts.Select(kv => $"{E(kv.Key)} {Figures.Count(kv.Value)}"))).Append("</p>\n");
+        }
+
+        html.Append("<h3>Summary</h3>\n<table><tr><th>engine</th>");
+        foreach (var (_, header) in SummaryColumns)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<th>{E(header)}</th>");
+        }
+
+        html.Append("</tr>\n");
+        foreach (EngineSummary e in o.Engines)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"engine\">{E(e.Engine)}</td>");
+            if (e.Error is not null)
+            {
+                html.Append(CultureInfo.InvariantCulture, $"<td class=\"error\" colspan=\"{SummaryColumns.Length}\">error: {E(e.Error)}</td></tr>\n");
+                continue;
+            }
+
+            foreach (var (field, _) in SummaryColumns)
+            {
+                double? v = e.Figure(field);
+                html.Append("<td>").Append(v is { } x ? Figures.Format(field, x) : "&ndash;").Append("</td>");
+            }
+
+            html.Append("</tr>\n");
+        }
+
+        html.Append("</table>\n<h3>Over time</h3>\n");
+        Plot(html, $"{o.Name}: footprint (address space held)", SeriesPlot.Quantity.Footprint, o.Engines);
+        Plot(html, $"{o.Name}: RSS (resident memory)", SeriesPlot.Quantity.Rss, o.Engines);
+        Plot(html, $"{o.Name}: fragmentation", SeriesPlot.Quantity.Fragmentation, o.Engines);
+
+        html.Append("<h3>Latency per call (ns)</h3>\n");
+        var kinds = o.Engines.SelectMany(e => e.Latency.Select(kv => kv.Key)).Distinct(StringComparer.Ordinal).ToList();
+        if (kinds.Count == 0)
+        {
+            html.Append("<p>No latency figures.</p>\n");
+        }
+
+        foreach (string kind in kinds)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<table class=\"latency\"><caption>{E(kind)}</caption><tr><th>engine</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>calls</th></tr>\n");
+            foreach (EngineSummary e in o.Engines)
+            {
+                if (e.Error is not null)
+                {
+                    html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"engine\">{E(e.Engine)}</td><td class=\"error\" colspan=\"6\">error (see summary)</td></tr>\n");
+                    continue;
+                }
+
+                LatencyFigures? l = e.Latency.FirstOrDefault(kv => kv.Key == kind).Value;
+                if (l is null)
+                {
+                    continue;
+                }
+
+                html.Append(CultureInfo.InvariantCulture,
+                    $"<tr><td class=\"engine\">{E(e.Engine)}</td><td>{Figures.Plain(l.P50)}</td><td>{Figures.Plain(l.P90)}</td><td>{Figures.Plain(l.P99)}</td><td>{Figures.Plain(l.P999)}</td><td>{Figures.Plain(l.Max)}</td><td>{Figures.Count(l.Count)}</td></tr>\n");
+            }
+
+            html.Append("</table>\n");
+        }
+
+        html.Append("</section>\n");
+    }
+
+    private static void Plot(StringBuilder html, string title, SeriesPlot.Quantity quantity, IReadOnlyList<EngineSummary> engines)
+    {
+        string? svg = SeriesPlot.Svg(title, quantity, engines);
+        if (svg is null)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<p>{E(title)}: no series (every engine failed or the CSVs are missing).</p>\n");
+            return;
+        }
+
+        html.Append(CultureInfo.InvariantCulture,
+            $"<figure><img alt=\"{E(title)}\" width=\"{SeriesPlot.Width}\" height=\"{SeriesPlot.Height}\" src=\"data:image/svg+xml;base64,{Convert.ToBase64String(Encoding.UTF8.GetBytes(svg))}\"></figure>\n");
+    }
+
+    private static string E(string text) => WebUtility.HtmlEncode(text);
+
+    private static string Id(string name) => "w-" + string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-'));
+
+    private const string Css = """
+        body { font-family: sans-serif; margin: 2em; max-width: 1100px; color: #222; }
+        h2 { border-bottom: 2px solid #555; margin-top: 2.5em; }
+        table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
+        th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: right; }
+        th { background: #eee; }
+        td.engine { text-align: left; font-weight: bold; }
+        td.error { text-align: left; color: #a00; }
+        caption { text-align: left; font-weight: bold; padding: 0.2em 0; }
+        table.latency { display: inline-table; margin-right: 1.5em; vertical-align: top; }
+        .meta { color: #666; font-size: 0.85em; }
+        figure { margin: 0.5em 0; }
+        dt { font-weight: bold; margin-top: 0.4em; }
+
+        """;
+
+    private const string HowToRead = """
+        <section><h2>How to read this</h2><dl>
+        <dt>Engines</dt><dd><b>sim</b> is PtReplay's C# model of glibc 2.36 ptmalloc (deterministic: the same trace always gives the
+        same figures); <b>glibc</b>, <b>jemalloc</b>, <b>tcmalloc</b>, <b>mimalloc</b> are the real allocators driven by the native
+        replayer with the recorded call sequence. An engine that could not run shows its error instead of figures. In the plots
+        sim is drawn before glibc: where the model matches glibc exactly, its line lies hidden under glibc's.</dd>
+        <dt>Live bytes</dt><dd>What the program asked for and had not freed yet: the same for every engine. The dashed black line in
+        the memory plots.</dd>
+        <dt>Footprint</dt><dd>Address space the allocator holds (heap, arenas, mmapped blocks): what it took from the kernel and
+        did not give back. Footprint minus live bytes is the allocator's overhead and fragmentation.</dd>
+        <dt>RSS</dt><dd>Resident memory: the pages actually in RAM. The replay writes one byte per page of each block (the
+        <i>page</i> touch model), so RSS reflects a program that uses its memory; freed memory counts until the allocator
+        returns it (trim, madvise, munmap).</dd>
+        <dt>Fragmentation</dt><dd>1 - live / footprint at each sample: 0 means every byte held is in use.</dd>
+        <dt>Johnstone &amp; Wilson ratios</dt><dd>Footprint at the moment of peak live bytes divided by peak live bytes, and peak
+        footprint divided by peak live bytes (Johnstone and Wilson, "The memory fragmentation problem: solved?", 1998). 1.0 is
+        perfect; lower is better.</dd>
+        <dt>Latency</dt><dd>Time of each call in nanoseconds (p50 = median, p99.9 = one call in a thousand is slower). Native
+        engines are timed with the cycle counter around each call; the model's figures are the C# model's own cost and are not
+        comparable with the real allocators. Latency varies from run to run; memory figures of a serial replay do not.</dd>
+        </dl></section>
+
+        """;
+}

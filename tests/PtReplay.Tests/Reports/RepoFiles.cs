@@ -1,0 +1,24 @@
+namespace PtReplay.Tests.Reports;
+
+/// <summary>Files checked into the repository (found by walking up from the test assembly to bench.sln).</summary>
+internal static class RepoFiles
+{
+    public static string Root { get; } = FindRoot();
+
+    public static string Baseline => Path.Combine(Root, "reports", "baseline", "model-baseline.json");
+
+    public static string[] SampleTraces => Directory.GetFiles(Path.Combine(Root, "traces", "samples"), "*.trace").Order(StringComparer.Ordinal).ToArray();
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "bench.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"bench.sln not found above {AppContext.BaseDirectory}");
+    }
+}

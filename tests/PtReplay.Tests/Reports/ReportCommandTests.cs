@@ -1,0 +1,137 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using PtReplay.Reports.Html;
+using PtReplay.Reports.Input;
+using PtReplay.Tests.Replay;
+using PtReplay.Tests.Traces.Cli;
+
+namespace PtReplay.Tests.Reports;
+
+/// <summary>
+/// `ptreplay report` on a replay made at test time (real sqlite3 recording, engines sim and glibc): the page carries
+/// every engine's figures as summary.json has them, embeds its plots, references nothing outside itself, shows a failed
+/// engine's error, and refuses a missing or garbled summary.json naming the file.
+/// </summary>
+[Collection(RecordingsGroup.Name)]
+public sealed partial class ReportCommandTests(Recordings recordings)
+{
+    private static readonly string[] ByteFigures =
+        ["peak_live_bytes", "peak_footprint_bytes", "peak_rss_bytes", "final_footprint_bytes", "final_rss_bytes"];
+
+    private static readonly string[] RatioFigures =
+        ["jw_footprint_at_peak_live_over_peak_live", "jw_peak_footprint_over_peak_live", "final_fragmentation"];
+
+    [Fact]
+    public void Report_HasEveryEnginesFiguresAndEmbeddedPlots_AndNoExternalReference()
+    {
+        string dir = recordings.NewFolder("report");
+        string replayDir = Path.Combine(dir, "replay-sqlite");
+        var replay = CliRunner.Run("replay", recordings.Sqlite, "--out", replayDir, "--engine", "sim,glibc", "--sample-every", "200");
+        Assert.True(replay.ExitCode == 0, replay.Stderr);
+        string html = Path.Combine(dir, "report.html");
+        var report = CliRunner.Run("report", replayDir, "-o", html);
+        Assert.True(report.ExitCode == 0, report.Stderr);
+        string page = File.ReadAllText(html);
+
+        using JsonDocument summary = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(replayDir, "summary.json")));
+        JsonElement engines = summary.RootElement.GetProperty("engines");
+        Assert.Equal(2, engines.EnumerateObject().Count());
+        foreach (JsonProperty engine in engines.EnumerateObject())
+        {
+            Assert.False(engine.Value.TryGetProperty("error", out JsonElement error), $"{engine.Name}: {error}");
+            string row = Row(page, engine.Name);
+            foreach (string f in ByteFigures.Concat(RatioFigures))
+            {
+                string expected = Figures.Format(f, engine.Value.GetProperty(f).GetDouble());
+                Assert.True(row.Contains($"<td>{expected}</td>", StringComparison.Ordinal), $"{engine.Name} {f} = {expected} not in its row: {row}");
+            }
+
+            JsonElement malloc = engine.Value.GetProperty("latency_ns").GetProperty("malloc");
+            string p99 = Figures.Plain(malloc.GetProperty("p99").GetDouble());
+            Assert.Contains($"<td class=\"engine\">{engine.Name}</td><td>{Figures.Plain(malloc.GetProperty("p50").GetDouble())}</td>", page, StringComparison.Ordinal);
+            Assert.Contains($"<td>{p99}</td>", page, StringComparison.Ordinal);
+        }
+
+        Assert.Contains(Figures.Count(summary.RootElement.GetProperty("trace").GetProperty("events").GetDouble()), page, StringComparison.Ordinal);
+
+        // Three plots (footprint, RSS, fragmentation), each an SVG with a line per engine.
+        MatchCollection plots = EmbeddedSvg().Matches(page);
+        Assert.Equal(3, plots.Count);
+        foreach (Match m in plots)
+        {
+            string svg = Encoding.UTF8.GetString(Convert.FromBase64String(m.Groups[1].Value));
+            Assert.Contains("<svg", svg, StringComparison.Ordinal);
+            Assert.True(Regex.Count(svg, "<path") > 10, "plot has too few paths");
+        }
+
+        // Self-contained: nothing fetched from elsewhere.
+        Assert.DoesNotContain("http://", page, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("https://", page, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("<script", page, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("<link", page, StringComparison.OrdinalIgnoreCase);
+        foreach (Match m in Reference().Matches(page))
+        {
+            string target = m.Groups[1].Value;
+            Assert.True(target.StartsWith("data:", StringComparison.Ordinal) || target.StartsWith('#'), $"external reference {target}");
+        }
+    }
+
+    [Fact]
+    public void FailedEngine_IsShownWithItsError()
+    {
+        string dir = recordings.NewFolder("report-error");
+        string replayDir = Path.Combine(dir, "replay-sqlite");
+        Assert.Equal(0, CliRunner.Run("replay", recordings.Sqlite, "--out", replayDir, "--engine", "sim").ExitCode);
+        string summaryPath = Path.Combine(replayDir, "summary.json");
+        JsonNode root = JsonNode.Parse(File.ReadAllText(summaryPath))!;
+        const string Why = "libjemalloc.so.2 not installed (test)";
+        root["engines"]!.AsObject()["jemalloc"] = new JsonObject { ["error"] = Why };
+        File.WriteAllText(summaryPath, root.ToJsonString());
+
+        ReplayOutput output = ReplayOutputReader.Read(replayDir);
+        string page = HtmlReport.Build([output]);
+        Assert.Contains($"error: {Why}", Row(page, "jemalloc"), StringComparison.Ordinal);
+        Assert.Contains(Figures.Format("peak_rss_bytes", output.Engines[0].Figure("peak_rss_bytes")!.Value), Row(page, "sim"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MissingOrGarbledSummary_FailsNamingTheFile()
+    {
+        string dir = recordings.NewFolder("report-bad");
+        string empty = Directory.CreateDirectory(Path.Combine(dir, "replay-empty")).FullName;
+        var missing = CliRunner.Run("report", empty, "-o", Path.Combine(dir, "r.html"));
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains(Path.Combine(empty, "summary.json"), missing.Stderr, StringComparison.Ordinal);
+        Assert.Contains("not found", missing.Stderr, StringComparison.Ordinal);
+
+        string garbled = Directory.CreateDirectory(Path.Combine(dir, "replay-garbled")).FullName;
+        File.WriteAllText(Path.Combine(garbled, "summary.json"), "{ \"trace\": { \"events\": 12, ");
+        var bad = CliRunner.Run("report", garbled, "-o", Path.Combine(dir, "r.html"));
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains(Path.Combine(garbled, "summary.json"), bad.Stderr, StringComparison.Ordinal);
+        Assert.Contains("not valid JSON", bad.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir, "r.html")));
+
+        File.WriteAllText(Path.Combine(garbled, "summary.json"), "{ \"engines\": {} }");
+        var ex = Assert.Throws<ReportInputException>(() => ReplayOutputReader.Read(garbled));
+        Assert.StartsWith(Path.Combine(garbled, "summary.json"), ex.Message, StringComparison.Ordinal);
+        Assert.Contains("\"trace\"", ex.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>The summary-table row of <paramref name="engine"/> (the first row naming it).</summary>
+    private static string Row(string page, string engine)
+    {
+        int start = page.IndexOf($"<tr><td class=\"engine\">{engine}</td>", StringComparison.Ordinal);
+        Assert.True(start >= 0, $"no row for {engine}");
+        int end = page.IndexOf("</tr>", start, StringComparison.Ordinal);
+        return page[start..end];
+    }
+
+    [GeneratedRegex("data:image/svg\\+xml;base64,([A-Za-z0-9+/=]+)")]
+    private static partial Regex EmbeddedSvg();
+
+    [GeneratedRegex("(?:src|href)\\s*=\\s*\"([^\"]*)\"", RegexOptions.IgnoreCase)]
+    private static partial Regex Reference();
+}

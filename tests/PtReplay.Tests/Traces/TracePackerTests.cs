@@ -1,0 +1,87 @@
+using PtReplay.Tests.Traces.Recording;
+using PtReplay.Traces;
+using PtReplay.Traces.Analysis;
+
+namespace PtReplay.Tests.Traces;
+
+public sealed class TracePackerTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"ptreplay-pack-{Environment.ProcessId}-{Guid.NewGuid():N}");
+
+    public TracePackerTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>
+    /// A real multi-thread recording (threads handing blocks to each other): the merged order must allocate
+    /// every block before any thread frees it (no anomalies), and packing must keep every event and thread.
+    /// </summary>
+    [Fact]
+    public void RealMultiThreadRecording_MergesWithoutAnomalies_AndPacksToTheSameEvents()
+    {
+        string raw = Path.Combine(_dir, "mt.trace"), packed = Path.Combine(_dir, "mt.packed.trace");
+        var run = RecordingRuns.Run(RecordingRuns.Get("mt"), raw, _dir);
+        Assert.Equal(0, run.ExitCode);
+
+        TraceStatistics rawStats;
+        List<AllocEvent> rawEvents;
+        IReadOnlyList<int> rawTids;
+        using (TraceReader reader = TraceReader.Open(raw))
+        {
+            Assert.True(reader.IsMerged);
+            rawEvents = [.. reader.ReadAll()];
+            rawTids = [.. reader.ThreadTids];
+        }
+
+        rawStats = TraceStatistics.Compute(raw);
+        PackResult result = TracePacker.Pack(raw, packed);
+
+        Assert.True(rawTids.Count >= 5, $"threads: {rawTids.Count}");
+        Assert.Equal(0, rawStats.AnomalyCount(TraceAnomalyKind.FreeOfUnknownPointer));
+        Assert.Equal(0, rawStats.AnomalyCount(TraceAnomalyKind.DoubleFree));
+        Assert.Equal(0, rawStats.AnomalyCount(TraceAnomalyKind.ReallocOfUnknownPointer));
+        Assert.True(rawEvents.Zip(rawEvents.Skip(1)).All(p => p.First.Timestamp <= p.Second.Timestamp), "merged order is not timestamp order");
+        Assert.Equal(rawEvents.Count, result.Events);
+        Assert.True(result.OutputBytes < result.InputBytes);
+        using TraceReader after = TraceReader.Open(packed);
+        Assert.False(after.IsMerged);
+        Assert.Equal(rawEvents, after.ReadAll());
+        Assert.Equal(rawTids, after.ThreadTids);
+        Assert.Equal(rawStats.PeakLiveBytes, TraceStatistics.Compute(packed).PeakLiveBytes);
+    }
+
+    [Fact]
+    public void TruncatedInput_GivesATruncatedOutput_WithTheSameEvents()
+    {
+        AllocEvent[] events = RandomEvents.Generate(8, 2000, 2);
+        string input = Path.Combine(_dir, "t.trace"), output = Path.Combine(_dir, "t.packed.trace");
+        File.WriteAllBytes(input, TraceFiles.Write(TraceRoundTripTests.Header(), events, [7, 8], new TraceWriterOptions { Codec = BlockCodec.Raw, EventsPerBlock = 300 }, complete: false));
+
+        PackResult r = TracePacker.Pack(input, output);
+
+        Assert.True(r.Truncated);
+        Assert.Null(r.Corruption);
+        using TraceReader reader = TraceReader.Open(output);
+        Assert.Equal(events, reader.ReadAll());
+        Assert.True(reader.IsTruncated);
+    }
+
+    [Fact]
+    public void CorruptInput_KeepsEveryEventBeforeTheDamage_AndReportsIt()
+    {
+        AllocEvent[] events = RandomEvents.Generate(9, 2000, 2);
+        byte[] file = TraceFiles.Write(TraceRoundTripTests.Header(), events, [7, 8], new TraceWriterOptions { Codec = BlockCodec.Raw, EventsPerBlock = 300 });
+        TraceFiles.BlockInfo bad = TraceFiles.Blocks(file)[3];
+        file[bad.Offset + 50] ^= 0x01;
+        string input = Path.Combine(_dir, "c.trace"), output = Path.Combine(_dir, "c.packed.trace");
+        File.WriteAllBytes(input, file);
+
+        PackResult r = TracePacker.Pack(input, output);
+
+        Assert.NotNull(r.Corruption);
+        Assert.Equal(bad.Offset, r.Corruption.ByteOffset);
+        Assert.Equal(900, r.Events);
+        using TraceReader reader = TraceReader.Open(output);
+        Assert.Equal(events.Take(900), reader.ReadAll());
+    }
+}
