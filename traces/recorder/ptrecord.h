@@ -194,6 +194,9 @@ struct ptr_clock {
     int force_gettime;  /* PTRECORD_CLOCK=monotonic: never the TSC */
     int every;          /* single-threaded: read the clock on every `every`-th event (1..255) */
     int fenced;         /* set when a second thread starts: every event reads the clock, fenced, from then on */
+    uint32_t reuse_above; /* an event reuses the last reading iff its countdown is above this: 0 while
+                             single-threaded, 255 (never) once fenced; stored after `fenced`, so a
+                             thread that sees 255 also sees fenced (x86 keeps stores and loads in order) */
     uint64_t tsc0;      /* TSC reading paired with ptr_proc.start_clock_ns */
     uint64_t mult;      /* ns per tick, as a 32.32 fixed-point factor */
 };
@@ -236,7 +239,7 @@ static inline uint64_t ptr_now(void) { return ptr_now_from_clock_gettime(); }
 /* The timestamp of the next event of thread t (see "The event clock"). */
 static inline uint64_t ptr_event_time(struct ptr_thread *t)
 {
-    if (PTR_LIKELY(t->clock_countdown != 0) && !ptr_clock.fenced) {
+    if (PTR_LIKELY(t->clock_countdown > ptr_clock.reuse_above)) { /* one compare: countdown, and not fenced */
         t->clock_countdown--;
         return t->last_ts;
     }
@@ -265,7 +268,7 @@ static inline void ptr_set_state(struct ptr_thread *t, uint8_t state)
 /* ptr_event_time for the inline path, which runs only with the TSC clock (fast_limit). */
 static inline uint64_t ptr_event_time_tsc(struct ptr_thread *t)
 {
-    if (PTR_LIKELY(t->clock_countdown != 0) && !ptr_clock.fenced) {
+    if (PTR_LIKELY(t->clock_countdown > ptr_clock.reuse_above)) { /* one compare: countdown, and not fenced */
         t->clock_countdown--;
         return t->last_ts;
     }
