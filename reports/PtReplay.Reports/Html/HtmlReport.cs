@@ -42,6 +42,7 @@ public static class HtmlReport
             .Append(CultureInfo.InvariantCulture, $"<p class=\"meta\">{outputs.Count} workload(s), generated {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC: ")
             .Append(string.Join(", ", outputs.Select(o => $"<a href=\"#{Id(o.Name)}\">{E(o.Name)}</a>"))).Append("</p>\n")
             .Append(HowToRead);
+        Overview(html, outputs);
         foreach (ReplayOutput output in outputs)
         {
             progress?.Invoke(output.Name);
@@ -51,6 +52,46 @@ public static class HtmlReport
         html.Append("</body></html>\n");
         return html.ToString();
     }
+
+    /// <summary>One row per workload, one column per engine: peak footprint / peak RSS in MiB (the headline).</summary>
+    private static void Overview(StringBuilder html, IReadOnlyList<ReplayOutput> outputs)
+    {
+        var engines = outputs.SelectMany(o => o.Engines.Select(e => e.Engine)).Distinct(StringComparer.Ordinal).ToList();
+        html.Append("<section><h2>Overview</h2>\n<p>Peak footprint / peak RSS in MiB (lower is better); details per workload below.</p>\n<table><tr><th>workload</th><th>peak live</th>");
+        foreach (string engine in engines)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<th>{E(engine)}</th>");
+        }
+
+        html.Append("</tr>\n");
+        foreach (ReplayOutput o in outputs)
+        {
+            double? live = o.Trace.Figures.Where(kv => kv.Key == "peak_live_bytes").Select(kv => (double?)kv.Value).FirstOrDefault();
+            html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"workload\"><a href=\"#{Id(o.Name)}\">{E(o.Name)}</a></td><td>{(live is { } l ? Mib(l) : "&ndash;")}</td>");
+            foreach (string name in engines)
+            {
+                EngineSummary? e = o.Engines.FirstOrDefault(x => x.Engine == name);
+                if (e is null)
+                {
+                    html.Append("<td>&ndash;</td>");
+                }
+                else if (e.Error is not null)
+                {
+                    html.Append(CultureInfo.InvariantCulture, $"<td class=\"error\" title=\"{E(e.Error)}\">error</td>");
+                }
+                else
+                {
+                    html.Append(CultureInfo.InvariantCulture, $"<td>{Mib(e.Figure("peak_footprint_bytes") ?? 0)} / {Mib(e.Figure("peak_rss_bytes") ?? 0)}</td>");
+                }
+            }
+
+            html.Append("</tr>\n");
+        }
+
+        html.Append("</table></section>\n");
+    }
+
+    private static string Mib(double bytes) => (bytes / 1048576.0).ToString("0.00", CultureInfo.InvariantCulture);
 
     private static void Workload(StringBuilder html, ReplayOutput o)
     {
@@ -164,7 +205,7 @@ public static class HtmlReport
         table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
         th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: right; }
         th { background: #eee; }
-        td.engine { text-align: left; font-weight: bold; }
+        td.engine, td.workload { text-align: left; font-weight: bold; }
         td.error { text-align: left; color: #a00; }
         caption { text-align: left; font-weight: bold; padding: 0.2em 0; }
         table.latency { display: inline-table; margin-right: 1.5em; vertical-align: top; }

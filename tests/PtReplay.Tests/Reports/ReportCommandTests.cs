@@ -48,6 +48,10 @@ public sealed partial class ReportCommandTests(Recordings recordings)
                 Assert.True(row.Contains($"<td>{expected}</td>", StringComparison.Ordinal), $"{engine.Name} {f} = {expected} not in its row: {row}");
             }
 
+            // The overview row of the workload: peak footprint / peak RSS in MiB.
+            string overview = $"{Mib(engine.Value.GetProperty("peak_footprint_bytes").GetDouble())} / {Mib(engine.Value.GetProperty("peak_rss_bytes").GetDouble())}";
+            Assert.Contains(overview, page, StringComparison.Ordinal);
+
             JsonElement malloc = engine.Value.GetProperty("latency_ns").GetProperty("malloc");
             string p99 = Figures.Plain(malloc.GetProperty("p99").GetDouble());
             Assert.Contains($"<td class=\"engine\">{engine.Name}</td><td>{Figures.Plain(malloc.GetProperty("p50").GetDouble())}</td>", page, StringComparison.Ordinal);
@@ -119,6 +123,8 @@ public sealed partial class ReportCommandTests(Recordings recordings)
         Assert.StartsWith(Path.Combine(garbled, "summary.json"), ex.Message, StringComparison.Ordinal);
         Assert.Contains("\"trace\"", ex.Message, StringComparison.Ordinal);
     }
+
+    private static string Mib(double bytes) => (bytes / 1048576.0).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The summary-table row of <paramref name="engine"/> (the first row naming it).</summary>
     private static string Row(string page, string engine)
