@@ -27,11 +27,42 @@ static inline uint8_t *ptr_put_varint(uint8_t *p, uint64_t v)
     return p;
 }
 
+/* Set once at process start (encode.c): PDEP is available and fast on this CPU. */
+extern int ptr_varint_pdep;
+/* By the index of a value's highest set bit (0..55): its varint length, and its continuation bits. */
+extern uint8_t ptr_varint_len[56];
+extern uint64_t ptr_varint_cont[56];
+
+/*
+ * The same bytes as ptr_put_varint, for values whose length varies from event to event (address
+ * deltas, mostly 3-4 bytes): with PDEP, the eight 7-bit groups are spread into eight bytes in one
+ * instruction, the continuation bits of all but the last used byte come from a table, and one 8-byte
+ * store writes them: no loop, no data-dependent branch. The store may write up to 7 bytes past the
+ * varint's end, never past the 10 bytes a varint may take, so an event stays within
+ * PTR_MAX_EVENT_BYTES; bytes past pos are not committed.
+ */
+static inline uint8_t *ptr_put_varint_wide(uint8_t *p, uint64_t v)
+{
+#if defined(__x86_64__)
+    if (__builtin_expect(ptr_varint_pdep, 1)) {
+        unsigned top = 63u ^ (unsigned)__builtin_clzll(v | 1u); /* highest set bit */
+        if (__builtin_expect(top < 56u, 1)) {
+            uint64_t bytes;
+            __asm__("pdep %2, %1, %0" : "=r"(bytes) : "r"(v), "r"(0x7f7f7f7f7f7f7f7full));
+            bytes |= ptr_varint_cont[top];
+            __builtin_memcpy(p, &bytes, 8); /* little-endian: low group first */
+            return p + ptr_varint_len[top];
+        }
+    }
+#endif
+    return ptr_put_varint(p, v);
+}
+
 static inline uint8_t *ptr_put_addr(uint8_t *p, uint64_t *last, uint64_t value)
 {
     int64_t delta = (int64_t)(value - *last);
     *last = value;
-    return ptr_put_varint(p, ((uint64_t)delta << 1) ^ (uint64_t)(delta >> 63));
+    return ptr_put_varint_wide(p, ((uint64_t)delta << 1) ^ (uint64_t)(delta >> 63));
 }
 
 /* Tag, optional status and the time delta; the caller appends the arguments. */

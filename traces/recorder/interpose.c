@@ -53,15 +53,12 @@ static inline __attribute__((always_inline)) void ptr_enter(void)
 /*
  * Whether this thread can take the inline path: ACTIVE, its buffer has room for one event, and the
  * clock is the TSC (clock_gettime is a call: that case goes out of line, with the same result).
- * All three in one compare: fast_limit is NULL unless the first two hold (ptr_set_state).
+ * All three in one compare: fast_limit is NULL unless the thread is ACTIVE with the TSC clock
+ * (ptr_update_gate), and the buffer's room is the compare itself.
  */
 static inline __attribute__((always_inline)) int fast_ready(const struct ptr_thread *t)
 {
-#if defined(__x86_64__)
     return PTR_LIKELY(t->pos < t->fast_limit);
-#else
-    return 0;
-#endif
 }
 
 /*

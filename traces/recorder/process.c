@@ -10,6 +10,7 @@
  *   PTRECORD_CLOCK_EVERY=n  single-threaded processes read the clock on every n-th event (default 8)
  *   PTRECORD_CLOCK=monotonic  clock_gettime(CLOCK_MONOTONIC) even where the TSC could be used (every
  *                         event then takes the out-of-line path: same events, slower)
+ *   PTRECORD_PDEP=0       never encode addresses with BMI2 PDEP (the byte loop: same bytes)
  * A program image exec'd by the started process itself (same pid: `record -- env X=1 prog`) is still
  * the started program: it takes over PTRECORD_OUT, and the earlier image's trace moves to OUT.<pid>
  * (or OUT.<pid>.<n>), so OUT always holds the last program the started process ran.
@@ -64,6 +65,8 @@ static void set_clock_every(const char *v)
     ptr_clock.every = n < 1 ? 1 : n > 255 ? 255 : (int)n;
 }
 
+static int allow_pdep = 1; /* PTRECORD_PDEP */
+
 /*
  * Reads the control variables. The first call may come before libc has set `environ` (ld.so's own
  * allocations once it switches to the real malloc), so /proc/self/environ is the source; environ is
@@ -106,6 +109,8 @@ static int read_control(void)
                     set_clock_every(v);
                 } else if (is_var(envbuf + start, "PTRECORD_CLOCK", &v)) {
                     ptr_clock.force_gettime = v[0] == 'm';
+                } else if (is_var(envbuf + start, "PTRECORD_PDEP", &v)) {
+                    allow_pdep = v[0] != '0';
                 }
                 i++;
                 last_complete = i;
@@ -135,6 +140,8 @@ static int read_control(void)
                 set_clock_every(v);
             } else if (is_var(*e, "PTRECORD_CLOCK", &v)) {
                 ptr_clock.force_gettime = v[0] == 'm';
+            } else if (is_var(*e, "PTRECORD_PDEP", &v)) {
+                allow_pdep = v[0] != '0';
             }
         }
     }
@@ -159,6 +166,7 @@ void ptr_process_init_once(void)
     ptr_clock_start();
     ptr_crc32_init();
     int is_root = read_control();
+    ptr_encode_init(allow_pdep);
     if (!is_root && ptr_root_trace_is_mine() && ptr_retire_root_trace() == 0) {
         is_root = 1;
     }

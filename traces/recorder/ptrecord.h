@@ -12,6 +12,7 @@
  *   interpose.c      the malloc-family entry points (hot path)
  *   thread_buffer.c  per-thread state: buffer slots, flush, thread start/exit markers, late events
  *   encode.h         event encoding (varint, zigzag address deltas)
+ *   encode.c         the choice of varint encoder for addresses (PDEP where it is fast)
  *   crc32.c          zlib-compatible CRC-32 (PCLMUL folding, slice-by-8 tables)
  *   clock.c          the event clock: TSC scaled to CLOCK_MONOTONIC, or clock_gettime
  *   output.c         trace file naming and opening, the header, block and end-block writes
@@ -164,6 +165,9 @@ int ptr_write_all(const void *buf, size_t len);   /* raw write loop with trace i
 int ptr_write_block(const void *buf, size_t len); /* a whole block: appended, or after the end block (below) */
 void ptr_write_end_block(void);
 
+/* encode.c */
+void ptr_encode_init(int allow_pdep);   /* chooses the address varint encoder (PTRECORD_PDEP=0: never PDEP) */
+
 /* crc32.c */
 void ptr_crc32_init(void);
 uint32_t ptr_crc32(const uint8_t *p, size_t n);
@@ -190,6 +194,9 @@ struct ptr_clock {
     int force_gettime;  /* PTRECORD_CLOCK=monotonic: never the TSC */
     int every;          /* single-threaded: read the clock on every `every`-th event (1..255) */
     int fenced;         /* set when a second thread starts: every event reads the clock, fenced, from then on */
+    uint32_t reuse_above; /* an event reuses the last reading iff its countdown is above this: 0 while
+                             single-threaded, 255 (never) once fenced; stored after `fenced`, so a
+                             thread that sees 255 also sees fenced (x86 keeps stores and loads in order) */
     uint64_t tsc0;      /* TSC reading paired with ptr_proc.start_clock_ns */
     uint64_t mult;      /* ns per tick, as a 32.32 fixed-point factor */
 };
@@ -232,7 +239,7 @@ static inline uint64_t ptr_now(void) { return ptr_now_from_clock_gettime(); }
 /* The timestamp of the next event of thread t (see "The event clock"). */
 static inline uint64_t ptr_event_time(struct ptr_thread *t)
 {
-    if (PTR_LIKELY(t->clock_countdown != 0) && !ptr_clock.fenced) {
+    if (PTR_LIKELY(t->clock_countdown > ptr_clock.reuse_above)) { /* one compare: countdown, and not fenced */
         t->clock_countdown--;
         return t->last_ts;
     }
@@ -261,7 +268,7 @@ static inline void ptr_set_state(struct ptr_thread *t, uint8_t state)
 /* ptr_event_time for the inline path, which runs only with the TSC clock (fast_limit). */
 static inline uint64_t ptr_event_time_tsc(struct ptr_thread *t)
 {
-    if (PTR_LIKELY(t->clock_countdown != 0) && !ptr_clock.fenced) {
+    if (PTR_LIKELY(t->clock_countdown > ptr_clock.reuse_above)) { /* one compare: countdown, and not fenced */
         t->clock_countdown--;
         return t->last_ts;
     }
@@ -271,6 +278,9 @@ static inline uint64_t ptr_event_time_tsc(struct ptr_thread *t)
     }
     return ptr_tsc_to_ns(__rdtsc());
 }
+#else
+/* No TSC: fast_limit stays NULL, so the inline path never runs; this keeps it compiling. */
+static inline uint64_t ptr_event_time_tsc(struct ptr_thread *t) { return ptr_event_time(t); }
 #endif
 
 #endif

@@ -128,6 +128,7 @@ void ptr_thread_slow_init(struct ptr_thread *t)
     t->is_main = (int)t->tid == ptr_proc.pid;
     if (!t->is_main) {
         ptr_clock.fenced = 1; /* a second thread: timestamps must order cross-thread handoffs */
+        __atomic_store_n(&ptr_clock.reuse_above, 255u, __ATOMIC_RELEASE); /* after fenced */
     }
     t->block = claim_buffer(t);
     if (t->block == NULL) {

@@ -29,12 +29,14 @@ public class RecorderBehaviourTests
 
     /// <summary>
     /// With the TSC clock most events take the recorder's inline path; with PTRECORD_CLOCK=monotonic
-    /// every event takes the out-of-line one. Both must record exactly what the program got.
+    /// every event takes the out-of-line one. Addresses are encoded with PDEP where the CPU has it fast,
+    /// with the byte loop under PTRECORD_PDEP=0. Every way must record exactly what the program got.
     /// </summary>
     [Theory]
-    [InlineData(null)]
-    [InlineData("monotonic")]
-    public void RecordedAddresses_AreWhatTheProgramGot(string? clock)
+    [InlineData(null, null)]
+    [InlineData("monotonic", null)]
+    [InlineData(null, "0")]
+    public void RecordedAddresses_AreWhatTheProgramGot(string? clock, string? pdep)
     {
         using var dir = new TempDir();
         string probe = NativeTestBuild.Program("probe", TestPrograms.Probe);
@@ -42,6 +44,11 @@ public class RecorderBehaviourTests
         if (clock != null)
         {
             env["PTRECORD_CLOCK"] = clock;
+        }
+
+        if (pdep != null)
+        {
+            env["PTRECORD_PDEP"] = pdep;
         }
 
         RecordingResult run = Recorder.Run(new RecordingOptions
