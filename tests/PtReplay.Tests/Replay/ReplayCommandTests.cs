@@ -84,6 +84,27 @@ public sealed class ReplayCommandTests(Recordings recordings)
     }
 
     [Fact]
+    public void NoTiming_ModelSkipsItsClock_AndKeepsItsDeterministicFigures()
+    {
+        string timed = recordings.NewFolder("timed");
+        string untimed = recordings.NewFolder("untimed");
+        Assert.Equal(0, Program.Main(["replay", recordings.Sqlite, "--out", timed, "--engine", "sim"]));
+        Assert.Equal(0, Program.Main(["replay", recordings.Sqlite, "--out", untimed, "--engine", "sim", "--no-timing"]));
+
+        using JsonDocument a = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(timed, "summary.json")));
+        using JsonDocument b = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(untimed, "summary.json")));
+        JsonElement simTimed = a.RootElement.GetProperty("engines").GetProperty("sim");
+        JsonElement simUntimed = b.RootElement.GetProperty("engines").GetProperty("sim");
+        Assert.True(simTimed.GetProperty("latency_ns").TryGetProperty("malloc", out _));
+        bool hasLatency = simUntimed.TryGetProperty("latency_ns", out JsonElement untimedLatency);
+        Assert.False(hasLatency && untimedLatency.TryGetProperty("malloc", out _), "--no-timing still measured the model's latency");
+        foreach (string f in new[] { "peak_footprint_bytes", "peak_rss_bytes", "final_footprint_bytes", "final_rss_bytes" })
+        {
+            Assert.Equal(simTimed.GetProperty(f).GetUInt64(), simUntimed.GetProperty(f).GetUInt64());
+        }
+    }
+
+    [Fact]
     public void TruncatedTrace_IsReplayedUpToTheCut_AndStopsUnderStrict()
     {
         string dir = recordings.NewFolder("cut");
