@@ -61,9 +61,9 @@ public static class ReplayRunner
         using (var preparer = new TracePreparer(preparedPath, preparation))
         {
             long next = 1_000_000;
-            foreach (AllocEvent e in events)
+            foreach (var (e, index) in preparer.InReplayOrder(events))
             {
-                preparer.Add(in e);
+                preparer.Add(in e, index);
                 if (preparer.EventCount >= next)
                 {
                     options.PrepareProgress?.Invoke(preparer.EventCount);

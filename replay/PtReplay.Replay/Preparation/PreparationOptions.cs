@@ -15,6 +15,13 @@ public sealed class PreparationOptions
     /// </summary>
     public double PeakStep { get; init; } = 1.0 / 32;
 
+    /// <summary>
+    /// Replay each thread exit just after that thread's last event, where glibc ran it, instead of where the
+    /// recorder wrote the marker (often after other threads' calls); see
+    /// <see cref="PtReplay.Allocator.Parity.ThreadExitPlacement"/>. Issues still cite recorded event indices.
+    /// </summary>
+    public bool PlaceThreadExitsAtLastEvent { get; init; } = true;
+
     /// <summary>Issues kept in <see cref="PreparedTrace.Issues"/>; further ones are only counted.</summary>
     public int MaxIssuesKept { get; init; } = 1000;
 }

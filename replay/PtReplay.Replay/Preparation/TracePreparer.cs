@@ -2,6 +2,7 @@ using System.Globalization;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using PtReplay.Allocator.Parity;
 using PtReplay.Traces;
 
 namespace PtReplay.Replay.Preparation;
@@ -81,12 +82,24 @@ public sealed class TracePreparer : IDisposable
     public static PreparedTrace Prepare(IEnumerable<AllocEvent> events, string outputPath, PreparationOptions? options = null)
     {
         using var preparer = new TracePreparer(outputPath, options);
-        foreach (AllocEvent e in events)
+        foreach (var (e, index) in preparer.InReplayOrder(events))
         {
-            preparer.Add(in e);
+            preparer.Add(in e, index);
         }
 
         return preparer.Finish();
+    }
+
+    /// <summary>
+    /// <paramref name="events"/> (recorded order) in the order this preparation replays them, each with its
+    /// recorded index: thread exits moved back to their thread's last event unless
+    /// <see cref="PreparationOptions.PlaceThreadExitsAtLastEvent"/> is off. Feed the pairs to
+    /// <see cref="Add(in AllocEvent, long)"/>.
+    /// </summary>
+    public IEnumerable<(AllocEvent Event, long Index)> InReplayOrder(IEnumerable<AllocEvent> events)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        return _options.PlaceThreadExitsAtLastEvent ? ThreadExitPlacement.Reorder(events) : events.Select((e, i) => (e, (long)i));
     }
 
     /// <summary>Adds a batch of events (global order).</summary>
@@ -101,10 +114,13 @@ public sealed class TracePreparer : IDisposable
     /// <summary>Records an issue found outside the event stream (e.g. a truncated file) under the same policy.</summary>
     public void ReportIssue(TraceIssue issue) => Issue(issue);
 
-    /// <summary>Adds one event (global order).</summary>
-    public void Add(in AllocEvent e)
+    /// <summary>Adds one event (global order, placed as recorded); its index is the count of events added before it.</summary>
+    public void Add(in AllocEvent e) => Add(in e, _events);
+
+    /// <summary>Adds one event (replay order) whose index in the recording is <paramref name="index"/> (what issues cite).</summary>
+    public void Add(in AllocEvent e, long index)
     {
-        long index = _events++;
+        _events++;
         int t = e.Thread;
         if (t < 0 || t >= PreparedFormat.MaxThreads)
         {

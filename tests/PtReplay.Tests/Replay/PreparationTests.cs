@@ -34,6 +34,32 @@ public sealed class PreparationTests : IDisposable
     }
 
     [Fact]
+    public void ThreadExit_IsPlacedAfterTheThreadsLastEvent_AndIssuesCiteRecordedIndices()
+    {
+        var t = new TraceBuilder()
+            .Malloc(1, 64, 0x1000)       // 0
+            .Free(1, 0x1000)             // 1: thread 1's last call
+            .Malloc(0, 32, 0x2000)       // 2
+            .Free(0, 0x9999)             // 3: unknown
+            .Exit(1)                     // 4: written late by the recorder
+            .Free(0, 0x2000);            // 5
+
+        PreparedTrace p = TracePreparer.Prepare(t.Events, Out);
+        Assert.Equal(3, p.Issues.Single().EventIndex);
+        using (var file = new PreparedFile(Out))
+        {
+            // Distinct: a join op carries the index of the event it precedes.
+            Assert.Equal([0L, 1L, 4L, 2L, 5L], file.GlobalOrder().Select(x => file.EventIndex(x.Index)).Distinct().ToArray());
+        }
+
+        TracePreparer.Prepare(t.Events, Out, new PreparationOptions { PlaceThreadExitsAtLastEvent = false });
+        using (var file = new PreparedFile(Out))
+        {
+            Assert.Equal([0L, 1L, 2L, 4L, 5L], file.GlobalOrder().Select(x => file.EventIndex(x.Index)).Distinct().ToArray());
+        }
+    }
+
+    [Fact]
     public void Strict_StopsAtTheFirstBadEvent()
     {
         var t = new TraceBuilder().Malloc(0, 8, 0x1000).Free(0, 0x1000).Free(0, 0x1000);
