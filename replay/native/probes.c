@@ -110,3 +110,10 @@ void probe_mallinfo(uint64_t *arena, uint64_t *hblkhd, uint64_t *uordblks, uint6
     *uordblks = mi.uordblks;
     *fordblks = mi.fordblks;
 }
+
+uint64_t probe_in_use(void)
+{
+    if (!use_glibc)
+        return 0;
+    return (uint64_t)mallinfo2().uordblks;
+}

@@ -14,4 +14,6 @@ uint64_t probe_rss(void);
 uint64_t probe_footprint(void);
 /* glibc's mallinfo2 fields (0 when not glibc). */
 void probe_mallinfo(uint64_t *arena, uint64_t *hblkhd, uint64_t *uordblks, uint64_t *fordblks);
+/* glibc: mallinfo2().uordblks (bytes in use in all arenas, tcache'd chunks included); 0 for other allocators. */
+uint64_t probe_in_use(void);
 #endif

@@ -491,7 +491,12 @@ int main(int argc, char **argv)
     r->timer_floor_cycles = floor;
     atomic_store(&turn, 0);
 
-    /* Threads first (pthread_create's own allocations happen before the baseline). */
+    /* brk0 before anything of ours touches the heap: main-heap offsets from it match the recording's
+     * offsets from its header brk0, shifted by exactly setup_heap_bytes - the tcache block. */
+    r->brk0 = (uint64_t)(uintptr_t)sbrk(0);
+
+    /* Threads next (pthread_create's own allocations happen before the baseline). Each calloc's a
+     * DTV in this thread's arena, i.e. the main heap (glibc 2.36 _dl_allocate_tls). */
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -502,7 +507,7 @@ int main(int argc, char **argv)
     }
     pthread_attr_destroy(&attr);
 
-    r->brk0 = (uint64_t)(uintptr_t)sbrk(0);
+    r->setup_heap_bytes = probe_in_use();
     r->baseline_rss = probe_rss();
     uint64_t start = mono_ns();
     atomic_store(&go, 1);

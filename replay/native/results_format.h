@@ -28,7 +28,7 @@ struct res_header {
     uint64_t op_count;
     uint64_t sample_count;
     double tsc_per_ns;          /* cycle counter ticks per nanosecond (calibrated against CLOCK_MONOTONIC) */
-    uint64_t brk0;              /* sbrk(0) before the first allocation */
+    uint64_t brk0;              /* sbrk(0) before the replayer's first heap use (before its threads) */
     uint64_t brk_end;           /* sbrk(0) after the replay */
     uint64_t wall_ns;           /* replay wall time (CLOCK_MONOTONIC), all threads */
     uint64_t baseline_rss;      /* anonymous RSS before the first allocation */
@@ -50,6 +50,8 @@ struct res_header {
     uint64_t null_allocator;    /* 1 when run with --null-allocator */
     uint64_t timer_floor_cycles;/* smallest difference of two back-to-back cycle counter reads */
     uint64_t empty_slot_frees;  /* frees (not of NULL) that found their slot empty: a replay NULL or a broken dependency */
-    uint64_t reserved[4];
+    uint64_t setup_heap_bytes;  /* glibc: mallinfo2 uordblks before the first replayed call (the replayer's
+                                   own use: main tcache block + one DTV per replay thread); 0 otherwise */
+    uint64_t reserved[3];
 };
 #endif

@@ -19,7 +19,7 @@ public struct NativeResultsHeader
     public ulong SampleCount;
     /// <summary>Cycle counter ticks per ns.</summary>
     public double TscPerNs;
-    /// <summary>sbrk(0) before the first call.</summary>
+    /// <summary>sbrk(0) before the replayer's first heap use (before it creates its threads).</summary>
     public ulong Brk0;
     /// <summary>sbrk(0) after the replay.</summary>
     public ulong BrkEnd;
@@ -67,6 +67,12 @@ public struct NativeResultsHeader
     public ulong TimerFloorCycles;
     /// <summary>Frees (not of NULL) that found their slot empty: a replay NULL or a broken cross-thread dependency.</summary>
     public ulong EmptySlotFrees;
+    /// <summary>
+    /// glibc: bytes in use in the heap before the first replayed call (mallinfo2 uordblks): the replayer's
+    /// own use, i.e. the main thread's tcache block (once any allocation ran) plus one DTV per replay thread
+    /// (pthread_create callocs it in the creator's arena). 0 for other allocators.
+    /// </summary>
+    public ulong SetupHeapBytes;
 
     /// <summary>Byte offset of <see cref="ProgressSeq"/> (for progress polling).</summary>
     public static int ProgressSeqOffset => (int)Marshal.OffsetOf<NativeResultsHeader>(nameof(ProgressSeq));

@@ -13,7 +13,8 @@ namespace PtReplay.Tests.Replay;
 /// recorder wrote the marker. On a <c>--lockstep</c> recording of the bundled multi-thread workload (one
 /// thread calls at a time in a fixed schedule; threads exit, their arenas are reused by later threads),
 /// the serial glibc replay must put every allocation at the recorded arena-relative place: main-heap
-/// blocks at the same offset from brk0, arena-heap blocks in the same heap (heaps numbered by first use)
+/// blocks at the same offset from brk0 (the replay's shifted by exactly its own setup use of the heap, see
+/// <see cref="NativeResultsHeader.SetupHeapBytes"/>), arena-heap blocks in the same heap (heaps numbered by first use)
 /// at the same offset. Were the exits replayed late, a dead thread's tcache would still hold chunks that
 /// glibc had already flushed to its arena, and later threads would get other addresses.
 /// </summary>
@@ -24,6 +25,12 @@ public sealed class ThreadExitReplayTests : IDisposable
 
     /// <summary>glibc 2.36's HEAP_MAX_SIZE on 64-bit: non-main heaps are aligned to it.</summary>
     private const ulong ArenaHeapSize = 64UL << 20;
+
+    /// <summary>
+    /// The main thread's tcache block (a 0x290 chunk, glibc 2.36 x86_64; see glibc-2.36-malloc-facts.md): the
+    /// recording has it too, so it is the part of the replayer's setup use that does not shift the heap.
+    /// </summary>
+    private const ulong TcacheChunk = 0x290;
 
     /// <summary>glibc's initial mmap threshold: smaller requests are never mmapped.</summary>
     private const ulong MmapThresholdMin = 128 * 1024;
@@ -53,8 +60,14 @@ public sealed class ThreadExitReplayTests : IDisposable
         ulong[] replayed = raw!.ReadAddresses();
 
         using var file = new PreparedFile(prepared.Path);
-        var recorded = new Placer(a => a >= header.Brk0 && a - header.Brk0 < HeapWindow);
-        var replayedPlaces = new Placer(a => a < raw.Header.BrkEnd && raw.Header.BrkEnd - a < HeapWindow);
+        // The replayer's own threads each calloc a DTV in the main heap before the first replayed call (the
+        // recorded program's pthread_create callocs are in the trace and replayed as calls): a fixed shift.
+        ulong setup = raw.Header.SetupHeapBytes;
+        Assert.True(setup > TcacheChunk, $"setup use {setup}: the replay threads' DTVs are missing");
+        ulong shift = setup - TcacheChunk;
+        Assert.True(shift % (raw.Header.ThreadCount - 1) == 0, $"shift {shift} is not one DTV per replay thread ({raw.Header.ThreadCount - 1})");
+        var recorded = new Placer(header.Brk0, 0);
+        var replayedPlaces = new Placer(raw.Header.Brk0, shift);
         int compared = 0, inArenas = 0, mmapped = 0, mismatches = 0;
         string first = "";
         for (long i = 0; i < (long)file.Header.OpCount; i++)
@@ -130,27 +143,22 @@ public sealed class ThreadExitReplayTests : IDisposable
     private static bool LooksMmapped(ulong address, ulong size) => size >= MmapThresholdMin && (address & 0xfff) == 0x10;
 
     /// <summary>
-    /// Numbers the heaps of one process: heap 0 is the brk heap, with offsets from its first allocation (the
-    /// replayer's own threads allocate a little there before the first replayed call); heap n is the n-th
-    /// 64 MiB-aligned arena heap seen, with offsets from its start (mmapped chunks are left out).
+    /// Numbers the heaps of one process: heap 0 is the brk heap, with offsets from
+    /// <paramref name="brk0"/> + <paramref name="setupShift"/> (the bytes the process itself took from the
+    /// heap start that the other process did not); heap n is the n-th 64 MiB-aligned arena heap seen, with
+    /// offsets from its start (mmapped chunks are left out).
     /// </summary>
-    private sealed class Placer(Func<ulong, bool> inBrkHeap)
+    private sealed class Placer(ulong brk0, ulong setupShift)
     {
         private readonly Dictionary<ulong, int> _heaps = [];
-        private ulong _brkAnchor;
 
         public int ArenaHeaps => _heaps.Count;
 
         public (int Heap, ulong Offset) Place(ulong address)
         {
-            if (inBrkHeap(address))
+            if (address >= brk0 && address - brk0 < HeapWindow)
             {
-                if (_brkAnchor == 0)
-                {
-                    _brkAnchor = address;
-                }
-
-                return (0, address - _brkAnchor);
+                return (0, address - brk0 - setupShift);
             }
 
             ulong heapStart = address & ~(ArenaHeapSize - 1);
