@@ -38,6 +38,17 @@ public sealed class ReplayOptions
     public bool LogAddresses { get; init; }
     /// <summary>Skip the per-call cycle counter reads (harness overhead measurement).</summary>
     public bool NoTiming { get; init; }
+    /// <summary>
+    /// Bytes the sim engine allocates on thread 0 (one chunk of exactly this size, from the main heap)
+    /// before the first op. The native replayer is not a blank process: creating its worker threads
+    /// calloc's one TLS dtv per thread in glibc's main arena (304 bytes each on this system) before
+    /// the first replayed call, so glibc's brk heap grows and trims a page earlier or later than a
+    /// model that starts empty. Set this to the replayer's own in-use bytes (e.g. glibc's final
+    /// mallinfo2 uordblks minus the model's) to compare sim and glibc footprints sample by sample.
+    /// 0 (the default): the model replays the recorded program alone. Must be 0 or a multiple of
+    /// 16 of at least 32.
+    /// </summary>
+    public ulong SimPreambleBytes { get; init; }
     /// <summary>Progress callback of the engines: (engine, fraction done 0..1).</summary>
     public Action<string, double>? Progress { get; init; }
     /// <summary>Progress callback of the preparation: events read so far (every million).</summary>

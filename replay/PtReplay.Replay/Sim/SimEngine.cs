@@ -51,6 +51,18 @@ public static class SimEngine
             Touch = options.Touch switch { TouchMode.None => TouchModel.None, TouchMode.Full => TouchModel.Full, _ => TouchModel.Page },
         });
 
+        if (options.SimPreambleBytes != 0)
+        {
+            if (options.SimPreambleBytes < 32 || options.SimPreambleBytes % 16 != 0)
+            {
+                return EngineResult.Failed("sim", string.Create(CultureInfo.InvariantCulture,
+                    $"preamble of {options.SimPreambleBytes} bytes is not a chunk size (a multiple of 16, at least 32)"));
+            }
+
+            // A request of n - 8 bytes is exactly one n-byte chunk (8 bytes of size header).
+            model.Malloc(0, options.SimPreambleBytes - 8);
+        }
+
         using var file = new PreparedFile(trace.Path);
         var slots = new ulong[file.Header.SlotCount];
         var sampleCursor = new long[file.Header.ThreadCount];
