@@ -1,8 +1,8 @@
 using System.Text;
 using PtReplay.Allocator.Parity;
 using PtReplay.Cli.Commands;
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
-using PtReplay.Traces.Recording;
 
 namespace PtReplay.Tests.Allocator.Parity;
 
@@ -12,29 +12,14 @@ namespace PtReplay.Tests.Allocator.Parity;
 /// </summary>
 public sealed class RecordedProgramParityTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "ptreplay-verify-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDir _dir = new("ptreplay-verify-");
 
-    public RecordedProgramParityTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _dir.Dispose();
 
     private List<string> Record(string name, string[] command, Dictionary<string, string>? env = null, string? stdin = null, bool follow = false)
     {
-        string trace = Path.Combine(_dir, name + ".trace");
-        var environment = new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin", ["LC_ALL"] = "C" };
-        foreach (var kv in env ?? [])
-            environment[kv.Key] = kv.Value;
-        var result = Recorder.Run(new RecordingOptions
-        {
-            Command = command,
-            OutputPath = trace,
-            FollowChildren = follow,
-            Environment = environment,
-            CaptureOutput = true,
-            StandardInput = stdin is null ? null : Encoding.UTF8.GetBytes(stdin),
-            WorkingDirectory = _dir,
-            Timeout = TimeSpan.FromMinutes(2),
-        });
+        var environment = CleanEnvironment.With(new Dictionary<string, string> { ["LC_ALL"] = "C" }, env);
+        var result = RecordedRun.Run(command, _dir.File(name + ".trace"), environment, RecordedRun.Input(stdin), follow, _dir.Path);
         Assert.Equal(0, result.ExitCode);
         return [result.TracePath, .. result.ChildTraces];
     }

@@ -1,4 +1,5 @@
 using PtReplay.Cli;
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Tests.Traces.Recording;
 using PtReplay.Traces;
 

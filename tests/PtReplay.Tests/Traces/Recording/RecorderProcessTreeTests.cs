@@ -1,3 +1,4 @@
+using PtReplay.Tests.Infrastructure;
 using System.Globalization;
 using PtReplay.Traces;
 using PtReplay.Traces.Recording;

@@ -1,3 +1,4 @@
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 using PtReplay.Traces.Recording;
 
@@ -55,45 +56,18 @@ internal static class RecordingRuns
     }
 
     /// <summary>A small fixed environment: the same for every run, so runs are comparable.</summary>
-    public static Dictionary<string, string> BaseEnvironment(string home) => new(StringComparer.Ordinal)
+    public static Dictionary<string, string> BaseEnvironment(string home) => CleanEnvironment.With(new Dictionary<string, string>
     {
-        ["PATH"] = "/usr/bin:/bin",
         ["HOME"] = home,
         ["LANG"] = "C",
         ["TMPDIR"] = home,
-    };
+    });
 
     /// <summary>Runs a workload with output captured, recorded (into <paramref name="trace"/>) or not.</summary>
     public static RecordingResult Run(Workload w, string? trace, string home, bool follow = true,
-        IReadOnlyDictionary<string, string>? extraEnvironment = null)
-    {
-        var env = BaseEnvironment(home);
-        foreach (var (k, v) in w.Environment)
-        {
-            env[k] = v;
-        }
-
-        if (extraEnvironment is not null)
-        {
-            foreach (var (k, v) in extraEnvironment)
-            {
-                env[k] = v;
-            }
-        }
-
-        return Recorder.Run(new RecordingOptions
-        {
-            Command = w.Command,
-            OutputPath = trace ?? "",
-            Record = trace is not null,
-            FollowChildren = follow,
-            Environment = env,
-            CaptureOutput = true,
-            StandardInput = w.Input,
-            WorkingDirectory = home,
-            Timeout = TimeSpan.FromMinutes(2),
-        });
-    }
+        IReadOnlyDictionary<string, string>? extraEnvironment = null) =>
+        RecordedRun.Run(w.Command, trace, CleanEnvironment.With(BaseEnvironment(home), w.Environment, extraEnvironment),
+            w.Input, follow, home);
 
     /// <summary>Every event of a trace, in the reader's order.</summary>
     public static List<AllocEvent> ReadEvents(string path)
