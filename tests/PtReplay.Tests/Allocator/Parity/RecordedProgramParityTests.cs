@@ -95,7 +95,7 @@ public sealed class RecordedProgramParityTests : IDisposable
     public void GccCompilingACFile_EveryProcessFullParity()
     {
         string source = Path.Combine(AppContext.BaseDirectory, "Allocator", "Assets", "driver.c");
-        var traces = Record("gcc", ["/usr/bin/gcc", "-O2", "-c", source, "-o", Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N") + ".o")], follow: true);
+        var traces = Record("gcc", ["/usr/bin/gcc", "-O2", "-c", source, "-o", _dir.File("driver.o")], follow: true);
         Assert.True(traces.Count >= 2); // gcc and its cc1 (and as)
         long total = 0;
         foreach (var t in traces)
