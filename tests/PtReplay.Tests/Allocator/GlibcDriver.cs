@@ -7,9 +7,12 @@ public static class GlibcDriver
 {
     private static readonly Lazy<string> Binary = new(Compile, LazyThreadSafetyMode.ExecutionAndPublication);
 
+    /// <summary>driver.c as copied beside the test assembly.</summary>
+    public static string SourcePath => Path.Combine(AppContext.BaseDirectory, "Allocator", "Assets", "driver.c");
+
     private static string Compile()
     {
-        string source = Path.Combine(AppContext.BaseDirectory, "Allocator", "Assets", "driver.c");
+        string source = SourcePath;
         string dir = Path.Combine(Path.GetTempPath(), "ptreplay-alloc-" + Environment.ProcessId);
         Directory.CreateDirectory(dir);
         return Gcc.Compile(source, Path.Combine(dir, "driver"), ["-O1"], "-lpthread");

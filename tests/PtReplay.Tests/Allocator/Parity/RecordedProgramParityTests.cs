@@ -94,7 +94,7 @@ public sealed class RecordedProgramParityTests : IDisposable
     [Fact]
     public void GccCompilingACFile_EveryProcessFullParity()
     {
-        string source = Path.Combine(AppContext.BaseDirectory, "Allocator", "Assets", "driver.c");
+        string source = GlibcDriver.SourcePath;
         var traces = Record("gcc", ["/usr/bin/gcc", "-O2", "-c", source, "-o", _dir.File("driver.o")], follow: true);
         Assert.True(traces.Count >= 2); // gcc and its cc1 (and as)
         long total = 0;

@@ -10,31 +10,14 @@ internal static class RecordingRuns
     /// <summary>A program run: command, extra environment, stdin, and the fewest malloc-family calls it makes.</summary>
     public sealed record Workload(string Name, string[] Command, Dictionary<string, string> Environment, byte[]? Input, int MinCalls = 1000);
 
-    public static string WorkloadsDir
-    {
-        get
-        {
-            for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "traces", "workloads");
-                if (Directory.Exists(candidate))
-                {
-                    return candidate;
-                }
-            }
-
-            throw new DirectoryNotFoundException("traces/workloads not found above " + AppContext.BaseDirectory);
-        }
-    }
-
     /// <summary>The deterministic single-thread workloads (small inputs: the tests must stay fast).</summary>
     public static Workload Get(string name) => name switch
     {
-        "python" => new Workload(name, ["/usr/bin/python3", Path.Combine(WorkloadsDir, "python_work.py"), "1"],
+        "python" => new Workload(name, ["/usr/bin/python3", Path.Combine(RepoFiles.Workloads, "python_work.py"), "1"],
             new() { ["PYTHONMALLOC"] = "malloc", ["PYTHONHASHSEED"] = "0" }, null),
         "sqlite" => new Workload(name, ["/usr/bin/sqlite3", ":memory:", "-init", "/dev/null", "-bail", "-batch"],
-            [], File.ReadAllBytes(Path.Combine(WorkloadsDir, "sqlite_work.sql"))),
-        "perl" => new Workload(name, ["/usr/bin/perl", Path.Combine(WorkloadsDir, "perl_work.pl"), "3"],
+            [], File.ReadAllBytes(Path.Combine(RepoFiles.Workloads, "sqlite_work.sql"))),
+        "perl" => new Workload(name, ["/usr/bin/perl", Path.Combine(RepoFiles.Workloads, "perl_work.pl"), "3"],
             new() { ["PERL_HASH_SEED"] = "0", ["PERL_PERTURB_KEYS"] = "0" }, null),
         // A small sort buffer makes sort spill to temporary files and merge them: more calls.
         "sort" => new Workload(name, ["/usr/bin/sort", "--parallel=1", "-S", "32K"], new() { ["LC_ALL"] = "C" }, SortInput(), MinCalls: 100),
