@@ -36,9 +36,9 @@ public sealed class Recordings : IDisposable
 
     public Recordings()
     {
-        _python = new(() => Record("python.trace", ["/usr/bin/python3", "-c", PythonScript],
-            new Dictionary<string, string> { ["PYTHONMALLOC"] = "malloc", ["PYTHONHASHSEED"] = "0" }, null));
-        _sqlite = new(() => Record("sqlite.trace", ["/usr/bin/sqlite3", ":memory:"], [], SqliteScript));
+        _python = new(() => Record("python.trace", [RealPrograms.Python, "-c", PythonScript],
+            RealPrograms.PythonEnvironment(), null));
+        _sqlite = new(() => Record("sqlite.trace", [RealPrograms.Sqlite, ":memory:"], [], SqliteScript));
         _mt = new(() => Record("mt.trace", [NativeArtifacts.Find(NativeArtifacts.MtWorkload), "4", "3000", "7"], [], null));
     }
 

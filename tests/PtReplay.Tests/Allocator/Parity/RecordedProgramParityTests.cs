@@ -52,14 +52,14 @@ public sealed class RecordedProgramParityTests : IDisposable
     [InlineData("glibc.malloc.tcache_count=20", "")]
     public void Python_RecordedUnderTunables_FullParity(string tunables, string aliases)
     {
-        var env = new Dictionary<string, string> { ["PYTHONMALLOC"] = "malloc", ["PYTHONHASHSEED"] = "0" };
+        var env = RealPrograms.PythonEnvironment();
         if (tunables.Length > 0)
             env["GLIBC_TUNABLES"] = tunables;
         foreach (var kv in aliases.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             env[kv[..kv.IndexOf('=', StringComparison.Ordinal)]] = kv[(kv.IndexOf('=', StringComparison.Ordinal) + 1)..];
         string script = "import json, re\nd = {str(i): [i] * (i % 50) for i in range(4000)}\ns = json.dumps(d)\n" +
                         "print(len(s), len(re.findall(r'[0-9]+', s)))\nx = [bytearray(i * 37) for i in range(2000)]\ndel x[::2]\n";
-        var traces = Record("py", ["/usr/bin/python3", "-c", script], env);
+        var traces = Record("py", [RealPrograms.Python, "-c", script], env);
         AssertFullParity(Verify(traces[0]), 100_000);
     }
 
@@ -70,15 +70,15 @@ public sealed class RecordedProgramParityTests : IDisposable
         for (int i = 0; i < 3000; i++)
             sql.Append("insert into t(b) values('").Append(new string((char)('a' + i % 26), i % 300)).Append("');\n");
         sql.Append("commit;\ncreate index tb on t(b);\nselect count(*), sum(length(b)) from t;\ndelete from t where a % 3 = 0;\nvacuum;\n");
-        var traces = Record("sqlite", ["/usr/bin/sqlite3", ":memory:"], stdin: sql.ToString());
+        var traces = Record("sqlite", [RealPrograms.Sqlite, ":memory:"], stdin: sql.ToString());
         AssertFullParity(Verify(traces[0]), 10_000);
     }
 
     [Fact]
     public void Perl_FullParity_ThroughTheVerifyVerb()
     {
-        var env = new Dictionary<string, string> { ["PERL_HASH_SEED"] = "0", ["PERL_PERTURB_KEYS"] = "0" };
-        var traces = Record("perl", ["/usr/bin/perl", "-e", "my %h; $h{\"k$_\"} = [$_, 'v' x ($_ % 90)] for 1..60000; delete $h{\"k$_\"} for 1..30000; my @s = sort keys %h; print scalar(@s), \"\\n\";"], env);
+        var env = RealPrograms.PerlEnvironment();
+        var traces = Record("perl", [RealPrograms.Perl, "-e", "my %h; $h{\"k$_\"} = [$_, 'v' x ($_ % 90)] for 1..60000; delete $h{\"k$_\"} for 1..30000; my @s = sort keys %h; print scalar(@s), \"\\n\";"], env);
         using var reader = TraceReader.Open(traces[0]);
         var output = new StringWriter();
         int exit = VerifyCommand.Run(reader, null, output, TextWriter.Null);
@@ -110,7 +110,7 @@ public sealed class RecordedProgramParityTests : IDisposable
     [Fact]
     public void VerifyVerb_ReportsTheFirstDivergenceAndFails()
     {
-        var traces = Record("sqlite-small", ["/usr/bin/sqlite3", ":memory:"], stdin: "create table t(a); insert into t values(1),(2); select * from t;\n");
+        var traces = Record("sqlite-small", [RealPrograms.Sqlite, ":memory:"], stdin: "create table t(a); insert into t values(1),(2); select * from t;\n");
         using var reader = TraceReader.Open(traces[0]);
         var output = new StringWriter();
         int exit = VerifyCommand.Run(reader, PtReplay.Allocator.Tunables.MallocTunables.Parse("glibc.malloc.tcache_count=0"), output, TextWriter.Null);

@@ -13,14 +13,14 @@ internal static class RecordingRuns
     /// <summary>The deterministic single-thread workloads (small inputs: the tests must stay fast).</summary>
     public static Workload Get(string name) => name switch
     {
-        "python" => new Workload(name, ["/usr/bin/python3", Path.Combine(RepoFiles.Workloads, "python_work.py"), "1"],
-            new() { ["PYTHONMALLOC"] = "malloc", ["PYTHONHASHSEED"] = "0" }, null),
-        "sqlite" => new Workload(name, ["/usr/bin/sqlite3", ":memory:", "-init", "/dev/null", "-bail", "-batch"],
+        "python" => new Workload(name, [RealPrograms.Python, Path.Combine(RepoFiles.Workloads, "python_work.py"), "1"],
+            RealPrograms.PythonEnvironment(), null),
+        "sqlite" => new Workload(name, [RealPrograms.Sqlite, ":memory:", "-init", "/dev/null", "-bail", "-batch"],
             [], File.ReadAllBytes(Path.Combine(RepoFiles.Workloads, "sqlite_work.sql"))),
-        "perl" => new Workload(name, ["/usr/bin/perl", Path.Combine(RepoFiles.Workloads, "perl_work.pl"), "3"],
-            new() { ["PERL_HASH_SEED"] = "0", ["PERL_PERTURB_KEYS"] = "0" }, null),
+        "perl" => new Workload(name, [RealPrograms.Perl, Path.Combine(RepoFiles.Workloads, "perl_work.pl"), "3"],
+            RealPrograms.PerlEnvironment(), null),
         // A small sort buffer makes sort spill to temporary files and merge them: more calls.
-        "sort" => new Workload(name, ["/usr/bin/sort", "--parallel=1", "-S", "32K"], new() { ["LC_ALL"] = "C" }, SortInput(), MinCalls: 100),
+        "sort" => new Workload(name, [RealPrograms.Sort, "--parallel=1", "-S", "32K"], new() { ["LC_ALL"] = "C" }, SortInput(), MinCalls: 100),
         "mt" => new Workload(name, [NativeArtifacts.Find(NativeArtifacts.MtWorkload), "4", "3000"], [], null),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "unknown workload"),
     };
