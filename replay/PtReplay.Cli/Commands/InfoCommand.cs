@@ -100,20 +100,8 @@ public static class InfoCommand
             }
 
             w.WriteEndArray();
-            w.WriteStartObject("counts");
-            foreach (EventKind k in EventKinds.Calls)
-            {
-                w.WriteNumber(k.CName(), s.Count(k));
-            }
-
-            w.WriteEndObject();
-            w.WriteStartObject("markers");
-            foreach (EventKind k in Markers)
-            {
-                w.WriteNumber(k.CName(), s.Count(k));
-            }
-
-            w.WriteEndObject();
+            EventKindJson.WriteCounts(w, "counts", EventKinds.Calls, s.Count);
+            EventKindJson.WriteCounts(w, "markers", Markers, s.Count);
             w.WriteNumber("failed_calls", s.FailedCalls);
             w.WriteNumber("free_null", s.FreesOfNull);
             w.WriteNumber("duration_ns", s.DurationNs);

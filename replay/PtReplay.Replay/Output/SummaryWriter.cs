@@ -103,13 +103,7 @@ public static class SummaryWriter
 
             w.WriteEndObject();
 
-            w.WriteStartObject("counts");
-            foreach (EventKind kind in EventKinds.Calls)
-            {
-                w.WriteNumber(kind.CName(), trace.CallsByKind[(int)kind]);
-            }
-
-            w.WriteEndObject();
+            EventKindJson.WriteCounts(w, "counts", EventKinds.Calls, kind => trace.CallsByKind[(int)kind]);
 
             w.WriteStartObject("extra");
             foreach (var (key, value) in r.Extra)

@@ -1,6 +1,7 @@
 using PtReplay.Replay;
 using PtReplay.Replay.Native;
 using PtReplay.Replay.Preparation;
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 
 namespace PtReplay.Tests.Replay;
@@ -11,9 +12,9 @@ namespace PtReplay.Tests.Replay;
 /// </summary>
 public sealed class NativeSyntheticTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("ptreplay-native-").FullName;
+    private readonly TempDir _dir = new("ptreplay-native-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     private static IReadOnlyList<AllocEvent> TwoThreadProducerConsumer(int rounds)
     {
@@ -47,8 +48,8 @@ public sealed class NativeSyntheticTests : IDisposable
     public void EveryCrossThreadFree_IsExecuted(ThreadMode mode)
     {
         var events = TwoThreadProducerConsumer(3000);
-        PreparedTrace p = TracePreparer.Prepare(events, Path.Combine(_dir, "t.prepared"), new PreparationOptions { SampleEvery = 500 });
-        var (result, raw) = NativeEngine.Run("glibc", p, new ReplayOptions { Threads = mode, LogAddresses = true }, Path.Combine(_dir, "r"), null);
+        PreparedTrace p = TracePreparer.Prepare(events, _dir.File("t.prepared"), new PreparationOptions { SampleEvery = 500 });
+        var (result, raw) = NativeEngine.Run("glibc", p, new ReplayOptions { Threads = mode, LogAddresses = true }, _dir.File("r"), null);
 
         Assert.Null(result.Error);
         Assert.NotNull(raw);
@@ -66,7 +67,7 @@ public sealed class NativeSyntheticTests : IDisposable
     public void Runner_WritesASummaryForEveryEngine()
     {
         var events = TwoThreadProducerConsumer(2000);
-        string outDir = Path.Combine(_dir, "out");
+        string outDir = _dir.File("out");
         ReplayReport report = ReplayRunner.Run("synthetic", new TraceHeader(), events, ReplayRunner.AllEngines, outDir,
             new ReplayOptions(), new PreparationOptions { SampleEvery = 500 });
         Assert.True(File.Exists(Path.Combine(outDir, "summary.json")));
@@ -91,14 +92,14 @@ public sealed class NativeSyntheticTests : IDisposable
 /// <summary>Engines that cannot run are reported, never a crash.</summary>
 public sealed class EngineAvailabilityTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("ptreplay-avail-").FullName;
+    private readonly TempDir _dir = new("ptreplay-avail-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     [Fact]
     public void MissingPreloadLibrary_NamesTheFileAndThePackage()
     {
-        var (path, error) = AllocatorLibraries.Resolve("tcmalloc", [_dir]);
+        var (path, error) = AllocatorLibraries.Resolve("tcmalloc", [_dir.Path]);
         Assert.Null(path);
         Assert.Contains("libtcmalloc_minimal.so.4", error, StringComparison.Ordinal);
         Assert.Contains("apt-get install libtcmalloc-minimal4", error, StringComparison.Ordinal);
@@ -108,7 +109,7 @@ public sealed class EngineAvailabilityTests : IDisposable
     public void UnknownEngine_GetsAnErrorEntry_AndTheOthersStillRun()
     {
         var t = new TraceBuilder().Malloc(0, 100, 0x1000).Malloc(0, 5000, 0x2000).Free(0, 0x1000);
-        string outDir = Path.Combine(_dir, "out");
+        string outDir = _dir.File("out");
         ReplayReport report = ReplayRunner.Run("t", new TraceHeader(), t.Events, ["nosuch", "glibc"], outDir,
             new ReplayOptions(), new PreparationOptions());
         Assert.NotNull(report.Results[0].Error);

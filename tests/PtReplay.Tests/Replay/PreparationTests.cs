@@ -1,14 +1,15 @@
 using PtReplay.Replay.Preparation;
+using PtReplay.Tests.Infrastructure;
 
 namespace PtReplay.Tests.Replay;
 
 public sealed class PreparationTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("ptreplay-prep-").FullName;
+    private readonly TempDir _dir = new("ptreplay-prep-");
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
-    private string Out => Path.Combine(_dir, "t.prepared");
+    private string Out => _dir.File("t.prepared");
 
     [Fact]
     public void UnknownFreeAndDoubleFree_AreReportedWithTheirEventIndex_AndSkipped()

@@ -1,6 +1,5 @@
-using System.Text;
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
-using PtReplay.Traces.Recording;
 
 namespace PtReplay.Tests.Replay;
 
@@ -30,16 +29,16 @@ public sealed class Recordings : IDisposable
         "DELETE FROM t WHERE a % 3 = 0;\n" +
         "SELECT count(*), sum(length(b)) FROM t;\n";
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("ptreplay-rec-").FullName;
+    private readonly TempDir _dir = new("ptreplay-rec-");
     private readonly Lazy<string> _python;
     private readonly Lazy<string> _sqlite;
     private readonly Lazy<string> _mt;
 
     public Recordings()
     {
-        _python = new(() => Record("python.trace", ["/usr/bin/python3", "-c", PythonScript],
-            new Dictionary<string, string> { ["PYTHONMALLOC"] = "malloc", ["PYTHONHASHSEED"] = "0" }, null));
-        _sqlite = new(() => Record("sqlite.trace", ["/usr/bin/sqlite3", ":memory:"], [], SqliteScript));
+        _python = new(() => Record("python.trace", [RealPrograms.Python, "-c", PythonScript],
+            RealPrograms.PythonEnvironment(), null));
+        _sqlite = new(() => Record("sqlite.trace", [RealPrograms.Sqlite, ":memory:"], [], SqliteScript));
         _mt = new(() => Record("mt.trace", [NativeArtifacts.Find(NativeArtifacts.MtWorkload), "4", "3000", "7"], [], null));
     }
 
@@ -53,32 +52,16 @@ public sealed class Recordings : IDisposable
     public string MultiThread => _mt.Value;
 
     /// <summary>A fresh folder under this fixture's temporary folder.</summary>
-    public string NewFolder(string name) => Directory.CreateDirectory(Path.Combine(_dir, name + "-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+    public string NewFolder(string name) => _dir.NewFolder(name);
 
     private string Record(string name, IReadOnlyList<string> command, Dictionary<string, string> env, string? stdin)
     {
-        env["PATH"] = "/usr/bin:/bin";
-        string path = Path.Combine(_dir, name);
-        RecordingResult result = Recorder.Run(new RecordingOptions
-        {
-            Command = command,
-            OutputPath = path,
-            Environment = env,
-            CaptureOutput = true,
-            StandardInput = stdin is null ? null : Encoding.UTF8.GetBytes(stdin),
-            FollowChildren = false,
-            Timeout = TimeSpan.FromMinutes(1),
-        });
-        if (result.ExitCode != 0 || result.TimedOut || !File.Exists(path))
-        {
-            throw new InvalidOperationException(
-                $"Recording {string.Join(' ', command)} failed (exit {result.ExitCode}): {Encoding.UTF8.GetString(result.StandardError)}");
-        }
-
+        string path = _dir.File(name);
+        RecordedRun.RecordOrThrow(command, path, CleanEnvironment.With(env), RecordedRun.Input(stdin), timeout: TimeSpan.FromMinutes(1));
         return path;
     }
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 }
 
 /// <summary>Shares one <see cref="Recordings"/> across the replay test classes.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using PtReplay.Reports.Gate;
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Tests.Traces.Cli;
 
 namespace PtReplay.Tests.Reports;
@@ -38,30 +39,23 @@ public sealed class GateTests
     [Fact]
     public void ChangedBaselineFigure_FailsWithADiffNamingIt()
     {
-        string dir = Directory.CreateTempSubdirectory("ptreplay-gate-test-").FullName;
-        try
-        {
-            string trace = RepoFiles.SampleTraces.First(t => t.EndsWith("sqlite.trace", StringComparison.Ordinal));
-            JsonNode root = JsonNode.Parse(File.ReadAllText(RepoFiles.Baseline))!;
-            JsonNode figures = root["traces"]!["sqlite.trace"]!;
-            long peak = figures["peak_footprint_bytes"]!.GetValue<long>();
-            figures["peak_footprint_bytes"] = peak + 4096;
-            string modified = Path.Combine(dir, "baseline.json");
-            File.WriteAllText(modified, root.ToJsonString());
+        using var dir = new TempDir("ptreplay-gate-test-");
+        string trace = RepoFiles.SampleTraces.First(t => t.EndsWith("sqlite.trace", StringComparison.Ordinal));
+        JsonNode root = JsonNode.Parse(File.ReadAllText(RepoFiles.Baseline))!;
+        JsonNode figures = root["traces"]!["sqlite.trace"]!;
+        long peak = figures["peak_footprint_bytes"]!.GetValue<long>();
+        figures["peak_footprint_bytes"] = peak + 4096;
+        string modified = dir.File("baseline.json");
+        File.WriteAllText(modified, root.ToJsonString());
 
-            var (code, stdout, _) = CliRunner.Run("gate", "--baseline", modified, trace);
-            Assert.Equal(1, code);
-            Assert.Contains($"sqlite.trace: peak_footprint_bytes: baseline {peak + 4096}, now {peak} (-4096)", stdout, StringComparison.Ordinal);
-            Assert.Contains("gate: FAIL (1 figure(s) differ", stdout, StringComparison.Ordinal);
+        var (code, stdout, _) = CliRunner.Run("gate", "--baseline", modified, trace);
+        Assert.Equal(1, code);
+        Assert.Contains($"sqlite.trace: peak_footprint_bytes: baseline {peak + 4096}, now {peak} (-4096)", stdout, StringComparison.Ordinal);
+        Assert.Contains("gate: FAIL (1 figure(s) differ", stdout, StringComparison.Ordinal);
 
-            // --update puts the measured figure back; the gate then passes.
-            Assert.Equal(0, CliRunner.Run("gate", "--baseline", modified, "--update", trace).ExitCode);
-            Assert.Equal(peak, ModelBaseline.Read(modified).Traces["sqlite.trace"]["peak_footprint_bytes"]);
-            Assert.Equal(0, CliRunner.Run("gate", "--baseline", modified, trace).ExitCode);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        // --update puts the measured figure back; the gate then passes.
+        Assert.Equal(0, CliRunner.Run("gate", "--baseline", modified, "--update", trace).ExitCode);
+        Assert.Equal(peak, ModelBaseline.Read(modified).Traces["sqlite.trace"]["peak_footprint_bytes"]);
+        Assert.Equal(0, CliRunner.Run("gate", "--baseline", modified, trace).ExitCode);
     }
 }

@@ -1,3 +1,4 @@
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Tests.Traces.Recording;
 using PtReplay.Traces;
 using PtReplay.Traces.Analysis;
@@ -6,11 +7,9 @@ namespace PtReplay.Tests.Traces;
 
 public sealed class TracePackerTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"ptreplay-pack-{Environment.ProcessId}-{Guid.NewGuid():N}");
+    private readonly TempDir _dir = new("ptreplay-pack-");
 
-    public TracePackerTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     /// <summary>
     /// A real multi-thread recording (threads handing blocks to each other): the merged order must allocate
@@ -19,8 +18,8 @@ public sealed class TracePackerTests : IDisposable
     [Fact]
     public void RealMultiThreadRecording_MergesWithoutAnomalies_AndPacksToTheSameEvents()
     {
-        string raw = Path.Combine(_dir, "mt.trace"), packed = Path.Combine(_dir, "mt.packed.trace");
-        var run = RecordingRuns.Run(RecordingRuns.Get("mt"), raw, _dir);
+        string raw = _dir.File("mt.trace"), packed = _dir.File("mt.packed.trace");
+        var run = RecordingRuns.Run(RecordingRuns.Get("mt"), raw, _dir.Path);
         Assert.Equal(0, run.ExitCode);
 
         TraceStatistics rawStats;
@@ -54,7 +53,7 @@ public sealed class TracePackerTests : IDisposable
     public void TruncatedInput_GivesATruncatedOutput_WithTheSameEvents()
     {
         AllocEvent[] events = RandomEvents.Generate(8, 2000, 2);
-        string input = Path.Combine(_dir, "t.trace"), output = Path.Combine(_dir, "t.packed.trace");
+        string input = _dir.File("t.trace"), output = _dir.File("t.packed.trace");
         File.WriteAllBytes(input, TraceFiles.Write(TraceRoundTripTests.Header(), events, [7, 8], new TraceWriterOptions { Codec = BlockCodec.Raw, EventsPerBlock = 300 }, complete: false));
 
         PackResult r = TracePacker.Pack(input, output);
@@ -73,7 +72,7 @@ public sealed class TracePackerTests : IDisposable
         byte[] file = TraceFiles.Write(TraceRoundTripTests.Header(), events, [7, 8], new TraceWriterOptions { Codec = BlockCodec.Raw, EventsPerBlock = 300 });
         TraceFiles.BlockInfo bad = TraceFiles.Blocks(file)[3];
         file[bad.Offset + 50] ^= 0x01;
-        string input = Path.Combine(_dir, "c.trace"), output = Path.Combine(_dir, "c.packed.trace");
+        string input = _dir.File("c.trace"), output = _dir.File("c.packed.trace");
         File.WriteAllBytes(input, file);
 
         PackResult r = TracePacker.Pack(input, output);

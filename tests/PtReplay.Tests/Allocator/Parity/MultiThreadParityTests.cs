@@ -1,6 +1,6 @@
 using PtReplay.Allocator.Parity;
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
-using PtReplay.Traces.Recording;
 
 namespace PtReplay.Tests.Allocator.Parity;
 
@@ -16,28 +16,17 @@ public sealed class MultiThreadParityTests : IDisposable
     private const int Threads = 3;
     private const int Rounds = 150;
 
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "ptreplay-mt-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDir _dir = new("ptreplay-mt-");
 
-    public MultiThreadParityTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _dir.Dispose();
 
     private string Record(string[] args, string tunables)
     {
-        string trace = Path.Combine(_dir, "mt.trace");
-        var env = new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin" };
+        var env = CleanEnvironment.With();
         if (tunables.Length > 0)
             env["GLIBC_TUNABLES"] = tunables;
-        var result = Recorder.Run(new RecordingOptions
-        {
-            Command = [NativeArtifacts.Find(NativeArtifacts.MtWorkload), .. args],
-            OutputPath = trace,
-            FollowChildren = false,
-            Environment = env,
-            CaptureOutput = true,
-            WorkingDirectory = _dir,
-            Timeout = TimeSpan.FromMinutes(2),
-        });
+        var result = RecordedRun.Run([NativeArtifacts.Find(NativeArtifacts.MtWorkload), .. args], _dir.File("mt.trace"), env,
+            workingDirectory: _dir.Path);
         Assert.Equal(0, result.ExitCode);
         return result.TracePath;
     }

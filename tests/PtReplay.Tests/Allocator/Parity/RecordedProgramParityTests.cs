@@ -1,8 +1,8 @@
 using System.Text;
 using PtReplay.Allocator.Parity;
 using PtReplay.Cli.Commands;
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
-using PtReplay.Traces.Recording;
 
 namespace PtReplay.Tests.Allocator.Parity;
 
@@ -12,29 +12,14 @@ namespace PtReplay.Tests.Allocator.Parity;
 /// </summary>
 public sealed class RecordedProgramParityTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "ptreplay-verify-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDir _dir = new("ptreplay-verify-");
 
-    public RecordedProgramParityTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _dir.Dispose();
 
     private List<string> Record(string name, string[] command, Dictionary<string, string>? env = null, string? stdin = null, bool follow = false)
     {
-        string trace = Path.Combine(_dir, name + ".trace");
-        var environment = new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin", ["LC_ALL"] = "C" };
-        foreach (var kv in env ?? [])
-            environment[kv.Key] = kv.Value;
-        var result = Recorder.Run(new RecordingOptions
-        {
-            Command = command,
-            OutputPath = trace,
-            FollowChildren = follow,
-            Environment = environment,
-            CaptureOutput = true,
-            StandardInput = stdin is null ? null : Encoding.UTF8.GetBytes(stdin),
-            WorkingDirectory = _dir,
-            Timeout = TimeSpan.FromMinutes(2),
-        });
+        var environment = CleanEnvironment.With(new Dictionary<string, string> { ["LC_ALL"] = "C" }, env);
+        var result = RecordedRun.Run(command, _dir.File(name + ".trace"), environment, RecordedRun.Input(stdin), follow, _dir.Path);
         Assert.Equal(0, result.ExitCode);
         return [result.TracePath, .. result.ChildTraces];
     }
@@ -67,14 +52,14 @@ public sealed class RecordedProgramParityTests : IDisposable
     [InlineData("glibc.malloc.tcache_count=20", "")]
     public void Python_RecordedUnderTunables_FullParity(string tunables, string aliases)
     {
-        var env = new Dictionary<string, string> { ["PYTHONMALLOC"] = "malloc", ["PYTHONHASHSEED"] = "0" };
+        var env = RealPrograms.PythonEnvironment();
         if (tunables.Length > 0)
             env["GLIBC_TUNABLES"] = tunables;
         foreach (var kv in aliases.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             env[kv[..kv.IndexOf('=', StringComparison.Ordinal)]] = kv[(kv.IndexOf('=', StringComparison.Ordinal) + 1)..];
         string script = "import json, re\nd = {str(i): [i] * (i % 50) for i in range(4000)}\ns = json.dumps(d)\n" +
                         "print(len(s), len(re.findall(r'[0-9]+', s)))\nx = [bytearray(i * 37) for i in range(2000)]\ndel x[::2]\n";
-        var traces = Record("py", ["/usr/bin/python3", "-c", script], env);
+        var traces = Record("py", [RealPrograms.Python, "-c", script], env);
         AssertFullParity(Verify(traces[0]), 100_000);
     }
 
@@ -85,15 +70,15 @@ public sealed class RecordedProgramParityTests : IDisposable
         for (int i = 0; i < 3000; i++)
             sql.Append("insert into t(b) values('").Append(new string((char)('a' + i % 26), i % 300)).Append("');\n");
         sql.Append("commit;\ncreate index tb on t(b);\nselect count(*), sum(length(b)) from t;\ndelete from t where a % 3 = 0;\nvacuum;\n");
-        var traces = Record("sqlite", ["/usr/bin/sqlite3", ":memory:"], stdin: sql.ToString());
+        var traces = Record("sqlite", [RealPrograms.Sqlite, ":memory:"], stdin: sql.ToString());
         AssertFullParity(Verify(traces[0]), 10_000);
     }
 
     [Fact]
     public void Perl_FullParity_ThroughTheVerifyVerb()
     {
-        var env = new Dictionary<string, string> { ["PERL_HASH_SEED"] = "0", ["PERL_PERTURB_KEYS"] = "0" };
-        var traces = Record("perl", ["/usr/bin/perl", "-e", "my %h; $h{\"k$_\"} = [$_, 'v' x ($_ % 90)] for 1..60000; delete $h{\"k$_\"} for 1..30000; my @s = sort keys %h; print scalar(@s), \"\\n\";"], env);
+        var env = RealPrograms.PerlEnvironment();
+        var traces = Record("perl", [RealPrograms.Perl, "-e", "my %h; $h{\"k$_\"} = [$_, 'v' x ($_ % 90)] for 1..60000; delete $h{\"k$_\"} for 1..30000; my @s = sort keys %h; print scalar(@s), \"\\n\";"], env);
         using var reader = TraceReader.Open(traces[0]);
         var output = new StringWriter();
         int exit = VerifyCommand.Run(reader, null, output, TextWriter.Null);
@@ -109,8 +94,8 @@ public sealed class RecordedProgramParityTests : IDisposable
     [Fact]
     public void GccCompilingACFile_EveryProcessFullParity()
     {
-        string source = Path.Combine(AppContext.BaseDirectory, "Allocator", "Assets", "driver.c");
-        var traces = Record("gcc", ["/usr/bin/gcc", "-O2", "-c", source, "-o", Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N") + ".o")], follow: true);
+        string source = GlibcDriver.SourcePath;
+        var traces = Record("gcc", ["/usr/bin/gcc", "-O2", "-c", source, "-o", _dir.File("driver.o")], follow: true);
         Assert.True(traces.Count >= 2); // gcc and its cc1 (and as)
         long total = 0;
         foreach (var t in traces)
@@ -125,7 +110,7 @@ public sealed class RecordedProgramParityTests : IDisposable
     [Fact]
     public void VerifyVerb_ReportsTheFirstDivergenceAndFails()
     {
-        var traces = Record("sqlite-small", ["/usr/bin/sqlite3", ":memory:"], stdin: "create table t(a); insert into t values(1),(2); select * from t;\n");
+        var traces = Record("sqlite-small", [RealPrograms.Sqlite, ":memory:"], stdin: "create table t(a); insert into t values(1),(2); select * from t;\n");
         using var reader = TraceReader.Open(traces[0]);
         var output = new StringWriter();
         int exit = VerifyCommand.Run(reader, PtReplay.Allocator.Tunables.MallocTunables.Parse("glibc.malloc.tcache_count=0"), output, TextWriter.Null);

@@ -1,4 +1,5 @@
 using PtReplay.Cli;
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Tests.Traces.Recording;
 using PtReplay.Traces;
 
@@ -21,7 +22,7 @@ public class RecordCommandTests
     public void Record_PacksByDefault_RawKeepsTheRecordersBlocks_SameEvents()
     {
         using var dir = new TempDir();
-        string script = Path.Combine(RecordingRuns.WorkloadsDir, "perl_work.pl");
+        string script = Path.Combine(RepoFiles.Workloads, "perl_work.pl");
         // perl with a fixed hash seed allocates the same way every run (trace names of equal length:
         // PTRECORD_OUT is part of its environment); env execs it, and the exec'd image takes over the trace.
         string[] perl = ["/usr/bin/env", "PERL_HASH_SEED=0", "PERL_PERTURB_KEYS=0", "/usr/bin/perl", script, "2"];

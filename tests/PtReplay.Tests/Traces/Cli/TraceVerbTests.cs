@@ -1,4 +1,5 @@
 using System.Text.Json;
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 
 namespace PtReplay.Tests.Traces.Cli;
@@ -6,15 +7,13 @@ namespace PtReplay.Tests.Traces.Cli;
 /// <summary>The info, pack and import-mtrace verbs, run as the real command line.</summary>
 public sealed class TraceVerbTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"ptreplay-verbs-{Environment.ProcessId}-{Guid.NewGuid():N}");
+    private readonly TempDir _dir = new("ptreplay-verbs-");
 
-    public TraceVerbTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 
     private string WriteTrace(string name, AllocEvent[] events, bool complete = true)
     {
-        string path = Path.Combine(_dir, name);
+        string path = _dir.File(name);
         File.WriteAllBytes(path, TraceFiles.Write(TraceRoundTripTests.Header(), events, [10, 11, 12], new TraceWriterOptions { EventsPerBlock = 500 }, complete));
         return path;
     }
@@ -77,7 +76,7 @@ public sealed class TraceVerbTests : IDisposable
     [Fact]
     public void Info_MissingFile_Exits1_AndNoArgument_Exits2()
     {
-        (int code, _, string stderr) = CliRunner.Run("info", Path.Combine(_dir, "nope.trace"));
+        (int code, _, string stderr) = CliRunner.Run("info", _dir.File("nope.trace"));
         Assert.Equal(1, code);
         Assert.Contains("nope.trace", stderr, StringComparison.Ordinal);
         Assert.Equal(2, CliRunner.Run("info").ExitCode);
@@ -94,7 +93,7 @@ public sealed class TraceVerbTests : IDisposable
         }
 
         (byte[] raw, _) = RawRecording.Write(TraceRoundTripTests.Header(), [(300, a), (301, b)], 100, 1);
-        string input = Path.Combine(_dir, "raw.trace"), output = Path.Combine(_dir, "packed.trace");
+        string input = _dir.File("raw.trace"), output = _dir.File("packed.trace");
         File.WriteAllBytes(input, raw);
 
         (int code, _, string stderr) = CliRunner.Run("pack", input, "-o", output);
@@ -114,12 +113,12 @@ public sealed class TraceVerbTests : IDisposable
     [Fact]
     public void ImportMtrace_BadLine_Exits1_NamingFileAndLine()
     {
-        string mtrace = Path.Combine(_dir, "bad.mtrace");
+        string mtrace = _dir.File("bad.mtrace");
         File.WriteAllText(mtrace, "= Start\n@ ./x:[0x10] + 0x10 0x8\n@ ./x:[0x11] ? 0x10\n= End\n");
-        (int code, _, string stderr) = CliRunner.Run("import-mtrace", mtrace, "-o", Path.Combine(_dir, "x.trace"));
+        (int code, _, string stderr) = CliRunner.Run("import-mtrace", mtrace, "-o", _dir.File("x.trace"));
         Assert.Equal(1, code);
         Assert.Contains($"{mtrace}:3:", stderr, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFiles(_dir, "x.trace*"));
+        Assert.Empty(Directory.GetFiles(_dir.Path, "x.trace*"));
     }
 
     [Fact]

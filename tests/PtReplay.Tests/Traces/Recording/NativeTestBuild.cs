@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using PtReplay.Tests.Infrastructure;
 
 namespace PtReplay.Tests.Traces.Recording;
 
@@ -22,53 +22,24 @@ internal static class NativeTestBuild
 
     /// <summary>Compiles <paramref name="source"/> into an executable named <paramref name="name"/> (cached).</summary>
     public static string Program(string name, string source) =>
-        Build(name, source, "-O1 -fno-builtin -Wall -o {out} {src} -lpthread");
+        Build(name, source, ["-O1", "-fno-builtin", "-Wall"], ["-lpthread"]);
 
     /// <summary>Compiles <paramref name="source"/> into a shared library named <paramref name="name"/> (cached).</summary>
     public static string SharedLibrary(string name, string source) =>
-        Build(name, source, "-O1 -fno-builtin -shared -fPIC -Wall -o {out} {src}");
+        Build(name, source, ["-O1", "-fno-builtin", "-shared", "-fPIC", "-Wall"], []);
 
-    private static string Build(string name, string source, string arguments)
+    private static string Build(string name, string source, string[] flags, string[] libraries)
     {
         Lazy<string> lazy;
         lock (Built)
         {
             if (!Built.TryGetValue(name, out lazy!))
             {
-                lazy = new Lazy<string>(() => Compile(name, source, arguments));
+                lazy = new Lazy<string>(() => Gcc.CompileSource(Directory, name, source, flags, libraries));
                 Built.Add(name, lazy);
             }
         }
 
         return lazy.Value;
-    }
-
-    private static string Compile(string name, string source, string arguments)
-    {
-        string src = Path.Combine(Directory, name + ".c");
-        string output = Path.Combine(Directory, name);
-        File.WriteAllText(src, source);
-        var psi = new ProcessStartInfo("gcc")
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (string arg in arguments.Replace("{out}", output, StringComparison.Ordinal)
-                     .Replace("{src}", src, StringComparison.Ordinal)
-                     .Split(' ', StringSplitOptions.RemoveEmptyEntries))
-        {
-            psi.ArgumentList.Add(arg);
-        }
-
-        using var gcc = Process.Start(psi)!;
-        string errors = gcc.StandardError.ReadToEnd();
-        gcc.WaitForExit();
-        if (gcc.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"gcc failed for {name}: {errors}");
-        }
-
-        return output;
     }
 }

@@ -1,3 +1,4 @@
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 using PtReplay.Traces.Recording;
 
@@ -51,13 +52,7 @@ public class RecorderBehaviourTests
             env["PTRECORD_PDEP"] = pdep;
         }
 
-        RecordingResult run = Recorder.Run(new RecordingOptions
-        {
-            Command = [probe, "addresses"],
-            OutputPath = dir.File("a.trace"),
-            CaptureOutput = true,
-            Environment = env,
-        });
+        RecordingResult run = RecordedRun.Run([probe, "addresses"], dir.File("a.trace"), env, followChildren: true);
         Assert.Equal(0, run.ExitCode);
         if (clock != null)
         {
@@ -111,14 +106,8 @@ public class RecorderBehaviourTests
         string probe = NativeTestBuild.Program("probe", TestPrograms.Probe);
         List<(string Call, long Offset)> Layout(bool record)
         {
-            RecordingResult run = Recorder.Run(new RecordingOptions
-            {
-                Command = [probe, "addresses"],
-                OutputPath = dir.File("m.trace"),
-                Record = record,
-                CaptureOutput = true,
-                Environment = RecordingRuns.BaseEnvironment(dir.Path),
-            });
+            RecordingResult run = RecordedRun.Run([probe, "addresses"], record ? dir.File("m.trace") : null,
+                RecordingRuns.BaseEnvironment(dir.Path), followChildren: true);
             Assert.Equal(0, run.ExitCode);
             var heap = System.Text.Encoding.ASCII.GetString(run.StandardOutput)
                 .Split('\n', StringSplitOptions.RemoveEmptyEntries)
@@ -144,13 +133,7 @@ public class RecorderBehaviourTests
         env["MALLOC_ARENA_MAX"] = "2";
         // Several settings: glibc's parser cuts the original environment block at each value, the header must not.
         env["GLIBC_TUNABLES"] = "glibc.malloc.tcache_count=3:glibc.malloc.mxfast=64:glibc.malloc.top_pad=4096";
-        RecordingResult run = Recorder.Run(new RecordingOptions
-        {
-            Command = [probe, "addresses"],
-            OutputPath = dir.File("h.trace"),
-            CaptureOutput = true,
-            Environment = env,
-        });
+        RecordingResult run = RecordedRun.Run([probe, "addresses"], dir.File("h.trace"), env, followChildren: true);
         using var reader = TraceReader.Open(run.TracePath);
         TraceHeader h = reader.Header;
         Assert.Equal(probe, h.ExecutablePath);
@@ -182,13 +165,8 @@ public class RecorderBehaviourTests
     {
         using var dir = new TempDir();
         string probe = NativeTestBuild.Program("probe", TestPrograms.Probe);
-        RecordingResult run = Recorder.Run(new RecordingOptions
-        {
-            Command = [probe, "sigaction"],
-            OutputPath = dir.File("s.trace"),
-            CaptureOutput = true,
-            Environment = RecordingRuns.BaseEnvironment(dir.Path),
-        });
+        RecordingResult run = RecordedRun.Run([probe, "sigaction"], dir.File("s.trace"),
+            RecordingRuns.BaseEnvironment(dir.Path), followChildren: true);
         Assert.Equal("SIGSEGV default\n", System.Text.Encoding.ASCII.GetString(run.StandardOutput));
     }
 }

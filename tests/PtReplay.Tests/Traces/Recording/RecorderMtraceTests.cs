@@ -1,3 +1,4 @@
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 using PtReplay.Traces.Recording;
 

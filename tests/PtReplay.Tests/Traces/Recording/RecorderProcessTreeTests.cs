@@ -1,3 +1,4 @@
+using PtReplay.Tests.Infrastructure;
 using System.Globalization;
 using PtReplay.Traces;
 using PtReplay.Traces.Recording;
@@ -8,15 +9,8 @@ namespace PtReplay.Tests.Traces.Recording;
 public class RecorderProcessTreeTests
 {
     private static RecordingResult RunProbe(TempDir dir, string mode, bool follow = true) =>
-        Recorder.Run(new RecordingOptions
-        {
-            Command = [NativeTestBuild.Program("probe", TestPrograms.Probe), mode],
-            OutputPath = dir.File("p.trace"),
-            FollowChildren = follow,
-            CaptureOutput = true,
-            Environment = RecordingRuns.BaseEnvironment(dir.Path),
-            Timeout = TimeSpan.FromMinutes(1),
-        });
+        RecordedRun.Run([NativeTestBuild.Program("probe", TestPrograms.Probe), mode], dir.File("p.trace"),
+            RecordingRuns.BaseEnvironment(dir.Path), followChildren: follow, timeout: TimeSpan.FromMinutes(1));
 
     [Fact]
     public void Fork_ChildWritesItsOwnTrace_ParentHasAForkMarker()

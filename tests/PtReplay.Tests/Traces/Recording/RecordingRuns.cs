@@ -1,3 +1,4 @@
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 using PtReplay.Traces.Recording;
 
@@ -9,34 +10,17 @@ internal static class RecordingRuns
     /// <summary>A program run: command, extra environment, stdin, and the fewest malloc-family calls it makes.</summary>
     public sealed record Workload(string Name, string[] Command, Dictionary<string, string> Environment, byte[]? Input, int MinCalls = 1000);
 
-    public static string WorkloadsDir
-    {
-        get
-        {
-            for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "traces", "workloads");
-                if (Directory.Exists(candidate))
-                {
-                    return candidate;
-                }
-            }
-
-            throw new DirectoryNotFoundException("traces/workloads not found above " + AppContext.BaseDirectory);
-        }
-    }
-
     /// <summary>The deterministic single-thread workloads (small inputs: the tests must stay fast).</summary>
     public static Workload Get(string name) => name switch
     {
-        "python" => new Workload(name, ["/usr/bin/python3", Path.Combine(WorkloadsDir, "python_work.py"), "1"],
-            new() { ["PYTHONMALLOC"] = "malloc", ["PYTHONHASHSEED"] = "0" }, null),
-        "sqlite" => new Workload(name, ["/usr/bin/sqlite3", ":memory:", "-init", "/dev/null", "-bail", "-batch"],
-            [], File.ReadAllBytes(Path.Combine(WorkloadsDir, "sqlite_work.sql"))),
-        "perl" => new Workload(name, ["/usr/bin/perl", Path.Combine(WorkloadsDir, "perl_work.pl"), "3"],
-            new() { ["PERL_HASH_SEED"] = "0", ["PERL_PERTURB_KEYS"] = "0" }, null),
+        "python" => new Workload(name, [RealPrograms.Python, Path.Combine(RepoFiles.Workloads, "python_work.py"), "1"],
+            RealPrograms.PythonEnvironment(), null),
+        "sqlite" => new Workload(name, [RealPrograms.Sqlite, ":memory:", "-init", "/dev/null", "-bail", "-batch"],
+            [], File.ReadAllBytes(Path.Combine(RepoFiles.Workloads, "sqlite_work.sql"))),
+        "perl" => new Workload(name, [RealPrograms.Perl, Path.Combine(RepoFiles.Workloads, "perl_work.pl"), "3"],
+            RealPrograms.PerlEnvironment(), null),
         // A small sort buffer makes sort spill to temporary files and merge them: more calls.
-        "sort" => new Workload(name, ["/usr/bin/sort", "--parallel=1", "-S", "32K"], new() { ["LC_ALL"] = "C" }, SortInput(), MinCalls: 100),
+        "sort" => new Workload(name, [RealPrograms.Sort, "--parallel=1", "-S", "32K"], new() { ["LC_ALL"] = "C" }, SortInput(), MinCalls: 100),
         "mt" => new Workload(name, [NativeArtifacts.Find(NativeArtifacts.MtWorkload), "4", "3000"], [], null),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "unknown workload"),
     };
@@ -55,45 +39,18 @@ internal static class RecordingRuns
     }
 
     /// <summary>A small fixed environment: the same for every run, so runs are comparable.</summary>
-    public static Dictionary<string, string> BaseEnvironment(string home) => new(StringComparer.Ordinal)
+    public static Dictionary<string, string> BaseEnvironment(string home) => CleanEnvironment.With(new Dictionary<string, string>
     {
-        ["PATH"] = "/usr/bin:/bin",
         ["HOME"] = home,
         ["LANG"] = "C",
         ["TMPDIR"] = home,
-    };
+    });
 
     /// <summary>Runs a workload with output captured, recorded (into <paramref name="trace"/>) or not.</summary>
     public static RecordingResult Run(Workload w, string? trace, string home, bool follow = true,
-        IReadOnlyDictionary<string, string>? extraEnvironment = null)
-    {
-        var env = BaseEnvironment(home);
-        foreach (var (k, v) in w.Environment)
-        {
-            env[k] = v;
-        }
-
-        if (extraEnvironment is not null)
-        {
-            foreach (var (k, v) in extraEnvironment)
-            {
-                env[k] = v;
-            }
-        }
-
-        return Recorder.Run(new RecordingOptions
-        {
-            Command = w.Command,
-            OutputPath = trace ?? "",
-            Record = trace is not null,
-            FollowChildren = follow,
-            Environment = env,
-            CaptureOutput = true,
-            StandardInput = w.Input,
-            WorkingDirectory = home,
-            Timeout = TimeSpan.FromMinutes(2),
-        });
-    }
+        IReadOnlyDictionary<string, string>? extraEnvironment = null) =>
+        RecordedRun.Run(w.Command, trace, CleanEnvironment.With(BaseEnvironment(home), w.Environment, extraEnvironment),
+            w.Input, follow, home);
 
     /// <summary>Every event of a trace, in the reader's order.</summary>
     public static List<AllocEvent> ReadEvents(string path)

@@ -1,9 +1,12 @@
-namespace PtReplay.Tests.Reports;
+namespace PtReplay.Tests.Infrastructure;
 
 /// <summary>Files checked into the repository (found by walking up from the test assembly to bench.sln).</summary>
 internal static class RepoFiles
 {
     public static string Root { get; } = FindRoot();
+
+    /// <summary>traces/workloads: the bundled workload scripts and SQL.</summary>
+    public static string Workloads => Path.Combine(Root, "traces", "workloads");
 
     public static string Baseline => Path.Combine(Root, "reports", "baseline", "model-baseline.json");
 
