@@ -281,19 +281,7 @@ internal sealed class IntMalloc
                         victim = _m.BkNextSize(victim);
                     if (victim != _m.Bk(bin) && _m.SizeNoMask(victim) == _m.SizeNoMask(_m.Fd(victim)))
                         victim = _m.Fd(victim);
-                    ulong remainderSize = size - nb;
-                    _s.Free.Unlink(av, victim);
-                    if (remainderSize < Chunk.MinSize)
-                    {
-                        _m.SetInUseBitAtOffset(victim, size);
-                        if (!av.IsMain)
-                            _m.SetNonMainArena(victim);
-                    }
-                    else
-                    {
-                        SplitToUnsorted(av, victim, nb, remainderSize, "malloc(): corrupted unsorted chunks", false);
-                    }
-                    return Chunk.ToMem(victim);
+                    return TakeFromBin(av, victim, size, nb, "malloc(): corrupted unsorted chunks", false);
                 }
             }
 
@@ -338,20 +326,7 @@ internal sealed class IntMalloc
                 }
                 else
                 {
-                    ulong size = _m.ChunkSize(victim);
-                    ulong remainderSize = size - nb;
-                    _s.Free.Unlink(av, victim);
-                    if (remainderSize < Chunk.MinSize)
-                    {
-                        _m.SetInUseBitAtOffset(victim, size);
-                        if (!av.IsMain)
-                            _m.SetNonMainArena(victim);
-                    }
-                    else
-                    {
-                        SplitToUnsorted(av, victim, nb, remainderSize, "malloc(): corrupted unsorted chunks 2", true);
-                    }
-                    return Chunk.ToMem(victim);
+                    return TakeFromBin(av, victim, _m.ChunkSize(victim), nb, "malloc(): corrupted unsorted chunks 2", true);
                 }
             }
 
@@ -378,6 +353,29 @@ internal sealed class IntMalloc
                 return _s.Sys.Allocate(nb, av);
             }
         }
+    }
+
+    /// <summary>
+    /// Serves nb from a binned chunk of <paramref name="size"/> bytes (the large-bin and binmap paths):
+    /// unlinks it, then hands it out whole when the rest would be smaller than MINSIZE (the slack stays
+    /// inside the chunk), else splits it and sends the remainder to unsorted.
+    /// </summary>
+    private ulong TakeFromBin(Arena av, ulong victim, ulong size, ulong nb, string corruptMessage, bool setLastRemainder)
+    {
+        ulong remainderSize = size - nb;
+        _s.Free.Unlink(av, victim);
+        if (remainderSize < Chunk.MinSize)
+        {
+            _m.SetInUseBitAtOffset(victim, size);
+            if (!av.IsMain)
+                _m.SetNonMainArena(victim);
+        }
+        else
+        {
+            SplitToUnsorted(av, victim, nb, remainderSize, corruptMessage, setLastRemainder);
+        }
+
+        return Chunk.ToMem(victim);
     }
 
     /// <summary>Takes nb from the front of <paramref name="victim"/> and puts the remainder at the front of unsorted.</summary>
