@@ -279,12 +279,9 @@ PTR_API pid_t fork(void)
     return pid;
 }
 
-PTR_API int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
-                        const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+/* posix_spawn/posix_spawnp succeeded or not: on success mark the fork and hand the child's pid back. */
+static int after_spawn(int rc, pid_t child, pid_t *pid)
 {
-    pid_t child = 0;
-    int rc = REAL(int (*)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
-                          char *const[], char *const[]), posix_spawn)(&child, path, actions, attr, argv, envp);
     if (rc == 0) {
         fork_marker(child);
         if (pid) {
@@ -294,19 +291,22 @@ PTR_API int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_act
     return rc;
 }
 
+PTR_API int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                        const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    pid_t child = 0;
+    int rc = REAL(int (*)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                          char *const[], char *const[]), posix_spawn)(&child, path, actions, attr, argv, envp);
+    return after_spawn(rc, child, pid);
+}
+
 PTR_API int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
     pid_t child = 0;
     int rc = REAL(int (*)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
                           char *const[], char *const[]), posix_spawnp)(&child, file, actions, attr, argv, envp);
-    if (rc == 0) {
-        fork_marker(child);
-        if (pid) {
-            *pid = child;
-        }
-    }
-    return rc;
+    return after_spawn(rc, child, pid);
 }
 
 /* ---- exec: marker, flush, end block; if exec fails the process goes on in a new trace file ---- */
