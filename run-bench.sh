@@ -10,7 +10,7 @@ build() {
     # Quiet unless it fails: then the whole build log goes to stderr.
     local log
     log="$(mktemp)"
-    echo "ptreplay: building (first run or sources changed)..." >&2
+    echo "ptreplay: building (C# and native parts)..." >&2
     if ! dotnet build "$ROOT/replay/PtReplay.Cli/PtReplay.Cli.csproj" -c Release -nologo -v quiet >"$log" 2>&1; then
         cat "$log" >&2
         rm -f "$log"
@@ -27,4 +27,6 @@ if [[ $# -gt 0 ]]; then
     exec dotnet "$CLI_DLL" "$@"
 fi
 
+# The main job: build (incremental; native parts too), then record, replay and report.
+build
 "$ROOT/traces/workloads/bench-main.sh" "$ROOT"
