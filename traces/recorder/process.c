@@ -7,7 +7,8 @@
  *   PTRECORD_ROLE=root    marks the started program; the recorder rewrites it in place to "chld"
  *                         (same length, so no allocation), so programs it execs know they are children
  *   PTRECORD_FOLLOW=0     children (fork, exec) do not record: the library stays inert in them
- *   PTRECORD_CLOCK_EVERY=n  single-threaded processes read the clock on every n-th event (default 8)
+ *   PTRECORD_CLOCK_EVERY=n  single-threaded processes read the clock at least on every n-th event
+ *                         (1..255, default 64; the interval adapts below it: ptrecord.h, "The event clock")
  *   PTRECORD_CLOCK=monotonic  clock_gettime(CLOCK_MONOTONIC) even where the TSC could be used (every
  *                         event then takes the out-of-line path: same events, slower)
  *   PTRECORD_PDEP=0       never encode addresses with BMI2 PDEP (the byte loop: same bytes)
@@ -55,7 +56,7 @@ static void copy_str(char *dst, size_t cap, const char *src)
     dst[i] = 0;
 }
 
-/* PTRECORD_CLOCK_EVERY=n (1..255): a single-threaded process reads the clock on every n-th event. */
+/* PTRECORD_CLOCK_EVERY=n (1..255): the longest interval, in events, between two clock readings. */
 static void set_clock_every(const char *v)
 {
     unsigned n = 0;

@@ -105,6 +105,7 @@ struct ptr_thread {
     uint8_t flushing;       /* a flush is writing this buffer: signal handlers must leave it alone */
     uint8_t is_main;        /* the process's first recording thread (exits with the process) */
     uint8_t clock_countdown; /* events left that reuse last_ts before the clock is read again */
+    uint8_t clock_every;     /* the current reading interval in events (ptr_clock_adapt); 0 before the first */
     int slot;               /* index in the thread registry, -1 when the buffer has its own mapping */
     uint8_t *block;         /* start of the buffer: struct ptr_block_header, then the payload */
     uint64_t base_ts;       /* the block's base timestamp */
@@ -183,16 +184,21 @@ void ptr_signals_install(void);
  * Across threads the order "allocated before freed" must hold: once a process has a second thread,
  * every TSC read is fenced (lfence; rdtsc), so it cannot run ahead of the loads before it (the ones that
  * handed the thread its pointer). A single-threaded process needs no fence: its order is file order;
- * it also reads the clock only on every PTR_CLOCK_EVERY_DEFAULT-th event (the events between repeat the
- * last reading, dt = 0), which keeps the clock's cost (about 10 ns a read here) off most events.
- * PTRECORD_CLOCK_EVERY=1 reads it on every event.
+ * and it does not read the clock on every event (a TSC read costs about 10 ns on this kind of VM, a
+ * third of the gap between two calls of an allocation-heavy program). Each thread reads it on every
+ * n-th event, the events between repeat the last reading (dt = 0), and n adapts so that readings are
+ * about PTR_CLOCK_TARGET_NS apart: it doubles (up to `every`, PTRECORD_CLOCK_EVERY, default
+ * PTR_CLOCK_EVERY_DEFAULT) while n events take less than the target, and shrinks in proportion when
+ * they take more than twice the target. So a timestamp is early by at most about two targets while
+ * calls are dense, and exact when they are sparse. PTRECORD_CLOCK_EVERY=1 reads it on every event.
  */
-#define PTR_CLOCK_EVERY_DEFAULT 8
+#define PTR_CLOCK_EVERY_DEFAULT 64
+#define PTR_CLOCK_TARGET_NS 1000u
 struct ptr_clock {
     int use_tsc;        /* 1: TSC + factor; 0: clock_gettime(CLOCK_MONOTONIC) */
     int tsc_chosen;     /* the clocksource is the TSC: calibrate and use it */
     int force_gettime;  /* PTRECORD_CLOCK=monotonic: never the TSC */
-    int every;          /* single-threaded: read the clock on every `every`-th event (1..255) */
+    int every;          /* single-threaded: the longest reading interval, in events (1..255) */
     int fenced;         /* set when a second thread starts: every event reads the clock, fenced, from then on */
     uint32_t reuse_above; /* an event reuses the last reading iff its countdown is above this: 0 while
                              single-threaded, 255 (never) once fenced; stored after `fenced`, so a
@@ -236,6 +242,27 @@ static inline uint64_t ptr_now(void)
 static inline uint64_t ptr_now(void) { return ptr_now_from_clock_gettime(); }
 #endif
 
+/*
+ * After a reading `now` that ended an interval of t->clock_every events (the ones since the previous
+ * reading, t->last_ts): the next interval, sized so that readings land about PTR_CLOCK_TARGET_NS apart
+ * (see "The event clock"), and the countdown for it. Runs once per interval, not per event.
+ */
+static inline void ptr_clock_adapt(struct ptr_thread *t, uint64_t now)
+{
+    unsigned n = t->clock_every ? t->clock_every : 1u;
+    uint64_t took = now > t->last_ts ? now - t->last_ts : 0; /* last_ts: the previous reading */
+    if (took < PTR_CLOCK_TARGET_NS) {
+        n = n * 2u > (unsigned)ptr_clock.every ? (unsigned)ptr_clock.every : n * 2u;
+    } else {
+        while (took > 2u * PTR_CLOCK_TARGET_NS && n > 1u) {
+            n >>= 1;
+            took >>= 1;
+        }
+    }
+    t->clock_every = (uint8_t)n;
+    t->clock_countdown = (uint8_t)(n - 1u);
+}
+
 /* The timestamp of the next event of thread t (see "The event clock"). */
 static inline uint64_t ptr_event_time(struct ptr_thread *t)
 {
@@ -243,8 +270,9 @@ static inline uint64_t ptr_event_time(struct ptr_thread *t)
         t->clock_countdown--;
         return t->last_ts;
     }
-    t->clock_countdown = (uint8_t)(ptr_clock.every - 1);
-    return ptr_now();
+    uint64_t now = ptr_now();
+    ptr_clock_adapt(t, now);
+    return now;
 }
 
 /*
@@ -272,11 +300,13 @@ static inline uint64_t ptr_event_time_tsc(struct ptr_thread *t)
         t->clock_countdown--;
         return t->last_ts;
     }
-    t->clock_countdown = (uint8_t)(ptr_clock.every - 1);
     if (ptr_clock.fenced) {
         _mm_lfence();
+        return ptr_tsc_to_ns(__rdtsc()); /* every event reads the clock: no interval to adapt */
     }
-    return ptr_tsc_to_ns(__rdtsc());
+    uint64_t now = ptr_tsc_to_ns(__rdtsc());
+    ptr_clock_adapt(t, now);
+    return now;
 }
 #else
 /* No TSC: fast_limit stays NULL, so the inline path never runs; this keeps it compiling. */
