@@ -68,6 +68,25 @@ static void set_clock_every(const char *v)
 
 static int allow_pdep = 1; /* PTRECORD_PDEP */
 
+/* One environment entry ("NAME=value"): takes it if it is one of the control variables above. */
+static void apply_control(const char *entry, int *is_root)
+{
+    const char *v;
+    if (is_var(entry, "PTRECORD_OUT", &v)) {
+        copy_str(ptr_proc.out_base, sizeof ptr_proc.out_base, v);
+    } else if (is_var(entry, "PTRECORD_FOLLOW", &v)) {
+        ptr_proc.follow = v[0] != '0';
+    } else if (is_var(entry, "PTRECORD_ROLE", &v)) {
+        *is_root = v[0] == 'r';
+    } else if (is_var(entry, "PTRECORD_CLOCK_EVERY", &v)) {
+        set_clock_every(v);
+    } else if (is_var(entry, "PTRECORD_CLOCK", &v)) {
+        ptr_clock.force_gettime = v[0] == 'm';
+    } else if (is_var(entry, "PTRECORD_PDEP", &v)) {
+        allow_pdep = v[0] != '0';
+    }
+}
+
 /*
  * Reads the control variables. The first call may come before libc has set `environ` (ld.so's own
  * allocations once it switches to the real malloc), so /proc/self/environ is the source; environ is
@@ -77,7 +96,6 @@ static int read_control(void)
 {
     static char envbuf[65536];
     int is_root = 0;
-    const char *out = NULL;
     long fd = ptr_open("/proc/self/environ", 0 /* O_RDONLY */, 0);
     if (fd >= 0) {
         /* Scan in windows; a variable cut by the window edge is re-read at the next window's start. */
@@ -98,21 +116,7 @@ static int read_control(void)
                     break; /* incomplete: keep for the next window */
                 }
                 envbuf[i < n ? i : n] = 0;
-                const char *v;
-                if (is_var(envbuf + start, "PTRECORD_OUT", &v)) {
-                    copy_str(ptr_proc.out_base, sizeof ptr_proc.out_base, v);
-                    out = ptr_proc.out_base;
-                } else if (is_var(envbuf + start, "PTRECORD_FOLLOW", &v)) {
-                    ptr_proc.follow = v[0] != '0';
-                } else if (is_var(envbuf + start, "PTRECORD_ROLE", &v)) {
-                    is_root = v[0] == 'r';
-                } else if (is_var(envbuf + start, "PTRECORD_CLOCK_EVERY", &v)) {
-                    set_clock_every(v);
-                } else if (is_var(envbuf + start, "PTRECORD_CLOCK", &v)) {
-                    ptr_clock.force_gettime = v[0] == 'm';
-                } else if (is_var(envbuf + start, "PTRECORD_PDEP", &v)) {
-                    allow_pdep = v[0] != '0';
-                }
+                apply_control(envbuf + start, &is_root);
                 i++;
                 last_complete = i;
             }
@@ -129,24 +133,10 @@ static int read_control(void)
         ptr_close((int)fd);
     } else if (environ != NULL) {
         for (char **e = environ; *e; e++) {
-            const char *v;
-            if (is_var(*e, "PTRECORD_OUT", &v)) {
-                copy_str(ptr_proc.out_base, sizeof ptr_proc.out_base, v);
-                out = ptr_proc.out_base;
-            } else if (is_var(*e, "PTRECORD_FOLLOW", &v)) {
-                ptr_proc.follow = v[0] != '0';
-            } else if (is_var(*e, "PTRECORD_ROLE", &v)) {
-                is_root = v[0] == 'r';
-            } else if (is_var(*e, "PTRECORD_CLOCK_EVERY", &v)) {
-                set_clock_every(v);
-            } else if (is_var(*e, "PTRECORD_CLOCK", &v)) {
-                ptr_clock.force_gettime = v[0] == 'm';
-            } else if (is_var(*e, "PTRECORD_PDEP", &v)) {
-                allow_pdep = v[0] != '0';
-            }
+            apply_control(*e, &is_root);
         }
     }
-    if (out == NULL) {
+    if (ptr_proc.out_base[0] == 0) {
         copy_str(ptr_proc.out_base, sizeof ptr_proc.out_base, "ptrecord.trace");
     }
     return is_root;
