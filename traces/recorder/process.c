@@ -8,7 +8,7 @@
  *                         (same length, so no allocation), so programs it execs know they are children
  *   PTRECORD_FOLLOW=0     children (fork, exec) do not record: the library stays inert in them
  *   PTRECORD_CLOCK_EVERY=n  single-threaded processes read the clock at least on every n-th event
- *                         (1..255, default 64; the interval adapts below it: ptrecord.h, "The event clock")
+ *                         (1..255, default 128; the interval adapts below it: ptrecord.h, "The event clock")
  *   PTRECORD_CLOCK=monotonic  clock_gettime(CLOCK_MONOTONIC) even where the TSC could be used (every
  *                         event then takes the out-of-line path: same events, slower)
  *   PTRECORD_PDEP=0       never encode addresses with BMI2 PDEP (the byte loop: same bytes)
