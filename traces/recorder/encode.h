@@ -1,11 +1,12 @@
 /*
  * Event encoding (traces/FORMAT.md, "Events"). Inline: this is the hot path.
  *
- *   event := tag · [varint status] · varint dt · arguments by kind
- *   tag   := bits 0-4 kind · bit 5 null-result · bit 7 status present
+ *   event := tag · [varint status] · [varint dt] · arguments by kind
+ *   tag   := bits 0-4 kind · bit 5 null-result · bit 6 time advanced (dt present) · bit 7 status present
  *   addr  := zigzag(value - last_addr); last_addr = value
  *
- * The recorder writes per-thread blocks only, so it never sets the thread-switch bit.
+ * The recorder writes single-thread blocks with the timed-tags flag only: an event that repeats the
+ * last clock reading (dt = 0, most of them) is one byte shorter.
  */
 #ifndef PTRECORD_ENCODE_H
 #define PTRECORD_ENCODE_H
@@ -65,16 +66,14 @@ static inline uint8_t *ptr_put_addr(uint8_t *p, uint64_t *last, uint64_t value)
     return ptr_put_varint_wide(p, ((uint64_t)delta << 1) ^ (uint64_t)(delta >> 63));
 }
 
-/* Tag, optional status and the time delta; the caller appends the arguments. */
+/* Tag, optional status and optional time delta; the caller appends the arguments. */
 static inline uint8_t *ptr_put_prologue(uint8_t *p, unsigned tag, uint64_t status, uint64_t dt)
 {
+    *p++ = (uint8_t)(tag | (status != 0 ? 0x80u : 0u) | (dt != 0 ? 0x40u : 0u));
     if (status != 0) {
-        *p++ = (uint8_t)(tag | 0x80u);
         p = ptr_put_varint(p, status);
-    } else {
-        *p++ = (uint8_t)tag;
     }
-    return ptr_put_varint(p, dt);
+    return dt != 0 ? ptr_put_varint(p, dt) : p;
 }
 
 #endif

@@ -67,16 +67,21 @@ static inline __attribute__((always_inline)) int clock_ready(const struct ptr_th
 }
 
 /*
- * Encodes one successful call (status 0, result present) with time delta dt. Inlined with a constant
- * kind. The address state stays in a register across the fields and is stored once.
+ * Encodes one successful call (status 0, result present) with time delta dt (written only when not 0:
+ * timed tags). Inlined with a constant kind. The address state stays in a register across the fields
+ * and is stored once.
  */
 static inline __attribute__((always_inline)) void
 encode_event(struct ptr_thread *t, unsigned kind, uint64_t dt, uint64_t ptr, uint64_t count, uint64_t size,
              uint64_t result)
 {
     uint8_t *p = t->pos;
-    *p++ = (uint8_t)kind;
-    p = ptr_put_varint(p, dt);
+    if (dt == 0) {
+        *p++ = (uint8_t)kind;
+    } else {
+        *p++ = (uint8_t)(kind | TAG_TIME_ADVANCED);
+        p = ptr_put_varint(p, dt);
+    }
     uint64_t last_addr = t->last_addr;
     p = ptr_put_args(p, &last_addr, kind, ptr, count, 0, size, result, 0);
     t->last_addr = last_addr;

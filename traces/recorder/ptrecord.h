@@ -41,11 +41,12 @@ enum ptr_kind {
     K_THREAD_START = 16, K_THREAD_EXIT = 17, K_FORK = 18, K_EXEC = 19,
 };
 #define TAG_NULL_RESULT 0x20u
-#define TAG_THREAD_SWITCH 0x40u
+#define TAG_TIME_ADVANCED 0x40u /* in timed-tags blocks (all the recorder writes): a dt follows */
 #define TAG_STATUS 0x80u
 
 #define BLOCK_MAGIC 0x4B4C4250u /* "PBLK" */
 #define BLOCK_FLAG_END 0x02u
+#define BLOCK_FLAG_TIMED_TAGS 0x04u /* dt is written only when not 0, flagged by TAG_TIME_ADVANCED */
 
 /*
  * Block header, 36 bytes, written in front of every payload:
@@ -189,8 +190,8 @@ void ptr_signals_install(void);
  * 10 ns on this kind of VM, a third of the gap between two calls of an allocation-heavy program.
  * Instead each thread reads it once its buffer has grown by `clock_bytes` since the last reading (the
  * events in between repeat that reading, dt = 0), and clock_bytes adapts so that readings land about
- * PTR_CLOCK_TARGET_NS apart: it doubles (up to 3 bytes x `every`, PTRECORD_CLOCK_EVERY, default
- * PTR_CLOCK_EVERY_DEFAULT; an event takes 3 bytes or more, so at most `every` events apart) while the events since the last reading took less
+ * PTR_CLOCK_TARGET_NS apart: it doubles (up to 2 bytes x `every`, PTRECORD_CLOCK_EVERY, default
+ * PTR_CLOCK_EVERY_DEFAULT; an event takes 2 bytes or more, so at most `every` events apart) while the events since the last reading took less
  * than the target, and halves per factor of two they took more than twice the target, down to 0 (every
  * event). So a timestamp is early by about two targets at most while calls are dense, and exact while
  * they are sparse. Measuring the interval in buffer bytes lets the inline path test it with the same
@@ -286,11 +287,11 @@ static inline void ptr_clock_adapt(struct ptr_thread *t, uint64_t now)
     uint32_t n = t->clock_bytes;
     if (!ptr_clock.fenced) {
         uint64_t took = now > t->last_ts ? now - t->last_ts : 0; /* last_ts: the previous reading */
-        uint32_t cap = 3u * (uint32_t)ptr_clock.every;
+        uint32_t cap = 2u * (uint32_t)ptr_clock.every;
         if (took < PTR_CLOCK_TARGET_NS) {
             n = n == 0 ? PTR_CLOCK_MIN_BYTES : 2u * n;
             n = n > cap ? cap : n;
-            n = cap < PTR_CLOCK_MIN_BYTES ? 0 : n; /* PTRECORD_CLOCK_EVERY=1 or 2 */
+            n = cap < PTR_CLOCK_MIN_BYTES ? 0 : n; /* PTRECORD_CLOCK_EVERY=1..3 */
         } else {
             while (took > 2u * PTR_CLOCK_TARGET_NS && n > 0) {
                 n = n >> 1 < PTR_CLOCK_MIN_BYTES ? 0 : n >> 1;

@@ -172,7 +172,7 @@ static void fill_header(struct ptr_thread *t, uint32_t count, uint32_t payload_l
     struct ptr_block_header *h = (struct ptr_block_header *)t->block;
     h->magic = BLOCK_MAGIC;
     h->codec = 0;
-    h->flags = 0;
+    h->flags = BLOCK_FLAG_TIMED_TAGS;
     h->reserved = 0;
     h->tid = t->tid;
     h->event_count = count;
@@ -360,13 +360,12 @@ uint32_t ptr_count_events(const uint8_t *p, const uint8_t *end)
         if (kind <= K_PVALLOC && kind != K_FREE && (tag & TAG_NULL_RESULT)) {
             fields--;
         }
-        if (tag & TAG_THREAD_SWITCH) {
-            fields++;
-        }
         if (tag & TAG_STATUS) {
             fields++;
         }
-        fields++; /* dt */
+        if (tag & TAG_TIME_ADVANCED) {
+            fields++; /* dt */
+        }
         for (int i = 0; i < fields; i++) {
             skip_varint(&p, end);
         }

@@ -14,7 +14,8 @@ internal static class RawRecording
     /// <summary>An event as written and the file offset of its block (the merge's tie-break).</summary>
     public readonly record struct Placed(AllocEvent Event, int Tid, long BlockOffset, int IndexInBlock);
 
-    public static (byte[] File, List<Placed> Placed) Write(TraceHeader header, IReadOnlyList<(int Tid, AllocEvent[] Events)> threads, int eventsPerBlock, int seed, bool endBlock = true)
+    public static (byte[] File, List<Placed> Placed) Write(TraceHeader header, IReadOnlyList<(int Tid, AllocEvent[] Events)> threads, int eventsPerBlock, int seed,
+        bool endBlock = true, bool timedTags = false)
     {
         var ms = new MemoryStream();
         ms.Write(HeaderCodec.Encode(header));
@@ -35,7 +36,7 @@ internal static class RawRecording
             (int tid, AllocEvent[] events) = threads[t];
             int n = Math.Min(r.Next(1, eventsPerBlock + 1), events.Length - next[t]);
             long offset = ms.Position;
-            encoder.Reset(events[next[t]].Timestamp - r.Next(0, 3), mixed: false, (uint)tid);
+            encoder.Reset(events[next[t]].Timestamp - r.Next(0, 3), mixed: false, (uint)tid, timedTags);
             for (int i = 0; i < n; i++)
             {
                 encoder.Append(events[next[t] + i], (uint)tid);
@@ -48,7 +49,7 @@ internal static class RawRecording
             {
                 BlockMagic = BlockHeader.Magic,
                 Codec = 0,
-                Flags = 0,
+                Flags = timedTags ? BlockHeader.FlagTimedTags : (byte)0,
                 Tid = (uint)tid,
                 EventCount = (uint)n,
                 StoredLength = (uint)payload.Length,

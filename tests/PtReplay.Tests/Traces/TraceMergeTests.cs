@@ -22,14 +22,18 @@ public class TraceMergeTests
         })];
     }
 
+    /// <summary>Timed tags: the recorder's blocks, where a dt of 0 is left out (FORMAT.md "Blocks").</summary>
     [Theory]
-    [InlineData(1, 1)]
-    [InlineData(2, 3)]
-    [InlineData(3, 8)]
-    public void InterleavedThreadBlocks_AreMergedByTimestampThenFileOrder(int seed, int threadCount)
+    [InlineData(1, 1, false)]
+    [InlineData(2, 3, false)]
+    [InlineData(3, 8, false)]
+    [InlineData(4, 1, true)]
+    [InlineData(5, 3, true)]
+    public void InterleavedThreadBlocks_AreMergedByTimestampThenFileOrder(int seed, int threadCount, bool timedTags)
     {
         (int Tid, AllocEvent[] Events)[] threads = Threads(seed, threadCount, 700);
-        (byte[] file, List<RawRecording.Placed> placed) = RawRecording.Write(TraceRoundTripTests.Header(), threads, 90, seed);
+        (byte[] file, List<RawRecording.Placed> placed) = RawRecording.Write(TraceRoundTripTests.Header(), threads, 90, seed, timedTags: timedTags);
+        Assert.True(placed.Zip(placed.Skip(1)).Count(p => p.First.Event.Timestamp == p.Second.Event.Timestamp) > 10, "the events must repeat timestamps");
         List<RawRecording.Placed> expected = RawRecording.MergeOrder(placed);
 
         using TraceReader reader = TraceReader.Open(new MemoryStream(file));

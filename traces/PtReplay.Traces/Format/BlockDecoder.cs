@@ -30,6 +30,7 @@ internal static class BlockDecoder
         int count = Math.Min(dest.Length, st.Count - st.Decoded);
         int rawLength = st.RawLength;
         bool mixed = st.Mixed;
+        bool timedTags = st.TimedTags;
         uint blockTid = st.BlockTid;
         if (payload.Length < rawLength + Padding)
         {
@@ -46,6 +47,12 @@ internal static class BlockDecoder
         {
             nint pos = st.Position;
             int i = 0;
+            if (mixed && timedTags)
+            {
+                error = "a mixed block with the timed-tags flag";
+                goto Stop;
+            }
+
             for (; i < count; i++)
             {
                 if (pos >= rawLength)
@@ -58,7 +65,7 @@ internal static class BlockDecoder
                 int status = 0;
                 if (tag >= EventTag.ThreadSwitch)
                 {
-                    if ((tag & EventTag.ThreadSwitch) != 0)
+                    if ((tag & EventTag.ThreadSwitch) != 0 && !timedTags)
                     {
                         if (!mixed)
                         {
@@ -81,7 +88,11 @@ internal static class BlockDecoder
                     break;
                 }
 
-                ts += (long)ReadVarint(p, ref pos);
+                if (!timedTags || (tag & EventTag.TimeAdvanced) != 0)
+                {
+                    ts += (long)ReadVarint(p, ref pos);
+                }
+
                 AllocEvent* e = d + i;
                 e->Timestamp = ts;
                 e->Thread = tid;

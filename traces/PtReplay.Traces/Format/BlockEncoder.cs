@@ -31,10 +31,18 @@ internal sealed class BlockEncoder
     public bool Mixed { get; private set; }
     /// <summary>Kernel tid of a single-thread block (0 when mixed).</summary>
     public uint BlockTid { get; private set; }
+    /// <summary>True when time deltas of 0 are left out (tag bit 6 marks the others): the recorder's blocks.</summary>
+    public bool TimedTags { get; private set; }
 
-    /// <summary>Starts a new, empty block.</summary>
-    public void Reset(long baseTimestamp, bool mixed, uint blockTid)
+    /// <summary>Starts a new, empty block (<paramref name="timedTags"/>: single-thread blocks only).</summary>
+    public void Reset(long baseTimestamp, bool mixed, uint blockTid, bool timedTags = false)
     {
+        if (mixed && timedTags)
+        {
+            throw new ArgumentException("a mixed block cannot have timed tags", nameof(timedTags));
+        }
+
+        TimedTags = timedTags;
         Length = 0;
         Count = 0;
         BaseTimestamp = baseTimestamp;
@@ -78,7 +86,17 @@ internal sealed class BlockEncoder
             Varint.Write(b, ref pos, (uint)e.Status);
         }
 
-        Varint.Write(b, ref pos, (ulong)(e.Timestamp - _ts));
+        ulong dt = (ulong)(e.Timestamp - _ts);
+        if (!TimedTags)
+        {
+            Varint.Write(b, ref pos, dt);
+        }
+        else if (dt != 0)
+        {
+            tag |= EventTag.TimeAdvanced;
+            Varint.Write(b, ref pos, dt);
+        }
+
         _ts = e.Timestamp;
         switch (e.Kind)
         {

@@ -20,6 +20,8 @@ internal struct BlockHeader
     public const byte FlagMixed = 1;
     /// <summary>flags bit 1: the end block written at normal process exit.</summary>
     public const byte FlagEnd = 2;
+    /// <summary>flags bit 2 (single-thread blocks only): tag bit 6 says a dt follows; without it dt is 0 and absent.</summary>
+    public const byte FlagTimedTags = 4;
 
     public uint BlockMagic;
     public byte Codec;
@@ -34,6 +36,7 @@ internal struct BlockHeader
 
     public readonly bool IsMixed => (Flags & FlagMixed) != 0;
     public readonly bool IsEnd => (Flags & FlagEnd) != 0;
+    public readonly bool IsTimedTags => (Flags & FlagTimedTags) != 0;
 
     public static BlockHeader Read(ReadOnlySpan<byte> b) => new()
     {

@@ -16,6 +16,7 @@ internal struct DecoderState
     public int RawLength;
     public uint BlockTid;
     public bool Mixed;
+    public bool TimedTags;
 
     /// <summary>The state at the start of a block.</summary>
     public static DecoderState Start(in BlockHeader h) => new()
@@ -26,6 +27,7 @@ internal struct DecoderState
         RawLength = (int)h.RawLength,
         BlockTid = h.Tid,
         Mixed = h.IsMixed,
+        TimedTags = h.IsTimedTags,
     };
 
     /// <summary>True when every event of the block has been decoded.</summary>
