@@ -15,6 +15,7 @@ namespace PtReplay.Traces.Import;
 /// epoch), <c>HH:MM:SS.NS</c> (the default; a step back of more than 12 hours is taken as midnight),
 /// <c>YYYY-MM-DD HH:MM:SS.NS</c> (<c>--clock-date</c>) or a plain cycle count (<c>--clock-cycles</c>; LTTng-UST's
 /// clock counts ns). The groups in braces may carry scope names (<c>--names=scope</c>: <c>event.fields = { ... }</c>).
+/// With <c>--names=all</c> a line reads <c>timestamp = TS, ..., name = EVENT, stream.event.context = { ... }, event.fields = { ... }</c>.
 /// The payload is the last group; vtid, vpid and procname are read from the groups before it.
 /// </summary>
 public sealed class BabeltraceTextParser
@@ -22,6 +23,7 @@ public sealed class BabeltraceTextParser
     /// <summary>Provider prefix of the libc wrapper's events.</summary>
     public const string Provider = "lttng_ust_libc:";
 
+    private const string HeaderNamesPrefix = "timestamp = ";
     private const long NsPerSecond = 1_000_000_000;
     private const long NsPerDay = 86_400 * NsPerSecond;
 
@@ -67,28 +69,50 @@ public sealed class BabeltraceTextParser
     public LttngLibcRecord? ParseLine(string line, long lineNumber)
     {
         ArgumentNullException.ThrowIfNull(line);
-        if (line[0] != '[')
+        long timestamp;
+        int fields, nameStart, nameEnd;
+        if (line.StartsWith(HeaderNamesPrefix, StringComparison.Ordinal))
         {
-            throw Bad(line, lineNumber, "an event line starts with \"[TIMESTAMP]\"");
+            // --names=all (or header): "timestamp = TS, [delta = D, ]... name = EVENT, SCOPE = { ... }, ..."
+            int tsEnd = line.IndexOf(',', HeaderNamesPrefix.Length);
+            nameStart = line.IndexOf(", name = ", StringComparison.Ordinal);
+            if (tsEnd < 0 || nameStart < 0)
+            {
+                throw Bad(line, lineNumber, "\"timestamp = ..., name = ...\" expected");
+            }
+
+            timestamp = ParseTimestamp(line.AsSpan(HeaderNamesPrefix.Length, tsEnd - HeaderNamesPrefix.Length), line, lineNumber);
+            nameStart += ", name = ".Length;
+            nameEnd = line.IndexOf(',', nameStart);
+            nameEnd = nameEnd < 0 ? line.Length : nameEnd;
+            fields = line.IndexOf('{', nameEnd) >= 0 ? nameEnd : -1;
+        }
+        else
+        {
+            if (line[0] != '[')
+            {
+                throw Bad(line, lineNumber, "an event line starts with \"[TIMESTAMP]\" (or \"timestamp = \")");
+            }
+
+            int close = line.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0)
+            {
+                throw Bad(line, lineNumber, "the timestamp is not closed by ']'");
+            }
+
+            timestamp = ParseTimestamp(line.AsSpan(1, close - 1), line, lineNumber);
+
+            // The event name is the last word before the first ": {" (or the line's final ':' for an event without fields).
+            fields = line.IndexOf(": {", close, StringComparison.Ordinal);
+            nameEnd = fields >= 0 ? fields : line.TrimEnd().EndsWith(':') ? line.TrimEnd().Length - 1 : -1;
+            if (nameEnd < 0)
+            {
+                throw Bad(line, lineNumber, "no \"PROVIDER:EVENT:\" name after the timestamp");
+            }
+
+            nameStart = line.LastIndexOf(' ', nameEnd - 1) + 1;
         }
 
-        int close = line.IndexOf(']', StringComparison.Ordinal);
-        if (close < 0)
-        {
-            throw Bad(line, lineNumber, "the timestamp is not closed by ']'");
-        }
-
-        long timestamp = ParseTimestamp(line.AsSpan(1, close - 1), line, lineNumber);
-
-        // The event name is the last word before the first ": {" (or the line's final ':' for an event without fields).
-        int fields = line.IndexOf(": {", close, StringComparison.Ordinal);
-        int nameEnd = fields >= 0 ? fields : line.TrimEnd().EndsWith(':') ? line.TrimEnd().Length - 1 : -1;
-        if (nameEnd < 0)
-        {
-            throw Bad(line, lineNumber, "no \"PROVIDER:EVENT:\" name after the timestamp");
-        }
-
-        int nameStart = line.LastIndexOf(' ', nameEnd - 1) + 1;
         ReadOnlySpan<char> name = line.AsSpan(nameStart, nameEnd - nameStart);
         LttngLibcEventKind kind = KindOf(name);
         if (kind == LttngLibcEventKind.Other)
@@ -101,7 +125,7 @@ public sealed class BabeltraceTextParser
             throw Bad(line, lineNumber, "a libc event without fields");
         }
 
-        int groups = SplitPairs(line, fields + 2, lineNumber);
+        int groups = SplitPairs(line, fields + 1, lineNumber);
         int payload = groups - 1;
         int vtid = -1, vpid = -1;
         string? procname = null;
