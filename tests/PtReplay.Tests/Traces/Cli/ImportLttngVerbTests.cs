@@ -94,6 +94,33 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
     }
 
     [Fact]
+    public void ChildProcesses_GoToFilesOfTheirOwn()
+    {
+        // sh and its two sort children all run with the wrapper preloaded: three vpids in one LTTng trace.
+        using var dir = new TempDir("ptrec-lttng-procs-");
+        File.WriteAllLines(dir.File("words.txt"), Enumerable.Range(0, 2000).Select(i => ((i * 7919) % 2000).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        string traceDir = lttng.Record(dir.Path, ["/bin/sh", "-c", "/usr/bin/sort words.txt > a.txt; /usr/bin/sort -r words.txt > b.txt; exit 0"]);
+        string trace = dir.File("sh.trace");
+        LttngImportResult result = LttngImporter.Import(traceDir, trace);
+
+        Assert.Equal(3, result.Processes.Count);
+        Assert.Equal(trace, result.Processes[0].Path);
+        Assert.Equal(3, result.Processes.Select(p => p.Pid).Distinct().Count());
+        foreach (LttngImportedProcess p in result.Processes.Skip(1))
+        {
+            Assert.Equal($"{trace}.{p.Pid}", p.Path);
+        }
+
+        foreach (LttngImportedProcess p in result.Processes)
+        {
+            using TraceReader reader = TraceReader.Open(p.Path);
+            Assert.Equal(p.Events, reader.ReadAll().Count());
+            Assert.Equal(p.Pid, reader.Header.Pid);
+            Assert.Equal(p.Pid, reader.ThreadTids[0]);   // each process's first thread is its main thread
+        }
+    }
+
+    [Fact]
     public void MissingOrEmptyFolder_FailsNamingIt()
     {
         using var dir = new TempDir("ptrec-lttng-bad-");
