@@ -97,8 +97,7 @@ public sealed partial class BabeltraceRun : IDisposable
         string stderr = _stderr.Result;
         if (_process.ExitCode != 0)
         {
-            throw new LttngImportException(
-                $"{ProgramName} could not read {_what} (exit {_process.ExitCode}): {Explain(stderr)}");
+            throw Failure();
         }
 
         long discarded = 0, lost = 0;
@@ -114,6 +113,24 @@ public sealed partial class BabeltraceRun : IDisposable
 
         return (discarded, lost);
     }
+
+    /// <summary>
+    /// After its output could not be parsed: babeltrace2's own error when it failed (exited non-zero within a
+    /// few seconds), otherwise null, and it is ended (it would block on a full pipe nobody reads).
+    /// </summary>
+    public LttngImportException? FailedOnItsOwn()
+    {
+        if (_process.WaitForExit(3000) && _process.ExitCode != 0)
+        {
+            return Failure();
+        }
+
+        Dispose();
+        return null;
+    }
+
+    private LttngImportException Failure() =>
+        new($"{ProgramName} could not read {_what} (exit {_process.ExitCode}): {Explain(_stderr.Result)}");
 
     /// <summary>
     /// The most specific reason in babeltrace2's error report: the text of the last "CAUSED BY" entry (the

@@ -58,11 +58,10 @@ public static class LttngImporter
         {
             result = Convert(run.Output, input, outTrace, progress, options, requireEvents: false);
         }
-        catch (LttngFormatException)
+        catch (LttngFormatException) when (run.FailedOnItsOwn() is { } failure)
         {
             // A line babeltrace2 cut short when it failed: its own error says more.
-            run.Finish();
-            throw;
+            throw failure;
         }
 
         long discarded, lost;
