@@ -51,27 +51,29 @@ static inline __attribute__((always_inline)) void ptr_enter(void)
 }
 
 /*
- * Whether this thread can take the inline path: ACTIVE, its buffer has room for one event, and the
- * clock is the TSC (clock_gettime is a call: that case goes out of line, with the same result).
- * All three in one compare: fast_limit is NULL unless the thread is ACTIVE with the TSC clock
- * (ptr_update_gate), and the buffer's room is the compare itself.
+ * The common case: this thread can take the inline path and reuse the last clock reading (dt = 0).
+ * One compare: fast_limit is NULL unless the thread is ACTIVE with the TSC clock, single-threaded, and
+ * its clock interval is not over; below it the buffer has room (ptr_update_gate).
  */
 static inline __attribute__((always_inline)) int fast_ready(const struct ptr_thread *t)
 {
     return PTR_LIKELY(t->pos < t->fast_limit);
 }
 
+/* The clocked case: ACTIVE with the TSC clock and room in the buffer; the event reads the clock. */
+static inline __attribute__((always_inline)) int clock_ready(const struct ptr_thread *t)
+{
+    return PTR_LIKELY(t->pos < t->clock_limit);
+}
+
 /*
- * Encodes one successful call (status 0, result present) for a fast_ready thread. Inlined with a
- * constant kind. The address state stays in a register across the fields and is stored once.
+ * Encodes one successful call (status 0, result present) with time delta dt. Inlined with a constant
+ * kind. The address state stays in a register across the fields and is stored once.
  */
 static inline __attribute__((always_inline)) void
-fast_event(struct ptr_thread *t, unsigned kind, uint64_t ptr, uint64_t count, uint64_t size, uint64_t result)
+encode_event(struct ptr_thread *t, unsigned kind, uint64_t dt, uint64_t ptr, uint64_t count, uint64_t size,
+             uint64_t result)
 {
-    uint64_t ts = ptr_event_time_tsc(t);
-    uint64_t last_ts = t->last_ts;
-    uint64_t dt = ts >= last_ts ? ts - last_ts : 0;
-    t->last_ts = last_ts + dt;
     uint8_t *p = t->pos;
     *p++ = (uint8_t)kind;
     p = ptr_put_varint(p, dt);
@@ -80,6 +82,24 @@ fast_event(struct ptr_thread *t, unsigned kind, uint64_t ptr, uint64_t count, ui
     t->last_addr = last_addr;
     t->count++;
     t->pos = p; /* commit: [payload, pos) holds whole events only */
+}
+
+/* A fast_ready thread's event: the last reading again. */
+static inline __attribute__((always_inline)) void
+fast_event(struct ptr_thread *t, unsigned kind, uint64_t ptr, uint64_t count, uint64_t size, uint64_t result)
+{
+    encode_event(t, kind, 0, ptr, count, size, result);
+}
+
+/* A clock_ready thread's event: a fresh reading (which also sets the next interval). */
+static inline __attribute__((always_inline)) void
+clocked_event(struct ptr_thread *t, unsigned kind, uint64_t ptr, uint64_t count, uint64_t size, uint64_t result)
+{
+    uint64_t ts = ptr_event_time_tsc(t);
+    uint64_t last_ts = t->last_ts;
+    uint64_t dt = ts >= last_ts ? ts - last_ts : 0;
+    t->last_ts = last_ts + dt;
+    encode_event(t, kind, dt, ptr, count, size, result);
 }
 
 /* errno after a call that returned NULL, as the status field; 0 when errno says nothing. */
@@ -103,6 +123,29 @@ static __attribute__((noinline, cold)) void *after_alloc_slow(unsigned kind, voi
     return r;
 }
 
+/*
+ * After the real call of an allocating entry point, when the common path cannot take it: a clocked
+ * event inline if the thread is ready for one, else out of line (tail-called, so no frame either way).
+ */
+static __attribute__((noinline)) void *after_alloc_clocked(unsigned kind, void *ptr, size_t count, size_t size, void *r)
+{
+    struct ptr_thread *t = &ptr_self;
+    if (PTR_LIKELY(r != NULL) && clock_ready(t)) {
+        switch (kind) { /* constant kinds, so each gets its own fields inline */
+        case K_MALLOC:
+            clocked_event(t, K_MALLOC, 0, 1, size, (uint64_t)r);
+            return r;
+        case K_CALLOC:
+            clocked_event(t, K_CALLOC, 0, count, size, (uint64_t)r);
+            return r;
+        default:
+            clocked_event(t, K_REALLOC, (uint64_t)ptr, 1, size, (uint64_t)r);
+            return r;
+        }
+    }
+    return after_alloc_slow(kind, ptr, count, size, r);
+}
+
 /* After the real call of an allocating entry point: records it, returns its result (tail-called). */
 static __attribute__((noinline, hot)) void *after_malloc(size_t size, void *r)
 {
@@ -111,7 +154,7 @@ static __attribute__((noinline, hot)) void *after_malloc(size_t size, void *r)
         fast_event(t, K_MALLOC, 0, 1, size, (uint64_t)r);
         return r;
     }
-    return after_alloc_slow(K_MALLOC, NULL, 1, size, r);
+    return after_alloc_clocked(K_MALLOC, NULL, 1, size, r);
 }
 
 static __attribute__((noinline, hot)) void *after_calloc(size_t count, size_t size, void *r)
@@ -121,7 +164,7 @@ static __attribute__((noinline, hot)) void *after_calloc(size_t count, size_t si
         fast_event(t, K_CALLOC, 0, count, size, (uint64_t)r);
         return r;
     }
-    return after_alloc_slow(K_CALLOC, NULL, count, size, r);
+    return after_alloc_clocked(K_CALLOC, NULL, count, size, r);
 }
 
 static __attribute__((noinline, hot)) void *after_realloc(void *ptr, size_t size, void *r)
@@ -131,7 +174,7 @@ static __attribute__((noinline, hot)) void *after_realloc(void *ptr, size_t size
         fast_event(t, K_REALLOC, (uint64_t)ptr, 1, size, (uint64_t)r);
         return r;
     }
-    return after_alloc_slow(K_REALLOC, ptr, 1, size, r);
+    return after_alloc_clocked(K_REALLOC, ptr, 1, size, r);
 }
 
 PTR_API void *malloc(size_t size)
@@ -140,10 +183,15 @@ PTR_API void *malloc(size_t size)
     return after_malloc(size, __libc_malloc(size));
 }
 
-/* free when the inline path cannot take it: records out of line, then frees (tail-called). */
-static __attribute__((noinline, cold)) void free_slow(void *ptr)
+/* free when the common path cannot take it: a clocked event inline if it can, else out of line; then frees. */
+static __attribute__((noinline)) void free_clocked(void *ptr)
 {
-    record_call(K_FREE, (uint64_t)ptr, 0, 0, 0, 0, 0, 0); /* a first call sets the thread up first */
+    struct ptr_thread *t = &ptr_self;
+    if (PTR_LIKELY(clock_ready(t))) {
+        clocked_event(t, K_FREE, (uint64_t)ptr, 0, 0, 0);
+    } else {
+        record_call(K_FREE, (uint64_t)ptr, 0, 0, 0, 0, 0, 0); /* a first call sets the thread up first */
+    }
     __libc_free(ptr);
 }
 
@@ -152,7 +200,7 @@ PTR_API void free(void *ptr)
 {
     struct ptr_thread *t = &ptr_self;
     if (PTR_UNLIKELY(!fast_ready(t))) {
-        free_slow(ptr);
+        free_clocked(ptr);
         return;
     }
     fast_event(t, K_FREE, (uint64_t)ptr, 0, 0, 0);

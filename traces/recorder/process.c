@@ -7,7 +7,8 @@
  *   PTRECORD_ROLE=root    marks the started program; the recorder rewrites it in place to "chld"
  *                         (same length, so no allocation), so programs it execs know they are children
  *   PTRECORD_FOLLOW=0     children (fork, exec) do not record: the library stays inert in them
- *   PTRECORD_CLOCK_EVERY=n  single-threaded processes read the clock on every n-th event (default 8)
+ *   PTRECORD_CLOCK_EVERY=n  single-threaded processes read the clock at least on every n-th event
+ *                         (1..255, default 128; the interval adapts below it: ptrecord.h, "The event clock")
  *   PTRECORD_CLOCK=monotonic  clock_gettime(CLOCK_MONOTONIC) even where the TSC could be used (every
  *                         event then takes the out-of-line path: same events, slower)
  *   PTRECORD_PDEP=0       never encode addresses with BMI2 PDEP (the byte loop: same bytes)
@@ -55,7 +56,7 @@ static void copy_str(char *dst, size_t cap, const char *src)
     dst[i] = 0;
 }
 
-/* PTRECORD_CLOCK_EVERY=n (1..255): a single-threaded process reads the clock on every n-th event. */
+/* PTRECORD_CLOCK_EVERY=n (1..255): the longest interval, in events, between two clock readings. */
 static void set_clock_every(const char *v)
 {
     unsigned n = 0;
@@ -67,6 +68,25 @@ static void set_clock_every(const char *v)
 
 static int allow_pdep = 1; /* PTRECORD_PDEP */
 
+/* One environment entry ("NAME=value"): takes it if it is one of the control variables above. */
+static void apply_control(const char *entry, int *is_root)
+{
+    const char *v;
+    if (is_var(entry, "PTRECORD_OUT", &v)) {
+        copy_str(ptr_proc.out_base, sizeof ptr_proc.out_base, v);
+    } else if (is_var(entry, "PTRECORD_FOLLOW", &v)) {
+        ptr_proc.follow = v[0] != '0';
+    } else if (is_var(entry, "PTRECORD_ROLE", &v)) {
+        *is_root = v[0] == 'r';
+    } else if (is_var(entry, "PTRECORD_CLOCK_EVERY", &v)) {
+        set_clock_every(v);
+    } else if (is_var(entry, "PTRECORD_CLOCK", &v)) {
+        ptr_clock.force_gettime = v[0] == 'm';
+    } else if (is_var(entry, "PTRECORD_PDEP", &v)) {
+        allow_pdep = v[0] != '0';
+    }
+}
+
 /*
  * Reads the control variables. The first call may come before libc has set `environ` (ld.so's own
  * allocations once it switches to the real malloc), so /proc/self/environ is the source; environ is
@@ -76,7 +96,6 @@ static int read_control(void)
 {
     static char envbuf[65536];
     int is_root = 0;
-    const char *out = NULL;
     long fd = ptr_open("/proc/self/environ", 0 /* O_RDONLY */, 0);
     if (fd >= 0) {
         /* Scan in windows; a variable cut by the window edge is re-read at the next window's start. */
@@ -97,21 +116,7 @@ static int read_control(void)
                     break; /* incomplete: keep for the next window */
                 }
                 envbuf[i < n ? i : n] = 0;
-                const char *v;
-                if (is_var(envbuf + start, "PTRECORD_OUT", &v)) {
-                    copy_str(ptr_proc.out_base, sizeof ptr_proc.out_base, v);
-                    out = ptr_proc.out_base;
-                } else if (is_var(envbuf + start, "PTRECORD_FOLLOW", &v)) {
-                    ptr_proc.follow = v[0] != '0';
-                } else if (is_var(envbuf + start, "PTRECORD_ROLE", &v)) {
-                    is_root = v[0] == 'r';
-                } else if (is_var(envbuf + start, "PTRECORD_CLOCK_EVERY", &v)) {
-                    set_clock_every(v);
-                } else if (is_var(envbuf + start, "PTRECORD_CLOCK", &v)) {
-                    ptr_clock.force_gettime = v[0] == 'm';
-                } else if (is_var(envbuf + start, "PTRECORD_PDEP", &v)) {
-                    allow_pdep = v[0] != '0';
-                }
+                apply_control(envbuf + start, &is_root);
                 i++;
                 last_complete = i;
             }
@@ -128,24 +133,10 @@ static int read_control(void)
         ptr_close((int)fd);
     } else if (environ != NULL) {
         for (char **e = environ; *e; e++) {
-            const char *v;
-            if (is_var(*e, "PTRECORD_OUT", &v)) {
-                copy_str(ptr_proc.out_base, sizeof ptr_proc.out_base, v);
-                out = ptr_proc.out_base;
-            } else if (is_var(*e, "PTRECORD_FOLLOW", &v)) {
-                ptr_proc.follow = v[0] != '0';
-            } else if (is_var(*e, "PTRECORD_ROLE", &v)) {
-                is_root = v[0] == 'r';
-            } else if (is_var(*e, "PTRECORD_CLOCK_EVERY", &v)) {
-                set_clock_every(v);
-            } else if (is_var(*e, "PTRECORD_CLOCK", &v)) {
-                ptr_clock.force_gettime = v[0] == 'm';
-            } else if (is_var(*e, "PTRECORD_PDEP", &v)) {
-                allow_pdep = v[0] != '0';
-            }
+            apply_control(*e, &is_root);
         }
     }
-    if (out == NULL) {
+    if (ptr_proc.out_base[0] == 0) {
         copy_str(ptr_proc.out_base, sizeof ptr_proc.out_base, "ptrecord.trace");
     }
     return is_root;

@@ -94,7 +94,9 @@ enum ptr_thread_state {
  */
 struct ptr_thread {
     uint8_t *pos;           /* next free payload byte */
-    uint8_t *fast_limit;    /* the inline path's one test: it may record iff pos < fast_limit (see ptr_set_state) */
+    uint8_t *fast_limit;    /* the common inline path's one test: pos < fast_limit (see ptr_update_gate) */
+    uint8_t *clock_limit;   /* the clocked inline path's test: pos < clock_limit (see ptr_update_gate) */
+    uint8_t *clock_mark;    /* the first event starting at or past it reads the clock (ptr_clock_adapt) */
     uint8_t *limit;         /* end of the buffer minus PTR_MAX_EVENT_BYTES: flush when pos passes it */
     uint64_t last_ts;       /* timestamp of the last event (ns after the header's start reading) */
     uint64_t last_addr;     /* address state for zigzag deltas */
@@ -104,8 +106,8 @@ struct ptr_thread {
     uint8_t key_rounds;     /* pthread key destructor rounds seen at thread exit */
     uint8_t flushing;       /* a flush is writing this buffer: signal handlers must leave it alone */
     uint8_t is_main;        /* the process's first recording thread (exits with the process) */
-    uint8_t clock_countdown; /* events left that reuse last_ts before the clock is read again */
     int slot;               /* index in the thread registry, -1 when the buffer has its own mapping */
+    uint32_t clock_bytes;   /* the current reading interval in buffer bytes; 0: every event (ptr_clock_adapt) */
     uint8_t *block;         /* start of the buffer: struct ptr_block_header, then the payload */
     uint64_t base_ts;       /* the block's base timestamp */
 };
@@ -182,21 +184,27 @@ void ptr_signals_install(void);
  * while the process starts (clock.c): about 10 ns cheaper per event than clock_gettime.
  * Across threads the order "allocated before freed" must hold: once a process has a second thread,
  * every TSC read is fenced (lfence; rdtsc), so it cannot run ahead of the loads before it (the ones that
- * handed the thread its pointer). A single-threaded process needs no fence: its order is file order;
- * it also reads the clock only on every PTR_CLOCK_EVERY_DEFAULT-th event (the events between repeat the
- * last reading, dt = 0), which keeps the clock's cost (about 10 ns a read here) off most events.
- * PTRECORD_CLOCK_EVERY=1 reads it on every event.
+ * handed the thread its pointer), and every event reads the clock. A single-threaded process needs no
+ * fence (its order is file order) and does not read the clock on every event: a TSC read costs about
+ * 10 ns on this kind of VM, a third of the gap between two calls of an allocation-heavy program.
+ * Instead each thread reads it once its buffer has grown by `clock_bytes` since the last reading (the
+ * events in between repeat that reading, dt = 0), and clock_bytes adapts so that readings land about
+ * PTR_CLOCK_TARGET_NS apart: it doubles (up to 3 bytes x `every`, PTRECORD_CLOCK_EVERY, default
+ * PTR_CLOCK_EVERY_DEFAULT; an event takes 3 bytes or more, so at most `every` events apart) while the events since the last reading took less
+ * than the target, and halves per factor of two they took more than twice the target, down to 0 (every
+ * event). So a timestamp is early by about two targets at most while calls are dense, and exact while
+ * they are sparse. Measuring the interval in buffer bytes lets the inline path test it with the same
+ * compare as the buffer's room (fast_limit = the nearer of the two). PTRECORD_CLOCK_EVERY=1: every event.
  */
-#define PTR_CLOCK_EVERY_DEFAULT 8
+#define PTR_CLOCK_EVERY_DEFAULT 128
+#define PTR_CLOCK_TARGET_NS 1000u
+#define PTR_CLOCK_MIN_BYTES 8u /* the shortest interval above 0 */
 struct ptr_clock {
     int use_tsc;        /* 1: TSC + factor; 0: clock_gettime(CLOCK_MONOTONIC) */
     int tsc_chosen;     /* the clocksource is the TSC: calibrate and use it */
     int force_gettime;  /* PTRECORD_CLOCK=monotonic: never the TSC */
-    int every;          /* single-threaded: read the clock on every `every`-th event (1..255) */
+    int every;          /* single-threaded: at most this many events between readings (1..255) */
     int fenced;         /* set when a second thread starts: every event reads the clock, fenced, from then on */
-    uint32_t reuse_above; /* an event reuses the last reading iff its countdown is above this: 0 while
-                             single-threaded, 255 (never) once fenced; stored after `fenced`, so a
-                             thread that sees 255 also sees fenced (x86 keeps stores and loads in order) */
     uint64_t tsc0;      /* TSC reading paired with ptr_proc.start_clock_ns */
     uint64_t mult;      /* ns per tick, as a 32.32 fixed-point factor */
 };
@@ -236,26 +244,30 @@ static inline uint64_t ptr_now(void)
 static inline uint64_t ptr_now(void) { return ptr_now_from_clock_gettime(); }
 #endif
 
-/* The timestamp of the next event of thread t (see "The event clock"). */
-static inline uint64_t ptr_event_time(struct ptr_thread *t)
-{
-    if (PTR_LIKELY(t->clock_countdown > ptr_clock.reuse_above)) { /* one compare: countdown, and not fenced */
-        t->clock_countdown--;
-        return t->last_ts;
-    }
-    t->clock_countdown = (uint8_t)(ptr_clock.every - 1);
-    return ptr_now();
-}
-
 /*
- * Every change of a thread's state goes through here (and every new block through start_block):
- * fast_limit opens the inline path (interpose.c) exactly while the thread is ACTIVE, the clock is
- * the TSC and the buffer has room, so that path tests one pointer compare instead of three flags.
+ * Every change of a thread's state goes through here (and every new block through start_block, every
+ * clock reading through ptr_clock_adapt): it sets the two limits of the inline paths (interpose.c).
+ *   clock_limit: the buffer's room (limit) while the thread is ACTIVE with the TSC clock, else NULL;
+ *                below it an event can be encoded inline with a fresh clock reading;
+ *   fast_limit:  the nearer of clock_limit and clock_mark, NULL once fenced; below it an event can be
+ *                encoded inline reusing the last reading (dt = 0): the common case, one compare.
  * Closed is NULL: no pos is below it, zeroed TLS (TS_UNINIT) included.
+ * When a second thread starts, it closes every other thread's fast_limit (ptr_close_fast_paths); a
+ * thread that opens its own again checks `fenced` after a full fence, so one of the two always wins.
  */
 static inline void ptr_update_gate(struct ptr_thread *t)
 {
-    t->fast_limit = (t->state == TS_ACTIVE && ptr_clock.use_tsc && t->block != NULL) ? t->limit : NULL;
+    uint8_t *room = (t->state == TS_ACTIVE && ptr_clock.use_tsc && t->block != NULL) ? t->limit : NULL;
+    t->clock_limit = room;
+    uint8_t *fast = t->clock_mark < room ? t->clock_mark : room;
+    if (fast != NULL) {
+        __atomic_store_n(&t->fast_limit, fast, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&ptr_clock.fenced, __ATOMIC_RELAXED)) {
+            return;
+        }
+    }
+    __atomic_store_n(&t->fast_limit, (uint8_t *)0, __ATOMIC_RELAXED);
 }
 
 static inline void ptr_set_state(struct ptr_thread *t, uint8_t state)
@@ -264,22 +276,60 @@ static inline void ptr_set_state(struct ptr_thread *t, uint8_t state)
     ptr_update_gate(t);
 }
 
-#if defined(__x86_64__)
-/* ptr_event_time for the inline path, which runs only with the TSC clock (fast_limit). */
-static inline uint64_t ptr_event_time_tsc(struct ptr_thread *t)
+/*
+ * After a reading `now` (the event being encoded starts at t->pos): the next interval, sized so that
+ * readings land about PTR_CLOCK_TARGET_NS apart (see "The event clock"), and the limits for it. Runs
+ * once per interval, not per event.
+ */
+static inline void ptr_clock_adapt(struct ptr_thread *t, uint64_t now)
 {
-    if (PTR_LIKELY(t->clock_countdown > ptr_clock.reuse_above)) { /* one compare: countdown, and not fenced */
-        t->clock_countdown--;
+    uint32_t n = t->clock_bytes;
+    if (!ptr_clock.fenced) {
+        uint64_t took = now > t->last_ts ? now - t->last_ts : 0; /* last_ts: the previous reading */
+        uint32_t cap = 3u * (uint32_t)ptr_clock.every;
+        if (took < PTR_CLOCK_TARGET_NS) {
+            n = n == 0 ? PTR_CLOCK_MIN_BYTES : 2u * n;
+            n = n > cap ? cap : n;
+            n = cap < PTR_CLOCK_MIN_BYTES ? 0 : n; /* PTRECORD_CLOCK_EVERY=1 or 2 */
+        } else {
+            while (took > 2u * PTR_CLOCK_TARGET_NS && n > 0) {
+                n = n >> 1 < PTR_CLOCK_MIN_BYTES ? 0 : n >> 1;
+                took >>= 1;
+            }
+        }
+        t->clock_bytes = n;
+    }
+    t->clock_mark = t->pos + n + 1; /* the next reading: the first event starting at or past it */
+    ptr_update_gate(t);
+}
+
+/* The timestamp of the next event of thread t, out of line: reads the clock once the interval is over. */
+static inline uint64_t ptr_event_time(struct ptr_thread *t)
+{
+    if (t->pos < t->clock_mark && !ptr_clock.fenced) {
         return t->last_ts;
     }
-    t->clock_countdown = (uint8_t)(ptr_clock.every - 1);
+    uint64_t now = ptr_now();
+    ptr_clock_adapt(t, now);
+    return now;
+}
+
+#if defined(__x86_64__)
+/* A fresh TSC reading for the inline path (clock_limit is open only with the TSC clock). */
+static inline uint64_t ptr_event_time_tsc(struct ptr_thread *t)
+{
+    uint64_t now;
     if (ptr_clock.fenced) {
         _mm_lfence();
+        now = ptr_tsc_to_ns(__rdtsc());
+        return now; /* fenced: every event reads the clock, fast_limit stays closed */
     }
-    return ptr_tsc_to_ns(__rdtsc());
+    now = ptr_tsc_to_ns(__rdtsc());
+    ptr_clock_adapt(t, now);
+    return now;
 }
 #else
-/* No TSC: fast_limit stays NULL, so the inline path never runs; this keeps it compiling. */
+/* No TSC: clock_limit stays NULL, so the inline paths never run; this keeps them compiling. */
 static inline uint64_t ptr_event_time_tsc(struct ptr_thread *t) { return ptr_event_time(t); }
 #endif
 

@@ -77,6 +77,7 @@ static void start_block(struct ptr_thread *t)
     t->count = 0;
     t->last_addr = 0;
     t->base_ts = t->last_ts;
+    t->clock_mark = t->pos; /* a block's first event reads the clock */
     ptr_update_gate(t);
 }
 
@@ -116,6 +117,27 @@ void ptr_thread_key_init(void)
     }
 }
 
+/*
+ * From now on every event of every thread reads the clock, fenced. Threads that reuse readings do so
+ * through their fast_limit: close each one (see ptr_update_gate for why none can reopen its own). Runs
+ * once, when the process's second thread starts: then the registry holds the first thread (whose TLS
+ * lives as long as the process) and threads starting at the same moment.
+ */
+static void fence_clock(void)
+{
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&ptr_clock.fenced, &expected, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        return;
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (int i = 0; i < PTR_SLOTS; i++) {
+        struct ptr_thread *other = __atomic_load_n(&registry[i], __ATOMIC_ACQUIRE);
+        if (other != NULL) {
+            __atomic_store_n(&other->fast_limit, (uint8_t *)0, __ATOMIC_RELAXED);
+        }
+    }
+}
+
 void ptr_thread_slow_init(struct ptr_thread *t)
 {
     ptr_set_state(t, TS_BUSY);
@@ -127,8 +149,7 @@ void ptr_thread_slow_init(struct ptr_thread *t)
     t->tid = (uint32_t)ptr_gettid();
     t->is_main = (int)t->tid == ptr_proc.pid;
     if (!t->is_main) {
-        ptr_clock.fenced = 1; /* a second thread: timestamps must order cross-thread handoffs */
-        __atomic_store_n(&ptr_clock.reuse_above, 255u, __ATOMIC_RELEASE); /* after fenced */
+        fence_clock(); /* a second thread: timestamps must order cross-thread handoffs */
     }
     t->block = claim_buffer(t);
     if (t->block == NULL) {

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using PtReplay.Traces;
 using PtReplay.Traces.Recording;
@@ -7,57 +6,110 @@ using PtReplay.Traces.Recording;
 namespace PtReplay.Cli.Commands;
 
 /// <summary>
-/// `ptreplay bench-record [--repeat N] [--no-heaptrack] [-- CMD ARGS...]`: the recorder's overhead.
-/// Runs the program unrecorded, recorded and under heaptrack, alternating, and prints median wall
-/// times, ratios to the unrecorded run, and trace bytes per event (raw and packed).
+/// `ptreplay bench-record [-w NAME]... [-n N] [--no-heaptrack] [-- CMD ARGS...]`: the recorder's overhead.
+/// For each program (by default every bundled workload), runs it unrecorded, recorded and under heaptrack in
+/// rounds (one run of each variant per round, so drift of a shared machine hits all alike), and prints
+/// median wall times, the median of the per-round ratios to the unrecorded run, and trace bytes per event
+/// (raw and packed).
 /// </summary>
 public static class BenchRecordCommand
 {
+    /// <summary>The recorder's overhead target (issue 2): recorded wall time at most this times the unrecorded one.</summary>
+    public const double Target = 1.15;
+
     /// <summary>Creates the verb.</summary>
     public static Command Create()
     {
         var repeat = new Option<int>("--repeat", "-n")
         {
-            Description = "Repetitions of each variant (they alternate, so drift affects all alike).",
+            Description = "Rounds per program; each round runs every variant once, in turn.",
             DefaultValueFactory = _ => 5,
+        };
+        var workloads = new Option<string[]>("--workload", "-w")
+        {
+            Description = $"Bundled workload(s) to measure: {string.Join(", ", BundledWorkloads.Names)} (repeat the option or use " +
+                          "commas). Default: all of them, unless a command follows --.",
+            AllowMultipleArgumentsPerToken = true,
         };
         var noHeaptrack = new Option<bool>("--no-heaptrack") { Description = "Skip the heaptrack runs." };
         var command = new Argument<string[]>("command")
         {
-            Description = "Program to measure (after --). Default: the bundled allocation-heavy Python workload " +
-                          "(python3 traces/workloads/python_work.py 40, PYTHONMALLOC=malloc PYTHONHASHSEED=0).",
+            Description = "A program of your own to measure instead (after --); its environment is yours.",
             Arity = ArgumentArity.ZeroOrMore,
         };
         var verb = new Command("bench-record",
-            "Measure the recorder's overhead: wall time of the program unrecorded, recorded (raw trace) and under " +
-            "heaptrack (if installed), alternating runs, medians and ratios; plus bytes per event of the raw and the " +
-            "packed trace. The program's output is discarded.\n\n" +
+            "Measure the recorder's overhead on real programs: each runs unrecorded, recorded (raw trace) and under " +
+            "heaptrack (if installed) in rounds, and the table shows median wall times, the median of the per-round " +
+            $"ratios to the unrecorded run (target: at most {Target.ToString("F2", CultureInfo.InvariantCulture)}x), and the " +
+            "trace's bytes per event, raw and packed (`ptreplay pack`). Programs' output is discarded.\n\n" +
+            "Bundled workloads, densest first:\n" +
+            string.Concat(BundledWorkloads.Names.Select(n => $"  {n,-8} {Describe(n)}\n")) + "\n" +
             "Examples:\n" +
-            "  ptreplay bench-record\n" +
+            "  ptreplay bench-record                       every bundled workload, 5 rounds\n" +
+            "  ptreplay bench-record -w python -n 15       the densest one, 15 rounds\n" +
             "  ptreplay bench-record -n 3 -- /usr/bin/perl traces/workloads/perl_work.pl 30\n\n" +
-            "Exit codes: 0 done; 1 a run failed (its exit code differs from the unrecorded one).")
+            "Exit codes: 0 done; 1 a run failed (its exit code differs from the unrecorded one); 2 bad arguments.")
         {
-            repeat, noHeaptrack, command,
+            repeat, workloads, noHeaptrack, command,
         };
-        verb.SetAction(parse => Run(parse.GetValue(command) ?? [], Math.Max(1, parse.GetValue(repeat)), !parse.GetValue(noHeaptrack)));
+        verb.SetAction(parse => Run(parse.GetValue(command) ?? [], parse.GetValue(workloads) ?? [],
+            Math.Max(1, parse.GetValue(repeat)), !parse.GetValue(noHeaptrack)));
         return verb;
+    }
+
+    private static string Describe(string name)
+    {
+        try
+        {
+            return BundledWorkloads.Get(name).Description;
+        }
+        catch (IOException)
+        {
+            return "(not found: run from the repository)";
+        }
     }
 
     private sealed record Variant(string Name, List<double> Seconds);
 
-    private static int Run(string[] command, int repeat, bool withHeaptrack)
+    /// <summary>What one program measured.</summary>
+    private sealed record Measured(string Name, Variant Plain, Variant Recorded, Variant? Heaptrack, RecordingSummary Raw, double PackedBytesPerEvent);
+
+    private static int Run(string[] command, string[] workloadArgs, int repeat, bool withHeaptrack)
     {
-        var extraEnv = new Dictionary<string, string?>();
-        if (command.Length == 0)
+        const string Heaptrack = "/usr/bin/heaptrack";
+        withHeaptrack &= File.Exists(Heaptrack);
+        List<BundledWorkload> programs;
+        try
         {
-            string script = FindWorkload("python_work.py");
-            command = ["/usr/bin/python3", script, "40"];
-            extraEnv["PYTHONMALLOC"] = "malloc";
-            extraEnv["PYTHONHASHSEED"] = "0";
+            programs = command.Length > 0
+                ? [new BundledWorkload(Path.GetFileName(command[0]), "", command, new Dictionary<string, string?>(), null)]
+                : (workloadArgs.Length == 0 ? BundledWorkloads.Names : workloadArgs.SelectMany(a => a.Split(',', StringSplitOptions.RemoveEmptyEntries)))
+                    .Select(BundledWorkloads.Get).ToList();
+        }
+        catch (Exception e) when (e is ArgumentException or IOException)
+        {
+            Console.Error.WriteLine($"bench-record: {e.Message}");
+            return 2;
         }
 
-        string heaptrack = "/usr/bin/heaptrack";
-        withHeaptrack &= File.Exists(heaptrack);
+        var results = new List<Measured>();
+        foreach (BundledWorkload w in programs)
+        {
+            Measured? m = Measure(w, repeat, withHeaptrack ? Heaptrack : null);
+            if (m is null)
+            {
+                return 1;
+            }
+
+            results.Add(m);
+        }
+
+        Print(results, repeat);
+        return 0;
+    }
+
+    private static Measured? Measure(BundledWorkload w, int repeat, string? heaptrack)
+    {
         string work = Directory.CreateTempSubdirectory("ptreplay-bench-").FullName;
         string trace = Path.Combine(work, "bench.trace");
         var plain = new Variant("unrecorded", []);
@@ -68,16 +120,17 @@ public static class BenchRecordCommand
         {
             for (int i = 0; i < repeat; i++)
             {
-                foreach (Variant v in withHeaptrack ? new[] { plain, recorded, heap } : [plain, recorded])
+                foreach (Variant v in heaptrack is not null ? new[] { plain, recorded, heap } : [plain, recorded])
                 {
-                    Console.Error.Write($"\rbench-record: run {i + 1}/{repeat}, {v.Name}...          ");
-                    string[] cmd = v == heap ? [heaptrack, "-o", Path.Combine(work, "ht.%p"), .. command] : command;
+                    Console.Error.Write($"\rbench-record: {w.Name}: round {i + 1}/{repeat}, {v.Name}...          ");
+                    string[] cmd = v == heap ? [heaptrack!, "-o", Path.Combine(work, "ht.%p"), .. w.Command] : [.. w.Command];
                     RecordingResult r = Recorder.Run(new RecordingOptions
                     {
                         Command = cmd,
                         Record = v == recorded,
                         OutputPath = trace,
-                        ExtraEnvironment = extraEnv,
+                        ExtraEnvironment = w.Environment,
+                        StandardInput = w.StandardInput,
                         CaptureOutput = true,
                     });
                     if (v == plain)
@@ -87,20 +140,19 @@ public static class BenchRecordCommand
 
                     if (r.ExitCode != expectedExit)
                     {
-                        Console.Error.WriteLine($"\nbench-record: the {v.Name} run exited with {r.ExitCode}, the unrecorded one with {expectedExit}: " +
+                        Console.Error.WriteLine($"\nbench-record: {w.Name}: the {v.Name} run exited with {r.ExitCode}, the unrecorded one with {expectedExit}: " +
                                                 System.Text.Encoding.UTF8.GetString(r.StandardError));
-                        return 1;
+                        return null;
                     }
 
                     v.Seconds.Add(r.WallTime.TotalSeconds);
                 }
             }
 
-            Console.Error.WriteLine();
+            Console.Error.Write("\r" + new string(' ', 70) + "\r");
             RecordingSummary raw = RecordingSummary.Of(trace);
             PackResult packed = TracePacker.Pack(trace, trace);
-            Print(command, plain, withHeaptrack ? [recorded, heap] : [recorded], raw, packed.BytesPerEvent);
-            return 0;
+            return new Measured(w.Name, plain, recorded, heaptrack is null ? null : heap, raw, packed.BytesPerEvent);
         }
         finally
         {
@@ -108,44 +160,47 @@ public static class BenchRecordCommand
         }
     }
 
-    private static void Print(string[] command, Variant baseline, Variant[] others, RecordingSummary raw, double packedBytesPerEvent)
+    private static void Print(List<Measured> results, int repeat)
     {
         var inv = CultureInfo.InvariantCulture;
-        double b = Median(baseline.Seconds), bMin = baseline.Seconds.Min();
-        Console.WriteLine($"program: {string.Join(' ', command)}");
-        Console.WriteLine($"runs: {baseline.Seconds.Count} of each, alternating; wall time in seconds (ratio: of medians; min ratio: of fastest runs)");
-        Console.WriteLine($"{"variant",-12} {"median",8} {"min",8} {"max",8} {"ratio",7} {"min ratio",9}");
-        foreach (Variant v in others.Prepend(baseline))
+        bool heap = results.Any(r => r.Heaptrack is not null);
+        Console.WriteLine($"{repeat} round(s) per program, one run of each variant per round; wall time in seconds; " +
+                          "ratio = median of the per-round ratios to the unrecorded run (lowest..highest)");
+        Console.WriteLine($"{"program",-10} {"events",11} {"ns/call",8} {"unrecorded",10} {"ptrecord",9} {"ratio",21}" +
+                          (heap ? $" {"heaptrack",9} {"ratio",8}" : "") + $" {"raw B/ev",8} {"packed",7}");
+        int met = 0;
+        foreach (Measured m in results)
         {
-            Console.WriteLine(string.Create(inv,
-                $"{v.Name,-12} {Median(v.Seconds),8:F3} {v.Seconds.Min(),8:F3} {v.Seconds.Max(),8:F3} {Median(v.Seconds) / b,6:F2}x {v.Seconds.Min() / bMin,8:F2}x"));
+            double plain = Median(m.Plain.Seconds);
+            List<double> ratios = PerRound(m.Recorded, m.Plain);
+            double ratio = Median(ratios);
+            met += ratio <= Target ? 1 : 0;
+            double nsPerCall = m.Raw.Events > 0 ? plain * 1e9 / m.Raw.Events : 0;
+            string line = string.Create(inv,
+                $"{m.Name,-10} {m.Raw.Events,11:N0} {nsPerCall,8:F0} {plain,10:F3} {Median(m.Recorded.Seconds),9:F3} " +
+                $"{ratio,7:F3}x ({ratios.Min(),5:F2}..{ratios.Max(),5:F2})");
+            if (m.Heaptrack is not null)
+            {
+                line += string.Create(inv, $" {Median(m.Heaptrack.Seconds),9:F3} {Median(PerRound(m.Heaptrack, m.Plain)),7:F2}x");
+            }
+            else if (heap)
+            {
+                line += $" {"",9} {"",8}";
+            }
+
+            Console.WriteLine(line + string.Create(inv, $" {m.Raw.BytesPerEvent,8:F2} {m.PackedBytesPerEvent,7:F2}"));
         }
 
         Console.WriteLine(string.Create(inv,
-            $"trace: {raw.Events:N0} events, {raw.Threads} thread(s); raw {raw.BytesPerEvent:F2} bytes/event, packed {packedBytesPerEvent:F2} bytes/event"));
+            $"target: ptrecord at most {Target:F2}x the unrecorded run: met on {met} of {results.Count} program(s)"));
     }
+
+    private static List<double> PerRound(Variant v, Variant baseline) =>
+        v.Seconds.Zip(baseline.Seconds, (a, b) => a / b).ToList();
 
     private static double Median(List<double> xs)
     {
         var s = xs.Order().ToList();
         return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
-    }
-
-    /// <summary>A bundled workload file (traces/workloads/NAME), searched upwards from the program's folder.</summary>
-    private static string FindWorkload(string name)
-    {
-        foreach (string start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-        {
-            for (DirectoryInfo? dir = new(start); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "traces", "workloads", name);
-                if (File.Exists(candidate))
-                {
-                    return candidate;
-                }
-            }
-        }
-
-        throw new FileNotFoundException($"Bundled workload {name} not found above {AppContext.BaseDirectory}; pass a command after --.");
     }
 }

@@ -111,4 +111,41 @@ internal static class TestPrograms
             mtrace();
         }
         """;
+
+    /// <summary>
+    /// Calls at a chosen pace, for the recorder's clock: each argument pair is a phase.
+    /// "dense N": N malloc(32)/free pairs back to back; "sparse N": N malloc(48), each after a busy wait
+    /// of 5 microseconds (clock_gettime, no allocation), then their N frees back to back.
+    /// </summary>
+    public const string ClockPace = """
+        #include <stdlib.h>
+        #include <string.h>
+        #include <time.h>
+        static long long now_ns(void) {
+            struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
+            return t.tv_sec * 1000000000LL + t.tv_nsec;
+        }
+        static void *kept[100000];
+        int main(int argc, char **argv) {
+            for (int a = 1; a + 1 < argc; a += 2) {
+                long n = atol(argv[a + 1]);
+                if (strcmp(argv[a], "sparse") == 0) {
+                    for (long i = 0; i < n && i < 100000; i++) {
+                        long long until = now_ns() + 5000;
+                        while (now_ns() < until) { }
+                        kept[i] = malloc(48);
+                    }
+                    for (long i = 0; i < n && i < 100000; i++) {
+                        free(kept[i]);
+                    }
+                } else {
+                    for (long i = 0; i < n; i++) {
+                        void *volatile p = malloc(32);
+                        free(p);
+                    }
+                }
+            }
+            return 0;
+        }
+        """;
 }
