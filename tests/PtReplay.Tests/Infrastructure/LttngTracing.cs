@@ -57,7 +57,7 @@ public sealed class LttngTracing : IDisposable
     /// with the vtid and vpid contexts when <paramref name="contexts"/>; returns the trace folder.
     /// </summary>
     /// <param name="dir">Where the trace folder goes (the program runs there too).</param>
-    /// <param name="environment">The program's environment on top of a clean one (HOME, LD_PRELOAD and LTTNG_UST_ALLOW_BLOCKING are set here).</param>
+    /// <param name="environment">The program's environment on top of a clean one (HOME, LD_PRELOAD and the LTTNG_UST_* settings are set here).</param>
     public string Record(string dir, IReadOnlyList<string> command, IReadOnlyDictionary<string, string>? environment = null,
         bool contexts = true, string events = "lttng_ust_libc:*", string? preloadAfter = null)
     {
@@ -79,6 +79,8 @@ public sealed class LttngTracing : IDisposable
             {
                 ["HOME"] = _home.Path,
                 ["LTTNG_UST_ALLOW_BLOCKING"] = "1",
+                // main() waits until the daemon enabled the events (default: at most 3 s), even on a loaded machine.
+                ["LTTNG_UST_REGISTER_TIMEOUT"] = "30000",
                 ["LD_PRELOAD"] = preloadAfter is null ? Wrapper : Wrapper + ":" + preloadAfter,
             };
             var (code, stdout, stderr) = ChildProcess.Run(command[0], command.Skip(1), CleanEnvironment.With(env), dir);
