@@ -22,6 +22,7 @@ public static class Program
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(PackCommand.Create());
         root.Subcommands.Add(ImportMtraceCommand.Create());
+        root.Subcommands.Add(ImportLttngCommand.Create());
         root.Subcommands.Add(BenchRecordCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());

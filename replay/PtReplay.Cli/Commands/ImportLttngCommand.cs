@@ -1,0 +1,108 @@
+using System.CommandLine;
+using System.Globalization;
+using PtReplay.Traces.Import;
+
+namespace PtReplay.Cli.Commands;
+
+/// <summary>`ptreplay import-lttng TRACE_DIR -o OUT`: converts a trace of LTTng-UST's libc wrapper into PtReplay traces.</summary>
+public static class ImportLttngCommand
+{
+    /// <summary>Creates the verb.</summary>
+    public static Command Create()
+    {
+        var input = new Argument<string>("trace-dir")
+        {
+            Description = "The folder LTTng wrote the trace to (`lttng create --output=DIR`; searched recursively for " +
+                "user-space CTF traces), or a text file babeltrace2 printed from such a trace.",
+        };
+        var output = new Option<string>("--output", "-o") { Description = "The trace to write (other processes: OUT.<vpid>).", Required = true };
+        var babeltrace = new Option<string?>("--babeltrace")
+        {
+            Description = "The babeltrace2 program to read the CTF trace with (default: babeltrace2 on PATH).",
+        };
+        var verb = new Command("import-lttng",
+            "Convert a trace of LTTng-UST's libc wrapper (liblttng-ust-libc-wrapper.so) into a PtReplay trace, so " +
+            "allocation streams captured with LTTng can be inspected and replayed.\n\n" +
+            "Record one (Debian: apt-get install lttng-tools liblttng-ust-dev babeltrace2; user space only, no kernel modules):\n" +
+            "  lttng-sessiond --daemonize                   # or let `lttng create` start it\n" +
+            "  lttng create app --output=/tmp/app-lttng\n" +
+            "  lttng enable-channel -u --blocking-timeout=inf --subbuf-size=8M libc   # wait instead of dropping events\n" +
+            "  lttng enable-event -u -c libc 'lttng_ust_libc:*'\n" +
+            "  lttng add-context -u -c libc -t vtid -t vpid  # REQUIRED for threads (vtid) and processes (vpid)\n" +
+            "  lttng start\n" +
+            "  LTTNG_UST_ALLOW_BLOCKING=1 LD_PRELOAD=liblttng-ust-libc-wrapper.so ./app   # .so.1 with liblttng-ust1 alone\n" +
+            "  lttng stop; lttng destroy app\n" +
+            "  ptreplay import-lttng /tmp/app-lttng -o app.trace\n\n" +
+            "What maps to what: lttng_ust_libc:malloc, calloc, realloc, free, memalign and posix_memalign become the same " +
+            "calls with their arguments and results (posix_memalign: status = its return value). The vtid context is the " +
+            "thread (without it every event is one thread); the vpid context is the process: the first process goes to OUT, " +
+            "each other one to OUT.<vpid> (without vpid everything is one process). Timestamps are ns since the process's " +
+            "first event, on LTTng's monotonic clock.\n\n" +
+            "What is lost: aligned_alloc, valloc, pvalloc and reallocarray (the wrapper has no event for them, so their " +
+            "blocks are later freed without an allocation), every call before the program registered with the session " +
+            "daemon, calls made inside another traced call, thread start/exit and fork/exec markers, errno, and everything " +
+            "the recorder's header knows (glibc version, brk0, argv). Events the tracer discarded when its buffers were " +
+            "full are reported as a warning (use the blocking channel above to avoid them). `ptreplay record` captures all " +
+            "of this; use import-lttng when a trace from LTTng is what you have.\n\n" +
+            "Reading the CTF trace needs babeltrace2 (apt-get install babeltrace2). A text file from " +
+            "`babeltrace2 --clock-seconds DIR > app.txt` (or its default output) is read directly.\n\n" +
+            "Examples:\n" +
+            "  ptreplay import-lttng /tmp/app-lttng -o app.trace && ptreplay info app.trace\n" +
+            "  babeltrace2 --clock-seconds /tmp/app-lttng > app.txt; ptreplay import-lttng app.txt -o app.trace\n\n" +
+            "Output (stderr): one line per trace written (events, threads, pid), warnings for discarded events and a " +
+            "missing vtid context. A missing folder, a folder with no libc events, a damaged file or a missing babeltrace2 " +
+            "fail with a message that names it.\n" +
+            TraceProblem.ExitCodesHelp)
+        {
+            input, output, babeltrace,
+        };
+        verb.SetAction(parse =>
+        {
+            string inPath = parse.GetValue(input)!;
+            string outPath = parse.GetValue(output)!;
+            var progress = new ProgressLine("import-lttng");
+            try
+            {
+                LttngImportResult result = LttngImporter.Import(inPath, outPath, parse.GetValue(babeltrace), progress);
+                progress.Done();
+                Report(result, inPath);
+                return TraceProblem.Ok;
+            }
+            catch (Exception e) when (TraceProblem.IsTraceProblem(e))
+            {
+                progress.Done();
+                return TraceProblem.Report("import-lttng", e);
+            }
+        });
+        return verb;
+    }
+
+    private static void Report(LttngImportResult result, string inPath)
+    {
+        CultureInfo inv = CultureInfo.InvariantCulture;
+        foreach (LttngImportedProcess p in result.Processes)
+        {
+            string pid = p.Pid > 0 ? string.Create(inv, $", pid {p.Pid}") : "";
+            Console.Error.WriteLine(string.Create(inv, $"ptreplay import-lttng: {p.Path}: {p.Events:N0} events, {p.Threads} thread(s){pid} from {inPath}"));
+        }
+
+        if (result.OtherEvents > 0)
+        {
+            Console.Error.WriteLine(string.Create(inv, $"ptreplay import-lttng: skipped {result.OtherEvents:N0} events of other providers"));
+        }
+
+        if (!result.HasVtid)
+        {
+            Console.Error.WriteLine("ptreplay import-lttng: warning: no vtid context: every event is put in one thread " +
+                "(record with `lttng add-context -u -t vtid`)");
+        }
+
+        if (result.DiscardedEvents > 0 || result.LostPackets > 0)
+        {
+            string counts = string.Create(inv, $"{result.DiscardedEvents:N0} events and lost {result.LostPackets:N0} packets");
+            Console.Error.WriteLine($"ptreplay import-lttng: warning: the tracer discarded {counts}: " +
+                "the trace misses calls (frees of unknown blocks follow). Record with a blocking channel " +
+                "(`lttng enable-channel -u --blocking-timeout=inf ...` and LTTNG_UST_ALLOW_BLOCKING=1) or larger buffers.");
+        }
+    }
+}
