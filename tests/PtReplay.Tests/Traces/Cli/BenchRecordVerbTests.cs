@@ -1,0 +1,36 @@
+using System.Globalization;
+
+namespace PtReplay.Tests.Traces.Cli;
+
+/// <summary>
+/// `ptreplay bench-record`, the recorder's overhead benchmark: it runs (one short round here; the
+/// figures themselves are measured by running it, never asserted in a test) and reports every column.
+/// </summary>
+public class BenchRecordVerbTests
+{
+    [Fact]
+    public void OneRoundOfABundledWorkload_PrintsItsRow_AndTheTargetLine()
+    {
+        (int code, string stdout, string stderr) = CliRunner.Run("bench-record", "-w", "sqlite", "-n", "1", "--no-heaptrack");
+        Assert.True(code == 0, stderr);
+        string row = stdout.Split('\n').Single(l => l.StartsWith("sqlite ", StringComparison.Ordinal));
+        string[] f = row.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // program, events, ns/call, unrecorded, ptrecord, ratio, (range), raw B/ev, packed B/ev
+        long events = long.Parse(f[1], NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+        Assert.True(events > 100_000, row); // sqlite_work.sql makes ~300k calls
+        double rawBytes = double.Parse(f[^2], CultureInfo.InvariantCulture);
+        double packedBytes = double.Parse(f[^1], CultureInfo.InvariantCulture);
+        Assert.InRange(rawBytes, 1.0, 32.0);
+        Assert.True(packedBytes < rawBytes, row);
+        Assert.Contains("target: ptrecord at most 1.15x the unrecorded run: met on ", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AnUnknownWorkload_IsRefused_NamingTheBundledOnes()
+    {
+        (int code, _, string stderr) = CliRunner.Run("bench-record", "-w", "nosuch", "-n", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("unknown workload 'nosuch'", stderr, StringComparison.Ordinal);
+        Assert.Contains("python, churn, perl, sqlite, sort, mt", stderr, StringComparison.Ordinal);
+    }
+}
