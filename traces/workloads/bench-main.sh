@@ -4,7 +4,6 @@
 # results and the report under reports/out/<timestamp>/ (override with PTREPLAY_OUT).
 set -euo pipefail
 ROOT="$1"
-WL="$ROOT/traces/workloads"
 OUT="${PTREPLAY_OUT:-$ROOT/reports/out/$(date -u +%Y%m%dT%H%M%SZ)}"
 TRACES="$OUT/traces"
 mkdir -p "$TRACES"
@@ -12,20 +11,17 @@ mkdir -p "$TRACES"
 say() { printf '\n== %s\n' "$*" >&2; }
 ptreplay() { "$ROOT/run-bench.sh" "$@"; }
 
-# Inputs that need generating (deterministic).
-seq 1 60000 | awk '{ printf "%08d line %d %s\n", ($1 * 7919) % 100003, $1, substr("abcdefghijklmnopqrstuvwxyz", 1 + $1 % 26) }' > "$OUT/sort-input.txt"
-
-record() { # name, then the command
+record() { # name, then `-w WORKLOAD` (a bundled workload: `ptreplay record --help`) or `-- CMD ARGS...`
     local name="$1"; shift
     say "recording $name: $*"
-    ptreplay record -o "$TRACES/$name.trace" -- "$@" > "$OUT/$name.stdout"
+    ptreplay record -o "$TRACES/$name.trace" "$@" > "$OUT/$name.stdout"
 }
 
-record python env PYTHONMALLOC=malloc PYTHONHASHSEED=0 /usr/bin/python3 "$WL/python_work.py" 40
-record sqlite /usr/bin/sqlite3 :memory: -init /dev/null -bail -batch < "$WL/sqlite_work.sql"
-record perl env PERL_HASH_SEED=0 PERL_PERTURB_KEYS=0 /usr/bin/perl "$WL/perl_work.pl" 30
-record sort env LC_ALL=C /usr/bin/sort "$OUT/sort-input.txt"
-record mt "$ROOT/artifacts/native/ptworkload-mt"
+record python -w python
+record sqlite -w sqlite
+record perl -w perl
+record sort -w sort
+record mt -- "$ROOT/artifacts/native/ptworkload-mt" # the default size: 185k events (bench-record's is 5x longer)
 
 for t in "$TRACES"/*.trace; do
     name="$(basename "$t" .trace)"

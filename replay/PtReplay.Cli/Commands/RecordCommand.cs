@@ -5,8 +5,8 @@ using PtReplay.Traces.Recording;
 namespace PtReplay.Cli.Commands;
 
 /// <summary>
-/// `ptreplay record -o OUT [--no-follow] [--raw] -- CMD ARGS...`: runs a program under the LD_PRELOAD
-/// recorder, passes its stdin/stdout/stderr through, and exits with its exit code.
+/// `ptreplay record -o OUT [--no-follow] [--raw] (-w WORKLOAD | -- CMD ARGS...)`: runs a program (or a bundled
+/// workload) under the LD_PRELOAD recorder, passes its stdin/stdout/stderr through, and exits with its exit code.
 /// </summary>
 public static class RecordCommand
 {
@@ -26,10 +26,15 @@ public static class RecordCommand
         {
             Description = "Keep the recorder's raw per-thread blocks instead of packing them (faster, larger).",
         };
+        var workload = new Option<string>("--workload", "-w")
+        {
+            Description = $"Record a bundled workload instead of a command: {string.Join(", ", BundledWorkloads.Names)} " +
+                          "(with the settings that make its heap use repeat; see `ptreplay bench-record --help`).",
+        };
         var command = new Argument<string[]>("command")
         {
             Description = "The program to run and its arguments (put them after --).",
-            Arity = ArgumentArity.OneOrMore,
+            Arity = ArgumentArity.ZeroOrMore,
         };
         var verb = new Command("record",
             "Run a program under the recorder (LD_PRELOAD libptrecord.so): every malloc, calloc, realloc, " +
@@ -38,16 +43,41 @@ public static class RecordCommand
             "unchanged and its exit code becomes ptreplay's. A one-line summary goes to stderr.\n\n" +
             "Examples:\n" +
             "  ptreplay record -o py.trace -- env PYTHONMALLOC=malloc python3 app.py\n" +
-            "  ptreplay record -o sort.trace --no-follow -- sort big.txt\n\n" +
-            "Exit codes: the program's (128+N when signal N killed it); 2 when the program could not be started.")
+            "  ptreplay record -o sort.trace --no-follow -- sort big.txt\n" +
+            "  ptreplay record -o sqlite.trace -w sqlite\n\n" +
+            "Exit codes: the program's (128+N when signal N killed it); 2 when the program could not be started or the arguments are wrong.")
         {
-            output, noFollow, raw, command,
+            output, noFollow, raw, workload, command,
         };
         verb.SetAction(parse =>
         {
+            string[] cmd = parse.GetValue(command) ?? [];
+            string? name = parse.GetValue(workload);
+            if ((name is null) == (cmd.Length == 0))
+            {
+                Console.Error.WriteLine("ptreplay record: give either a command after -- or a bundled workload (-w NAME), not both or neither.");
+                return 2;
+            }
+
+            BundledWorkload? w = null;
+            if (name is not null)
+            {
+                try
+                {
+                    w = BundledWorkloads.Get(name);
+                }
+                catch (Exception e) when (e is ArgumentException or IOException)
+                {
+                    Console.Error.WriteLine($"ptreplay record: {e.Message}");
+                    return 2;
+                }
+            }
+
             var options = new RecordingOptions
             {
-                Command = parse.GetValue(command) ?? [],
+                Command = w?.Command ?? cmd,
+                ExtraEnvironment = w?.Environment,
+                StandardInput = w?.StandardInput,
                 OutputPath = parse.GetValue(output)!,
                 FollowChildren = !parse.GetValue(noFollow),
             };

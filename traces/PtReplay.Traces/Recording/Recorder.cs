@@ -28,7 +28,7 @@ public static partial class Recorder
         var psi = new ProcessStartInfo(options.Command[0])
         {
             UseShellExecute = false,
-            RedirectStandardInput = options.CaptureOutput,
+            RedirectStandardInput = options.CaptureOutput || options.StandardInput is not null,
             RedirectStandardOutput = options.CaptureOutput,
             RedirectStandardError = options.CaptureOutput,
         };
@@ -93,6 +93,10 @@ public static partial class Recorder
         {
             stdout = ReadAllAsync(process.StandardOutput.BaseStream);
             stderr = ReadAllAsync(process.StandardError.BaseStream);
+        }
+
+        if (psi.RedirectStandardInput)
+        {
             FeedStandardInput(process, options.StandardInput);
         }
 
