@@ -37,6 +37,8 @@ public sealed class EngineResult
     public string FootprintSource { get; init; } = "";
     /// <summary>Where the RSS figure comes from.</summary>
     public string RssSource { get; init; } = "";
+    /// <summary>The clock that timed each call (name, how it is read, ticks/ns), or "none (--no-timing)".</summary>
+    public string LatencyClock { get; init; } = "";
     /// <summary>Engine-specific extra figures (cross-thread waits, mallinfo2 fields, ...).</summary>
     public IReadOnlyDictionary<string, double> Extra { get; init; } = new Dictionary<string, double>();
 

@@ -5,6 +5,9 @@ namespace PtReplay.Replay.Metrics;
 /// <summary>Computes an <see cref="EngineResult"/>'s summary figures from its samples and the prepared trace.</summary>
 public static class ResultBuilder
 {
+    /// <summary><see cref="EngineResult.LatencyClock"/> of a replay that read no clock per call (--no-timing).</summary>
+    public const string NoTimingClock = "none (--no-timing)";
+
     /// <summary>
     /// Builds the result: series sorted by op position; peaks over the samples and the final values;
     /// the footprint at peak live is the one sampled at the prepared trace's peak op.
@@ -12,7 +15,7 @@ public static class ResultBuilder
     public static EngineResult Build(
         string engine, PreparedTrace trace, IEnumerable<SeriesPoint> samples, ulong finalFootprint, ulong finalRss,
         LatencyHistogram latency, long calls, long wallNs, string footprintSource, string rssSource,
-        IReadOnlyDictionary<string, double> extra)
+        IReadOnlyDictionary<string, double> extra, string latencyClock = "")
     {
         var series = samples.OrderBy(p => p.Seq).ToList();
         series.Add(new SeriesPoint(trace.OpCount, trace.FinalLiveBytes, finalFootprint, finalRss));
@@ -44,6 +47,7 @@ public static class ResultBuilder
             FootprintSource = footprintSource,
             RssSource = rssSource,
             Extra = extra,
+            LatencyClock = latencyClock,
         };
     }
 }

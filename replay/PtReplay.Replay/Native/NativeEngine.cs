@@ -143,10 +143,10 @@ public static class NativeEngine
             return (EngineResult.Failed(engine, ex.Message), null);
         }
 
-        return (ToResult(engine, trace, raw), raw);
+        return (ToResult(engine, trace, raw, options.NoTiming), raw);
     }
 
-    private static EngineResult ToResult(string engine, PreparedTrace trace, NativeResults raw)
+    private static EngineResult ToResult(string engine, PreparedTrace trace, NativeResults raw, bool noTiming)
     {
         NativeResultsHeader h = raw.Header;
         ulong baseline = h.BaselineRss;
@@ -181,7 +181,10 @@ public static class NativeEngine
         }
 
         return ResultBuilder.Build(engine, trace, points, h.FinalFootprint, Sub(h.FinalRss, baseline), raw.ReadLatency(),
-            (long)h.Calls, (long)h.WallNs, FootprintSources[source], RssSource, extra);
+            (long)h.Calls, (long)h.WallNs, FootprintSources[source], RssSource, extra,
+            !noTiming ? string.Create(CultureInfo.InvariantCulture,
+                $"tsc: rdtsc in {NativeArtifacts.Replayer}, {h.TscPerNs:F4} ticks/ns calibrated against CLOCK_MONOTONIC over 30 ms")
+                : ResultBuilder.NoTimingClock);
     }
 
     private static ulong Sub(ulong a, ulong b) => a > b ? a - b : 0;

@@ -11,7 +11,7 @@ namespace PtReplay.Replay.Output;
 /// { "trace":   { path, events, calls, ops, threads, slots, peak_live_bytes, final_live_bytes, issues_total, issues: [...] },
 ///   "options": { threads, touch, tunables, sample_every },
 ///   "engines": { "glibc": { peak_live_bytes, peak_footprint_bytes, peak_rss_bytes, final_footprint_bytes,
-///                           final_rss_bytes, latency_ns: { "malloc": { p50, p90, p99, p999, max, count } ... }, ... },
+///                           final_rss_bytes, latency_clock, latency_ns: { "malloc": { p50, p90, p99, p999, max, count } ... }, ... },
 ///                "jemalloc": { "error": "..." } } }
 /// </code>
 /// </summary>
@@ -81,6 +81,7 @@ public static class SummaryWriter
             w.WriteNumber("wall_ns", r.WallNs);
             w.WriteString("footprint_source", r.FootprintSource);
             w.WriteString("rss_source", r.RssSource);
+            w.WriteString("latency_clock", r.LatencyClock);
 
             w.WriteStartObject("latency_ns");
             foreach (EventKind kind in EventKinds.Calls)

@@ -4,6 +4,7 @@ using PtReplay.Allocator;
 using PtReplay.Allocator.Tunables;
 using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Preparation;
+using PtReplay.Replay.Timing;
 using PtReplay.Traces;
 
 namespace PtReplay.Replay.Sim;
@@ -11,7 +12,8 @@ namespace PtReplay.Replay.Sim;
 /// <summary>
 /// The "sim" engine: replays a prepared trace into the C# ptmalloc model, single-threaded in the
 /// recorded global order, with the same sample points as the native engines. Latency is the
-/// model's own cost per call (Stopwatch ticks), footprint and RSS come from the model
+/// model's own cost per call, read with <see cref="ModelTimer.Default"/> (the calibrated TSC where
+/// usable, else Stopwatch; summary.json names it), footprint and RSS come from the model
 /// (<see cref="Ptmalloc.Footprint"/>). A model abort (glibc would have aborted) is the engine's error.
 /// </summary>
 public static class SimEngine
@@ -29,9 +31,21 @@ public static class SimEngine
     public static MallocTunables ResolveTunables(string? tunables, TraceHeader header) =>
         tunables is not null ? MallocTunables.Parse(tunables) : MallocTunables.FromEnvironment(header.MallocEnvironment);
 
-    /// <summary>Runs the model over the prepared trace.</summary>
-    public static EngineResult Run(PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables)
+    /// <summary>Runs the model over the prepared trace, timing calls with <see cref="ModelTimer.Default"/> (unless --no-timing).</summary>
+    public static EngineResult Run(PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables) =>
+        Run(trace, header, options, tunables, options.NoTiming ? null : ModelTimer.Default);
+
+    /// <summary>
+    /// Runs the model over the prepared trace, timing each call with <paramref name="timer"/>; null (or
+    /// <see cref="ReplayOptions.NoTiming"/>): no clock is read per call.
+    /// </summary>
+    public static EngineResult Run(PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, ModelTimer? timer)
     {
+        if (options.NoTiming)
+        {
+            timer = null;
+        }
+
         MallocTunables resolved;
         try
         {
@@ -71,7 +85,9 @@ public static class SimEngine
             sampleCursor[t] = (long)file.Thread(t).SampleStart;
         }
 
-        var latency = new LatencyHistogram(Stopwatch.Frequency / 1e9);
+        var latency = new LatencyHistogram(timer?.TicksPerNs ?? Stopwatch.Frequency / 1e9);
+        LatencyHistogram? timed = timer is null ? null : latency;
+        bool tsc = timer?.Kind == TimerKind.Tsc;
         var points = new List<SeriesPoint>(trace.Samples.Count);
         long calls = 0, done = 0;
         long progressStep = Math.Max(1, trace.OpCount / 100);
@@ -81,7 +97,10 @@ public static class SimEngine
             ref readonly PreparedOp op = ref file.Op(index);
             try
             {
-                if (Execute(model, thread, in op, slots, options.NoTiming ? null : latency))
+                bool isCall = tsc
+                    ? Execute<TscTicks>(model, thread, in op, slots, timed)
+                    : Execute<StopwatchTicks>(model, thread, in op, slots, timed);
+                if (isCall)
                 {
                     calls++;
                 }
@@ -120,17 +139,19 @@ public static class SimEngine
             ["mmapped_bytes"] = final.MmappedBytes,
         };
         return ResultBuilder.Build("sim", trace, points, final.TotalBytes, final.ResidentBytes, latency, calls, wallNs,
-            FootprintSource, RssSource, extra);
+            FootprintSource, RssSource, extra, timer?.Description ?? ResultBuilder.NoTimingClock);
     }
 
     /// <summary>
-    /// Executes one op on the model; returns true for a malloc-family call. <paramref name="latency"/> is
-    /// null under --no-timing: the clock is then not read at all (two reads cost ~50 ns a call here).
+    /// Executes one op on the model; returns true for a malloc-family call, timed with
+    /// <typeparamref name="TClock"/> (one compiled copy per clock). <paramref name="latency"/> is null under
+    /// --no-timing: the clock is then not read at all.
     /// </summary>
-    private static bool Execute(Ptmalloc model, int thread, in PreparedOp op, ulong[] slots, LatencyHistogram? latency)
+    private static bool Execute<TClock>(Ptmalloc model, int thread, in PreparedOp op, ulong[] slots, LatencyHistogram? latency)
+        where TClock : struct, ITickSource
     {
         ulong p = 0;
-        long t0 = latency is null ? 0 : Stopwatch.GetTimestamp();
+        long t0 = latency is null ? 0 : TClock.Now();
         switch (op.Kind)
         {
             case PreparedKind.Malloc: p = model.Malloc(thread, op.Size); break;
@@ -160,7 +181,7 @@ public static class SimEngine
 
         if (latency is not null)
         {
-            long t1 = Stopwatch.GetTimestamp();
+            long t1 = TClock.Now();
             latency.Record((int)op.Kind, op.RequestedBytes, (ulong)(t1 - t0));
         }
         if (op.Kind == PreparedKind.Free)
