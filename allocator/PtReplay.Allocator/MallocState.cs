@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using PtReplay.Allocator.Arenas;
 using PtReplay.Allocator.Bins;
 using PtReplay.Allocator.Chunks;
@@ -73,6 +74,7 @@ internal sealed class MallocState
     public static ulong MainArenaAddress(ModelOptions o) => o.MmapBase + 0x1c80;
 
     /// <summary>arena_for_chunk: main arena unless NON_MAIN_ARENA, then the arena of the chunk's heap.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Arena ArenaForChunk(ulong p)
     {
         if (M.IsMainArenaChunk(p))
@@ -83,6 +85,7 @@ internal sealed class MallocState
     }
 
     /// <summary>heap_for_ptr.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public HeapInfo HeapForPtr(ulong p) => Heaps[p & ~(HeapInfo.MaxSize - 1)];
 
     /// <summary>malloc_printerr: glibc would print the message and abort.</summary>

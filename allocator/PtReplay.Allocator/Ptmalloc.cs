@@ -91,6 +91,7 @@ public sealed class Ptmalloc
         _s.Current = t;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Touch(ulong mem)
     {
         if (_touch == TouchModel.None || mem == 0)
@@ -106,6 +107,7 @@ public sealed class Ptmalloc
     // ---------------------------------------------------------------- malloc
 
     /// <summary>malloc(size).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong Malloc(int thread, ulong size)
     {
         Enter(thread);
@@ -114,6 +116,7 @@ public sealed class Ptmalloc
         return mem;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong MallocInternal(ulong bytes)
     {
         ulong tbytes = Chunk.CheckedRequestToSize(bytes);
@@ -139,12 +142,14 @@ public sealed class Ptmalloc
     // ---------------------------------------------------------------- free
 
     /// <summary>free(ptr).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Free(int thread, ulong ptr)
     {
         Enter(thread);
         FreeInternal(ptr);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void FreeInternal(ulong mem)
     {
         if (mem == 0)
@@ -170,6 +175,7 @@ public sealed class Ptmalloc
     // ---------------------------------------------------------------- calloc
 
     /// <summary>calloc(count, size).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong Calloc(int thread, ulong count, ulong size)
     {
         Enter(thread);
@@ -226,6 +232,7 @@ public sealed class Ptmalloc
     // ---------------------------------------------------------------- realloc
 
     /// <summary>realloc(ptr, size); realloc(p, 0) frees and returns 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong Realloc(int thread, ulong ptr, ulong size)
     {
         Enter(thread);
@@ -235,6 +242,7 @@ public sealed class Ptmalloc
     }
 
     /// <summary>reallocarray(ptr, count, size).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong ReallocArray(int thread, ulong ptr, ulong count, ulong size)
     {
         Enter(thread);
@@ -246,6 +254,7 @@ public sealed class Ptmalloc
         return mem;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong ReallocInternal(ulong oldmem, ulong bytes)
     {
         if (bytes == 0 && oldmem != 0)
@@ -302,6 +311,7 @@ public sealed class Ptmalloc
     // ---------------------------------------------------------------- memalign family
 
     /// <summary>memalign(alignment, size).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong Memalign(int thread, ulong alignment, ulong size)
     {
         Enter(thread);
@@ -311,9 +321,11 @@ public sealed class Ptmalloc
     }
 
     /// <summary>aligned_alloc(alignment, size) (2.36: same as memalign).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong AlignedAlloc(int thread, ulong alignment, ulong size) => Memalign(thread, alignment, size);
 
     /// <summary>posix_memalign: returns 0 or EINVAL (22) / ENOMEM (12).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int PosixMemalign(int thread, ulong alignment, ulong size, out ulong result)
     {
         Enter(thread);
@@ -329,9 +341,11 @@ public sealed class Ptmalloc
     }
 
     /// <summary>valloc(size).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong Valloc(int thread, ulong size) => Memalign(thread, _s.PageSize, size);
 
     /// <summary>pvalloc(size).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong Pvalloc(int thread, ulong size)
     {
         ulong ps = _s.PageSize;
@@ -343,6 +357,7 @@ public sealed class Ptmalloc
 
     private static bool IsPowerOfTwo(ulong x) => (x & (x - 1)) == 0;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong MidMemalign(ulong alignment, ulong bytes)
     {
         if (alignment <= Chunk.Alignment)
@@ -373,6 +388,7 @@ public sealed class Ptmalloc
     // ---------------------------------------------------------------- threads, trim, info
 
     /// <summary>Thread exit: flushes the thread's tcache back to its arena and puts the arena on the free list when no thread uses it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ThreadExit(int thread)
     {
         Enter(thread);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using PtReplay.Allocator.Chunks;
 
 namespace PtReplay.Allocator.Arenas;
@@ -15,8 +16,10 @@ internal sealed class ArenaSelector
     public ArenaSelector(MallocState s) => _s = s;
 
     /// <summary>arena_get: the current thread's arena, choosing one on first use.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Arena? ArenaGet(ulong size) => _s.Current.Arena ?? ArenaGet2(size, null);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Arena? ArenaGet2(ulong size, Arena? avoid)
     {
         var a = GetFreeList();
@@ -42,6 +45,7 @@ internal sealed class ArenaSelector
     }
 
     /// <summary>arena_get_retry.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Arena? ArenaGetRetry(Arena? ar, ulong size)
     {
         if (ar is not null && !ar.IsMain)
@@ -49,6 +53,7 @@ internal sealed class ArenaSelector
         return ArenaGet2(size, ar);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Arena? GetFreeList()
     {
         var result = _s.FreeList;
@@ -61,12 +66,14 @@ internal sealed class ArenaSelector
         return result;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Detach(Arena? replaced)
     {
         if (replaced is not null)
             replaced.AttachedThreads--;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Arena ReusedArena(Arena? avoid)
     {
         _s.NextToUse ??= _s.Main;
@@ -80,6 +87,7 @@ internal sealed class ArenaSelector
         return result;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RemoveFromFreeList(Arena arena)
     {
         Arena? prev = null;
@@ -98,6 +106,7 @@ internal sealed class ArenaSelector
     }
 
     /// <summary>_int_new_arena: a heap whose start holds heap_info and the malloc_state, top right after.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Arena? NewArena(ulong size)
     {
         var hm = _s.HeapManager;
@@ -130,6 +139,7 @@ internal sealed class ArenaSelector
     }
 
     /// <summary>malloc_init_state: empty circular bins, top = the initial top (bin 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void InitState(Arena a)
     {
         for (int i = 1; i < Bins.BinIndex.NBins; i++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using PtReplay.Allocator.Chunks;
 
 namespace PtReplay.Allocator.Arenas;
@@ -13,6 +14,7 @@ internal sealed class HeapManager
 
     public HeapManager(MallocState s) => _s = s;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public HeapInfo? NewHeap(ulong size, ulong topPad)
     {
         const ulong maxSize = HeapInfo.MaxSize;
@@ -73,6 +75,7 @@ internal sealed class HeapManager
     }
 
     /// <summary>Writes heap_info's fields into the heap's first words.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void WriteHeader(HeapInfo h)
     {
         var m = _s.M;
@@ -83,6 +86,7 @@ internal sealed class HeapManager
         m.Write(h.Base + 32, _s.PageSize);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Grow(HeapInfo h, long diff)
     {
         ulong pagesize = _s.PageSize;
@@ -97,6 +101,7 @@ internal sealed class HeapManager
         return 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Shrink(HeapInfo h, ulong diff)
     {
         long newSize = (long)h.Size - (long)diff;
@@ -108,6 +113,7 @@ internal sealed class HeapManager
         return 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Delete(HeapInfo h)
     {
         _s.Heaps.Remove(h.Base);
@@ -116,6 +122,7 @@ internal sealed class HeapManager
     }
 
     /// <summary>Bytes of all live heaps (size in use).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong TotalHeapBytes()
     {
         ulong total = 0;

@@ -25,6 +25,7 @@ internal static class BinIndex
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int SmallbinIndex(ulong size) => (int)(size >> 4);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int LargebinIndex(ulong s) =>
         (s >> 6) <= 48 ? 48 + (int)(s >> 6) :
         (s >> 9) <= 20 ? 91 + (int)(s >> 9) :

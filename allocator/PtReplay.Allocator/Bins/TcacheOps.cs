@@ -61,6 +61,7 @@ internal sealed class TcacheOps
     }
 
     /// <summary>tcache_thread_shutdown: every cached chunk and then the tcache block go back to the arena.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Shutdown(Ptmalloc api)
     {
         var t = _s.Current;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using PtReplay.Allocator.Arenas;
 using PtReplay.Allocator.Bins;
 using PtReplay.Allocator.Chunks;
@@ -20,6 +21,7 @@ internal sealed class Consolidator
         _m = s.M;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Consolidate(Arena av)
     {
         av.HaveFastchunks = false;

@@ -27,6 +27,7 @@ internal sealed class IntFree
         _m = s.M;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Free(Arena av, ulong p, bool haveLock)
     {
         ulong size = _m.ChunkSize(p);
@@ -93,6 +94,7 @@ internal sealed class IntFree
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void FreeNormal(Arena av, ulong p, ulong size)
     {
         ulong nextchunk = p + size;
@@ -171,6 +173,7 @@ internal sealed class IntFree
     }
 
     /// <summary>unlink_chunk: takes a free chunk off its (small, large or unsorted) bin list (the arena is implied by the links).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Unlink(Arena av, ulong p)
     {
         ulong size = _m.ChunkSize(p);

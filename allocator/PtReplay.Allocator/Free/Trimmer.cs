@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using PtReplay.Allocator.Arenas;
 using PtReplay.Allocator.Bins;
 using PtReplay.Allocator.Chunks;
@@ -21,6 +22,7 @@ internal sealed class Trimmer
         _m = s.M;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Systrim(ulong pad, Arena av)
     {
         ulong pagesize = _s.PageSize;
@@ -46,6 +48,7 @@ internal sealed class Trimmer
         return 1;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int HeapTrim(HeapInfo heap, ulong pad)
     {
         var av = heap.Arena;
@@ -97,6 +100,7 @@ internal sealed class Trimmer
         return 1;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void MunmapChunk(ulong p)
     {
         ulong pagesize = _s.PageSize;
@@ -112,6 +116,7 @@ internal sealed class Trimmer
         _s.Space.Munmap(block, total);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Mtrim(Arena av, ulong pad)
     {
         _s.Consolidator.Consolidate(av);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using PtReplay.Allocator.Arenas;
 using PtReplay.Allocator.Bins;
 using PtReplay.Allocator.Chunks;
@@ -29,6 +30,7 @@ internal sealed class IntMalloc
     private bool _fromTcache;
 
     /// <summary>Returns the user pointer, or 0 when memory is exhausted.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong Malloc(Arena? av, ulong bytes)
     {
         _fromTcache = false;
@@ -38,6 +40,7 @@ internal sealed class IntMalloc
         return p;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong MallocCore(Arena? av, ulong bytes)
     {
         ulong nb = Chunk.CheckedRequestToSize(bytes);
@@ -120,6 +123,7 @@ internal sealed class IntMalloc
         return MallocSlow(av, nb, idx, tc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong MallocSlow(Arena av, ulong nb, int idx, Tcache? tc)
     {
         var mp = _s.Mp;
@@ -360,6 +364,7 @@ internal sealed class IntMalloc
     /// unlinks it, then hands it out whole when the rest would be smaller than MINSIZE (the slack stays
     /// inside the chunk), else splits it and sends the remainder to unsorted.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong TakeFromBin(Arena av, ulong victim, ulong size, ulong nb, string corruptMessage, bool setLastRemainder)
     {
         ulong remainderSize = size - nb;
@@ -379,6 +384,7 @@ internal sealed class IntMalloc
     }
 
     /// <summary>Takes nb from the front of <paramref name="victim"/> and puts the remainder at the front of unsorted.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SplitToUnsorted(Arena av, ulong victim, ulong nb, ulong remainderSize, string corruptMessage, bool setLastRemainder)
     {
         ulong remainder = victim + nb;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using PtReplay.Allocator.Arenas;
 using PtReplay.Allocator.Chunks;
 using PtReplay.Allocator.Memory;
@@ -26,6 +27,7 @@ internal sealed class SysMalloc
         _m = s.M;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong Allocate(ulong nb, Arena? av)
     {
         var mp = _s.Mp;
@@ -108,6 +110,7 @@ internal sealed class SysMalloc
         return 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void GrowMainHeap(Arena av, ulong nb, ulong oldTop, ulong oldSize, ulong oldEnd)
     {
         var mp = _s.Mp;
@@ -202,6 +205,7 @@ internal sealed class SysMalloc
     }
 
     /// <summary>sysmalloc_mmap: a chunk in its own mapping; returns the user pointer or 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong MmapChunk(ulong nb)
     {
         ulong pagesize = _s.PageSize;

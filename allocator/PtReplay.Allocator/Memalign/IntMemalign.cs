@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using PtReplay.Allocator.Arenas;
 using PtReplay.Allocator.Chunks;
 using PtReplay.Allocator.Memory;
@@ -20,6 +21,7 @@ internal sealed class IntMemalign
         _m = s.M;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong Memalign(Arena? av, ulong alignment, ulong bytes)
     {
         ulong nb = Chunk.CheckedRequestToSize(bytes);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace PtReplay.Allocator.Memory;
 
 /// <summary>
@@ -59,6 +60,7 @@ public sealed class AddressSpace
 
     /// <summary>sbrk: moves the break by <paramref name="increment"/> and returns the old break, or
     /// <see cref="Failed"/> when the break would run into a mapping.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong Sbrk(long increment)
     {
         ulong old = Brk;
@@ -92,6 +94,7 @@ public sealed class AddressSpace
     /// <summary>mmap(addr hint or 0, length): returns the start, page-aligned, or <see cref="Failed"/> when no gap fits.
     /// A hint is honoured when the range is free. <paramref name="noReserve"/>: a PROT_NONE/MAP_NORESERVE
     /// reservation, exempt from the overcommit check.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong Mmap(ulong length, ulong hint = 0, bool noReserve = false)
     {
         if (length == 0 || length > _mmapBase || (!noReserve && length > OvercommitLimit))
@@ -122,6 +125,7 @@ public sealed class AddressSpace
         return Failed;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool IsFree(ulong start, ulong length)
     {
         if (start + length > _mmapBase)
@@ -132,6 +136,7 @@ public sealed class AddressSpace
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Insert(ulong start, ulong length)
     {
         _mappings.Add(start, length);
@@ -139,6 +144,7 @@ public sealed class AddressSpace
     }
 
     /// <summary>munmap: removes [start, start+length) from whatever mappings overlap it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Munmap(ulong start, ulong length)
     {
         length = (length + PageSize - 1) & ~(PageSize - 1);
@@ -163,6 +169,7 @@ public sealed class AddressSpace
     /// mremap(MREMAP_MAYMOVE): shrinks in place, grows in place when the following range is free,
     /// otherwise moves the mapping (contents and residency travel with it).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong Mremap(ulong start, ulong oldLength, ulong newLength)
     {
         newLength = (newLength + PageSize - 1) & ~(PageSize - 1);
@@ -193,6 +200,7 @@ public sealed class AddressSpace
     }
 
     /// <summary>madvise(MADV_DONTNEED): contents read as zeros again and the pages leave RSS.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void MadviseDontNeed(ulong start, ulong length)
     {
         Memory.Discard(start, length);
@@ -200,5 +208,6 @@ public sealed class AddressSpace
     }
 
     /// <summary>Program touches [address, address+length) (page residency only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Touch(ulong address, ulong length) => Residency.TouchRange(address, length);
 }

@@ -56,6 +56,7 @@ public sealed class PageResidency
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Grow(ulong word) => Array.Resize(ref _bits, (int)Math.Max(word + 1, (ulong)_bits.Length * 2));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool IsPageResident(ulong pageNumber)
     {
         ulong d = pageNumber - _denseBase;
@@ -67,6 +68,7 @@ public sealed class PageResidency
         return _resident.Contains(pageNumber);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DropPage(ulong pageNumber)
     {
         ulong d = pageNumber - _denseBase;
@@ -85,9 +87,11 @@ public sealed class PageResidency
     }
 
     /// <summary>Whether the page holding <paramref name="address"/> is resident.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool IsResident(ulong address) => IsPageResident(address >> _pageShift);
 
     /// <summary>Resident pages among those overlapping [address, address+length).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong CountRange(ulong address, ulong length)
     {
         if (length == 0)
@@ -121,6 +125,7 @@ public sealed class PageResidency
     }
 
     /// <summary>Drops every page lying completely inside [address, address+length) (page-aligned ranges in practice).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void DropRange(ulong address, ulong length)
     {
         if (length == 0)

@@ -38,6 +38,7 @@ public sealed class SimulatedMemory
     /// <summary>Number of materialised pages.</summary>
     public int PageCount => _pages.Count + _denseCount;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryGetPage(ulong page, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ulong[]? words)
     {
         ulong d = page - _denseBasePage;
@@ -49,6 +50,7 @@ public sealed class SimulatedMemory
         return _pages.TryGetValue(page, out words);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AddPage(ulong page, ulong[] words)
     {
         ulong d = page - _denseBasePage;
@@ -63,6 +65,7 @@ public sealed class SimulatedMemory
         _pages.Add(page, words);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool RemovePage(ulong page, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ulong[]? words)
     {
         ulong d = page - _denseBasePage;
@@ -138,6 +141,7 @@ public sealed class SimulatedMemory
         words[(address & PageMask) >> 3] = value;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong[] GetOrCreate(ulong page)
     {
         if (!TryGetPage(page, out var words))
@@ -150,6 +154,7 @@ public sealed class SimulatedMemory
         return words;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Cache(ulong page, ulong[] words)
     {
         int slot = (int)(page & (CacheSize - 1));
@@ -157,6 +162,7 @@ public sealed class SimulatedMemory
         _cachePages[slot] = words;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Uncache(ulong page)
     {
         int slot = (int)(page & (CacheSize - 1));
@@ -168,12 +174,14 @@ public sealed class SimulatedMemory
     }
 
     /// <summary>Whether the page holding <paramref name="address"/> has been written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool IsMaterialized(ulong address) => TryGetPage(address >> PageShift, out _);
 
     /// <summary>
     /// Forgets [address, address+length): whole pages are dropped (read as zeros again), partial pages at
     /// the ends are zeroed word by word. Used by munmap, trimming and MADV_DONTNEED.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Discard(ulong address, ulong length)
     {
         if (length == 0)
@@ -196,6 +204,7 @@ public sealed class SimulatedMemory
             DropPage(page);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ZeroWords(ulong from, ulong end)
     {
         for (ulong w = from & ~7UL; w < end; w += 8)
@@ -203,6 +212,7 @@ public sealed class SimulatedMemory
                 words[(w & PageMask) >> 3] = 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DropPage(ulong page)
     {
         if (RemovePage(page, out var words))
@@ -213,6 +223,7 @@ public sealed class SimulatedMemory
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DiscardSparse(ulong from, ulong end)
     {
         var doomed = new List<ulong>();
@@ -233,6 +244,7 @@ public sealed class SimulatedMemory
     }
 
     /// <summary>Moves the materialised pages of a page-aligned range (mremap moving a mapping).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void MovePages(ulong from, ulong to, ulong length)
     {
         var moved = new List<(ulong Page, ulong[] Words)>();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using PtReplay.Allocator.Arenas;
 using PtReplay.Allocator.Chunks;
 using PtReplay.Allocator.Memory;
@@ -21,6 +22,7 @@ internal sealed class IntRealloc
         _m = s.M;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong Realloc(Arena av, ulong oldp, ulong oldsize, ulong nb)
     {
         if (_m.SizeNoMask(oldp) <= Chunk.HeaderSize || oldsize >= av.SystemMem)
@@ -90,6 +92,7 @@ internal sealed class IntRealloc
     /// memcpy of the old block into the new one. Only residency changes: the copy reads every source page
     /// (an untouched anonymous page then maps the zero page, which mincore and RSS count) and writes the destination.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void CopyUserData(ulong oldp, ulong newmem)
     {
         ulong sz = _m.ChunkSize(oldp) - Chunk.SizeSz;
@@ -98,6 +101,7 @@ internal sealed class IntRealloc
     }
 
     /// <summary>mremap_chunk: returns the (possibly moved) chunk, or 0 when mremap fails.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong MremapChunk(ulong p, ulong newSize)
     {
         ulong pagesize = _s.PageSize;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using PtReplay.Allocator;
 using PtReplay.Allocator.Tunables;
 using PtReplay.Replay.Metrics;
@@ -39,6 +40,7 @@ public static class SimEngine
     /// Runs the model over the prepared trace, timing each call with <paramref name="timer"/>; null (or
     /// <see cref="ReplayOptions.NoTiming"/>): no clock is read per call.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static EngineResult Run(PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, ModelTimer? timer)
     {
         if (options.NoTiming)
@@ -92,8 +94,19 @@ public static class SimEngine
         long calls = 0, done = 0;
         long progressStep = Math.Max(1, trace.OpCount / 100);
         long start = Stopwatch.GetTimestamp();
-        foreach (var (thread, index) in file.GlobalOrder())
+        // The walk of PreparedFile.GlobalOrder(), written out: an iterator's MoveNext cannot be marked
+        // AggressiveOptimization, and under tiered compilation it would run unoptimized code for the
+        // first few million ops of a replay.
+        var cursor = new long[file.Header.ThreadCount];
+        for (int t = 0; t < cursor.Length; t++)
         {
+            cursor[t] = (long)file.Thread(t).OpStart;
+        }
+
+        int thread = (int)file.Header.FirstThread;
+        for (ulong n = 0; n < file.Header.OpCount; n++)
+        {
+            long index = cursor[thread]++;
             ref readonly PreparedOp op = ref file.Op(index);
             try
             {
@@ -123,6 +136,13 @@ public static class SimEngine
             {
                 options.Progress?.Invoke("sim", (double)done / trace.OpCount);
             }
+
+            if (op.NextThread == PreparedFormat.NoThread)
+            {
+                break;
+            }
+
+            thread = op.NextThread;
         }
 
         long wallNs = (long)Stopwatch.GetElapsedTime(start).TotalNanoseconds;
@@ -147,6 +167,7 @@ public static class SimEngine
     /// <typeparamref name="TClock"/> (one compiled copy per clock). <paramref name="latency"/> is null under
     /// --no-timing: the clock is then not read at all.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool Execute<TClock>(Ptmalloc model, int thread, in PreparedOp op, ulong[] slots, LatencyHistogram? latency)
         where TClock : struct, ITickSource
     {
