@@ -33,7 +33,7 @@
 #define PTR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PTR_TLS __attribute__((tls_model("initial-exec")))
 
-#define PTR_RECORDER_VERSION "ptrecord 0.1.0"
+#define PTR_RECORDER_VERSION "ptrecord 0.2.0" /* 0.2: timed-tags blocks, adaptive clock */
 
 /* ---- On-disk constants (traces/FORMAT.md) ---- */
 enum ptr_kind {
