@@ -54,6 +54,7 @@ public static class ReplayCommand
         var noTiming = new Option<bool>("--no-timing") { Description = "Benchmark throughput: no engine reads the clock per call (native engines skip the cycle counter, the model skips its Stopwatch); latency figures are then empty." };
         var simPreamble = new Option<string>("--sim-preamble")
         {
+            HelpName = "auto|none|BYTES",
             Description = "What the model's heap starts with, so sim can be compared with glibc sample by sample. The native " +
                 "replayer is not a blank process: on a multi-thread trace it creates its N-1 replay threads before the first call, and " +
                 "glibc callocs a TLS DTV for each at the bottom of the main heap (0x130 bytes each here), which shifts every later " +
@@ -78,6 +79,7 @@ public static class ReplayCommand
             "  ptreplay replay py.trace -o out/py\n" +
             "  ptreplay replay mt.trace -o out/mt --engine glibc,jemalloc --threads concurrent\n" +
             "  ptreplay replay py.trace -o out/py-a2 --engine sim,glibc --tunables glibc.malloc.arena_max=2\n" +
+            "  ptreplay replay mt.trace -o out/mt-cmp --engine glibc,sim        # sim starts with glibc's thread-setup bytes (auto)\n" +
             "  ptreplay replay mt.trace -o out/mt-alone --engine sim --sim-preamble none   # the model as in a fresh process\n\n" +
             "Exit codes: 0 summary written (engines that could not run carry an \"error\"), 1 bad arguments, " +
             "2 trace unreadable, 3 --strict stopped at a bad event.")
