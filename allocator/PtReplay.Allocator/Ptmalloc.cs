@@ -420,6 +420,7 @@ public sealed class Ptmalloc
     }
 
     /// <summary>malloc_usable_size(ptr).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong UsableSize(ulong ptr)
     {
         if (ptr == 0)
