@@ -51,7 +51,7 @@ public static class ReplayCommand
             DefaultValueFactory = _ => 1000,
         };
         var nullAllocator = new Option<bool>("--null-allocator") { Description = "Benchmark the harness: native engines call a do-nothing allocator (ns_per_call in summary.json is the harness overhead)." };
-        var noTiming = new Option<bool>("--no-timing") { Description = "Benchmark throughput: no engine reads the clock per call (native engines skip the cycle counter, the model skips its Stopwatch); latency figures are then empty." };
+        var noTiming = new Option<bool>("--no-timing") { Description = "Benchmark throughput: no engine reads the clock per call (native engines skip the cycle counter, the model skips its clock); latency figures are then empty." };
         var simPreamble = new Option<string>("--sim-preamble")
         {
             HelpName = "auto|none|BYTES",

@@ -94,6 +94,7 @@ public static class SimEngine
         long calls = 0, done = 0;
         long progressStep = Math.Max(1, trace.OpCount / 100);
         long start = Stopwatch.GetTimestamp();
+
         // The walk of PreparedFile.GlobalOrder(), written out: an iterator's MoveNext cannot be marked
         // AggressiveOptimization, and under tiered compilation it would run unoptimized code for the
         // first few million ops of a replay.
@@ -203,7 +204,8 @@ public static class SimEngine
         if (latency is not null)
         {
             long t1 = TClock.Now();
-            latency.Record((int)op.Kind, op.RequestedBytes, (ulong)(t1 - t0));
+            // rdtsc is not serializing and the thread may move to another CPU: a difference below 0 counts as 0.
+            latency.Record((int)op.Kind, op.RequestedBytes, (ulong)Math.Max(t1 - t0, 0));
         }
         if (op.Kind == PreparedKind.Free)
         {

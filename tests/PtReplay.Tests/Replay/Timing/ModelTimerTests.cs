@@ -54,19 +54,30 @@ public sealed class ModelTimerTests
     [InlineData(TimerPreference.Stopwatch)]
     public void NsConversion_AgreesWithStopwatch_OverA50msBusyWait(TimerPreference preference)
     {
+        // Best of three: a preemption between the two clocks' reads at either end (other tests run in
+        // parallel on 2 CPUs) can skew one attempt by a millisecond or more; a wrong factor skews all.
         ModelTimer timer = ModelTimer.Select(preference);
-        long t0 = timer.Now();
-        long s0 = Stopwatch.GetTimestamp();
-        while (Stopwatch.GetElapsedTime(s0).TotalMilliseconds < 50)
+        var attempts = new List<string>();
+        double best = double.MaxValue;
+        for (int attempt = 0; attempt < 3 && best >= 0.03; attempt++)
         {
-            // busy wait: the thread keeps running, so both clocks see the same 50 ms
+            long t0 = timer.Now();
+            long s0 = Stopwatch.GetTimestamp();
+            while (Stopwatch.GetElapsedTime(s0).TotalMilliseconds < 50)
+            {
+                // busy wait: the thread keeps running, so both clocks see the same 50 ms
+            }
+
+            long t1 = timer.Now();
+            long s1 = Stopwatch.GetTimestamp();
+            double stopwatchNs = (s1 - s0) * 1e9 / Stopwatch.Frequency;
+            double timerNs = timer.ToNs(t1 - t0);
+            double error = Math.Abs(timerNs - stopwatchNs) / stopwatchNs;
+            best = Math.Min(best, error);
+            attempts.Add($"{timerNs:F0} ns against Stopwatch {stopwatchNs:F0} ns ({error:P2} apart)");
         }
 
-        long t1 = timer.Now();
-        double stopwatchNs = Stopwatch.GetElapsedTime(s0).TotalNanoseconds;
-        double timerNs = timer.ToNs(t1 - t0);
-        double error = Math.Abs(timerNs - stopwatchNs) / stopwatchNs;
-        Assert.True(error < 0.03, $"{timer.Description}: {timerNs:F0} ns against Stopwatch {stopwatchNs:F0} ns ({error:P2} apart)");
+        Assert.True(best < 0.03, $"{timer.Description}: {string.Join("; ", attempts)}");
     }
 
     [Fact]
