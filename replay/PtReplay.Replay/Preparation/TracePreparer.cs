@@ -152,9 +152,9 @@ public sealed class TracePreparer : IDisposable
     }
 
     /// <summary>Emits the op of call <paramref name="e"/>, whose effect on the live set is <paramref name="change"/>.</summary>
-    private void AddCall(in AllocEvent e, long index, LiveChange change)
+    private void AddCall(in AllocEvent e, long index, in LiveChange change)
     {
-        if (change.BadPointer && !BadPointer(in e, index, change))
+        if (change.BadPointer && !BadPointer(in e, index, in change))
         {
             return;
         }
@@ -167,6 +167,7 @@ public sealed class TracePreparer : IDisposable
                 _live.TagResult(slot);
                 if (change.ResultWasLive)
                 {
+                    // A realloc of a pointer that was not live is replayed (and named) as the allocation realloc(NULL, n).
                     AddressStillLive(change.BadPointer ? e with { Ptr = 0 } : e, index);
                 }
 
@@ -241,7 +242,7 @@ public sealed class TracePreparer : IDisposable
 
     /// <summary>Reports a free/realloc of a pointer that is not live; true when the call is still replayed (as an allocation).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool BadPointer(in AllocEvent e, long index, LiveChange change)
+    private bool BadPointer(in AllocEvent e, long index, in LiveChange change)
     {
         bool replayed = change.Kind == LiveChangeKind.Allocated;
         bool doubleFree = change.Pointer == PointerState.Freed;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
@@ -38,8 +39,9 @@ namespace PtReplay.Traces.Analysis;
 /// addresses alike, so every event costs one probe sequence and nothing is allocated per event. An address' home
 /// entry is its 4 KiB page's Fibonacci hash plus its 16-byte offset in the page: pages scatter over the table while
 /// the blocks of one page sit side by side, so a program's run of nearby allocations touches few cache lines
-/// (measured 1.2-2x faster than a plain Fibonacci hash of the address on CPython recordings). Entries are never deleted one by one (a freed block turns its entry into a remembered
-/// free; the address' next allocation turns it back), so no tombstones are needed; forgetting rebuilds the table.
+/// (measured 1.2-2x faster than a plain Fibonacci hash of the address on CPython recordings). Entries are never
+/// deleted one by one (a freed block turns its entry into a remembered free; the address' next allocation turns it
+/// back), so no tombstones are needed; forgetting rebuilds the table. At most 2^29 addresses fit at once.
 /// <code>
 ///   entry: | address (0 = empty) | requested bytes | tag | live / freed |
 ///   free(p):       [p live]  ->  [p freed]          realloc(p) = q: [p live] -> [p freed], [q live, p's tag]
@@ -108,28 +110,22 @@ public sealed class LiveSet
     /// <summary>Applies one event (the next in replay order) and returns what it did.</summary>
     public LiveChange Apply(in AllocEvent e)
     {
-        LiveChange change;
         switch (e.Kind)
         {
             case EventKind.Free:
-                change = e.Ptr == 0 ? default : Free(e.Ptr);
-                break;
+                return e.Ptr == 0 ? default : Free(e.Ptr);
             case EventKind.Realloc or EventKind.ReallocArray when e.Ptr != 0:
-                change = Realloc(in e);
-                break;
+                return Realloc(in e);
             default:
                 if (!e.Kind.Allocates())
                 {
                     return default;
                 }
 
-                change = e.Result == 0
+                return e.Result == 0
                     ? new LiveChange(LiveChangeKind.Failed, PointerState.None, default, false, false)
                     : Acquire(e.Result, e.RequestedBytes, 0, LiveChangeKind.Allocated, PointerState.None, default);
-                break;
         }
-
-        return NotePeaks(change);
     }
 
     /// <summary>
@@ -241,24 +237,20 @@ public sealed class LiveSet
         LiveBytes += bytes;
         LiveBlocks++;
         _lastResult = i;
-        return new LiveChange(kind, pointer, block, wasLive, false);
-    }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private LiveChange NotePeaks(LiveChange change)
-    {
+        // Only an acquisition (the last step of any event that makes a block live) can raise the peaks.
         if (LiveBlocks > PeakLiveBlocks)
         {
             PeakLiveBlocks = LiveBlocks;
         }
 
-        if (LiveBytes > PeakLiveBytes)
+        bool newPeak = LiveBytes > PeakLiveBytes;
+        if (newPeak)
         {
             PeakLiveBytes = LiveBytes;
-            return change with { NewPeak = true };
         }
 
-        return change;
+        return new LiveChange(kind, pointer, block, wasLive, newPeak);
     }
 
     /// <summary>The entry holding <paramref name="address"/>, or the empty entry where it would go.</summary>
@@ -284,6 +276,11 @@ public sealed class LiveSet
     [MethodImpl(MethodImplOptions.NoInlining)]
     private int GrowFor(ulong address)
     {
+        if (_entries.Length >= MaxCapacity)
+        {
+            ThrowFull();
+        }
+
         Rebuild(_entries.Length * 2, keepFreed: true);
         return Find(address);
     }
@@ -314,6 +311,10 @@ public sealed class LiveSet
             }
         }
     }
+
+    [DoesNotReturn]
+    private static void ThrowFull() =>
+        throw new InvalidOperationException($"The live set holds {MaxCapacity / 2:N0} distinct addresses (live and remembered frees), the most it can.");
 
     private void SetCapacity(int capacity)
     {
