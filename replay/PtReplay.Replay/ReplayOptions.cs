@@ -1,3 +1,5 @@
+using PtReplay.Replay.Sim;
+
 namespace PtReplay.Replay;
 
 /// <summary>How replay threads are scheduled.</summary>
@@ -20,8 +22,8 @@ public enum TouchMode
     Full,
 }
 
-/// <summary>Options shared by every engine of one replay.</summary>
-public sealed class ReplayOptions
+/// <summary>Options shared by every engine of one replay (a record: the runner derives the sim engine's options with <c>with</c>).</summary>
+public sealed record ReplayOptions
 {
     /// <summary>Thread scheduling for the native engines (the model always replays the global order).</summary>
     public ThreadMode Threads { get; init; } = ThreadMode.Serial;
@@ -49,6 +51,12 @@ public sealed class ReplayOptions
     /// 16 of at least 32.
     /// </summary>
     public ulong SimPreambleBytes { get; init; }
+    /// <summary>
+    /// Explicit (the default): use <see cref="SimPreambleBytes"/> as given. Auto: <see cref="ReplayRunner"/>
+    /// sets it from the native replayer's measured setup (<see cref="SimPreambleResolver"/>; glibc then runs
+    /// before sim) and reports the choice in <see cref="ReplayReport.SimPreamble"/> and summary.json.
+    /// </summary>
+    public SimPreambleMode SimPreamble { get; init; } = SimPreambleMode.Explicit;
     /// <summary>Progress callback of the engines: (engine, fraction done 0..1).</summary>
     public Action<string, double>? Progress { get; init; }
     /// <summary>Progress callback of the preparation: events read so far (every million).</summary>

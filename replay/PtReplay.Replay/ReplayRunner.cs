@@ -2,6 +2,7 @@ using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Native;
 using PtReplay.Replay.Output;
 using PtReplay.Replay.Preparation;
+using PtReplay.Replay.Sim;
 using PtReplay.Traces;
 
 namespace PtReplay.Replay;
@@ -10,7 +11,11 @@ namespace PtReplay.Replay;
 /// <param name="Prepared">The prepared trace (its file is deleted unless intermediates are kept).</param>
 /// <param name="Results">One result per requested engine, in request order.</param>
 /// <param name="NativeResultsPaths">Results file of each native engine that ran (kept only with intermediates).</param>
-public sealed record ReplayReport(PreparedTrace Prepared, IReadOnlyList<EngineResult> Results, IReadOnlyDictionary<string, string> NativeResultsPaths);
+public sealed record ReplayReport(PreparedTrace Prepared, IReadOnlyList<EngineResult> Results, IReadOnlyDictionary<string, string> NativeResultsPaths)
+{
+    /// <summary>The preamble the sim engine replayed with and why (null when the runner did not decide one).</summary>
+    public SimPreambleDecision? SimPreamble { get; init; }
+}
 
 /// <summary>
 /// Runs one trace through a list of engines and writes DIR/summary.json plus CSV series:
@@ -81,19 +86,30 @@ public static class ReplayRunner
 
         IReadOnlyDictionary<string, string> mallocEnv = MallocEnvironment(options.Tunables, header);
         string tunables = string.Join(' ', mallocEnv.Select(kv => kv.Key + "=" + kv.Value));
-        var results = new List<EngineResult>();
+        var results = new EngineResult[engines.Count];
         var nativePaths = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (string engine in engines)
+        NativeResults? glibcRun = null;
+        SimPreambleDecision preamble = SimPreambleResolver.NotRun(options.SimPreamble);
+        foreach (int i in ExecutionOrder(engines, SimPreambleResolver.WantsGlibcFirst(options, engines, prepared)))
         {
+            string engine = engines[i];
             EngineResult result;
             if (engine == "sim")
             {
-                result = RunSim(prepared, header, options);
+                preamble = options.SimPreamble == SimPreambleMode.Auto
+                    ? SimPreambleResolver.Auto(prepared.ThreadCount, glibcRun, options, mallocEnv, work)
+                    : SimPreambleResolver.Explicit(options.SimPreambleBytes);
+                result = RunSim(prepared, header, options with { SimPreambleBytes = preamble.Bytes });
             }
             else if (AllocatorLibraries.IsNative(engine))
             {
                 string resultsPath = Path.Combine(work, $"{engine}.results");
-                (result, _) = NativeEngine.Run(engine, prepared, options, resultsPath, engine == "glibc" ? mallocEnv : null);
+                (result, NativeResults? raw) = NativeEngine.Run(engine, prepared, options, resultsPath, engine == "glibc" ? mallocEnv : null);
+                if (engine == "glibc")
+                {
+                    glibcRun ??= raw;
+                }
+
                 if (keepIntermediates && File.Exists(resultsPath))
                 {
                     nativePaths[engine] = resultsPath;
@@ -104,17 +120,36 @@ public static class ReplayRunner
                 result = EngineResult.Failed(engine, $"unknown engine '{engine}' (known: {string.Join(", ", AllEngines)})");
             }
 
-            results.Add(result);
+            results[i] = result;
             SeriesCsvWriter.Write(outDir, result);
         }
 
-        SummaryWriter.Write(Path.Combine(outDir, "summary.json"), tracePath, prepared, options, preparation.SampleEvery, tunables, results);
+        SummaryWriter.Write(Path.Combine(outDir, "summary.json"), tracePath, prepared, options, preparation.SampleEvery, tunables, results, preamble);
         if (!keepIntermediates)
         {
             Directory.Delete(work, recursive: true);
         }
 
-        return new ReplayReport(prepared, results, nativePaths);
+        return new ReplayReport(prepared, results, nativePaths) { SimPreamble = preamble };
+    }
+
+    /// <summary>
+    /// Indices of <paramref name="engines"/> in the order they run: as requested, except that with
+    /// <paramref name="glibcBeforeSim"/> the first glibc moves just before the first sim (auto preamble).
+    /// Results stay in request order.
+    /// </summary>
+    private static List<int> ExecutionOrder(IReadOnlyList<string> engines, bool glibcBeforeSim)
+    {
+        var order = Enumerable.Range(0, engines.Count).ToList();
+        int sim = order.FindIndex(i => engines[i] == "sim");
+        int glibc = order.FindIndex(i => engines[i] == "glibc");
+        if (glibcBeforeSim && sim >= 0 && glibc > sim)
+        {
+            order.RemoveAt(glibc);
+            order.Insert(sim, glibc);
+        }
+
+        return order;
     }
 
     /// <summary>

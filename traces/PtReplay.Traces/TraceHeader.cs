@@ -8,7 +8,7 @@ public sealed class TraceHeader
 {
     /// <summary>Format version of the file (currently 1).</summary>
     public int FormatVersion { get; set; } = TraceFormat.CurrentVersion;
-    /// <summary>Name and version of the program that wrote the file, e.g. "ptrecord 0.1.0" or "ptreplay import-mtrace".</summary>
+    /// <summary>Name and version of the program that wrote the file, e.g. "ptrecord 0.2.0" or "ptreplay import-mtrace".</summary>
     public string RecorderVersion { get; set; } = "";
     /// <summary>gnu_get_libc_version() of the recorded process, e.g. "2.36".</summary>
     public string GlibcVersion { get; set; } = "";

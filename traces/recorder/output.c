@@ -190,46 +190,38 @@ static void keep_var(char *kept, size_t *kept_len, const char *var, size_t n)
     *kept_len += n + 1;
 }
 
+struct kept_environment {
+    char *kept;        /* NUL-terminated strings */
+    size_t len;
+    int in_tunables;   /* the last entry kept was GLIBC_TUNABLES */
+};
+
 /*
- * Collects GLIBC_TUNABLES and every MALLOC_* variable into `kept` (NUL-terminated strings) and
- * returns the bytes used. Source: libc's `environ` once it is set; before that, /proc/self/environ
- * read into `scratch`. That copy is the process's original environment block, in which glibc's
- * tunables parser has NUL-terminated every recognised tunable's value in place (it keeps a full copy
- * for `environ`), so "GLIBC_TUNABLES=glibc.malloc.a=1:glibc.malloc.b=2" reads there as
- * "GLIBC_TUNABLES=glibc.malloc.a=1", "glibc.malloc.b=2": fragments that start with "glibc." right
- * after it are joined back with ':'.
+ * Keeps GLIBC_TUNABLES and every MALLOC_* variable. From /proc/self/environ (the original block, in
+ * which glibc's tunables parser has NUL-terminated every recognised tunable's value in place),
+ * "GLIBC_TUNABLES=glibc.malloc.a=1:glibc.malloc.b=2" reads as "GLIBC_TUNABLES=glibc.malloc.a=1",
+ * "glibc.malloc.b=2": fragments that start with "glibc." right after it are joined back with ':'.
  */
+static void keep_malloc_entry(const char *entry, size_t n, int from_proc, void *ctx)
+{
+    struct kept_environment *k = ctx;
+    if (from_proc && k->in_tunables && starts_with(entry, "glibc.")) {
+        k->kept[k->len - 1] = ':'; /* continue the GLIBC_TUNABLES value */
+        keep_var(k->kept, &k->len, entry, n);
+    } else if (starts_with(entry, "GLIBC_TUNABLES=") || starts_with(entry, "MALLOC_")) {
+        keep_var(k->kept, &k->len, entry, n);
+        k->in_tunables = starts_with(entry, "GLIBC_TUNABLES=");
+    } else {
+        k->in_tunables = 0;
+    }
+}
+
+/* Collects the malloc environment into `kept`; returns the bytes used. `scratch`: SCRATCH_BYTES / 2. */
 static size_t malloc_environment(char *scratch, char *kept)
 {
-    size_t kept_len = 0;
-    if (environ != NULL) {
-        for (char **e = environ; *e; e++) {
-            if (starts_with(*e, "GLIBC_TUNABLES=") || starts_with(*e, "MALLOC_")) {
-                keep_var(kept, &kept_len, *e, __builtin_strlen(*e));
-            }
-        }
-        return kept_len;
-    }
-    size_t env_len = read_file("/proc/self/environ", scratch, SCRATCH_BYTES / 2);
-    int in_tunables = 0;
-    for (size_t i = 0; i < env_len;) {
-        const char *var = scratch + i;
-        size_t n = 0;
-        while (i + n < env_len && var[n]) {
-            n++;
-        }
-        if (in_tunables && starts_with(var, "glibc.")) {
-            kept[kept_len - 1] = ':'; /* continue the GLIBC_TUNABLES value */
-            keep_var(kept, &kept_len, var, n);
-        } else if (starts_with(var, "GLIBC_TUNABLES=") || starts_with(var, "MALLOC_")) {
-            keep_var(kept, &kept_len, var, n);
-            in_tunables = starts_with(var, "GLIBC_TUNABLES=");
-        } else {
-            in_tunables = 0;
-        }
-        i += n + 1;
-    }
-    return kept_len;
+    struct kept_environment k = { kept, 0, 0 };
+    ptr_environment_each(scratch, SCRATCH_BYTES / 2, keep_malloc_entry, &k);
+    return k.len;
 }
 
 /* Builds the header (FORMAT.md "Header fields") in a scratch mapping and writes it. */

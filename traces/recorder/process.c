@@ -87,55 +87,19 @@ static void apply_control(const char *entry, int *is_root)
     }
 }
 
-/*
- * Reads the control variables. The first call may come before libc has set `environ` (ld.so's own
- * allocations once it switches to the real malloc), so /proc/self/environ is the source; environ is
- * the fallback when /proc is not mounted.
- */
+static void control_entry(const char *entry, size_t len, int from_proc, void *ctx)
+{
+    (void)len;
+    (void)from_proc;
+    apply_control(entry, ctx);
+}
+
+/* Reads the control variables (ptr_environment_each: before libc sets environ, /proc/self/environ). */
 static int read_control(void)
 {
     static char envbuf[65536];
     int is_root = 0;
-    long fd = ptr_open("/proc/self/environ", 0 /* O_RDONLY */, 0);
-    if (fd >= 0) {
-        /* Scan in windows; a variable cut by the window edge is re-read at the next window's start. */
-        size_t keep = 0;
-        for (;;) {
-            long r = ptr_read((int)fd, envbuf + keep, sizeof envbuf - 1 - keep);
-            if (r == -4) {
-                continue;
-            }
-            size_t n = keep + (r > 0 ? (size_t)r : 0);
-            size_t i = 0, last_complete = 0;
-            while (i < n) {
-                size_t start = i;
-                while (i < n && envbuf[i]) {
-                    i++;
-                }
-                if (i >= n && r > 0) {
-                    break; /* incomplete: keep for the next window */
-                }
-                envbuf[i < n ? i : n] = 0;
-                apply_control(envbuf + start, &is_root);
-                i++;
-                last_complete = i;
-            }
-            if (r <= 0) {
-                break;
-            }
-            keep = n - last_complete;
-            if (keep >= sizeof envbuf - 1) {
-                keep = 0; /* one variable longer than the window: not one of ours */
-            } else if (keep > 0) {
-                __builtin_memmove(envbuf, envbuf + last_complete, keep);
-            }
-        }
-        ptr_close((int)fd);
-    } else if (environ != NULL) {
-        for (char **e = environ; *e; e++) {
-            apply_control(*e, &is_root);
-        }
-    }
+    ptr_environment_each(envbuf, sizeof envbuf, control_entry, &is_root);
     if (ptr_proc.out_base[0] == 0) {
         copy_str(ptr_proc.out_base, sizeof ptr_proc.out_base, "ptrecord.trace");
     }

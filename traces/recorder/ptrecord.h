@@ -17,6 +17,7 @@
  *   clock.c          the event clock: TSC scaled to CLOCK_MONOTONIC, or clock_gettime
  *   output.c         trace file naming and opening, the header, block and end-block writes
  *   process.c        process start/exit, control variables, fork, exec, _exit, posix_spawn
+ *   environment.c    the environment, read without the heap (environ, or /proc/self/environ)
  *   signals.c        fatal-signal flush and sigaction/signal transparency
  *   sys.h            raw system calls that never touch errno or the heap
  */
@@ -32,7 +33,7 @@
 #define PTR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PTR_TLS __attribute__((tls_model("initial-exec")))
 
-#define PTR_RECORDER_VERSION "ptrecord 0.1.0"
+#define PTR_RECORDER_VERSION "ptrecord 0.2.0" /* 0.2: timed-tags blocks, adaptive clock */
 
 /* ---- On-disk constants (traces/FORMAT.md) ---- */
 enum ptr_kind {
@@ -167,6 +168,11 @@ int ptr_retire_root_trace(void);      /* renames it to OUT.<pid>[.<n>] */      /
 int ptr_write_all(const void *buf, size_t len);   /* raw write loop with trace identity check */
 int ptr_write_block(const void *buf, size_t len); /* a whole block: appended, or after the end block (below) */
 void ptr_write_end_block(void);
+
+/* environment.c: calls fn for every "NAME=value" entry (len bytes; from_proc: read from
+ * /proc/self/environ, the original block). buf (cap bytes) is scratch for that read. */
+typedef void (*ptr_environment_fn)(const char *entry, size_t len, int from_proc, void *ctx);
+void ptr_environment_each(char *buf, size_t cap, ptr_environment_fn fn, void *ctx);
 
 /* encode.c */
 void ptr_encode_init(int allow_pdep);   /* chooses the address varint encoder (PTRECORD_PDEP=0: never PDEP) */

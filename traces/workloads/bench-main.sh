@@ -21,6 +21,10 @@ record python -w python
 record sqlite -w sqlite
 record perl -w perl
 record sort -w sort
+record gcc -w gcc
+# The driver forks cc1 (the compiler proper, the interesting heap) and as: their traces are gcc.trace.<pid>.
+cc1="$(grep -l -a 'cc1' "$TRACES"/gcc.trace.* 2>/dev/null | head -1 || true)"
+if [[ -n "$cc1" ]]; then mv "$cc1" "$TRACES/cc1.trace"; fi
 record mt -- "$ROOT/artifacts/native/ptworkload-mt" # the default size: 185k events (bench-record's is 5x longer)
 
 for t in "$TRACES"/*.trace; do

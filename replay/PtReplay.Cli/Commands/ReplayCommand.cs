@@ -3,6 +3,7 @@ using System.Globalization;
 using PtReplay.Replay;
 using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Preparation;
+using PtReplay.Replay.Sim;
 using PtReplay.Traces;
 
 namespace PtReplay.Cli.Commands;
@@ -51,6 +52,22 @@ public static class ReplayCommand
         };
         var nullAllocator = new Option<bool>("--null-allocator") { Description = "Benchmark the harness: native engines call a do-nothing allocator (ns_per_call in summary.json is the harness overhead)." };
         var noTiming = new Option<bool>("--no-timing") { Description = "Benchmark throughput: no engine reads the clock per call (native engines skip the cycle counter, the model skips its Stopwatch); latency figures are then empty." };
+        var simPreamble = new Option<string>("--sim-preamble")
+        {
+            HelpName = "auto|none|BYTES",
+            Description = "What the model's heap starts with, so sim can be compared with glibc sample by sample. The native " +
+                "replayer is not a blank process: on a multi-thread trace it creates its N-1 replay threads before the first call, and " +
+                "glibc callocs a TLS DTV for each at the bottom of the main heap (0x130 bytes each here), which shifts every later " +
+                "main-heap address and moves glibc's brk growth and trims. " +
+                "auto (default): give the model the same bytes as one chunk before the first call, measured in this run's glibc replay " +
+                "(glibc then runs before sim) or, without the glibc engine, by a short probe run of the native replayer; nothing on a " +
+                "single-thread trace (no threads are created). Use it to compare sim with glibc. " +
+                "none: the model replays the recorded program alone (what it would do in a fresh process; its footprint then differs " +
+                "from glibc's by the shift at some samples). " +
+                "BYTES: that many bytes (decimal or 0x hex; 0 or a chunk size: a multiple of 16, at least 32), e.g. setup_heap_bytes " +
+                "of another run minus 0x290. summary.json options.sim_preamble says what was applied and why.",
+            DefaultValueFactory = _ => "auto",
+        };
         var keep = new Option<bool>("--keep-work") { Description = "Keep DIR/work (the prepared trace and the native results files, with every returned address)." };
 
         var command = new Command("replay",
@@ -61,11 +78,14 @@ public static class ReplayCommand
             "Examples:\n" +
             "  ptreplay replay py.trace -o out/py\n" +
             "  ptreplay replay mt.trace -o out/mt --engine glibc,jemalloc --threads concurrent\n" +
-            "  ptreplay replay py.trace -o out/py-a2 --engine sim,glibc --tunables glibc.malloc.arena_max=2\n\n" +
+            "  ptreplay replay py.trace -o out/py-a2 --engine sim,glibc --tunables glibc.malloc.arena_max=2\n" +
+            "  ptreplay replay mt.trace -o out/mt-cmp --engine glibc,sim        # sim starts with glibc's thread-setup bytes (auto)\n" +
+            "  ptreplay replay mt.trace -o out/mt-alone --engine sim --sim-preamble none   # the model as in a fresh process\n\n" +
             "Exit codes: 0 summary written (engines that could not run carry an \"error\"), 1 bad arguments, " +
             "2 trace unreadable, 3 --strict stopped at a bad event.")
         {
             trace, engines, outDir, threads, touch, tunables, strict, sampleEvery, nullAllocator, noTiming, keep,
+            simPreamble,
         };
 
         command.SetAction(parse =>
@@ -86,6 +106,13 @@ public static class ReplayCommand
                 return 1;
             }
 
+            string? preambleError = SimPreambleResolver.TryParse(parse.GetValue(simPreamble) ?? "auto", out SimPreambleMode preambleMode, out ulong preambleBytes);
+            if (preambleError is not null)
+            {
+                Console.Error.WriteLine($"replay: --sim-preamble: {preambleError}");
+                return 1;
+            }
+
             if (!file.Exists)
             {
                 Console.Error.WriteLine($"replay: trace {file.FullName} not found");
@@ -101,6 +128,8 @@ public static class ReplayCommand
                 NullAllocator = parse.GetValue(nullAllocator),
                 NoTiming = parse.GetValue(noTiming),
                 LogAddresses = parse.GetValue(keep),
+                SimPreamble = preambleMode,
+                SimPreambleBytes = preambleBytes,
                 Progress = progress.Report,
                 PrepareProgress = n => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"prepare: {n} events read")),
             };
@@ -152,6 +181,11 @@ public static class ReplayCommand
             double frag = r.Series.Count > 0 ? r.Series[^1].Fragmentation : 0;
             Console.WriteLine(string.Create(inv,
                 $"{r.Engine,-10} {r.PeakFootprintBytes,14}   {r.PeakRssBytes,12}  {frag,10:0.000}  {m?.P50 ?? 0,7:0}/{m?.P99 ?? 0,-8:0}  {f?.P50 ?? 0,6:0}/{f?.P99 ?? 0:0}"));
+        }
+
+        if (report.SimPreamble is { Source: not SimPreambleSource.SimNotRun } preamble)
+        {
+            Console.WriteLine(preamble.ToString());
         }
 
         Console.WriteLine($"wrote {Path.Combine(dir, "summary.json")}");

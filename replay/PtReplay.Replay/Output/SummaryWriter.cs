@@ -1,6 +1,7 @@
 using System.Text.Json;
 using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Preparation;
+using PtReplay.Replay.Sim;
 using PtReplay.Traces;
 
 namespace PtReplay.Replay.Output;
@@ -9,7 +10,7 @@ namespace PtReplay.Replay.Output;
 /// Writes DIR/summary.json:
 /// <code>
 /// { "trace":   { path, events, calls, ops, threads, slots, peak_live_bytes, final_live_bytes, issues_total, issues: [...] },
-///   "options": { threads, touch, tunables, sample_every },
+///   "options": { threads, touch, tunables, sample_every, sim_preamble: { mode, bytes, source, setup_heap_bytes?, reason } },
 ///   "engines": { "glibc": { peak_live_bytes, peak_footprint_bytes, peak_rss_bytes, final_footprint_bytes,
 ///                           final_rss_bytes, latency_ns: { "malloc": { p50, p90, p99, p999, max, count } ... }, ... },
 ///                "jemalloc": { "error": "..." } } }
@@ -19,7 +20,7 @@ public static class SummaryWriter
 {
     /// <summary>Writes the summary.</summary>
     public static void Write(string path, string tracePath, PreparedTrace trace, ReplayOptions options, long sampleEvery,
-        string? tunables, IReadOnlyList<EngineResult> results)
+        string? tunables, IReadOnlyList<EngineResult> results, SimPreambleDecision? simPreamble = null)
     {
         using var stream = File.Create(path);
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
@@ -53,6 +54,11 @@ public static class SummaryWriter
         w.WriteString("touch", options.Touch.ToString().ToLowerInvariant());
         w.WriteString("tunables", tunables ?? "");
         w.WriteNumber("sample_every", sampleEvery);
+        if (simPreamble is not null)
+        {
+            SimPreambleJson.Write(w, simPreamble);
+        }
+
         w.WriteEndObject();
 
         w.WriteStartObject("engines");

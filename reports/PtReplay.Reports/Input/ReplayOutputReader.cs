@@ -40,7 +40,7 @@ public static class ReplayOutputReader
             {
                 foreach (JsonProperty p in opts.EnumerateObject())
                 {
-                    options[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString() ?? "" : p.Value.GetRawText();
+                    options[p.Name] = OptionText(p.Value);
                 }
             }
 
@@ -181,5 +181,25 @@ public static class ReplayOutputReader
         }
 
         return samples;
+    }
+
+    /// <summary>
+    /// One option as the report shows it: strings as they are; an object with "bytes", "mode" and "source"
+    /// (the sim preamble) as "3040 B (auto, glibc_run)"; anything else as its JSON text.
+    /// </summary>
+    private static string OptionText(JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            return value.GetString() ?? "";
+        }
+
+        if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty("bytes", out JsonElement bytes) &&
+            value.TryGetProperty("mode", out JsonElement mode) && value.TryGetProperty("source", out JsonElement source))
+        {
+            return $"{bytes.GetRawText()} B ({mode.GetString()}, {source.GetString()})";
+        }
+
+        return value.GetRawText();
     }
 }

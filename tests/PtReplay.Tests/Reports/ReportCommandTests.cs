@@ -60,6 +60,11 @@ public sealed partial class ReportCommandTests(Recordings recordings)
 
         Assert.Contains(Figures.Count(summary.RootElement.GetProperty("trace").GetProperty("events").GetDouble()), page, StringComparison.Ordinal);
 
+        // The options line says which preamble the model got (FORMAT: "<bytes> B (<mode>, <source>)").
+        JsonElement preamble = summary.RootElement.GetProperty("options").GetProperty("sim_preamble");
+        Assert.Contains($"sim_preamble={preamble.GetProperty("bytes").GetRawText()} B ({preamble.GetProperty("mode").GetString()}, " +
+                        $"{preamble.GetProperty("source").GetString()})", page, StringComparison.Ordinal);
+
         // Three plots (footprint, RSS, fragmentation), each an SVG with a line per engine.
         MatchCollection plots = EmbeddedSvg().Matches(page);
         Assert.Equal(3, plots.Count);

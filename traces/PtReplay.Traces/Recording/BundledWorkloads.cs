@@ -26,7 +26,7 @@ public sealed record BundledWorkload(
 public static class BundledWorkloads
 {
     /// <summary>Every workload name, densest malloc-family call stream first.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["python", "churn", "perl", "sqlite", "sort", "mt"];
+    public static IReadOnlyList<string> Names { get; } = ["python", "churn", "perl", "sqlite", "gcc", "sort", "mt"];
 
     /// <summary>The workload called <paramref name="name"/>; throws <see cref="ArgumentException"/> naming the known ones otherwise.</summary>
     public static BundledWorkload Get(string name)
@@ -44,6 +44,8 @@ public static class BundledWorkloads
             "sqlite" => new(name, "sqlite3 :memory: < sqlite_work.sql: inserts, indexes, joins, aggregates",
                 ["/usr/bin/sqlite3", ":memory:", "-init", "/dev/null", "-bail", "-batch"],
                 new Dictionary<string, string?>(), System.IO.File.ReadAllBytes(File("sqlite_work.sql"))),
+            "gcc" => new(name, "gcc -O2 -c mt_alloc.c: the driver, cc1 and as (each process traced into its own file)",
+                ["/usr/bin/gcc", "-O2", "-c", File("mt_alloc.c"), "-o", "/dev/null"], new Dictionary<string, string?> { ["LC_ALL"] = "C" }, null),
             "sort" => new(name, "sort of 60,000 generated lines (C locale)",
                 ["/usr/bin/sort"], new Dictionary<string, string?> { ["LC_ALL"] = "C" }, SortInput(60_000)),
             "mt" => new(name, "ptworkload-mt: 4 threads, producer/consumer handoffs, every block freed by another thread",

@@ -151,6 +151,35 @@ public class RecorderBehaviourTests
         Assert.InRange(firstHeapResult - h.Brk0, 16ul, 64ul * 1024);
     }
 
+    /// <summary>
+    /// An environment far larger than the recorder's read window (64 KiB): the control variables and the
+    /// malloc variables are still found wherever they sit in it, and the program sees its environment whole.
+    /// </summary>
+    [Fact]
+    public void ALargeEnvironment_StillYieldsTheControlAndMallocVariables()
+    {
+        using var dir = new TempDir();
+        string probe = NativeTestBuild.Program("probe", TestPrograms.Probe);
+        var env = RecordingRuns.BaseEnvironment(dir.Path);
+        for (int i = 0; i < 40; i++)
+        {
+            env[$"PTREPLAY_TEST_FILLER_{i}"] = new string((char)('a' + (i % 26)), 5000 + (i * 977));
+        }
+
+        env["PTREPLAY_TEST_HUGE"] = new string('z', 100_000); // longer than the whole window
+        env["MALLOC_ARENA_MAX"] = "3";
+        env["GLIBC_TUNABLES"] = "glibc.malloc.tcache_count=5:glibc.malloc.top_pad=8192";
+        RecordingResult plain = RecordedRun.Run([probe, "addresses"], null, env, followChildren: true);
+        RecordingResult run = RecordedRun.Run([probe, "addresses"], dir.File("big.trace"), env, followChildren: true);
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal(plain.StandardOutput.Length, run.StandardOutput.Length);
+        using var reader = TraceReader.Open(run.TracePath); // PTRECORD_OUT was found: the trace is where it was asked for
+        Assert.Contains("MALLOC_ARENA_MAX=3", reader.Header.MallocEnvironment);
+        Assert.Contains("GLIBC_TUNABLES=glibc.malloc.tcache_count=5:glibc.malloc.top_pad=8192", reader.Header.MallocEnvironment);
+        Assert.Equal(2, reader.Header.MallocEnvironment.Count);
+        Assert.True(reader.ReadAll().Count(e => e.Kind.IsCall()) > 10);
+    }
+
     /// <summary>Counts /sys/devices/system/cpu/online ("0-3,6" = 5 CPUs).</summary>
     private static int OnlineCpus() =>
         File.ReadAllText("/sys/devices/system/cpu/online").Trim().Split(',').Sum(range =>

@@ -96,4 +96,49 @@ public class RecorderClockTests
             Assert.True(gap >= SparseGapNs * 9 / 10, $"malloc {i} of the sparse phase is {gap} ns after the one before (it waited {SparseGapNs} ns)");
         }
     }
+
+    /// <summary>
+    /// The moment a second thread starts, every thread must read the clock on every event again: main,
+    /// which was reusing readings, frees blocks a new thread allocated, and each free must come after
+    /// that malloc in the reader's merged order (a free with a reused, older reading would come first).
+    /// </summary>
+    [Fact]
+    public void WhenASecondThreadStarts_FreesOfItsBlocksComeAfterTheirMallocs()
+    {
+        using var dir = new TempDir();
+        string program = NativeTestBuild.Program("handoff", TestPrograms.Handoff);
+        RecordingResult run = RecordedRun.Run([program, "3"], dir.File("h.trace"), RecordingRuns.BaseEnvironment(dir.Path), followChildren: true);
+        Assert.Equal(0, run.ExitCode);
+        List<AllocEvent> events = RecordingRuns.ReadEvents(run.TracePath);
+        var live = new HashSet<ulong>();
+        int handedOver = 0;
+        foreach (AllocEvent e in events)
+        {
+            switch (e.Kind)
+            {
+                case EventKind.Malloc or EventKind.Calloc or EventKind.Memalign or EventKind.PosixMemalign or EventKind.AlignedAlloc:
+                    if (e.Result != 0)
+                    {
+                        live.Add(e.Result);
+                    }
+
+                    break;
+                case EventKind.Realloc:
+                    live.Remove(e.Ptr);
+                    if (e.Result != 0)
+                    {
+                        live.Add(e.Result);
+                    }
+
+                    break;
+                case EventKind.Free when e.Ptr != 0:
+                    Assert.True(live.Remove(e.Ptr), $"free(0x{e.Ptr:x}) by thread {e.Thread} at {e.Timestamp} comes before the malloc that returned it");
+                    handedOver += e.Thread == 0 && e.Timestamp > 0 ? 1 : 0;
+                    break;
+            }
+        }
+
+        Assert.True(events.Select(e => e.Thread).Distinct().Count() >= 4, "main and three workers");
+        Assert.True(handedOver >= 12, $"{handedOver} frees by main");
+    }
 }

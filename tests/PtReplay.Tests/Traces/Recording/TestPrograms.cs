@@ -148,4 +148,38 @@ internal static class TestPrograms
             return 0;
         }
         """;
+
+    /// <summary>
+    /// A dense single-threaded phase (the recorder's clock interval is long), then a thread that allocates
+    /// four blocks and hands them to main, which frees them right after joining it. Argument: rounds.
+    /// </summary>
+    public const string Handoff = """
+        #include <pthread.h>
+        #include <stdlib.h>
+        static void *worker(void *arg) {
+            void **out = arg;
+            for (int i = 0; i < 4; i++) {
+                out[i] = malloc(40 + i * 16);
+            }
+            return NULL;
+        }
+        int main(int argc, char **argv) {
+            int rounds = argc > 1 ? atoi(argv[1]) : 1;
+            for (int r = 0; r < rounds; r++) {
+                for (int i = 0; i < 20000; i++) {
+                    void *volatile p = malloc(32);
+                    free(p);
+                }
+                void *blocks[4];
+                pthread_t t;
+                if (pthread_create(&t, NULL, worker, blocks) != 0 || pthread_join(t, NULL) != 0) {
+                    return 1;
+                }
+                for (int i = 0; i < 4; i++) {
+                    free(blocks[i]);
+                }
+            }
+            return 0;
+        }
+        """;
 }
