@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using PtReplay.Allocator.Parity;
 using PtReplay.Traces;
+using PtReplay.Traces.Analysis;
 
 namespace PtReplay.Replay.Preparation;
 
@@ -12,6 +13,8 @@ namespace PtReplay.Replay.Preparation;
 /// replayer and the model (PREPARED-FORMAT.md): addresses become object slots, each recorded
 /// thread gets its own op stream, and every op carries what serial and concurrent replay need.
 /// <para>
+/// The live set (which addresses are live, their requested bytes, double frees, live and peak live bytes) is a
+/// <see cref="LiveSet"/>, with the same rules as `ptreplay info`; each live block's tag is its slot.
 /// Invariants of the output: an op only names a slot that is live in the recording at that point
 /// (bad events are skipped or stop the preparation, see <see cref="PreparationOptions.Strict"/>);
 /// slots are reused through free lists, so the slot table is bounded by the live set (plus
@@ -24,7 +27,7 @@ namespace PtReplay.Replay.Preparation;
 public sealed class TracePreparer : IDisposable
 {
     private const int TempRecordSize = 48;
-    private const int DoubleFreeMemory = 1 << 20;
+    private const int RememberedFrees = 1 << 20;
 
     private readonly string _outputPath;
     private readonly string _tempPath;
@@ -32,8 +35,7 @@ public sealed class TracePreparer : IDisposable
     private readonly FileStream _temp;
     private readonly byte[] _record = new byte[TempRecordSize];
 
-    private readonly Dictionary<ulong, LiveBlock> _live = [];
-    private readonly HashSet<ulong> _recentlyFreed = [];
+    private readonly LiveSet _live = new(rememberedFrees: RememberedFrees);
     private readonly List<uint> _slotOps = [0];
     private readonly List<int> _slotLastThread = [-1];
     private readonly List<Stack<uint>> _freeSlots = [];
@@ -52,8 +54,6 @@ public sealed class TracePreparer : IDisposable
     private long _events;
     private long _calls;
     private long _issueCount;
-    private ulong _liveBytes;
-    private ulong _peakLive;
     private long _peakSeq = -1;
     private int _peakThread;
     private bool _peakSampled;
@@ -138,112 +138,76 @@ public sealed class TracePreparer : IDisposable
 
         switch (e.Kind)
         {
-            case EventKind.Malloc or EventKind.Calloc or EventKind.Memalign or EventKind.PosixMemalign
-                or EventKind.AlignedAlloc or EventKind.Valloc or EventKind.Pvalloc:
-                AddAllocation(in e, index);
-                break;
-            case EventKind.Realloc or EventKind.ReallocArray:
-                AddRealloc(in e, index);
-                break;
-            case EventKind.Free:
-                AddFree(in e, index);
-                break;
             case EventKind.ThreadExit:
                 AddThreadExit(t, index);
                 break;
             default:
+                if (e.Kind.IsCall())
+                {
+                    AddCall(in e, index, _live.Apply(in e));
+                }
+
                 break; // thread start, fork, exec: nothing to replay
         }
     }
 
-    private void AddAllocation(in AllocEvent e, long index)
+    /// <summary>Emits the op of call <paramref name="e"/>, whose effect on the live set is <paramref name="change"/>.</summary>
+    private void AddCall(in AllocEvent e, long index, in LiveChange change)
     {
-        var op = NewCallOp(in e);
-        if (e.Result == 0)
+        if (change.BadPointer && !BadPointer(in e, index, in change))
         {
-            op.Flags |= OpMarks.ExpectFail;
-            EmitCall(e.Thread, op, index, e.Kind);
             return;
         }
 
-        uint slot = AllocateSlot(e.Thread);
-        BindAddress(in e, index, slot, e.RequestedBytes);
-        StampSlot(ref op, slot, e.Thread);
-        _liveBytes += e.RequestedBytes;
-        EmitCall(e.Thread, op, index, e.Kind);
-    }
-
-    private void AddRealloc(in AllocEvent e, long index)
-    {
-        var op = NewCallOp(in e);
-        if (e.Ptr == 0)
+        PreparedOp op = e.Kind == EventKind.Free ? new PreparedOp { Kind = PreparedKind.Free } : NewCallOp(in e);
+        switch (change.Kind)
         {
-            // realloc(NULL, n) allocates.
-            AddAllocation(in e, index);
-            return;
+            case LiveChangeKind.Allocated:
+                uint slot = AllocateSlot(e.Thread);
+                _live.TagResult(slot);
+                if (change.ResultWasLive)
+                {
+                    // A realloc of a pointer that was not live is replayed (and named) as the allocation realloc(NULL, n).
+                    AddressStillLive(change.BadPointer ? e with { Ptr = 0 } : e, index);
+                }
+
+                StampSlot(ref op, slot, e.Thread);
+                break;
+            case LiveChangeKind.Reallocated:
+                if (change.ResultWasLive)
+                {
+                    AddressStillLive(e, index);
+                }
+
+                StampSlot(ref op, change.Block.Tag, e.Thread);
+                break;
+            case LiveChangeKind.Freed:
+                // free(p), or realloc(p, 0) which freed p: the slot goes back to this thread's free list.
+                if (e.Kind == EventKind.Free)
+                {
+                    op.Size = change.Block.Bytes;
+                }
+                else
+                {
+                    op.Flags |= OpMarks.Release;
+                }
+
+                StampSlot(ref op, change.Block.Tag, e.Thread);
+                _freeSlots[e.Thread].Push(change.Block.Tag);
+                break;
+            case LiveChangeKind.Failed when change.Pointer == PointerState.Live:
+                // A failed realloc: p stays live and unchanged.
+                StampSlot(ref op, change.Block.Tag, e.Thread);
+                break;
+            case LiveChangeKind.Failed:
+                op.Flags |= OpMarks.ExpectFail;
+                break;
+            default:
+                op.Flags = OpMarks.NullPtr;   // free(NULL)
+                break;
         }
 
-        if (!_live.TryGetValue(e.Ptr, out LiveBlock old))
-        {
-            BadPointer(in e, index, e.Result != 0 ? "replayed as an allocation of the new size" : "skipped");
-            if (e.Result != 0)
-            {
-                var asAlloc = e;
-                asAlloc.Ptr = 0;
-                AddAllocation(in asAlloc, index);
-            }
-
-            return;
-        }
-
-        if (e.Result == 0)
-        {
-            if (e.RequestedBytes == 0)
-            {
-                // realloc(p, 0): p was freed.
-                op.Flags |= OpMarks.Release;
-                StampSlot(ref op, old.Slot, e.Thread);
-                Unbind(e.Ptr, old, e.Thread);
-            }
-            else
-            {
-                // Failed: p stays live and unchanged.
-                StampSlot(ref op, old.Slot, e.Thread);
-            }
-
-            EmitCall(e.Thread, op, index, e.Kind);
-            return;
-        }
-
-        _live.Remove(e.Ptr);
-        _recentlyFreed.Add(e.Ptr);
-        _liveBytes -= old.Size;
-        BindAddress(in e, index, old.Slot, e.RequestedBytes);
-        _liveBytes += e.RequestedBytes;
-        StampSlot(ref op, old.Slot, e.Thread);
-        EmitCall(e.Thread, op, index, e.Kind);
-    }
-
-    private void AddFree(in AllocEvent e, long index)
-    {
-        var op = new PreparedOp { Kind = PreparedKind.Free };
-        if (e.Ptr == 0)
-        {
-            op.Flags = OpMarks.NullPtr;
-            EmitCall(e.Thread, op, index, e.Kind);
-            return;
-        }
-
-        if (!_live.TryGetValue(e.Ptr, out LiveBlock block))
-        {
-            BadPointer(in e, index, "skipped");
-            return;
-        }
-
-        op.Size = block.Size;
-        StampSlot(ref op, block.Slot, e.Thread);
-        Unbind(e.Ptr, block, e.Thread);
-        EmitCall(e.Thread, op, index, e.Kind);
+        EmitCall(e.Thread, op, index, e.Kind, change.NewPeak);
     }
 
     private void AddThreadExit(int thread, long index)
@@ -276,40 +240,24 @@ public sealed class TracePreparer : IDisposable
         },
     };
 
-    private void BindAddress(in AllocEvent e, long index, uint slot, ulong size)
+    /// <summary>Reports a free/realloc of a pointer that is not live; true when the call is still replayed (as an allocation).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool BadPointer(in AllocEvent e, long index, in LiveChange change)
     {
-        if (_live.TryGetValue(e.Result, out LiveBlock stale))
-        {
-            // The recording missed a free: the old block stays allocated (leaked) in the replay.
-            Issue(new TraceIssue(index, TraceIssueKind.AddressStillLive, string.Create(CultureInfo.InvariantCulture,
-                $"{e} returned 0x{e.Result:x}, which is still live in the trace (a free is missing); the old block is leaked")));
-            _liveBytes -= stale.Size;
-        }
-
-        _live[e.Result] = new LiveBlock(slot, size);
-        _recentlyFreed.Remove(e.Result);
-    }
-
-    private void Unbind(ulong address, LiveBlock block, int thread)
-    {
-        _live.Remove(address);
-        if (_recentlyFreed.Count >= DoubleFreeMemory)
-        {
-            _recentlyFreed.Clear();
-        }
-
-        _recentlyFreed.Add(address);
-        _liveBytes -= block.Size;
-        _freeSlots[thread].Push(block.Slot);
-    }
-
-    private void BadPointer(in AllocEvent e, long index, string action)
-    {
-        bool doubleFree = _recentlyFreed.Contains(e.Ptr);
+        bool replayed = change.Kind == LiveChangeKind.Allocated;
+        bool doubleFree = change.Pointer == PointerState.Freed;
         string what = doubleFree ? "double free: the block was already freed" : "pointer was never returned by an allocation in the trace";
+        string action = replayed ? "replayed as an allocation of the new size" : "skipped";
         Issue(new TraceIssue(index, doubleFree ? TraceIssueKind.DoubleFree : TraceIssueKind.UnknownPointer,
             string.Create(CultureInfo.InvariantCulture, $"{e}: {what} (0x{e.Ptr:x}); {action}")));
+        return replayed;
     }
+
+    /// <summary>The recording missed a free: the old block at the returned address stays allocated (leaked) in the replay.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void AddressStillLive(AllocEvent e, long index) =>
+        Issue(new TraceIssue(index, TraceIssueKind.AddressStillLive, string.Create(CultureInfo.InvariantCulture,
+            $"{e} returned 0x{e.Result:x}, which is still live in the trace (a free is missing); the old block is leaked")));
 
     private void Issue(TraceIssue issue)
     {
@@ -363,23 +311,23 @@ public sealed class TracePreparer : IDisposable
         _slotLastThread[(int)slot] = thread;
     }
 
-    private void EmitCall(int thread, PreparedOp op, long index, EventKind kind)
+    private void EmitCall(int thread, PreparedOp op, long index, EventKind kind, bool newPeak)
     {
         Emit(thread, op, index);
         _calls++;
         _callsByKind[(int)kind]++;
         long seq = _seq - 1;
         bool sample = _calls % _options.SampleEvery == 0;
-        if (_liveBytes > _peakLive)
+        ulong liveBytes = _live.LiveBytes;
+        if (newPeak)
         {
-            _peakLive = _liveBytes;
             _peakSeq = seq;
             _peakThread = thread;
             _peakSampled = false;
-            if (_liveBytes >= _lastPeakSampleLive + Math.Max(1UL, (ulong)(_lastPeakSampleLive * _options.PeakStep)))
+            if (liveBytes >= _lastPeakSampleLive + Math.Max(1UL, (ulong)(_lastPeakSampleLive * _options.PeakStep)))
             {
                 sample = true;
-                _lastPeakSampleLive = _liveBytes;
+                _lastPeakSampleLive = liveBytes;
             }
         }
 
@@ -387,7 +335,7 @@ public sealed class TracePreparer : IDisposable
         {
             _pending.SampleId = _samples.Count;
             _pending.Op.Flags |= OpMarks.Sample;
-            _samples.Add(new LiveSample(seq, _liveBytes));
+            _samples.Add(new LiveSample(seq, liveBytes));
             _threadSamples[thread]++;
             if (_peakSeq == seq)
             {
@@ -456,7 +404,7 @@ public sealed class TracePreparer : IDisposable
         if (_peakSeq >= 0 && !_peakSampled)
         {
             patchSampleId = _samples.Count;
-            _samples.Add(new LiveSample(_peakSeq, _peakLive));
+            _samples.Add(new LiveSample(_peakSeq, _live.PeakLiveBytes));
             _threadSamples[_peakThread]++;
         }
 
@@ -470,9 +418,9 @@ public sealed class TracePreparer : IDisposable
             CallsByKind = _callsByKind,
             SlotCount = _slotOps.Count,
             Samples = _samples,
-            PeakLiveBytes = _peakLive,
+            PeakLiveBytes = _live.PeakLiveBytes,
             PeakLiveSeq = _peakSeq,
-            FinalLiveBytes = _liveBytes,
+            FinalLiveBytes = _live.LiveBytes,
             EventCount = _events,
             Issues = _issues,
             IssueCount = _issueCount,
@@ -580,8 +528,6 @@ public sealed class TracePreparer : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _temp.Dispose();
-
-    private readonly record struct LiveBlock(uint Slot, ulong Size);
 
     private struct PendingOp
     {

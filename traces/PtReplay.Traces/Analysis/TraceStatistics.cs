@@ -6,23 +6,12 @@ namespace PtReplay.Traces.Analysis;
 /// What `ptreplay info` reports about a trace: counts per call kind, threads, duration, live and peak live
 /// requested bytes, a size histogram and anomalies. Feed events in delivery order with <see cref="Add"/>, or
 /// use <see cref="Compute(string)"/>.
-/// <para><b>Live requested bytes</b> at a point of the trace = the sum, over all blocks allocated and not yet
-/// freed at that point, of the bytes the caller requested for the block (<see cref="AllocEvent.RequestedBytes"/>:
-/// size, count × size for calloc/reallocarray, not the allocator's rounded chunk size). The rules, event by event:
-/// <list type="bullet">
-/// <item>an allocating call (malloc, calloc, memalign, posix_memalign, aligned_alloc, valloc, pvalloc) with a
-/// non-NULL result adds its block; a failed call (NULL result) changes nothing;</item>
-/// <item>free(p) removes p's block (free(NULL), frees of unknown pointers and double frees change nothing and
-/// the latter two are anomalies);</item>
-/// <item>realloc(p, n) / reallocarray(p, c, n) with a non-NULL result removes p's block (if p is non-NULL) and
-/// adds the result with the new requested size: realloc replaces the block's size; with p = NULL it is an
-/// allocation;</item>
-/// <item>realloc(p, 0) returning NULL frees p (glibc's realloc(p, 0)); any other realloc returning NULL failed
-/// and keeps the old block and its size;</item>
-/// <item>markers (thread start/exit, fork, exec) change nothing.</item>
-/// </list>
-/// <see cref="PeakLiveBytes"/> is the maximum of live requested bytes after each event (0 for an empty trace).
-/// An allocation returning an address that is still live replaces the old block (and is an anomaly).</para>
+/// <para><b>Live requested bytes</b> and the anomalies follow <see cref="LiveSet"/>'s rules (the replay's preparation
+/// uses the same); <see cref="PeakLiveBytes"/> is the maximum after each event (0 for an empty trace). Anomalies:
+/// a pointer that is not live is a <see cref="TraceAnomalyKind.DoubleFree"/> when it was freed before (except for a
+/// realloc that failed, which is a <see cref="TraceAnomalyKind.ReallocOfUnknownPointer"/>), else a free or realloc of
+/// an unknown pointer; an allocation returning a live address is <see cref="TraceAnomalyKind.AllocationOfLiveAddress"/>.
+/// Every freed address is remembered (no <c>rememberedFrees</c> limit).</para>
 /// </summary>
 public sealed class TraceStatistics
 {
@@ -32,8 +21,7 @@ public sealed class TraceStatistics
     /// <summary>Histogram buckets: bucket 0 holds requests of 0 bytes, bucket k (1..64) requests in [2^(k-1), 2^k).</summary>
     public const int HistogramBuckets = 65;
 
-    private readonly Dictionary<ulong, ulong> _live = [];
-    private readonly HashSet<ulong> _freed = [];
+    private readonly LiveSet _live = new();
     private readonly long[] _counts = new long[32];
     private readonly long[] _anomalyCounts = new long[4];
     private readonly List<TraceAnomaly> _examples = [];
@@ -64,19 +52,19 @@ public sealed class TraceStatistics
     public long DurationNs => Events == 0 ? 0 : LastTimestamp - FirstTimestamp;
 
     /// <summary>Live requested bytes now (see the class comment).</summary>
-    public ulong LiveBytes { get; private set; }
+    public ulong LiveBytes => _live.LiveBytes;
 
     /// <summary>Live blocks now.</summary>
-    public long LiveBlocks => _live.Count;
+    public long LiveBlocks => _live.LiveBlocks;
 
     /// <summary>Maximum of <see cref="LiveBytes"/> after any event.</summary>
-    public ulong PeakLiveBytes { get; private set; }
+    public ulong PeakLiveBytes => _live.PeakLiveBytes;
 
     /// <summary>Index of the event after which <see cref="PeakLiveBytes"/> was first reached (-1 when none).</summary>
     public long PeakEventIndex { get; private set; } = -1;
 
     /// <summary>Maximum number of live blocks after any event.</summary>
-    public long PeakLiveBlocks { get; private set; }
+    public long PeakLiveBlocks => _live.PeakLiveBlocks;
 
     /// <summary>Requested sizes of allocating calls (failed ones included), in power-of-two buckets (see <see cref="HistogramBuckets"/>).</summary>
     public long[] SizeHistogram { get; } = new long[HistogramBuckets];
@@ -164,98 +152,41 @@ public sealed class TraceStatistics
             Threads = e.Thread + 1;
         }
 
-        switch (e.Kind)
+        if (e.Kind.Allocates())
         {
-            case EventKind.Free:
-                if (e.Ptr == 0)
-                {
-                    FreesOfNull++;
-                }
-                else
-                {
-                    Release(e.Ptr, index, e, TraceAnomalyKind.FreeOfUnknownPointer);
-                }
-
-                break;
-            case EventKind.Realloc or EventKind.ReallocArray:
-                SizeHistogram[BucketOf(e.RequestedBytes)]++;
-                if (e.Result != 0)
-                {
-                    if (e.Ptr != 0)
-                    {
-                        Release(e.Ptr, index, e, TraceAnomalyKind.ReallocOfUnknownPointer);
-                    }
-
-                    Acquire(e.Result, e.RequestedBytes, index, e);
-                }
-                else if (e.Ptr != 0 && e.RequestedBytes == 0)
-                {
-                    Release(e.Ptr, index, e, TraceAnomalyKind.ReallocOfUnknownPointer);   // realloc(p, 0) frees p
-                }
-                else
-                {
-                    FailedCalls++;
-                    if (e.Ptr != 0 && !_live.ContainsKey(e.Ptr))
-                    {
-                        Anomaly(TraceAnomalyKind.ReallocOfUnknownPointer, index, e);
-                    }
-                }
-
-                break;
-            default:
-                if (e.Kind.Allocates())
-                {
-                    SizeHistogram[BucketOf(e.RequestedBytes)]++;
-                    if (e.Result != 0)
-                    {
-                        Acquire(e.Result, e.RequestedBytes, index, e);
-                    }
-                    else
-                    {
-                        FailedCalls++;
-                    }
-                }
-
-                break;
+            SizeHistogram[BucketOf(e.RequestedBytes)]++;
         }
 
-        if (LiveBytes > PeakLiveBytes)
+        LiveChange change = _live.Apply(in e);
+        if (change.Kind == LiveChangeKind.Failed)
         {
-            PeakLiveBytes = LiveBytes;
-            PeakEventIndex = index;
+            FailedCalls++;
+        }
+        else if (e.Kind == EventKind.Free && e.Ptr == 0)
+        {
+            FreesOfNull++;
         }
 
-        if (_live.Count > PeakLiveBlocks)
+        if (change.BadPointer)
         {
-            PeakLiveBlocks = _live.Count;
+            Anomaly(PointerAnomaly(e.Kind, change), index, e);
         }
-    }
 
-    private void Acquire(ulong address, ulong bytes, long index, in AllocEvent e)
-    {
-        if (_live.TryGetValue(address, out ulong old))
+        if (change.ResultWasLive)
         {
             Anomaly(TraceAnomalyKind.AllocationOfLiveAddress, index, e);
-            LiveBytes -= old;
         }
 
-        _live[address] = bytes;
-        _freed.Remove(address);
-        LiveBytes += bytes;
+        if (change.NewPeak)
+        {
+            PeakEventIndex = index;
+        }
     }
 
-    private void Release(ulong address, long index, in AllocEvent e, TraceAnomalyKind unknownKind)
-    {
-        if (_live.Remove(address, out ulong bytes))
-        {
-            LiveBytes -= bytes;
-            _freed.Add(address);
-        }
-        else
-        {
-            Anomaly(_freed.Contains(address) ? TraceAnomalyKind.DoubleFree : unknownKind, index, e);
-        }
-    }
+    private static TraceAnomalyKind PointerAnomaly(EventKind kind, LiveChange change) =>
+        change.Pointer == PointerState.Freed && change.Kind != LiveChangeKind.Failed ? TraceAnomalyKind.DoubleFree
+        : kind == EventKind.Free ? TraceAnomalyKind.FreeOfUnknownPointer
+        : TraceAnomalyKind.ReallocOfUnknownPointer;
 
     private void Anomaly(TraceAnomalyKind kind, long index, in AllocEvent e)
     {
