@@ -44,8 +44,8 @@ public sealed class LiveSetAgreementTests(Recordings recordings)
 
     /// <summary>
     /// The recorded events with faults a broken recording shows: every 50th free repeated (a double free), every
-    /// 97th free dropped (its address comes back still live, or the block leaks), and every 200th call followed by
-    /// a free of an address no allocation returned.
+    /// 97th free dropped (its address comes back still live, or the block leaks), every 151st followed by a failed
+    /// realloc of the freed block, and every 200th call followed by a free of an address no allocation returned.
     /// </summary>
     private static List<AllocEvent> WithFaults(IEnumerable<AllocEvent> recorded)
     {
@@ -63,6 +63,11 @@ public sealed class LiveSetAgreementTests(Recordings recordings)
             if (isFree && frees % 50 == 0)
             {
                 output.Add(e);
+            }
+            else if (isFree && frees % 151 == 0)
+            {
+                // realloc of the freed block, failing (ENOMEM): a double free on both sides.
+                output.Add(new AllocEvent { Kind = EventKind.Realloc, Thread = e.Thread, Timestamp = e.Timestamp, Ptr = e.Ptr, Size = 1UL << 60, Count = 1, Status = 12 });
             }
 
             if (e.Kind.IsCall() && ++calls % 200 == 0)

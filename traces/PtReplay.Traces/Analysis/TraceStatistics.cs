@@ -183,8 +183,9 @@ public sealed class TraceStatistics
         }
     }
 
+    // A pointer freed before (even by a realloc that then failed) is a double free, as the replay's preparation calls it.
     private static TraceAnomalyKind PointerAnomaly(EventKind kind, LiveChange change) =>
-        change.Pointer == PointerState.Freed && change.Kind != LiveChangeKind.Failed ? TraceAnomalyKind.DoubleFree
+        change.Pointer == PointerState.Freed ? TraceAnomalyKind.DoubleFree
         : kind == EventKind.Free ? TraceAnomalyKind.FreeOfUnknownPointer
         : TraceAnomalyKind.ReallocOfUnknownPointer;
 
