@@ -42,7 +42,7 @@ public static class BenchRecordCommand
             "heaptrack (if installed) in rounds, and the table shows median wall times, the median of the per-round " +
             $"ratios to the unrecorded run (target: at most {Target.ToString("F2", CultureInfo.InvariantCulture)}x), and the " +
             "trace's bytes per event, raw and packed (`ptreplay pack`). Programs' output is discarded.\n\n" +
-            "Bundled workloads, densest first:\n" +
+            "Bundled workloads (heaptrack follows only the first process of a program that starts others, e.g. gcc):\n" +
             string.Concat(BundledWorkloads.Names.Select(n => $"  {n,-8} {Describe(n)}\n")) + "\n" +
             "Examples:\n" +
             "  ptreplay bench-record                       every bundled workload, 5 rounds\n" +

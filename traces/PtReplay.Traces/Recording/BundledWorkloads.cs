@@ -25,7 +25,7 @@ public sealed record BundledWorkload(
 /// </summary>
 public static class BundledWorkloads
 {
-    /// <summary>Every workload name, densest malloc-family call stream first.</summary>
+    /// <summary>Every workload name: the single-threaded ones by the density of their malloc-family calls, then the others.</summary>
     public static IReadOnlyList<string> Names { get; } = ["python", "churn", "perl", "sqlite", "gcc", "sort", "mt"];
 
     /// <summary>The workload called <paramref name="name"/>; throws <see cref="ArgumentException"/> naming the known ones otherwise.</summary>
