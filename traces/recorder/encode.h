@@ -69,7 +69,7 @@ static inline uint8_t *ptr_put_addr(uint8_t *p, uint64_t *last, uint64_t value)
 /* Tag, optional status and optional time delta; the caller appends the arguments. */
 static inline uint8_t *ptr_put_prologue(uint8_t *p, unsigned tag, uint64_t status, uint64_t dt)
 {
-    *p++ = (uint8_t)(tag | (status != 0 ? 0x80u : 0u) | (dt != 0 ? 0x40u : 0u));
+    *p++ = (uint8_t)(tag | (status != 0 ? 0x80u /* TAG_STATUS */ : 0u) | (dt != 0 ? 0x40u /* TAG_TIME_ADVANCED */ : 0u));
     if (status != 0) {
         p = ptr_put_varint(p, status);
     }

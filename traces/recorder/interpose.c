@@ -75,13 +75,7 @@ static inline __attribute__((always_inline)) void
 encode_event(struct ptr_thread *t, unsigned kind, uint64_t dt, uint64_t ptr, uint64_t count, uint64_t size,
              uint64_t result)
 {
-    uint8_t *p = t->pos;
-    if (dt == 0) {
-        *p++ = (uint8_t)kind;
-    } else {
-        *p++ = (uint8_t)(kind | TAG_TIME_ADVANCED);
-        p = ptr_put_varint(p, dt);
-    }
+    uint8_t *p = ptr_put_prologue(t->pos, kind, 0, dt);
     uint64_t last_addr = t->last_addr;
     p = ptr_put_args(p, &last_addr, kind, ptr, count, 0, size, result, 0);
     t->last_addr = last_addr;
@@ -100,11 +94,7 @@ fast_event(struct ptr_thread *t, unsigned kind, uint64_t ptr, uint64_t count, ui
 static inline __attribute__((always_inline)) void
 clocked_event(struct ptr_thread *t, unsigned kind, uint64_t ptr, uint64_t count, uint64_t size, uint64_t result)
 {
-    uint64_t ts = ptr_event_time_tsc(t);
-    uint64_t last_ts = t->last_ts;
-    uint64_t dt = ts >= last_ts ? ts - last_ts : 0;
-    t->last_ts = last_ts + dt;
-    encode_event(t, kind, dt, ptr, count, size, result);
+    encode_event(t, kind, ptr_advance_time(t, ptr_read_clock(t)), ptr, count, size, result);
 }
 
 /* errno after a call that returned NULL, as the status field; 0 when errno says nothing. */

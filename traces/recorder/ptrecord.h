@@ -197,9 +197,9 @@ void ptr_signals_install(void);
  * Instead each thread reads it once its buffer has grown by `clock_bytes` since the last reading (the
  * events in between repeat that reading, dt = 0), and clock_bytes adapts so that readings land about
  * PTR_CLOCK_TARGET_NS apart: it doubles (up to 2 bytes x `every`, PTRECORD_CLOCK_EVERY, default
- * PTR_CLOCK_EVERY_DEFAULT; an event takes 2 bytes or more, so at most `every` events apart) while the events since the last reading took less
- * than the target, and halves per factor of two they took more than twice the target, down to 0 (every
- * event). So a timestamp is early by about two targets at most while calls are dense, and exact while
+ * PTR_CLOCK_EVERY_DEFAULT; an event takes 2 bytes or more, so at most `every` events apart) while the
+ * events since the last reading took less than the target, and halves per factor of two they took more
+ * than twice the target, down to 0 (every event). So a timestamp is early by about two targets at most while calls are dense, and exact while
  * they are sparse. Measuring the interval in buffer bytes lets the inline path test it with the same
  * compare as the buffer's room (fast_limit = the nearer of the two). PTRECORD_CLOCK_EVERY=1: every event.
  */
@@ -259,7 +259,7 @@ static inline uint64_t ptr_now(void) { return ptr_now_from_clock_gettime(); }
  *   fast_limit:  the nearer of clock_limit and clock_mark, NULL once fenced; below it an event can be
  *                encoded inline reusing the last reading (dt = 0): the common case, one compare.
  * Closed is NULL: no pos is below it, zeroed TLS (TS_UNINIT) included.
- * When a second thread starts, it closes every other thread's fast_limit (ptr_close_fast_paths); a
+ * When a second thread starts, it closes every other thread's fast_limit (fence_clock); a
  * thread that opens its own again checks `fenced` after a full fence, so one of the two always wins.
  */
 static inline void ptr_update_gate(struct ptr_thread *t)
@@ -290,54 +290,50 @@ static inline void ptr_set_state(struct ptr_thread *t, uint8_t state)
  */
 static inline void ptr_clock_adapt(struct ptr_thread *t, uint64_t now)
 {
-    uint32_t n = t->clock_bytes;
-    if (!ptr_clock.fenced) {
-        uint64_t took = now > t->last_ts ? now - t->last_ts : 0; /* last_ts: the previous reading */
-        uint32_t cap = 2u * (uint32_t)ptr_clock.every;
-        if (took < PTR_CLOCK_TARGET_NS) {
-            n = n == 0 ? PTR_CLOCK_MIN_BYTES : 2u * n;
-            n = n > cap ? cap : n;
-            n = cap < PTR_CLOCK_MIN_BYTES ? 0 : n; /* PTRECORD_CLOCK_EVERY=1..3 */
-        } else {
-            while (took > 2u * PTR_CLOCK_TARGET_NS && n > 0) {
-                n = n >> 1 < PTR_CLOCK_MIN_BYTES ? 0 : n >> 1;
-                took >>= 1;
-            }
-        }
-        t->clock_bytes = n;
+    if (ptr_clock.fenced) {
+        return; /* every event reads the clock; fast_limit stays closed (fence_clock, ptr_update_gate) */
     }
+    uint32_t n = t->clock_bytes;
+    uint64_t took = now > t->last_ts ? now - t->last_ts : 0; /* last_ts: the previous reading */
+    uint32_t cap = 2u * (uint32_t)ptr_clock.every;
+    if (took < PTR_CLOCK_TARGET_NS) {
+        n = n == 0 ? PTR_CLOCK_MIN_BYTES : 2u * n;
+        n = n > cap ? cap : n;
+        n = cap < PTR_CLOCK_MIN_BYTES ? 0 : n; /* PTRECORD_CLOCK_EVERY=1..3 */
+    } else {
+        while (took > 2u * PTR_CLOCK_TARGET_NS && n > 0) {
+            n = n >> 1 < PTR_CLOCK_MIN_BYTES ? 0 : n >> 1;
+            took >>= 1;
+        }
+    }
+    t->clock_bytes = n;
     t->clock_mark = t->pos + n + 1; /* the next reading: the first event starting at or past it */
     ptr_update_gate(t);
 }
 
-/* The timestamp of the next event of thread t, out of line: reads the clock once the interval is over. */
-static inline uint64_t ptr_event_time(struct ptr_thread *t)
+/* A fresh clock reading for thread t's next event; it also sets the next interval. */
+static inline uint64_t ptr_read_clock(struct ptr_thread *t)
 {
-    if (t->pos < t->clock_mark && !ptr_clock.fenced) {
-        return t->last_ts;
-    }
     uint64_t now = ptr_now();
     ptr_clock_adapt(t, now);
     return now;
 }
 
-#if defined(__x86_64__)
-/* A fresh TSC reading for the inline path (clock_limit is open only with the TSC clock). */
-static inline uint64_t ptr_event_time_tsc(struct ptr_thread *t)
+/* The timestamp of the next event of thread t: the last reading again until the interval is over. */
+static inline uint64_t ptr_event_time(struct ptr_thread *t)
 {
-    uint64_t now;
-    if (ptr_clock.fenced) {
-        _mm_lfence();
-        now = ptr_tsc_to_ns(__rdtsc());
-        return now; /* fenced: every event reads the clock, fast_limit stays closed */
+    if (t->pos < t->clock_mark && !ptr_clock.fenced) {
+        return t->last_ts;
     }
-    now = ptr_tsc_to_ns(__rdtsc());
-    ptr_clock_adapt(t, now);
-    return now;
+    return ptr_read_clock(t);
 }
-#else
-/* No TSC: clock_limit stays NULL, so the inline paths never run; this keeps them compiling. */
-static inline uint64_t ptr_event_time_tsc(struct ptr_thread *t) { return ptr_event_time(t); }
-#endif
+
+/* Moves thread t's time to `ts` (never backwards) and returns the event's delta. */
+static inline uint64_t ptr_advance_time(struct ptr_thread *t, uint64_t ts)
+{
+    uint64_t dt = ts >= t->last_ts ? ts - t->last_ts : 0;
+    t->last_ts += dt;
+    return dt;
+}
 
 #endif

@@ -87,8 +87,7 @@ static void append(struct ptr_thread *t, const struct ptr_call *c, uint64_t ts)
     if (t->pos > t->limit) {
         ptr_flush(t);
     }
-    uint64_t dt = ts >= t->last_ts ? ts - t->last_ts : 0;
-    t->last_ts += dt;
+    uint64_t dt = ptr_advance_time(t, ts);
     uint8_t *p = ptr_put_prologue(t->pos, c->kind | (c->null_result ? TAG_NULL_RESULT : 0u), c->status, dt);
     p = ptr_put_args(p, &t->last_addr, c->kind, c->ptr, c->count, c->align, c->size, c->result, c->null_result);
     t->count++;
