@@ -34,15 +34,6 @@ public static class NativeArtifacts
             return beside;
         }
 
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "artifacts", "native", fileName);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
+        return RepositoryFiles.FindAbove(Path.Combine("artifacts", "native", fileName), AppContext.BaseDirectory);
     }
 }

@@ -67,17 +67,7 @@ public class SimTimingBenchmarks
         return r.Error is null ? r.Calls : throw new InvalidOperationException(r.Error);
     }
 
-    private static string FindSample(string name)
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "traces", "samples", name);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
+    private static string FindSample(string name) =>
+        RepositoryFiles.FindAbove(Path.Combine("traces", "samples", name), AppContext.BaseDirectory) ??
         throw new FileNotFoundException($"traces/samples/{name} not found above {AppContext.BaseDirectory}", name);
-    }
 }

@@ -12,16 +12,7 @@ internal static class RepoFiles
 
     public static string[] SampleTraces => Directory.GetFiles(Path.Combine(Root, "traces", "samples"), "*.trace").Order(StringComparer.Ordinal).ToArray();
 
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "bench.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"bench.sln not found above {AppContext.BaseDirectory}");
-    }
+    private static string FindRoot() =>
+        Path.GetDirectoryName(PtReplay.Traces.RepositoryFiles.FindAbove("bench.sln", AppContext.BaseDirectory)
+            ?? throw new InvalidOperationException($"bench.sln not found above {AppContext.BaseDirectory}"))!;
 }

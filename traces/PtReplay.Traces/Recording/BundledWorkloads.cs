@@ -55,23 +55,10 @@ public static class BundledWorkloads
     }
 
     /// <summary>traces/workloads, searched upwards from the program's folder and the working directory.</summary>
-    public static string Directory()
-    {
-        foreach (string start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-        {
-            for (DirectoryInfo? dir = new(start); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "traces", "workloads");
-                if (System.IO.Directory.Exists(candidate))
-                {
-                    return candidate;
-                }
-            }
-        }
-
+    public static string Directory() =>
+        RepositoryFiles.FindAbove(Path.Combine("traces", "workloads"), AppContext.BaseDirectory, Environment.CurrentDirectory) ??
         throw new DirectoryNotFoundException(
             $"The bundled workloads (traces/workloads) were not found above {AppContext.BaseDirectory} or {Environment.CurrentDirectory}.");
-    }
 
     private static string File(string name) => Path.Combine(Directory(), name);
 
