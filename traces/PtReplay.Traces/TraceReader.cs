@@ -615,7 +615,12 @@ public sealed class TraceReader : IDisposable
             return $"raw block with stored_len {h.StoredLength} != raw_len {h.RawLength}";
         }
 
-        if (h.EventCount > h.RawLength / 2)
+        if (h.IsMixed && h.IsTimedTags)
+        {
+            return "a mixed block with the timed-tags flag";
+        }
+
+        if (h.EventCount > (h.IsTimedTags ? h.RawLength : h.RawLength / 2))
         {
             return $"{h.EventCount} events cannot fit in {h.RawLength} payload bytes";
         }

@@ -1,4 +1,5 @@
 using PtReplay.Traces;
+using PtReplay.Traces.Format;
 
 namespace PtReplay.Tests.Traces;
 
@@ -113,6 +114,54 @@ public class TraceDamageTests
         Assert.NotNull(error);
         Assert.Equal(blocks[2].Offset, error.ByteOffset);
         Assert.Contains("codec 9", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MixedBlockWithTimedTags_IsCorruptAtThatBlock()
+    {
+        (_, byte[] file, List<TraceFiles.BlockInfo> blocks) = Sample();
+        TraceFiles.BlockInfo bad = blocks[2];
+        Assert.Equal(BlockHeader.FlagMixed, bad.Flags);
+        file[bad.Offset + 5] = BlockHeader.FlagMixed | BlockHeader.FlagTimedTags;
+        using TraceReader reader = TraceReader.Open(new MemoryStream(file));
+        (_, TraceCorruptException? error) = TraceFiles.ReadUntilError(reader);
+        Assert.NotNull(error);
+        Assert.Equal(bad.Offset, error.ByteOffset);
+        Assert.Contains("mixed block with the timed-tags flag", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>In a timed-tags block an event can be one byte (an exec marker repeating the last reading).</summary>
+    [Fact]
+    public void TimedTagsBlockOfOneByteEvents_IsRead()
+    {
+        var encoder = new BlockEncoder();
+        encoder.Reset(500, mixed: false, 41, timedTags: true);
+        for (int i = 0; i < 3; i++)
+        {
+            encoder.Append(new AllocEvent { Kind = EventKind.Exec, Timestamp = 500 }, 41);
+        }
+
+        Assert.Equal(3, encoder.Length); // a tag each
+        byte[] payload = encoder.Buffer.AsSpan(0, encoder.Length).ToArray();
+        var file = new MemoryStream();
+        file.Write(HeaderCodec.Encode(TraceRoundTripTests.Header()));
+        byte[] head = new byte[BlockHeader.Size];
+        new BlockHeader
+        {
+            BlockMagic = BlockHeader.Magic, Flags = BlockHeader.FlagTimedTags, Tid = 41, EventCount = 3,
+            StoredLength = (uint)payload.Length, RawLength = (uint)payload.Length, BaseTimestamp = 500,
+            Crc = System.IO.Hashing.Crc32.HashToUInt32(payload),
+        }.Write(head);
+        file.Write(head);
+        file.Write(payload);
+        new BlockHeader { BlockMagic = BlockHeader.Magic, Flags = BlockHeader.FlagEnd, Crc = System.IO.Hashing.Crc32.HashToUInt32([]) }.Write(head);
+        file.Write(head);
+
+        using TraceReader reader = TraceReader.Open(new MemoryStream(file.ToArray()));
+        List<AllocEvent> read = reader.ReadAll().ToList();
+        Assert.False(reader.IsTruncated);
+        Assert.Equal(3, read.Count);
+        Assert.All(read, e => Assert.Equal((EventKind.Exec, 500L), (e.Kind, e.Timestamp)));
     }
 
     [Fact]

@@ -47,12 +47,6 @@ internal static class BlockDecoder
         {
             nint pos = st.Position;
             int i = 0;
-            if (mixed && timedTags)
-            {
-                error = "a mixed block with the timed-tags flag";
-                goto Stop;
-            }
-
             for (; i < count; i++)
             {
                 if (pos >= rawLength)
