@@ -3,7 +3,9 @@ using PtReplay.Replay.Native;
 using PtReplay.Replay.Output;
 using PtReplay.Replay.Preparation;
 using PtReplay.Replay.Sim;
+using System.Globalization;
 using PtReplay.Traces;
+using PtReplay.Traces.ProcessTrees;
 
 namespace PtReplay.Replay;
 
@@ -15,6 +17,12 @@ public sealed record ReplayReport(PreparedTrace Prepared, IReadOnlyList<EngineRe
 {
     /// <summary>The preamble the sim engine replayed with and why (null when the runner did not decide one).</summary>
     public SimPreambleDecision? SimPreamble { get; init; }
+
+    /// <summary>
+    /// For a forked child: where its replay started ("from its parent's heap at the fork: ..." or why it
+    /// started from an empty heap); null for any other trace.
+    /// </summary>
+    public string? InheritedHeapNote { get; init; }
 }
 
 /// <summary>
@@ -36,7 +44,23 @@ public static class ReplayRunner
         bool keepIntermediates = false)
     {
         using var input = TraceInput.Open(tracePath);
-        return Run(tracePath, input.Header, input.Events(), engines, outDir, options, preparation, keepIntermediates, LazyIssues(input));
+        InheritedHeap? inherited = InheritedHeap.Find(tracePath, input.Header, out string? missing);
+        string? note = missing is null ? null : $"a fork child, but {missing}: replayed from an empty heap";
+        if (inherited is not null && InheritedReplay.WhyNot(inherited) is { } why)
+        {
+            note = $"a fork child, replayed from an empty heap: {why}";
+            inherited = null;
+        }
+        else if (inherited is not null)
+        {
+            note = string.Create(CultureInfo.InvariantCulture,
+                $"a fork child, replayed from its parent's heap at the fork: {Path.GetFileName(inherited.Parent.ParentPath)} " +
+                $"up to its event {inherited.Parent.ParentEvents:N0} ({inherited.PrefixEvents:N0} events replayed before the child's, not measured)");
+        }
+
+        ReplayReport report = Run(tracePath, inherited?.OldestHeader ?? input.Header, input.Events(), engines, outDir, options, preparation,
+            keepIntermediates, LazyIssues(input), inherited);
+        return report with { InheritedHeapNote = note };
     }
 
     private static IEnumerable<TraceIssue> LazyIssues(TraceInput input)
@@ -55,7 +79,7 @@ public static class ReplayRunner
     public static ReplayReport Run(
         string tracePath, TraceHeader header, IEnumerable<AllocEvent> events, IReadOnlyList<string> engines, string outDir,
         ReplayOptions options, PreparationOptions preparation, bool keepIntermediates = false,
-        IEnumerable<TraceIssue>? extraIssues = null)
+        IEnumerable<TraceIssue>? extraIssues = null, InheritedHeap? inherited = null)
     {
         Directory.CreateDirectory(outDir);
         string work = Path.Combine(outDir, "work");
@@ -65,6 +89,11 @@ public static class ReplayRunner
         PreparedTrace prepared;
         using (var preparer = new TracePreparer(preparedPath, preparation))
         {
+            if (inherited is not null)
+            {
+                InheritedReplay.AddPrefix(preparer, inherited);
+            }
+
             long next = 1_000_000;
             foreach (var (e, index) in preparer.InReplayOrder(events))
             {

@@ -16,6 +16,7 @@ enum prep_kind {
     K_MEMALIGN = 6, K_POSIX_MEMALIGN = 7, K_ALIGNED_ALLOC = 8, K_VALLOC = 9, K_PVALLOC = 10,
     K_CALL_KINDS = 11,      /* histogram rows 0..10 (row 0 unused) */
     K_THREAD_EXIT = 17,     /* the thread's stream ends here: hand the turn on, return */
+    K_FORK = 18,            /* a forked child's replay: the ops before are its parent's; fork here, measure from here */
     K_JOIN = 20,            /* pthread_join(thread arg) before going on (serial mode only) */
 };
 

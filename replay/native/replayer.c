@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "handoff.h"
@@ -58,6 +59,7 @@ static struct {
     void **slot_ptr;
     _Atomic uint32_t *slot_stamp;
     int serial, touch, null_alloc, timing, log_addresses;
+    uint64_t start_ns;              /* wall time starts here (again in a forked child, see fork_child) */
 } g;
 
 static _Atomic uint32_t turn __attribute__((aligned(64)));
@@ -136,6 +138,29 @@ static void take_sample(struct worker *w, uint32_t sample_index, uint32_t seq)
     s->rss = probe_rss();
     g.res->progress_seq = seq;
     (void)w;
+}
+
+/*
+ * K_FORK: the ops so far rebuilt a forked child's inherited heap. With one replay thread the replayer
+ * forks as the recorded parent did (glibc's atfork handlers run), the parent waits for the child and
+ * exits with its status, and the child goes on: its heap, and the kernel's figures, start from the
+ * parent's. With several replay threads (they would not exist in a child) it goes on in place. Either
+ * way the measurements start again here: latency histograms, counters and the wall clock.
+ */
+static void fork_child(struct worker *w)
+{
+    if (g.thread_count == 1) {
+        pid_t pid = fork();
+        if (pid > 0) {
+            int status = 0;
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            }
+            _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 5);
+        }
+    }
+    memset(w->hist, 0, sizeof *w->hist);
+    w->calls = w->nulls = w->extra_frees = w->waits = w->cross = w->empty_frees = 0;
+    g.start_ns = mono_ns();
 }
 
 /*
@@ -232,6 +257,9 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
             if (serial)
                 turn_pass(&turn, o->next_thread == 0xFFFF ? 0 : &g.workers[o->next_thread].sleeping, o->seq + 1);
             return;
+        case K_FORK:
+            fork_child(w);
+            goto after_call;
         case K_JOIN:
             if (serial && !g.workers[o->arg].joined && g.workers[o->arg].created) {
                 pthread_join(g.workers[o->arg].thread, 0);
@@ -365,7 +393,7 @@ static void validate(const struct prep_header *h, uint64_t size)
         const struct prep_op *o = &ops[i];
         if (o->slot >= h->slot_count || (o->next_thread != 0xFFFF && o->next_thread >= h->thread_count) ||
             (o->kind == K_JOIN && o->arg >= h->thread_count) || o->kind == 0 ||
-            (o->kind > K_PVALLOC && o->kind != K_THREAD_EXIT && o->kind != K_JOIN))
+            (o->kind > K_PVALLOC && o->kind != K_THREAD_EXIT && o->kind != K_JOIN && o->kind != K_FORK))
             die(3, "prepared trace op out of range", 0);
     }
     for (uint32_t i = 0; i < h->thread_count; i++) {
@@ -509,7 +537,7 @@ int main(int argc, char **argv)
 
     r->setup_heap_bytes = probe_in_use();
     r->baseline_rss = probe_rss();
-    uint64_t start = mono_ns();
+    g.start_ns = mono_ns();
     atomic_store(&go, 1);
     futex_wake_u32(&go, INT_MAX);
 
@@ -525,7 +553,7 @@ int main(int argc, char **argv)
             pthread_join(g.workers[i].thread, 0);
             g.workers[i].joined = 1;
         }
-    r->wall_ns = mono_ns() - start;
+    r->wall_ns = mono_ns() - g.start_ns;
 
     r->brk_end = (uint64_t)(uintptr_t)sbrk(0);
     r->final_rss = probe_rss();

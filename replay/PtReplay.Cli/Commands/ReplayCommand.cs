@@ -188,6 +188,11 @@ public static class ReplayCommand
             Console.WriteLine(preamble.ToString());
         }
 
+        if (report.InheritedHeapNote is { } inherited)
+        {
+            Console.WriteLine(inherited);
+        }
+
         Console.WriteLine($"wrote {Path.Combine(dir, "summary.json")}");
     }
 

@@ -51,6 +51,11 @@ public enum PreparedKind : byte
     Pvalloc = 10,
     /// <summary>The thread's stream ends: pass the turn on and exit.</summary>
     ThreadExit = 17,
+    /// <summary>
+    /// A forked child's replay: the ops before rebuilt its parent's heap; fork here (the model: as glibc's
+    /// child; the native replayer: fork(2), the parent waits and exits) and measure from here on.
+    /// </summary>
+    Fork = 18,
     /// <summary>Join thread <c>arg</c> (serial mode) before going on.</summary>
     Join = 20,
 }

@@ -210,6 +210,32 @@ public sealed class TracePreparer : IDisposable
         EmitCall(e.Thread, op, index, e.Kind, change.NewPeak);
     }
 
+    /// <summary>
+    /// The events added so far rebuilt a forked child's inherited heap (its parent's events up to the fork):
+    /// <paramref name="thread"/> forks here (a <see cref="PreparedKind.Fork"/> op, sampled: the figures the
+    /// child starts with). No samples are taken before it and the call counts start again after it.
+    /// </summary>
+    public void AddFork(int thread, long index)
+    {
+        EnsureThread(thread);
+        Emit(thread, new PreparedOp { Kind = PreparedKind.Fork }, index);
+        _inheritedPrefix = false;
+        _calls = 0;
+        Array.Clear(_callsByKind);
+        _peakSeq = -1;
+        _peakSampled = false;
+        _lastPeakSampleLive = _live.LiveBytes;
+        _pending.SampleId = _samples.Count;
+        _pending.Op.Flags |= OpMarks.Sample;
+        _samples.Add(new LiveSample(_seq - 1, _live.LiveBytes));
+        _threadSamples[thread]++;
+    }
+
+    /// <summary>Events from now on rebuild an inherited heap (until <see cref="AddFork"/>): no samples are taken.</summary>
+    public void BeginInheritedPrefix() => _inheritedPrefix = true;
+
+    private bool _inheritedPrefix;
+
     private void AddThreadExit(int thread, long index)
     {
         _threadExited[thread] = true;
@@ -317,8 +343,13 @@ public sealed class TracePreparer : IDisposable
         _calls++;
         _callsByKind[(int)kind]++;
         long seq = _seq - 1;
-        bool sample = _calls % _options.SampleEvery == 0;
+        bool sample = _calls % _options.SampleEvery == 0 && !_inheritedPrefix;
         ulong liveBytes = _live.LiveBytes;
+        if (_inheritedPrefix)
+        {
+            return;
+        }
+
         if (newPeak)
         {
             _peakSeq = seq;

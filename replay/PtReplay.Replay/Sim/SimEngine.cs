@@ -109,6 +109,17 @@ public static class SimEngine
         {
             long index = cursor[thread]++;
             ref readonly PreparedOp op = ref file.Op(index);
+            if (op.Kind == PreparedKind.Fork)
+            {
+                // A forked child's replay: the ops so far rebuilt its parent's heap; measure the child from here.
+                model.ForkChild(thread);
+                latency = new LatencyHistogram(timer?.TicksPerNs ?? Stopwatch.Frequency / 1e9);
+                timed = timer is null ? null : latency;
+                calls = 0;
+                points.Clear();
+                start = Stopwatch.GetTimestamp();
+            }
+
             try
             {
                 bool isCall = tsc
