@@ -52,7 +52,7 @@ struct worker {
     thread_histogram *hist;
     const uint64_t *times;          /* --pace: recorded time of each op (ns after the first op), else 0 */
     uint64_t calls, nulls, extra_frees, waits, cross, empty_frees;
-    uint64_t sampling_cycles, samples, alloc_probe_cycles, alloc_samples;
+    uint64_t sampling_cycles, samples, alloc_probe_cycles, alloc_samples, alloc_probe_last;
     uint64_t pace_waits, pace_recorded_ns, pace_slept_ns;
     uintptr_t stack_lo;             /* lowest stack page this thread pre-faulted (replay threads) */
     uintptr_t caller_sp;            /* stack pointer of glibc's start_thread around thread_main (replay threads) */
@@ -81,9 +81,10 @@ static _Atomic uint32_t ready __attribute__((aligned(64)));
 #define STACK_PREFAULT (64 * 1024)
 /* Pace: a gap shorter than this is not slept (it is carried into the next op's target instead). */
 #define PACE_MIN_SLEEP_NS 50000
-/* The allocator's own statistic is read at a sample only while its reads took at most 1/ALLOC_PROBE_SHARE
- * of the time since the start (mallinfo2 walks every free chunk: its cost grows with the heap). */
-#define ALLOC_PROBE_SHARE 50
+/* The allocator's own statistic is read at a sample only while its reads, this one included (estimated as costing
+ * what the previous one did), take at most 1/ALLOC_PROBE_SHARE of the time since the start (mallinfo2 walks every
+ * free chunk: one read costs 160 ms on a heap of 1.7 M free chunks). */
+#define ALLOC_PROBE_SHARE 100
 
 /* ---- diagnostics (write(2) only) ---- */
 static void say(const char *a, const char *b)
@@ -192,10 +193,11 @@ static void take_sample(struct worker *w, uint32_t sample_index, uint32_t seq)
     s->committed = m.committed;
     s->address_space = m.address_space;
     s->allocator_mapped = RES_NOT_TAKEN;
-    if (!g.null_alloc && w->alloc_probe_cycles * ALLOC_PROBE_SHARE <= t0 - g.start_tsc) {
+    if (!g.null_alloc && (w->alloc_probe_cycles + w->alloc_probe_last) * ALLOC_PROBE_SHARE <= t0 - g.start_tsc) {
         uint64_t a0 = tsc_now();
         s->allocator_mapped = probe_allocator_mapped();
-        w->alloc_probe_cycles += tsc_now() - a0;
+        w->alloc_probe_last = tsc_now() - a0;
+        w->alloc_probe_cycles += w->alloc_probe_last;
         w->alloc_samples++;
     }
     g.res->progress_seq = seq;

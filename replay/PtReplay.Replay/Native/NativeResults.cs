@@ -46,7 +46,7 @@ public struct NativeResultsHeader
     public ulong SamplingNs;
     /// <summary>Samples taken.</summary>
     public ulong SamplesTaken;
-    /// <summary>Samples that also read the allocator's own statistic (its reads are capped at 2 % of the time).</summary>
+    /// <summary>Samples that also read the allocator's own statistic (its reads are capped at 1 % of the time).</summary>
     public ulong AllocatorSamplesTaken;
     /// <summary>0: as fast as possible; otherwise the recorded gaps were divided by this factor.</summary>
     public double PaceFactor;
