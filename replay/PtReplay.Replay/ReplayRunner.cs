@@ -87,7 +87,8 @@ public static class ReplayRunner
         string preparedPath = Path.Combine(work, "trace.prepared");
 
         PreparedTrace prepared;
-        using (var preparer = new TracePreparer(preparedPath, preparation))
+        // A paced replay needs each op's recorded time beside the ops.
+        using (var preparer = new TracePreparer(preparedPath, options.Pace.IsPaced ? preparation.WithRecordedTimes() : preparation))
         {
             if (inherited is not null)
             {
