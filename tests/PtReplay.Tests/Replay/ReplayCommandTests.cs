@@ -1,5 +1,7 @@
 using PtReplay.Cli;
+using PtReplay.Replay;
 using PtReplay.Results;
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 
 namespace PtReplay.Tests.Replay;
@@ -11,10 +13,10 @@ namespace PtReplay.Tests.Replay;
 [Collection(RecordingsGroup.Name)]
 public sealed class ReplayCommandTests(Recordings recordings)
 {
-
-    [Fact]
+    [SkippableFact]
     public void Summary_HasEveryEngineWithPlausibleFigures()
     {
+        Requires.Engines(ReplayRunner.AllEngines);
         string outDir = recordings.NewFolder("summary");
         int code = Program.Main(["replay", recordings.Python, "--out", outDir, "--sample-every", "500"]);
         Assert.Equal(0, code);

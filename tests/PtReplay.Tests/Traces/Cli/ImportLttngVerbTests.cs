@@ -44,7 +44,7 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void MultiThreadProgram_KeepsItsThreads_AndEveryTextFormOfBabeltraceReadsTheSame()
     {
         using var dir = new TempDir("ptrec-lttng-mt-");
@@ -76,7 +76,7 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void WithoutVtid_EverythingIsOneThread_AndTheVerbSaysSo()
     {
         using var dir = new TempDir("ptrec-lttng-novtid-");
@@ -93,7 +93,7 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         Assert.Equal(0, reader.Header.Pid);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ChildProcesses_GoToFilesOfTheirOwn()
     {
         // sh and its two sort children all run with the wrapper preloaded: three vpids in one LTTng trace.
@@ -131,7 +131,7 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         Assert.False(File.Exists(dir.File("x.trace")));
     }
 
-    [Fact]
+    [SkippableFact]
     public void TraceWithoutLibcEvents_FailsSayingWhatToEnable()
     {
         using var dir = new TempDir("ptrec-lttng-nolibc-");
@@ -141,7 +141,7 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         Assert.False(File.Exists(dir.File("x.trace")));
     }
 
-    [Fact]
+    [SkippableFact]
     public void DamagedChannelFile_FailsNamingTheFile()
     {
         using var dir = new TempDir("ptrec-lttng-damaged-");
@@ -156,7 +156,7 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         Assert.False(File.Exists(dir.File("x.trace")));
     }
 
-    [Fact]
+    [SkippableFact]
     public void GarbledText_FailsWithFileAndLine()
     {
         using var dir = new TempDir("ptrec-lttng-text-");
@@ -171,7 +171,7 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         Assert.False(File.Exists(dir.File("x.trace")));
     }
 
-    [Fact]
+    [SkippableFact]
     public void MissingBabeltrace_SaysWhatToInstall()
     {
         using var dir = new TempDir("ptrec-lttng-nobt-");
