@@ -97,6 +97,7 @@ public sealed class EngineAvailabilityTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    [Trait("Category", "Fast")]
     [Fact]
     public void MissingPreloadLibrary_NamesTheFileAndThePackage()
     {
