@@ -48,6 +48,7 @@ public sealed class ResultsRoundTripTests
     }
 
     [Fact]
+    [Trait("Category", "Fast")]
     public void SeriesCsv_RoundTrips_AndItsFragmentationColumnIsTheDefinedOne()
     {
         using var dir = new TempDir("ptreplay-results-");
@@ -70,6 +71,7 @@ public sealed class ResultsRoundTripTests
     }
 
     [Fact]
+    [Trait("Category", "Fast")]
     public void LatencyCsv_RoundTrips()
     {
         using var dir = new TempDir("ptreplay-results-");
@@ -80,6 +82,7 @@ public sealed class ResultsRoundTripTests
     }
 
     [Fact]
+    [Trait("Category", "Fast")]
     public void UntouchedReplay_WhereLiveExceedsRss_NeverHasNegativeFragmentation()
     {
         // With --touch none the model faults in only the chunk headers it writes: live bytes exceed resident memory.
@@ -99,6 +102,7 @@ public sealed class ResultsRoundTripTests
     }
 
     [Fact]
+    [Trait("Category", "Fast")]
     public void SummaryOfAnOlderLayout_IsAClearError()
     {
         using var dir = new TempDir("ptreplay-results-");
