@@ -3,6 +3,7 @@ using PtReplay.Replay.Native;
 using PtReplay.Replay.Output;
 using PtReplay.Replay.Preparation;
 using PtReplay.Replay.Sim;
+using PtReplay.Results;
 using System.Globalization;
 using PtReplay.Traces;
 using PtReplay.Traces.ProcessTrees;
@@ -59,7 +60,7 @@ public static class ReplayRunner
         }
 
         ReplayReport report = Run(tracePath, inherited?.OldestHeader ?? input.Header, input.Events(), engines, outDir, options, preparation,
-            keepIntermediates, LazyIssues(input), inherited);
+            keepIntermediates, LazyIssues(input), inherited, input.Header);
         return report with { InheritedHeapNote = note };
     }
 
@@ -72,6 +73,9 @@ public static class ReplayRunner
     }
 
     /// <summary>
+    /// <paramref name="header"/> sets up the model and the malloc environment (for a forked child: its oldest ancestor's,
+    /// whose start its heap comes from); <paramref name="traceHeader"/>, when given, is the replayed trace's own (summary's pid,
+    /// parent pid, command line). <paramref name="inherited"/> puts a forked child's inherited heap first (<see cref="InheritedReplay"/>).
     /// Replays <paramref name="events"/> (global order) recorded under <paramref name="header"/> into
     /// <paramref name="engines"/>, writing into <paramref name="outDir"/>. Throws <see cref="TraceIssueException"/>
     /// under the strict policy; engine failures become results with an error.
@@ -79,7 +83,7 @@ public static class ReplayRunner
     public static ReplayReport Run(
         string tracePath, TraceHeader header, IEnumerable<AllocEvent> events, IReadOnlyList<string> engines, string outDir,
         ReplayOptions options, PreparationOptions preparation, bool keepIntermediates = false,
-        IEnumerable<TraceIssue>? extraIssues = null, InheritedHeap? inherited = null)
+        IEnumerable<TraceIssue>? extraIssues = null, InheritedHeap? inherited = null, TraceHeader? traceHeader = null)
     {
         Directory.CreateDirectory(outDir);
         string work = Path.Combine(outDir, "work");
@@ -154,7 +158,7 @@ public static class ReplayRunner
             SeriesCsvWriter.Write(outDir, result);
         }
 
-        SummaryWriter.Write(Path.Combine(outDir, "summary.json"), tracePath, prepared, options, preparation.SampleEvery, tunables, results, preamble);
+        SummaryWriter.Write(Path.Combine(outDir, SummaryFile.FileName), tracePath, prepared, options, preparation.SampleEvery, tunables, results, preamble, traceHeader ?? header);
         if (!keepIntermediates)
         {
             Directory.Delete(work, recursive: true);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PtReplay.Replay.Gate;
 using PtReplay.Reports.Gate;
 using PtReplay.Reports.Input;
 using PtReplay.Traces;
@@ -7,7 +8,7 @@ namespace PtReplay.Cli.Commands;
 
 /// <summary>
 /// `ptreplay gate --baseline FILE [--update] TRACE...`: the model's regression gate (logic in
-/// <see cref="ModelFigures"/> and <see cref="GateCheck"/>).
+/// <see cref="ModelGate"/> and <see cref="GateCheck"/>).
 /// Exit codes: 0 every figure equal (or baseline written), 1 a figure differs, 2 bad input.
 /// </summary>
 public static class GateCommand
@@ -49,7 +50,7 @@ public static class GateCommand
                     }
 
                     Console.Error.WriteLine($"gate: replaying {file.Name} into the model");
-                    IReadOnlyDictionary<string, long> figures = ModelFigures.Measure(file.FullName);
+                    IReadOnlyDictionary<string, long> figures = ModelGate.Measure(file.FullName);
                     string key = ModelBaseline.Key(file.FullName);
                     if (rewrite)
                     {

@@ -66,6 +66,14 @@ public sealed class ForkedChildReplayTests : IDisposable
         Assert.Equal(liveAtFork, glibc.Series[0].LiveBytes);
         Assert.True(glibc.Series[0].FootprintBytes >= liveAtFork, $"glibc footprint {glibc.Series[0].FootprintBytes} at the fork");
         Assert.InRange((double)glibc.Series[0].FootprintBytes / sim.Series[0].FootprintBytes, 0.99, 1.01);
+        // The summary names the worker, not the parent whose heap it started from.
+        using (var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir.File("out"), "summary.json"))))
+        {
+            System.Text.Json.JsonElement trace = summary.RootElement.GetProperty("trace");
+            Assert.Equal(worker.Header.Pid, trace.GetProperty("pid").GetInt32());
+            Assert.Equal(worker.Header.ParentPid, trace.GetProperty("parent_pid").GetInt32());
+        }
+
         // Only the worker's own calls are measured.
         long workerCalls;
         using (var reader = TraceReader.Open(worker.Path))
