@@ -9,8 +9,8 @@ namespace PtReplay.Cli.Commands;
 /// <summary>
 /// `ptreplay verify TRACE`: replays a recorded trace into the C# ptmalloc model and compares every returned
 /// address with the recorded one (logic: <see cref="TraceVerifier"/>).
-/// Exit codes: 0 every allocation identical, 1 divergence or the model stopped like glibc would abort,
-/// 2 bad arguments or unreadable trace.
+/// Exit codes: <see cref="ExitCodes"/> (0 every allocation identical, 1 divergence or the model stopped like glibc
+/// would abort, 3 the trace is unreadable or has no brk0).
 /// </summary>
 public static class VerifyCommand
 {
@@ -31,35 +31,25 @@ public static class VerifyCommand
             "Examples:\n" +
             "  ptreplay verify py.trace\n" +
             "  ./run-bench.sh verify sqlite.trace --tunables glibc.malloc.tcache_count=0\n\n" +
-            "Exit codes: 0 all allocations identical, 1 divergence (or glibc would have aborted), 2 bad arguments or unreadable trace.")
+            "A divergence, or a call glibc would have aborted on, exits 1.\n" +
+            ExitCodes.Help)
         {
             trace, tunables,
         };
-        command.SetAction(parse =>
+        command.SetAction(CliErrors.Guard("verify", parse =>
         {
-            FileInfo file = parse.GetValue(trace)!;
-            if (!file.Exists)
-            {
-                Console.Error.WriteLine($"verify: trace {file.FullName} not found");
-                return 2;
-            }
             string? t = parse.GetValue(tunables);
-            try
-            {
-                using var reader = TraceReader.Open(file.FullName);
-                return Run(reader, t is null ? null : MallocTunables.Parse(t), Console.Out, Console.Error);
-            }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or NotSupportedException or TraceCorruptException)
-            {
-                Console.Error.WriteLine($"verify: cannot read {file.FullName}: {ex.Message}");
-                return 2;
-            }
-        });
+            MallocTunables? checkedTunables = t is null ? null : MallocTunables.ParseChecked(t);
+            string file = CliPaths.Input(parse.GetValue(trace)!.FullName);
+            using var reader = TraceReader.Open(file);
+            using var progress = new ProgressDisplay();
+            return Run(reader, checkedTunables, Console.Out, Console.Error, progress);
+        }));
         return command;
     }
 
     /// <summary>Verifies an open trace, writing the report; returns the exit code.</summary>
-    public static int Run(TraceReader reader, MallocTunables? tunables, TextWriter output, TextWriter progress)
+    public static int Run(TraceReader reader, MallocTunables? tunables, TextWriter output, TextWriter progress, ProgressDisplay? display = null)
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(output);
@@ -67,11 +57,12 @@ public static class VerifyCommand
         var inv = CultureInfo.InvariantCulture;
         if (reader.Header.Brk0 == 0)
         {
-            progress.WriteLine($"verify: {reader.Path} has no brk0 in its header; heap offsets cannot be compared (record it with `ptreplay record`)");
-            return 2;
+            progress.WriteLine($"ptreplay verify: {reader.Path} has no brk0 in its header; heap offsets cannot be compared (record it with `ptreplay record`)");
+            return ExitCodes.BadInput;
         }
         var verifier = new TraceVerifier(reader.Header, tunables);
-        var report = verifier.Run(reader.ReadAll(), new Progress(progress));
+        var report = verifier.Run(reader.ReadAll(), display?.For("verify"));
+        display?.Finish();
         if (reader.IsTruncated)
             progress.WriteLine(string.Create(inv, $"verify: trace truncated at byte {reader.TruncatedAtOffset}; verified the events before it"));
         if (report.First is { } d)
@@ -86,14 +77,5 @@ public static class VerifyCommand
             output.WriteLine(string.Create(inv, $"{report.UnknownPointers} free/realloc of pointers the trace never returned (skipped)"));
         output.WriteLine(report.Summary);
         return report.FullParity ? 0 : 1;
-    }
-
-    private sealed class Progress(TextWriter w) : IProgress<long>
-    {
-        public void Report(long value)
-        {
-            if (value > 0)
-                w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"verify: {value} events"));
-        }
     }
 }
