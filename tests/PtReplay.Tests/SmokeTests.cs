@@ -2,6 +2,7 @@ using PtReplay.Traces;
 
 namespace PtReplay.Tests;
 
+[Trait("Category", "Fast")]
 public class SmokeTests
 {
     [Fact]

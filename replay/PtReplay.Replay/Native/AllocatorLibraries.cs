@@ -22,6 +22,10 @@ public static class AllocatorLibraries
     /// <summary>True for an engine the native replayer runs.</summary>
     public static bool IsNative(string engine) => engine == "glibc" || Preloads.ContainsKey(engine);
 
+    /// <summary>The file preloaded for an engine and the Debian package that installs it; null for glibc and unknown names.</summary>
+    public static (string File, string Package)? Library(string engine) =>
+        Preloads.TryGetValue(engine, out var lib) ? lib : null;
+
     /// <summary>
     /// The library to LD_PRELOAD for an engine: null for glibc; otherwise the path, or an error
     /// message naming the file and the Debian package when it is not installed.

@@ -4,52 +4,31 @@ namespace PtReplay.Tests.Infrastructure;
 
 /// <summary>
 /// Records real programs with LTTng-UST's libc wrapper, the way a user would (see `ptreplay import-lttng
-/// --help`): a user-space session daemon (started here when none runs, stopped again at the end), one
-/// session per recording with a unique name and an output folder under a temp folder, always destroyed.
-/// <para>Needs lttng-tools, liblttng-ust1 and babeltrace2 (CI installs them in .ci/run). A missing piece
-/// fails every test that uses this fixture with a message saying what to install: these tests never skip.
-/// The session daemon runs in user space only (--no-kernel): no kernel modules, so it works in containers.</para>
+/// --help`): a user-space session daemon (started on the first recording when none runs, stopped again at the
+/// end), one session per recording with a unique name and an output folder under a temp folder, always destroyed.
+/// <para>Needs lttng-tools, liblttng-ust1 and babeltrace2 (.ci/run installs them): <see cref="Record"/> checks them
+/// through <see cref="Requires"/>, so a test that records is skipped (failed under
+/// PTREPLAY_REQUIRE_ALL_PACKAGES=1) on a machine without them, and the tests of the same class that record
+/// nothing still run. The session daemon runs in user space only (--no-kernel): no kernel modules, so it works
+/// in containers.</para>
 /// </summary>
 public sealed class LttngTracing : IDisposable
 {
-    /// <summary>What CI installs for these tests.</summary>
-    public const string AptPackages = "lttng-tools liblttng-ust1 babeltrace2";
-
-    private static readonly string[] LibraryFolders =
-        ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"];
-
-    private static readonly string[] Programs = ["lttng", "lttng-sessiond", "babeltrace2"];
-
     private readonly TempDir _home = new("ptrec-lttng-");
-    private readonly int _startedDaemon;
-
-    public LttngTracing()
-    {
-        string? missing = Programs.FirstOrDefault(p => !File.Exists("/usr/bin/" + p));
-        Wrapper = LibraryFolders.Select(d => Path.Combine(d, "liblttng-ust-libc-wrapper.so.1")).FirstOrDefault(File.Exists) ?? "";
-        if (missing is not null || Wrapper.Length == 0)
-        {
-            _home.Dispose();
-            throw new InvalidOperationException(
-                $"LTTng import tests need {(missing is not null ? "/usr/bin/" + missing : "liblttng-ust-libc-wrapper.so.1")}: " +
-                $"apt-get install -y --no-install-recommends {AptPackages} (.ci/run installs them)");
-        }
-
-        // A daemon of this user may already run (a developer's); then it is used and left alone.
-        var (code, _, stderr) = Lttng("lttng-sessiond", "--daemonize", "--no-kernel");
-        if (code == 0)
-        {
-            _startedDaemon = ReadDaemonPid();
-        }
-        else if (Lttng("lttng", "list").ExitCode != 0)
-        {
-            _home.Dispose();
-            throw new InvalidOperationException($"lttng-sessiond --daemonize --no-kernel failed ({code}) and no session daemon answers: {stderr}");
-        }
-    }
+    private readonly Lock _gate = new();
+    private bool _daemonChecked;
+    private int _startedDaemon;
+    private string _wrapper = "";
 
     /// <summary>liblttng-ust-libc-wrapper.so.1 (from liblttng-ust1).</summary>
-    public string Wrapper { get; }
+    public string Wrapper
+    {
+        get
+        {
+            EnsureDaemon();
+            return _wrapper;
+        }
+    }
 
     /// <summary>
     /// Runs <paramref name="command"/> with the libc wrapper preloaded (before <paramref name="preloadAfter"/>, if any)
@@ -62,6 +41,7 @@ public sealed class LttngTracing : IDisposable
         bool contexts = true, string events = "lttng_ust_libc:*", string? preloadAfter = null)
     {
         ArgumentNullException.ThrowIfNull(dir);
+        EnsureDaemon();
         string session = "ptreplay-test-" + Guid.NewGuid().ToString("N")[..12];
         string output = Path.Combine(dir, session);
         Must("lttng", "create", session, "--output=" + output);
@@ -81,7 +61,7 @@ public sealed class LttngTracing : IDisposable
                 ["LTTNG_UST_ALLOW_BLOCKING"] = "1",
                 // main() waits until the daemon enabled the events (default: at most 3 s), even on a loaded machine.
                 ["LTTNG_UST_REGISTER_TIMEOUT"] = "30000",
-                ["LD_PRELOAD"] = preloadAfter is null ? Wrapper : Wrapper + ":" + preloadAfter,
+                ["LD_PRELOAD"] = preloadAfter is null ? _wrapper : _wrapper + ":" + preloadAfter,
             };
             var (code, stdout, stderr) = ChildProcess.Run(command[0], command.Skip(1), CleanEnvironment.With(env), dir);
             LastStdout = stdout;
@@ -121,6 +101,38 @@ public sealed class LttngTracing : IDisposable
         }
 
         _home.Dispose();
+    }
+
+    /// <summary>
+    /// Skips (see <see cref="Requires"/>) unless the three packages are installed; then, once, starts a session
+    /// daemon unless one of this user already answers (a developer's, used and left alone).
+    /// </summary>
+    private void EnsureDaemon()
+    {
+        IReadOnlyList<string> found = Requires.Packages(
+            ("lttng-tools", ["/usr/bin/lttng"]),
+            ("lttng-tools", ["/usr/bin/lttng-sessiond"]),
+            ("liblttng-ust1", ["liblttng-ust-libc-wrapper.so.1"]),
+            ("babeltrace2", ["/usr/bin/babeltrace2"]));
+        lock (_gate)
+        {
+            if (_daemonChecked)
+            {
+                return;
+            }
+
+            _daemonChecked = true;
+            _wrapper = found[2];
+            var (code, _, stderr) = Lttng("lttng-sessiond", "--daemonize", "--no-kernel");
+            if (code == 0)
+            {
+                _startedDaemon = ReadDaemonPid();
+            }
+            else if (Lttng("lttng", "list").ExitCode != 0)
+            {
+                throw new InvalidOperationException($"lttng-sessiond --daemonize --no-kernel failed ({code}) and no session daemon answers: {stderr}");
+            }
+        }
     }
 
     private int ReadDaemonPid()

@@ -63,9 +63,10 @@ public sealed class NativeSyntheticTests : IDisposable
         Assert.True(result.PeakRssBytes > 0);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Runner_WritesASummaryForEveryEngine()
     {
+        Requires.Engines(ReplayRunner.AllEngines);
         var events = TwoThreadProducerConsumer(2000);
         string outDir = _dir.File("out");
         ReplayReport report = ReplayRunner.Run("synthetic", new TraceHeader(), events, ReplayRunner.AllEngines, outDir,
@@ -96,6 +97,7 @@ public sealed class EngineAvailabilityTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    [Trait("Category", "Fast")]
     [Fact]
     public void MissingPreloadLibrary_NamesTheFileAndThePackage()
     {

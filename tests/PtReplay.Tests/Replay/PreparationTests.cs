@@ -3,6 +3,7 @@ using PtReplay.Tests.Infrastructure;
 
 namespace PtReplay.Tests.Replay;
 
+[Trait("Category", "Fast")]
 public sealed class PreparationTests : IDisposable
 {
     private readonly TempDir _dir = new("ptreplay-prep-");

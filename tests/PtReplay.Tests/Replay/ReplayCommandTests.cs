@@ -1,5 +1,7 @@
 using System.Text.Json;
 using PtReplay.Cli;
+using PtReplay.Replay;
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 
 namespace PtReplay.Tests.Replay;
@@ -13,9 +15,10 @@ public sealed class ReplayCommandTests(Recordings recordings)
 {
     private static readonly string[] LatencyFields = ["p50", "p90", "p99", "p999", "max"];
 
-    [Fact]
+    [SkippableFact]
     public void Summary_HasEveryEngineWithPlausibleFigures()
     {
+        Requires.Engines(ReplayRunner.AllEngines);
         string outDir = recordings.NewFolder("summary");
         int code = Program.Main(["replay", recordings.Python, "--out", outDir, "--sample-every", "500"]);
         Assert.Equal(0, code);

@@ -4,6 +4,7 @@ using PtReplay.Traces.Format;
 namespace PtReplay.Tests.Traces;
 
 /// <summary>Truncated and corrupted files give the documented result (traces/FORMAT.md "End block", "Errors").</summary>
+[Trait("Category", "Fast")]
 public class TraceDamageTests
 {
     private static readonly int[] Tids = [500, 501, 502];

@@ -3,6 +3,7 @@ using PtReplay.Traces;
 namespace PtReplay.Tests.Traces;
 
 /// <summary>Raw per-thread recordings are delivered in global timestamp order (FORMAT.md "Order").</summary>
+[Trait("Category", "Fast")]
 public class TraceMergeTests
 {
     private static (int Tid, AllocEvent[] Events)[] Threads(int seed, int threads, int perThread)

@@ -49,6 +49,7 @@ public sealed class TracePackerTests : IDisposable
         Assert.Equal(rawStats.PeakLiveBytes, TraceStatistics.Compute(packed).PeakLiveBytes);
     }
 
+    [Trait("Category", "Fast")]
     [Fact]
     public void TruncatedInput_GivesATruncatedOutput_WithTheSameEvents()
     {
@@ -65,6 +66,7 @@ public sealed class TracePackerTests : IDisposable
         Assert.True(reader.IsTruncated);
     }
 
+    [Trait("Category", "Fast")]
     [Fact]
     public void CorruptInput_KeepsEveryEventBeforeTheDamage_AndReportsIt()
     {

@@ -2,6 +2,7 @@ using PtReplay.Traces;
 
 namespace PtReplay.Tests.Traces;
 
+[Trait("Category", "Fast")]
 public class TraceRoundTripTests
 {
     private static readonly int[] Tids = [4242, 4250, 4251, 70000, 1];

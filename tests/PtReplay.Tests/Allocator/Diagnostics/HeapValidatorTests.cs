@@ -2,6 +2,7 @@ using PtReplay.Allocator;
 
 namespace PtReplay.Tests.Allocator.Diagnostics;
 
+[Trait("Category", "Fast")]
 public class HeapValidatorTests
 {
     [Fact]

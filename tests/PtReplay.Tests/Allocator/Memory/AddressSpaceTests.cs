@@ -2,6 +2,7 @@ using PtReplay.Allocator.Memory;
 
 namespace PtReplay.Tests.Allocator.Memory;
 
+[Trait("Category", "Fast")]
 public class AddressSpaceTests
 {
     private const ulong Base = 0x7f00_0000_0000;

@@ -4,6 +4,7 @@ using PtReplay.Traces;
 namespace PtReplay.Tests.Allocator.Parity;
 
 /// <summary>Exit markers move back to just after their thread's last event, within the window only.</summary>
+[Trait("Category", "Fast")]
 public class ThreadExitPlacementTests
 {
     private static AllocEvent E(int thread, EventKind kind) => new() { Thread = thread, Kind = kind };

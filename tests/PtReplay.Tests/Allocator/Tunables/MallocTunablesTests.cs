@@ -5,6 +5,7 @@ namespace PtReplay.Tests.Allocator.Tunables;
 
 public class MallocTunablesTests
 {
+    [Trait("Category", "Fast")]
     [Fact]
     public void Parse_ReadsMallocNames_IgnoresOthersAndOutOfRange()
     {
@@ -16,6 +17,7 @@ public class MallocTunablesTests
         Assert.Equal(7UL, MallocTunables.Default.Effective(TunableId.TcacheCount));
     }
 
+    [Trait("Category", "Fast")]
     [Fact]
     public void FromEnvironment_LaterSettingWins_AliasesApply()
     {
@@ -26,6 +28,7 @@ public class MallocTunablesTests
         Assert.Equal("glibc.malloc.top_pad=8192:glibc.malloc.mmap_max=3:glibc.malloc.arena_max=2", t.ToGlibcTunables());
     }
 
+    [Trait("Category", "Fast")]
     [Fact]
     public void Table_HasEveryIdOnceWithGlibcNames()
     {

@@ -8,6 +8,7 @@ namespace PtReplay.Tests.Replay.Sim;
 /// The pieces of the sim preamble: the CLI value's parsing, and the probe run of the native replayer that
 /// measures glibc's setup use without replaying the trace (checked against glibc's own growth per thread).
 /// </summary>
+[Trait("Category", "Fast")]
 public sealed class SimPreambleResolverTests
 {
     [Theory]

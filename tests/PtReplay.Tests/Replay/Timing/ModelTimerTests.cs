@@ -10,6 +10,7 @@ namespace PtReplay.Tests.Replay.Timing;
 /// calibrated factor, agrees with Stopwatch; the Stopwatch fallback is taken (and says why) when the
 /// kernel's clocksource is not the TSC, on other architectures, or on request.
 /// </summary>
+[Trait("Category", "Fast")]
 public sealed class ModelTimerTests
 {
     private static bool IsX86 => RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86;

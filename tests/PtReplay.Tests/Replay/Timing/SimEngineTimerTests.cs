@@ -15,6 +15,7 @@ namespace PtReplay.Tests.Replay.Timing;
 /// deterministic figures do not depend on the clock, the latency is in ns whichever clock ticked,
 /// and the result (and summary.json) names the clock.
 /// </summary>
+[Trait("Category", "Fast")]
 public sealed class SimEngineTimerTests : IDisposable
 {
     private readonly TempDir _dir = new("ptreplay-simtimer-");

@@ -4,6 +4,7 @@ using PtReplay.Traces.Analysis;
 namespace PtReplay.Tests.Traces.Analysis;
 
 /// <summary>The live-set rules (<see cref="LiveSet"/>'s comment), one event at a time, on made-up addresses.</summary>
+[Trait("Category", "Fast")]
 public class LiveSetTests
 {
     private static AllocEvent Malloc(ulong size, ulong result) => new() { Kind = EventKind.Malloc, Size = size, Count = 1, Result = result };

@@ -99,6 +99,7 @@ public class TraceStatisticsTests
 
     private static AllocEvent Realloc(ulong ptr, ulong size, ulong result) => new() { Kind = EventKind.Realloc, Ptr = ptr, Size = size, Count = 1, Result = result };
 
+    [Trait("Category", "Fast")]
     [Fact]
     public void DoubleFree_AndUnknownPointers_AreCountedWithTheirEventIndex()
     {
@@ -113,6 +114,7 @@ public class TraceStatisticsTests
         Assert.Equal(4UL, s.LiveBytes);   // the allocation of a live address replaced the realloc'd block
     }
 
+    [Trait("Category", "Fast")]
     [Fact]
     public void Histogram_BucketsArePowersOfTwo()
     {

@@ -47,7 +47,7 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void MultiThreadProgram_KeepsItsThreads_AndEveryTextFormOfBabeltraceReadsTheSame()
     {
         using var dir = new TempDir("ptrec-lttng-mt-");
@@ -79,7 +79,7 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void WithoutVtid_EverythingIsOneThread_AndTheVerbSaysSo()
     {
         using var dir = new TempDir("ptrec-lttng-novtid-");
@@ -96,7 +96,7 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         Assert.Equal(0, reader.Header.Pid);
     }
 
-    [Fact]
+    [SkippableFact]
     public void ChildProcesses_GoToFilesOfTheirOwn()
     {
         // sh and its two sort children all run with the wrapper preloaded: three vpids in one LTTng trace.
@@ -134,7 +134,7 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         Assert.False(File.Exists(dir.File("x.trace")));
     }
 
-    [Fact]
+    [SkippableFact]
     public void TraceWithoutLibcEvents_FailsSayingWhatToEnable()
     {
         using var dir = new TempDir("ptrec-lttng-nolibc-");
@@ -144,7 +144,7 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         Assert.False(File.Exists(dir.File("x.trace")));
     }
 
-    [Fact]
+    [SkippableFact]
     public void DamagedChannelFile_FailsNamingTheFile()
     {
         using var dir = new TempDir("ptrec-lttng-damaged-");
@@ -159,7 +159,7 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         Assert.False(File.Exists(dir.File("x.trace")));
     }
 
-    [Fact]
+    [SkippableFact]
     public void GarbledText_FailsWithFileAndLine()
     {
         using var dir = new TempDir("ptrec-lttng-text-");
@@ -174,7 +174,7 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         Assert.False(File.Exists(dir.File("x.trace")));
     }
 
-    [Fact]
+    [SkippableFact]
     public void MissingBabeltrace_SaysWhatToInstall()
     {
         using var dir = new TempDir("ptrec-lttng-nobt-");

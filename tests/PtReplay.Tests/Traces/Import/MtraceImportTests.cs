@@ -152,6 +152,7 @@ public class MtraceImportTests
         }
     }
 
+    [Trait("Category", "Fast")]
     [Theory]
     [InlineData("@ ./a.out:(main+0x1c)[0x1189] + 0x55d0c2a1e2a0 0x18", MtraceRecordKind.Allocate, 0UL, 0x18UL, 0x55d0c2a1e2a0UL)]
     [InlineData("@ [0x7f0011223344] - 0x55d0c2a1e2a0", MtraceRecordKind.Free, 0x55d0c2a1e2a0UL, 0UL, 0UL)]
@@ -163,6 +164,7 @@ public class MtraceImportTests
         Assert.Equal((kind, ptr, size, result), (r.Kind, r.Ptr, r.Size, r.Result));
     }
 
+    [Trait("Category", "Fast")]
     [Theory]
     [InlineData("@ ./a.out:[0x11] ? 0x1", 1)]
     [InlineData("= Start\n+ 0x10", 2)]
