@@ -19,7 +19,7 @@ public sealed class ProgressDisplay : IDisposable
 
     private readonly TextWriter _out;
     private readonly bool _terminal;
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Func<long> _milliseconds;
     private readonly Lock _lock = new();
     private Step? _current;
     private long _total;
@@ -32,10 +32,20 @@ public sealed class ProgressDisplay : IDisposable
     }
 
     /// <summary>Progress on <paramref name="output"/>, drawn for a terminal or as plain lines.</summary>
-    public ProgressDisplay(TextWriter output, bool terminal)
+    /// <param name="output">Where to write.</param>
+    /// <param name="terminal">Rewrite one line per step in place (true) or print plain lines (false).</param>
+    /// <param name="milliseconds">The clock, in ms from any start (default: a stopwatch started now).</param>
+    public ProgressDisplay(TextWriter output, bool terminal, Func<long>? milliseconds = null)
     {
         _out = output;
         _terminal = terminal;
+        if (milliseconds is null)
+        {
+            var clock = Stopwatch.StartNew();
+            milliseconds = () => clock.ElapsedMilliseconds;
+        }
+
+        _milliseconds = milliseconds;
     }
 
     /// <summary>How many events the later fractional steps stand for (their events per second are computed from it).</summary>
@@ -72,7 +82,7 @@ public sealed class ProgressDisplay : IDisposable
                     s.Done = Math.Max(s.Done, Interlocked.Read(ref _total));
                 }
 
-                long now = _clock.ElapsedMilliseconds;
+                long now = _milliseconds();
                 if (_terminal ? s.Shown : now - s.StartMs >= 1000 || s.Shown)
                 {
                     Draw(s, now, final: true);
@@ -88,7 +98,7 @@ public sealed class ProgressDisplay : IDisposable
     {
         lock (_lock)
         {
-            long now = _clock.ElapsedMilliseconds;
+            long now = _milliseconds();
             if (_current is null || _current.Name != step)
             {
                 Finish();
