@@ -36,4 +36,19 @@ public sealed class TraceHeader
     public string ClockName { get; set; } = "";
     /// <summary>Its resolution in nanoseconds (clock_getres).</summary>
     public long ClockResolutionNs { get; set; }
+    /// <summary>How the recorded process image began: the started program, a fork child, or an exec'd image.</summary>
+    public TraceOrigin Origin { get; set; }
+    /// <summary>
+    /// The trace this one continues, as the recorder wrote its path ("" when none): for a fork child the
+    /// forking process's trace (its fork marker names this pid); for an exec'd image the image that exec'd it.
+    /// <see cref="ProcessTrees.ProcessLink"/> resolves it.
+    /// </summary>
+    public string ParentTrace { get; set; } = "";
+    /// <summary>Fork child: kernel tid of the parent's thread that forked; 0 when unknown.</summary>
+    public int ForkThreadTid { get; set; }
+    /// <summary>Fork child: events that thread had written to the parent's trace before the fork (its thread start included).</summary>
+    public long ForkThreadEvents { get; set; }
+
+    /// <summary>The command line, argv joined by spaces ("" when the trace has none).</summary>
+    public string CommandLine => string.Join(' ', Argv);
 }

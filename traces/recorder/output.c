@@ -3,7 +3,8 @@
  *
  * Naming: the started program (PTRECORD_ROLE=root) writes PTRECORD_OUT itself; every other process
  * (fork child, exec'd program) writes "<PTRECORD_OUT>.<pid>", or "<PTRECORD_OUT>.<pid>.<n>" when that
- * name is taken (a fork child that then execs writes two files under one pid).
+ * name is taken (a fork child that then execs writes two files under one pid). Each file's header
+ * links it to the trace it continues (fields 15-18, see ptr_find_exec_parent and after_fork_child).
  * The descriptor is moved to a high number (the program's own fds keep their usual numbers) and
  * its identity (device, inode) is checked before every write: a program that closes all fds and
  * reuses the number must never receive trace bytes.
@@ -272,6 +273,14 @@ static int write_header(void)
     struct timespec res;
     clock_getres(CLOCK_MONOTONIC, &res);
     field_u64(&b, 14, (uint64_t)(res.tv_sec * 1000000000LL + res.tv_nsec));
+    field_u32(&b, 15, ptr_proc.origin);
+    if (ptr_proc.parent_path[0] != 0) {
+        field_str(&b, 16, ptr_proc.parent_path);
+    }
+    if (ptr_proc.origin == PTR_ORIGIN_FORK && ptr_proc.fork_tid != 0) {
+        field_u32(&b, 17, ptr_proc.fork_tid);
+        field_u64(&b, 18, ptr_proc.fork_seq);
+    }
 
     uint32_t body_len = (uint32_t)(b.p - (out + 16));
     __builtin_memcpy(out + 12, &body_len, 4);
@@ -282,17 +291,14 @@ static int write_header(void)
     return rc;
 }
 
-/*
- * True when PTRECORD_OUT was written by this very process: an earlier program image of the started
- * process exec'd us (e.g. `record -- env VAR=1 prog`). The header's pid field (tag 9) tells.
- */
-int ptr_root_trace_is_mine(void)
+/* The pid in the header (field 9) of the trace at `path`; -1 when there is no such trace. */
+static long header_pid(const char *path)
 {
-    long fd = ptr_open(ptr_proc.out_base, O_RDONLY | O_CLOEXEC, 0);
+    long fd = ptr_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
-        return 0;
+        return -1;
     }
-    int mine = 0;
+    long pid = -1;
     uint8_t pre[16];
     if (ptr_read((int)fd, pre, 16) == 16 && __builtin_memcmp(pre, "PTRTRACE", 8) == 0) {
         uint32_t body_len;
@@ -308,8 +314,8 @@ int ptr_root_trace_is_mine(void)
             __builtin_memcpy(&tag, fh, 2);
             __builtin_memcpy(&len, fh + 2, 4);
             if (tag == 9 && len == 4) {
-                uint32_t pid;
-                mine = ptr_read((int)fd, &pid, 4) == 4 && (int)pid == ptr_proc.pid;
+                uint32_t v;
+                pid = ptr_read((int)fd, &v, 4) == 4 ? (long)v : -1;
                 break;
             }
             if (ptr_sys3(SYS_lseek, fd, len, SEEK_CUR) < 0) {
@@ -319,26 +325,69 @@ int ptr_root_trace_is_mine(void)
         }
     }
     ptr_close((int)fd);
-    return mine;
+    return pid;
 }
 
-/* Moves the earlier image's trace from OUT to the first free OUT.<pid>[.<n>]. */
-int ptr_retire_root_trace(void)
+/* Writes "<OUT>.<pid>" (n = 0) or "<OUT>.<pid>.<n>" into dst. */
+static void child_name(char *dst, unsigned long pid, unsigned long n)
 {
-    char target[sizeof ptr_proc.path];
-    char *end = append_str(target, ptr_proc.out_base);
+    char *end = append_str(dst, ptr_proc.out_base);
     end = append_str(end, ".");
-    end = append_uint(end, (unsigned long)ptr_proc.pid);
-    for (unsigned long n = 0; n < 1000; n++) {
-        if (n > 0) {
-            append_uint(append_str(end, "."), n);
-        }
-        long r = ptr_sys6(SYS_renameat2, -100, (long)ptr_proc.out_base, -100, (long)target, 1 /* RENAME_NOREPLACE */, 0);
-        if (r != -17 /* EEXIST */) {
-            return r == 0 ? 0 : -1;
-        }
+    end = append_uint(end, pid);
+    if (n > 0) {
+        append_uint(append_str(end, "."), n);
     }
-    return -1;
+}
+
+/*
+ * The newest trace of process `pid` in this recording: OUT when the started program has that pid,
+ * then OUT.<pid>, OUT.<pid>.1, ... (images in the order they started), the last one that exists.
+ * Writes it into dst ("" when none); returns 1 when found.
+ */
+static int newest_trace_of(int pid, char *dst)
+{
+    dst[0] = 0;
+    if (pid <= 0) {
+        return 0;
+    }
+    if (header_pid(ptr_proc.out_base) == pid) {
+        append_str(dst, ptr_proc.out_base);
+    }
+    char name[sizeof ptr_proc.path];
+    for (unsigned long n = 0; n < 1000; n++) {
+        child_name(name, (unsigned long)pid, n);
+        if (header_pid(name) != pid) {
+            break;
+        }
+        append_str(dst, name);
+    }
+    return dst[0] != 0;
+}
+
+/*
+ * An exec'd program image: the trace it continues is the newest trace of its own pid (the image that
+ * exec'd it: the started program, a fork child, an earlier exec). A process that execs without a trace
+ * of its own (a vfork or posix_spawn child, system(), popen()) continues its parent's newest trace,
+ * whose fork marker names it (none for posix_spawn's internal clone of system() and popen()).
+ */
+void ptr_find_exec_parent(void)
+{
+    if (!newest_trace_of(ptr_proc.pid, ptr_proc.parent_path)) {
+        newest_trace_of(ptr_getppid(), ptr_proc.parent_path);
+    }
+}
+
+/* After a failed exec: cuts the exec marker and the end block off again (nothing else was written since). */
+int ptr_truncate_to(uint64_t offset)
+{
+    long size = ptr_sys3(SYS_lseek, ptr_proc.fd, 0, SEEK_END);
+    if (offset == 0 || !ptr_proc.finished || size != (long)(ptr_proc.end_offset + sizeof(struct ptr_block_header)) ||
+        ptr_sys3(SYS_ftruncate, ptr_proc.fd, offset, 0) != 0) {
+        return -1;
+    }
+    ptr_proc.finished = 0;
+    ptr_proc.end_offset = 0;
+    return 0;
 }
 
 int ptr_open_trace(int as_root)
@@ -354,13 +403,9 @@ int ptr_open_trace(int as_root)
         append_str(ptr_proc.path, ptr_proc.out_base);
         fd = open_path(O_CREAT | O_TRUNC);
     } else {
-        char *end = append_str(ptr_proc.path, ptr_proc.out_base);
-        end = append_str(end, ".");
-        end = append_uint(end, (unsigned long)ptr_proc.pid);
-        fd = open_path(O_CREAT | O_EXCL);
-        for (unsigned long n = 1; fd == -17 /* EEXIST */ && n < 1000; n++) {
-            char *suffix = append_str(end, ".");
-            append_uint(suffix, n);
+        fd = -17;
+        for (unsigned long n = 0; fd == -17 /* EEXIST */ && n < 1000; n++) {
+            child_name(ptr_proc.path, (unsigned long)ptr_proc.pid, n);
             fd = open_path(O_CREAT | O_EXCL);
         }
     }

@@ -12,9 +12,9 @@
  *   PTRECORD_CLOCK=monotonic  clock_gettime(CLOCK_MONOTONIC) even where the TSC could be used (every
  *                         event then takes the out-of-line path: same events, slower)
  *   PTRECORD_PDEP=0       never encode addresses with BMI2 PDEP (the byte loop: same bytes)
- * A program image exec'd by the started process itself (same pid: `record -- env X=1 prog`) is still
- * the started program: it takes over PTRECORD_OUT, and the earlier image's trace moves to OUT.<pid>
- * (or OUT.<pid>.<n>), so OUT always holds the last program the started process ran.
+ * PTRECORD_OUT holds the started program; every program image exec'd later, by the started process
+ * itself (`record -- env X=1 prog`) or by a child, writes OUT.<pid>[.<n>] with a link to the trace it
+ * continues (header fields 15-18: FORMAT.md "Process trees").
  * Without PTRECORD_OUT the recorder writes ptrecord.<pid>.trace in the working directory.
  */
 #define _GNU_SOURCE
@@ -26,6 +26,9 @@
 #include <unistd.h>
 #include "ptrecord.h"
 #include "sys.h"
+
+#define PTR_STR2(x) #x
+#define PTR_STR(x) PTR_STR2(x)
 
 struct ptr_process ptr_proc = { .fd = -1, .follow = 1, .late_fd = -1 };
 
@@ -122,12 +125,13 @@ void ptr_process_init_once(void)
     ptr_crc32_init();
     int is_root = read_control();
     ptr_encode_init(allow_pdep);
-    if (!is_root && ptr_root_trace_is_mine() && ptr_retire_root_trace() == 0) {
-        is_root = 1;
-    }
     if (is_root || ptr_proc.follow) {
         ptr_registry_init();
         ptr_clock_choose();
+        if (!is_root) {
+            ptr_proc.origin = PTR_ORIGIN_EXEC; /* a new program image, started by a recorded process */
+            ptr_find_exec_parent();
+        }
         ptr_open_trace(is_root);
         ptr_clock_calibrate(); /* mostly free: measured over the time the header took */
     }
@@ -167,6 +171,11 @@ void ptr_finish_process(void)
 static void after_fork_child(void)
 {
     struct ptr_thread *t = &ptr_self;
+    /* Still the parent's memory: its trace, and how far the forking thread had written into it. */
+    ptr_proc.origin = PTR_ORIGIN_FORK;
+    copy_str(ptr_proc.parent_path, sizeof ptr_proc.parent_path, ptr_proc.fd >= 0 ? ptr_proc.path : "");
+    ptr_proc.fork_tid = t->state == TS_ACTIVE ? t->tid : 0;
+    ptr_proc.fork_seq = t->state == TS_ACTIVE ? t->flushed + t->count : 0;
     if (ptr_proc.fd >= 0) {
         ptr_close(ptr_proc.fd);
         ptr_proc.fd = -1;
@@ -213,7 +222,7 @@ static void *next_symbol(void **slot, const char *name)
 }
 #define REAL(type, name) ((type)next_symbol(&real_##name, #name))
 
-static void *real_fork, *real_posix_spawn, *real_posix_spawnp, *real_execve, *real_execv, *real_execvp,
+static void *real_fork, *real__Fork, *real_posix_spawn, *real_posix_spawnp, *real_execve, *real_execv, *real_execvp,
     *real_execvpe, *real_fexecve, *real__exit, *real__Exit;
 
 static void fork_marker(int pid)
@@ -223,16 +232,115 @@ static void fork_marker(int pid)
     }
 }
 
-PTR_API pid_t fork(void)
+/*
+ * Before a fork: a thread that has not allocated yet starts recording now (thread-start marker), so
+ * the fork marker has a thread to go in and the child knows the fork's position in the parent's trace.
+ */
+static void before_fork(void)
 {
-    pid_t pid = REAL(pid_t(*)(void), fork)();
+    if (ptr_self.state == TS_UNINIT) {
+        int saved = errno;
+        ptr_thread_slow_init(&ptr_self);
+        errno = saved;
+    }
+}
+
+static void after_fork_parent(pid_t pid)
+{
     if (pid > 0) {
         int saved = errno;
         fork_marker(pid);
         errno = saved;
     }
+}
+
+PTR_API pid_t fork(void)
+{
+    before_fork();
+    pid_t pid = REAL(pid_t(*)(void), fork)();
+    after_fork_parent(pid);
     return pid;
 }
+
+/* _Fork (glibc 2.34): a fork without atfork handlers, so the child's part is called here. */
+PTR_API pid_t _Fork(void)
+{
+    before_fork();
+    pid_t pid = REAL(pid_t(*)(void), _Fork)();
+    if (pid == 0) {
+        int saved = errno;
+        after_fork_child();
+        errno = saved;
+    }
+    after_fork_parent(pid);
+    return pid;
+}
+
+/*
+ * vfork: the child borrows the parent's memory and stack until it execs or exits, so vfork cannot be
+ * wrapped by a C function (the child would return through the wrapper's frame, and the parent after it).
+ * This one does what glibc's does: the return address goes to a register (the child may overwrite the
+ * stack slot), then the raw vfork system call. The child returns at once; its exec'd image links itself
+ * to the parent (ptr_find_exec_parent). The parent, resumed once the child has exec'd or exited,
+ * writes the fork marker, as for fork. x86-64 only; elsewhere glibc's vfork runs unrecorded.
+ */
+#if defined(__x86_64__)
+__attribute__((visibility("hidden"), used)) void ptr_vfork_before(void)
+{
+    before_fork();
+}
+
+__attribute__((visibility("hidden"), used)) void ptr_vfork_parent(int pid)
+{
+    after_fork_parent(pid);
+}
+
+__attribute__((visibility("hidden"), used)) long ptr_vfork_failed(long negative_errno)
+{
+    errno = (int)-negative_errno;
+    return -1;
+}
+
+__asm__(
+    ".text\n"
+    ".globl vfork\n"
+    ".type vfork, @function\n"
+    "vfork:\n"
+    "    .cfi_startproc\n"
+    "    endbr64\n"
+    "    sub $8, %rsp\n"                       /* 16-byte alignment for the call */
+    "    .cfi_adjust_cfa_offset 8\n"
+    "    call ptr_vfork_before\n"
+    "    add $8, %rsp\n"
+    "    .cfi_adjust_cfa_offset -8\n"
+    "    pop %rdi\n"                          /* the return address, kept in a register */
+    "    .cfi_adjust_cfa_offset -8\n"
+    "    .cfi_register %rip, %rdi\n"
+    "    mov $" PTR_STR(SYS_vfork) ", %eax\n"
+    "    syscall\n"
+    "    push %rdi\n"
+    "    .cfi_adjust_cfa_offset 8\n"
+    "    .cfi_rel_offset %rip, 0\n"
+    "    test %rax, %rax\n"
+    "    jz 2f\n"                             /* the child: return 0 at once */
+    "    js 1f\n"
+    "    push %rax\n"                         /* the parent: fork marker, then return the pid */
+    "    .cfi_adjust_cfa_offset 8\n"
+    "    mov %eax, %edi\n"
+    "    call ptr_vfork_parent\n"
+    "    pop %rax\n"
+    "    .cfi_adjust_cfa_offset -8\n"
+    "    ret\n"
+    "1:  mov %rax, %rdi\n"                    /* failed: errno, -1 */
+    "    sub $8, %rsp\n"
+    "    .cfi_adjust_cfa_offset 8\n"
+    "    call ptr_vfork_failed\n"
+    "    add $8, %rsp\n"
+    "    .cfi_adjust_cfa_offset -8\n"
+    "2:  ret\n"
+    "    .cfi_endproc\n"
+    ".size vfork, .-vfork\n");
+#endif
 
 /* posix_spawn/posix_spawnp succeeded or not: on success mark the fork and hand the child's pid back. */
 static int after_spawn(int rc, pid_t child, pid_t *pid)
@@ -266,12 +374,23 @@ PTR_API int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_ac
 
 /* ---- exec: marker, flush, end block; if exec fails the process goes on in a new trace file ---- */
 
+/*
+ * Before exec: the events so far, then the exec marker in a block of its own and the end block, so
+ * that an exec that fails (a shell trying each PATH directory) can cut both off again and the process
+ * goes on in the same file as if it had not tried.
+ */
+static uint64_t flushed_before_exec;
+
 static int before_exec(void)
 {
     if (ptr_proc.fd < 0 || ptr_proc.finished || ptr_getpid() != ptr_proc.pid) {
         return 0; /* not recording, or a vfork child (it shares our memory and buffers) */
     }
     struct ptr_thread *t = &ptr_self;
+    ptr_flush(t);
+    long size = ptr_sys3(SYS_lseek, ptr_proc.fd, 0, SEEK_END);
+    ptr_proc.exec_offset = size > 0 ? (uint64_t)size : 0;
+    flushed_before_exec = t->flushed;
     ptr_record_marker(t, K_EXEC, 0);
     ptr_flush(t);
     ptr_write_end_block();
@@ -284,10 +403,10 @@ static void after_failed_exec(int marked)
         return;
     }
     int saved = errno;
-    ptr_close(ptr_proc.fd);
-    if (ptr_open_trace(0) == 0 && ptr_self.state == TS_ACTIVE) {
-        ptr_record_marker(&ptr_self, K_THREAD_START, ptr_self.tid);
+    if (ptr_truncate_to(ptr_proc.exec_offset) == 0) {
+        ptr_self.flushed = flushed_before_exec;
     }
+    /* Otherwise the exec marker stays and later blocks go after the end block (ptr_write_block). */
     errno = saved;
 }
 

@@ -33,7 +33,7 @@
 #define PTR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PTR_TLS __attribute__((tls_model("initial-exec")))
 
-#define PTR_RECORDER_VERSION "ptrecord 0.2.0" /* 0.2: timed-tags blocks, adaptive clock */
+#define PTR_RECORDER_VERSION "ptrecord 0.3.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links */
 
 /* ---- On-disk constants (traces/FORMAT.md) ---- */
 enum ptr_kind {
@@ -112,6 +112,7 @@ struct ptr_thread {
     uint32_t clock_bytes;   /* the current reading interval in buffer bytes; 0: every event (ptr_clock_adapt) */
     uint8_t *block;         /* start of the buffer: struct ptr_block_header, then the payload */
     uint64_t base_ts;       /* the block's base timestamp */
+    uint64_t flushed;       /* events of this thread already written in earlier blocks (fork position) */
 };
 
 extern __thread struct ptr_thread ptr_self PTR_TLS;
@@ -132,7 +133,14 @@ struct ptr_process {
     char out_base[4096];        /* PTRECORD_OUT: the root trace path; children use "<base>.<pid>" */
     char path[4200];            /* this process's trace path */
     uint64_t dropped_events;    /* events that could not be written (no file, after the end block) */
+    /* Where this trace comes from (header fields 15-18, FORMAT.md "Process trees"). */
+    uint32_t origin;            /* PTR_ORIGIN_* */
+    char parent_path[4200];     /* the trace this one continues ("" when none) */
+    uint32_t fork_tid;          /* fork child: the parent's thread that forked */
+    uint64_t fork_seq;          /* fork child: events that thread had written before the fork */
+    uint64_t exec_offset;       /* file length before the exec marker: a failed exec truncates back to it */
 };
+enum { PTR_ORIGIN_STARTED = 0, PTR_ORIGIN_FORK = 1, PTR_ORIGIN_EXEC = 2 };
 extern struct ptr_process ptr_proc;
 
 /* process.c */
@@ -162,9 +170,9 @@ void ptr_record_call(const struct ptr_call *c);   /* any event, any state, out o
 uint32_t ptr_count_events(const uint8_t *p, const uint8_t *end);
 
 /* output.c */
-int ptr_open_trace(int as_root);
-int ptr_root_trace_is_mine(void);     /* PTRECORD_OUT holds an earlier image of this process */
-int ptr_retire_root_trace(void);      /* renames it to OUT.<pid>[.<n>] */      /* opens ptr_proc.path, writes the header; 0 on success */
+int ptr_open_trace(int as_root);      /* opens ptr_proc.path, writes the header; 0 on success */
+void ptr_find_exec_parent(void);      /* exec'd image: sets ptr_proc.parent_path (output.c) */
+int ptr_truncate_to(uint64_t offset); /* a failed exec: drops the exec marker and the end block */
 int ptr_write_all(const void *buf, size_t len);   /* raw write loop with trace identity check */
 int ptr_write_block(const void *buf, size_t len); /* a whole block: appended, or after the end block (below) */
 void ptr_write_end_block(void);

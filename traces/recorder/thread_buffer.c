@@ -198,6 +198,8 @@ void ptr_flush(struct ptr_thread *t)
     start_block(t);
     if (ptr_proc.fd < 0 || ptr_write_block(t->block, sizeof(struct ptr_block_header) + len) != 0) {
         ptr_proc.dropped_events += count;
+    } else {
+        t->flushed += count;
     }
     t->flushing = 0;
 }
@@ -435,6 +437,7 @@ void ptr_registry_after_fork_child(struct ptr_thread *self)
         self->key_rounds = 0;
         self->flushing = 0;
         self->last_ts = ptr_now();
+        self->flushed = 0;
         start_block(self);
         ptr_set_state(self, TS_ACTIVE);
     }

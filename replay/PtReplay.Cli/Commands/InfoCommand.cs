@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using PtReplay.Traces;
 using PtReplay.Traces.Analysis;
+using PtReplay.Traces.ProcessTrees;
 
 namespace PtReplay.Cli.Commands;
 
@@ -25,7 +26,10 @@ public static class InfoCommand
             "Examples:\n" +
             "  ptreplay info py.trace\n" +
             "  ptreplay info py.trace --json | jq .counts.malloc\n\n" +
-            "JSON keys: file, bytes, bytes_per_event, format_version, recorder, glibc, executable, argv, pid, " +
+            "JSON keys: file, bytes, bytes_per_event, format_version, recorder, glibc, executable, argv, command_line, pid, " +
+            "parent_pid, origin (program, fork or exec), parent_trace (the trace this one continues, as found on disk; " +
+            "null when none or missing), fork (fork child: {parent_events: events of the parent before the fork, " +
+            "marker_index: the parent's fork marker, -1 when absent}, else null), " +
             "events, threads, thread_tids, counts (malloc, calloc, realloc, reallocarray, free, memalign, " +
             "posix_memalign, aligned_alloc, valloc, pvalloc: numbers, zeros included), markers, failed_calls, " +
             "free_null, duration_ns, peak_live_bytes, peak_live_blocks, peak_event_index, live_bytes_at_end, " +
@@ -86,7 +90,32 @@ public static class InfoCommand
             }
 
             w.WriteEndArray();
+            w.WriteString("command_line", h.CommandLine);
             w.WriteNumber("pid", h.Pid);
+            w.WriteNumber("parent_pid", h.ParentPid);
+            w.WriteString("origin", OriginName(h.Origin));
+            string? parent = ProcessLink.ParentFile(reader.Path, h);
+            if (parent is null)
+            {
+                w.WriteNull("parent_trace");
+            }
+            else
+            {
+                w.WriteString("parent_trace", parent);
+            }
+
+            if (ProcessLink.FindFork(reader.Path, h) is { } fork)
+            {
+                w.WriteStartObject("fork");
+                w.WriteNumber("parent_events", fork.ParentEvents);
+                w.WriteNumber("marker_index", fork.ForkMarkerIndex);
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteNull("fork");
+            }
+
             w.WriteNumber("events", s.Events);
             w.WriteNumber("threads", s.Threads);
             w.WriteStartArray("thread_tids");
@@ -171,6 +200,7 @@ public static class InfoCommand
         TraceHeader h = reader.Header;
         t.AppendLine(inv, $"trace      {path}: {reader.FileLength:N0} bytes, {(s.Events == 0 ? 0 : (double)reader.FileLength / s.Events):F2} bytes/event, format {h.FormatVersion}, {(reader.IsMerged ? "raw per-thread blocks" : "packed")}");
         t.AppendLine(inv, $"program    {(h.Argv.Count > 0 ? string.Join(' ', h.Argv) : "?")} ({(h.ExecutablePath.Length > 0 ? h.ExecutablePath : "unknown executable")}), pid {h.Pid}, parent {h.ParentPid}");
+        t.AppendLine(inv, $"process    {Origin(reader.Path, h)}");
         t.AppendLine(inv, $"recorder   {h.RecorderVersion}; glibc {h.GlibcVersion}; {h.OnlineCpus} CPUs; page {h.PageSize}; brk0 0x{h.Brk0:x}; clock {h.ClockName} ({h.ClockResolutionNs} ns)");
         if (h.MallocEnvironment.Count > 0)
         {
@@ -221,6 +251,30 @@ public static class InfoCommand
                 ? $"status     truncated at byte offset {s.TruncatedAtOffset} (no end block: the program did not exit normally, or the file was cut); read up to the last complete block"
                 : "status     complete");
         return t.ToString();
+    }
+
+    /// <summary>The origin as `info --json` names it.</summary>
+    public static string OriginName(TraceOrigin origin) => origin switch
+    {
+        TraceOrigin.ForkedChild => "fork",
+        TraceOrigin.ExecutedImage => "exec",
+        _ => "program",
+    };
+
+    /// <summary>How the process image began, for the text summary.</summary>
+    private static string Origin(string path, TraceHeader h)
+    {
+        string? parent = ProcessLink.ParentFile(path, h);
+        return h.Origin switch
+        {
+            TraceOrigin.ForkedChild when ProcessLink.FindFork(path, h) is { } f =>
+                string.Create(CultureInfo.InvariantCulture, $"forked by {Path.GetFileName(f.ParentPath)} after its event {f.ParentEvents:N0}: replays start from that heap"),
+            TraceOrigin.ForkedChild => h.ParentTrace.Length == 0
+                ? "forked (the parent was not recorded)"
+                : $"forked by {h.ParentTrace}, which is missing or holds no trace of the fork",
+            TraceOrigin.ExecutedImage => parent is null ? "exec'd (empty heap)" : $"exec'd by {Path.GetFileName(parent)} (empty heap)",
+            _ => "the started program",
+        };
     }
 
     /// <summary>A power of two as 512, 1K, 64M, 2G, ...</summary>

@@ -40,9 +40,11 @@ public static class RecordCommand
             "Run a program under the recorder (LD_PRELOAD libptrecord.so): every malloc, calloc, realloc, " +
             "reallocarray, free, memalign, posix_memalign, aligned_alloc, valloc and pvalloc call of every " +
             "thread, with the exact addresses glibc returned. The program's input and output pass through " +
-            "unchanged and its exit code becomes ptreplay's. A one-line summary goes to stderr.\n\n" +
+            "unchanged and its exit code becomes ptreplay's. A one-line summary goes to stderr, then, when the program " +
+            "forked or exec'd, the tree of traces: each with how it began (fork at which parent event, exec), pid, " +
+            "events and command line. OUT holds the started program (`-- env X=1 prog`: env; prog is OUT.<pid>).\n\n" +
             "Examples:\n" +
-            "  ptreplay record -o py.trace -- env PYTHONMALLOC=malloc python3 app.py\n" +
+            "  PYTHONMALLOC=malloc ptreplay record -o py.trace -- python3 app.py\n" +
             "  ptreplay record -o sort.trace --no-follow -- sort big.txt\n" +
             "  ptreplay record -o sqlite.trace -w sqlite\n\n" +
             "Exit codes: the program's own (128+N when signal N killed it), except 2 when the arguments are wrong, 4 when " +

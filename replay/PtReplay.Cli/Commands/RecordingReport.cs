@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Text;
 using PtReplay.Traces;
+using PtReplay.Traces.ProcessTrees;
 using PtReplay.Traces.Recording;
 
 namespace PtReplay.Cli.Commands;
@@ -36,9 +38,83 @@ internal static class RecordingReport
         line += result.ChildTraces.Count switch
         {
             0 => ", no child traces",
-            1 => ", 1 child trace: " + Path.GetFileName(result.ChildTraces[0]),
-            int k => string.Create(CultureInfo.InvariantCulture, $", {k} child traces: {Path.GetFileName(result.ChildTraces[0])} ..."),
+            1 => ", 1 child trace",
+            int k => string.Create(CultureInfo.InvariantCulture, $", {k} child traces"),
         };
+        if (result.ChildTraces.Count > 0)
+        {
+            line += "\n" + Tree(result);
+        }
+
         return line;
+    }
+
+    /// <summary>
+    /// The tree of traces: one line each, indented under the trace it continues, with how it began (fork at
+    /// which parent event, exec), pid, command line, events, and the exit code where known (the started
+    /// process's last image: the program's exit code).
+    /// </summary>
+    public static string Tree(RecordingResult result)
+    {
+        IReadOnlyList<TraceTreeNode> roots = TraceTree.Build(result.ChildTraces.Prepend(result.TracePath));
+        TraceTreeNode? lastImage = LastImageOfStartedProcess(roots, result.TracePath);
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"ptreplay record: process tree ({result.ChildTraces.Count + 1} traces):");
+        var seen = new HashSet<TraceTreeNode>();
+        foreach (TraceTreeNode root in roots)
+        {
+            Append(text, root, "", "", seen, lastImage == root ? result.ExitCode : null, lastImage, result.ExitCode);
+        }
+
+        return text.ToString();
+    }
+
+    private static void Append(StringBuilder text, TraceTreeNode node, string lead, string childLead,
+        HashSet<TraceTreeNode> seen, int? exit, TraceTreeNode? lastImage, int exitCode)
+    {
+        if (!seen.Add(node))
+        {
+            return;
+        }
+
+        TraceHeader h = node.Header;
+        RecordingSummary s = RecordingSummary.Of(node.Path);
+        string how = h.Origin switch
+        {
+            TraceOrigin.ForkedChild => ProcessLink.FindFork(node.Path, h) is { } f
+                ? string.Create(CultureInfo.InvariantCulture, $"fork at parent event {f.ParentEvents:N0}, ")
+                : "fork, ",
+            TraceOrigin.ExecutedImage => "exec, ",
+            _ => "",
+        };
+        string end = node.Truncated ? ", cut short (killed?)" : exit is { } code ? string.Create(CultureInfo.InvariantCulture, $", exit {code}") : "";
+        text.Append('\n').Append("  ").Append(lead).Append(Path.GetFileName(node.Path))
+            .Append(CultureInfo.InvariantCulture, $"  {how}pid {h.Pid}, {s.Events:N0} events{end}: ")
+            .Append(h.Argv.Count > 0 ? h.CommandLine : h.ExecutablePath);
+        for (int i = 0; i < node.Children.Count; i++)
+        {
+            bool last = i == node.Children.Count - 1;
+            TraceTreeNode child = node.Children[i];
+            Append(text, child, childLead + (last ? "└─ " : "├─ "), childLead + (last ? "   " : "│  "), seen,
+                child == lastImage ? exitCode : null, lastImage, exitCode);
+        }
+    }
+
+    /// <summary>The started process's last program image: follow exec'd images of the root's pid.</summary>
+    private static TraceTreeNode? LastImageOfStartedProcess(IReadOnlyList<TraceTreeNode> roots, string tracePath)
+    {
+        TraceTreeNode? node = roots.FirstOrDefault(r => r.Path == Path.GetFullPath(tracePath));
+        for (int guard = 0; node is not null && guard < 1000; guard++)
+        {
+            TraceTreeNode? next = node.Children.LastOrDefault(c => c.Header.Origin == TraceOrigin.ExecutedImage && c.Header.Pid == node.Header.Pid);
+            if (next is null)
+            {
+                break;
+            }
+
+            node = next;
+        }
+
+        return node;
     }
 }

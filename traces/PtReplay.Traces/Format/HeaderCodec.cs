@@ -38,6 +38,10 @@ internal static class HeaderCodec
         StartClock = 12,
         ClockName = 13,
         ClockResolution = 14,
+        Origin = 15,
+        ParentTrace = 16,
+        ForkThreadTid = 17,
+        ForkThreadEvents = 18,
     }
 
     /// <summary>The complete header bytes for <paramref name="h"/>.</summary>
@@ -58,6 +62,21 @@ internal static class HeaderCodec
         U64(body, Tag.StartClock, (ulong)h.StartClockNs);
         Text(body, Tag.ClockName, h.ClockName);
         U64(body, Tag.ClockResolution, (ulong)h.ClockResolutionNs);
+        if (h.Origin != TraceOrigin.StartedProgram)
+        {
+            U32(body, Tag.Origin, (uint)h.Origin);
+        }
+
+        if (h.ParentTrace.Length > 0)
+        {
+            Text(body, Tag.ParentTrace, h.ParentTrace);
+        }
+
+        if (h.ForkThreadTid != 0)
+        {
+            U32(body, Tag.ForkThreadTid, (uint)h.ForkThreadTid);
+            U64(body, Tag.ForkThreadEvents, (ulong)h.ForkThreadEvents);
+        }
 
         byte[] bodyBytes = body.ToArray();
         byte[] all = new byte[PrefixSize + bodyBytes.Length + 4];
@@ -156,6 +175,10 @@ internal static class HeaderCodec
             case Tag.StartClock: h.StartClockNs = (long)Number(v); break;
             case Tag.ClockName: h.ClockName = Encoding.UTF8.GetString(v); break;
             case Tag.ClockResolution: h.ClockResolutionNs = (long)Number(v); break;
+            case Tag.Origin: h.Origin = Number(v) switch { 1 => TraceOrigin.ForkedChild, 2 => TraceOrigin.ExecutedImage, _ => TraceOrigin.StartedProgram }; break;
+            case Tag.ParentTrace: h.ParentTrace = Encoding.UTF8.GetString(v); break;
+            case Tag.ForkThreadTid: h.ForkThreadTid = (int)Number(v); break;
+            case Tag.ForkThreadEvents: h.ForkThreadEvents = (long)Math.Min(Number(v), long.MaxValue); break;
             default: break; // unknown tags are skipped: fields can be added without a new version
         }
     }

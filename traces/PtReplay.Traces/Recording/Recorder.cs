@@ -8,9 +8,12 @@ namespace PtReplay.Traces.Recording;
 /// Runs a program under the LD_PRELOAD recorder (libptrecord.so): sets the control variables,
 /// passes stdin/stdout/stderr through (or captures them), waits, and lists the traces written.
 /// <code>
-///   OUT            the started program (the last image it exec'd)
-///   OUT.&lt;pid&gt;      a forked child, a program a child exec'd, or an earlier image of the started process
-///   OUT.&lt;pid&gt;.&lt;n&gt;  further images under the same pid
+///   OUT            the started program
+///   OUT.&lt;pid&gt;      a forked child, or a program exec'd by a process that had no trace of its own under that pid
+///   OUT.&lt;pid&gt;.&lt;n&gt;  further images under the same pid (each exec)
+/// </code>
+/// Each child trace's header names the trace it continues (see <see cref="ProcessTrees.TraceTree"/>).
+/// <code>
 /// </code>
 /// </summary>
 public static partial class Recorder

@@ -2,6 +2,7 @@ using PtReplay.Cli;
 using PtReplay.Tests.Infrastructure;
 using PtReplay.Tests.Traces.Recording;
 using PtReplay.Traces;
+using PtReplay.Traces.Recording;
 
 namespace PtReplay.Tests.Replay.Cli;
 
@@ -24,13 +25,13 @@ public class RecordCommandTests
         using var dir = new TempDir();
         string script = Path.Combine(RepoFiles.Workloads, "perl_work.pl");
         // perl with a fixed hash seed allocates the same way every run (trace names of equal length:
-        // PTRECORD_OUT is part of its environment); env execs it, and the exec'd image takes over the trace.
+        // PTRECORD_OUT is part of its environment); env execs it, and the exec'd image writes OUT.<pid> beside env's OUT.
         string[] perl = ["/usr/bin/env", "PERL_HASH_SEED=0", "PERL_PERTURB_KEYS=0", "/usr/bin/perl", script, "2"];
         Assert.Equal(0, Ptreplay(["record", "-o", dir.File("pack.trace"), "--", .. perl]));
         Assert.Equal(0, Ptreplay(["record", "--raw", "-o", dir.File("raws.trace"), "--", .. perl]));
 
-        using var packed = TraceReader.Open(dir.File("pack.trace"));
-        using var raw = TraceReader.Open(dir.File("raws.trace"));
+        using var packed = TraceReader.Open(Assert.Single(Recorder.FindChildTraces(dir.File("pack.trace"))));
+        using var raw = TraceReader.Open(Assert.Single(Recorder.FindChildTraces(dir.File("raws.trace"))));
         List<AllocEvent> p = packed.ReadAll().ToList();
         List<AllocEvent> r = raw.ReadAll().ToList();
         Assert.Equal("/usr/bin/perl", packed.Header.ExecutablePath);
@@ -38,7 +39,7 @@ public class RecordCommandTests
         Assert.True(raw.IsMerged);     // raw: per-thread blocks the reader merges
         Assert.Equal(r.Where(e => e.Kind.IsCall()).Select(e => (e.Kind, e.Size, e.Count)),
                      p.Where(e => e.Kind.IsCall()).Select(e => (e.Kind, e.Size, e.Count)));
-        Assert.True(new FileInfo(dir.File("pack.trace")).Length * 2 < new FileInfo(dir.File("raws.trace")).Length,
+        Assert.True(new FileInfo(packed.Path).Length * 2 < new FileInfo(raw.Path).Length,
             "packing should at least halve the raw recording");
     }
 }

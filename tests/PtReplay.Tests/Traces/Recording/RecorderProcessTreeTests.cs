@@ -1,6 +1,7 @@
 using PtReplay.Tests.Infrastructure;
 using System.Globalization;
 using PtReplay.Traces;
+using PtReplay.Traces.ProcessTrees;
 using PtReplay.Traces.Recording;
 
 namespace PtReplay.Tests.Traces.Recording;
@@ -38,28 +39,130 @@ public class RecorderProcessTreeTests
         // The block allocated before the fork is freed in the child: by its parent-given address.
         ulong inherited = parent.Single(e => e.Kind == EventKind.Malloc && e.Size == 111).Result;
         Assert.Contains(child, e => e.Kind == EventKind.Free && e.Ptr == inherited);
+
+        // The child's header links it to the parent's trace at the fork: right after malloc(111), at the marker.
+        Assert.Equal(TraceOrigin.ForkedChild, reader.Header.Origin);
+        Assert.Equal(run.TracePath, ProcessLink.ParentFile(childTrace, reader.Header));
+        ForkPoint at = Assert.IsType<ForkPoint>(ProcessLink.FindFork(childTrace, reader.Header));
+        int markerIndex = parent.FindIndex(e => e.Kind == EventKind.Fork);
+        Assert.Equal(markerIndex, at.ForkMarkerIndex);
+        Assert.Equal(markerIndex, at.ParentEvents);
+        Assert.Equal(111UL, parent[markerIndex - 1].Size);
     }
 
     [Fact]
-    public void Exec_ByTheStartedProcess_NewImageTakesOverTheTrace()
+    public void Fork_BeforeTheFirstMalloc_StillMarkedAndLinked()
+    {
+        using var dir = new TempDir();
+        RecordingResult run = RunProbe(dir, "forkfirst");
+        Assert.Equal(0, run.ExitCode);
+        int childPid = int.Parse(System.Text.Encoding.ASCII.GetString(run.StandardOutput).Split(' ')[1], CultureInfo.InvariantCulture);
+
+        List<AllocEvent> parent = RecordingRuns.ReadEvents(run.TracePath);
+        Assert.Equal([EventKind.ThreadStart, EventKind.Fork], parent.Take(2).Select(e => e.Kind));
+        Assert.Equal((ulong)childPid, parent[1].Size);
+        string childTrace = Assert.Single(run.ChildTraces);
+        using var reader = TraceReader.Open(childTrace);
+        ForkPoint fork = Assert.IsType<ForkPoint>(ProcessLink.FindFork(childTrace, reader.Header));
+        Assert.Equal(1, fork.ParentEvents); // after the parent's thread start, before anything it allocated
+        Assert.Equal(1, fork.ForkMarkerIndex);
+    }
+
+    [Fact]
+    public void Vfork_IsAFork_AndTheExecdChildLinksToTheParent()
+    {
+        using var dir = new TempDir();
+        RecordingResult run = RunProbe(dir, "vfork");
+        Assert.Equal(0, run.ExitCode);
+        string[] words = System.Text.Encoding.ASCII.GetString(run.StandardOutput).Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["vforked", "child"], words[..2]); // the program behaves as without the recorder
+        int childPid = int.Parse(words[2], CultureInfo.InvariantCulture);
+        Assert.Equal("0", words[4]);
+
+        List<AllocEvent> parent = RecordingRuns.ReadEvents(run.TracePath);
+        AllocEvent fork = Assert.Single(parent, e => e.Kind == EventKind.Fork);
+        Assert.Equal((ulong)childPid, fork.Size);
+        Assert.Contains(parent, e => e.Kind == EventKind.Free && e.Ptr == parent.Single(m => m.Size == 666 && m.Kind == EventKind.Malloc).Result);
+
+        // The vfork child wrote no trace before its exec (it borrowed the parent's memory); the echo it
+        // exec'd did, linked to the parent's trace.
+        string echo = Assert.Single(run.ChildTraces);
+        using var reader = TraceReader.Open(echo);
+        Assert.Equal(childPid, reader.Header.Pid);
+        Assert.Equal("/usr/bin/echo", reader.Header.ExecutablePath);
+        Assert.Equal(TraceOrigin.ExecutedImage, reader.Header.Origin);
+        Assert.Equal(run.TracePath, ProcessLink.ParentFile(echo, reader.Header));
+    }
+
+    [Fact]
+    public void FailedExecs_OfAPathWalk_LeaveNoStubTraces()
+    {
+        using var dir = new TempDir();
+        RecordingResult run = RunProbe(dir, "pathwalk");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("walked\n", System.Text.Encoding.ASCII.GetString(run.StandardOutput));
+
+        // Two execve calls failed (ENOENT) before the third ran echo: one trace for the probe, one for echo.
+        using (var probe = TraceReader.Open(run.TracePath))
+        {
+            List<AllocEvent> events = probe.ReadAll().ToList();
+            Assert.False(probe.IsTruncated);
+            Assert.Contains(events, e => e.Kind == EventKind.Malloc && e.Size == 777);
+            Assert.Single(events, e => e.Kind == EventKind.Exec);
+            Assert.Equal(EventKind.Exec, events[^1].Kind);
+        }
+
+        string echo = Assert.Single(run.ChildTraces);
+        using var execd = TraceReader.Open(echo);
+        Assert.Equal("/usr/bin/echo", execd.Header.ExecutablePath);
+        Assert.Equal(run.TracePath, ProcessLink.ParentFile(echo, execd.Header));
+    }
+
+    [Fact]
+    public void ShellPipeline_IsATreeOfForksAndExecs_WithCommandLines()
+    {
+        using var dir = new TempDir();
+        RecordingResult run = RecordedRun.Run(["sh", "-c", "seq 1 20000 | sort -n | tail -1"], dir.File("sh.trace"),
+            RecordingRuns.BaseEnvironment(dir.Path), followChildren: true, timeout: TimeSpan.FromMinutes(1));
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("20000\n", System.Text.Encoding.ASCII.GetString(run.StandardOutput));
+
+        TraceTreeNode root = Assert.Single(TraceTree.Build(run.ChildTraces.Prepend(run.TracePath)));
+        Assert.Equal(run.TracePath, root.Path);
+        Assert.Equal("sh -c seq 1 20000 | sort -n | tail -1", root.Header.CommandLine);
+        // Each stage: a fork child of the shell that exec'd the program (no trace of failed PATH lookups).
+        Assert.Equal(3, root.Children.Count);
+        Assert.All(root.Children, c => Assert.Equal(TraceOrigin.ForkedChild, c.Header.Origin));
+        Assert.All(root.Children, c => Assert.Equal(root.Header.Pid, c.Header.ParentPid));
+        string[] programs = root.Children.Select(c => Assert.Single(c.Children)).Select(e => e.Header.CommandLine).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(["seq 1 20000", "sort -n", "tail -1"], programs);
+        Assert.All(root.Children, c => Assert.Equal(TraceOrigin.ExecutedImage, c.Children[0].Header.Origin));
+        Assert.Equal(7, run.ChildTraces.Count + 1);
+    }
+
+    [Fact]
+    public void Exec_ByTheStartedProcess_OutputHoldsTheStartedProgram_TheNewImageIsBesideIt()
     {
         using var dir = new TempDir();
         RecordingResult run = RunProbe(dir, "exec");
         Assert.Equal(0, run.ExitCode);
         Assert.Equal("exec'd\n", System.Text.Encoding.ASCII.GetString(run.StandardOutput));
 
-        using (var main = TraceReader.Open(run.TracePath))
+        using (var probe = TraceReader.Open(run.TracePath))
         {
-            Assert.Equal("/usr/bin/echo", main.Header.ExecutablePath);
-            Assert.Contains(main.ReadAll(), e => e.Kind.IsCall());
+            Assert.Equal(TraceOrigin.StartedProgram, probe.Header.Origin);
+            List<AllocEvent> events = probe.ReadAll().ToList();
+            Assert.Contains(events, e => e.Kind == EventKind.Malloc && e.Size == 444);
+            Assert.Equal(EventKind.Exec, events[^1].Kind);
+            Assert.False(probe.IsTruncated);
         }
 
-        string before = Assert.Single(run.ChildTraces);
-        using var probe = TraceReader.Open(before);
-        List<AllocEvent> events = probe.ReadAll().ToList();
-        Assert.Contains(events, e => e.Kind == EventKind.Malloc && e.Size == 444);
-        Assert.Equal(EventKind.Exec, events[^1].Kind);
-        Assert.False(probe.IsTruncated);
+        string after = Assert.Single(run.ChildTraces);
+        using var echo = TraceReader.Open(after);
+        Assert.Equal("/usr/bin/echo", echo.Header.ExecutablePath);
+        Assert.Equal(TraceOrigin.ExecutedImage, echo.Header.Origin);
+        Assert.Equal(run.TracePath, ProcessLink.ParentFile(after, echo.Header));
+        Assert.Contains(echo.ReadAll(), e => e.Kind.IsCall());
     }
 
     [Fact]

@@ -75,6 +75,32 @@ internal static class TestPrograms
                 free(a);
                 return 0;
             }
+            if (!strcmp(mode, "forkfirst")) {
+                pid_t p = fork();
+                if (p == 0) { void *b = malloc(222); free(b); _exit(0); }
+                out("child "); out_num((unsigned long)p, 10); out("\n");
+                waitpid(p, NULL, 0);
+                void *c = malloc(333); free(c);
+                return 0;
+            }
+            if (!strcmp(mode, "vfork")) {
+                void *a = malloc(666);
+                pid_t p = vfork();
+                if (p == 0) { execl("/bin/echo", "echo", "vforked", (char *)NULL); _exit(1); }
+                int status = 0;
+                waitpid(p, &status, 0);
+                out("child "); out_num((unsigned long)p, 10); out(" status "); out_num((unsigned long)status, 10); out("\n");
+                free(a);
+                return 0;
+            }
+            if (!strcmp(mode, "pathwalk")) {
+                void *a = malloc(777); (void)a;
+                /* PATH lists directories without echo first: execvp tries each (ENOENT) before /usr/bin. */
+                setenv("PATH", "/nonexistent-1:/nonexistent-2:/usr/bin", 1);
+                char *args[] = { "echo", "walked", NULL };
+                execvp("echo", args);
+                return 1;
+            }
             if (!strcmp(mode, "kill")) {
                 for (int i = 0; i < 200000; i++) free(malloc((size_t)(i % 1000) + 1));
                 kill(getpid(), SIGKILL);
