@@ -404,6 +404,40 @@ public sealed class Ptmalloc
         t.Exited = true;
     }
 
+    /// <summary>
+    /// The heap as a fork child sees it: <paramref name="forkingThread"/> (the parent's thread that called fork)
+    /// becomes thread 0, the only thread, with its arena and tcache; the other threads are gone (their tcaches
+    /// stay allocated, nobody frees them). When the parent had more than one thread, glibc's atfork child handler
+    /// (__malloc_fork_unlock_child) then detaches every arena but the forking thread's (attached_threads 0) and
+    /// pushes them onto the free list, walking main, newest, ..., oldest (so the oldest ends first in the list),
+    /// main included when the forking thread had no arena; the forking thread's arena keeps one attached thread.
+    /// A single-threaded parent runs no such handler: its state passes unchanged.
+    /// </summary>
+    public void ForkChild(int forkingThread)
+    {
+        Enter(forkingThread);
+        var t = _s.Current;
+        _s.Threads.Clear();
+        _s.Threads.Add(t);
+        if (_s.SingleThread)
+            return;
+        if (t.Arena is not null)
+            t.Arena.AttachedThreads = 1;
+        _s.FreeList = null;
+        var a = _s.Main;
+        do
+        {
+            if (a != t.Arena)
+            {
+                a.AttachedThreads = 0;
+                a.NextFree = _s.FreeList;
+                _s.FreeList = a;
+            }
+            a = a.Next ?? _s.Main;
+        }
+        while (a != _s.Main);
+    }
+
     /// <summary>malloc_trim(pad): 1 when memory was released.</summary>
     public int MallocTrim(int thread, ulong pad)
     {

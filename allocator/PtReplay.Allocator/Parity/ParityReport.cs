@@ -31,6 +31,22 @@ public sealed class ParityReport
     /// <summary>True when every allocation matched and the replay ran to the end.</summary>
     public bool FullParity => Identical == Allocations && Abort is null;
 
+    /// <summary>Two consecutive reports as one (counts added; the first divergence and abort of the earlier one win).</summary>
+    public static ParityReport Sum(ParityReport earlier, ParityReport later)
+    {
+        ArgumentNullException.ThrowIfNull(earlier);
+        ArgumentNullException.ThrowIfNull(later);
+        return new ParityReport
+        {
+            Allocations = earlier.Allocations + later.Allocations,
+            Identical = earlier.Identical + later.Identical,
+            Events = earlier.Events + later.Events,
+            UnknownPointers = earlier.UnknownPointers + later.UnknownPointers,
+            First = earlier.First ?? later.First,
+            Abort = earlier.Abort ?? later.Abort,
+        };
+    }
+
     /// <summary>"parity: M/N allocations identical".</summary>
     public string Summary => $"parity: {Identical}/{Allocations} allocations identical";
 }

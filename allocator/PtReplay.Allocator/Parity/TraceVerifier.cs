@@ -19,7 +19,7 @@ public sealed class TraceVerifier
     private readonly Ptmalloc _model;
     private readonly Dictionary<ulong, ulong> _recordedToModel = [];
     private readonly Dictionary<ulong, (int Arena, int Heap)> _recordedHeaps = [];
-    private readonly ParityReport _report = new();
+    private ParityReport _report = new();
     private long _index;
 
     /// <summary>Prepares a model for the recorded process: brk0, page size, CPUs and malloc environment from the header.</summary>
@@ -58,6 +58,20 @@ public sealed class TraceVerifier
                 progress.Report(_report.Events);
         }
         return _report;
+    }
+
+    /// <summary>
+    /// Forks the model (<see cref="Ptmalloc.ForkChild"/>) after the parent's events up to the fork were replayed:
+    /// <paramref name="forkingThread"/> becomes the child's thread 0, the blocks the parent held stay known, and a
+    /// new report starts for the child's events (indices from 0 again). Returns the report of the events so far.
+    /// </summary>
+    public ParityReport ForkChild(int forkingThread)
+    {
+        ParityReport before = _report;
+        _model.ForkChild(forkingThread);
+        _report = new ParityReport();
+        _index = 0;
+        return before;
     }
 
     /// <summary>Replays one event (the next in order); false once the model has aborted.</summary>

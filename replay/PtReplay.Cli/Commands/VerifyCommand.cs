@@ -3,6 +3,7 @@ using System.Globalization;
 using PtReplay.Allocator.Parity;
 using PtReplay.Allocator.Tunables;
 using PtReplay.Traces;
+using PtReplay.Traces.ProcessTrees;
 
 namespace PtReplay.Cli.Commands;
 
@@ -27,7 +28,12 @@ public static class VerifyCommand
             "Replay a trace into the C# ptmalloc model and compare every returned address with the recorded one: " +
             "main-heap chunks by offset from brk0, chunks of other arenas by (arena creation order, heap index, offset in " +
             "the heap), mmapped chunks by their offset in the page. Prints the first divergence with its event index and the " +
-            "model's state around it (top, bins, neighbouring chunks) and ends with `parity: M/N allocations identical`.\n\n" +
+            "model's state around it (top, bins, neighbouring chunks) and ends with `parity: M/N allocations identical`. " +
+            "A forked child (its header links it to its parent's trace) starts from the heap it inherited: the model " +
+            "replays the parent's events up to the fork (and its parent's, for a fork of a fork child), forks as glibc " +
+            "does (only the forking thread survives; with several threads, the other arenas go onto the free list), " +
+            "then the child's; the parent's part is reported on its own line. Without the parent's trace the child " +
+            "is replayed from an empty heap, with a note.\n\n" +
             "Examples:\n" +
             "  ptreplay verify py.trace\n" +
             "  ./run-bench.sh verify sqlite.trace --tunables glibc.malloc.tcache_count=0\n\n" +
@@ -60,7 +66,26 @@ public static class VerifyCommand
             progress.WriteLine($"ptreplay verify: {reader.Path} has no brk0 in its header; heap offsets cannot be compared (record it with `ptreplay record`)");
             return ExitCodes.BadInput;
         }
-        var verifier = new TraceVerifier(reader.Header, tunables);
+
+        InheritedHeap? inherited = InheritedHeap.Find(reader.Path, reader.Header, out string? missing);
+        if (missing is not null)
+        {
+            progress.WriteLine($"ptreplay verify: {reader.Path} is a fork child, but {missing}: replaying it from an empty heap, so blocks it inherited are unknown");
+        }
+
+        var verifier = new TraceVerifier(inherited?.OldestHeader ?? reader.Header, tunables);
+        if (inherited is not null)
+        {
+            ParityReport prefix = InheritedPrefix(verifier, inherited, progress, display);
+            output.WriteLine(string.Create(inv,
+                $"inherited heap: {Path.GetFileName(inherited.Parent.ParentPath)} up to its fork (event {inherited.Parent.ParentEvents:N0}); " +
+                $"{prefix.Events:N0} parent events replayed first, {prefix.Summary}"));
+            if (prefix.Abort is not null || prefix.First is not null)
+            {
+                output.WriteLine("  the parent's heap diverged before the fork: verify the parent's trace first");
+            }
+        }
+
         var report = verifier.Run(reader.ReadAll(), display?.For("verify"));
         display?.Finish();
         if (reader.IsTruncated)
@@ -77,5 +102,22 @@ public static class VerifyCommand
             output.WriteLine(string.Create(inv, $"{report.UnknownPointers} free/realloc of pointers the trace never returned (skipped)"));
         output.WriteLine(report.Summary);
         return report.FullParity ? 0 : 1;
+    }
+
+    /// <summary>Replays every ancestor's events up to its fork, forking the model after each: the child's heap at its start.</summary>
+    private static ParityReport InheritedPrefix(TraceVerifier verifier, InheritedHeap inherited, TextWriter progress, ProgressDisplay? display)
+    {
+        ParityReport? all = null;
+        foreach (ForkPoint stage in inherited.Stages)
+        {
+            progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"verify: replaying {Path.GetFileName(stage.ParentPath)} up to its fork ({stage.ParentEvents:N0} events)"));
+            verifier.Run(InheritedHeap.ReadPrefix(stage), display?.For("verify " + Path.GetFileName(stage.ParentPath)));
+            display?.Finish();
+            ParityReport part = verifier.ForkChild(stage.ForkingThread);
+            all = all is null ? part : ParityReport.Sum(all, part);
+        }
+
+        return all!;
     }
 }

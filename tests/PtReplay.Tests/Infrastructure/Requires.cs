@@ -81,19 +81,21 @@ public static class Requires
         anyOf.SelectMany(f => f.Contains('/', StringComparison.Ordinal) ? [f] : LibraryFolders.Select(d => Path.Combine(d, f)))
             .FirstOrDefault(File.Exists);
 
-    /// <summary>Skips (or, strict, fails) naming each missing package and what of it was looked for.</summary>
-    private static void Missing(IReadOnlyList<(string Package, string What)> missing)
+    private static void Missing(IReadOnlyList<(string Package, string What)> missing) => throw Outcome(missing, Strict);
+
+    /// <summary>
+    /// What a test that lacks <paramref name="missing"/> throws: a skip naming each missing package, what of it
+    /// was looked for and the apt-get command; under <paramref name="strict"/> a failure with the same text.
+    /// </summary>
+    internal static Exception Outcome(IReadOnlyList<(string Package, string What)> missing, bool strict)
     {
         string[] packages = [.. missing.Select(m => m.Package).Distinct()];
         string names = string.Join(' ', packages);
         string reason = $"needs the Debian package{(packages.Length > 1 ? "s" : "")} {names} " +
             $"({string.Join("; ", missing.Select(m => m.What))} not found); " +
             $"install with: apt-get install -y --no-install-recommends {names}";
-        if (Strict)
-        {
-            throw new Xunit.Sdk.XunitException($"{StrictVariable}=1 and this test {reason}");
-        }
-
-        throw new SkipException(reason);
+        return strict
+            ? new Xunit.Sdk.XunitException($"{StrictVariable}=1 and this test {reason}")
+            : new SkipException(reason);
     }
 }

@@ -9,4 +9,5 @@ namespace PtReplay.Traces.ProcessTrees;
 /// <param name="ParentPath">The parent's trace file, as found on disk.</param>
 /// <param name="ParentEvents">Events of the parent before the fork: the prefix to replay.</param>
 /// <param name="ForkMarkerIndex">Index of the parent's fork marker naming the child; -1 when the parent has none (its trace was cut before it).</param>
-public sealed record ForkPoint(string ParentPath, long ParentEvents, long ForkMarkerIndex);
+/// <param name="ForkingThread">The parent's thread (its number in the parent's delivery order) that forked: the child's thread 0.</param>
+public sealed record ForkPoint(string ParentPath, long ParentEvents, long ForkMarkerIndex, int ForkingThread);

@@ -58,6 +58,7 @@ public static class ProcessLink
         var perThread = new List<long>();      // events delivered so far, per thread number
         var reachedAt = new List<long>();      // global index at which the thread had delivered forkThreadEvents events
         long candidate = -1;                   // the forking thread's position, before any marker is seen
+        int candidateThread = -1;
         var batch = new AllocEvent[4096];
         long index = 0;
         int n;
@@ -76,7 +77,11 @@ public static class ProcessLink
                 if (isForkThread && perThread[e.Thread] == forkThreadEvents && reachedAt[e.Thread] < 0)
                 {
                     reachedAt[e.Thread] = index;
-                    candidate = candidate < 0 ? index : candidate;
+                    if (candidate < 0)
+                    {
+                        candidate = index;
+                        candidateThread = e.Thread;
+                    }
                 }
 
                 if (e.Kind == EventKind.Fork && e.Size == (ulong)childPid)
@@ -85,7 +90,7 @@ public static class ProcessLink
                     long at = forkTid != 0 && reader.ThreadTids[e.Thread] == forkTid && reachedAt[e.Thread] >= 0
                         ? reachedAt[e.Thread]
                         : index;
-                    return new ForkPoint(parentPath, at, index);
+                    return new ForkPoint(parentPath, at, index, e.Thread);
                 }
 
                 perThread[e.Thread]++;
@@ -94,13 +99,19 @@ public static class ProcessLink
 
         if (candidate >= 0)
         {
-            return new ForkPoint(parentPath, candidate, -1);
+            return new ForkPoint(parentPath, candidate, -1, candidateThread);
         }
 
         // The forking thread had written all its events before the fork and nothing of it followed (the parent
         // was cut short right after): the whole parent is the prefix.
-        return forkTid != 0 && perThread.Where((count, t) => reader.ThreadTids[t] == forkTid && count == forkThreadEvents).Any()
-            ? new ForkPoint(parentPath, index, -1)
-            : null;
+        for (int t = 0; forkTid != 0 && t < perThread.Count; t++)
+        {
+            if (reader.ThreadTids[t] == forkTid && perThread[t] == forkThreadEvents)
+            {
+                return new ForkPoint(parentPath, index, -1, t);
+            }
+        }
+
+        return null;
     }
 }

@@ -208,4 +208,64 @@ internal static class TestPrograms
             return 0;
         }
         """;
+
+    /// <summary>
+    /// A thread allocates in an arena of its own and keeps it while main forks; in the child a new thread
+    /// allocates (glibc hands it the arena the fork left unattached) and main frees blocks from before the fork.
+    /// </summary>
+    public const string ThreadedFork = """
+        #include <pthread.h>
+        #include <stdlib.h>
+        #include <sys/wait.h>
+        #include <unistd.h>
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+        static int ready, done;
+        static void *holder(void *arg) {
+            (void)arg;
+            void *keep[100];
+            for (int i = 0; i < 100; i++) keep[i] = malloc(100 + i * 8);
+            for (int i = 1; i < 100; i += 2) free(keep[i]);
+            pthread_mutex_lock(&lock);
+            ready = 1;
+            pthread_cond_broadcast(&cond);
+            while (!done) pthread_cond_wait(&cond, &lock);
+            pthread_mutex_unlock(&lock);
+            for (int i = 0; i < 100; i += 2) free(keep[i]);
+            return NULL;
+        }
+        static void *child_worker(void *arg) {
+            (void)arg;
+            void *p[500];
+            for (int i = 0; i < 500; i++) p[i] = malloc(64 + (i % 200) * 4);
+            for (int i = 0; i < 500; i += 3) free(p[i]);
+            return NULL;
+        }
+        int main(void) {
+            void *a[200];
+            for (int i = 0; i < 200; i++) a[i] = malloc(24 + i * 4);
+            pthread_t t;
+            if (pthread_create(&t, NULL, holder, NULL) != 0) return 1;
+            pthread_mutex_lock(&lock);
+            while (!ready) pthread_cond_wait(&cond, &lock);
+            pthread_mutex_unlock(&lock);
+            pid_t pid = fork();
+            if (pid == 0) {
+                for (int i = 0; i < 100; i++) free(a[i]);
+                pthread_t w;
+                if (pthread_create(&w, NULL, child_worker, NULL) != 0 || pthread_join(w, NULL) != 0) _exit(1);
+                for (int i = 0; i < 50; i++) free(malloc(5000 + i));
+                _exit(0);
+            }
+            int status = 0;
+            waitpid(pid, &status, 0);
+            pthread_mutex_lock(&lock);
+            done = 1;
+            pthread_cond_broadcast(&cond);
+            pthread_mutex_unlock(&lock);
+            pthread_join(t, NULL);
+            for (int i = 100; i < 200; i++) free(a[i]);
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+        }
+        """;
 }
