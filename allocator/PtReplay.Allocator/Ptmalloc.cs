@@ -541,9 +541,14 @@ public sealed class Ptmalloc
             ulong heaps = _s.HeapManager.TotalHeapBytes();
             ulong mmapped = _s.Mp.MmappedMem;
             ulong resident = _s.Space.Residency.ResidentBytes;
-            if (_s.Space.Residency.IsResident(MallocState.MainArenaAddress(_s.Options)))
-                resident -= _s.PageSize;
-            return new MemoryFootprint(main, heaps, mmapped, main + heaps + mmapped, resident);
+            // The main arena's malloc_state lives in libc's data, not in memory the allocator obtained: its pages
+            // (the struct straddles a page boundary) are not the allocator's resident memory.
+            resident -= _s.Space.Residency.CountRange(MallocState.MainArenaAddress(_s.Options), Arenas.Arena.StateSize) * _s.PageSize;
+            return new MemoryFootprint(main, heaps, mmapped, main + heaps + mmapped, resident)
+            {
+                CommittedBytes = main + _s.HeapManager.TotalMprotectBytes() + mmapped,
+                AddressSpaceBytes = main + ((ulong)_s.Heaps.Count * Arenas.HeapInfo.MaxSize) + mmapped,
+            };
         }
     }
 

@@ -5,9 +5,21 @@ public readonly record struct MallInfo2(
     ulong Arena, ulong Ordblks, ulong Smblks, ulong Hblks, ulong Hblkhd,
     ulong Usmblks, ulong Fsmblks, ulong Uordblks, ulong Fordblks, ulong Keepcost);
 
-/// <summary>Address-space footprint of the simulated process (bytes).</summary>
+/// <summary>
+/// Memory of the simulated process (bytes). <see cref="TotalBytes"/> is what mallinfo2 arena + hblkhd would say
+/// (heaps counted by their size in use); <see cref="CommittedBytes"/> and <see cref="AddressSpaceBytes"/> are the
+/// kernel's view (/proc/self/statm data and size): glibc's shrink_heap only madvises a heap's tail, which stays
+/// read/write up to its mprotect_size, and each arena heap reserves HEAP_MAX_SIZE of address space.
+/// </summary>
 public readonly record struct MemoryFootprint(
-    ulong MainHeapBytes, ulong ArenaHeapBytes, ulong MmappedBytes, ulong TotalBytes, ulong ResidentBytes);
+    ulong MainHeapBytes, ulong ArenaHeapBytes, ulong MmappedBytes, ulong TotalBytes, ulong ResidentBytes)
+{
+    /// <summary>Writable private address space: program break extent + every arena heap's mprotect_size + mmapped chunks.</summary>
+    public ulong CommittedBytes { get; init; }
+
+    /// <summary>Address space mapped: program break extent + HEAP_MAX_SIZE per arena heap + mmapped chunks.</summary>
+    public ulong AddressSpaceBytes { get; init; }
+}
 
 /// <summary>Where a user pointer lives.</summary>
 public enum AddressRegion

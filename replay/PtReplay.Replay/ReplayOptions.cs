@@ -40,6 +40,8 @@ public sealed record ReplayOptions
     public bool LogAddresses { get; init; }
     /// <summary>Skip the per-call cycle counter reads (harness overhead measurement).</summary>
     public bool NoTiming { get; init; }
+    /// <summary>The pace of the native engines' calls (the model ignores it: it has no timers).</summary>
+    public ReplayPace Pace { get; init; }
     /// <summary>
     /// Bytes the sim engine allocates on thread 0 (one chunk of exactly this size, from the main heap)
     /// before the first op. The native replayer is not a blank process: creating its worker threads

@@ -63,7 +63,8 @@ public static class ReplayRunner
         string preparedPath = Path.Combine(work, "trace.prepared");
 
         PreparedTrace prepared;
-        using (var preparer = new TracePreparer(preparedPath, preparation))
+        // A paced replay needs each op's recorded time beside the ops.
+        using (var preparer = new TracePreparer(preparedPath, options.Pace.IsPaced ? preparation.WithRecordedTimes() : preparation))
         {
             long next = 1_000_000;
             foreach (var (e, index) in preparer.InReplayOrder(events))

@@ -61,7 +61,9 @@ struct prep_header {
     uint64_t sample_ids_offset; /* sample_count x u32: global sample index of each F_SAMPLE op, grouped by thread */
     uint64_t samples_offset;    /* sample_count x {u64 seq, u64 live_bytes} (for readers; the replayer ignores it) */
     uint64_t event_index_offset;/* op_count x u64: trace event index of each op (for readers) */
-    uint64_t reserved2[5];
+    uint64_t times_offset;      /* op_count x u64, indexed like the ops: the op's recorded time, ns after the first
+                                   op's (never decreasing in the global order); 0 = no table (no --pace) */
+    uint64_t reserved2[4];
 };
 
 _Static_assert(sizeof(struct prep_op) == 32, "op record is 32 bytes");

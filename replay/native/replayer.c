@@ -4,13 +4,16 @@
  *
  *   ptreplay-native PREPARED RESULTS [--mode serial|concurrent] [--touch none|page|full]
  *                   [--allocator glibc|other] [--log-addresses] [--null-allocator] [--no-timing]
+ *                   [--pace max|recorded|FACTOR]
  *
  * Rules that keep the replay faithful (see shared notes on what moves glibc's heap):
  *   - no heap allocation of our own: no stdio, no locale, no getenv-driven setup; the trace and
  *     the results are mmap'd files, the slot table and thread table are anonymous mmaps;
  *   - replay threads are created before the first replayed call; recorded thread 0 runs on the
  *     process's main thread (it owns glibc's main arena, as the recorded main thread did);
- *   - diagnostics go out with write(2), only before or after the replay.
+ *   - diagnostics go out with write(2), only before or after the replay;
+ *   - the harness's own memory (tables, thread stacks) is pre-faulted before the baseline, so the
+ *     memory figures (probes.h) see only the allocator's changes.
  * Exit codes: 0 done, 2 usage, 3 bad prepared file, 4 results file, 5 system resources.
  */
 #define _GNU_SOURCE
@@ -24,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "handoff.h"
@@ -46,7 +50,13 @@ struct worker {
     uint64_t scratch;
     const uint32_t *sample_ids;
     thread_histogram *hist;
+    const uint64_t *times;          /* --pace: recorded time of each op (ns after the first op), else 0 */
     uint64_t calls, nulls, extra_frees, waits, cross, empty_frees;
+    uint64_t sampling_cycles, samples, alloc_probe_cycles, alloc_samples, alloc_probe_last;
+    uint64_t pace_waits, pace_recorded_ns, pace_slept_ns;
+    uintptr_t stack_lo;             /* lowest stack page this thread pre-faulted (replay threads) */
+    uintptr_t caller_sp;            /* stack pointer of glibc's start_thread around thread_main (replay threads) */
+    uint64_t stack_released;        /* resident harness bytes glibc's thread exit gives back (see release_stack) */
 } __attribute__((aligned(64)));
 
 static struct {
@@ -58,11 +68,23 @@ static struct {
     void **slot_ptr;
     _Atomic uint32_t *slot_stamp;
     int serial, touch, null_alloc, timing, log_addresses;
+    double pace_factor;             /* 0: as fast as possible */
+    uint64_t start_tsc, start_mono; /* when the replay started (pace schedule, sampling budget) */
 } g;
 
 static _Atomic uint32_t turn __attribute__((aligned(64)));
 static _Atomic uint32_t go __attribute__((aligned(64)));
 static _Atomic uint32_t finished __attribute__((aligned(64)));
+static _Atomic uint32_t ready __attribute__((aligned(64)));
+
+/* Stack each replay thread pre-faults before the baseline (its calls into the allocator stay within it). */
+#define STACK_PREFAULT (64 * 1024)
+/* Pace: a gap shorter than this is not slept (it is carried into the next op's target instead). */
+#define PACE_MIN_SLEEP_NS 50000
+/* The allocator's own statistic is read at a sample only while its reads, this one included (estimated as costing
+ * what the previous one did), take at most 1/ALLOC_PROBE_SHARE of the time since the start (mallinfo2 walks every
+ * free chunk: one read costs 160 ms on a heap of 1.7 M free chunks). */
+#define ALLOC_PROBE_SHARE 100
 
 /* ---- diagnostics (write(2) only) ---- */
 static void say(const char *a, const char *b)
@@ -127,15 +149,79 @@ static inline void touch(void *block, uint64_t n, int mode)
     }
 }
 
+/* Touches `bytes` of the stack below the caller's frame, so those pages are resident before the baseline.
+ * Returns the lowest page touched. */
+__attribute__((noinline)) static uintptr_t prefault_stack(size_t bytes)
+{
+    volatile char *pad = __builtin_alloca(bytes);
+    for (size_t i = 0; i < bytes; i += 4096)
+        pad[i] = 0;
+    pad[bytes - 1] = 0;
+    return (uintptr_t)pad & ~(uintptr_t)4095;
+}
+
+/*
+ * A replay thread about to exit: glibc's thread exit gives the unused part of a cached stack back to the kernel
+ * (glibc 2.36 advise_stack_range: madvise(MADV_DONTNEED) from the stack's low end up to the page of
+ * start_thread's stack pointer less PTHREAD_STACK_MIN, 16 KiB), taking pre-faulted pages out of the harness's
+ * share. Counts them (mincore) so that the harness's share drops by as much once the thread is gone
+ * (release_stack_apply, after the join).
+ */
+static void release_stack_measure(struct worker *w)
+{
+    uintptr_t freed_end = (w->caller_sp & ~(uintptr_t)4095) - 16384;
+    w->stack_released = w->stack_lo && freed_end > w->stack_lo ? probes_resident_bytes(w->stack_lo, freed_end) : 0;
+}
+
+static void release_stack_apply(struct worker *w)
+{
+    probes_harness_released(w->stack_released);
+    w->stack_released = 0;
+}
+
+/* One sample: the kernel's figures every time, the allocator's own statistic within its time budget.
+ * Its whole cost is counted (cycle counter) and left out of wall_ns. */
 static void take_sample(struct worker *w, uint32_t sample_index, uint32_t seq)
 {
+    uint64_t t0 = tsc_now();
     struct res_sample *s = &g.samples[sample_index];
+    struct mem_figures m;
+    probe_memory(&m);
     s->seq = seq;
-    s->tsc = tsc_now();
-    s->footprint = g.null_alloc ? 0 : probe_footprint();
-    s->rss = probe_rss();
+    s->tsc = t0;
+    s->rss = m.rss;
+    s->committed = m.committed;
+    s->address_space = m.address_space;
+    s->allocator_mapped = RES_NOT_TAKEN;
+    if (!g.null_alloc && (w->alloc_probe_cycles + w->alloc_probe_last) * ALLOC_PROBE_SHARE <= t0 - g.start_tsc) {
+        uint64_t a0 = tsc_now();
+        s->allocator_mapped = probe_allocator_mapped();
+        w->alloc_probe_last = tsc_now() - a0;
+        w->alloc_probe_cycles += w->alloc_probe_last;
+        w->alloc_samples++;
+    }
     g.res->progress_seq = seq;
-    (void)w;
+    w->samples++;
+    w->sampling_cycles += tsc_now() - t0;
+}
+
+/* --pace: sleeps until op i's recorded time (scaled) after the start, when that is at least
+ * PACE_MIN_SLEEP_NS ahead; a shorter lead is not slept but stays in the schedule. */
+static void pace_wait(struct worker *w, uint64_t i)
+{
+    double target_ns = (double)w->times[i] / g.pace_factor;
+    double now_ns = (double)(tsc_now() - g.start_tsc) / g.res->tsc_per_ns;
+    if (target_ns - now_ns < PACE_MIN_SLEEP_NS)
+        return;
+    uint64_t until = g.start_mono + (uint64_t)target_ns;
+    struct timespec ts = { (time_t)(until / 1000000000ull), (long)(until % 1000000000ull) };
+    uint64_t before = mono_ns();
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, 0) == EINTR)
+        ;
+    w->pace_slept_ns += mono_ns() - before;
+    w->pace_waits++;
+    uint64_t previous = i > 0 ? w->times[i - 1] : 0;
+    w->pace_recorded_ns += (uint64_t)((double)(w->times[i] - previous) / g.pace_factor);
 }
 
 /*
@@ -152,6 +238,7 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
     thread_histogram *const hist = w->hist;
     const int touch_mode = g.touch;
     const uint32_t me = w->index;
+    const uint64_t *const times = w->times;
     uint64_t sample_cursor = 0;
     int have_turn = 0;
 
@@ -165,6 +252,8 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
             w->waits += (uint64_t)stamp_wait(&stamps[slot], o->dep);
         }
         w->cross += (o->flags & F_WAIT) != 0;
+        if (times)
+            pace_wait(w, i);
 
         void *p = 0;
         uint64_t t0 = 0, t1 = 0;
@@ -229,6 +318,9 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
             break;
         case K_THREAD_EXIT:
             w->addresses[i & w->address_mask] = 0;
+            release_stack_measure(w);
+            if (!serial)
+                release_stack_apply(w); /* nobody joins it: the exit follows at once */
             if (serial)
                 turn_pass(&turn, o->next_thread == 0xFFFF ? 0 : &g.workers[o->next_thread].sleeping, o->seq + 1);
             return;
@@ -236,6 +328,7 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
             if (serial && !g.workers[o->arg].joined && g.workers[o->arg].created) {
                 pthread_join(g.workers[o->arg].thread, 0);
                 g.workers[o->arg].joined = 1;
+                release_stack_apply(&g.workers[o->arg]);
             }
             goto after_call;
         default:
@@ -289,6 +382,12 @@ static void run_worker(struct worker *w)
 static void *thread_main(void *arg)
 {
     struct worker *w = arg;
+    /* start_thread's stack pointer: just above this frame (return address, saved frame pointer). */
+    w->caller_sp = (uintptr_t)__builtin_frame_address(0) + 16;
+    w->stack_lo = prefault_stack(STACK_PREFAULT);
+    probes_mark_harness(&w);
+    atomic_fetch_add(&ready, 1);
+    futex_wake_u32(&ready, 1);
     while (atomic_load(&go) == 0)
         futex_wait_u32(&go, 0);
     run_worker(w);
@@ -302,9 +401,11 @@ static void *map_anonymous(uint64_t bytes)
 {
     if (bytes == 0)
         bytes = 1;
-    void *p = mmap(0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    /* Populated: the tables are the harness's memory, resident before the baseline. */
+    void *p = mmap(0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE, -1, 0);
     if (p == MAP_FAILED)
         die(5, "cannot map memory for the slot/thread tables", 0);
+    probes_mark_harness(p);
     return p;
 }
 
@@ -347,7 +448,8 @@ static void validate(const struct prep_header *h, uint64_t size)
         die(3, "prepared trace header out of range", 0);
     if (!range_ok(h->threads_offset, h->thread_count, sizeof(struct prep_thread), size) ||
         !range_ok(h->ops_offset, h->op_count, sizeof(struct prep_op), size) ||
-        !range_ok(h->sample_ids_offset, h->sample_count, 4, size))
+        !range_ok(h->sample_ids_offset, h->sample_count, 4, size) ||
+        (h->times_offset && !range_ok(h->times_offset, h->op_count, 8, size)))
         die(3, "prepared trace tables lie outside the file", 0);
     const struct prep_thread *t = (const void *)((const char *)h + h->threads_offset);
     const struct prep_op *ops = (const void *)((const char *)h + h->ops_offset);
@@ -395,7 +497,7 @@ static struct res_header *create_results(const char *path, const struct prep_hea
         die(4, "cannot map results file ", path);
     struct res_header *r = p;
     memcpy(r->magic, RES_MAGIC, 8);
-    r->version = 1;
+    r->version = RES_VERSION;
     r->thread_count = h->thread_count;
     r->op_count = h->op_count;
     r->sample_count = h->sample_count;
@@ -408,7 +510,7 @@ static struct res_header *create_results(const char *path, const struct prep_hea
 static void usage(void)
 {
     die(2, "usage: ptreplay-native PREPARED RESULTS [--mode serial|concurrent] [--touch none|page|full] "
-           "[--allocator glibc|other] [--log-addresses] [--null-allocator] [--no-timing]", 0);
+           "[--allocator glibc|other] [--log-addresses] [--null-allocator] [--no-timing] [--pace max|recorded|FACTOR]", 0);
 }
 
 int main(int argc, char **argv)
@@ -442,6 +544,18 @@ int main(int argc, char **argv)
             g.log_addresses = 1;
         } else if (!strcmp(a, "--no-timing")) {
             g.timing = 0;
+        } else if (!strcmp(a, "--pace")) {
+            if (!strcmp(v, "max")) {
+                g.pace_factor = 0;
+            } else if (!strcmp(v, "recorded")) {
+                g.pace_factor = 1;
+            } else {
+                char *end = 0;
+                g.pace_factor = strtod(v, &end);
+                if (!*v || *end || !(g.pace_factor > 0 && g.pace_factor < 1e9))
+                    usage();
+            }
+            i++;
         } else {
             usage();
         }
@@ -450,6 +564,8 @@ int main(int argc, char **argv)
     uint64_t prep_size;
     const struct prep_header *h = map_prepared(prepared, &prep_size);
     validate(h, prep_size);
+    if (g.pace_factor > 0 && !h->times_offset)
+        die(3, "--pace needs a prepared trace with recorded times", 0);
     g.prep = h;
     g.thread_count = h->thread_count;
     struct res_header *r = create_results(results, h);
@@ -477,10 +593,13 @@ int main(int argc, char **argv)
             w->address_mask = 0;
         }
         w->sample_ids = sample_ids + threads[i].sample_start;
+        w->times = g.pace_factor > 0 ? (const uint64_t *)((const char *)h + h->times_offset) + threads[i].op_start : 0;
         w->hist = (thread_histogram *)((char *)r + r->histograms_offset) + i;
     }
 
-    r->footprint_source = (uint64_t)probes_init(glibc);
+    r->allocator_stats_source = (uint64_t)probes_init(glibc);
+    r->pace_factor = g.pace_factor;
+    memset(null_block, 0, sizeof null_block);
     r->tsc_per_ns = tsc_calibrate();
     uint64_t floor = ~(uint64_t)0;
     for (int i = 0; i < 10000; i++) {
@@ -506,10 +625,29 @@ int main(int argc, char **argv)
         g.workers[i].created = 1;
     }
     pthread_attr_destroy(&attr);
+    /* Each thread pre-faults its stack and marks it as the harness's before it waits for `go`. */
+    for (;;) {
+        uint32_t n = atomic_load(&ready);
+        if (n >= h->thread_count - 1)
+            break;
+        futex_wait_u32(&ready, n);
+    }
 
     r->setup_heap_bytes = probe_in_use();
-    r->baseline_rss = probe_rss();
-    uint64_t start = mono_ns();
+    /* The baseline: the main thread's stack and the statm read path are warm, every table is resident. */
+    prefault_stack(4 * STACK_PREFAULT);
+    probes_mark_harness(&h);
+    {
+        struct mem_figures warm;
+        probe_memory(&warm);
+    }
+    struct mem_figures allocator0, harness;
+    probes_baseline(glibc, r->brk0, !g.null_alloc, &allocator0, &harness);
+    r->allocator_at_baseline = (struct res_memory){ allocator0.rss, allocator0.committed, allocator0.address_space };
+    r->harness = (struct res_memory){ harness.rss, harness.committed, harness.address_space };
+    g.start_mono = mono_ns();
+    g.start_tsc = tsc_now();
+    uint64_t start = g.start_mono;
     atomic_store(&go, 1);
     futex_wake_u32(&go, INT_MAX);
 
@@ -524,13 +662,17 @@ int main(int argc, char **argv)
         if (g.workers[i].created && !g.workers[i].joined) {
             pthread_join(g.workers[i].thread, 0);
             g.workers[i].joined = 1;
+            release_stack_apply(&g.workers[i]);
         }
-    r->wall_ns = mono_ns() - start;
+    r->elapsed_ns = mono_ns() - start;
 
     r->brk_end = (uint64_t)(uintptr_t)sbrk(0);
-    r->final_rss = probe_rss();
-    r->final_footprint = g.null_alloc ? 0 : probe_footprint();
+    struct mem_figures fin;
+    probe_memory(&fin);
+    r->final = (struct res_memory){ fin.rss, fin.committed, fin.address_space };
+    r->final_allocator_mapped = g.null_alloc ? 0 : probe_allocator_mapped();
     probe_mallinfo(&r->mallinfo_arena, &r->mallinfo_hblkhd, &r->mallinfo_uordblks, &r->mallinfo_fordblks);
+    uint64_t excluded = 0;
     for (uint32_t i = 0; i < h->thread_count; i++) {
         struct worker *w = &g.workers[i];
         r->calls += w->calls;
@@ -539,7 +681,22 @@ int main(int argc, char **argv)
         r->cross_thread_waits += w->waits;
         r->cross_thread_ops += w->cross;
         r->empty_slot_frees += w->empty_frees;
+        r->samples_taken += w->samples;
+        r->allocator_samples_taken += w->alloc_samples;
+        r->pace_waits += w->pace_waits;
+        r->pace_recorded_wait_ns += w->pace_recorded_ns;
+        r->pace_slept_ns += w->pace_slept_ns;
+        uint64_t sampling_ns = (uint64_t)((double)w->sampling_cycles / r->tsc_per_ns);
+        r->sampling_ns += sampling_ns;
+        /* Serial: one thread runs at a time, so every thread's pauses add up. Concurrent: threads pause
+         * side by side; the longest one's pauses are what is certainly not replay time. */
+        uint64_t paused = sampling_ns + w->pace_slept_ns;
+        if (g.serial)
+            excluded += paused;
+        else if (paused > excluded)
+            excluded = paused;
     }
+    r->wall_ns = r->elapsed_ns > excluded ? r->elapsed_ns - excluded : 0;
     atomic_thread_fence(memory_order_seq_cst);
     r->ok = 1;
     _exit(0);

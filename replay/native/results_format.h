@@ -17,29 +17,44 @@ typedef uint64_t thread_histogram[K_CALL_KINDS][RES_SIZE_CLASSES][RES_BUCKETS];
 struct res_sample {
     uint64_t seq;           /* global op position the sample follows */
     uint64_t tsc;           /* cycle counter when taken */
-    uint64_t footprint;     /* allocator footprint, bytes (see PREPARED-FORMAT.md "Footprint") */
-    uint64_t rss;           /* anonymous resident bytes: (statm resident - shared) x page size */
+    uint64_t rss;           /* the allocator's anonymous resident bytes (probes.h; harness excluded) */
+    uint64_t committed;     /* the allocator's writable private address space (statm data; harness excluded) */
+    uint64_t address_space; /* the allocator's address space, PROT_NONE reservations included (statm size) */
+    uint64_t allocator_mapped; /* the allocator's own statistic (probes.h), RES_NOT_TAKEN when skipped */
 };
+
+#define RES_NOT_TAKEN UINT64_MAX
+#define RES_VERSION 2u
 
 struct res_header {
     char magic[8];              /* "PTRRES01" */
-    uint32_t version;           /* 1 */
+    uint32_t version;           /* RES_VERSION */
     uint32_t thread_count;
     uint64_t op_count;
     uint64_t sample_count;
     double tsc_per_ns;          /* cycle counter ticks per nanosecond (calibrated against CLOCK_MONOTONIC) */
     uint64_t brk0;              /* sbrk(0) before the replayer's first heap use (before its threads) */
     uint64_t brk_end;           /* sbrk(0) after the replay */
-    uint64_t wall_ns;           /* replay wall time (CLOCK_MONOTONIC), all threads */
-    uint64_t baseline_rss;      /* anonymous RSS before the first allocation */
-    uint64_t final_rss;
-    uint64_t final_footprint;
+    uint64_t wall_ns;           /* replay time (CLOCK_MONOTONIC) less sampling and pace waits (see elapsed_ns) */
+    uint64_t elapsed_ns;        /* replay time as measured, sampling and pace waits included */
+    uint64_t sampling_ns;       /* time spent taking samples (cycle counter around each), left out of wall_ns */
+    uint64_t samples_taken;
+    uint64_t allocator_samples_taken; /* samples that also read the allocator's statistic (cost-capped) */
+    double pace_factor;         /* 0: as fast as possible; else recorded gaps divided by this factor */
+    uint64_t pace_waits;        /* sleeps performed to keep the recorded pace */
+    uint64_t pace_recorded_wait_ns; /* the recorded (scaled) time each sleep waited for, from the trace's timestamps */
+    uint64_t pace_slept_ns;     /* time spent in those sleeps as measured, left out of wall_ns */
+    struct res_memory { uint64_t rss, committed, address_space; }
+        allocator_at_baseline,  /* the allocator's memory before the first replayed call (in every sample) */
+        harness,                /* the harness's own memory, subtracted from every sample */
+        final;                  /* the allocator's memory after the replay */
+    uint64_t final_allocator_mapped;
+    uint64_t allocator_stats_source; /* 0 none, 1 mallinfo2, 2 jemalloc stats.mapped, 3 tcmalloc heap_size-unmapped, 4 mimalloc commit */
     uint64_t calls;             /* malloc-family calls executed */
     uint64_t replay_nulls;      /* calls that returned NULL although the recording got memory */
     uint64_t extra_frees;       /* blocks freed that the recording did not have (see F_EXPECT_FAIL, F_RELEASE) */
     uint64_t cross_thread_waits;/* F_WAIT ops that actually had to wait */
     uint64_t cross_thread_ops;  /* F_WAIT ops executed (both modes) */
-    uint64_t footprint_source;  /* 1 mallinfo2, 2 jemalloc stats.mapped, 3 tcmalloc heap_size-unmapped, 4 mimalloc commit, 5 statm data */
     uint64_t mallinfo_arena, mallinfo_hblkhd, mallinfo_uordblks, mallinfo_fordblks; /* glibc, at the end */
     uint64_t histograms_offset; /* thread_count x thread_histogram */
     uint64_t samples_offset;    /* sample_count x struct res_sample */

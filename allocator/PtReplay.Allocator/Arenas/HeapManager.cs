@@ -121,6 +121,16 @@ internal sealed class HeapManager
         h.Arena.HeapCount--;
     }
 
+    /// <summary>Read/write bytes of all live heaps (mprotect_size: shrinking madvises, it does not mprotect back).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public ulong TotalMprotectBytes()
+    {
+        ulong total = 0;
+        foreach (var h in _s.Heaps.Values)
+            total += h.MprotectSize;
+        return total;
+    }
+
     /// <summary>Bytes of all live heaps (size in use).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong TotalHeapBytes()

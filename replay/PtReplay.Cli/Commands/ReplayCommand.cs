@@ -69,6 +69,17 @@ public static class ReplayCommand
                 "of another run minus 0x290. summary.json options.sim_preamble says what was applied and why.",
             DefaultValueFactory = _ => "auto",
         };
+        var pace = new Option<string>("--pace")
+        {
+            HelpName = "max|recorded|FACTOR",
+            Description = "How fast the native engines issue the calls. max (default): as fast as possible. recorded: at the pace " +
+                "the program made them, so allocators that return memory on a timer (jemalloc decay, tcmalloc background release, " +
+                "mimalloc purge delay) behave as in the program; FACTOR: the recorded pace sped up by that factor (2 = twice as fast). " +
+                "The replayer sleeps (clock_nanosleep, no busy wait) until each call's recorded time; a call less than 50 us ahead " +
+                "of the schedule is not slept for (short gaps are coalesced into a later sleep). Sleeps are left out of the wall time " +
+                "and the latency. The model (sim) has no timers and ignores the pace. summary.json says which pace the figures come from.",
+            DefaultValueFactory = _ => "max",
+        };
         var keep = new Option<bool>("--keep-work") { Description = "Keep DIR/work (the prepared trace and the native results files, with every returned address)." };
 
         var command = new Command("replay",
@@ -87,7 +98,7 @@ public static class ReplayCommand
             ExitCodes.Help)
         {
             trace, engines, outDir, threads, touch, tunables, strict, sampleEvery, nullAllocator, noTiming, keep,
-            simPreamble,
+            simPreamble, pace,
         };
 
         command.SetAction(CliErrors.Guard("replay", parse =>
@@ -111,6 +122,12 @@ public static class ReplayCommand
                 throw CliException.Usage($"--sim-preamble: {preambleError}");
             }
 
+            string? paceError = ReplayPace.TryParse(parse.GetValue(pace) ?? "max", out ReplayPace replayPace);
+            if (paceError is not null)
+            {
+                throw CliException.Usage($"--pace: {paceError}");
+            }
+
             string? tunableText = parse.GetValue(tunables);
             string? checkedTunables = tunableText is null ? null : MallocTunables.ParseChecked(tunableText).ToGlibcTunables();
             string file = CliPaths.Input(parse.GetValue(trace)!.FullName);
@@ -124,6 +141,7 @@ public static class ReplayCommand
                 Tunables = checkedTunables,
                 NullAllocator = parse.GetValue(nullAllocator),
                 NoTiming = parse.GetValue(noTiming),
+                Pace = replayPace,
                 LogAddresses = parse.GetValue(keep),
                 SimPreamble = preambleMode,
                 SimPreambleBytes = preambleBytes,

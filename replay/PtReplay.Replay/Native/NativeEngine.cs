@@ -14,15 +14,23 @@ namespace PtReplay.Replay.Native;
 /// </summary>
 public static class NativeEngine
 {
-    private static readonly string[] FootprintSources =
+    private static readonly string[] AllocatorStatsSources =
     [
         "", "glibc mallinfo2: arena + hblkhd", "jemalloc mallctl stats.mapped",
         "tcmalloc generic.heap_size - tcmalloc.pageheap_unmapped_bytes", "mimalloc mi_process_info current commit",
-        "/proc/self/statm data (VmData)",
     ];
 
     /// <summary>RSS source of every native engine.</summary>
-    public const string RssSource = "/proc/self/statm (resident - shared) pages, minus the value before the first call";
+    public const string RssSource =
+        "/proc/self/statm (resident - shared) pages, less the harness's own (fixed before the first call; the allocator's pages then are counted)";
+
+    /// <summary>Footprint (committed) source of every native engine.</summary>
+    public const string FootprintSource =
+        "/proc/self/statm data pages (program break + writable private mappings), less the harness's own";
+
+    /// <summary>Address-space source of every native engine.</summary>
+    public const string AddressSpaceSource =
+        "/proc/self/statm size pages (every mapping, PROT_NONE reservations included), less the harness's own";
 
     /// <summary>
     /// Replays <paramref name="trace"/> into <paramref name="engine"/>. The results file goes to
@@ -74,8 +82,16 @@ public static class NativeEngine
             psi.ArgumentList.Add("--no-timing");
         }
 
+        if (options.Pace.IsPaced)
+        {
+            psi.ArgumentList.Add("--pace");
+            psi.ArgumentList.Add(options.Pace.Factor.ToString("R", CultureInfo.InvariantCulture));
+        }
+
         // Clean environment: nothing that moves or reconfigures the heap except what we set.
         psi.Environment.Clear();
+        // Symbols bound at load time: lazy binding would write the harness's GOT pages during the replay.
+        psi.Environment["LD_BIND_NOW"] = "1";
         if (preload is not null)
         {
             psi.Environment["LD_PRELOAD"] = preload;
@@ -149,16 +165,21 @@ public static class NativeEngine
     private static EngineResult ToResult(string engine, PreparedTrace trace, NativeResults raw, bool noTiming)
     {
         NativeResultsHeader h = raw.Header;
-        ulong baseline = h.BaselineRss;
         var points = new List<SeriesPoint>(raw.Samples.Count);
+        ulong peakAddressSpace = h.Final.AddressSpace, peakAllocatorMapped = h.FinalAllocatorMapped;
         for (int i = 0; i < raw.Samples.Count; i++)
         {
             NativeSample s = raw.Samples[i];
             LiveSample live = trace.Samples[i];
-            points.Add(new SeriesPoint(live.Seq, live.LiveBytes, s.Footprint, Sub(s.Rss, baseline)));
+            points.Add(new SeriesPoint(live.Seq, live.LiveBytes, s.Committed, s.Rss));
+            peakAddressSpace = Math.Max(peakAddressSpace, s.AddressSpace);
+            if (s.AllocatorMapped != NativeSample.NotTaken)
+            {
+                peakAllocatorMapped = Math.Max(peakAllocatorMapped, s.AllocatorMapped);
+            }
         }
 
-        int source = (int)Math.Min(h.FootprintSource, (ulong)FootprintSources.Length - 1);
+        int source = (int)Math.Min(h.AllocatorStatsSource, (ulong)AllocatorStatsSources.Length - 1);
         var extra = new Dictionary<string, double>(StringComparer.Ordinal)
         {
             ["replay_nulls"] = h.ReplayNulls,
@@ -166,12 +187,35 @@ public static class NativeEngine
             ["cross_thread_ops"] = h.CrossThreadOps,
             ["cross_thread_waits"] = h.CrossThreadWaits,
             ["empty_slot_frees"] = h.EmptySlotFrees,
-            ["baseline_rss_bytes"] = h.BaselineRss,
             ["tsc_per_ns"] = h.TscPerNs,
             ["timer_floor_ns"] = h.TimerFloorCycles / Math.Max(h.TscPerNs, 1e-9),
             ["ns_per_call"] = h.Calls == 0 ? 0 : (double)h.WallNs / h.Calls,
             ["heap_bytes_brk"] = h.BrkEnd - h.Brk0,
+            ["peak_address_space_bytes"] = peakAddressSpace,
+            ["final_address_space_bytes"] = h.Final.AddressSpace,
+            ["sampling_ns"] = h.SamplingNs,
+            ["samples"] = h.SamplesTaken,
+            ["elapsed_ns"] = h.ElapsedNs,
+            ["allocator_at_start_rss_bytes"] = h.AllocatorAtBaseline.Rss,
+            ["allocator_at_start_footprint_bytes"] = h.AllocatorAtBaseline.Committed,
+            ["harness_rss_bytes"] = h.Harness.Rss,
+            ["harness_footprint_bytes"] = h.Harness.Committed,
+            ["harness_address_space_bytes"] = h.Harness.AddressSpace,
         };
+        if (source != 0)
+        {
+            extra["allocator_mapped_bytes"] = h.FinalAllocatorMapped;
+            extra["peak_allocator_mapped_bytes"] = peakAllocatorMapped;
+            extra["allocator_mapped_samples"] = h.AllocatorSamplesTaken;
+        }
+
+        if (h.PaceFactor > 0)
+        {
+            extra["pace_waits"] = h.PaceWaits;
+            extra["pace_recorded_wait_ns"] = h.PaceRecordedWaitNs;
+            extra["pace_slept_ns"] = h.PaceSleptNs;
+        }
+
         if (engine == "glibc")
         {
             extra["mallinfo2_arena"] = h.MallinfoArena;
@@ -180,12 +224,10 @@ public static class NativeEngine
             extra["mallinfo2_fordblks"] = h.MallinfoFordblks;
         }
 
-        return ResultBuilder.Build(engine, trace, points, h.FinalFootprint, Sub(h.FinalRss, baseline), raw.ReadLatency(),
-            (long)h.Calls, (long)h.WallNs, FootprintSources[source], RssSource, extra,
+        return ResultBuilder.Build(engine, trace, points, h.Final.Committed, h.Final.Rss, raw.ReadLatency(),
+            (long)h.Calls, (long)h.WallNs, FootprintSource, RssSource, extra,
             !noTiming ? string.Create(CultureInfo.InvariantCulture,
                 $"tsc: rdtsc in {NativeArtifacts.Replayer}, {h.TscPerNs:F4} ticks/ns calibrated against CLOCK_MONOTONIC over 30 ms")
                 : ResultBuilder.NoTimingClock);
     }
-
-    private static ulong Sub(ulong a, ulong b) => a > b ? a - b : 0;
 }

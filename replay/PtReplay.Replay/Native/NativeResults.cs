@@ -3,13 +3,28 @@ using PtReplay.Replay.Metrics;
 
 namespace PtReplay.Replay.Native;
 
+/// <summary>Memory figures of the native replayer, in bytes (results_format.h, struct res_memory).</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public struct NativeMemory
+{
+    /// <summary>Anonymous resident bytes: statm (resident - shared) pages.</summary>
+    public ulong Rss;
+    /// <summary>Writable private address space: statm data pages.</summary>
+    public ulong Committed;
+    /// <summary>All mapped address space: statm size pages.</summary>
+    public ulong AddressSpace;
+}
+
 /// <summary>The results file header written by ptreplay-native (results_format.h, struct res_header).</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public struct NativeResultsHeader
 {
+    /// <summary>The version this reader understands (RES_VERSION).</summary>
+    public const uint CurrentVersion = 2;
+
     /// <summary>"PTRRES01".</summary>
     public ulong Magic;
-    /// <summary>1.</summary>
+    /// <summary><see cref="CurrentVersion"/>.</summary>
     public uint Version;
     /// <summary>Threads replayed.</summary>
     public uint ThreadCount;
@@ -23,14 +38,34 @@ public struct NativeResultsHeader
     public ulong Brk0;
     /// <summary>sbrk(0) after the replay.</summary>
     public ulong BrkEnd;
-    /// <summary>Replay wall time.</summary>
+    /// <summary>Replay wall time less sampling and pace sleeps.</summary>
     public ulong WallNs;
-    /// <summary>Anonymous RSS before the first call.</summary>
-    public ulong BaselineRss;
-    /// <summary>Anonymous RSS after the replay.</summary>
-    public ulong FinalRss;
-    /// <summary>Footprint after the replay.</summary>
-    public ulong FinalFootprint;
+    /// <summary>Replay wall time as measured (sampling and pace sleeps included).</summary>
+    public ulong ElapsedNs;
+    /// <summary>Time spent taking samples (cycle counter around each sample), left out of <see cref="WallNs"/>.</summary>
+    public ulong SamplingNs;
+    /// <summary>Samples taken.</summary>
+    public ulong SamplesTaken;
+    /// <summary>Samples that also read the allocator's own statistic (its reads are capped at 1 % of the time).</summary>
+    public ulong AllocatorSamplesTaken;
+    /// <summary>0: as fast as possible; otherwise the recorded gaps were divided by this factor.</summary>
+    public double PaceFactor;
+    /// <summary>Sleeps performed to keep the recorded pace.</summary>
+    public ulong PaceWaits;
+    /// <summary>Recorded time (scaled) before each op the replayer slept for, summed: from the trace's timestamps.</summary>
+    public ulong PaceRecordedWaitNs;
+    /// <summary>Time spent in those sleeps as measured, left out of <see cref="WallNs"/>.</summary>
+    public ulong PaceSleptNs;
+    /// <summary>The allocator's memory before the first replayed call (part of every sample).</summary>
+    public NativeMemory AllocatorAtBaseline;
+    /// <summary>The harness's own memory, subtracted from every sample.</summary>
+    public NativeMemory Harness;
+    /// <summary>The allocator's memory after the replay.</summary>
+    public NativeMemory Final;
+    /// <summary>The allocator's own statistic after the replay (see <see cref="AllocatorStatsSource"/>).</summary>
+    public ulong FinalAllocatorMapped;
+    /// <summary>0 none, 1 mallinfo2, 2 jemalloc stats.mapped, 3 tcmalloc heap_size - unmapped, 4 mimalloc commit.</summary>
+    public ulong AllocatorStatsSource;
     /// <summary>Calls executed.</summary>
     public ulong Calls;
     /// <summary>Calls that returned NULL although the recording got memory.</summary>
@@ -41,8 +76,6 @@ public struct NativeResultsHeader
     public ulong CrossThreadWaits;
     /// <summary>Cross-thread ops executed (ops whose slot's previous op ran on another thread).</summary>
     public ulong CrossThreadOps;
-    /// <summary>1 mallinfo2, 2 jemalloc, 3 tcmalloc, 4 mimalloc, 5 statm.</summary>
-    public ulong FootprintSource;
     /// <summary>mallinfo2().arena at the end (glibc).</summary>
     public ulong MallinfoArena;
     /// <summary>mallinfo2().hblkhd at the end (glibc).</summary>
@@ -78,18 +111,25 @@ public struct NativeResultsHeader
     public static int ProgressSeqOffset => (int)Marshal.OffsetOf<NativeResultsHeader>(nameof(ProgressSeq));
 }
 
-/// <summary>One native sample (struct res_sample).</summary>
+/// <summary>One native sample (struct res_sample): the allocator's memory, the harness's excluded.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public struct NativeSample
 {
+    /// <summary>The allocator statistic was not read at this sample (over its time budget).</summary>
+    public const ulong NotTaken = ulong.MaxValue;
+
     /// <summary>Op position.</summary>
     public ulong Seq;
     /// <summary>Cycle counter.</summary>
     public ulong Tsc;
-    /// <summary>Footprint bytes.</summary>
-    public ulong Footprint;
-    /// <summary>Anonymous RSS bytes (baseline not subtracted).</summary>
+    /// <summary>Anonymous resident bytes.</summary>
     public ulong Rss;
+    /// <summary>Writable private address space (committed).</summary>
+    public ulong Committed;
+    /// <summary>Address space, reservations included.</summary>
+    public ulong AddressSpace;
+    /// <summary>The allocator's own statistic, or <see cref="NotTaken"/>.</summary>
+    public ulong AllocatorMapped;
 }
 
 /// <summary>Reads a ptreplay-native results file.</summary>
@@ -115,7 +155,7 @@ public sealed class NativeResults
     {
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         var header = ReadStruct<NativeResultsHeader>(fs, 0);
-        if (header.Magic != BitConverter.ToUInt64("PTRRES01"u8) || header.Ok != 1)
+        if (header.Magic != BitConverter.ToUInt64("PTRRES01"u8) || header.Version != NativeResultsHeader.CurrentVersion || header.Ok != 1)
         {
             throw new InvalidDataException($"Results file {path} is incomplete (the native replayer did not finish).");
         }

@@ -22,6 +22,22 @@ public sealed class PreparationOptions
     /// </summary>
     public bool PlaceThreadExitsAtLastEvent { get; init; } = true;
 
+    /// <summary>
+    /// Write each op's recorded time (ns after the first op) beside the ops, for a native replay at the recorded pace
+    /// (<see cref="ReplayOptions.Pace"/>); 8 bytes per op.
+    /// </summary>
+    public bool RecordedTimes { get; init; }
     /// <summary>Issues kept in <see cref="PreparedTrace.Issues"/>; further ones are only counted.</summary>
     public int MaxIssuesKept { get; init; } = 1000;
+
+    /// <summary>These options with <see cref="RecordedTimes"/> set.</summary>
+    public PreparationOptions WithRecordedTimes() => new()
+    {
+        Strict = Strict,
+        SampleEvery = SampleEvery,
+        PeakStep = PeakStep,
+        PlaceThreadExitsAtLastEvent = PlaceThreadExitsAtLastEvent,
+        MaxIssuesKept = MaxIssuesKept,
+        RecordedTimes = true,
+    };
 }

@@ -43,6 +43,9 @@ public sealed unsafe class PreparedFile : IDisposable
     /// <summary>Trace event index of the op at a position.</summary>
     public long EventIndex(long index) => ((long*)(_base + Header.EventIndexOffset))[index];
 
+    /// <summary>Recorded time of the op at a position (ns after the first op); 0 when the file has no time table.</summary>
+    public long RecordedTime(long index) => Header.TimesOffset == 0 ? 0 : ((long*)(_base + Header.TimesOffset))[index];
+
     /// <summary>Entry of the sample id array.</summary>
     public uint SampleId(long index) => ((uint*)(_base + Header.SampleIdsOffset))[index];
 

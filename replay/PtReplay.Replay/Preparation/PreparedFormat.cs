@@ -142,4 +142,6 @@ public unsafe struct PreparedHeader
     public ulong SamplesOffset;
     /// <summary>Event index table offset (u64 per op).</summary>
     public ulong EventIndexOffset;
+    /// <summary>Recorded-time table offset (u64 per op, ns after the first op, indexed like the ops); 0 = none.</summary>
+    public ulong TimesOffset;
 }

@@ -26,7 +26,7 @@ namespace PtReplay.Replay.Preparation;
 /// </summary>
 public sealed class TracePreparer : IDisposable
 {
-    private const int TempRecordSize = 48;
+    private const int TempRecordSize = 56;
     private const int RememberedFrees = 1 << 20;
 
     private readonly string _outputPath;
@@ -60,6 +60,9 @@ public sealed class TracePreparer : IDisposable
     private ulong _lastPeakSampleLive;
     private int _firstThread = -1;
     private bool _finished;
+    private long _eventTime;
+    private long _opTime = long.MinValue;
+    private long _firstOpTime;
 
     /// <summary>Starts a preparation that will write <paramref name="outputPath"/>.</summary>
     public TracePreparer(string outputPath, PreparationOptions? options = null)
@@ -121,6 +124,7 @@ public sealed class TracePreparer : IDisposable
     public void Add(in AllocEvent e, long index)
     {
         _events++;
+        _eventTime = e.Timestamp;
         int t = e.Thread;
         if (t < 0 || t >= PreparedFormat.MaxThreads)
         {
@@ -383,7 +387,17 @@ public sealed class TracePreparer : IDisposable
         }
 
         op.Seq = unchecked((uint)_seq);
-        _pending = new PendingOp { Op = op, Thread = thread, SampleId = -1, EventIndex = index };
+        // The op's recorded time never decreases in the global order; a thread exit (placed back at the thread's last
+        // event, while its marker was written later) and a join take the time of the op before them.
+        bool marker = op.Kind is PreparedKind.ThreadExit or PreparedKind.Join;
+        long time = _opTime == long.MinValue ? _eventTime : marker ? _opTime : Math.Max(_opTime, _eventTime);
+        if (_opTime == long.MinValue)
+        {
+            _firstOpTime = time;
+        }
+
+        _opTime = time;
+        _pending = new PendingOp { Op = op, Thread = thread, SampleId = -1, EventIndex = index, Time = time - _firstOpTime };
         _hasPending = true;
         _seq++;
         _threadOps[thread]++;
@@ -396,6 +410,7 @@ public sealed class TracePreparer : IDisposable
         MemoryMarshal.Write(r[32..], in _pending.Thread);
         MemoryMarshal.Write(r[36..], in _pending.SampleId);
         MemoryMarshal.Write(r[40..], in _pending.EventIndex);
+        MemoryMarshal.Write(r[48..], in _pending.Time);
         _temp.Write(r);
     }
 
@@ -446,7 +461,8 @@ public sealed class TracePreparer : IDisposable
         long sampleIdsOffset = opsOffset + (32L * _seq);
         long samplesOffset = Align8(sampleIdsOffset + (4L * _samples.Count));
         long eventIndexOffset = samplesOffset + (16L * _samples.Count);
-        long total = eventIndexOffset + (8L * _seq);
+        long timesOffset = _options.RecordedTimes ? eventIndexOffset + (8L * _seq) : 0;
+        long total = eventIndexOffset + (8L * _seq) + (_options.RecordedTimes ? 8L * _seq : 0);
 
         var opStart = new long[threads];
         var sampleStart = new long[threads];
@@ -477,6 +493,7 @@ public sealed class TracePreparer : IDisposable
             header->SampleIdsOffset = (ulong)sampleIdsOffset;
             header->SamplesOffset = (ulong)samplesOffset;
             header->EventIndexOffset = (ulong)eventIndexOffset;
+            header->TimesOffset = (ulong)timesOffset;
 
             var threadTable = (PreparedThread*)(b + threadsOffset);
             for (int t = 0; t < threads; t++)
@@ -498,6 +515,7 @@ public sealed class TracePreparer : IDisposable
             var ops = (PreparedOp*)(b + opsOffset);
             var sampleIds = (uint*)(b + sampleIdsOffset);
             var eventIndex = (long*)(b + eventIndexOffset);
+            var times = timesOffset != 0 ? (long*)(b + timesOffset) : null;
             var opCursor = (long[])opStart.Clone();
             var sampleCursor = (long[])sampleStart.Clone();
             _temp.Flush();
@@ -522,6 +540,11 @@ public sealed class TracePreparer : IDisposable
                     long at = opCursor[thread]++;
                     ops[at] = op;
                     eventIndex[at] = MemoryMarshal.Read<long>(rec[40..]);
+                    if (times != null)
+                    {
+                        times[at] = MemoryMarshal.Read<long>(rec[48..]);
+                    }
+
                     if ((op.Flags & OpMarks.Sample) != 0)
                     {
                         sampleIds[sampleCursor[thread]++] = (uint)sampleId;
@@ -546,5 +569,6 @@ public sealed class TracePreparer : IDisposable
         public int Thread;
         public int SampleId;
         public long EventIndex;
+        public long Time;
     }
 }

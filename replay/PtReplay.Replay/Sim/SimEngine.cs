@@ -14,13 +14,23 @@ namespace PtReplay.Replay.Sim;
 /// The "sim" engine: replays a prepared trace into the C# ptmalloc model, single-threaded in the
 /// recorded global order, with the same sample points as the native engines. Latency is the
 /// model's own cost per call, read with <see cref="ModelTimer.Default"/> (the calibrated TSC where
-/// usable, else Stopwatch; summary.json names it), footprint and RSS come from the model
-/// (<see cref="Ptmalloc.Footprint"/>). A model abort (glibc would have aborted) is the engine's error.
+/// usable, else Stopwatch; summary.json names it); RSS, footprint (committed) and address space come from the
+/// model (<see cref="Ptmalloc.Footprint"/>), defined as the native engines measure them from the kernel's view, so
+/// the series agree sample by sample with a glibc replay. Sampling time is measured and left out of the wall time.
+/// The model has no timers: it ignores <see cref="ReplayOptions.Pace"/>. A model abort (glibc would have aborted) is the engine's error.
 /// </summary>
 public static class SimEngine
 {
     /// <summary>Footprint source of the model.</summary>
-    public const string FootprintSource = "model: main heap + arena heaps + mmapped chunks (Ptmalloc.Footprint.TotalBytes)";
+    public const string FootprintSource =
+        "model: program break extent + each arena heap's read/write (mprotect_size) bytes + mmapped chunks (Ptmalloc.Footprint.CommittedBytes)";
+
+    /// <summary>Address-space source of the model.</summary>
+    public const string AddressSpaceSource =
+        "model: program break extent + 64 MiB reserved per arena heap + mmapped chunks (Ptmalloc.Footprint.AddressSpaceBytes)";
+
+    /// <summary>Source of the model's allocator-reported figure.</summary>
+    public const string AllocatorStatsSource = "model mallinfo2: arena + hblkhd (Ptmalloc.Footprint.TotalBytes)";
 
     /// <summary>RSS source of the model.</summary>
     public const string RssSource = "model: simulated resident pages under the touch model (Ptmalloc.Footprint.ResidentBytes)";
@@ -91,6 +101,8 @@ public static class SimEngine
         LatencyHistogram? timed = timer is null ? null : latency;
         bool tsc = timer?.Kind == TimerKind.Tsc;
         var points = new List<SeriesPoint>(trace.Samples.Count);
+        ulong peakAddressSpace = 0, peakAllocatorBytes = 0;
+        long samplingTicks = 0;
         long calls = 0, done = 0;
         long progressStep = Math.Max(1, trace.OpCount / 100);
         long start = Stopwatch.GetTimestamp();
@@ -127,10 +139,14 @@ public static class SimEngine
 
             if ((op.Flags & OpMarks.Sample) != 0)
             {
+                long s0 = Stopwatch.GetTimestamp();
                 uint id = file.SampleId(sampleCursor[thread]++);
                 MemoryFootprint fp = model.Footprint;
                 LiveSample live = trace.Samples[(int)id];
-                points.Add(new SeriesPoint(live.Seq, live.LiveBytes, fp.TotalBytes, fp.ResidentBytes));
+                points.Add(new SeriesPoint(live.Seq, live.LiveBytes, fp.CommittedBytes, fp.ResidentBytes));
+                peakAddressSpace = Math.Max(peakAddressSpace, fp.AddressSpaceBytes);
+                peakAllocatorBytes = Math.Max(peakAllocatorBytes, fp.TotalBytes);
+                samplingTicks += Stopwatch.GetTimestamp() - s0;
             }
 
             if (++done % progressStep == 0)
@@ -146,7 +162,9 @@ public static class SimEngine
             thread = op.NextThread;
         }
 
-        long wallNs = (long)Stopwatch.GetElapsedTime(start).TotalNanoseconds;
+        long elapsedNs = (long)Stopwatch.GetElapsedTime(start).TotalNanoseconds;
+        long samplingNs = (long)(samplingTicks * (1e9 / Stopwatch.Frequency));
+        long wallNs = Math.Max(0, elapsedNs - samplingNs);
         MemoryFootprint final = model.Footprint;
         MallInfo2 mi = model.MallInfo2();
         var extra = new Dictionary<string, double>(StringComparer.Ordinal)
@@ -158,8 +176,15 @@ public static class SimEngine
             ["main_heap_bytes"] = final.MainHeapBytes,
             ["arena_heap_bytes"] = final.ArenaHeapBytes,
             ["mmapped_bytes"] = final.MmappedBytes,
+            ["peak_address_space_bytes"] = Math.Max(peakAddressSpace, final.AddressSpaceBytes),
+            ["final_address_space_bytes"] = final.AddressSpaceBytes,
+            ["allocator_mapped_bytes"] = final.TotalBytes,
+            ["peak_allocator_mapped_bytes"] = Math.Max(peakAllocatorBytes, final.TotalBytes),
+            ["sampling_ns"] = samplingNs,
+            ["samples"] = points.Count,
+            ["elapsed_ns"] = elapsedNs,
         };
-        return ResultBuilder.Build("sim", trace, points, final.TotalBytes, final.ResidentBytes, latency, calls, wallNs,
+        return ResultBuilder.Build("sim", trace, points, final.CommittedBytes, final.ResidentBytes, latency, calls, wallNs,
             FootprintSource, RssSource, extra, timer?.Description ?? ResultBuilder.NoTimingClock);
     }
 

@@ -1,0 +1,84 @@
+using System.Globalization;
+using PtReplay.Replay;
+using PtReplay.Replay.Metrics;
+using PtReplay.Replay.Native;
+using PtReplay.Replay.Preparation;
+using PtReplay.Traces;
+
+namespace PtReplay.Tests.Replay;
+
+/// <summary>
+/// RSS, footprint (committed) and address space are the allocator's memory as the kernel counts it, the harness's own
+/// memory left out, on real recordings: a do-nothing allocator reads (nearly) zero, and the model and a serial glibc
+/// replay agree at every sample on RSS and footprint.
+/// </summary>
+[Collection(RecordingsGroup.Name)]
+public sealed class MemoryFigureTests(Recordings recordings)
+{
+    private const ulong HarnessLimit = 64 * 1024;
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void NullAllocator_ReadsNearlyZero(bool multiThread)
+    {
+        string trace = multiThread ? recordings.MultiThread : recordings.Python;
+        EngineResult glibc = Replay(trace, ["glibc"], new ReplayOptions { NullAllocator = true }).Single();
+
+        Assert.True(glibc.Error is null, glibc.Error);
+        Assert.True(glibc.PeakRssBytes <= HarnessLimit, $"peak RSS {glibc.PeakRssBytes} B with a do-nothing allocator");
+        Assert.True(glibc.PeakFootprintBytes <= HarnessLimit, $"peak footprint {glibc.PeakFootprintBytes} B with a do-nothing allocator");
+        Assert.True(glibc.Extra["peak_address_space_bytes"] <= HarnessLimit,
+            $"peak address space {glibc.Extra["peak_address_space_bytes"]} B with a do-nothing allocator");
+        Assert.True(glibc.Extra["harness_rss_bytes"] > 0, "the harness's own memory was not measured");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SimAndSerialGlibc_SameRssAndFootprintAtEverySample(bool multiThread)
+    {
+        string trace = multiThread ? recordings.MultiThread : recordings.Python;
+        var results = Replay(trace, ["glibc", "sim"], new ReplayOptions { SimPreamble = PtReplay.Replay.Sim.SimPreambleMode.Auto });
+        EngineResult glibc = results.Single(r => r.Engine == "glibc");
+        EngineResult sim = results.Single(r => r.Engine == "sim");
+        Assert.True(glibc.Error is null, glibc.Error);
+        Assert.True(sim.Error is null, sim.Error);
+
+        Assert.True(sim.Series.Count > 20, $"only {sim.Series.Count} samples");
+        Assert.Equal(glibc.Series.Select(p => p.Seq), sim.Series.Select(p => p.Seq));
+        var differing = sim.Series.Zip(glibc.Series)
+            .Where(pair => pair.First.RssBytes != pair.Second.RssBytes || pair.First.FootprintBytes != pair.Second.FootprintBytes)
+            .Select(pair => string.Create(CultureInfo.InvariantCulture,
+                $"op {pair.First.Seq}: sim rss {pair.First.RssBytes} footprint {pair.First.FootprintBytes}, " +
+                $"glibc rss {pair.Second.RssBytes} footprint {pair.Second.FootprintBytes}"))
+            .ToList();
+        Assert.True(differing.Count == 0, $"{differing.Count} of {sim.Series.Count} samples differ: {string.Join("; ", differing.Take(5))}");
+        Assert.True(glibc.PeakRssBytes > glibc.PeakLiveBytes / 2, $"peak RSS {glibc.PeakRssBytes} B for {glibc.PeakLiveBytes} B live");
+    }
+
+    [Fact]
+    public void Glibc_AllocatorReportedFigureIsMallinfo2()
+    {
+        EngineResult glibc = Replay(recordings.MultiThread, ["glibc"], new ReplayOptions()).Single();
+
+        Assert.True(glibc.Error is null, glibc.Error);
+        Assert.Equal(glibc.Extra["mallinfo2_arena"] + glibc.Extra["mallinfo2_hblkhd"], glibc.Extra["allocator_mapped_bytes"]);
+        Assert.Equal(glibc.Series.Count - 1, (int)glibc.Extra["samples"]);
+        Assert.True(glibc.Extra["allocator_mapped_samples"] >= 1);
+        // Arena heaps shrink by madvise, keeping their read/write size: the kernel's committed figure is at least glibc's own.
+        Assert.True(glibc.FinalFootprintBytes >= glibc.Extra["allocator_mapped_bytes"]);
+        // Each arena heap reserves 64 MiB of address space.
+        Assert.True(glibc.Extra["peak_address_space_bytes"] >= 64.0 * 1024 * 1024, "no arena heap reservation seen");
+    }
+
+    private List<EngineResult> Replay(string trace, IReadOnlyList<string> engines, ReplayOptions options)
+    {
+        string outDir = recordings.NewFolder("figures");
+        using var reader = TraceReader.Open(trace);
+        ReplayReport report = ReplayRunner.Run(trace, reader.Header, reader.ReadAll(), engines, outDir,
+            options with { NoTiming = true }, new PreparationOptions { SampleEvery = 500 });
+        Assert.Equal(0, report.Prepared.IssueCount);
+        return [.. report.Results];
+    }
+}
