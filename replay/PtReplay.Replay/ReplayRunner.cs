@@ -3,6 +3,7 @@ using PtReplay.Replay.Native;
 using PtReplay.Replay.Output;
 using PtReplay.Replay.Preparation;
 using PtReplay.Replay.Sim;
+using PtReplay.Results;
 using PtReplay.Traces;
 
 namespace PtReplay.Replay;
@@ -128,7 +129,7 @@ public static class ReplayRunner
             SeriesCsvWriter.Write(outDir, result);
         }
 
-        SummaryWriter.Write(Path.Combine(outDir, "summary.json"), tracePath, prepared, options, preparation.SampleEvery, tunables, results, preamble);
+        SummaryWriter.Write(Path.Combine(outDir, SummaryFile.FileName), tracePath, prepared, options, preparation.SampleEvery, tunables, results, preamble, header);
         if (!keepIntermediates)
         {
             Directory.Delete(work, recursive: true);

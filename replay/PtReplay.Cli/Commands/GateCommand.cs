@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PtReplay.Replay.Gate;
 using PtReplay.Reports.Gate;
 using PtReplay.Reports.Input;
 
@@ -6,7 +7,7 @@ namespace PtReplay.Cli.Commands;
 
 /// <summary>
 /// `ptreplay gate --baseline FILE [--update] TRACE...`: the model's regression gate (logic in
-/// <see cref="ModelFigures"/> and <see cref="GateCheck"/>).
+/// <see cref="ModelGate"/> and <see cref="GateCheck"/>).
 /// Exit codes: <see cref="ExitCodes"/> (0 every figure equal or baseline written, 1 a figure differs).
 /// </summary>
 public static class GateCommand
@@ -44,7 +45,7 @@ public static class GateCommand
             foreach (string file in paths)
             {
                 Console.Error.WriteLine($"gate: replaying {Path.GetFileName(file)} into the model");
-                IReadOnlyDictionary<string, long> figures = ModelFigures.Measure(file);
+                IReadOnlyDictionary<string, long> figures = ModelGate.Measure(file);
                 string key = ModelBaseline.Key(file);
                 if (rewrite)
                 {

@@ -1,4 +1,5 @@
 using PtReplay.Replay.Preparation;
+using PtReplay.Results;
 
 namespace PtReplay.Replay.Metrics;
 
@@ -9,39 +10,23 @@ public static class ResultBuilder
     public const string NoTimingClock = "none (--no-timing)";
 
     /// <summary>
-    /// Builds the result: series sorted by op position; peaks over the samples and the final values;
-    /// the footprint at peak live is the one sampled at the prepared trace's peak op.
+    /// Builds the result: series sorted by op position, then <paramref name="final"/> (the state after the last op; its
+    /// position and live bytes are the prepared trace's); figures from <see cref="MemoryFigures.FromSeries"/>, with the
+    /// "at peak live" figures at the prepared trace's peak op.
     /// </summary>
     public static EngineResult Build(
-        string engine, PreparedTrace trace, IEnumerable<SeriesPoint> samples, ulong finalFootprint, ulong finalRss,
+        string engine, PreparedTrace trace, IEnumerable<SeriesPoint> samples, SeriesPoint final,
         LatencyHistogram latency, long calls, long wallNs, string footprintSource, string rssSource,
         IReadOnlyDictionary<string, double> extra, string latencyClock = "")
     {
         var series = samples.OrderBy(p => p.Seq).ToList();
-        series.Add(new SeriesPoint(trace.OpCount, trace.FinalLiveBytes, finalFootprint, finalRss));
-        ulong peakFootprint = 0, peakRss = 0, atPeak = 0;
-        foreach (SeriesPoint p in series)
-        {
-            peakFootprint = Math.Max(peakFootprint, p.FootprintBytes);
-            peakRss = Math.Max(peakRss, p.RssBytes);
-            if (p.Seq == trace.PeakLiveSeq)
-            {
-                atPeak = p.FootprintBytes;
-            }
-        }
-
+        series.Add(final with { Seq = trace.OpCount, LiveBytes = trace.FinalLiveBytes });
         return new EngineResult
         {
             Engine = engine,
             Series = series,
             Latency = latency,
-            PeakLiveBytes = trace.PeakLiveBytes,
-            FinalLiveBytes = trace.FinalLiveBytes,
-            PeakFootprintBytes = peakFootprint,
-            FootprintAtPeakLiveBytes = atPeak,
-            PeakRssBytes = peakRss,
-            FinalFootprintBytes = finalFootprint,
-            FinalRssBytes = finalRss,
+            Memory = MemoryFigures.FromSeries(series.ConvertAll(p => p.ToRow()), trace.PeakLiveSeq, trace.PeakLiveBytes, trace.FinalLiveBytes),
             Calls = calls,
             WallNs = wallNs,
             FootprintSource = footprintSource,
@@ -50,4 +35,12 @@ public static class ResultBuilder
             LatencyClock = latencyClock,
         };
     }
+
+    /// <summary>As <see cref="Build(string, PreparedTrace, IEnumerable{SeriesPoint}, SeriesPoint, LatencyHistogram, long, long, string, string, IReadOnlyDictionary{string, double}, string)"/>, with a final state of footprint and RSS only.</summary>
+    public static EngineResult Build(
+        string engine, PreparedTrace trace, IEnumerable<SeriesPoint> samples, ulong finalFootprint, ulong finalRss,
+        LatencyHistogram latency, long calls, long wallNs, string footprintSource, string rssSource,
+        IReadOnlyDictionary<string, double> extra, string latencyClock = "") =>
+        Build(engine, trace, samples, new SeriesPoint(trace.OpCount, trace.FinalLiveBytes, finalFootprint, finalRss),
+            latency, calls, wallNs, footprintSource, rssSource, extra, latencyClock);
 }

@@ -1,13 +1,13 @@
 using System.Globalization;
-using CsvHelper;
 using PtReplay.Replay.Metrics;
+using PtReplay.Results;
 using PtReplay.Traces;
 
 namespace PtReplay.Replay.Output;
 
 /// <summary>
-/// Writes an engine's time series (series-ENGINE.csv: seq, live_bytes, footprint_bytes, rss_bytes,
-/// fragmentation) and its latency table (latency-ENGINE.csv: kind, size_class, count, p50_ns ... max_ns).
+/// Writes an engine's time series (series-ENGINE.csv, <see cref="SeriesRow"/>) and its latency table
+/// (latency-ENGINE.csv, <see cref="LatencyRow"/>: one row per call kind over all sizes, then per size class).
 /// </summary>
 public static class SeriesCsvWriter
 {
@@ -19,54 +19,39 @@ public static class SeriesCsvWriter
             return;
         }
 
-        using (var writer = new StreamWriter(Path.Combine(directory, $"series-{result.Engine}.csv")))
-        using (var csv = CsvWriter.Create(writer, null, false))
+        SeriesCsv.Write(SeriesCsv.PathIn(directory, result.Engine), result.Series.Select(p => p.ToRow()));
+        if (result.Latency is not null)
         {
-            csv.WriteRecord(["seq", "live_bytes", "footprint_bytes", "rss_bytes", "fragmentation"]);
-            foreach (SeriesPoint p in result.Series)
-            {
-                csv.WriteRecord([
-                    Num(p.Seq), Num(p.LiveBytes), Num(p.FootprintBytes), Num(p.RssBytes),
-                    p.Fragmentation.ToString("0.######", CultureInfo.InvariantCulture),
-                ]);
-            }
+            LatencyCsv.Write(LatencyCsv.PathIn(directory, result.Engine), LatencyRows(result.Latency));
         }
+    }
 
-        if (result.Latency is null)
+    /// <summary>The latency table's rows: per kind, "all" then each size class with calls.</summary>
+    public static IEnumerable<LatencyRow> LatencyRows(LatencyHistogram latency)
+    {
+        foreach (EventKind kind in EventKinds.Calls)
         {
-            return;
-        }
-
-        using (var writer = new StreamWriter(Path.Combine(directory, $"latency-{result.Engine}.csv")))
-        using (var csv = CsvWriter.Create(writer, null, false))
-        {
-            csv.WriteRecord(["kind", "size_class", "count", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns"]);
-            foreach (EventKind kind in EventKinds.Calls)
+            for (int c = -1; c < LatencyHistogram.SizeClasses; c++)
             {
-                for (int c = -1; c < LatencyHistogram.SizeClasses; c++)
+                if (latency.Summarize((int)kind, c) is { } s)
                 {
-                    LatencySummary? s = result.Latency.Summarize((int)kind, c);
-                    if (s is null)
+                    yield return new LatencyRow
                     {
-                        continue;
-                    }
-
-                    csv.WriteRecord([
-                        kind.CName(), SizeClassName(c), Num(s.Count),
-                        Ns(s.P50), Ns(s.P90), Ns(s.P99), Ns(s.P999), Ns(s.Max),
-                    ]);
+                        Kind = kind.CName(),
+                        SizeClass = SizeClassName(c),
+                        Count = s.Count,
+                        P50Ns = Math.Round(s.P50, 1),
+                        P90Ns = Math.Round(s.P90, 1),
+                        P99Ns = Math.Round(s.P99, 1),
+                        P999Ns = Math.Round(s.P999, 1),
+                        MaxNs = Math.Round(s.Max, 1),
+                    };
                 }
             }
         }
     }
 
-    private static string Num(long v) => v.ToString(CultureInfo.InvariantCulture);
-
-    private static string Num(ulong v) => v.ToString(CultureInfo.InvariantCulture);
-
-    private static string Ns(double v) => v.ToString("0.#", CultureInfo.InvariantCulture);
-
-    /// <summary>"all", "<=64", ..., ">1048576".</summary>
+    /// <summary>"all", "&lt;=64", ..., "&gt;1048576".</summary>
     public static string SizeClassName(int sizeClass) => sizeClass switch
     {
         < 0 => "all",

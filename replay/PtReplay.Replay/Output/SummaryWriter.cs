@@ -1,130 +1,97 @@
-using System.Text.Json;
 using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Preparation;
 using PtReplay.Replay.Sim;
+using PtReplay.Results;
 using PtReplay.Traces;
 
 namespace PtReplay.Replay.Output;
 
 /// <summary>
-/// Writes DIR/summary.json:
-/// <code>
-/// { "trace":   { path, events, calls, ops, threads, slots, peak_live_bytes, final_live_bytes, issues_total, issues: [...] },
-///   "options": { threads, touch, tunables, sample_every, sim_preamble: { mode, bytes, source, setup_heap_bytes?, reason } },
-///   "engines": { "glibc": { peak_live_bytes, peak_footprint_bytes, peak_rss_bytes, final_footprint_bytes,
-///                           final_rss_bytes, latency_clock, latency_ns: { "malloc": { p50, p90, p99, p999, max, count } ... }, ... },
-///                "jemalloc": { "error": "..." } } }
-/// </code>
+/// Builds and writes DIR/summary.json: a <see cref="ReplaySummary"/> (the layout is documented there) from the
+/// prepared trace, the replay's options and each engine's result.
 /// </summary>
 public static class SummaryWriter
 {
-    /// <summary>Writes the summary.</summary>
+    /// <summary>Writes the summary to <paramref name="path"/>.</summary>
     public static void Write(string path, string tracePath, PreparedTrace trace, ReplayOptions options, long sampleEvery,
-        string? tunables, IReadOnlyList<EngineResult> results, SimPreambleDecision? simPreamble = null)
+        string? tunables, IReadOnlyList<EngineResult> results, SimPreambleDecision? simPreamble = null, TraceHeader? header = null) =>
+        SummaryFile.Write(path, Build(tracePath, trace, options, sampleEvery, tunables, results, simPreamble, header));
+
+    /// <summary>The summary of one replay; process identity comes from <paramref name="header"/> when given.</summary>
+    public static ReplaySummary Build(string tracePath, PreparedTrace trace, ReplayOptions options, long sampleEvery,
+        string? tunables, IReadOnlyList<EngineResult> results, SimPreambleDecision? simPreamble = null, TraceHeader? header = null)
     {
-        using var stream = File.Create(path);
-        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-        w.WriteStartObject();
-
-        w.WriteStartObject("trace");
-        w.WriteString("path", tracePath);
-        w.WriteNumber("events", trace.EventCount);
-        w.WriteNumber("calls", trace.CallCount);
-        w.WriteNumber("ops", trace.OpCount);
-        w.WriteNumber("threads", trace.ThreadCount);
-        w.WriteNumber("slots", trace.SlotCount);
-        w.WriteNumber("peak_live_bytes", trace.PeakLiveBytes);
-        w.WriteNumber("final_live_bytes", trace.FinalLiveBytes);
-        w.WriteNumber("issues_total", trace.IssueCount);
-        w.WriteStartArray("issues");
-        foreach (TraceIssue issue in trace.Issues)
+        ArgumentNullException.ThrowIfNull(trace);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(results);
+        return new ReplaySummary
         {
-            w.WriteStartObject();
-            w.WriteNumber("event_index", issue.EventIndex);
-            w.WriteString("kind", issue.Kind.ToString());
-            w.WriteString("message", issue.Message);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
-        w.WriteEndObject();
-
-        w.WriteStartObject("options");
-        w.WriteString("threads", options.Threads.ToString().ToLowerInvariant());
-        w.WriteString("touch", options.Touch.ToString().ToLowerInvariant());
-        w.WriteString("tunables", tunables ?? "");
-        w.WriteNumber("sample_every", sampleEvery);
-        if (simPreamble is not null)
-        {
-            SimPreambleJson.Write(w, simPreamble);
-        }
-
-        w.WriteEndObject();
-
-        w.WriteStartObject("engines");
-        foreach (EngineResult r in results)
-        {
-            w.WriteStartObject(r.Engine);
-            if (r.Error is not null)
+            Trace = new TraceSummary
             {
-                w.WriteString("error", r.Error);
-                w.WriteEndObject();
-                continue;
-            }
-
-            w.WriteNumber("peak_live_bytes", r.PeakLiveBytes);
-            w.WriteNumber("final_live_bytes", r.FinalLiveBytes);
-            w.WriteNumber("peak_footprint_bytes", r.PeakFootprintBytes);
-            w.WriteNumber("footprint_at_peak_live_bytes", r.FootprintAtPeakLiveBytes);
-            w.WriteNumber("peak_rss_bytes", r.PeakRssBytes);
-            w.WriteNumber("final_footprint_bytes", r.FinalFootprintBytes);
-            w.WriteNumber("final_rss_bytes", r.FinalRssBytes);
-            w.WriteNumber("final_fragmentation", Round(r.Series.Count > 0 ? r.Series[^1].Fragmentation : 0));
-            w.WriteNumber("peak_fragmentation", Round(r.Series.Count > 0 ? r.Series.Max(p => p.Fragmentation) : 0));
-            w.WriteNumber("jw_footprint_at_peak_live_over_peak_live", Round(r.FootprintAtPeakLiveRatio));
-            w.WriteNumber("jw_peak_footprint_over_peak_live", Round(r.PeakFootprintRatio));
-            w.WriteNumber("calls", r.Calls);
-            w.WriteNumber("wall_ns", r.WallNs);
-            w.WriteString("footprint_source", r.FootprintSource);
-            w.WriteString("rss_source", r.RssSource);
-            w.WriteString("latency_clock", r.LatencyClock);
-
-            w.WriteStartObject("latency_ns");
-            foreach (EventKind kind in EventKinds.Calls)
+                Path = tracePath,
+                Pid = header is { Pid: > 0 } ? header.Pid : null,
+                ParentPid = header is { ParentPid: > 0 } ? header.ParentPid : null,
+                CommandLine = header is { Argv.Count: > 0 } ? string.Join(' ', header.Argv) : null,
+                Events = trace.EventCount,
+                Calls = trace.CallCount,
+                Ops = trace.OpCount,
+                Threads = trace.ThreadCount,
+                Slots = trace.SlotCount,
+                PeakLiveBytes = trace.PeakLiveBytes,
+                FinalLiveBytes = trace.FinalLiveBytes,
+                IssuesTotal = trace.IssueCount,
+                Issues = [.. trace.Issues.Select(i => new TraceIssueSummary(i.EventIndex, i.Kind.ToString(), i.Message))],
+                Counts = EventKinds.Calls.ToDictionary(k => k.CName(), k => trace.CallsByKind[(int)k], StringComparer.Ordinal),
+            },
+            Options = new ReplaySettings
             {
-                LatencySummary? s = r.Latency?.Summarize((int)kind);
-                if (s is null)
-                {
-                    continue;
-                }
-
-                w.WriteStartObject(kind.CName());
-                w.WriteNumber("p50", Round(s.P50));
-                w.WriteNumber("p90", Round(s.P90));
-                w.WriteNumber("p99", Round(s.P99));
-                w.WriteNumber("p999", Round(s.P999));
-                w.WriteNumber("max", Round(s.Max));
-                w.WriteNumber("count", s.Count);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndObject();
-
-            EventKindJson.WriteCounts(w, "counts", EventKinds.Calls, kind => trace.CallsByKind[(int)kind]);
-
-            w.WriteStartObject("extra");
-            foreach (var (key, value) in r.Extra)
-            {
-                w.WriteNumber(key, Round(value));
-            }
-
-            w.WriteEndObject();
-            w.WriteEndObject();
-        }
-
-        w.WriteEndObject();
-        w.WriteEndObject();
+                Threads = options.Threads.ToString().ToLowerInvariant(),
+                Touch = options.Touch.ToString().ToLowerInvariant(),
+                Tunables = tunables ?? "",
+                SampleEvery = sampleEvery,
+                Pace = results.FirstOrDefault(r => r.Error is null && r.Pace != "max")?.Pace ?? "max",
+                SimPreamble = simPreamble is null ? null
+                    : new SimPreambleSummary(simPreamble.ModeName, simPreamble.Bytes, simPreamble.SourceName, simPreamble.SetupHeapBytes, simPreamble.Reason),
+            },
+            Engines = [.. results.Select(Engine)],
+        };
     }
 
-    private static double Round(double v) => double.IsFinite(v) ? Math.Round(v, 4) : 0;
+    private static EngineSummary Engine(EngineResult r) => r.Error is not null ? EngineSummary.Failed(r.Engine, r.Error) : new EngineSummary
+    {
+        Engine = r.Engine,
+        Memory = r.Memory,
+        Timing = new TimingFigures
+        {
+            Calls = r.Calls,
+            WallNs = r.WallNs,
+            SamplingNs = r.SamplingNs,
+            Pace = r.Pace,
+            LatencyClock = r.LatencyClock,
+            LatencyNs = Latency(r.Latency),
+        },
+        Sources = new FigureSources
+        {
+            Rss = r.RssSource,
+            Footprint = r.FootprintSource,
+            AddressSpace = r.AddressSpaceSource,
+            AllocatorBytes = r.AllocatorBytesSource,
+        },
+        Extra = r.Extra.ToDictionary(kv => kv.Key, kv => FigureMath.Round(kv.Value), StringComparer.Ordinal),
+    };
+
+    private static Dictionary<string, LatencyFigures> Latency(LatencyHistogram? histogram)
+    {
+        var latency = new Dictionary<string, LatencyFigures>(StringComparer.Ordinal);
+        foreach (EventKind kind in EventKinds.Calls)
+        {
+            if (histogram?.Summarize((int)kind) is { } s)
+            {
+                latency[kind.CName()] = new LatencyFigures(
+                    FigureMath.Round(s.P50), FigureMath.Round(s.P90), FigureMath.Round(s.P99), FigureMath.Round(s.P999), FigureMath.Round(s.Max), s.Count);
+            }
+        }
+
+        return latency;
+    }
 }

@@ -45,9 +45,9 @@ public sealed class Comparison
     {
         var rows = new List<FigureComparison>();
         var notes = new List<string>();
-        foreach (EngineSummary ea in a.Engines)
+        foreach (EngineOutput ea in a.Engines)
         {
-            EngineSummary? eb = b.Engines.FirstOrDefault(e => e.Engine == ea.Engine);
+            EngineOutput? eb = b.Engines.FirstOrDefault(e => e.Engine == ea.Engine);
             if (eb is null)
             {
                 notes.Add($"{ea.Engine}: only in A");
@@ -77,7 +77,7 @@ public sealed class Comparison
         return new Comparison(a, b, rows, notes);
     }
 
-    private static IEnumerable<(string Name, double Value)> Flatten(EngineSummary e)
+    private static IEnumerable<(string Name, double Value)> Flatten(EngineOutput e)
     {
         foreach (var (k, v) in e.Figures)
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using PtReplay.Results;
 
 namespace PtReplay.Reports.Gate;
 
@@ -18,7 +19,7 @@ public static class GateCheck
         }
 
         var diffs = new List<string>();
-        foreach (string name in ModelFigures.Names)
+        foreach (string name in GateFigures.Names)
         {
             bool hasOld = expected.TryGetValue(name, out long old);
             bool hasNew = measured.TryGetValue(name, out long now);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using PtReplay.Reports.Input;
+using PtReplay.Results;
 
 namespace PtReplay.Reports.Gate;
 
@@ -69,7 +70,7 @@ public sealed class ModelBaseline
         return baseline;
     }
 
-    /// <summary>Writes the baseline (indented, traces sorted by name, figures in <see cref="ModelFigures.Names"/> order).</summary>
+    /// <summary>Writes the baseline (indented, traces sorted by name, figures in <see cref="GateFigures.Names"/> order).</summary>
     public void Write(string path)
     {
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
@@ -86,7 +87,7 @@ public sealed class ModelBaseline
         foreach (var (name, figures) in Traces)
         {
             w.WriteStartObject(name);
-            foreach (string f in ModelFigures.Names.Where(figures.ContainsKey).Concat(figures.Keys.Where(k => !ModelFigures.Names.Contains(k))))
+            foreach (string f in GateFigures.Names.Where(figures.ContainsKey).Concat(figures.Keys.Where(k => !GateFigures.Names.Contains(k))))
             {
                 w.WriteNumber(f, figures[f]);
             }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using PtReplay.Reports.Input;
 using PtReplay.Reports.Plots;
+using PtReplay.Results;
 
 namespace PtReplay.Reports.Html;
 
@@ -23,14 +24,16 @@ public static class HtmlReport
     private static readonly (string Field, string Header)[] SummaryColumns =
     [
         ("peak_live_bytes", "peak live B"),
-        ("peak_footprint_bytes", "peak footprint B"),
         ("peak_rss_bytes", "peak RSS B"),
-        ("final_footprint_bytes", "final footprint B"),
         ("final_rss_bytes", "final RSS B"),
-        ("jw_footprint_at_peak_live_over_peak_live", "J&W: footprint at peak live / peak live"),
-        ("jw_peak_footprint_over_peak_live", "J&W: peak footprint / peak live"),
+        ("peak_footprint_bytes", "peak footprint B"),
+        ("final_footprint_bytes", "final footprint B"),
+        ("peak_address_space_bytes", "peak address space B"),
+        ("jw_rss_at_peak_live_over_peak_live", "J&W: RSS at peak live / peak live"),
+        ("jw_peak_rss_over_peak_live", "J&W: peak RSS / peak live"),
         ("peak_fragmentation", "peak frag."),
         ("final_fragmentation", "final frag."),
+        ("sampling_ns", "sampling ns"),
     ];
 
     /// <summary>Builds the page for <paramref name="outputs"/>; <paramref name="progress"/> hears one line per workload.</summary>
@@ -57,7 +60,7 @@ public static class HtmlReport
     private static void Overview(StringBuilder html, IReadOnlyList<ReplayOutput> outputs)
     {
         var engines = outputs.SelectMany(o => o.Engines.Select(e => e.Engine)).Distinct(StringComparer.Ordinal).ToList();
-        html.Append("<section><h2>Overview</h2>\n<p>Peak footprint / peak RSS in MiB (lower is better); details per workload below.</p>\n<table><tr><th>workload</th><th>peak live</th>");
+        html.Append("<section><h2>Overview</h2>\n<p>Peak RSS / peak footprint in MiB (lower is better); details per workload below.</p>\n<table><tr><th>workload</th><th>peak live</th>");
         foreach (string engine in engines)
         {
             html.Append(CultureInfo.InvariantCulture, $"<th>{E(engine)}</th>");
@@ -66,11 +69,10 @@ public static class HtmlReport
         html.Append("</tr>\n");
         foreach (ReplayOutput o in outputs)
         {
-            double? live = o.Trace.Figures.Where(kv => kv.Key == "peak_live_bytes").Select(kv => (double?)kv.Value).FirstOrDefault();
-            html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"workload\"><a href=\"#{Id(o.Name)}\">{E(o.Name)}</a></td><td>{(live is { } l ? Mib(l) : "&ndash;")}</td>");
+            html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"workload\"><a href=\"#{Id(o.Name)}\">{E(o.Name)}</a></td><td>{Mib(o.Trace.PeakLiveBytes)}</td>");
             foreach (string name in engines)
             {
-                EngineSummary? e = o.Engines.FirstOrDefault(x => x.Engine == name);
+                EngineOutput? e = o.Engines.FirstOrDefault(x => x.Engine == name);
                 if (e is null)
                 {
                     html.Append("<td>&ndash;</td>");
@@ -81,7 +83,7 @@ public static class HtmlReport
                 }
                 else
                 {
-                    html.Append(CultureInfo.InvariantCulture, $"<td>{Mib(e.Figure("peak_footprint_bytes") ?? 0)} / {Mib(e.Figure("peak_rss_bytes") ?? 0)}</td>");
+                    html.Append(CultureInfo.InvariantCulture, $"<td>{Mib(e.Figure("peak_rss_bytes") ?? 0)} / {Mib(e.Figure("peak_footprint_bytes") ?? 0)}</td>");
                 }
             }
 
@@ -96,26 +98,34 @@ public static class HtmlReport
     private static void Workload(StringBuilder html, ReplayOutput o)
     {
         html.Append(CultureInfo.InvariantCulture, $"<section id=\"{Id(o.Name)}\"><h2>{E(o.Name)}</h2>\n");
+        if (o.Trace.CommandLine is { } command)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"command\"><code>{E(command)}</code>")
+                .Append(o.Trace.Pid is { } pid ? string.Create(CultureInfo.InvariantCulture, $" (pid {pid}{(o.Trace.ParentPid is { } ppid ? $", parent {ppid}" : "")})") : "")
+                .Append("</p>\n");
+        }
+
         html.Append(CultureInfo.InvariantCulture, $"<p class=\"meta\">trace {E(o.Trace.Path)}; summary {E(o.SummaryPath)}; options: ")
             .Append(E(string.Join(", ", o.Options.Select(kv => $"{kv.Key}={kv.Value}")))).Append("</p>\n");
 
         html.Append("<h3>Trace</h3>\n<table class=\"facts\"><tr>");
-        foreach (var (key, value) in o.Trace.Figures)
+        IReadOnlyList<KeyValuePair<string, double>> facts = o.Trace.NumericFacts();
+        foreach (var (key, value) in facts)
         {
             html.Append(CultureInfo.InvariantCulture, $"<th>{E(key)}</th>");
         }
 
         html.Append("</tr><tr>");
-        foreach (var (key, value) in o.Trace.Figures)
+        foreach (var (key, value) in facts)
         {
             html.Append(CultureInfo.InvariantCulture, $"<td>{Figures.Format(key, value)}</td>");
         }
 
         html.Append("</tr></table>\n");
-        if (o.Trace.CallCounts.Count > 0)
+        if (o.Trace.Counts.Any(kv => kv.Value > 0))
         {
             html.Append("<p>calls by kind: ")
-                .Append(string.Join(", ", o.Trace.CallCounts.Select(kv => $"{E(kv.Key)} {Figures.Count(kv.Value)}"))).Append("</p>\n");
+                .Append(string.Join(", ", o.Trace.Counts.Where(kv => kv.Value > 0).Select(kv => $"{E(kv.Key)} {Figures.Count(kv.Value)}"))).Append("</p>\n");
         }
 
         html.Append("<h3>Summary</h3>\n<table><tr><th>engine</th>");
@@ -125,7 +135,7 @@ public static class HtmlReport
         }
 
         html.Append("</tr>\n");
-        foreach (EngineSummary e in o.Engines)
+        foreach (EngineOutput e in o.Engines)
         {
             html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"engine\">{E(e.Engine)}</td>");
             if (e.Error is not null)
@@ -144,8 +154,13 @@ public static class HtmlReport
         }
 
         html.Append("</table>\n<h3>Over time</h3>\n");
-        Plot(html, $"{o.Name}: footprint (address space held)", SeriesPlot.Quantity.Footprint, o.Engines);
         Plot(html, $"{o.Name}: RSS (resident memory)", SeriesPlot.Quantity.Rss, o.Engines);
+        Plot(html, $"{o.Name}: footprint (committed memory)", SeriesPlot.Quantity.Footprint, o.Engines);
+        if (o.Engines.Any(e => e.Series.Any(r => r.AddressSpaceBytes > 0)))
+        {
+            Plot(html, $"{o.Name}: address space (reservations included)", SeriesPlot.Quantity.AddressSpace, o.Engines);
+        }
+
         Plot(html, $"{o.Name}: fragmentation", SeriesPlot.Quantity.Fragmentation, o.Engines);
 
         html.Append("<h3>Latency per call (ns)</h3>\n");
@@ -158,7 +173,7 @@ public static class HtmlReport
         foreach (string kind in kinds)
         {
             html.Append(CultureInfo.InvariantCulture, $"<table class=\"latency\"><caption>{E(kind)}</caption><tr><th>engine</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>calls</th></tr>\n");
-            foreach (EngineSummary e in o.Engines)
+            foreach (EngineOutput e in o.Engines)
             {
                 if (e.Error is not null)
                 {
@@ -182,7 +197,7 @@ public static class HtmlReport
         html.Append("</section>\n");
     }
 
-    private static void Plot(StringBuilder html, string title, SeriesPlot.Quantity quantity, IReadOnlyList<EngineSummary> engines)
+    private static void Plot(StringBuilder html, string title, SeriesPlot.Quantity quantity, IReadOnlyList<EngineOutput> engines)
     {
         string? svg = SeriesPlot.Svg(title, quantity, engines);
         if (svg is null)
@@ -223,15 +238,22 @@ public static class HtmlReport
         sim is drawn before glibc: where the model matches glibc exactly, its line lies hidden under glibc's.</dd>
         <dt>Live bytes</dt><dd>What the program asked for and had not freed yet: the same for every engine. The dashed black line in
         the memory plots.</dd>
-        <dt>Footprint</dt><dd>Address space the allocator holds (heap, arenas, mmapped blocks): what it took from the kernel and
-        did not give back. Footprint minus live bytes is the allocator's overhead and fragmentation.</dd>
-        <dt>RSS</dt><dd>Resident memory: the pages actually in RAM. The replay writes one byte per page of each block (the
-        <i>page</i> touch model), so RSS reflects a program that uses its memory; freed memory counts until the allocator
-        returns it (trim, madvise, munmap).</dd>
-        <dt>Fragmentation</dt><dd>1 - live / footprint at each sample: 0 means every byte held is in use.</dd>
-        <dt>Johnstone &amp; Wilson ratios</dt><dd>Footprint at the moment of peak live bytes divided by peak live bytes, and peak
-        footprint divided by peak live bytes (Johnstone and Wilson, "The memory fragmentation problem: solved?", 1998). 1.0 is
+        <dt>RSS</dt><dd>The allocator's resident memory: the pages of its memory the kernel backs, the replay harness's own
+        memory excluded. The replay writes one byte per page of each block (the <i>page</i> touch model), so RSS reflects a
+        program that uses its memory; freed memory counts until the allocator returns it (trim, madvise, munmap).</dd>
+        <dt>Footprint</dt><dd>Committed memory: the writable private address space the allocator holds (program break extent
+        and writable anonymous mappings), measured the same way for every engine, whether touched or not.</dd>
+        <dt>Address space</dt><dd>Everything the allocator mapped, reservations that cost nothing until touched included
+        (each glibc arena reserves 64 MiB).</dd>
+        <dt>Allocator-reported bytes</dt><dd>What the allocator's own statistics say it holds (mallinfo2, stats.mapped, ...): a
+        column of its own, never used as footprint.</dd>
+        <dt>Fragmentation</dt><dd>(RSS - live) / RSS at each sample, between 0 and 1: 0 means every resident byte holds live
+        data.</dd>
+        <dt>Johnstone &amp; Wilson ratios</dt><dd>RSS at the moment of peak live bytes divided by peak live bytes, and peak
+        RSS divided by peak live bytes (Johnstone and Wilson, "The memory fragmentation problem: solved?", 1998). 1.0 is
         perfect; lower is better.</dd>
+        <dt>Pace</dt><dd>max: the calls replayed as fast as possible; recorded: at the program's own pace (allocators that
+        return memory on a timer then do so as in the program). Sampling time is excluded from wall time and latency.</dd>
         <dt>Latency</dt><dd>Time of each call in nanoseconds (p50 = median, p99.9 = one call in a thousand is slower). Native
         engines are timed with the cycle counter around each call; the model's figures are the C# model's own cost and are not
         comparable with the real allocators. Latency varies from run to run; memory figures of a serial replay do not.</dd>

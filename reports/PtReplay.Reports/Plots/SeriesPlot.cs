@@ -1,4 +1,5 @@
 using PtReplay.Reports.Input;
+using PtReplay.Results;
 using ScottPlot;
 
 namespace PtReplay.Reports.Plots;
@@ -19,22 +20,24 @@ public static class SeriesPlot
     /// <summary>Which column of the series to draw.</summary>
     public enum Quantity
     {
-        /// <summary>Address space the allocator holds (MiB).</summary>
+        /// <summary>Committed memory the allocator holds (MiB).</summary>
         Footprint,
         /// <summary>Resident memory (MiB).</summary>
         Rss,
-        /// <summary>1 - live / footprint.</summary>
+        /// <summary>All address space the allocator mapped, reservations included (MiB).</summary>
+        AddressSpace,
+        /// <summary>(rss - live) / rss.</summary>
         Fragmentation,
     }
 
     /// <summary>SVG of <paramref name="quantity"/> over time for every engine that has a series; null when none has.</summary>
-    public static string? Svg(string title, Quantity quantity, IReadOnlyList<EngineSummary> engines)
+    public static string? Svg(string title, Quantity quantity, IReadOnlyList<EngineOutput> engines)
     {
         var plot = new Plot();
         bool any = false;
-        foreach (EngineSummary engine in engines)
+        foreach (EngineOutput engine in engines)
         {
-            if (engine.Series.Count == 0)
+            if (engine.Series.Count == 0 || (quantity == Quantity.AddressSpace && engine.Series.All(r => r.AddressSpaceBytes == 0)))
             {
                 continue;
             }
@@ -66,7 +69,7 @@ public static class SeriesPlot
 
         plot.Title(title);
         plot.XLabel("call index");
-        plot.YLabel(quantity == Quantity.Fragmentation ? "1 - live / footprint" : "MiB");
+        plot.YLabel(quantity == Quantity.Fragmentation ? "(rss - live) / rss" : "MiB");
         plot.Legend.Alignment = Alignment.UpperLeft;
         plot.ShowLegend();
         if (quantity == Quantity.Fragmentation)
@@ -77,7 +80,7 @@ public static class SeriesPlot
         return plot.GetSvgXml(Width, Height);
     }
 
-    private static (double[] Xs, double[] Ys) Thin(IReadOnlyList<SeriesSample> series, Quantity? quantity)
+    private static (double[] Xs, double[] Ys) Thin(IReadOnlyList<SeriesRow> series, Quantity? quantity)
     {
         int step = Math.Max(1, (series.Count + MaxPoints - 1) / MaxPoints);
         int n = (series.Count + step - 1) / step;
@@ -100,10 +103,11 @@ public static class SeriesPlot
         return (xs, ys);
     }
 
-    private static double Value(SeriesSample s, Quantity? quantity) => quantity switch
+    private static double Value(SeriesRow s, Quantity? quantity) => quantity switch
     {
         Quantity.Footprint => s.FootprintBytes / 1048576.0,
         Quantity.Rss => s.RssBytes / 1048576.0,
+        Quantity.AddressSpace => s.AddressSpaceBytes / 1048576.0,
         Quantity.Fragmentation => s.Fragmentation,
         _ => s.LiveBytes / 1048576.0,
     };

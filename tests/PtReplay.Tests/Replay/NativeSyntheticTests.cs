@@ -116,9 +116,8 @@ public sealed class EngineAvailabilityTests : IDisposable
             new ReplayOptions(), new PreparationOptions());
         Assert.NotNull(report.Results[0].Error);
         Assert.Null(report.Results[1].Error);
-        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "summary.json")));
-        var engines = doc.RootElement.GetProperty("engines");
-        Assert.Contains("unknown engine", engines.GetProperty("nosuch").GetProperty("error").GetString(), StringComparison.Ordinal);
-        Assert.Equal(5100UL, engines.GetProperty("glibc").GetProperty("peak_live_bytes").GetUInt64());
+        var engines = PtReplay.Results.SummaryFile.Read(Path.Combine(outDir, "summary.json")).Engines;
+        Assert.Contains("unknown engine", engines.Single(e => e.Engine == "nosuch").Error, StringComparison.Ordinal);
+        Assert.Equal(5100UL, engines.Single(e => e.Engine == "glibc").Memory!.PeakLiveBytes);
     }
 }

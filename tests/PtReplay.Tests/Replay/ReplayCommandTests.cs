@@ -1,6 +1,6 @@
-using System.Text.Json;
 using PtReplay.Cli;
 using PtReplay.Replay;
+using PtReplay.Results;
 using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 
@@ -13,8 +13,6 @@ namespace PtReplay.Tests.Replay;
 [Collection(RecordingsGroup.Name)]
 public sealed class ReplayCommandTests(Recordings recordings)
 {
-    private static readonly string[] LatencyFields = ["p50", "p90", "p99", "p999", "max"];
-
     [SkippableFact]
     public void Summary_HasEveryEngineWithPlausibleFigures()
     {
@@ -23,29 +21,28 @@ public sealed class ReplayCommandTests(Recordings recordings)
         int code = Program.Main(["replay", recordings.Python, "--out", outDir, "--sample-every", "500"]);
         Assert.Equal(0, code);
 
-        using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "summary.json")));
-        JsonElement engines = doc.RootElement.GetProperty("engines");
+        ReplaySummary summary = SummaryFile.Read(Path.Combine(outDir, "summary.json"));
         ulong expectedPeakLive = PeakLiveFromTrace(recordings.Python);
-        foreach (string name in new[] { "sim", "glibc", "jemalloc", "tcmalloc", "mimalloc" })
+        Assert.Equal(["sim", "glibc", "jemalloc", "tcmalloc", "mimalloc"], summary.Engines.Select(e => e.Engine));
+        foreach (EngineSummary e in summary.Engines)
         {
-            JsonElement e = engines.GetProperty(name);
-            Assert.False(e.TryGetProperty("error", out JsonElement error), $"{name}: {error}");
-            ulong peakLive = e.GetProperty("peak_live_bytes").GetUInt64();
-            Assert.Equal(expectedPeakLive, peakLive);
-            Assert.True(e.GetProperty("peak_footprint_bytes").GetUInt64() >= peakLive, $"{name}: footprint below live");
-            Assert.True(e.GetProperty("final_footprint_bytes").GetUInt64() > 0, name);
-            Assert.True(e.GetProperty("peak_rss_bytes").GetUInt64() > 0, name);
-            Assert.True(e.GetProperty("final_rss_bytes").GetUInt64() > 0, name);
-            JsonElement malloc = e.GetProperty("latency_ns").GetProperty("malloc");
+            string name = e.Engine;
+            Assert.True(e.Error is null, $"{name}: {e.Error}");
+            MemoryFigures m = e.Memory!;
+            Assert.Equal(expectedPeakLive, m.PeakLiveBytes);
+            Assert.True(m.PeakFootprintBytes >= m.PeakLiveBytes, $"{name}: footprint below live");
+            Assert.True(m.FinalFootprintBytes > 0, name);
+            Assert.True(m.PeakRssBytes > 0, name);
+            Assert.True(m.FinalRssBytes > 0, name);
+            LatencyFigures malloc = e.Timing!.LatencyNs["malloc"];
             double previous = 0;
-            foreach (string f in LatencyFields)
+            foreach (double v in new[] { malloc.P50, malloc.P90, malloc.P99, malloc.P999, malloc.Max })
             {
-                double v = malloc.GetProperty(f).GetDouble();
-                Assert.True(v > 0 && v >= previous, $"{name} malloc {f} = {v}");
+                Assert.True(v > 0 && v >= previous, $"{name} malloc latency {v} after {previous}");
                 previous = v;
             }
 
-            Assert.True(e.GetProperty("latency_ns").TryGetProperty("free", out _), name);
+            Assert.True(e.Timing.LatencyNs.ContainsKey("free"), name);
             Assert.True(File.Exists(Path.Combine(outDir, $"series-{name}.csv")), name);
         }
     }
@@ -59,14 +56,12 @@ public sealed class ReplayCommandTests(Recordings recordings)
 
         string outDir = Path.Combine(dir, "out");
         Assert.Equal(0, Program.Main(["replay", bad, "--out", outDir, "--engine", "glibc"]));
-        using (JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "summary.json"))))
         {
-            JsonElement trace = doc.RootElement.GetProperty("trace");
-            var issues = trace.GetProperty("issues").EnumerateArray()
-                .Select(i => (Index: i.GetProperty("event_index").GetInt64(), Kind: i.GetProperty("kind").GetString())).OrderBy(i => i.Index).ToList();
-            var expected = new[] { (Index: unknownIndex, Kind: (string?)"UnknownPointer"), (Index: doubleFreeIndex, Kind: (string?)"DoubleFree") }.OrderBy(i => i.Index).ToList();
+            ReplaySummary summary = SummaryFile.Read(Path.Combine(outDir, "summary.json"));
+            var issues = summary.Trace.Issues.Select(i => (Index: i.EventIndex, i.Kind)).OrderBy(i => i.Index).ToList();
+            var expected = new[] { (Index: unknownIndex, Kind: "UnknownPointer"), (Index: doubleFreeIndex, Kind: "DoubleFree") }.OrderBy(i => i.Index).ToList();
             Assert.Equal(expected, issues);
-            Assert.False(doc.RootElement.GetProperty("engines").GetProperty("glibc").TryGetProperty("error", out _));
+            Assert.Null(summary.Engines.Single(e => e.Engine == "glibc").Error);
         }
 
         var error = new StringWriter();
@@ -94,17 +89,11 @@ public sealed class ReplayCommandTests(Recordings recordings)
         Assert.Equal(0, Program.Main(["replay", recordings.Sqlite, "--out", timed, "--engine", "sim"]));
         Assert.Equal(0, Program.Main(["replay", recordings.Sqlite, "--out", untimed, "--engine", "sim", "--no-timing"]));
 
-        using JsonDocument a = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(timed, "summary.json")));
-        using JsonDocument b = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(untimed, "summary.json")));
-        JsonElement simTimed = a.RootElement.GetProperty("engines").GetProperty("sim");
-        JsonElement simUntimed = b.RootElement.GetProperty("engines").GetProperty("sim");
-        Assert.True(simTimed.GetProperty("latency_ns").TryGetProperty("malloc", out _));
-        bool hasLatency = simUntimed.TryGetProperty("latency_ns", out JsonElement untimedLatency);
-        Assert.False(hasLatency && untimedLatency.TryGetProperty("malloc", out _), "--no-timing still measured the model's latency");
-        foreach (string f in new[] { "peak_footprint_bytes", "peak_rss_bytes", "final_footprint_bytes", "final_rss_bytes" })
-        {
-            Assert.Equal(simTimed.GetProperty(f).GetUInt64(), simUntimed.GetProperty(f).GetUInt64());
-        }
+        EngineSummary simTimed = SummaryFile.Read(Path.Combine(timed, "summary.json")).Engines.Single();
+        EngineSummary simUntimed = SummaryFile.Read(Path.Combine(untimed, "summary.json")).Engines.Single();
+        Assert.True(simTimed.Timing!.LatencyNs.ContainsKey("malloc"));
+        Assert.False(simUntimed.Timing!.LatencyNs.ContainsKey("malloc"), "--no-timing still measured the model's latency");
+        Assert.Equal(simTimed.Memory, simUntimed.Memory);
     }
 
     [Fact]
@@ -132,13 +121,12 @@ public sealed class ReplayCommandTests(Recordings recordings)
 
         string outDir = Path.Combine(dir, "out");
         Assert.Equal(0, Program.Main(["replay", cut, "--out", outDir, "--engine", "glibc"]));
-        using (JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "summary.json"))))
         {
-            JsonElement trace = doc.RootElement.GetProperty("trace");
-            JsonElement issue = Assert.Single(trace.GetProperty("issues").EnumerateArray());
-            Assert.Equal("Truncated", issue.GetProperty("kind").GetString());
-            Assert.Equal(trace.GetProperty("events").GetInt64(), issue.GetProperty("event_index").GetInt64());
-            Assert.True(trace.GetProperty("events").GetInt64() > 0);
+            TraceSummary trace = SummaryFile.Read(Path.Combine(outDir, "summary.json")).Trace;
+            TraceIssueSummary issue = Assert.Single(trace.Issues);
+            Assert.Equal("Truncated", issue.Kind);
+            Assert.Equal(trace.Events, issue.EventIndex);
+            Assert.True(trace.Events > 0);
         }
 
         Assert.Equal(3, Program.Main(["replay", cut, "--out", Path.Combine(dir, "strict"), "--engine", "glibc", "--strict"]));

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
+using PtReplay.Results;
 using PtReplay.Tests.Replay;
 using PtReplay.Tests.Traces.Cli;
 
@@ -18,13 +18,12 @@ public sealed class CompareCommandTests(Recordings recordings)
         string dir = recordings.NewFolder("compare");
         string a = Path.Combine(dir, "a");
         Assert.Equal(0, CliRunner.Run("replay", recordings.Sqlite, "--out", a, "--engine", "sim,glibc").ExitCode);
-        JsonNode root = JsonNode.Parse(File.ReadAllText(Path.Combine(a, "summary.json")))!;
-        JsonNode glibc = root["engines"]!["glibc"]!;
-        long rss = glibc["peak_rss_bytes"]!.GetValue<long>();
-        glibc["peak_rss_bytes"] = rss * 2;
-        root["engines"]!.AsObject().Remove("sim");
+        ReplaySummary summary = SummaryFile.Read(Path.Combine(a, "summary.json"));
+        EngineSummary glibc = summary.Engines.Single(e => e.Engine == "glibc");
+        long rss = (long)glibc.Memory!.PeakRssBytes;
+        glibc = glibc with { Memory = glibc.Memory with { PeakRssBytes = (ulong)rss * 2 } };
         string b = Path.Combine(dir, "b.json");
-        File.WriteAllText(b, root.ToJsonString());
+        SummaryFile.Write(b, summary with { Engines = [glibc] });
 
         var (code, stdout, stderr) = CliRunner.Run("compare", a, b, "--json");
         Assert.True(code == 0, stderr);

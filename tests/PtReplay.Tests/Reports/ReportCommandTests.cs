@@ -1,9 +1,8 @@
 using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using PtReplay.Reports.Html;
 using PtReplay.Reports.Input;
+using PtReplay.Results;
 using PtReplay.Tests.Replay;
 using PtReplay.Tests.Traces.Cli;
 
@@ -18,10 +17,10 @@ namespace PtReplay.Tests.Reports;
 public sealed partial class ReportCommandTests(Recordings recordings)
 {
     private static readonly string[] ByteFigures =
-        ["peak_live_bytes", "peak_footprint_bytes", "peak_rss_bytes", "final_footprint_bytes", "final_rss_bytes"];
+        ["peak_live_bytes", "peak_rss_bytes", "final_rss_bytes", "peak_footprint_bytes", "final_footprint_bytes"];
 
     private static readonly string[] RatioFigures =
-        ["jw_footprint_at_peak_live_over_peak_live", "jw_peak_footprint_over_peak_live", "final_fragmentation"];
+        ["jw_rss_at_peak_live_over_peak_live", "jw_peak_rss_over_peak_live", "peak_fragmentation", "final_fragmentation"];
 
     [Fact]
     public void Report_HasEveryEnginesFiguresAndEmbeddedPlots_AndNoExternalReference()
@@ -35,37 +34,38 @@ public sealed partial class ReportCommandTests(Recordings recordings)
         Assert.True(report.ExitCode == 0, report.Stderr);
         string page = File.ReadAllText(html);
 
-        using JsonDocument summary = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(replayDir, "summary.json")));
-        JsonElement engines = summary.RootElement.GetProperty("engines");
-        Assert.Equal(2, engines.EnumerateObject().Count());
-        foreach (JsonProperty engine in engines.EnumerateObject())
+        ReplaySummary summary = SummaryFile.Read(Path.Combine(replayDir, "summary.json"));
+        Assert.Equal(2, summary.Engines.Count);
+        foreach (EngineSummary engine in summary.Engines)
         {
-            Assert.False(engine.Value.TryGetProperty("error", out JsonElement error), $"{engine.Name}: {error}");
-            string row = Row(page, engine.Name);
+            Assert.True(engine.Error is null, $"{engine.Engine}: {engine.Error}");
+            string row = Row(page, engine.Engine);
             foreach (string f in ByteFigures.Concat(RatioFigures))
             {
-                string expected = Figures.Format(f, engine.Value.GetProperty(f).GetDouble());
-                Assert.True(row.Contains($"<td>{expected}</td>", StringComparison.Ordinal), $"{engine.Name} {f} = {expected} not in its row: {row}");
+                string expected = Figures.Format(f, engine.Figure(f)!.Value);
+                Assert.True(row.Contains($"<td>{expected}</td>", StringComparison.Ordinal), $"{engine.Engine} {f} = {expected} not in its row: {row}");
             }
 
-            // The overview row of the workload: peak footprint / peak RSS in MiB.
-            string overview = $"{Mib(engine.Value.GetProperty("peak_footprint_bytes").GetDouble())} / {Mib(engine.Value.GetProperty("peak_rss_bytes").GetDouble())}";
+            // The overview row of the workload: peak RSS / peak footprint in MiB.
+            string overview = $"{Mib(engine.Memory!.PeakRssBytes)} / {Mib(engine.Memory.PeakFootprintBytes)}";
             Assert.Contains(overview, page, StringComparison.Ordinal);
 
-            JsonElement malloc = engine.Value.GetProperty("latency_ns").GetProperty("malloc");
-            string p99 = Figures.Plain(malloc.GetProperty("p99").GetDouble());
-            Assert.Contains($"<td class=\"engine\">{engine.Name}</td><td>{Figures.Plain(malloc.GetProperty("p50").GetDouble())}</td>", page, StringComparison.Ordinal);
-            Assert.Contains($"<td>{p99}</td>", page, StringComparison.Ordinal);
+            LatencyFigures malloc = engine.Timing!.LatencyNs["malloc"];
+            Assert.Contains($"<td class=\"engine\">{engine.Engine}</td><td>{Figures.Plain(malloc.P50)}</td>", page, StringComparison.Ordinal);
+            Assert.Contains($"<td>{Figures.Plain(malloc.P99)}</td>", page, StringComparison.Ordinal);
         }
 
-        Assert.Contains(Figures.Count(summary.RootElement.GetProperty("trace").GetProperty("events").GetDouble()), page, StringComparison.Ordinal);
+        Assert.Contains(Figures.Count(summary.Trace.Events), page, StringComparison.Ordinal);
+
+        // The workload is titled by the recorded command line.
+        Assert.NotNull(summary.Trace.CommandLine);
+        Assert.Contains(System.Net.WebUtility.HtmlEncode(summary.Trace.CommandLine), page, StringComparison.Ordinal);
 
         // The options line says which preamble the model got (FORMAT: "<bytes> B (<mode>, <source>)").
-        JsonElement preamble = summary.RootElement.GetProperty("options").GetProperty("sim_preamble");
-        Assert.Contains($"sim_preamble={preamble.GetProperty("bytes").GetRawText()} B ({preamble.GetProperty("mode").GetString()}, " +
-                        $"{preamble.GetProperty("source").GetString()})", page, StringComparison.Ordinal);
+        SimPreambleSummary preamble = summary.Options.SimPreamble!;
+        Assert.Contains($"sim_preamble={preamble.Bytes} B ({preamble.Mode}, {preamble.Source})", page, StringComparison.Ordinal);
 
-        // Three plots (footprint, RSS, fragmentation), each an SVG with a line per engine.
+        // Three plots (RSS, footprint, fragmentation), each an SVG with a line per engine.
         MatchCollection plots = EmbeddedSvg().Matches(page);
         Assert.Equal(3, plots.Count);
         foreach (Match m in plots)
@@ -94,10 +94,9 @@ public sealed partial class ReportCommandTests(Recordings recordings)
         string replayDir = Path.Combine(dir, "replay-sqlite");
         Assert.Equal(0, CliRunner.Run("replay", recordings.Sqlite, "--out", replayDir, "--engine", "sim").ExitCode);
         string summaryPath = Path.Combine(replayDir, "summary.json");
-        JsonNode root = JsonNode.Parse(File.ReadAllText(summaryPath))!;
+        ReplaySummary written = SummaryFile.Read(summaryPath);
         const string Why = "libjemalloc.so.2 not installed (test)";
-        root["engines"]!.AsObject()["jemalloc"] = new JsonObject { ["error"] = Why };
-        File.WriteAllText(summaryPath, root.ToJsonString());
+        SummaryFile.Write(summaryPath, written with { Engines = [.. written.Engines, EngineSummary.Failed("jemalloc", Why)] });
 
         ReplayOutput output = ReplayOutputReader.Read(replayDir);
         string page = HtmlReport.Build([output]);
@@ -120,13 +119,13 @@ public sealed partial class ReportCommandTests(Recordings recordings)
         var bad = CliRunner.Run("report", garbled, "-o", Path.Combine(dir, "r.html"));
         Assert.Equal(3, bad.ExitCode);
         Assert.Contains(Path.Combine(garbled, "summary.json"), bad.Stderr, StringComparison.Ordinal);
-        Assert.Contains("not valid JSON", bad.Stderr, StringComparison.Ordinal);
+        Assert.Contains("not a summary.json", bad.Stderr, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(dir, "r.html")));
 
-        File.WriteAllText(Path.Combine(garbled, "summary.json"), "{ \"engines\": {} }");
+        File.WriteAllText(Path.Combine(garbled, "summary.json"), "{ \"engines\": [] }");
         var ex = Assert.Throws<ReportInputException>(() => ReplayOutputReader.Read(garbled));
         Assert.StartsWith(Path.Combine(garbled, "summary.json"), ex.Message, StringComparison.Ordinal);
-        Assert.Contains("\"trace\"", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("trace", ex.Message, StringComparison.Ordinal);
     }
 
     private static string Mib(double bytes) => (bytes / 1048576.0).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);

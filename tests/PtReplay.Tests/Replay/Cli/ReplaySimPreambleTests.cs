@@ -1,8 +1,8 @@
 using System.Globalization;
-using System.Text.Json;
 using PtReplay.Cli;
 using PtReplay.Replay.Native;
 using PtReplay.Replay.Sim;
+using PtReplay.Results;
 using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 
@@ -53,27 +53,27 @@ public sealed class ReplaySimPreambleTests(Recordings recordings, LockstepRecord
         Assert.Equal(0, code);
         Assert.Equal(0, Replay(lockstep.Trace, none, "--engine", "sim,glibc", "--sim-preamble", "none").Code);
 
-        using JsonDocument a = Summary(auto);
-        JsonElement preamble = a.RootElement.GetProperty("options").GetProperty("sim_preamble");
-        Assert.Equal("auto", preamble.GetProperty("mode").GetString());
-        Assert.Equal("glibc_run", preamble.GetProperty("source").GetString());
-        ulong bytes = preamble.GetProperty("bytes").GetUInt64();
-        ulong setup = preamble.GetProperty("setup_heap_bytes").GetUInt64();
-        int threads = a.RootElement.GetProperty("trace").GetProperty("threads").GetInt32();
+        ReplaySummary a = Summary(auto);
+        SimPreambleSummary preamble = a.Options.SimPreamble!;
+        Assert.Equal("auto", preamble.Mode);
+        Assert.Equal("glibc_run", preamble.Source);
+        ulong bytes = preamble.Bytes;
+        ulong setup = preamble.SetupHeapBytes!.Value;
+        int threads = a.Trace.Threads;
         Assert.Equal(setup - SimPreambleResolver.ModelTcacheChunkBytes, bytes);
         Assert.True(bytes > 0 && bytes % (ulong)(threads - 1) == 0, $"preamble {bytes} B is not one DTV per replay thread ({threads - 1})");
         Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"sim preamble: {bytes} B (auto, glibc_run)"), stdout, StringComparison.Ordinal);
-        Assert.Equal(["sim", "glibc"], a.RootElement.GetProperty("engines").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(["sim", "glibc"], a.Engines.Select(x => x.Engine));
 
         var glibc = Footprints(auto, "glibc");
         Assert.True(glibc.Count > 10, $"only {glibc.Count} samples");
         Assert.Equal(glibc, Footprints(auto, "sim"));
         Assert.Equal(InUse(a, "glibc"), InUse(a, "sim"));
 
-        using JsonDocument n = Summary(none);
-        JsonElement nonePreamble = n.RootElement.GetProperty("options").GetProperty("sim_preamble");
-        Assert.Equal("none", nonePreamble.GetProperty("mode").GetString());
-        Assert.Equal(0UL, nonePreamble.GetProperty("bytes").GetUInt64());
+        ReplaySummary n = Summary(none);
+        SimPreambleSummary nonePreamble = n.Options.SimPreamble!;
+        Assert.Equal("none", nonePreamble.Mode);
+        Assert.Equal(0UL, nonePreamble.Bytes);
         Assert.Equal(glibc, Footprints(none, "glibc")); // glibc itself is not affected by the option
         var empty = Footprints(none, "sim");
         Assert.Equal(glibc.Select(p => p.Seq), empty.Select(p => p.Seq));
@@ -83,8 +83,8 @@ public sealed class ReplaySimPreambleTests(Recordings recordings, LockstepRecord
         // The same bytes given explicitly (hex) do what auto did.
         string explicitDir = lockstep.NewFolder("explicit");
         Assert.Equal(0, Replay(lockstep.Trace, explicitDir, "--engine", "sim", "--sim-preamble", "0x" + bytes.ToString("x", CultureInfo.InvariantCulture)).Code);
-        using JsonDocument e = Summary(explicitDir);
-        Assert.Equal("explicit", e.RootElement.GetProperty("options").GetProperty("sim_preamble").GetProperty("source").GetString());
+        ReplaySummary e = Summary(explicitDir);
+        Assert.Equal("explicit", e.Options.SimPreamble!.Source);
         Assert.Equal(glibc, Footprints(explicitDir, "sim"));
     }
 
@@ -96,12 +96,12 @@ public sealed class ReplaySimPreambleTests(Recordings recordings, LockstepRecord
         Assert.Equal(0, Replay(lockstep.Trace, simOnly, "--engine", "sim").Code);
         Assert.Equal(0, Replay(lockstep.Trace, glibcOnly, "--engine", "glibc", "--keep-work").Code);
 
-        using JsonDocument s = Summary(simOnly);
-        JsonElement preamble = s.RootElement.GetProperty("options").GetProperty("sim_preamble");
-        Assert.Equal("probe", preamble.GetProperty("source").GetString());
+        ReplaySummary s = Summary(simOnly);
+        SimPreambleSummary preamble = s.Options.SimPreamble!;
+        Assert.Equal("probe", preamble.Source);
         ulong glibcSetup = NativeResults.Read(Path.Combine(glibcOnly, "work", "glibc.results")).Header.SetupHeapBytes;
-        Assert.Equal(glibcSetup, preamble.GetProperty("setup_heap_bytes").GetUInt64());
-        Assert.Equal(glibcSetup - SimPreambleResolver.ModelTcacheChunkBytes, preamble.GetProperty("bytes").GetUInt64());
+        Assert.Equal(glibcSetup, preamble.SetupHeapBytes!.Value);
+        Assert.Equal(glibcSetup - SimPreambleResolver.ModelTcacheChunkBytes, preamble.Bytes);
         Assert.Equal(Footprints(glibcOnly, "glibc"), Footprints(simOnly, "sim"));
     }
 
@@ -113,10 +113,10 @@ public sealed class ReplaySimPreambleTests(Recordings recordings, LockstepRecord
         Assert.Equal(0, Replay(recordings.Sqlite, auto, "--engine", "glibc,sim", "--keep-work").Code);
         Assert.Equal(0, Replay(recordings.Sqlite, none, "--engine", "sim", "--sim-preamble", "none").Code);
 
-        using JsonDocument a = Summary(auto);
-        JsonElement preamble = a.RootElement.GetProperty("options").GetProperty("sim_preamble");
-        Assert.Equal("single_thread", preamble.GetProperty("source").GetString());
-        Assert.Equal(0UL, preamble.GetProperty("bytes").GetUInt64());
+        ReplaySummary a = Summary(auto);
+        SimPreambleSummary preamble = a.Options.SimPreamble!;
+        Assert.Equal("single_thread", preamble.Source);
+        Assert.Equal(0UL, preamble.Bytes);
         // The reason auto applies nothing: without threads to create the replayer leaves glibc's heap untouched.
         Assert.Equal(0UL, NativeResults.Read(Path.Combine(auto, "work", "glibc.results")).Header.SetupHeapBytes);
         Assert.Equal(Footprints(none, "sim"), Footprints(auto, "sim"));
@@ -164,19 +164,16 @@ public sealed class ReplaySimPreambleTests(Recordings recordings, LockstepRecord
         }
     }
 
-    private static JsonDocument Summary(string outDir) => JsonDocument.Parse(File.ReadAllBytes(Path.Combine(outDir, "summary.json")));
+    private static ReplaySummary Summary(string outDir) => SummaryFile.Read(Path.Combine(outDir, SummaryFile.FileName));
 
-    private static ulong InUse(JsonDocument summary, string engine) =>
-        (ulong)summary.RootElement.GetProperty("engines").GetProperty(engine).GetProperty("extra").GetProperty("mallinfo2_uordblks").GetDouble();
+    private static ulong InUse(ReplaySummary summary, string engine) =>
+        (ulong)summary.Engines.Single(e => e.Engine == engine).Extra!["mallinfo2_uordblks"];
 
     /// <summary>(seq, footprint bytes) of every sample in DIR/series-ENGINE.csv.</summary>
     private static List<(long Seq, ulong Footprint)> Footprints(string outDir, string engine)
     {
-        string path = Path.Combine(outDir, $"series-{engine}.csv");
+        string path = SeriesCsv.PathIn(outDir, engine);
         Assert.True(File.Exists(path), $"{path} missing (engine failed?)");
-        return File.ReadLines(path).Skip(1)
-            .Select(line => line.Split(','))
-            .Select(f => (long.Parse(f[0], CultureInfo.InvariantCulture), ulong.Parse(f[2], CultureInfo.InvariantCulture)))
-            .ToList();
+        return [.. SeriesCsv.Read(path).Select(r => (r.Seq, r.FootprintBytes))];
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using PtReplay.Replay;
 using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Output;
@@ -66,7 +65,6 @@ public sealed class SimEngineTimerTests : IDisposable
 
         string summary = _dir.File("summary.json");
         SummaryWriter.Write(summary, sample, trace, options, 1000, null, [tsc]);
-        using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(summary));
-        Assert.Equal(tsc.LatencyClock, doc.RootElement.GetProperty("engines").GetProperty("sim").GetProperty("latency_clock").GetString());
+        Assert.Equal(tsc.LatencyClock, PtReplay.Results.SummaryFile.Read(summary).Engines.Single().Timing!.LatencyClock);
     }
 }
