@@ -14,7 +14,8 @@ public static class Program
             "of glibc's ptmalloc and into real allocators.\n\n" +
             "Typical use:\n" +
             "  ptreplay record -o py.trace -- python3 app.py   # record a program\n" +
-            "  ptreplay info py.trace                          # what it did\n");
+            "  ptreplay info py.trace                          # what it did\n\n" +
+            ExitCodes.Help);
         // One line per verb; each verb lives in Commands/<Verb>Command.cs.
         root.Subcommands.Add(VersionCommand.Create());
         root.Subcommands.Add(RecordCommand.Create());
@@ -35,7 +36,9 @@ public static class Program
     public static int Main(string[] args)
     {
         ParseResult parsed = BuildRoot().Parse(args);
-        int code = parsed.Invoke();
-        return parsed.Errors.Count > 0 ? 2 : code;   // usage errors exit 2 (System.CommandLine's default is 1)
+        string verb = parsed.CommandResult.Command.Name;
+        // Every verb's action already maps its exceptions (CliErrors.Guard); this catches what escapes the parser itself.
+        int code = CliErrors.Run(verb, () => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }), Console.Error);
+        return parsed.Errors.Count > 0 ? ExitCodes.Usage : code;   // usage errors exit 2 (System.CommandLine's default is 1)
     }
 }

@@ -59,8 +59,8 @@ public sealed record ReplayOptions
     /// before sim) and reports the choice in <see cref="ReplayReport.SimPreamble"/> and summary.json.
     /// </summary>
     public SimPreambleMode SimPreamble { get; init; } = SimPreambleMode.Explicit;
-    /// <summary>Progress callback of the engines: (engine, fraction done 0..1).</summary>
+    /// <summary>Progress callback of the engines: (engine, fraction done 0..1); called with 1 when an engine ends.</summary>
     public Action<string, double>? Progress { get; init; }
-    /// <summary>Progress callback of the preparation: events read so far (every million).</summary>
+    /// <summary>Progress callback of the preparation: events read so far (every million, and the total when it ends).</summary>
     public Action<long>? PrepareProgress { get; init; }
 }

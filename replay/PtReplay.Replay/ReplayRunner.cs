@@ -86,6 +86,8 @@ public static class ReplayRunner
             prepared = preparer.Finish();
         }
 
+        options.PrepareProgress?.Invoke(prepared.EventCount);   // the final count: the preparation is done
+
         IReadOnlyDictionary<string, string> mallocEnv = MallocEnvironment(options.Tunables, header);
         string tunables = string.Join(' ', mallocEnv.Select(kv => kv.Key + "=" + kv.Value));
         var results = new EngineResult[engines.Count];
@@ -123,6 +125,7 @@ public static class ReplayRunner
             }
 
             results[i] = result;
+            options.Progress?.Invoke(engine, 1.0);   // the engine is done: its progress ends at 100 %, failed or not
             SeriesCsvWriter.Write(outDir, result);
         }
 

@@ -1,4 +1,3 @@
-using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using PtReplay.Traces.Format;
 
@@ -569,7 +568,7 @@ public sealed class TraceReader : IDisposable
 
         Span<byte> storedBytes = rawCodec ? c.Raw.AsSpan(0, stored) : _io.AsSpan(0, stored);
         ReadAt(offset + BlockHeader.Size, storedBytes);
-        uint crc = Crc32.HashToUInt32(storedBytes);
+        uint crc = h.ComputeCrc(storedBytes, Header.FormatVersion);
         if (crc != h.Crc)
         {
             throw Corrupt(offset, $"block CRC mismatch (stored 0x{h.Crc:x8}, computed 0x{crc:x8})");

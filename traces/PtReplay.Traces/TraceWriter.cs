@@ -1,4 +1,3 @@
-using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using PtReplay.Traces.Format;
 
@@ -157,7 +156,6 @@ public sealed class TraceWriter : IDisposable
             StoredLength = (uint)stored,
             RawLength = (uint)_encoder.Length,
             BaseTimestamp = _encoder.BaseTimestamp,
-            Crc = Crc32.HashToUInt32(_stored.AsSpan(0, stored)),
         }, _stored.AsSpan(0, stored));
         BlocksWritten++;
         _encoder.Reset(0, mixed: true, 0);
@@ -178,7 +176,6 @@ public sealed class TraceWriter : IDisposable
             BlockMagic = BlockHeader.Magic,
             Codec = (byte)BlockCodec.Raw,
             Flags = BlockHeader.FlagEnd,
-            Crc = Crc32.HashToUInt32([]),
         }, []);
         _stream.Flush();
         _completed = true;
@@ -213,7 +210,7 @@ public sealed class TraceWriter : IDisposable
 
     private void WriteBlock(in BlockHeader header, ReadOnlySpan<byte> payload)
     {
-        header.Write(_blockHeader);
+        header.WithCrc(payload).Write(_blockHeader);
         _stream.Write(_blockHeader);
         _stream.Write(payload);
     }

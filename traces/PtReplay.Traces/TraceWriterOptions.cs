@@ -19,6 +19,18 @@ public sealed class TraceWriterOptions
     /// <summary>Codec level: zstd 1..22, brotli quality 0..11, deflate 1 (optimal) / 2 (smallest) / negative (fastest). 0 = the codec's default here: zstd 6, brotli 5, deflate smallest.</summary>
     public int Level { get; init; }
 
+    /// <summary>
+    /// The levels <paramref name="codec"/> accepts, 0 (the default here) included: zstd 1..22, brotli 0..11,
+    /// deflate -1 (fastest), 1 (optimal), 2 (smallest), raw 0 only.
+    /// </summary>
+    public static (int Min, int Max) LevelRange(BlockCodec codec) => codec switch
+    {
+        BlockCodec.Zstd => (0, 22),
+        BlockCodec.Brotli => (0, 11),
+        BlockCodec.Deflate => (-1, 2),
+        _ => (0, 0),
+    };
+
     /// <summary>A block is written when it holds this many events (more events per block compress better; the reader keeps about one decoded block per thread in memory).</summary>
     public int EventsPerBlock { get; init; } = 65536;
 

@@ -118,7 +118,12 @@ void ptr_crc32_init(void)
 
 uint32_t ptr_crc32(const uint8_t *p, size_t n)
 {
-    uint32_t c = 0xFFFFFFFFu;
+    return ptr_crc32_update(0, p, n);
+}
+
+uint32_t ptr_crc32_update(uint32_t crc, const uint8_t *p, size_t n)
+{
+    uint32_t c = crc ^ 0xFFFFFFFFu;
 #if defined(__x86_64__)
     if (use_clmul && n >= 64) {
         size_t whole = n & ~(size_t)15;

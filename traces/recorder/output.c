@@ -226,8 +226,11 @@ static size_t malloc_environment(char *scratch, char *kept)
 }
 
 /* Builds the header (FORMAT.md "Header fields") in a scratch mapping and writes it. */
+static struct ptr_block_header end_block;   /* defined with the end-block writer below */
+
 static int write_header(void)
 {
+    end_block.crc = ptr_crc32((const uint8_t *)&end_block, offsetof(struct ptr_block_header, crc));
     uint8_t *scratch = ptr_mmap(SCRATCH_BYTES * 3, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
     if (scratch == NULL) {
         return -1;
@@ -236,7 +239,7 @@ static int write_header(void)
     char *argv = (char *)scratch + 2 * SCRATCH_BYTES;
     uint8_t *out = scratch;
     __builtin_memcpy(out, "PTRTRACE", 8);
-    uint16_t version = 1, flags = 0;
+    uint16_t version = 2, flags = 0;
     __builtin_memcpy(out + 8, &version, 2);
     __builtin_memcpy(out + 10, &flags, 2);
     struct header_builder b = { out + 16 };
@@ -459,7 +462,8 @@ int ptr_write_all(const void *buf, size_t len)
     return 0;
 }
 
-static const struct ptr_block_header end_block = { BLOCK_MAGIC, 0, BLOCK_FLAG_END, 0, 0, 0, 0, 0, 0, 0 };
+/* The end block: no events, no payload; its CRC (format version 2) covers its 32 header bytes, set by write_header. */
+static struct ptr_block_header end_block = { BLOCK_MAGIC, 0, BLOCK_FLAG_END, 0, 0, 0, 0, 0, 0, 0 };
 
 void ptr_write_end_block(void)
 {

@@ -1,7 +1,7 @@
 /*
  * ptrecord: the PtReplay LD_PRELOAD recorder. Shared types and declarations.
  *
- * The recorder writes traces/FORMAT.md version 1. Its rules, which every file here keeps:
+ * The recorder writes traces/FORMAT.md version 2. Its rules, which every file here keeps:
  *   - it never allocates on the process heap: no malloc, no stdio; buffers come from mmap and
  *     output goes through raw write(2) on an O_APPEND descriptor;
  *   - the hot path (one event) touches only the calling thread's initial-exec TLS record and its
@@ -52,7 +52,7 @@ enum ptr_kind {
 /*
  * Block header, 36 bytes, written in front of every payload:
  *   u32 magic · u8 codec · u8 flags · u16 reserved · u32 tid · u32 event_count
- *   · u32 stored_len · u32 raw_len · u64 base_ts · u32 crc32(payload)
+ *   · u32 stored_len · u32 raw_len · u64 base_ts · u32 crc32(the 32 header bytes before it, then the payload)
  */
 struct __attribute__((packed)) ptr_block_header {
     uint32_t magic;
@@ -188,6 +188,8 @@ void ptr_encode_init(int allow_pdep);   /* chooses the address varint encoder (P
 /* crc32.c */
 void ptr_crc32_init(void);
 uint32_t ptr_crc32(const uint8_t *p, size_t n);
+/* The CRC of the bytes before (crc, as ptr_crc32 returned it) followed by p[0..n): zlib's crc32(crc, p, n). */
+uint32_t ptr_crc32_update(uint32_t crc, const uint8_t *p, size_t n);
 
 /* signals.c */
 void ptr_signals_install(void);

@@ -178,7 +178,8 @@ static void fill_header(struct ptr_thread *t, uint32_t count, uint32_t payload_l
     h->stored_len = payload_len;
     h->raw_len = payload_len;
     h->base_ts = t->base_ts;
-    h->crc = ptr_crc32(PAYLOAD(t->block), payload_len);
+    /* Format version 2: the CRC covers the header (all 32 bytes before the crc field), then the payload. */
+    h->crc = ptr_crc32_update(ptr_crc32(t->block, offsetof(struct ptr_block_header, crc)), PAYLOAD(t->block), payload_len);
 }
 
 void ptr_flush(struct ptr_thread *t)

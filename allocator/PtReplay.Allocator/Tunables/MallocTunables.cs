@@ -35,6 +35,41 @@ public sealed record MallocTunables
     public static MallocTunables Parse(string glibcTunables) => Default.ApplyGlibcTunables(glibcTunables);
 
     /// <summary>
+    /// Parses a GLIBC_TUNABLES value given by a user (<c>glibc.malloc.arena_max=2:glibc.malloc.tcache_count=0</c>),
+    /// refusing what <see cref="Parse"/> would ignore: an item without NAME=VALUE, a name that is not in
+    /// <see cref="TunableTable"/>, a value that is not a number (decimal, 0x hex, leading-0 octal) or is outside the
+    /// tunable's [Min, Max]. The <see cref="InvalidTunablesException"/> names the accepted names or range.
+    /// </summary>
+    public static MallocTunables ParseChecked(string glibcTunables)
+    {
+        ArgumentNullException.ThrowIfNull(glibcTunables);
+        var result = Default;
+        string[] items = glibcTunables.Split(':', StringSplitOptions.RemoveEmptyEntries);
+        if (items.Length == 0)
+            throw new InvalidTunablesException($"no tunable in '{glibcTunables}'; write NAME=VALUE[:NAME=VALUE...], names: {AcceptedNames()}");
+        foreach (var item in items)
+        {
+            int eq = item.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+                throw new InvalidTunablesException($"'{item}' is not NAME=VALUE; names: {AcceptedNames()}");
+            string name = item[..eq].Trim();
+            var spec = TunableTable.ByName(name)
+                ?? throw new InvalidTunablesException($"unknown tunable '{name}'; names: {AcceptedNames()}");
+            string text = item[(eq + 1)..];
+            if (!TryParseNumber(text, out ulong v) || v < spec.Min || v > spec.Max)
+                throw new InvalidTunablesException($"{name}={text}: the value must be a whole number in {Range(spec)}");
+            result = result.With(spec.Id, v);
+        }
+        return result;
+    }
+
+    /// <summary>The names <see cref="ParseChecked"/> accepts, comma-separated.</summary>
+    public static string AcceptedNames() => string.Join(", ", TunableTable.All.Select(t => t.Name));
+
+    private static string Range(TunableSpec spec) => string.Create(CultureInfo.InvariantCulture,
+        $"[{spec.Min}, {(spec.Max == ulong.MaxValue ? "SIZE_MAX" : spec.Max.ToString(CultureInfo.InvariantCulture))}]");
+
+    /// <summary>
     /// Builds the tunables from NAME=VALUE environment strings, in order (a later setting wins, as in glibc's
     /// tunables init): GLIBC_TUNABLES and the MALLOC_* aliases.
     /// </summary>

@@ -48,12 +48,12 @@ public static class BenchRecordCommand
             "  ptreplay bench-record                       every bundled workload, 5 rounds\n" +
             "  ptreplay bench-record -w python -n 15       the densest one, 15 rounds\n" +
             "  ptreplay bench-record -n 3 -- /usr/bin/perl traces/workloads/perl_work.pl 30\n\n" +
-            "Exit codes: 0 done; 1 a run failed (its exit code differs from the unrecorded one); 2 bad arguments.")
+            "A run whose exit code differs from the unrecorded one's exits 1.\n" + ExitCodes.Help)
         {
             repeat, workloads, noHeaptrack, command,
         };
-        verb.SetAction(parse => Run(parse.GetValue(command) ?? [], parse.GetValue(workloads) ?? [],
-            Math.Max(1, parse.GetValue(repeat)), !parse.GetValue(noHeaptrack)));
+        verb.SetAction(CliErrors.Guard("bench-record", parse => Run(parse.GetValue(command) ?? [], parse.GetValue(workloads) ?? [],
+            Math.Max(1, parse.GetValue(repeat)), !parse.GetValue(noHeaptrack))));
         return verb;
     }
 
@@ -89,8 +89,7 @@ public static class BenchRecordCommand
         }
         catch (Exception e) when (e is ArgumentException or IOException)
         {
-            Console.Error.WriteLine($"bench-record: {e.Message}");
-            return 2;
+            throw CliException.Usage(e.Message);
         }
 
         var results = new List<Measured>();
@@ -99,7 +98,7 @@ public static class BenchRecordCommand
             Measured? m = Measure(w, repeat, withHeaptrack ? Heaptrack : null);
             if (m is null)
             {
-                return 1;
+                return ExitCodes.No;
             }
 
             results.Add(m);
@@ -117,13 +116,16 @@ public static class BenchRecordCommand
         var recorded = new Variant("ptrecord", []);
         var heap = new Variant("heaptrack", []);
         int expectedExit = int.MinValue;
+        Variant[] variants = heaptrack is not null ? [plain, recorded, heap] : [plain, recorded];
+        var progress = new ProgressDisplay();
+        int runs = 0;
         try
         {
             for (int i = 0; i < repeat; i++)
             {
-                foreach (Variant v in heaptrack is not null ? new[] { plain, recorded, heap } : [plain, recorded])
+                foreach (Variant v in variants)
                 {
-                    Console.Error.Write($"\rbench-record: {w.Name}: round {i + 1}/{repeat}, {v.Name}...          ");
+                    progress.Fraction(w.Name, (double)runs++ / (repeat * variants.Length));
                     string[] cmd = v == heap ? [heaptrack!, "-o", Path.Combine(work, "ht.%p"), .. w.Command] : [.. w.Command];
                     RecordingResult r = Recorder.Run(new RecordingOptions
                     {
@@ -141,7 +143,8 @@ public static class BenchRecordCommand
 
                     if (r.ExitCode != expectedExit)
                     {
-                        Console.Error.WriteLine($"\nbench-record: {w.Name}: the {v.Name} run exited with {r.ExitCode}, the unrecorded one with {expectedExit}: " +
+                        progress.Finish();
+                        Console.Error.WriteLine($"bench-record: {w.Name}: the {v.Name} run exited with {r.ExitCode}, the unrecorded one with {expectedExit}: " +
                                                 System.Text.Encoding.UTF8.GetString(r.StandardError));
                         return null;
                     }
@@ -150,7 +153,7 @@ public static class BenchRecordCommand
                 }
             }
 
-            Console.Error.Write("\r" + new string(' ', 70) + "\r");
+            progress.Finish();
             long events = 0, rawBytes = 0, packedBytes = 0;
             IReadOnlyList<string> files = [trace, .. Recorder.FindChildTraces(trace)];
             foreach (string file in files)

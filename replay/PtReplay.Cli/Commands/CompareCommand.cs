@@ -6,7 +6,7 @@ namespace PtReplay.Cli.Commands;
 
 /// <summary>
 /// `ptreplay compare A B [--json]`: two replay outputs side by side, with B / A per engine and figure.
-/// Exit codes: 0 printed, 2 an input is missing or unreadable (the message names the file).
+/// Exit codes: <see cref="ExitCodes"/> (0 printed, 3 an input is missing or unreadable: the message names the file).
 /// </summary>
 public static class CompareCommand
 {
@@ -23,26 +23,18 @@ public static class CompareCommand
             "Examples:\n" +
             "  ptreplay compare out/py-default out/py-arena2\n" +
             "  ptreplay compare old/summary.json new/summary.json --json\n\n" +
-            "Exit codes: 0 printed, 2 an input is missing or unreadable.")
+            ExitCodes.Help)
         {
             a, b, json,
         };
-        command.SetAction(parse =>
+        command.SetAction(CliErrors.Guard("compare", parse =>
         {
-            try
-            {
-                var comparison = Comparison.Of(
-                    ReplayOutputReader.Read(parse.GetValue(a)!, withSeries: false),
-                    ReplayOutputReader.Read(parse.GetValue(b)!, withSeries: false));
-                Console.Write(parse.GetValue(json) ? comparison.ToJson() + "\n" : comparison.ToText());
-                return 0;
-            }
-            catch (ReportInputException ex)
-            {
-                Console.Error.WriteLine($"compare: {ex.Message}");
-                return 2;
-            }
-        });
+            var comparison = Comparison.Of(
+                ReplayOutputReader.Read(parse.GetValue(a)!, withSeries: false),
+                ReplayOutputReader.Read(parse.GetValue(b)!, withSeries: false));
+            Console.Write(parse.GetValue(json) ? comparison.ToJson() + "\n" : comparison.ToText());
+            return ExitCodes.Ok;
+        }));
         return command;
     }
 }

@@ -2,14 +2,13 @@ using System.CommandLine;
 using PtReplay.Replay.Gate;
 using PtReplay.Reports.Gate;
 using PtReplay.Reports.Input;
-using PtReplay.Traces;
 
 namespace PtReplay.Cli.Commands;
 
 /// <summary>
 /// `ptreplay gate --baseline FILE [--update] TRACE...`: the model's regression gate (logic in
 /// <see cref="ModelGate"/> and <see cref="GateCheck"/>).
-/// Exit codes: 0 every figure equal (or baseline written), 1 a figure differs, 2 bad input.
+/// Exit codes: <see cref="ExitCodes"/> (0 every figure equal or baseline written, 1 a figure differs).
 /// </summary>
 public static class GateCommand
 {
@@ -28,69 +27,54 @@ public static class GateCommand
             "Examples:\n" +
             "  ptreplay gate --baseline reports/baseline/model-baseline.json traces/samples/*.trace\n" +
             "  ptreplay gate --baseline reports/baseline/model-baseline.json --update traces/samples/*.trace\n\n" +
-            "Exit codes: 0 all figures equal (or baseline updated), 1 some figure differs, 2 missing or unreadable trace or baseline.")
+            "A figure that differs exits 1.\n" +
+            ExitCodes.Help)
         {
             traces, baseline, update,
         };
-        command.SetAction(parse =>
+        command.SetAction(CliErrors.Guard("gate", parse =>
         {
             FileInfo[] files = parse.GetValue(traces) ?? [];
-            string baselinePath = parse.GetValue(baseline)!.FullName;
             bool rewrite = parse.GetValue(update);
-            try
+            string baselinePath = rewrite
+                ? CliPaths.OutputFile(parse.GetValue(baseline)!.FullName)
+                : CliPaths.Input(parse.GetValue(baseline)!.FullName, "baseline");
+            string[] paths = files.Select(f => CliPaths.Input(f.FullName)).ToArray();
+            ModelBaseline expected = rewrite ? new ModelBaseline() : ModelBaseline.Read(baselinePath);
+            var diffs = new List<string>();
+            foreach (string file in paths)
             {
-                ModelBaseline expected = rewrite ? new ModelBaseline() : ModelBaseline.Read(baselinePath);
-                var diffs = new List<string>();
-                foreach (FileInfo file in files)
-                {
-                    if (!file.Exists)
-                    {
-                        Console.Error.WriteLine($"gate: trace {file.FullName} not found");
-                        return 2;
-                    }
-
-                    Console.Error.WriteLine($"gate: replaying {file.Name} into the model");
-                    IReadOnlyDictionary<string, long> figures = ModelGate.Measure(file.FullName);
-                    string key = ModelBaseline.Key(file.FullName);
-                    if (rewrite)
-                    {
-                        expected.Traces[key] = figures;
-                        continue;
-                    }
-
-                    IReadOnlyList<string> d = GateCheck.Differences(expected, key, figures);
-                    Console.WriteLine(d.Count == 0
-                        ? $"{key}: same ({figures["parity_identical"]}/{figures["parity_allocations"]} identical, peak footprint {figures["peak_footprint_bytes"]} B)"
-                        : $"{key}: CHANGED");
-                    diffs.AddRange(d);
-                }
-
+                Console.Error.WriteLine($"gate: replaying {Path.GetFileName(file)} into the model");
+                IReadOnlyDictionary<string, long> figures = ModelGate.Measure(file);
+                string key = ModelBaseline.Key(file);
                 if (rewrite)
                 {
-                    expected.Write(baselinePath);
-                    Console.WriteLine($"wrote {baselinePath} ({files.Length} trace(s))");
-                    return 0;
+                    expected.Traces[key] = figures;
+                    continue;
                 }
 
-                foreach (string d in diffs)
-                {
-                    Console.WriteLine("  " + d);
-                }
+                IReadOnlyList<string> d = GateCheck.Differences(expected, key, figures);
+                Console.WriteLine(d.Count == 0
+                    ? $"{key}: same ({figures["parity_identical"]}/{figures["parity_allocations"]} identical, peak footprint {figures["peak_footprint_bytes"]} B)"
+                    : $"{key}: CHANGED");
+                diffs.AddRange(d);
+            }
 
-                Console.WriteLine(diffs.Count == 0 ? "gate: PASS" : $"gate: FAIL ({diffs.Count} figure(s) differ from {baselinePath})");
-                return diffs.Count == 0 ? 0 : 1;
-            }
-            catch (ReportInputException ex)
+            if (rewrite)
             {
-                Console.Error.WriteLine($"gate: {ex.Message}");
-                return 2;
+                expected.Write(baselinePath);
+                Console.WriteLine($"wrote {baselinePath} ({files.Length} trace(s))");
+                return 0;
             }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or NotSupportedException or TraceCorruptException)
+
+            foreach (string d in diffs)
             {
-                Console.Error.WriteLine($"gate: {ex.Message}");
-                return 2;
+                Console.WriteLine("  " + d);
             }
-        });
+
+            Console.WriteLine(diffs.Count == 0 ? "gate: PASS" : $"gate: FAIL ({diffs.Count} figure(s) differ from {baselinePath})");
+            return diffs.Count == 0 ? 0 : 1;
+        }));
         return command;
     }
 }

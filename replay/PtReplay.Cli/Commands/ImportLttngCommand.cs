@@ -52,28 +52,23 @@ public static class ImportLttngCommand
             "Output (stderr): one line per trace written (events, threads, pid), warnings for discarded events and a " +
             "missing vtid context. A missing folder, a folder with no libc events, a damaged file or a missing babeltrace2 " +
             "fail with a message that names it.\n" +
-            TraceProblem.ExitCodesHelp)
+            ExitCodes.Help)
         {
             input, output, babeltrace,
         };
-        verb.SetAction(parse =>
+        verb.SetAction(CliErrors.Guard("import-lttng", parse =>
         {
             string inPath = parse.GetValue(input)!;
-            string outPath = parse.GetValue(output)!;
-            var progress = new ProgressLine("import-lttng");
-            try
+            string outPath = CliPaths.OutputFile(parse.GetValue(output)!);
+            LttngImportResult result;
+            using (var progress = new ProgressDisplay())
             {
-                LttngImportResult result = LttngImporter.Import(inPath, outPath, parse.GetValue(babeltrace), progress);
-                progress.Done();
-                Report(result, inPath);
-                return TraceProblem.Ok;
+                result = LttngImporter.Import(inPath, outPath, parse.GetValue(babeltrace), progress.For("import-lttng"));
             }
-            catch (Exception e) when (TraceProblem.IsTraceProblem(e))
-            {
-                progress.Done();
-                return TraceProblem.Report("import-lttng", e);
-            }
-        });
+
+            Report(result, inPath);
+            return ExitCodes.Ok;
+        }));
         return verb;
     }
 

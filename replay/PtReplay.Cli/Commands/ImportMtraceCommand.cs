@@ -23,25 +23,18 @@ public static class ImportMtraceCommand
             "  ptreplay import-mtrace app.mtrace -o app.trace\n" +
             "  ptreplay import-mtrace app.mtrace -o app.trace && ptreplay info app.trace\n\n" +
             "Output (stderr): one line with the number of events written. A malformed line fails with FILE:LINE.\n" +
-            TraceProblem.ExitCodesHelp)
+            ExitCodes.Help)
         {
             input, output,
         };
-        verb.SetAction(parse =>
+        verb.SetAction(CliErrors.Guard("import-mtrace", parse =>
         {
-            string inPath = parse.GetValue(input)!;
-            string outPath = parse.GetValue(output)!;
-            try
-            {
-                long events = MtraceImporter.Import(inPath, outPath);
-                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ptreplay import-mtrace: {outPath}: {events:N0} events from {inPath}"));
-                return TraceProblem.Ok;
-            }
-            catch (Exception e) when (TraceProblem.IsTraceProblem(e))
-            {
-                return TraceProblem.Report("import-mtrace", e);
-            }
-        });
+            string inPath = CliPaths.Input(parse.GetValue(input)!, "mtrace");
+            string outPath = CliPaths.OutputFile(parse.GetValue(output)!);
+            long events = MtraceImporter.Import(inPath, outPath);
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ptreplay import-mtrace: {outPath}: {events:N0} events from {inPath}"));
+            return ExitCodes.Ok;
+        }));
         return verb;
     }
 }

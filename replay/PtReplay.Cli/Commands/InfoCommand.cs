@@ -37,34 +37,30 @@ public static class InfoCommand
             "truncated_at_offset, corrupt (null or {offset, event_index, message}), anomalies ({kind: count, " +
             "examples: [{kind, event_index, event}]}).\n" +
             "A truncated trace is summarised up to its last complete block (exit code 0); a corrupt one up to " +
-            "the damage (exit code 1).\n" +
-            TraceProblem.ExitCodesHelp)
+            "the damage (exit code 3).\n" +
+            ExitCodes.Help)
         {
             trace, json,
         };
-        verb.SetAction(parse =>
+        verb.SetAction(CliErrors.Guard("info", parse =>
         {
             string path = parse.GetValue(trace)!;
-            try
+            using TraceReader reader = TraceReader.Open(CliPaths.Input(path));
+            TraceStatistics stats;
+            using (var progress = new ProgressDisplay())
             {
-                using TraceReader reader = TraceReader.Open(path);
-                var progress = new ProgressLine("info");
-                TraceStatistics stats = TraceStatistics.Compute(reader, progress);
-                progress.Done();
-                Console.Out.Write(parse.GetValue(json) ? Json(path, reader, stats) : Text(path, reader, stats));
-                if (stats.Corruption is not null)
-                {
-                    Console.Error.WriteLine($"ptreplay info: {stats.Corruption.Message}");
-                    return TraceProblem.TraceError;
-                }
+                stats = TraceStatistics.Compute(reader, progress.For("info"));
+            }
 
-                return TraceProblem.Ok;
-            }
-            catch (Exception e) when (TraceProblem.IsTraceProblem(e))
+            Console.Out.Write(parse.GetValue(json) ? Json(path, reader, stats) : Text(path, reader, stats));
+            if (stats.Corruption is not null)
             {
-                return TraceProblem.Report("info", e);
+                Console.Error.WriteLine($"ptreplay info: {stats.Corruption.Message}");
+                return ExitCodes.BadInput;
             }
-        });
+
+            return ExitCodes.Ok;
+        }));
         return verb;
     }
 

@@ -17,46 +17,51 @@ public static class PackCommand
             Description = "Block codec: Zstd (default, best size and fast to read), Brotli, Deflate or Raw.",
             DefaultValueFactory = _ => TraceWriterOptions.Packed.Codec,
         };
-        var level = new Option<int>("--level") { Description = "Codec level (zstd 1-22, brotli 0-11; 0 = the packed default)." };
+        var level = new Option<int>("--level") { Description = "Codec level: zstd 1-22, brotli 0-11, deflate -1 (fastest), 1 (optimal) or 2 (smallest), raw 0; 0 = the packed default (zstd 6, brotli 5, deflate smallest)." };
         var verb = new Command("pack",
             "Rewrite a trace into the packed layout (traces/FORMAT.md): the events of all threads merged in " +
             "timestamp order into large compressed blocks. The events read back are identical, thread numbers " +
             "included; packed files are several times smaller and faster to read than raw recordings. " +
             "A truncated input gives a truncated output; a corrupt input is packed up to the damage and the " +
-            "verb fails with exit code 1.\n\n" +
+            "verb fails with exit code 3.\n\n" +
             "Examples:\n" +
             "  ptreplay pack app.raw.trace -o app.trace\n" +
             "  ptreplay pack app.trace -o app.trace --codec Brotli\n\n" +
             "Output (stderr): one line with events, input and output bytes, and bytes per event.\n" +
-            TraceProblem.ExitCodesHelp)
+            ExitCodes.Help)
         {
             input, output, codec, level,
         };
-        verb.SetAction(parse =>
+        verb.SetAction(CliErrors.Guard("pack", parse =>
         {
-            string inPath = parse.GetValue(input)!;
-            string outPath = parse.GetValue(output)!;
-            var options = new TraceWriterOptions { Codec = parse.GetValue(codec), Level = parse.GetValue(level) };
-            try
+            BlockCodec chosen = parse.GetValue(codec);
+            int chosenLevel = parse.GetValue(level);
+            (int min, int max) = TraceWriterOptions.LevelRange(chosen);
+            if (chosenLevel < min || chosenLevel > max)
             {
-                var progress = new ProgressLine("pack");
-                PackResult r = TracePacker.Pack(inPath, outPath, options, progress);
-                progress.Done();
-                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"ptreplay pack: {outPath}: {r.Events:N0} events, {r.InputBytes:N0} -> {r.OutputBytes:N0} bytes, {r.BytesPerEvent:F2} bytes/event{(r.Truncated ? " (input truncated: output kept truncated)" : "")}"));
-                if (r.Corruption is not null)
-                {
-                    Console.Error.WriteLine($"ptreplay pack: {r.Corruption.Message}; the output holds the {r.Events:N0} events before the damage");
-                    return TraceProblem.TraceError;
-                }
+                throw CliException.Usage(string.Create(CultureInfo.InvariantCulture,
+                    $"--level {chosenLevel}: {chosen} accepts {min} to {max}{(chosen == BlockCodec.Deflate ? " (-1 fastest, 1 optimal, 2 smallest, 0 default)" : " (0 = default)")}"));
+            }
 
-                return TraceProblem.Ok;
-            }
-            catch (Exception e) when (TraceProblem.IsTraceProblem(e))
+            string inPath = CliPaths.Input(parse.GetValue(input)!);
+            string outPath = CliPaths.OutputFile(parse.GetValue(output)!);
+            var options = new TraceWriterOptions { Codec = chosen, Level = chosenLevel };
+            PackResult r;
+            using (var progress = new ProgressDisplay())
             {
-                return TraceProblem.Report("pack", e);
+                r = TracePacker.Pack(inPath, outPath, options, progress.For("pack"));
             }
-        });
+
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"ptreplay pack: {outPath}: {r.Events:N0} events, {r.InputBytes:N0} -> {r.OutputBytes:N0} bytes, {r.BytesPerEvent:F2} bytes/event{(r.Truncated ? " (input truncated: output kept truncated)" : "")}"));
+            if (r.Corruption is not null)
+            {
+                Console.Error.WriteLine($"ptreplay pack: {r.Corruption.Message}; the output holds the {r.Events:N0} events before the damage");
+                return ExitCodes.BadInput;
+            }
+
+            return ExitCodes.Ok;
+        }));
         return verb;
     }
 }

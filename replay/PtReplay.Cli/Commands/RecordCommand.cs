@@ -47,18 +47,18 @@ public static class RecordCommand
             "  PYTHONMALLOC=malloc ptreplay record -o py.trace -- python3 app.py\n" +
             "  ptreplay record -o sort.trace --no-follow -- sort big.txt\n" +
             "  ptreplay record -o sqlite.trace -w sqlite\n\n" +
-            "Exit codes: the program's (128+N when signal N killed it); 2 when the program could not be started or the arguments are wrong.")
+            "Exit codes: the program's own (128+N when signal N killed it), except 2 when the arguments are wrong, 4 when " +
+            "the trace cannot be written and 5 when the program could not be started. The other verbs: " + ExitCodes.Help)
         {
             output, noFollow, raw, workload, command,
         };
-        verb.SetAction(parse =>
+        verb.SetAction(CliErrors.Guard("record", parse =>
         {
             string[] cmd = parse.GetValue(command) ?? [];
             string? name = parse.GetValue(workload);
             if ((name is null) == (cmd.Length == 0))
             {
-                Console.Error.WriteLine("ptreplay record: give either a command after -- or a bundled workload (-w NAME), not both or neither.");
-                return 2;
+                throw CliException.Usage("give either a command after -- or a bundled workload (-w NAME), not both or neither.");
             }
 
             BundledWorkload? w = null;
@@ -70,8 +70,7 @@ public static class RecordCommand
                 }
                 catch (Exception e) when (e is ArgumentException or IOException)
                 {
-                    Console.Error.WriteLine($"ptreplay record: {e.Message}");
-                    return 2;
+                    throw CliException.Usage(e.Message);
                 }
             }
 
@@ -84,7 +83,7 @@ public static class RecordCommand
                 FollowChildren = !parse.GetValue(noFollow),
             };
             return Run(options, packTrace: !parse.GetValue(raw));
-        });
+        }));
         return verb;
     }
 
@@ -101,7 +100,7 @@ public static class RecordCommand
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or FileNotFoundException or InvalidOperationException)
         {
             Console.Error.WriteLine($"ptreplay record: cannot run '{options.Command[0]}': {e.Message}");
-            return 2;
+            return ExitCodes.CannotRun;
         }
 
         try

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using PtReplay.Allocator.Tunables;
 using PtReplay.Replay;
 using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Preparation;
@@ -11,8 +12,8 @@ namespace PtReplay.Cli.Commands;
 /// <summary>
 /// `ptreplay replay TRACE --engine ... --out DIR`: replays one trace into the model and real allocators
 /// and writes DIR/summary.json plus CSV series.
-/// Exit codes: 0 summary written (an engine that could not run has an "error" entry), 1 bad arguments,
-/// 2 the trace cannot be read, 3 --strict stopped at a bad event.
+/// Exit codes: <see cref="ExitCodes"/> (0 summary written, even when an engine could not run and has an "error"
+/// entry; 3 also when --strict stopped at a bad event; 5 when no engine could run).
 /// </summary>
 public static class ReplayCommand
 {
@@ -25,7 +26,7 @@ public static class ReplayCommand
             Description = "Comma-separated engines: sim (the C# ptmalloc model), glibc, jemalloc, tcmalloc, mimalloc.",
             DefaultValueFactory = _ => string.Join(',', ReplayRunner.AllEngines),
         };
-        var outDir = new Option<DirectoryInfo>("--out", "-o") { Description = "Output folder (created).", Required = true };
+        var outDir = new Option<string>("--output", "-o", "--out") { Description = "Output folder (created).", Required = true };
         var threads = new Option<string>("--threads")
         {
             Description = "serial: the recorded global order, deterministic; concurrent: per-thread order only (real contention; " +
@@ -92,87 +93,71 @@ public static class ReplayCommand
             "  ptreplay replay py.trace -o out/py-a2 --engine sim,glibc --tunables glibc.malloc.arena_max=2\n" +
             "  ptreplay replay mt.trace -o out/mt-cmp --engine glibc,sim        # sim starts with glibc's thread-setup bytes (auto)\n" +
             "  ptreplay replay mt.trace -o out/mt-alone --engine sim --sim-preamble none   # the model as in a fresh process\n\n" +
-            "Exit codes: 0 summary written (engines that could not run carry an \"error\"), 1 bad arguments, " +
-            "2 trace unreadable, 3 --strict stopped at a bad event.")
+            "An engine that could not run carries an \"error\" in summary.json and the run still exits 0, unless no engine " +
+            "ran (5). --strict stopping at a bad event exits 3.\n" +
+            ExitCodes.Help)
         {
             trace, engines, outDir, threads, touch, tunables, strict, sampleEvery, nullAllocator, noTiming, keep,
             simPreamble, pace,
         };
 
-        command.SetAction(parse =>
+        command.SetAction(CliErrors.Guard("replay", parse =>
         {
-            FileInfo file = parse.GetValue(trace)!;
             var engineList = (parse.GetValue(engines) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             var unknown = engineList.Where(e => !ReplayRunner.AllEngines.Contains(e)).ToList();
             if (engineList.Length == 0 || unknown.Count > 0)
             {
-                Console.Error.WriteLine($"replay: unknown engine(s) {string.Join(", ", unknown)}; known: {string.Join(", ", ReplayRunner.AllEngines)}");
-                return 1;
+                throw CliException.Usage($"--engine: unknown engine(s) '{string.Join(", ", unknown)}'; known: {string.Join(", ", ReplayRunner.AllEngines)}");
             }
 
             long every = parse.GetValue(sampleEvery);
             if (every < 1)
             {
-                Console.Error.WriteLine("replay: --sample-every must be at least 1");
-                return 1;
+                throw CliException.Usage("--sample-every must be at least 1");
             }
 
             string? preambleError = SimPreambleResolver.TryParse(parse.GetValue(simPreamble) ?? "auto", out SimPreambleMode preambleMode, out ulong preambleBytes);
             if (preambleError is not null)
             {
-                Console.Error.WriteLine($"replay: --sim-preamble: {preambleError}");
-                return 1;
+                throw CliException.Usage($"--sim-preamble: {preambleError}");
             }
 
             string? paceError = ReplayPace.TryParse(parse.GetValue(pace) ?? "max", out ReplayPace replayPace);
             if (paceError is not null)
             {
-                Console.Error.WriteLine($"replay: --pace: {paceError}");
-                return 1;
+                throw CliException.Usage($"--pace: {paceError}");
             }
 
-            if (!file.Exists)
-            {
-                Console.Error.WriteLine($"replay: trace {file.FullName} not found");
-                return 2;
-            }
+            string? tunableText = parse.GetValue(tunables);
+            string? checkedTunables = tunableText is null ? null : MallocTunables.ParseChecked(tunableText).ToGlibcTunables();
+            string file = CliPaths.Input(parse.GetValue(trace)!.FullName);
+            string dir = CliPaths.OutputDirectory(parse.GetValue(outDir)!);
 
-            var progress = new ProgressPrinter();
+            using var progress = new ProgressDisplay();
             var options = new ReplayOptions
             {
                 Threads = parse.GetValue(threads) == "concurrent" ? ThreadMode.Concurrent : ThreadMode.Serial,
                 Touch = parse.GetValue(touch) switch { "none" => TouchMode.None, "full" => TouchMode.Full, _ => TouchMode.Page },
-                Tunables = parse.GetValue(tunables),
+                Tunables = checkedTunables,
                 NullAllocator = parse.GetValue(nullAllocator),
                 NoTiming = parse.GetValue(noTiming),
                 Pace = replayPace,
                 LogAddresses = parse.GetValue(keep),
                 SimPreamble = preambleMode,
                 SimPreambleBytes = preambleBytes,
-                Progress = progress.Report,
-                PrepareProgress = n => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"prepare: {n} events read")),
+                Progress = (engine, fraction) => progress.Fraction(engine, fraction),
+                PrepareProgress = n =>
+                {
+                    progress.SetTotal(n);
+                    progress.Count("prepare", n);
+                },
             };
-            string dir = parse.GetValue(outDir)!.FullName;
-            ReplayReport report;
-            try
-            {
-                report = ReplayRunner.RunFile(file.FullName, engineList, dir, options,
-                    new PreparationOptions { Strict = parse.GetValue(strict), SampleEvery = every }, parse.GetValue(keep));
-            }
-            catch (TraceIssueException ex)
-            {
-                Console.Error.WriteLine($"replay: {ex.Message}");
-                return 3;
-            }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or NotSupportedException)
-            {
-                Console.Error.WriteLine($"replay: cannot read {file.FullName}: {ex.Message}");
-                return 2;
-            }
-
+            ReplayReport report = ReplayRunner.RunFile(file, engineList, dir, options,
+                new PreparationOptions { Strict = parse.GetValue(strict), SampleEvery = every }, parse.GetValue(keep));
+            progress.Dispose();
             PrintReport(report, dir);
-            return 0;
-        });
+            return report.Results.Count > 0 && report.Results.All(r => r.Error is not null) ? ExitCodes.CannotRun : ExitCodes.Ok;
+        }));
         return command;
     }
 
@@ -208,24 +193,5 @@ public static class ReplayCommand
         }
 
         Console.WriteLine($"wrote {Path.Combine(dir, "summary.json")}");
-    }
-
-    /// <summary>Progress on stderr, at most one line per engine per 10%.</summary>
-    private sealed class ProgressPrinter
-    {
-        private readonly Dictionary<string, int> _last = new(StringComparer.Ordinal);
-
-        public void Report(string engine, double fraction)
-        {
-            lock (_last)
-            {
-                int tenth = (int)(fraction * 10);
-                if (!_last.TryGetValue(engine, out int last) || tenth > last)
-                {
-                    _last[engine] = tenth;
-                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{engine}: {tenth * 10}%"));
-                }
-            }
-        }
     }
 }

@@ -6,7 +6,7 @@ namespace PtReplay.Cli.Commands;
 
 /// <summary>
 /// `ptreplay report DIR... -o report.html`: one self-contained HTML page comparing the engines of each replay output.
-/// Exit codes: 0 written, 2 an input is missing or unreadable (the message names the file).
+/// Exit codes: <see cref="ExitCodes"/> (0 written, 3 an input is missing or unreadable, 4 the page cannot be written).
 /// </summary>
 public static class ReportCommand
 {
@@ -27,40 +27,33 @@ public static class ReportCommand
             "Examples:\n" +
             "  ptreplay report out/replay-python out/replay-sqlite -o report.html\n" +
             "  ptreplay report reports/out/20260101T000000Z/replay-* -o report.html\n\n" +
-            "Exit codes: 0 written, 2 an input is missing or unreadable.")
+            ExitCodes.Help)
         {
             dirs, output,
         };
-        command.SetAction(parse =>
+        command.SetAction(CliErrors.Guard("report", parse =>
         {
             string[] inputs = parse.GetValue(dirs) ?? [];
-            string target = parse.GetValue(output)!.FullName;
+            string target = CliPaths.OutputFile(parse.GetValue(output)!.FullName);
+            var outputs = new List<ReplayOutput>();
+            foreach (string input in inputs)
+            {
+                outputs.Add(ReplayOutputReader.Read(input));
+            }
+
+            string html = HtmlReport.Build(outputs, name => Console.Error.WriteLine($"report: plotting {name}"));
             try
             {
-                var outputs = new List<ReplayOutput>();
-                foreach (string input in inputs)
-                {
-                    outputs.Add(ReplayOutputReader.Read(input));
-                }
-
-                string html = HtmlReport.Build(outputs, name => Console.Error.WriteLine($"report: plotting {name}"));
-                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                 File.WriteAllText(target, html);
             }
-            catch (ReportInputException ex)
+            catch (IOException e)
             {
-                Console.Error.WriteLine($"report: {ex.Message}");
-                return 2;
-            }
-            catch (IOException ex)
-            {
-                Console.Error.WriteLine($"report: cannot write {target}: {ex.Message}");
-                return 2;
+                throw CliException.OutputFailed($"{target}: cannot write the report: {e.Message}", e);
             }
 
             Console.WriteLine($"wrote {target}");
-            return 0;
-        });
+            return ExitCodes.Ok;
+        }));
         return command;
     }
 }

@@ -10,8 +10,8 @@ namespace PtReplay.Cli.Commands;
 /// <summary>
 /// `ptreplay verify TRACE`: replays a recorded trace into the C# ptmalloc model and compares every returned
 /// address with the recorded one (logic: <see cref="TraceVerifier"/>).
-/// Exit codes: 0 every allocation identical, 1 divergence or the model stopped like glibc would abort,
-/// 2 bad arguments or unreadable trace.
+/// Exit codes: <see cref="ExitCodes"/> (0 every allocation identical, 1 divergence or the model stopped like glibc
+/// would abort, 3 the trace is unreadable or has no brk0).
 /// </summary>
 public static class VerifyCommand
 {
@@ -37,35 +37,25 @@ public static class VerifyCommand
             "Examples:\n" +
             "  ptreplay verify py.trace\n" +
             "  ./run-bench.sh verify sqlite.trace --tunables glibc.malloc.tcache_count=0\n\n" +
-            "Exit codes: 0 all allocations identical, 1 divergence (or glibc would have aborted), 2 bad arguments or unreadable trace.")
+            "A divergence, or a call glibc would have aborted on, exits 1.\n" +
+            ExitCodes.Help)
         {
             trace, tunables,
         };
-        command.SetAction(parse =>
+        command.SetAction(CliErrors.Guard("verify", parse =>
         {
-            FileInfo file = parse.GetValue(trace)!;
-            if (!file.Exists)
-            {
-                Console.Error.WriteLine($"verify: trace {file.FullName} not found");
-                return 2;
-            }
             string? t = parse.GetValue(tunables);
-            try
-            {
-                using var reader = TraceReader.Open(file.FullName);
-                return Run(reader, t is null ? null : MallocTunables.Parse(t), Console.Out, Console.Error);
-            }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or NotSupportedException or TraceCorruptException)
-            {
-                Console.Error.WriteLine($"verify: cannot read {file.FullName}: {ex.Message}");
-                return 2;
-            }
-        });
+            MallocTunables? checkedTunables = t is null ? null : MallocTunables.ParseChecked(t);
+            string file = CliPaths.Input(parse.GetValue(trace)!.FullName);
+            using var reader = TraceReader.Open(file);
+            using var progress = new ProgressDisplay();
+            return Run(reader, checkedTunables, Console.Out, Console.Error, progress);
+        }));
         return command;
     }
 
     /// <summary>Verifies an open trace, writing the report; returns the exit code.</summary>
-    public static int Run(TraceReader reader, MallocTunables? tunables, TextWriter output, TextWriter progress)
+    public static int Run(TraceReader reader, MallocTunables? tunables, TextWriter output, TextWriter progress, ProgressDisplay? display = null)
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(output);
@@ -73,20 +63,20 @@ public static class VerifyCommand
         var inv = CultureInfo.InvariantCulture;
         if (reader.Header.Brk0 == 0)
         {
-            progress.WriteLine($"verify: {reader.Path} has no brk0 in its header; heap offsets cannot be compared (record it with `ptreplay record`)");
-            return 2;
+            progress.WriteLine($"ptreplay verify: {reader.Path} has no brk0 in its header; heap offsets cannot be compared (record it with `ptreplay record`)");
+            return ExitCodes.BadInput;
         }
 
         InheritedHeap? inherited = InheritedHeap.Find(reader.Path, reader.Header, out string? missing);
         if (missing is not null)
         {
-            progress.WriteLine($"verify: {reader.Path} is a fork child, but {missing}: replaying it from an empty heap, so blocks it inherited are unknown");
+            progress.WriteLine($"ptreplay verify: {reader.Path} is a fork child, but {missing}: replaying it from an empty heap, so blocks it inherited are unknown");
         }
 
         var verifier = new TraceVerifier(inherited?.OldestHeader ?? reader.Header, tunables);
         if (inherited is not null)
         {
-            ParityReport prefix = InheritedPrefix(verifier, inherited, progress);
+            ParityReport prefix = InheritedPrefix(verifier, inherited, progress, display);
             output.WriteLine(string.Create(inv,
                 $"inherited heap: {Path.GetFileName(inherited.Parent.ParentPath)} up to its fork (event {inherited.Parent.ParentEvents:N0}); " +
                 $"{prefix.Events:N0} parent events replayed first, {prefix.Summary}"));
@@ -96,7 +86,8 @@ public static class VerifyCommand
             }
         }
 
-        var report = verifier.Run(reader.ReadAll(), new Progress(progress));
+        var report = verifier.Run(reader.ReadAll(), display?.For("verify"));
+        display?.Finish();
         if (reader.IsTruncated)
             progress.WriteLine(string.Create(inv, $"verify: trace truncated at byte {reader.TruncatedAtOffset}; verified the events before it"));
         if (report.First is { } d)
@@ -114,27 +105,19 @@ public static class VerifyCommand
     }
 
     /// <summary>Replays every ancestor's events up to its fork, forking the model after each: the child's heap at its start.</summary>
-    private static ParityReport InheritedPrefix(TraceVerifier verifier, InheritedHeap inherited, TextWriter progress)
+    private static ParityReport InheritedPrefix(TraceVerifier verifier, InheritedHeap inherited, TextWriter progress, ProgressDisplay? display)
     {
         ParityReport? all = null;
         foreach (ForkPoint stage in inherited.Stages)
         {
             progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"verify: replaying {Path.GetFileName(stage.ParentPath)} up to its fork ({stage.ParentEvents:N0} events)"));
-            verifier.Run(InheritedHeap.ReadPrefix(stage), new Progress(progress));
+            verifier.Run(InheritedHeap.ReadPrefix(stage), display?.For("verify " + Path.GetFileName(stage.ParentPath)));
+            display?.Finish();
             ParityReport part = verifier.ForkChild(stage.ForkingThread);
             all = all is null ? part : ParityReport.Sum(all, part);
         }
 
         return all!;
-    }
-
-    private sealed class Progress(TextWriter w) : IProgress<long>
-    {
-        public void Report(long value)
-        {
-            if (value > 0)
-                w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"verify: {value} events"));
-        }
     }
 }

@@ -8,7 +8,7 @@ public static class VersionCommand
     /// <summary>Creates the verb.</summary>
     public static Command Create()
     {
-        var command = new Command("version", "Print the PtReplay version and the trace format version it writes.");
+        var command = new Command("version", "Print the PtReplay version and the trace format version it writes.\n" + ExitCodes.Help);
         command.SetAction(_ =>
         {
             Console.WriteLine($"ptreplay {typeof(VersionCommand).Assembly.GetName().Version} (trace format {Traces.TraceFormat.CurrentVersion})");

@@ -17,6 +17,8 @@ public enum TraceIssueKind
     Corrupt,
     /// <summary>More threads than the prepared format can name.</summary>
     TooManyThreads,
+    /// <summary>A call the trace says succeeded asked for more bytes than any process can hold (or calloc's count × size overflowed): replayed as the failed call it must have been.</summary>
+    ImpossibleSize,
 }
 
 /// <summary>

@@ -157,6 +157,11 @@ public sealed class TracePreparer : IDisposable
     /// <summary>Emits the op of call <paramref name="e"/>, whose effect on the live set is <paramref name="change"/>.</summary>
     private void AddCall(in AllocEvent e, long index, in LiveChange change)
     {
+        if (change.ImpossibleSize)
+        {
+            ImpossibleSize(in e, index);
+        }
+
         if (change.BadPointer && !BadPointer(in e, index, in change))
         {
             return;
@@ -255,6 +260,12 @@ public sealed class TracePreparer : IDisposable
             string.Create(CultureInfo.InvariantCulture, $"{e}: {what} (0x{e.Ptr:x}); {action}")));
         return replayed;
     }
+
+    /// <summary>The trace says a call succeeded that cannot: it is replayed as failed (the engines get the same request and fail it).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ImpossibleSize(in AllocEvent e, long index) =>
+        Issue(new TraceIssue(index, TraceIssueKind.ImpossibleSize, string.Create(CultureInfo.InvariantCulture,
+            $"{e} returned 0x{e.Result:x} for a request of more than {LiveSet.MaxBlockBytes} bytes (or count × size overflowed), which never succeeds; replayed as a failed call")));
 
     /// <summary>The recording missed a free: the old block at the returned address stays allocated (leaked) in the replay.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -41,7 +41,7 @@ public sealed class CompareCommandTests(Recordings recordings)
         Assert.Matches(@"glibc\s+peak_rss_bytes\s+[\d,]+\s+[\d,]+\s+2\.000", text.Stdout);
 
         var missing = CliRunner.Run("compare", a, Path.Combine(dir, "nope"));
-        Assert.Equal(2, missing.ExitCode);
+        Assert.Equal(3, missing.ExitCode);
         Assert.Contains(Path.Combine(dir, "nope"), missing.Stderr, StringComparison.Ordinal);
     }
 }

@@ -110,14 +110,14 @@ public sealed partial class ReportCommandTests(Recordings recordings)
         string dir = recordings.NewFolder("report-bad");
         string empty = Directory.CreateDirectory(Path.Combine(dir, "replay-empty")).FullName;
         var missing = CliRunner.Run("report", empty, "-o", Path.Combine(dir, "r.html"));
-        Assert.Equal(2, missing.ExitCode);
+        Assert.Equal(3, missing.ExitCode);
         Assert.Contains(Path.Combine(empty, "summary.json"), missing.Stderr, StringComparison.Ordinal);
         Assert.Contains("not found", missing.Stderr, StringComparison.Ordinal);
 
         string garbled = Directory.CreateDirectory(Path.Combine(dir, "replay-garbled")).FullName;
         File.WriteAllText(Path.Combine(garbled, "summary.json"), "{ \"trace\": { \"events\": 12, ");
         var bad = CliRunner.Run("report", garbled, "-o", Path.Combine(dir, "r.html"));
-        Assert.Equal(2, bad.ExitCode);
+        Assert.Equal(3, bad.ExitCode);
         Assert.Contains(Path.Combine(garbled, "summary.json"), bad.Stderr, StringComparison.Ordinal);
         Assert.Contains("not a summary.json", bad.Stderr, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(dir, "r.html")));

@@ -1,4 +1,3 @@
-using System.IO.Hashing;
 using PtReplay.Traces;
 using PtReplay.Traces.Format;
 
@@ -55,15 +54,14 @@ internal static class RawRecording
                 StoredLength = (uint)payload.Length,
                 RawLength = (uint)payload.Length,
                 BaseTimestamp = encoder.BaseTimestamp,
-                Crc = Crc32.HashToUInt32(payload),
-            }.Write(head);
+            }.WithCrc(payload).Write(head);
             ms.Write(head);
             ms.Write(payload);
         }
 
         if (endBlock)
         {
-            new BlockHeader { BlockMagic = BlockHeader.Magic, Flags = BlockHeader.FlagEnd, Crc = Crc32.HashToUInt32([]) }.Write(head);
+            new BlockHeader { BlockMagic = BlockHeader.Magic, Flags = BlockHeader.FlagEnd }.WithCrc([]).Write(head);
             ms.Write(head);
         }
 

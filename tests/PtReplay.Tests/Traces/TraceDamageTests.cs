@@ -151,11 +151,10 @@ public class TraceDamageTests
         {
             BlockMagic = BlockHeader.Magic, Flags = BlockHeader.FlagTimedTags, Tid = 41, EventCount = 3,
             StoredLength = (uint)payload.Length, RawLength = (uint)payload.Length, BaseTimestamp = 500,
-            Crc = System.IO.Hashing.Crc32.HashToUInt32(payload),
-        }.Write(head);
+        }.WithCrc(payload).Write(head);
         file.Write(head);
         file.Write(payload);
-        new BlockHeader { BlockMagic = BlockHeader.Magic, Flags = BlockHeader.FlagEnd, Crc = System.IO.Hashing.Crc32.HashToUInt32([]) }.Write(head);
+        new BlockHeader { BlockMagic = BlockHeader.Magic, Flags = BlockHeader.FlagEnd }.WithCrc([]).Write(head);
         file.Write(head);
 
         using TraceReader reader = TraceReader.Open(new MemoryStream(file.ToArray()));

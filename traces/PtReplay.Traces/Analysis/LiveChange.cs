@@ -45,7 +45,9 @@ public readonly record struct LiveBlock(ulong Bytes, uint Tag);
 /// <param name="Block">The pointer's block before the event, when it was live.</param>
 /// <param name="ResultWasLive">The returned address was still live (the trace misses a free): its old block was dropped.</param>
 /// <param name="NewPeak">Live bytes after the event exceed their value after every earlier event.</param>
-public readonly record struct LiveChange(LiveChangeKind Kind, PointerState Pointer, LiveBlock Block, bool ResultWasLive, bool NewPeak)
+/// <param name="ImpossibleSize">The trace says the call succeeded, but it asked for more than <see cref="LiveSet.MaxBlockBytes"/>
+/// (or count × size overflowed), which never succeeds: the call counts as <see cref="LiveChangeKind.Failed"/>.</param>
+public readonly record struct LiveChange(LiveChangeKind Kind, PointerState Pointer, LiveBlock Block, bool ResultWasLive, bool NewPeak, bool ImpossibleSize = false)
 {
     /// <summary>True when the pointer argument was not live (<see cref="PointerState.Unknown"/> or <see cref="PointerState.Freed"/>).</summary>
     public bool BadPointer => Pointer >= PointerState.Unknown;

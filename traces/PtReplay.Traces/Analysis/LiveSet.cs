@@ -15,8 +15,11 @@ namespace PtReplay.Traces.Analysis;
 /// <list type="bullet">
 /// <item>an allocating call (malloc, calloc, memalign, posix_memalign, aligned_alloc, valloc, pvalloc, and
 /// realloc/reallocarray of NULL) with a non-NULL result makes the result live with
-/// <see cref="AllocEvent.RequestedBytes"/> (calloc/reallocarray: count × size, saturating at 2^64-1 on overflow);
-/// with a NULL result it changes nothing (<see cref="LiveChangeKind.Failed"/>);</item>
+/// <see cref="AllocEvent.RequestedBytes"/> (calloc/reallocarray: count × size); with a NULL result it changes nothing
+/// (<see cref="LiveChangeKind.Failed"/>);</item>
+/// <item>a call asking for more than <see cref="MaxBlockBytes"/> (count × size overflowing included) fails in glibc
+/// whatever the trace says: it is <see cref="LiveChangeKind.Failed"/> (a realloc's pointer stays live), and a non-NULL
+/// recorded result is reported as <see cref="LiveChange.ImpossibleSize"/>;</item>
 /// <item>free(p) of a live p removes p's block and remembers p as freed; free(NULL) changes nothing; free of an
 /// address that is not live changes nothing and reports it as <see cref="PointerState.Freed"/> (a double free)
 /// when p is remembered as freed, else <see cref="PointerState.Unknown"/>;</item>
@@ -30,7 +33,9 @@ namespace PtReplay.Traces.Analysis;
 /// (<see cref="LiveChange.ResultWasLive"/>: the trace misses a free);</item>
 /// <item>markers (thread start/exit, fork, exec) change nothing.</item>
 /// </list>
-/// <see cref="PeakLiveBytes"/> and <see cref="PeakLiveBlocks"/> are the maxima after any event (0 for an empty trace).</para>
+/// <see cref="PeakLiveBytes"/> and <see cref="PeakLiveBlocks"/> are the maxima after any event (0 for an empty trace).
+/// Live bytes are summed exactly (with a carry word); <see cref="LiveBytes"/> shows 2^64-1 while the sum is above it
+/// (<see cref="Saturated"/>), which only a damaged trace can reach.</para>
 /// <para><b>Remembered frees</b>: a freed address is remembered until it is returned again. At most
 /// <c>rememberedFrees</c> are kept: when a block is freed while that many are remembered, all are forgotten first
 /// (later frees of those addresses then read <see cref="PointerState.Unknown"/>), which bounds memory by the live set
@@ -60,6 +65,14 @@ public sealed class LiveSet
     private const int MaxCapacity = 1 << 30;
     private const int FreedBlock = -1;
 
+    /// <summary>
+    /// The largest block a call can get: 2^56 bytes, the user address space of x86_64 with 5-level paging (and more
+    /// than any other 64-bit Linux gives a process). glibc refuses more than PTRDIFF_MAX (2^63-1) outright and the
+    /// kernel cannot map more than the address space, so a larger request (or a calloc whose count × size overflows)
+    /// never succeeds.
+    /// </summary>
+    public const ulong MaxBlockBytes = 1UL << 56;
+
     private readonly long _rememberLimit;
     private Entry[] _entries;
     private int _shift;
@@ -70,6 +83,8 @@ public sealed class LiveSet
     private int[] _freeBlocks = new int[MinCapacity];
     private int _freeBlockCount;
     private int _blockCount;
+    private ulong _liveLow;    // live requested bytes mod 2^64
+    private ulong _liveHigh;   // ... and how many times the sum passed 2^64 (0 in any real trace)
 
     /// <summary>Creates an empty live set.</summary>
     /// <param name="expectedAddresses">Distinct addresses (live plus remembered frees) expected at once: the table is sized so that this many fit without growing.</param>
@@ -84,8 +99,11 @@ public sealed class LiveSet
         SetCapacity(capacity);
     }
 
-    /// <summary>Live requested bytes now.</summary>
-    public ulong LiveBytes { get; private set; }
+    /// <summary>Live requested bytes now (2^64-1 while the exact sum is larger: see <see cref="Saturated"/>).</summary>
+    public ulong LiveBytes => _liveHigh == 0 ? _liveLow : ulong.MaxValue;
+
+    /// <summary>True when live requested bytes went above 2^64-1 at some point (only a damaged trace does that).</summary>
+    public bool Saturated { get; private set; }
 
     /// <summary>Live blocks now.</summary>
     public long LiveBlocks { get; private set; }
@@ -129,9 +147,10 @@ public sealed class LiveSet
                     return default;
                 }
 
-                return e.Result == 0
-                    ? new LiveChange(LiveChangeKind.Failed, PointerState.None, default, false, false)
-                    : Acquire(e.Result, e.RequestedBytes, 0, LiveChangeKind.Allocated, PointerState.None, default);
+                ulong requested = e.RequestedBytes;
+                return e.Result == 0 || requested > MaxBlockBytes || Overflows(in e)
+                    ? new LiveChange(LiveChangeKind.Failed, PointerState.None, default, false, false, ImpossibleSize: e.Result != 0)
+                    : Acquire(e.Result, requested, 0, LiveChangeKind.Allocated, PointerState.None, default);
         }
     }
 
@@ -164,15 +183,21 @@ public sealed class LiveSet
         int i = Find(e.Ptr);
         ref Entry entry = ref _entries[i];
         ulong bytes = e.RequestedBytes;
+        bool impossible = e.Result != 0 && (bytes > MaxBlockBytes || Overflows(in e));
         if (entry.Address != e.Ptr || !entry.Live)
         {
             PointerState state = StateOfMissing(in entry, e.Ptr);
-            return e.Result != 0
+            return e.Result != 0 && !impossible
                 ? Acquire(e.Result, bytes, 0, LiveChangeKind.Allocated, state, default)
-                : new LiveChange(bytes == 0 ? LiveChangeKind.Freed : LiveChangeKind.Failed, state, default, false, false);
+                : new LiveChange(bytes == 0 ? LiveChangeKind.Freed : LiveChangeKind.Failed, state, default, false, false, impossible);
         }
 
         var block = new LiveBlock(_bytes[entry.Block], entry.Tag);
+        if (impossible)
+        {
+            return new LiveChange(LiveChangeKind.Failed, PointerState.Live, block, false, false, ImpossibleSize: true);
+        }
+
         if (e.Result != 0)
         {
             Release(i);
@@ -188,6 +213,34 @@ public sealed class LiveSet
         return new LiveChange(LiveChangeKind.Failed, PointerState.Live, block, false, false);
     }
 
+    /// <summary>calloc/reallocarray whose count × size does not fit in 64 bits (glibc fails them with ENOMEM).</summary>
+    private static bool Overflows(in AllocEvent e) =>
+        e.Kind is EventKind.Calloc or EventKind.ReallocArray && e.Count != 0 && e.Size > ulong.MaxValue / e.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AddLive(ulong bytes)
+    {
+        ulong sum = _liveLow + bytes;
+        if (sum < bytes)
+        {
+            _liveHigh++;
+            Saturated = true;
+        }
+
+        _liveLow = sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SubtractLive(ulong bytes)
+    {
+        if (_liveLow < bytes)
+        {
+            _liveHigh--;
+        }
+
+        _liveLow -= bytes;
+    }
+
     private static PointerState StateOfMissing(in Entry entry, ulong address) =>
         entry.Address == address ? PointerState.Freed : PointerState.Unknown;
 
@@ -201,7 +254,7 @@ public sealed class LiveSet
         }
 
         ref Entry entry = ref _entries[i];
-        LiveBytes -= _bytes[entry.Block];
+        SubtractLive(_bytes[entry.Block]);
         _freeBlocks[_freeBlockCount++] = entry.Block;
         entry.Block = FreedBlock;
         LiveBlocks--;
@@ -219,7 +272,7 @@ public sealed class LiveSet
             if (entry.Live)
             {
                 wasLive = true;
-                LiveBytes -= _bytes[entry.Block];
+                SubtractLive(_bytes[entry.Block]);
                 LiveBlocks--;
             }
             else
@@ -243,7 +296,7 @@ public sealed class LiveSet
         ref Entry e = ref _entries[i];
         _bytes[e.Block] = bytes;
         e.Tag = tag;
-        LiveBytes += bytes;
+        AddLive(bytes);
         LiveBlocks++;
         _lastResult = i;
 
@@ -253,10 +306,11 @@ public sealed class LiveSet
             PeakLiveBlocks = LiveBlocks;
         }
 
-        bool newPeak = LiveBytes > PeakLiveBytes;
+        ulong live = LiveBytes;
+        bool newPeak = live > PeakLiveBytes;
         if (newPeak)
         {
-            PeakLiveBytes = LiveBytes;
+            PeakLiveBytes = live;
         }
 
         return new LiveChange(kind, pointer, block, wasLive, newPeak);

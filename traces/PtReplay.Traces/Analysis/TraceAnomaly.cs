@@ -11,6 +11,8 @@ public enum TraceAnomalyKind
     ReallocOfUnknownPointer,
     /// <summary>An allocating call returned an address that is still live (a free is missing from the trace).</summary>
     AllocationOfLiveAddress,
+    /// <summary>A call the trace says succeeded asked for more bytes than any process can hold (or calloc's count × size overflowed): counted as failed.</summary>
+    ImpossibleSize,
 }
 
 /// <summary>One anomaly, with where it happened.</summary>
@@ -19,13 +21,14 @@ public enum TraceAnomalyKind
 /// <param name="Event">The event itself.</param>
 public readonly record struct TraceAnomaly(TraceAnomalyKind Kind, long EventIndex, AllocEvent Event)
 {
-    /// <summary>The name used in `info --json`: free_of_unknown_pointer, double_free, realloc_of_unknown_pointer, allocation_of_live_address.</summary>
+    /// <summary>The name used in `info --json`: free_of_unknown_pointer, double_free, realloc_of_unknown_pointer, allocation_of_live_address, impossible_size.</summary>
     public static string JsonName(TraceAnomalyKind kind) => kind switch
     {
         TraceAnomalyKind.FreeOfUnknownPointer => "free_of_unknown_pointer",
         TraceAnomalyKind.DoubleFree => "double_free",
         TraceAnomalyKind.ReallocOfUnknownPointer => "realloc_of_unknown_pointer",
         TraceAnomalyKind.AllocationOfLiveAddress => "allocation_of_live_address",
+        TraceAnomalyKind.ImpossibleSize => "impossible_size",
         _ => kind.ToString(),
     };
 }

@@ -23,7 +23,7 @@ public sealed class TraceStatistics
 
     private readonly LiveSet _live = new();
     private readonly long[] _counts = new long[32];
-    private readonly long[] _anomalyCounts = new long[4];
+    private readonly long[] _anomalyCounts = new long[Enum.GetValues<TraceAnomalyKind>().Length];
     private readonly List<TraceAnomaly> _examples = [];
     private readonly HashSet<int> _threads = [];
 
@@ -175,6 +175,11 @@ public sealed class TraceStatistics
         if (change.ResultWasLive)
         {
             Anomaly(TraceAnomalyKind.AllocationOfLiveAddress, index, e);
+        }
+
+        if (change.ImpossibleSize)
+        {
+            Anomaly(TraceAnomalyKind.ImpossibleSize, index, e);
         }
 
         if (change.NewPeak)

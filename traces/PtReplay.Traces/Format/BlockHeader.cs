@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 
 namespace PtReplay.Traces.Format;
 
@@ -8,7 +9,9 @@ namespace PtReplay.Traces.Format;
 ///  0      4     5     6        8     12            16           20        24        32     36
 ///  | PBLK | codec| flags| reserved| tid | event_count | stored_len | raw_len | base_ts | crc32 | payload...
 /// </code>
-/// All little-endian. The CRC covers the stored payload only.
+/// All little-endian. The CRC (format version 2) covers the 32 header bytes before it, then the stored payload, so a
+/// changed tid, base_ts, count, length or flag is found like a damaged payload; in format version 1 it covered the
+/// payload only (<see cref="ComputeCrc"/> reads both).
 /// </summary>
 internal struct BlockHeader
 {
@@ -16,6 +19,10 @@ internal struct BlockHeader
     public const uint Magic = 0x4B4C4250;
     /// <summary>Bytes in front of the payload.</summary>
     public const int Size = 36;
+    /// <summary>Offset of the crc32 field: the header bytes before it are covered by the CRC from format version 2 on.</summary>
+    public const int CrcOffset = 32;
+    /// <summary>The first format version whose block CRC covers the header.</summary>
+    public const int HeaderCrcVersion = 2;
     /// <summary>flags bit 0: events of several threads, with thread switches.</summary>
     public const byte FlagMixed = 1;
     /// <summary>flags bit 1: the end block written at normal process exit.</summary>
@@ -37,6 +44,33 @@ internal struct BlockHeader
     public readonly bool IsMixed => (Flags & FlagMixed) != 0;
     public readonly bool IsEnd => (Flags & FlagEnd) != 0;
     public readonly bool IsTimedTags => (Flags & FlagTimedTags) != 0;
+
+    /// <summary>
+    /// The CRC this header must carry over <paramref name="stored"/> in a file of <paramref name="formatVersion"/>:
+    /// version 1 covers the stored payload only; version 2 the 32 header bytes before the crc field, then the payload.
+    /// </summary>
+    public readonly uint ComputeCrc(ReadOnlySpan<byte> stored, int formatVersion = TraceFormat.CurrentVersion)
+    {
+        if (formatVersion < HeaderCrcVersion)
+        {
+            return Crc32.HashToUInt32(stored);
+        }
+
+        Span<byte> head = stackalloc byte[Size];
+        Write(head);
+        var crc = new Crc32();
+        crc.Append(head[..CrcOffset]);
+        crc.Append(stored);
+        return crc.GetCurrentHashAsUInt32();
+    }
+
+    /// <summary>This header with the CRC of the current format version over <paramref name="stored"/>.</summary>
+    public readonly BlockHeader WithCrc(ReadOnlySpan<byte> stored)
+    {
+        BlockHeader h = this;
+        h.Crc = ComputeCrc(stored);
+        return h;
+    }
 
     public static BlockHeader Read(ReadOnlySpan<byte> b) => new()
     {

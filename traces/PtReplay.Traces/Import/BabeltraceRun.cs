@@ -51,7 +51,7 @@ public sealed partial class BabeltraceRun : IDisposable
     public static BabeltraceRun Start(IReadOnlyList<string> traceFolders, string what, string? program = null)
     {
         string exe = program ?? FindOnPath(ProgramName)
-            ?? throw new LttngImportException($"{ProgramName} not found on PATH: it reads the CTF trace LTTng wrote; {InstallHint}.");
+            ?? throw new LttngImportException($"{ProgramName} not found on PATH: it reads the CTF trace LTTng wrote; {InstallHint}.") { ToolCannotRun = true };
         var psi = new ProcessStartInfo(exe)
         {
             RedirectStandardOutput = true,
@@ -75,11 +75,11 @@ public sealed partial class BabeltraceRun : IDisposable
         Process process;
         try
         {
-            process = Process.Start(psi) ?? throw new LttngImportException($"{exe} could not be started.");
+            process = Process.Start(psi) ?? throw new LttngImportException($"{exe} could not be started.") { ToolCannotRun = true };
         }
         catch (Win32Exception e)
         {
-            throw new LttngImportException($"{exe} could not be started ({e.Message}); {InstallHint}.", e);
+            throw new LttngImportException($"{exe} could not be started ({e.Message}); {InstallHint}.", e) { ToolCannotRun = true };
         }
 
         process.StandardInput.Close();

@@ -23,4 +23,7 @@ public sealed class LttngImportException : IOException
         : base(message, innerException)
     {
     }
+
+    /// <summary>True when the reading program (babeltrace2) is missing or could not be started, rather than the trace being bad.</summary>
+    public bool ToolCannotRun { get; init; }
 }

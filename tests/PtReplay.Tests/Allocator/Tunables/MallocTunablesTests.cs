@@ -51,3 +51,42 @@ public class MallocTunablesTests
         Assert.True(outcome.Regions.GetValueOrDefault(AddressRegion.Mmapped) > 0);
     }
 }
+
+public class MallocTunablesCheckedTests
+{
+    [Theory]
+    [InlineData("garbage", "is not NAME=VALUE")]
+    [InlineData("glibc.malloc.nosuch=5", "unknown tunable 'glibc.malloc.nosuch'")]
+    [InlineData("glibc.rtld.nns=2", "unknown tunable 'glibc.rtld.nns'")]
+    [InlineData("glibc.malloc.arena_max=-1", "glibc.malloc.arena_max=-1: the value must be a whole number in [1, SIZE_MAX]")]
+    [InlineData("glibc.malloc.arena_max=0", "[1, SIZE_MAX]")]
+    [InlineData("glibc.malloc.perturb=256", "glibc.malloc.perturb=256: the value must be a whole number in [0, 255]")]
+    [InlineData("glibc.malloc.tcache_count=lots", "[0, SIZE_MAX]")]
+    [InlineData(":", "no tunable")]
+    public void ParseChecked_RefusesWhatParseIgnores_NamingTheAcceptedNamesOrRange(string text, string expected)
+    {
+        var e = Assert.Throws<InvalidTunablesException>(() => MallocTunables.ParseChecked(text));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+        if (expected.Contains("NAME=VALUE", StringComparison.Ordinal) || expected.Contains("unknown", StringComparison.Ordinal))
+        {
+            foreach (TunableSpec spec in TunableTable.All)
+            {
+                Assert.Contains(spec.Name, e.Message, StringComparison.Ordinal);
+            }
+        }
+    }
+
+    [Fact]
+    public void ParseChecked_AcceptsEveryTunableAtItsBounds_AsParseDoes()
+    {
+        foreach (TunableSpec spec in TunableTable.All)
+        {
+            foreach (ulong v in new[] { spec.Min, spec.Max })
+            {
+                string text = $"{spec.Name}={v}";
+                Assert.Equal(MallocTunables.Parse(text), MallocTunables.ParseChecked(text));
+                Assert.Equal(v, MallocTunables.ParseChecked(text).Get(spec.Id));
+            }
+        }
+    }
+}

@@ -143,7 +143,7 @@ public sealed class ReplaySimPreambleTests(Recordings recordings, LockstepRecord
             Console.SetError(saved);
         }
 
-        Assert.Equal(1, code);
+        Assert.Equal(2, code);
         Assert.Contains("--sim-preamble: " + message, error.ToString(), StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(outDir, "summary.json")));
     }

@@ -104,20 +104,23 @@ public class LiveSetTests
     }
 
     [Fact]
-    public void Calloc_CountsCountTimesSize_SaturatingOnOverflow()
+    public void Calloc_CountsCountTimesSize_AndAnOverflowingOneFails()
     {
         var live = new LiveSet();
         live.Apply(Calloc(3, 40, 0x1000));
         Assert.Equal(120UL, live.LiveBytes);
 
-        // 2^33 × 2^33 overflows 64 bits: the request counts as 2^64-1 bytes, not as the wrapped product 0.
-        live.Apply(Calloc(1UL << 33, 1UL << 33, 0x2000));
-        Assert.True(live.TryGetLive(0x2000, out LiveBlock huge));
-        Assert.Equal(ulong.MaxValue, huge.Bytes);
+        // 2^33 × 2^33 overflows 64 bits: glibc fails it, so a trace claiming a block is impossible and adds nothing.
+        LiveChange claimed = live.Apply(Calloc(1UL << 33, 1UL << 33, 0x2000));
+        Assert.Equal(LiveChangeKind.Failed, claimed.Kind);
+        Assert.True(claimed.ImpossibleSize);
+        Assert.False(live.TryGetLive(0x2000, out _));
 
-        Assert.Equal(LiveChangeKind.Failed, live.Apply(Calloc(1UL << 33, 1UL << 33, 0)).Kind);
-        live.Apply(Free(0x2000));
+        LiveChange honest = live.Apply(Calloc(1UL << 33, 1UL << 33, 0));
+        Assert.Equal(LiveChangeKind.Failed, honest.Kind);
+        Assert.False(honest.ImpossibleSize);
         Assert.Equal(120UL, live.LiveBytes);
+        Assert.Equal(120UL, live.PeakLiveBytes);
     }
 
     [Fact]

@@ -57,7 +57,7 @@ public sealed class TraceVerbTests : IDisposable
     }
 
     [Fact]
-    public void Info_OnACorruptTrace_Exits1_NamingFileOffsetAndEventIndex()
+    public void Info_OnACorruptTrace_Exits3_NamingFileOffsetAndEventIndex()
     {
         string trace = WriteTrace("c.trace", RandomEvents.Generate(4, 3000, 2));
         byte[] bytes = File.ReadAllBytes(trace);
@@ -67,17 +67,17 @@ public sealed class TraceVerbTests : IDisposable
 
         (int code, _, string stderr) = CliRunner.Run("info", trace, "--json");
 
-        Assert.Equal(1, code);
+        Assert.Equal(3, code);
         Assert.Contains(trace, stderr, StringComparison.Ordinal);
         Assert.Contains($"byte offset {bad.Offset}", stderr, StringComparison.Ordinal);
         Assert.Contains("event index 1000", stderr, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Info_MissingFile_Exits1_AndNoArgument_Exits2()
+    public void Info_MissingFile_Exits3_AndNoArgument_Exits2()
     {
         (int code, _, string stderr) = CliRunner.Run("info", _dir.File("nope.trace"));
-        Assert.Equal(1, code);
+        Assert.Equal(3, code);
         Assert.Contains("nope.trace", stderr, StringComparison.Ordinal);
         Assert.Equal(2, CliRunner.Run("info").ExitCode);
     }
@@ -111,12 +111,12 @@ public sealed class TraceVerbTests : IDisposable
     }
 
     [Fact]
-    public void ImportMtrace_BadLine_Exits1_NamingFileAndLine()
+    public void ImportMtrace_BadLine_Exits3_NamingFileAndLine()
     {
         string mtrace = _dir.File("bad.mtrace");
         File.WriteAllText(mtrace, "= Start\n@ ./x:[0x10] + 0x10 0x8\n@ ./x:[0x11] ? 0x10\n= End\n");
         (int code, _, string stderr) = CliRunner.Run("import-mtrace", mtrace, "-o", _dir.File("x.trace"));
-        Assert.Equal(1, code);
+        Assert.Equal(3, code);
         Assert.Contains($"{mtrace}:3:", stderr, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFiles(_dir.Path, "x.trace*"));
     }

@@ -1,0 +1,86 @@
+using PtReplay.Replay.Preparation;
+using PtReplay.Traces;
+using PtReplay.Traces.Analysis;
+using PtReplay.Traces.Import;
+
+namespace PtReplay.Tests.Fuzz;
+
+/// <summary>
+/// What the fuzzing harness runs on each input. A target returns normally or throws one of the exceptions its API
+/// documents for bad input (<see cref="TraceCorruptException"/> for the reader, <see cref="MtraceFormatException"/>
+/// for the mtrace parser); any other exception is a finding. Every target also prepares what it read for replay (the
+/// preparation, non-strict, takes any event sequence).
+/// </summary>
+internal static class FuzzTargets
+{
+    /// <summary>Reads a trace the three ways the verbs do (events, statistics, preparation); returns the events read before any damage.</summary>
+    public static long ReadTrace(byte[] file)
+    {
+        var events = new List<AllocEvent>();
+        try
+        {
+            using TraceReader reader = TraceReader.Open(new MemoryStream(file), "fuzz.trace");
+            foreach (AllocEvent e in reader.ReadAll())
+            {
+                events.Add(e);
+            }
+        }
+        catch (TraceCorruptException)
+        {
+            // Documented: a damaged trace is read up to the damage.
+        }
+
+        try
+        {
+            using TraceReader again = TraceReader.Open(new MemoryStream(file), "fuzz.trace");
+            TraceStatistics stats = TraceStatistics.Compute(again);
+            Assert.Equal(events.Count, stats.Events);
+            Assert.True(stats.PeakLiveBytes >= stats.LiveBytes);
+        }
+        catch (TraceCorruptException)
+        {
+            // The header itself is damaged: Open throws, as documented.
+        }
+
+        Prepare(events);
+        return events.Count;
+    }
+
+    /// <summary>Parses mtrace text, converts it to events and prepares them; returns the events.</summary>
+    public static long ImportMtrace(byte[] text)
+    {
+        var events = new List<AllocEvent>();
+        try
+        {
+            using var reader = new StreamReader(new MemoryStream(text));
+            foreach (MtraceRecord r in MtraceParser.Parse(reader, "fuzz.mtrace"))
+            {
+                if (MtraceImporter.ToEvent(r, events.Count) is { } e)
+                {
+                    events.Add(e);
+                }
+            }
+        }
+        catch (MtraceFormatException)
+        {
+            // Documented: a malformed line is reported with its line number.
+        }
+
+        Prepare(events);
+        return events.Count;
+    }
+
+    private static void Prepare(List<AllocEvent> events)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"ptreplay-fuzz-{Guid.NewGuid():N}.prepared");
+        try
+        {
+            PreparedTrace prepared = TracePreparer.Prepare(events, path, new PreparationOptions { MaxIssuesKept = 10 });
+            Assert.True(prepared.PeakLiveBytes >= prepared.FinalLiveBytes);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
