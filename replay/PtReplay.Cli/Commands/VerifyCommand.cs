@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using PtReplay.Allocator.Parity;
+using PtReplay.Replay.Parity;
 using PtReplay.Allocator.Tunables;
 using PtReplay.Traces;
 using PtReplay.Traces.ProcessTrees;

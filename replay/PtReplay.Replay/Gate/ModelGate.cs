@@ -1,4 +1,4 @@
-using PtReplay.Allocator.Parity;
+using PtReplay.Replay.Parity;
 using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Preparation;
 using PtReplay.Results;

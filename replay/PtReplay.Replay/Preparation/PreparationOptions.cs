@@ -18,7 +18,7 @@ public sealed class PreparationOptions
     /// <summary>
     /// Replay each thread exit just after that thread's last event, where glibc ran it, instead of where the
     /// recorder wrote the marker (often after other threads' calls); see
-    /// <see cref="PtReplay.Allocator.Parity.ThreadExitPlacement"/>. Issues still cite recorded event indices.
+    /// <see cref="ThreadExitPlacement"/>. Issues still cite recorded event indices.
     /// </summary>
     public bool PlaceThreadExitsAtLastEvent { get; init; } = true;
 

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using PtReplay.Allocator.Parity;
 using PtReplay.Traces;
 using PtReplay.Traces.Analysis;
 

@@ -39,8 +39,7 @@ public static class SimEngine
     /// The tunables the model and glibc run with: <paramref name="tunables"/> when given, else the
     /// recorded process's malloc environment.
     /// </summary>
-    public static MallocTunables ResolveTunables(string? tunables, TraceHeader header) =>
-        tunables is not null ? MallocTunables.Parse(tunables) : MallocTunables.FromEnvironment(header.MallocEnvironment);
+    public static MallocTunables ResolveTunables(string? tunables, TraceHeader header) => ModelSetup.Tunables(tunables, header);
 
     /// <summary>Runs the model over the prepared trace, timing calls with <see cref="ModelTimer.Default"/> (unless --no-timing).</summary>
     public static EngineResult Run(PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables) =>
@@ -68,14 +67,7 @@ public static class SimEngine
             return EngineResult.Failed("sim", $"bad tunables: {ex.Message}");
         }
 
-        var model = new Ptmalloc(new ModelOptions
-        {
-            Brk0 = header.Brk0 != 0 ? header.Brk0 : new ModelOptions().Brk0,
-            PageSize = header.PageSize > 0 ? (ulong)header.PageSize : 4096,
-            OnlineCpus = header.OnlineCpus > 0 ? header.OnlineCpus : Environment.ProcessorCount,
-            Tunables = resolved,
-            Touch = options.Touch switch { TouchMode.None => TouchModel.None, TouchMode.Full => TouchModel.Full, _ => TouchModel.Page },
-        });
+        var model = new Ptmalloc(ModelSetup.Options(header, resolved, options.Touch));
 
         if (options.SimPreambleBytes != 0)
         {

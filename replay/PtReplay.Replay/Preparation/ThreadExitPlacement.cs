@@ -1,6 +1,6 @@
 using PtReplay.Traces;
 
-namespace PtReplay.Allocator.Parity;
+namespace PtReplay.Replay.Preparation;
 
 /// <summary>
 /// Moves each thread-exit marker back to just after the exiting thread's last event, the point where

@@ -1,4 +1,4 @@
-namespace PtReplay.Allocator.Parity;
+namespace PtReplay.Replay.Parity;
 
 /// <summary>The first place where the model returned something other than the recording.</summary>
 /// <param name="EventIndex">0-based index of the event in the trace.</param>

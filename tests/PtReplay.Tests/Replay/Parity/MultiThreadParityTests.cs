@@ -1,8 +1,9 @@
-using PtReplay.Allocator.Parity;
+using PtReplay.Tests.Allocator;
+using PtReplay.Replay.Parity;
 using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 
-namespace PtReplay.Tests.Allocator.Parity;
+namespace PtReplay.Tests.Replay.Parity;
 
 /// <summary>
 /// Parity on recordings of the bundled multi-thread workload (traces/workloads/mt_alloc.c). In its

@@ -1,7 +1,8 @@
-using PtReplay.Allocator.Parity;
+using PtReplay.Tests.Allocator;
+using PtReplay.Replay.Parity;
 using PtReplay.Traces;
 
-namespace PtReplay.Tests.Allocator.Parity;
+namespace PtReplay.Tests.Replay.Parity;
 
 /// <summary>
 /// The verify logic on traces made from real glibc runs: the driver's script plus the addresses glibc

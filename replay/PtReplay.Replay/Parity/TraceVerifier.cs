@@ -1,11 +1,14 @@
+using PtReplay.Allocator;
 using PtReplay.Allocator.Tunables;
+using PtReplay.Replay.Preparation;
+using PtReplay.Replay.Sim;
 using PtReplay.Traces;
 
-namespace PtReplay.Allocator.Parity;
+namespace PtReplay.Replay.Parity;
 
 /// <summary>
 /// Replays a recorded trace into the model and compares every returned address with the recorded one
-/// (issue 3, "Parity"): main-heap chunks by offset from brk0 (the model starts at the recorded brk0, so the
+/// main-heap chunks by offset from brk0 (the model starts at the recorded brk0, so the
 /// addresses themselves must be equal); chunks of non-main arenas by (arena creation order, heap index,
 /// offset in the heap), binding each recorded 64 MiB heap to the model heap at its first use; mmapped
 /// chunks by their offset inside the page (the kernel chooses the mapping, glibc the layout inside it).
@@ -27,13 +30,7 @@ public sealed class TraceVerifier
     {
         ArgumentNullException.ThrowIfNull(header);
         _header = header;
-        _model = new Ptmalloc(new ModelOptions
-        {
-            Brk0 = header.Brk0,
-            PageSize = header.PageSize > 0 ? (ulong)header.PageSize : 4096,
-            OnlineCpus = header.OnlineCpus > 0 ? header.OnlineCpus : Environment.ProcessorCount,
-            Tunables = tunablesOverride ?? MallocTunables.FromEnvironment(header.MallocEnvironment),
-        });
+        _model = new Ptmalloc(ModelSetup.Options(header, tunablesOverride ?? ModelSetup.Tunables(null, header), TouchMode.None));
     }
 
     /// <summary>The model being driven.</summary>

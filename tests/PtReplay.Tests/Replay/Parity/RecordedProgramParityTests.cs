@@ -1,10 +1,11 @@
+using PtReplay.Tests.Allocator;
 using System.Text;
-using PtReplay.Allocator.Parity;
+using PtReplay.Replay.Parity;
 using PtReplay.Cli.Commands;
 using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 
-namespace PtReplay.Tests.Allocator.Parity;
+namespace PtReplay.Tests.Replay.Parity;
 
 /// <summary>
 /// Parity on recordings of real single-thread programs made by the recorder at test time: every address

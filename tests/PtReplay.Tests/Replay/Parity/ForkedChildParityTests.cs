@@ -1,10 +1,11 @@
+using PtReplay.Tests.Allocator;
 using System.Text;
 using PtReplay.Cli.Commands;
 using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 using PtReplay.Traces.ProcessTrees;
 
-namespace PtReplay.Tests.Allocator.Parity;
+namespace PtReplay.Tests.Replay.Parity;
 
 /// <summary>
 /// Forked children verify from the heap they inherited: the model replays the parent's events up to the fork,

@@ -1,7 +1,7 @@
-using PtReplay.Allocator.Parity;
+using PtReplay.Replay.Preparation;
 using PtReplay.Traces;
 
-namespace PtReplay.Tests.Allocator.Parity;
+namespace PtReplay.Tests.Replay.Parity;
 
 /// <summary>Exit markers move back to just after their thread's last event, within the window only.</summary>
 [Trait("Category", "Fast")]
