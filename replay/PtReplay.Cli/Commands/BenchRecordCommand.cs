@@ -14,7 +14,7 @@ namespace PtReplay.Cli.Commands;
 /// </summary>
 public static class BenchRecordCommand
 {
-    /// <summary>The recorder's overhead target (issue 2): recorded wall time at most this times the unrecorded one.</summary>
+    /// <summary>The recorder's overhead target: recorded wall time at most this times the unrecorded one.</summary>
     public const double Target = 1.15;
 
     /// <summary>Creates the verb.</summary>

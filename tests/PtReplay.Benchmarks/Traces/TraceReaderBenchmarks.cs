@@ -4,7 +4,7 @@ using PtReplay.Traces;
 namespace PtReplay.Benchmarks.Traces;
 
 /// <summary>
-/// How fast <see cref="TraceReader"/> streams events (issue 2 target: at least 50 million events/s). One
+/// How fast <see cref="TraceReader"/> streams events (target: at least 50 million events/s). One
 /// operation reads the whole trace; events/s = events (printed by the setup) / mean time.
 /// <para>Input: the trace named by PTREPLAY_BENCH_TRACE if set; else a real recording of CPython made by the
 /// recorder at setup (<see cref="BenchmarkTraces.PythonRecording"/>); else (recorder not built) 4 million
