@@ -78,6 +78,9 @@ static _Atomic uint32_t turn __attribute__((aligned(64)));
 static _Atomic uint32_t go __attribute__((aligned(64)));
 static _Atomic uint32_t finished __attribute__((aligned(64)));
 static _Atomic uint32_t ready __attribute__((aligned(64)));
+/* Never set: a replay thread whose recorded thread did not exit in the recording waits on it for the
+ * process's exit (see ends_with_exit). */
+static _Atomic uint32_t never __attribute__((aligned(64)));
 
 /* Stack each replay thread pre-faults before the baseline (its calls into the allocator stay within it). */
 #define STACK_PREFAULT (64 * 1024)
@@ -409,6 +412,17 @@ static void run_worker(struct worker *w)
     }
 }
 
+/*
+ * Whether the recorded thread exited within the recording (its last op is THREAD_EXIT). One that did not
+ * (a runtime's worker threads live until the process ends) must not exit when its ops run out either: glibc
+ * would put its arena on the free list, and a thread starting later would reuse it where the recorded one
+ * got an arena of its own. Such a replay thread waits until the replayer exits.
+ */
+static int ends_with_exit(const struct worker *w)
+{
+    return w->op_count > 0 && w->ops[w->op_count - 1].kind == K_THREAD_EXIT;
+}
+
 static void *thread_main(void *arg)
 {
     struct worker *w = arg;
@@ -423,6 +437,9 @@ static void *thread_main(void *arg)
     run_worker(w);
     atomic_fetch_add(&finished, 1);
     futex_wake_u32(&finished, 1);
+    if (!ends_with_exit(w))
+        for (;;)
+            futex_wait_u32(&never, 0);
     return 0;
 }
 
@@ -688,8 +705,9 @@ int main(int argc, char **argv)
             break;
         futex_wait_u32(&finished, f);
     }
+    /* Threads still alive at the end of the recording stay alive (ends_with_exit): not joined. */
     for (uint32_t i = 1; i < h->thread_count; i++)
-        if (g.workers[i].created && !g.workers[i].joined) {
+        if (g.workers[i].created && !g.workers[i].joined && ends_with_exit(&g.workers[i])) {
             pthread_join(g.workers[i].thread, 0);
             g.workers[i].joined = 1;
             release_stack_apply(&g.workers[i]);

@@ -11,6 +11,31 @@ internal static class RealPrograms
     public const string Perl = "/usr/bin/perl";
     public const string Sort = "/usr/bin/sort";
 
+    /// <summary>
+    /// The .NET host running these tests (a multi-threaded runtime every machine of this kind has): the test host's own
+    /// executable when it is <c>dotnet</c>, else the one on PATH.
+    /// </summary>
+    public static string Dotnet { get; } = FindDotnet();
+
+    private static string FindDotnet()
+    {
+        if (Environment.ProcessPath is { } self && Path.GetFileName(self) == "dotnet")
+        {
+            return self;
+        }
+
+        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string candidate = Path.Combine(dir, "dotnet");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return "/usr/bin/dotnet";
+    }
+
     /// <summary>Every Python object through glibc's malloc (not pymalloc's arenas) and a fixed string hash seed.</summary>
     public static Dictionary<string, string> PythonEnvironment() => new(StringComparer.Ordinal)
     {
