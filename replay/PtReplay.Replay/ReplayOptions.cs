@@ -42,6 +42,9 @@ public sealed record ReplayOptions
     public bool NoTiming { get; init; }
     /// <summary>The pace of the native engines' calls (the model ignores it: it has no timers).</summary>
     public ReplayPace Pace { get; init; }
+
+    /// <summary>Folders searched for the allocators' libraries (jemalloc, tcmalloc, mimalloc); null: the system's library folders.</summary>
+    public IReadOnlyList<string>? AllocatorLibraryDirectories { get; init; }
     /// <summary>
     /// Bytes the sim engine allocates on thread 0 (one chunk of exactly this size, from the main heap)
     /// before the first op. The native replayer is not a blank process: creating its worker threads

@@ -12,6 +12,9 @@ public sealed record EngineSummary
     /// <summary>Why the engine could not run, or null.</summary>
     public string? Error { get; init; }
 
+    /// <summary>True when the engine was not run because the machine lacks it (its allocator library); <see cref="Error"/> says what is missing.</summary>
+    public bool Skipped { get; init; }
+
     /// <summary>Memory figures.</summary>
     public MemoryFigures? Memory { get; init; }
 

@@ -75,7 +75,7 @@ public sealed record MemoryFigures
             peakRss = Math.Max(peakRss, r.RssBytes);
             peakFootprint = Math.Max(peakFootprint, r.FootprintBytes);
             peakSpace = Math.Max(peakSpace, r.AddressSpaceBytes);
-            peakAllocator = Math.Max(peakAllocator, r.AllocatorBytes);
+            peakAllocator = Math.Max(peakAllocator, r.AllocatorBytes ?? 0);
             peakFragmentation = Math.Max(peakFragmentation, r.Fragmentation);
             if (r.Seq == peakLiveSeq)
             {
@@ -98,7 +98,7 @@ public sealed record MemoryFigures
             PeakAddressSpaceBytes = peakSpace,
             FinalAddressSpaceBytes = last.AddressSpaceBytes,
             PeakAllocatorBytes = peakAllocator,
-            FinalAllocatorBytes = last.AllocatorBytes,
+            FinalAllocatorBytes = last.AllocatorBytes ?? 0,
             PeakFragmentation = FigureMath.Round(peakFragmentation),
             FinalFragmentation = FigureMath.Round(last.Fragmentation),
             JwRssAtPeakLiveOverPeakLive = FigureMath.Round(FigureMath.OverPeakLive(rssAtPeak, peakLiveBytes)),

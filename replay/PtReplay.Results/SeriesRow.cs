@@ -33,9 +33,12 @@ public sealed partial record SeriesRow
     [CsvColumn("address_space_bytes", Optional = true)]
     public ulong AddressSpaceBytes { get; init; }
 
-    /// <summary>What the allocator itself reports holding (mallinfo2, stats.mapped, ...; see the engine's allocator_bytes_source).</summary>
+    /// <summary>
+    /// What the allocator itself reports holding (mallinfo2, stats.mapped, ...; see the engine's allocator_bytes_source); empty
+    /// where it was not read (a native engine reads it only while its reads stay within 1 % of the replay time).
+    /// </summary>
     [CsvColumn("allocator_bytes", Optional = true)]
-    public ulong AllocatorBytes { get; init; }
+    public ulong? AllocatorBytes { get; init; }
 
     /// <summary>(rss - live) / rss clamped to [0, 1].</summary>
     /// <remarks>The setter takes nothing: a value read from a file is replaced by the one computed from live and rss.</remarks>

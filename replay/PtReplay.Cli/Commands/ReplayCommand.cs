@@ -177,7 +177,7 @@ public static class ReplayCommand
         {
             if (r.Error is not null)
             {
-                Console.WriteLine($"{r.Engine,-10} error: {r.Error}");
+                Console.WriteLine($"{r.Engine,-10} {(r.Skipped ? "skipped" : "error")}: {r.Error}");
                 continue;
             }
 

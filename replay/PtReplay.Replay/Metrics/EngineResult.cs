@@ -58,4 +58,13 @@ public sealed record EngineResult
 
     /// <summary>A result for an engine that could not run.</summary>
     public static EngineResult Failed(string engine, string error) => new() { Engine = engine, Error = error };
+
+    /// <summary>
+    /// An engine that was not run because this machine lacks what it needs (the allocator's library is not installed):
+    /// <see cref="Error"/> says what is missing and how to get it; reports show it as skipped, not as an error.
+    /// </summary>
+    public static EngineResult Skip(string engine, string reason) => new() { Engine = engine, Error = reason, Skipped = true };
+
+    /// <summary>True when the engine was not run because this machine lacks it (<see cref="Skip"/>); <see cref="Error"/> says why.</summary>
+    public bool Skipped { get; init; }
 }

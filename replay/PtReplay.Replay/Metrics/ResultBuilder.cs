@@ -12,13 +12,14 @@ public static class ResultBuilder
     /// <summary>
     /// Builds the result: series sorted by op position, then <paramref name="final"/> (the state after the last op; its
     /// position and live bytes are the prepared trace's); figures from <see cref="MemoryFigures.FromSeries"/>, with the
-    /// "at peak live" figures at the prepared trace's peak op.
+    /// "at peak live" figures at the prepared trace's peak op. <paramref name="measured"/> gives the engine's times,
+    /// pace and figure sources.
     /// </summary>
     public static EngineResult Build(
         string engine, PreparedTrace trace, IEnumerable<SeriesPoint> samples, SeriesPoint final,
-        LatencyHistogram latency, long calls, long wallNs, string footprintSource, string rssSource,
-        IReadOnlyDictionary<string, double> extra, string latencyClock = "")
+        LatencyHistogram latency, EngineMeasurement measured, IReadOnlyDictionary<string, double> extra)
     {
+        ArgumentNullException.ThrowIfNull(measured);
         var series = samples.OrderBy(p => p.Seq).ToList();
         series.Add(final with { Seq = trace.OpCount, LiveBytes = trace.FinalLiveBytes });
         return new EngineResult
@@ -27,20 +28,47 @@ public static class ResultBuilder
             Series = series,
             Latency = latency,
             Memory = MemoryFigures.FromSeries(series.ConvertAll(p => p.ToRow()), trace.PeakLiveSeq, trace.PeakLiveBytes, trace.FinalLiveBytes),
-            Calls = calls,
-            WallNs = wallNs,
-            FootprintSource = footprintSource,
-            RssSource = rssSource,
+            Calls = measured.Calls,
+            WallNs = measured.WallNs,
+            SamplingNs = measured.SamplingNs,
+            Pace = measured.Pace,
+            FootprintSource = measured.FootprintSource,
+            RssSource = measured.RssSource,
+            AddressSpaceSource = measured.AddressSpaceSource,
+            AllocatorBytesSource = measured.AllocatorBytesSource,
             Extra = extra,
-            LatencyClock = latencyClock,
+            LatencyClock = measured.LatencyClock,
         };
     }
+}
 
-    /// <summary>As <see cref="Build(string, PreparedTrace, IEnumerable{SeriesPoint}, SeriesPoint, LatencyHistogram, long, long, string, string, IReadOnlyDictionary{string, double}, string)"/>, with a final state of footprint and RSS only.</summary>
-    public static EngineResult Build(
-        string engine, PreparedTrace trace, IEnumerable<SeriesPoint> samples, ulong finalFootprint, ulong finalRss,
-        LatencyHistogram latency, long calls, long wallNs, string footprintSource, string rssSource,
-        IReadOnlyDictionary<string, double> extra, string latencyClock = "") =>
-        Build(engine, trace, samples, new SeriesPoint(trace.OpCount, trace.FinalLiveBytes, finalFootprint, finalRss),
-            latency, calls, wallNs, footprintSource, rssSource, extra, latencyClock);
+/// <summary>What an engine measured besides its samples: calls, times, the pace and where each memory column comes from.</summary>
+public sealed record EngineMeasurement
+{
+    /// <summary>Calls executed.</summary>
+    public long Calls { get; init; }
+
+    /// <summary>Replay wall time in ns, sampling and pace sleeps excluded.</summary>
+    public long WallNs { get; init; }
+
+    /// <summary>Time spent taking samples, in ns.</summary>
+    public long SamplingNs { get; init; }
+
+    /// <summary>"max", "recorded" or a factor.</summary>
+    public string Pace { get; init; } = "max";
+
+    /// <summary>Where footprint_bytes comes from.</summary>
+    public required string FootprintSource { get; init; }
+
+    /// <summary>Where rss_bytes comes from.</summary>
+    public required string RssSource { get; init; }
+
+    /// <summary>Where address_space_bytes comes from.</summary>
+    public required string AddressSpaceSource { get; init; }
+
+    /// <summary>What allocator_bytes is ("" when the engine reports none).</summary>
+    public required string AllocatorBytesSource { get; init; }
+
+    /// <summary>The clock that timed each call.</summary>
+    public string LatencyClock { get; init; } = ResultBuilder.NoTimingClock;
 }

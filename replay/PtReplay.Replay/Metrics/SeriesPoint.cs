@@ -16,8 +16,11 @@ public readonly record struct SeriesPoint(long Seq, ulong LiveBytes, ulong Footp
     /// <summary>All address space the allocator mapped, reservations included.</summary>
     public ulong AddressSpaceBytes { get; init; }
 
-    /// <summary>What the allocator itself reports holding (see <see cref="EngineResult.AllocatorBytesSource"/>).</summary>
-    public ulong AllocatorBytes { get; init; }
+    /// <summary>
+    /// What the allocator itself reports holding (see <see cref="EngineResult.AllocatorBytesSource"/>); null where it was not
+    /// read (the allocator reports nothing, or the read was skipped to keep its cost within the sampling budget).
+    /// </summary>
+    public ulong? AllocatorBytes { get; init; }
 
     /// <summary>(rss - live) / rss clamped to [0, 1] (<see cref="FigureMath.Fragmentation"/>).</summary>
     public double Fragmentation => FigureMath.Fragmentation(LiveBytes, RssBytes);

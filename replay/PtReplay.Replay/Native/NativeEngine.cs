@@ -41,10 +41,11 @@ public static class NativeEngine
         string engine, PreparedTrace trace, ReplayOptions options, string resultsPath,
         IReadOnlyDictionary<string, string>? mallocEnvironment)
     {
-        var (preload, libError) = AllocatorLibraries.Resolve(engine);
+        var (preload, libError) = AllocatorLibraries.Resolve(engine, options.AllocatorLibraryDirectories);
         if (libError is not null)
         {
-            return (EngineResult.Failed(engine, libError), null);
+            // A known allocator that is not installed is skipped (the message names its package); an unknown name is an error.
+            return (AllocatorLibraries.Library(engine) is null ? EngineResult.Failed(engine, libError) : EngineResult.Skip(engine, libError), null);
         }
 
         string? replayer = NativeArtifacts.TryFind(NativeArtifacts.Replayer);
@@ -166,17 +167,15 @@ public static class NativeEngine
     {
         NativeResultsHeader h = raw.Header;
         var points = new List<SeriesPoint>(raw.Samples.Count);
-        ulong peakAddressSpace = h.Final.AddressSpace, peakAllocatorMapped = h.FinalAllocatorMapped;
         for (int i = 0; i < raw.Samples.Count; i++)
         {
             NativeSample s = raw.Samples[i];
             LiveSample live = trace.Samples[i];
-            points.Add(new SeriesPoint(live.Seq, live.LiveBytes, s.Committed, s.Rss));
-            peakAddressSpace = Math.Max(peakAddressSpace, s.AddressSpace);
-            if (s.AllocatorMapped != NativeSample.NotTaken)
+            points.Add(new SeriesPoint(live.Seq, live.LiveBytes, s.Committed, s.Rss)
             {
-                peakAllocatorMapped = Math.Max(peakAllocatorMapped, s.AllocatorMapped);
-            }
+                AddressSpaceBytes = s.AddressSpace,
+                AllocatorBytes = s.AllocatorMapped == NativeSample.NotTaken || h.AllocatorStatsSource == 0 ? null : s.AllocatorMapped,
+            });
         }
 
         int source = (int)Math.Min(h.AllocatorStatsSource, (ulong)AllocatorStatsSources.Length - 1);
@@ -191,9 +190,6 @@ public static class NativeEngine
             ["timer_floor_ns"] = h.TimerFloorCycles / Math.Max(h.TscPerNs, 1e-9),
             ["ns_per_call"] = h.Calls == 0 ? 0 : (double)h.WallNs / h.Calls,
             ["heap_bytes_brk"] = h.BrkEnd - h.Brk0,
-            ["peak_address_space_bytes"] = peakAddressSpace,
-            ["final_address_space_bytes"] = h.Final.AddressSpace,
-            ["sampling_ns"] = h.SamplingNs,
             ["samples"] = h.SamplesTaken,
             ["elapsed_ns"] = h.ElapsedNs,
             ["allocator_at_start_rss_bytes"] = h.AllocatorAtBaseline.Rss,
@@ -204,9 +200,7 @@ public static class NativeEngine
         };
         if (source != 0)
         {
-            extra["allocator_mapped_bytes"] = h.FinalAllocatorMapped;
-            extra["peak_allocator_mapped_bytes"] = peakAllocatorMapped;
-            extra["allocator_mapped_samples"] = h.AllocatorSamplesTaken;
+            extra["allocator_bytes_samples"] = h.AllocatorSamplesTaken;
         }
 
         if (h.PaceFactor > 0)
@@ -224,10 +218,26 @@ public static class NativeEngine
             extra["mallinfo2_fordblks"] = h.MallinfoFordblks;
         }
 
-        return ResultBuilder.Build(engine, trace, points, h.Final.Committed, h.Final.Rss, raw.ReadLatency(),
-            (long)h.Calls, (long)h.WallNs, FootprintSource, RssSource, extra,
-            !noTiming ? string.Create(CultureInfo.InvariantCulture,
-                $"tsc: rdtsc in {NativeArtifacts.Replayer}, {h.TscPerNs:F4} ticks/ns calibrated against CLOCK_MONOTONIC over 30 ms")
-                : ResultBuilder.NoTimingClock);
+        var final = new SeriesPoint(trace.OpCount, trace.FinalLiveBytes, h.Final.Committed, h.Final.Rss)
+        {
+            AddressSpaceBytes = h.Final.AddressSpace,
+            AllocatorBytes = source == 0 ? null : h.FinalAllocatorMapped,
+        };
+        var measured = new EngineMeasurement
+        {
+            Calls = (long)h.Calls,
+            WallNs = (long)h.WallNs,
+            SamplingNs = (long)h.SamplingNs,
+            Pace = h.PaceFactor > 0 ? ReplayPace.FromFactor(h.PaceFactor).ToString() : ReplayPace.Max.ToString(),
+            FootprintSource = FootprintSource,
+            RssSource = RssSource,
+            AddressSpaceSource = AddressSpaceSource,
+            AllocatorBytesSource = AllocatorStatsSources[source],
+            LatencyClock = !noTiming
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"tsc: rdtsc in {NativeArtifacts.Replayer}, {h.TscPerNs:F4} ticks/ns calibrated against CLOCK_MONOTONIC over 30 ms")
+                : ResultBuilder.NoTimingClock,
+        };
+        return ResultBuilder.Build(engine, trace, points, final, raw.ReadLatency(), measured, extra);
     }
 }

@@ -57,7 +57,7 @@ public static class SummaryWriter
         };
     }
 
-    private static EngineSummary Engine(EngineResult r) => r.Error is not null ? EngineSummary.Failed(r.Engine, r.Error) : new EngineSummary
+    private static EngineSummary Engine(EngineResult r) => r.Error is not null ? EngineSummary.Failed(r.Engine, r.Error) with { Skipped = r.Skipped } : new EngineSummary
     {
         Engine = r.Engine,
         Memory = r.Memory,

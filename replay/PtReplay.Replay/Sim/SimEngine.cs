@@ -93,7 +93,6 @@ public static class SimEngine
         LatencyHistogram? timed = timer is null ? null : latency;
         bool tsc = timer?.Kind == TimerKind.Tsc;
         var points = new List<SeriesPoint>(trace.Samples.Count);
-        ulong peakAddressSpace = 0, peakAllocatorBytes = 0;
         long samplingTicks = 0;
         long calls = 0, done = 0;
         long progressStep = Math.Max(1, trace.OpCount / 100);
@@ -121,7 +120,6 @@ public static class SimEngine
                 timed = timer is null ? null : latency;
                 calls = 0;
                 points.Clear();
-                peakAddressSpace = peakAllocatorBytes = 0;
                 samplingTicks = 0;
                 start = Stopwatch.GetTimestamp();
             }
@@ -148,9 +146,11 @@ public static class SimEngine
                 uint id = file.SampleId(sampleCursor[thread]++);
                 MemoryFootprint fp = model.Footprint;
                 LiveSample live = trace.Samples[(int)id];
-                points.Add(new SeriesPoint(live.Seq, live.LiveBytes, fp.CommittedBytes, fp.ResidentBytes));
-                peakAddressSpace = Math.Max(peakAddressSpace, fp.AddressSpaceBytes);
-                peakAllocatorBytes = Math.Max(peakAllocatorBytes, fp.TotalBytes);
+                points.Add(new SeriesPoint(live.Seq, live.LiveBytes, fp.CommittedBytes, fp.ResidentBytes)
+                {
+                    AddressSpaceBytes = fp.AddressSpaceBytes,
+                    AllocatorBytes = fp.TotalBytes,
+                });
                 samplingTicks += Stopwatch.GetTimestamp() - s0;
             }
 
@@ -181,16 +181,26 @@ public static class SimEngine
             ["main_heap_bytes"] = final.MainHeapBytes,
             ["arena_heap_bytes"] = final.ArenaHeapBytes,
             ["mmapped_bytes"] = final.MmappedBytes,
-            ["peak_address_space_bytes"] = Math.Max(peakAddressSpace, final.AddressSpaceBytes),
-            ["final_address_space_bytes"] = final.AddressSpaceBytes,
-            ["allocator_mapped_bytes"] = final.TotalBytes,
-            ["peak_allocator_mapped_bytes"] = Math.Max(peakAllocatorBytes, final.TotalBytes),
-            ["sampling_ns"] = samplingNs,
             ["samples"] = points.Count,
             ["elapsed_ns"] = elapsedNs,
         };
-        return ResultBuilder.Build("sim", trace, points, final.CommittedBytes, final.ResidentBytes, latency, calls, wallNs,
-            FootprintSource, RssSource, extra, timer?.Description ?? ResultBuilder.NoTimingClock);
+        var last = new SeriesPoint(trace.OpCount, trace.FinalLiveBytes, final.CommittedBytes, final.ResidentBytes)
+        {
+            AddressSpaceBytes = final.AddressSpaceBytes,
+            AllocatorBytes = final.TotalBytes,
+        };
+        var measured = new EngineMeasurement
+        {
+            Calls = calls,
+            WallNs = wallNs,
+            SamplingNs = samplingNs,
+            FootprintSource = FootprintSource,
+            RssSource = RssSource,
+            AddressSpaceSource = AddressSpaceSource,
+            AllocatorBytesSource = AllocatorStatsSource,
+            LatencyClock = timer?.Description ?? ResultBuilder.NoTimingClock,
+        };
+        return ResultBuilder.Build("sim", trace, points, last, latency, measured, extra);
     }
 
     /// <summary>

@@ -56,7 +56,8 @@ public sealed class Comparison
 
             if (ea.Error is not null || eb.Error is not null)
             {
-                notes.Add($"{ea.Engine}: error in {(ea.Error is not null ? "A" : "B")}: {ea.Error ?? eb.Error}");
+                EngineOutput failed = ea.Error is not null ? ea : eb;
+                notes.Add($"{ea.Engine}: {(failed.Summary.Skipped ? "skipped" : "error")} in {(ea.Error is not null ? "A" : "B")}: {failed.Error}");
                 continue;
             }
 

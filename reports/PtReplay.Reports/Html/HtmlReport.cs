@@ -79,7 +79,8 @@ public static class HtmlReport
                 }
                 else if (e.Error is not null)
                 {
-                    html.Append(CultureInfo.InvariantCulture, $"<td class=\"error\" title=\"{E(e.Error)}\">error</td>");
+                    string what = e.Summary.Skipped ? "skipped" : "error";
+                    html.Append(CultureInfo.InvariantCulture, $"<td class=\"{what}\" title=\"{E(e.Error)}\">{what}</td>");
                 }
                 else
                 {
@@ -140,7 +141,8 @@ public static class HtmlReport
             html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"engine\">{E(e.Engine)}</td>");
             if (e.Error is not null)
             {
-                html.Append(CultureInfo.InvariantCulture, $"<td class=\"error\" colspan=\"{SummaryColumns.Length}\">error: {E(e.Error)}</td></tr>\n");
+                string what = e.Summary.Skipped ? "skipped" : "error";
+                html.Append(CultureInfo.InvariantCulture, $"<td class=\"{what}\" colspan=\"{SummaryColumns.Length}\">{what}: {E(e.Error)}</td></tr>\n");
                 continue;
             }
 
@@ -222,6 +224,7 @@ public static class HtmlReport
         th { background: #eee; }
         td.engine, td.workload { text-align: left; font-weight: bold; }
         td.error { text-align: left; color: #a00; }
+        td.skipped { text-align: left; color: #777; }
         caption { text-align: left; font-weight: bold; padding: 0.2em 0; }
         table.latency { display: inline-table; margin-right: 1.5em; vertical-align: top; }
         .meta { color: #666; font-size: 0.85em; }

@@ -28,8 +28,8 @@ public sealed class MemoryFigureTests(Recordings recordings)
         Assert.True(glibc.Error is null, glibc.Error);
         Assert.True(glibc.PeakRssBytes <= HarnessLimit, $"peak RSS {glibc.PeakRssBytes} B with a do-nothing allocator");
         Assert.True(glibc.PeakFootprintBytes <= HarnessLimit, $"peak footprint {glibc.PeakFootprintBytes} B with a do-nothing allocator");
-        Assert.True(glibc.Extra["peak_address_space_bytes"] <= HarnessLimit,
-            $"peak address space {glibc.Extra["peak_address_space_bytes"]} B with a do-nothing allocator");
+        Assert.True(glibc.Memory.PeakAddressSpaceBytes <= HarnessLimit,
+            $"peak address space {glibc.Memory.PeakAddressSpaceBytes} B with a do-nothing allocator");
         Assert.True(glibc.Extra["harness_rss_bytes"] > 0, "the harness's own memory was not measured");
     }
 
@@ -54,6 +54,15 @@ public sealed class MemoryFigureTests(Recordings recordings)
                 $"glibc rss {pair.Second.RssBytes} footprint {pair.Second.FootprintBytes}"))
             .ToList();
         Assert.True(differing.Count == 0, $"{differing.Count} of {sim.Series.Count} samples differ: {string.Join("; ", differing.Take(5))}");
+        // Address space held and the allocator's own statistic (where glibc's replay read it) agree too.
+        var otherColumns = sim.Series.Zip(glibc.Series)
+            .Where(pair => pair.First.AddressSpaceBytes != pair.Second.AddressSpaceBytes
+                || (pair.Second.AllocatorBytes is not null && pair.First.AllocatorBytes != pair.Second.AllocatorBytes))
+            .Select(pair => string.Create(CultureInfo.InvariantCulture,
+                $"op {pair.First.Seq}: sim address space {pair.First.AddressSpaceBytes} allocator {pair.First.AllocatorBytes}, " +
+                $"glibc address space {pair.Second.AddressSpaceBytes} allocator {pair.Second.AllocatorBytes}"))
+            .ToList();
+        Assert.True(otherColumns.Count == 0, $"{otherColumns.Count} of {sim.Series.Count} samples differ: {string.Join("; ", otherColumns.Take(5))}");
         Assert.True(glibc.PeakRssBytes > glibc.PeakLiveBytes / 2, $"peak RSS {glibc.PeakRssBytes} B for {glibc.PeakLiveBytes} B live");
     }
 
@@ -63,13 +72,18 @@ public sealed class MemoryFigureTests(Recordings recordings)
         EngineResult glibc = Replay(recordings.MultiThread, ["glibc"], new ReplayOptions()).Single();
 
         Assert.True(glibc.Error is null, glibc.Error);
-        Assert.Equal(glibc.Extra["mallinfo2_arena"] + glibc.Extra["mallinfo2_hblkhd"], glibc.Extra["allocator_mapped_bytes"]);
+        Assert.Equal(glibc.Extra["mallinfo2_arena"] + glibc.Extra["mallinfo2_hblkhd"], glibc.Memory.FinalAllocatorBytes);
         Assert.Equal(glibc.Series.Count - 1, (int)glibc.Extra["samples"]);
-        Assert.True(glibc.Extra["allocator_mapped_samples"] >= 1);
+        Assert.True(glibc.Extra["allocator_bytes_samples"] >= 1);
+        // Samples whose statistic was read carry it; the others leave the column empty rather than 0.
+        Assert.Equal((int)glibc.Extra["allocator_bytes_samples"], glibc.Series.SkipLast(1).Count(p => p.AllocatorBytes is not null));
+        Assert.True(glibc.Series.SkipLast(1).Where(p => p.AllocatorBytes is not null).All(p => p.AllocatorBytes > 0));
         // Arena heaps shrink by madvise, keeping their read/write size: the kernel's committed figure is at least glibc's own.
-        Assert.True(glibc.FinalFootprintBytes >= glibc.Extra["allocator_mapped_bytes"]);
-        // Each arena heap reserves 64 MiB of address space.
-        Assert.True(glibc.Extra["peak_address_space_bytes"] >= 64.0 * 1024 * 1024, "no arena heap reservation seen");
+        Assert.True(glibc.FinalFootprintBytes >= glibc.Memory.FinalAllocatorBytes);
+        // Each arena heap reserves 64 MiB of address space, in the series as in the peak.
+        Assert.True(glibc.Memory.PeakAddressSpaceBytes >= 64UL * 1024 * 1024, "no arena heap reservation seen");
+        Assert.Equal(glibc.Memory.PeakAddressSpaceBytes, glibc.Series.Max(p => p.AddressSpaceBytes));
+        Assert.True(glibc.SamplingNs > 0, "sampling time was not reported");
     }
 
     private List<EngineResult> Replay(string trace, IReadOnlyList<string> engines, ReplayOptions options)

@@ -108,6 +108,25 @@ public sealed class EngineAvailabilityTests : IDisposable
     }
 
     [Fact]
+    public void UninstalledAllocator_IsSkippedNamingItsPackage_AndTheOthersStillRun()
+    {
+        var t = new TraceBuilder().Malloc(0, 100, 0x1000).Free(0, 0x1000);
+        string outDir = _dir.File("skipped");
+        ReplayReport report = ReplayRunner.Run("t", new TraceHeader(), t.Events, ["tcmalloc", "glibc"], outDir,
+            new ReplayOptions { AllocatorLibraryDirectories = [_dir.Path] }, new PreparationOptions());
+        Assert.True(report.Results[0].Skipped);
+        Assert.Null(report.Results[1].Error);
+        var tcmalloc = PtReplay.Results.SummaryFile.Read(Path.Combine(outDir, "summary.json")).Engines.Single(e => e.Engine == "tcmalloc");
+        Assert.True(tcmalloc.Skipped);
+        Assert.Null(tcmalloc.Memory);
+        Assert.Contains("apt-get install libtcmalloc-minimal4", tcmalloc.Error, StringComparison.Ordinal);
+
+        string page = PtReplay.Reports.Html.HtmlReport.Build([PtReplay.Reports.Input.ReplayOutputReader.Read(outDir)]);
+        Assert.Contains("skipped: ", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("error: ", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void UnknownEngine_GetsAnErrorEntry_AndTheOthersStillRun()
     {
         var t = new TraceBuilder().Malloc(0, 100, 0x1000).Malloc(0, 5000, 0x2000).Free(0, 0x1000);
@@ -118,6 +137,7 @@ public sealed class EngineAvailabilityTests : IDisposable
         Assert.Null(report.Results[1].Error);
         var engines = PtReplay.Results.SummaryFile.Read(Path.Combine(outDir, "summary.json")).Engines;
         Assert.Contains("unknown engine", engines.Single(e => e.Engine == "nosuch").Error, StringComparison.Ordinal);
+        Assert.False(engines.Single(e => e.Engine == "nosuch").Skipped);
         Assert.Equal(5100UL, engines.Single(e => e.Engine == "glibc").Memory!.PeakLiveBytes);
     }
 }
