@@ -133,7 +133,7 @@ public static class ReplayRunner
             if (engine == "sim")
             {
                 preamble = options.SimPreamble == SimPreambleMode.Auto
-                    ? SimPreambleResolver.Auto(prepared.ThreadCount, glibcRun, options, mallocEnv, work)
+                    ? SimPreambleResolver.Auto(prepared.PrecreatedThreads + 1, glibcRun, options, mallocEnv, work)
                     : SimPreambleResolver.Explicit(options.SimPreambleBytes);
                 result = RunSim(prepared, header, options with { SimPreambleBytes = preamble.Bytes });
             }

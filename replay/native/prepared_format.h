@@ -17,7 +17,8 @@ enum prep_kind {
     K_CALL_KINDS = 11,      /* histogram rows 0..10 (row 0 unused) */
     K_THREAD_EXIT = 17,     /* the thread's stream ends here: hand the turn on, return */
     K_FORK = 18,            /* a forked child's replay: the ops before are its parent's; fork here, measure from here */
-    K_JOIN = 20,            /* pthread_join(thread arg) before going on (serial mode only) */
+    K_START = 19,           /* create the replay thread of thread arg here (it is not created before the replay) */
+    K_JOIN = 20,            /* pthread_join(thread arg) before going on */
 };
 
 /* Op flags. */
@@ -32,10 +33,11 @@ enum prep_flag {
 /* One call: 32 bytes, read sequentially by the owning thread's hot loop. */
 struct prep_op {
     uint64_t size;       /* requested size (element size for calloc/reallocarray); free: the block's requested size */
-    uint64_t arg;        /* calloc/reallocarray: count; aligned calls: alignment; join: thread index */
+    uint64_t arg;        /* calloc/reallocarray: count; aligned calls: alignment; start, join: thread index */
     uint32_t seq;        /* position in the recorded global order, modulo 2^32 */
     uint32_t slot;       /* object slot (0 = none) */
-    uint32_t dep;        /* number of ops on `slot` before this one (the slot's stamp when this op may run) */
+    uint32_t dep;        /* number of ops on `slot` before this one (the slot's stamp when this op may run);
+                            K_START: number of K_JOIN ops before it in the global order (it runs once they are done) */
     uint8_t kind;        /* enum prep_kind */
     uint8_t flags;       /* enum prep_flag */
     uint16_t next_thread;/* thread that runs op seq+1 (serial hand-off); 0xFFFF after the last op */

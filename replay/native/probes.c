@@ -103,6 +103,11 @@ void probes_harness_released(uint64_t bytes)
     __atomic_fetch_sub(&harness_share.rss, bytes < harness_share.rss ? bytes : harness_share.rss, __ATOMIC_RELAXED);
 }
 
+void probes_harness_grown(uint64_t bytes)
+{
+    __atomic_fetch_add(&harness_share.rss, bytes, __ATOMIC_RELAXED);
+}
+
 /* Resident bytes of [start, end) per mincore (anonymous pages: present in memory). */
 static uint64_t resident_bytes(uintptr_t start, uintptr_t end)
 {

@@ -51,12 +51,18 @@ struct worker {
     uint64_t scratch;
     const uint32_t *sample_ids;
     thread_histogram *hist;
+    uint32_t hist_slot;             /* index of hist in the results file's histogram table */
     const uint64_t *times;          /* --pace: recorded time of each op (ns after the first op), else 0 */
     uint64_t calls, nulls, extra_frees, waits, cross, empty_frees;
     uint64_t sampling_cycles, samples, alloc_probe_cycles, alloc_samples, alloc_probe_last;
     uint64_t pace_waits, pace_recorded_ns, pace_slept_ns;
     uintptr_t stack_lo;             /* lowest stack page this thread pre-faulted (replay threads) */
     uintptr_t caller_sp;            /* stack pointer of glibc's start_thread around thread_main (replay threads) */
+    int lazy;                       /* created at a K_START op during the replay, not before it */
+    _Atomic uint32_t started;       /* lazy threads: 1 once its stack is pre-faulted (its creator waits for it) */
+    _Atomic uint32_t spawned;       /* lazy threads: 1 once pthread_create returned (`thread` is set; a joiner waits for it) */
+    uint64_t start_cycles;          /* time this thread spent creating lazy threads (K_START), left out of wall_ns */
+    uint64_t starts;
     uint64_t stack_released;        /* resident harness bytes glibc's thread exit gives back (see release_stack) */
 } __attribute__((aligned(64)));
 
@@ -72,6 +78,7 @@ static struct {
     double pace_factor;             /* 0: as fast as possible */
     uint64_t start_tsc, start_mono; /* when the replay started (pace schedule, sampling budget) */
     uint64_t measure_mono;          /* elapsed time counts from here: the start, or a forked child's fork (fork_child) */
+    pthread_attr_t thread_attr;     /* every replay thread's: same stack size, so glibc's stack cache serves K_START */
 } g;
 
 static _Atomic uint32_t turn __attribute__((aligned(64)));
@@ -81,6 +88,44 @@ static _Atomic uint32_t ready __attribute__((aligned(64)));
 /* Never set: a replay thread whose recorded thread did not exit in the recording waits on it for the
  * process's exit (see ends_with_exit). */
 static _Atomic uint32_t never __attribute__((aligned(64)));
+static _Noreturn void die(int code, const char *a, const char *b);
+
+/* Replay threads alive (created, not joined), the main thread included, and the most at once. */
+static _Atomic uint32_t threads_alive = 1, threads_peak = 1;
+/* K_JOIN ops done (a K_START waits until its dep of them are). */
+static _Atomic uint32_t joins_done __attribute__((aligned(64)));
+
+/* Latency histograms not in use: those of joined threads, taken over by threads created at K_START. */
+static struct {
+    pthread_mutex_t lock;
+    uint32_t count;
+    uint32_t *slots;
+} free_hists = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
+
+static void hist_release(struct worker *w)
+{
+    pthread_mutex_lock(&free_hists.lock);
+    free_hists.slots[free_hists.count++] = w->hist_slot;
+    pthread_mutex_unlock(&free_hists.lock);
+}
+
+static uint32_t hist_take(void)
+{
+    pthread_mutex_lock(&free_hists.lock);
+    if (free_hists.count == 0)
+        die(5, "internal: no latency histogram free for a starting thread", 0);
+    uint32_t slot = free_hists.slots[--free_hists.count];
+    pthread_mutex_unlock(&free_hists.lock);
+    return slot;
+}
+
+static void thread_created(void)
+{
+    uint32_t n = atomic_fetch_add(&threads_alive, 1) + 1;
+    uint32_t peak = atomic_load(&threads_peak);
+    while (n > peak && !atomic_compare_exchange_weak(&threads_peak, &peak, n)) {
+    }
+}
 
 /* Stack each replay thread pre-faults before the baseline (its calls into the allocator stay within it). */
 #define STACK_PREFAULT (64 * 1024)
@@ -251,7 +296,38 @@ static void fork_child(struct worker *w)
     w->calls = w->nulls = w->extra_frees = w->waits = w->cross = w->empty_frees = 0;
     w->sampling_cycles = w->samples = w->alloc_probe_cycles = w->alloc_samples = 0;
     w->pace_waits = w->pace_recorded_ns = w->pace_slept_ns = 0;
+    w->starts = w->start_cycles = 0;
     g.measure_mono = mono_ns(); /* the pace schedule keeps its start: the prefix ran at the recorded pace too */
+}
+
+static void *thread_main(void *arg);
+
+/*
+ * K_START: creates the replay thread of a recorded thread that starts during the replay, where it started in the
+ * global order, and waits until it has pre-faulted its stack. The preparation puts it after the joins of threads that
+ * exited before, and creates before the replay only as many threads as were ever alive at once, so a joined thread's
+ * stack is always in glibc's stack cache: pthread_create then neither maps a stack nor callocs a DTV (no heap effect).
+ * The new thread counts the stack pages it faults in as the harness's (probes_harness_grown).
+ */
+static void start_lazy(struct worker *self, struct worker *w, uint32_t joins_before)
+{
+    if (w->created)
+        return;
+    uint64_t t0 = tsc_now();
+    for (uint32_t done; (done = atomic_load(&joins_done)) < joins_before;)
+        futex_wait_u32(&joins_done, done);
+    w->hist_slot = hist_take();
+    w->hist = (thread_histogram *)((char *)g.res + g.res->histograms_offset) + w->hist_slot;
+    if (pthread_create(&w->thread, &g.thread_attr, thread_main, w) != 0)
+        die(5, "cannot create a replay thread", 0);
+    w->created = 1;
+    thread_created();
+    atomic_store(&w->spawned, 1);
+    futex_wake_u32(&w->spawned, INT_MAX);
+    while (atomic_load(&w->started) == 0)
+        futex_wait_u32(&w->started, 0);
+    self->starts++;
+    self->start_cycles += tsc_now() - t0;
 }
 
 /*
@@ -357,13 +433,30 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
         case K_FORK:
             fork_child(w);
             goto after_call;
-        case K_JOIN:
-            if (serial && !g.workers[o->arg].joined && g.workers[o->arg].created) {
-                pthread_join(g.workers[o->arg].thread, 0);
-                g.workers[o->arg].joined = 1;
-                release_stack_apply(&g.workers[o->arg]);
-            }
+        case K_START:
+            start_lazy(w, &g.workers[o->arg], o->dep);
             goto after_call;
+        case K_JOIN:
+            /* Serial: the exit is complete before the next op (deterministic arena hand-over). Both modes: the
+             * stack goes back to glibc's cache, where a later K_START finds it. Concurrent mode cannot deadlock:
+             * the thread's start and exit come earlier in the global order, and so does everything they wait for. */
+        {
+            struct worker *x = &g.workers[o->arg];
+            if (x->op_count > 0 && !x->joined) {
+                if (x->lazy) /* free-running: this thread may be ahead of the one that creates x */
+                    while (atomic_load(&x->spawned) == 0)
+                        futex_wait_u32(&x->spawned, 0);
+                pthread_join(x->thread, 0);
+                x->joined = 1;
+                atomic_fetch_sub(&threads_alive, 1);
+                hist_release(x);
+                if (serial)
+                    release_stack_apply(x);
+            }
+            atomic_fetch_add(&joins_done, 1);
+            futex_wake_u32(&joins_done, INT_MAX);
+            goto after_call;
+        }
         default:
             goto after_call;
         }
@@ -428,6 +521,26 @@ static void *thread_main(void *arg)
     struct worker *w = arg;
     /* start_thread's stack pointer: just above this frame (return address, saved frame pointer). */
     w->caller_sp = (uintptr_t)__builtin_frame_address(0) + 16;
+    if (w->lazy) {
+        /* Created during the replay on a cached stack: glibc's exit of its last user gave part of it back
+         * (release_stack_measure); what pre-faulting brings back is the harness's again. */
+        uintptr_t lo = (w->caller_sp & ~(uintptr_t)4095) - STACK_PREFAULT - 8192;
+        uintptr_t hi = w->caller_sp & ~(uintptr_t)4095;
+        uint64_t before = probes_resident_bytes(lo, hi);
+        w->stack_lo = prefault_stack(STACK_PREFAULT);
+        uint64_t after = probes_resident_bytes(lo, hi);
+        if (after > before)
+            probes_harness_grown(after - before);
+        atomic_store(&w->started, 1);
+        futex_wake_u32(&w->started, INT_MAX);
+        run_worker(w);
+        atomic_fetch_add(&finished, 1);
+        futex_wake_u32(&finished, 1);
+        if (!ends_with_exit(w))
+            for (;;)
+                futex_wait_u32(&never, 0);
+        return 0;
+    }
     w->stack_lo = prefault_stack(STACK_PREFAULT);
     probes_mark_harness(&w);
     atomic_fetch_add(&ready, 1);
@@ -513,8 +626,9 @@ static void validate(const struct prep_header *h, uint64_t size)
     for (uint64_t i = 0; i < h->op_count; i++) {
         const struct prep_op *o = &ops[i];
         if (o->slot >= h->slot_count || (o->next_thread != 0xFFFF && o->next_thread >= h->thread_count) ||
-            (o->kind == K_JOIN && o->arg >= h->thread_count) || o->kind == 0 ||
-            (o->kind > K_PVALLOC && o->kind != K_THREAD_EXIT && o->kind != K_JOIN && o->kind != K_FORK))
+            ((o->kind == K_JOIN || o->kind == K_START) && o->arg >= h->thread_count) ||
+            (o->kind == K_START && o->arg == 0) || o->kind == 0 ||
+            (o->kind > K_PVALLOC && o->kind != K_THREAD_EXIT && o->kind != K_JOIN && o->kind != K_FORK && o->kind != K_START))
             die(3, "prepared trace op out of range", 0);
     }
     for (uint32_t i = 0; i < h->thread_count; i++) {
@@ -526,10 +640,10 @@ static void validate(const struct prep_header *h, uint64_t size)
     }
 }
 
-static struct res_header *create_results(const char *path, const struct prep_header *h)
+static struct res_header *create_results(const char *path, const struct prep_header *h, uint32_t histograms)
 {
     uint64_t hist_off = 4096;
-    uint64_t hist_bytes = (uint64_t)h->thread_count * sizeof(thread_histogram);
+    uint64_t hist_bytes = (uint64_t)histograms * sizeof(thread_histogram);
     uint64_t samples_off = hist_off + hist_bytes;
     uint64_t addr_off = g.log_addresses ? samples_off + h->sample_count * sizeof(struct res_sample) : 0;
     uint64_t total = samples_off + h->sample_count * sizeof(struct res_sample) + (g.log_addresses ? h->op_count * 8 : 0);
@@ -549,6 +663,7 @@ static struct res_header *create_results(const char *path, const struct prep_hea
     r->op_count = h->op_count;
     r->sample_count = h->sample_count;
     r->histograms_offset = hist_off;
+    r->histogram_count = histograms;
     r->samples_offset = samples_off;
     r->addresses_offset = addr_off;
     return r;
@@ -615,17 +730,28 @@ int main(int argc, char **argv)
         die(3, "--pace needs a prepared trace with recorded times", 0);
     g.prep = h;
     g.thread_count = h->thread_count;
-    struct res_header *r = create_results(results, h);
+    g.workers = map_anonymous((uint64_t)h->thread_count * sizeof(struct worker));
+    const struct prep_thread *threads = (const void *)((const char *)h + h->threads_offset);
+    const struct prep_op *ops = (const void *)((const char *)h + h->ops_offset);
+    /* Threads that start during the replay (a K_START op names them) are created there, on a cached stack, and
+     * take over a joined thread's latency histogram: one histogram per thread alive at once. */
+    for (uint64_t i = 0; i < h->op_count; i++)
+        if (ops[i].kind == K_START)
+            g.workers[ops[i].arg].lazy = 1;
+    uint32_t histograms = 1;
+    for (uint32_t i = 1; i < h->thread_count; i++)
+        if (threads[i].op_count > 0 && !g.workers[i].lazy)
+            g.workers[i].hist_slot = histograms++;
+    free_hists.slots = map_anonymous((uint64_t)histograms * sizeof(uint32_t));
+
+    struct res_header *r = create_results(results, h, histograms);
     g.res = r;
     r->null_allocator = (uint64_t)g.null_alloc;
     g.samples = (struct res_sample *)((char *)r + r->samples_offset);
     g.slot_ptr = map_anonymous(h->slot_count * sizeof(void *));
     if (!g.serial)
         g.slot_stamp = map_anonymous(h->slot_count * sizeof(uint32_t));
-    g.workers = map_anonymous((uint64_t)h->thread_count * sizeof(struct worker));
 
-    const struct prep_thread *threads = (const void *)((const char *)h + h->threads_offset);
-    const struct prep_op *ops = (const void *)((const char *)h + h->ops_offset);
     const uint32_t *sample_ids = (const void *)((const char *)h + h->sample_ids_offset);
     for (uint32_t i = 0; i < h->thread_count; i++) {
         struct worker *w = &g.workers[i];
@@ -641,7 +767,7 @@ int main(int argc, char **argv)
         }
         w->sample_ids = sample_ids + threads[i].sample_start;
         w->times = g.pace_factor > 0 ? (const uint64_t *)((const char *)h + h->times_offset) + threads[i].op_start : 0;
-        w->hist = (thread_histogram *)((char *)r + r->histograms_offset) + i;
+        w->hist = (thread_histogram *)((char *)r + r->histograms_offset) + w->hist_slot; /* lazy: set at its start */
     }
 
     r->allocator_stats_source = (uint64_t)probes_init(glibc);
@@ -663,19 +789,25 @@ int main(int argc, char **argv)
 
     /* Threads next (pthread_create's own allocations happen before the baseline). Each calloc's a
      * DTV in this thread's arena, i.e. the main heap (glibc 2.36 _dl_allocate_tls). */
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_attr_init(&g.thread_attr);
+    pthread_attr_setstacksize(&g.thread_attr, 256 * 1024);
+    uint32_t precreated = 0, workers = 0;
     for (uint32_t i = 1; i < h->thread_count; i++) {
-        if (pthread_create(&g.workers[i].thread, &attr, thread_main, &g.workers[i]) != 0)
+        if (g.workers[i].op_count == 0)
+            continue; /* a thread number with nothing to replay: no thread */
+        workers++;
+        if (g.workers[i].lazy)
+            continue;
+        if (pthread_create(&g.workers[i].thread, &g.thread_attr, thread_main, &g.workers[i]) != 0)
             die(5, "cannot create a replay thread", 0);
         g.workers[i].created = 1;
+        thread_created();
+        precreated++;
     }
-    pthread_attr_destroy(&attr);
     /* Each thread pre-faults its stack and marks it as the harness's before it waits for `go`. */
     for (;;) {
         uint32_t n = atomic_load(&ready);
-        if (n >= h->thread_count - 1)
+        if (n >= precreated)
             break;
         futex_wait_u32(&ready, n);
     }
@@ -701,7 +833,7 @@ int main(int argc, char **argv)
     run_worker(&g.workers[0]);
     for (;;) {
         uint32_t f = atomic_load(&finished);
-        if (f >= h->thread_count - 1)
+        if (f >= workers)
             break;
         futex_wait_u32(&finished, f);
     }
@@ -735,16 +867,20 @@ int main(int argc, char **argv)
         r->pace_recorded_wait_ns += w->pace_recorded_ns;
         r->pace_slept_ns += w->pace_slept_ns;
         uint64_t sampling_ns = (uint64_t)((double)w->sampling_cycles / r->tsc_per_ns);
+        uint64_t start_ns = (uint64_t)((double)w->start_cycles / r->tsc_per_ns);
         r->sampling_ns += sampling_ns;
+        r->thread_starts += w->starts;
+        r->thread_start_ns += start_ns;
         /* Serial: one thread runs at a time, so every thread's pauses add up. Concurrent: threads pause
          * side by side; the longest one's pauses are what is certainly not replay time. */
-        uint64_t paused = sampling_ns + w->pace_slept_ns;
+        uint64_t paused = sampling_ns + w->pace_slept_ns + start_ns;
         if (g.serial)
             excluded += paused;
         else if (paused > excluded)
             excluded = paused;
     }
     r->wall_ns = r->elapsed_ns > excluded ? r->elapsed_ns - excluded : 0;
+    r->threads_peak = atomic_load(&threads_peak);
     atomic_thread_fence(memory_order_seq_cst);
     r->ok = 1;
     _exit(0);

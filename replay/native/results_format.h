@@ -67,6 +67,10 @@ struct res_header {
     uint64_t empty_slot_frees;  /* frees (not of NULL) that found their slot empty: a replay NULL or a broken dependency */
     uint64_t setup_heap_bytes;  /* glibc: mallinfo2 uordblks before the first replayed call (the replayer's
                                    own use: main tcache block + one DTV per replay thread); 0 otherwise */
-    uint64_t reserved[3];
+    uint64_t thread_starts;     /* replay threads created during the replay (K_START), not before it */
+    uint64_t thread_start_ns;   /* time those creations took (cycle counter), left out of wall_ns */
+    uint64_t threads_peak;      /* most replay threads (main included) alive at once: created and not yet joined */
+    uint64_t histogram_count;   /* latency histograms at histograms_offset: one per replay thread alive at once (a
+                                   thread started at K_START takes over the histogram of a joined one) */
 };
 #endif

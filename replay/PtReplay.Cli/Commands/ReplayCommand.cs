@@ -58,8 +58,8 @@ public static class ReplayCommand
         {
             HelpName = "auto|none|BYTES",
             Description = "What the model's heap starts with, so sim can be compared with glibc sample by sample. The native " +
-                "replayer is not a blank process: on a multi-thread trace it creates its N-1 replay threads before the first call, and " +
-                "glibc callocs a TLS DTV for each at the bottom of the main heap (0x130 bytes each here), which shifts every later " +
+                "replayer is not a blank process: on a multi-thread trace it creates replay threads before the first call (as many as were ever alive at once), and " +
+                "glibc callocs a TLS DTV for each at the bottom of the main heap (0x120 bytes each here), which shifts every later " +
                 "main-heap address and moves glibc's brk growth and trims. " +
                 "auto (default): give the model the same bytes as one chunk before the first call, measured in this run's glibc replay " +
                 "(glibc then runs before sim) or, without the glibc engine, by a short probe run of the native replayer; nothing on a " +

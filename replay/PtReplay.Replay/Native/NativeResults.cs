@@ -106,6 +106,14 @@ public struct NativeResultsHeader
     /// (pthread_create callocs it in the creator's arena). 0 for other allocators.
     /// </summary>
     public ulong SetupHeapBytes;
+    /// <summary>Replay threads created during the replay (at a START op, on a stack a joined thread left in glibc's cache).</summary>
+    public ulong ThreadStarts;
+    /// <summary>Time those creations took, in ns (left out of <see cref="WallNs"/>).</summary>
+    public ulong ThreadStartNs;
+    /// <summary>Most replay threads (the main one included) alive at once: created and not yet joined.</summary>
+    public ulong ThreadsPeak;
+    /// <summary>Latency histograms in the file: one per replay thread alive at once (a later thread takes over a joined one's).</summary>
+    public ulong HistogramCount;
 
     /// <summary>Byte offset of <see cref="ProgressSeq"/> (for progress polling).</summary>
     public static int ProgressSeqOffset => (int)Marshal.OffsetOf<NativeResultsHeader>(nameof(ProgressSeq));
@@ -173,7 +181,7 @@ public sealed class NativeResults
         using var fs = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
         fs.Position = (long)Header.HistogramsOffset;
         var row = new ulong[LatencyHistogram.Buckets];
-        for (int t = 0; t < Header.ThreadCount; t++)
+        for (int t = 0; t < (int)Header.HistogramCount; t++)
         {
             for (int k = 0; k < LatencyHistogram.Kinds; k++)
             {

@@ -56,7 +56,12 @@ public enum PreparedKind : byte
     /// child; the native replayer: fork(2), the parent waits and exits) and measure from here on.
     /// </summary>
     Fork = 18,
-    /// <summary>Join thread <c>arg</c> (serial mode) before going on.</summary>
+    /// <summary>
+    /// Create the replay thread of thread <c>arg</c> here: a recorded thread that started when an earlier one had
+    /// exited, so the replay never runs more threads at once than the recording did (see TracePreparer's thread rules).
+    /// </summary>
+    Start = 19,
+    /// <summary>Join thread <c>arg</c> before going on.</summary>
     Join = 20,
 }
 

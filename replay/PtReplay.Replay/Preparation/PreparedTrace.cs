@@ -17,6 +17,12 @@ public sealed class PreparedTrace
     public required string Path { get; init; }
     /// <summary>Replay threads (recorded thread numbers 0..ThreadCount-1).</summary>
     public required int ThreadCount { get; init; }
+
+    /// <summary>
+    /// Replay threads besides the main one that the native replayer creates before the replay: the most threads (other
+    /// than thread 0) ever alive at once in the recording. The others are created at a <see cref="PreparedKind.Start"/> op.
+    /// </summary>
+    public int PrecreatedThreads { get; init; }
     /// <summary>Ops in the file (calls plus thread exits and joins).</summary>
     public required long OpCount { get; init; }
     /// <summary>Malloc-family calls in the file.</summary>

@@ -42,6 +42,7 @@ public sealed class TracePreparer : IDisposable
     private readonly List<long> _threadOps = [];
     private readonly List<long> _threadSamples = [];
     private readonly List<bool> _threadExited = [];
+    private readonly List<bool> _threadStarted = [];
     private readonly List<int> _pendingJoins = [];
     private readonly List<LiveSample> _samples = [];
     private readonly List<TraceIssue> _issues = [];
@@ -62,6 +63,9 @@ public sealed class TracePreparer : IDisposable
     private long _eventTime;
     private long _opTime = long.MinValue;
     private long _firstOpTime;
+    private int _aliveWorkers;
+    private long _joins;
+    private int _precreatedWorkers;
 
     /// <summary>Starts a preparation that will write <paramref name="outputPath"/>.</summary>
     public TracePreparer(string outputPath, PreparationOptions? options = null)
@@ -246,6 +250,11 @@ public sealed class TracePreparer : IDisposable
 
     private void AddThreadExit(int thread, long index)
     {
+        if (thread != 0 && _threadStarted[thread])
+        {
+            _aliveWorkers--;
+        }
+
         _threadExited[thread] = true;
         Emit(thread, new PreparedOp { Kind = PreparedKind.ThreadExit }, index);
         if (thread != 0)
@@ -321,6 +330,7 @@ public sealed class TracePreparer : IDisposable
             _threadOps.Add(0);
             _threadSamples.Add(0);
             _threadExited.Add(false);
+            _threadStarted.Add(false);
         }
     }
 
@@ -391,17 +401,79 @@ public sealed class TracePreparer : IDisposable
 
     private void Emit(int thread, PreparedOp op, long index)
     {
+        if (thread != 0 && !_threadStarted[thread])
+        {
+            StartThread(thread, index);
+        }
+
         if (_pendingJoins.Count > 0)
         {
             foreach (int exited in _pendingJoins)
             {
                 EmitRaw(thread, new PreparedOp { Kind = PreparedKind.Join, Arg = (ulong)exited }, index);
+                _joins++;
             }
 
             _pendingJoins.Clear();
         }
 
+        if (op.Kind == PreparedKind.Start)
+        {
+            // Free-running replay: the thread starts only once every join before it in the global order is done.
+            op.Dep = (uint)_joins;
+        }
+
         EmitRaw(thread, op, index);
+    }
+
+    /// <summary>
+    /// Thread rules: recorded thread 0 is the replayer's main thread. Every other thread starts at its first op, in one of
+    /// two ways. When more threads are alive than ever before (alive: started and not exited), its replay thread is
+    /// created before the replay; otherwise a <see cref="PreparedKind.Start"/> op on a thread that is alive (the one that
+    /// ran the op before, else thread 0, else any) creates it there, after the joins of the threads that exited before.
+    /// So the replayer never runs more threads at once than the recording had alive, and at each Start at least one
+    /// joined thread's stack is in glibc's stack cache (stacks made = threads created before the replay, which is the most
+    /// ever alive; in use = alive, which is fewer at a Start): creating it maps nothing and callocs no DTV.
+    /// </summary>
+    private void StartThread(int thread, long index)
+    {
+        EnsureThread(0);
+        _threadStarted[thread] = true;
+        _aliveWorkers++;
+        int host = _aliveWorkers > _precreatedWorkers ? -1 : AliveHost();
+        if (host < 0)
+        {
+            _precreatedWorkers++;
+            return;
+        }
+
+        Emit(host, new PreparedOp { Kind = PreparedKind.Start, Arg = (ulong)thread }, index);
+    }
+
+    /// <summary>A started thread that has not exited to run a Start op on: the previous op's, else thread 0, else any; -1 if none.</summary>
+    private int AliveHost()
+    {
+        // Thread 0 is the replayer's main thread: it exists from the start.
+        static bool Alive(TracePreparer p, int t) => t >= 0 && t < p._threadStarted.Count && (t == 0 || p._threadStarted[t]) && !p._threadExited[t];
+        if (_hasPending && Alive(this, _pending.Thread))
+        {
+            return _pending.Thread;
+        }
+
+        if (Alive(this, 0))
+        {
+            return 0;
+        }
+
+        for (int t = 1; t < _threadStarted.Count; t++)
+        {
+            if (Alive(this, t))
+            {
+                return t;
+            }
+        }
+
+        return -1;
     }
 
     private void EmitRaw(int thread, PreparedOp op, long index)
@@ -419,7 +491,7 @@ public sealed class TracePreparer : IDisposable
         op.Seq = unchecked((uint)_seq);
         // The op's recorded time never decreases in the global order; a thread exit (placed back at the thread's last
         // event, while its marker was written later) and a join take the time of the op before them.
-        bool marker = op.Kind is PreparedKind.ThreadExit or PreparedKind.Join;
+        bool marker = op.Kind is PreparedKind.ThreadExit or PreparedKind.Join or PreparedKind.Start;
         long time = _opTime == long.MinValue ? _eventTime : marker ? _opTime : Math.Max(_opTime, _eventTime);
         if (_opTime == long.MinValue)
         {
@@ -469,6 +541,7 @@ public sealed class TracePreparer : IDisposable
         {
             Path = _outputPath,
             ThreadCount = _threadOps.Count,
+            PrecreatedThreads = _precreatedWorkers,
             OpCount = _seq,
             CallCount = _calls,
             CallsByKind = _callsByKind,

@@ -9,7 +9,8 @@ namespace PtReplay.Replay.Sim;
 /// <summary>
 /// Chooses the sim engine's preamble (<see cref="ReplayOptions.SimPreambleBytes"/>) so that the model's
 /// heap starts like glibc's under the native replayer.
-/// <para>Why: before the first replayed call the replayer creates its N−1 worker threads, and each
+/// <para>Why: before the first replayed call the replayer creates P worker threads (the most ever alive at once besides
+/// thread 0; <see cref="Preparation.PreparedTrace.PrecreatedThreads"/>), and each
 /// <c>pthread_create</c> callocs a TLS DTV (0x130 bytes here) at the bottom of glibc's main heap, never
 /// freed; the first of those callocs also creates the main thread's tcache block. The recorded program's
 /// own DTVs are in the trace and replayed as calls, so the replayer's are extra: every later main-heap
@@ -17,7 +18,7 @@ namespace PtReplay.Replay.Sim;
 /// <code>
 ///   glibc under the replayer:  [tcache 0x290][DTV][DTV]...[DTV][recorded program's heap ...]
 ///   model with the preamble:   [tcache 0x290][preamble chunk  ][recorded program's heap ...]
-///   preamble = setup_heap_bytes − tcache chunk = (N−1) × DTV       (0 when N = 1: no thread, no calloc)
+///   preamble = setup_heap_bytes − tcache chunk = P × DTV       (0 when P = 0: no thread, no calloc)
 /// </code>
 /// The tcache chunk is what the model itself allocates on thread 0's first call (0x290 on glibc 2.36
 /// x86_64), so it is subtracted: the model makes it before the preamble chunk, as glibc did before the
