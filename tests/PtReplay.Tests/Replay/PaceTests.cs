@@ -73,6 +73,52 @@ public sealed class PaceTests : IDisposable
         Assert.False(sim.Extra.ContainsKey("pace_waits"));
     }
 
+    /// <summary>Frees 64 MiB of touched 32 KiB blocks, pauses 1.5 s, then makes small calls.</summary>
+    private const string IdleAfterFreeSource = """
+        #include <stdlib.h>
+        #include <string.h>
+        #include <unistd.h>
+        int main(void) {
+            enum { N = 2000 };
+            static void *b[N];
+            for (int i = 0; i < N; i++) { b[i] = malloc(32768); memset(b[i], 1, 32768); }
+            for (int i = 0; i < N; i++) free(b[i]);
+            usleep(1500000);
+            for (int r = 0; r < 2000; r++) { void *p = malloc(64 + (r % 50) * 8); free(p); }
+            return 0;
+        }
+        """;
+
+    /// <summary>
+    /// mimalloc gives freed pages back to the kernel only once its purge delay has passed: replayed as fast as possible
+    /// it still holds the freed 64 MiB at the end; at the recorded pace, the pause lets it return them, as in the program.
+    /// </summary>
+    [SkippableFact]
+    public void Recorded_LetsMimallocReturnFreedMemoryDuringThePause_MaxDoesNot()
+    {
+        Requires.Package("libmimalloc2.0", "libmimalloc.so.2");
+        string exe = Gcc.CompileSource(_dir.Path, "idle", IdleAfterFreeSource, Gcc.Flags("-O1 -fno-builtin"));
+        string trace = _dir.File("idle.trace");
+        RecordedRun.RecordOrThrow([exe], trace, CleanEnvironment.With());
+
+        ulong FinalRss(ReplayPace pace)
+        {
+            using var reader = TraceReader.Open(trace);
+            ReplayReport report = ReplayRunner.Run(trace, reader.Header, reader.ReadAll(), ["mimalloc"], _dir.NewFolder(pace.ToString()),
+                new ReplayOptions { Pace = pace, NoTiming = true }, new PreparationOptions());
+            EngineResult mimalloc = report.Results.Single();
+            Assert.True(mimalloc.Error is null, mimalloc.Error);
+            Assert.Equal(pace.ToString(), mimalloc.Pace);
+            return mimalloc.FinalRssBytes;
+        }
+
+        const ulong Freed = 2000UL * 32768;
+        ulong max = FinalRss(ReplayPace.Max);
+        ulong recorded = FinalRss(ReplayPace.Recorded);
+        Assert.True(max > Freed / 2, $"replayed as fast as possible mimalloc holds only {max} B of the {Freed} B freed");
+        Assert.True(recorded + (Freed / 4) < max, $"at the recorded pace mimalloc still holds {recorded} B (as fast as possible: {max} B)");
+    }
+
     [Fact]
     public void Max_PreparesNoTimesAndNeverSleeps()
     {
