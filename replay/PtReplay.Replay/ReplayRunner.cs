@@ -47,7 +47,7 @@ public static class ReplayRunner
         using var input = TraceInput.Open(tracePath);
         InheritedHeap? inherited = InheritedHeap.Find(tracePath, input.Header, out string? missing);
         string? note = missing is null ? null : $"a fork child, but {missing}: replayed from an empty heap";
-        if (inherited is not null && InheritedReplay.WhyNot(inherited) is { } why)
+        if (inherited is not null && InheritedReplay.WhyNot(inherited, engines.Any(AllocatorLibraries.IsNative)) is { } why)
         {
             note = $"a fork child, replayed from an empty heap: {why}";
             inherited = null;
@@ -91,8 +91,11 @@ public static class ReplayRunner
         string preparedPath = Path.Combine(work, "trace.prepared");
 
         PreparedTrace prepared;
-        // A paced replay needs each op's recorded time beside the ops.
-        using (var preparer = new TracePreparer(preparedPath, options.Pace.IsPaced ? preparation.WithRecordedTimes() : preparation))
+        // A paced replay needs each op's recorded time beside the ops, the address check each op's recorded address.
+        PreparationOptions tables = options.Pace.IsPaced || options.CheckAddresses
+            ? preparation.WithTables(options.Pace.IsPaced, options.CheckAddresses)
+            : preparation;
+        using (var preparer = new TracePreparer(preparedPath, tables))
         {
             if (inherited is not null)
             {

@@ -60,7 +60,7 @@ public class TraceVerifierTests
     public void TraceOfGlibcRun_ReplaysAtFullParity(int seed, string tunables)
     {
         var (header, events) = TraceFromGlibc(ScriptGenerator.Random(seed, 3000, trim: false), tunables);
-        var report = new TraceVerifier(header).Run(events);
+        var report = TraceVerifier.Run(header, events);
         Assert.True(report.First is null, report.First?.ToString());
         Assert.True(report.FullParity);
         Assert.True(report.Allocations > 1000);
@@ -80,7 +80,7 @@ public class TraceVerifierTests
         for (int t = 1; t < script.Threads; t++)
             prefix.Add(new AllocEvent { Kind = EventKind.Calloc, Count = ParityHarness.DtvCount, Size = ParityHarness.DtvSize, Result = model.Calloc(0, ParityHarness.DtvCount, ParityHarness.DtvSize) });
         prefix.AddRange(events);
-        var report = new TraceVerifier(header).Run(prefix);
+        var report = TraceVerifier.Run(header, prefix);
         Assert.True(report.First is null, report.First?.ToString());
         Assert.True(report.FullParity);
     }
@@ -93,7 +93,7 @@ public class TraceVerifierTests
         var bad = events[victim];
         bad.Result += 16;
         events[victim] = bad;
-        var report = new TraceVerifier(header).Run(events);
+        var report = TraceVerifier.Run(header, events);
         Assert.NotNull(report.First);
         Assert.True(victim == report.First!.EventIndex, $"expected {victim}: {report.First}");
         Assert.False(report.FullParity);
