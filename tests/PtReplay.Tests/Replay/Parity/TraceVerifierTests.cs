@@ -1,5 +1,7 @@
 using PtReplay.Tests.Allocator;
+using PtReplay.Cli.Commands;
 using PtReplay.Replay.Parity;
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 
 namespace PtReplay.Tests.Replay.Parity;
@@ -98,5 +100,76 @@ public class TraceVerifierTests
         Assert.True(victim == report.First!.EventIndex, $"expected {victim}: {report.First}");
         Assert.False(report.FullParity);
         Assert.Contains("top", report.First.ModelState, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A free of a pointer the trace never returned and a second free of a freed block (what a recorder started late or a
+    /// buggy program leaves): verify skips both, counts them, and every allocation still matches glibc's.
+    /// </summary>
+    [Fact]
+    public void UnknownAndDoubleFrees_AreCountedAndSkipped_TheRestKeepsFullParity()
+    {
+        var (header, events) = TraceFromGlibc(ScriptGenerator.Random(65, 1500, trim: false));
+        ParityReport clean = TraceVerifier.Run(header, events);
+        Assert.True(clean.FullParity, clean.First?.ToString());
+
+        int freed = events.FindIndex(400, e => e.Kind == EventKind.Free && e.Ptr != 0);
+        var bad = new List<AllocEvent>(events);
+        bad.Insert(freed + 1, events[freed]);                                                      // double free
+        bad.Insert(200, new AllocEvent { Kind = EventKind.Free, Ptr = header.Brk0 + (1UL << 40) }); // never returned
+        ParityReport report = TraceVerifier.Run(header, bad);
+        Assert.True(report.FullParity, report.First?.ToString());
+        Assert.Equal(2, report.UnknownPointers);
+        Assert.Equal(clean.Allocations, report.Allocations);
+
+        // Through the verb, from a trace file: the skipped calls are named, the parity line is full, exit 0.
+        using var dir = new TempDir("ptreplay-badverify-");
+        string path = dir.File("bad.trace");
+        using (TraceWriter w = TraceWriter.Create(path, header))
+        {
+            w.DeclareThread(0, 1000);
+            foreach (AllocEvent e in bad)
+            {
+                w.Write(e);
+            }
+
+            w.Complete();
+        }
+
+        using var reader = TraceReader.Open(path);
+        var output = new StringWriter();
+        int exit = VerifyCommand.Run(reader, null, output, TextWriter.Null);
+        string text = output.ToString();
+        Assert.True(exit == 0, text);
+        Assert.Contains("2 free/realloc of pointers the trace never returned (skipped)", text, StringComparison.Ordinal);
+        Assert.Contains($"parity: {clean.Allocations}/{clean.Allocations} allocations identical", text, StringComparison.Ordinal);
+    }
+
+    /// <summary>A divergence found by the sim engine's address check names the recorded event, as the trace file has it.</summary>
+    [Fact]
+    public void FalsifiedAddress_InATraceFile_IsNamedAsRecorded()
+    {
+        var (header, events) = TraceFromGlibc(ScriptGenerator.Random(66, 1500, trim: false));
+        int victim = events.FindIndex(400, e => e.Kind == EventKind.Malloc && e.Result > header.Brk0 && e.Result - header.Brk0 < (1UL << 30));
+        var bad = events[victim];
+        bad.Result += 16;
+        events[victim] = bad;
+        using var dir = new TempDir("ptreplay-divverify-");
+        string path = dir.File("div.trace");
+        using (TraceWriter w = TraceWriter.Create(path, header))
+        {
+            w.DeclareThread(0, 1000);
+            foreach (AllocEvent e in events)
+            {
+                w.Write(e);
+            }
+
+            w.Complete();
+        }
+
+        using var reader = TraceReader.Open(path);
+        var output = new StringWriter();
+        Assert.Equal(1, VerifyCommand.Run(reader, null, output, TextWriter.Null));
+        Assert.Contains($"first divergence at event {victim}: {bad}", output.ToString(), StringComparison.Ordinal);
     }
 }
