@@ -1,6 +1,7 @@
 using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Native;
 using PtReplay.Replay.Output;
+using PtReplay.Replay.Parity;
 using PtReplay.Replay.Preparation;
 using PtReplay.Replay.Sim;
 using PtReplay.Results;
@@ -61,6 +62,14 @@ public static class ReplayRunner
 
         ReplayReport report = Run(tracePath, inherited?.OldestHeader ?? input.Header, input.Events(), engines, outDir, options, preparation,
             keepIntermediates, LazyIssues(input), inherited, input.Header);
+        foreach (EngineResult result in report.Results)
+        {
+            if (result.Parity is { } parity)
+            {
+                TraceVerifier.NameFirstDivergence(parity, index => TraceVerifier.EventAt(tracePath, index));
+            }
+        }
+
         return report with { InheritedHeapNote = note };
     }
 

@@ -34,7 +34,10 @@ public static class VerifyCommand
             "replays the parent's events up to the fork (and its parent's, for a fork of a fork child), forks as glibc " +
             "does (only the forking thread survives; with several threads, the other arenas go onto the free list), " +
             "then the child's; the parent's part is reported on its own line. Without the parent's trace the child " +
-            "is replayed from an empty heap, with a note.\n\n" +
+            "is replayed from an empty heap, with a note. " +
+            "The run is `replay --engine sim --check-addresses` without the series: the same preparation and event rules " +
+            "(each thread's exit replayed where glibc ran it; frees and reallocs of pointers the trace never returned, and double " +
+            "frees, skipped and counted; a realloc of such a pointer that returned memory replayed as an allocation).\n\n" +
             "Examples:\n" +
             "  ptreplay verify py.trace\n" +
             "  ./run-bench.sh verify sqlite.trace --tunables glibc.malloc.tcache_count=0\n\n" +

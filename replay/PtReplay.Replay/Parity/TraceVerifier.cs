@@ -30,20 +30,34 @@ public static class TraceVerifier
     {
         ArgumentNullException.ThrowIfNull(reader);
         string path = reader.Path;
-        return Check(path, reader.Header, reader.ReadAll(), inherited, tunables, prepareProgress, progress, index =>
-        {
-            using TraceReader again = TraceReader.Open(path);
-            long i = 0;
-            foreach (AllocEvent e in again.ReadAll())
-            {
-                if (i++ == index)
-                {
-                    return e;
-                }
-            }
+        return Check(path, reader.Header, reader.ReadAll(), inherited, tunables, prepareProgress, progress, index => EventAt(path, index));
+    }
 
-            return null;
-        });
+    /// <summary>Event <paramref name="index"/> (reader order) of the trace file at <paramref name="tracePath"/>; null past its end.</summary>
+    public static AllocEvent? EventAt(string tracePath, long index)
+    {
+        using TraceReader reader = TraceReader.Open(tracePath);
+        long i = 0;
+        foreach (AllocEvent e in reader.ReadAll())
+        {
+            if (i++ == index)
+            {
+                return e;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Names the first divergence of <paramref name="parity"/>'s own part by the recorded event (it has the prepared op's form until then).</summary>
+    public static void NameFirstDivergence(AddressParity parity, Func<long, AllocEvent?> eventAt)
+    {
+        ArgumentNullException.ThrowIfNull(parity);
+        ArgumentNullException.ThrowIfNull(eventAt);
+        if (parity.Report.First is { } first && eventAt(first.EventIndex) is { } recorded)
+        {
+            parity.Report.First = first with { Event = recorded.ToString() };
+        }
     }
 
     /// <summary>Verifies events recorded under <paramref name="header"/> (no forked-child prefix); returns their report.</summary>
@@ -74,11 +88,7 @@ public static class TraceVerifier
                 new PreparationOptions { SampleEvery = SampleEvery }, inherited: inherited, traceHeader: header);
             EngineResult sim = report.Results[0];
             AddressParity parity = sim.Parity ?? throw new ArgumentException($"the model could not run: {sim.Error}", nameof(tunables));
-            if (parity.Report.First is { } first && eventAt(first.EventIndex) is { } recorded)
-            {
-                parity.Report.First = first with { Event = recorded.ToString() };
-            }
-
+            NameFirstDivergence(parity, eventAt);
             return parity;
         }
         finally
