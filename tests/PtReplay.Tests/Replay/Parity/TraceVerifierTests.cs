@@ -172,4 +172,38 @@ public class TraceVerifierTests
         Assert.Equal(1, VerifyCommand.Run(reader, null, output, TextWriter.Null));
         Assert.Contains($"first divergence at event {victim}: {bad}", output.ToString(), StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// Arbitrary event streams (every kind, extreme sizes and alignments, pointers never returned, markers anywhere) and
+    /// the same streams freeing what they allocated twice: verify always ends with a report, never with an exception.
+    /// </summary>
+    [Theory]
+    [Trait("Category", "Fast")]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ArbitraryEvents_AlwaysEndInAReport(int seed)
+    {
+        var header = new TraceHeader { Brk0 = 0x5555_5555_0000, OnlineCpus = 2, GlibcVersion = "2.36" };
+        AllocEvent[] random = PtReplay.Tests.Traces.RandomEvents.Generate(seed, 4000, 3);
+        ParityReport report = TraceVerifier.Run(header, random);
+        Assert.True(report.Allocations <= random.Count(e => e.Kind.Allocates()));
+
+        // Then a thread that never exited frees every returned address twice: at least the second free of each is bad
+        // (a double free, or a pointer that was not live), and is counted.
+        var twice = new List<AllocEvent>(random);
+        int freer = random.Max(e => e.Thread) + 1;
+        long pairs = 0;
+        foreach (AllocEvent e in random.Reverse().Where(e => e.Kind.Allocates() && e.Result != 0))
+        {
+            var free = new AllocEvent { Kind = EventKind.Free, Thread = freer, Ptr = e.Result, Timestamp = e.Timestamp };
+            twice.Add(free);
+            twice.Add(free);
+            pairs++;
+        }
+
+        ParityReport doubled = TraceVerifier.Run(header, twice);
+        Assert.True(pairs > 100, $"{pairs} blocks");
+        Assert.True(doubled.UnknownPointers >= report.UnknownPointers + pairs, $"{doubled.UnknownPointers} bad frees counted, {report.UnknownPointers} + {pairs} expected at least");
+    }
 }
