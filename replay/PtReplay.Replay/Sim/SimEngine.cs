@@ -213,9 +213,17 @@ public static class SimEngine
             ["samples"] = points.Count,
             ["elapsed_ns"] = elapsedNs,
         };
+        AddressParity? parity = check is null ? null : FinishCheck(check, trace);
+        if (parity is not null)
+        {
+            // In summary.json too: the trace's own calls compared with the recording, and how many matched.
+            extra["parity_identical"] = parity.Report.Identical;
+            extra["parity_allocations"] = parity.Report.Allocations;
+        }
+
         EngineResult built = ResultBuilder.Build("sim", trace, points, final.CommittedBytes, final.ResidentBytes, latency, calls, wallNs,
             FootprintSource, RssSource, extra, timer?.Description ?? ResultBuilder.NoTimingClock);
-        return check is null ? built : built with { Parity = FinishCheck(check, trace) };
+        return built with { Parity = parity };
     }
 
     /// <summary>The address check's outcome; frees and reallocs the preparation skipped (unknown pointers, double frees) are counted there.</summary>

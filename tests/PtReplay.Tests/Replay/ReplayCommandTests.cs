@@ -109,6 +109,10 @@ public sealed class ReplayCommandTests(Recordings recordings)
         string parity = verify.Stdout.TrimEnd().Split('\n')[^1];
         Assert.StartsWith("parity: ", parity, StringComparison.Ordinal);
         Assert.Contains("sim " + parity, replay.Stdout, StringComparison.Ordinal);
+        EngineSummary sim = SummaryFile.Read(Path.Combine(outDir, "summary.json")).Engines.Single();
+        string[] counts = parity["parity: ".Length..].Split(' ')[0].Split('/');
+        Assert.Equal(double.Parse(counts[0], System.Globalization.CultureInfo.InvariantCulture), sim.Extra!["parity_identical"]);
+        Assert.Equal(double.Parse(counts[1], System.Globalization.CultureInfo.InvariantCulture), sim.Extra!["parity_allocations"]);
     }
 
     [Fact]
