@@ -250,6 +250,11 @@ public static class ReplayCommand
             Console.WriteLine(string.Create(inv, $"{engine} {report.UnknownPointers} free/realloc of pointers the trace never returned (skipped)"));
         }
 
+        if (report.SkippedEvents > 0)
+        {
+            Console.WriteLine(string.Create(inv, $"{engine} {report.SkippedEvents} events on a thread after its exit or beyond the thread limit (skipped)"));
+        }
+
         Console.WriteLine($"{engine} {report.Summary}");
     }
 }

@@ -127,6 +127,8 @@ public static class VerifyCommand
             output.WriteLine(string.Create(inv, $"glibc would abort at event {a.EventIndex}: {a.Message}"));
         if (report.UnknownPointers > 0)
             output.WriteLine(string.Create(inv, $"{report.UnknownPointers} free/realloc of pointers the trace never returned (skipped)"));
+        if (report.SkippedEvents > 0)
+            output.WriteLine(string.Create(inv, $"{report.SkippedEvents} events on a thread after its exit or beyond the thread limit (skipped)"));
         output.WriteLine(report.Summary);
         return report.FullParity ? 0 : 1;
     }

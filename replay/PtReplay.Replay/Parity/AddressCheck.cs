@@ -63,11 +63,12 @@ public sealed class AddressCheck
     public void Aborted(long eventIndex, string glibcMessage) => _report.Abort ??= (eventIndex, glibcMessage);
 
     /// <summary>
-    /// The outcome: the trace's own part (with <paramref name="events"/> events replayed and
-    /// <paramref name="unknownPointers"/> frees/reallocs of pointers the trace never returned, which the preparation
-    /// skipped) and, for a forked child, the inherited part (<paramref name="prefixEvents"/> events).
+    /// The outcome: the trace's own part (with <paramref name="events"/> events replayed,
+    /// <paramref name="unknownPointers"/> frees/reallocs of pointers the trace never returned or had freed, and
+    /// <paramref name="skippedEvents"/> other events the preparation skipped) and, for a forked child, the inherited
+    /// part (<paramref name="prefixEvents"/> events).
     /// </summary>
-    public AddressParity Finish(long events, long unknownPointers, long prefixEvents)
+    public AddressParity Finish(long events, long unknownPointers, long skippedEvents, long prefixEvents)
     {
         if (prefixEvents > 0 && _inherited is null)
         {
@@ -78,6 +79,7 @@ public sealed class AddressCheck
 
         _report.Events = _report.Abort is { } a && a.EventIndex < events ? a.EventIndex + 1 : events;
         _report.UnknownPointers = unknownPointers;
+        _report.SkippedEvents = skippedEvents;
         if (_inherited is not null)
         {
             _inherited.Events = prefixEvents;

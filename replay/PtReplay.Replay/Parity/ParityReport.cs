@@ -28,6 +28,9 @@ public sealed class ParityReport
     /// </summary>
     public long UnknownPointers { get; internal set; }
 
+    /// <summary>Events the preparation skipped for another reason: on a thread after its exit, or beyond the thread limit.</summary>
+    public long SkippedEvents { get; internal set; }
+
     /// <summary>The first divergence, or null.</summary>
     public Divergence? First { get; internal set; }
 
@@ -48,6 +51,7 @@ public sealed class ParityReport
             Identical = earlier.Identical + later.Identical,
             Events = earlier.Events + later.Events,
             UnknownPointers = earlier.UnknownPointers + later.UnknownPointers,
+            SkippedEvents = earlier.SkippedEvents + later.SkippedEvents,
             First = earlier.First ?? later.First,
             Abort = earlier.Abort ?? later.Abort,
         };

@@ -231,6 +231,7 @@ public static class SimEngine
         check.Finish(
             trace.EventCount - trace.PrefixEventCount,
             trace.IssueCountsByKind[(int)TraceIssueKind.UnknownPointer] + trace.IssueCountsByKind[(int)TraceIssueKind.DoubleFree],
+            trace.IssueCountsByKind[(int)TraceIssueKind.EventAfterThreadExit] + trace.IssueCountsByKind[(int)TraceIssueKind.TooManyThreads],
             trace.PrefixEventCount);
 
     /// <summary>

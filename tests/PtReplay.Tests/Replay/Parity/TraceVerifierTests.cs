@@ -103,8 +103,9 @@ public class TraceVerifierTests
     }
 
     /// <summary>
-    /// A free of a pointer the trace never returned and a second free of a freed block (what a recorder started late or a
-    /// buggy program leaves): verify skips both, counts them, and every allocation still matches glibc's.
+    /// A free of a pointer the trace never returned, a second free of a freed block (what a recorder started late or a
+    /// buggy program leaves) and a call after its thread's exit: verify skips them, counts them, and every allocation still
+    /// matches glibc's.
     /// </summary>
     [Fact]
     public void UnknownAndDoubleFrees_AreCountedAndSkipped_TheRestKeepsFullParity()
@@ -117,9 +118,13 @@ public class TraceVerifierTests
         var bad = new List<AllocEvent>(events);
         bad.Insert(freed + 1, events[freed]);                                                      // double free
         bad.Insert(200, new AllocEvent { Kind = EventKind.Free, Ptr = header.Brk0 + (1UL << 40) }); // never returned
-        ParityReport report = TraceVerifier.Run(header, bad);
+        // A call after its thread's exit (a reader numbers a tid's later calls as a new thread, an event stream need not).
+        List<AllocEvent> afterExit = [.. bad, new AllocEvent { Kind = EventKind.ThreadExit, Thread = 1, Size = 1001 },
+            new AllocEvent { Kind = EventKind.Malloc, Thread = 1, Size = 40, Count = 1 }];
+        ParityReport report = TraceVerifier.Run(header, afterExit);
         Assert.True(report.FullParity, report.First?.ToString());
         Assert.Equal(2, report.UnknownPointers);
+        Assert.Equal(1, report.SkippedEvents);
         Assert.Equal(clean.Allocations, report.Allocations);
 
         // Through the verb, from a trace file: the skipped calls are named, the parity line is full, exit 0.
