@@ -38,6 +38,12 @@ public sealed record ReplayOptions
     public bool NullAllocator { get; init; }
     /// <summary>Native engines log every returned address in their results file (for the glibc parity check).</summary>
     public bool LogAddresses { get; init; }
+    /// <summary>
+    /// The sim engine compares every address the model returns with the one the recording returned
+    /// (<see cref="Parity.AddressCheck"/>, result in <see cref="Metrics.EngineResult.Parity"/>); the preparation then
+    /// keeps each op's recorded address. What `ptreplay verify` and `ptreplay gate` run.
+    /// </summary>
+    public bool CheckAddresses { get; init; }
     /// <summary>Skip the per-call cycle counter reads (harness overhead measurement).</summary>
     public bool NoTiming { get; init; }
     /// <summary>The pace of the native engines' calls (the model ignores it: it has no timers).</summary>

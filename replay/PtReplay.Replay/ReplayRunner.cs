@@ -1,6 +1,7 @@
 using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Native;
 using PtReplay.Replay.Output;
+using PtReplay.Replay.Parity;
 using PtReplay.Replay.Preparation;
 using PtReplay.Replay.Sim;
 using PtReplay.Results;
@@ -47,7 +48,7 @@ public static class ReplayRunner
         using var input = TraceInput.Open(tracePath);
         InheritedHeap? inherited = InheritedHeap.Find(tracePath, input.Header, out string? missing);
         string? note = missing is null ? null : $"a fork child, but {missing}: replayed from an empty heap";
-        if (inherited is not null && InheritedReplay.WhyNot(inherited) is { } why)
+        if (inherited is not null && InheritedReplay.WhyNot(inherited, engines.Any(AllocatorLibraries.IsNative)) is { } why)
         {
             note = $"a fork child, replayed from an empty heap: {why}";
             inherited = null;
@@ -61,6 +62,14 @@ public static class ReplayRunner
 
         ReplayReport report = Run(tracePath, inherited?.OldestHeader ?? input.Header, input.Events(), engines, outDir, options, preparation,
             keepIntermediates, LazyIssues(input), inherited, input.Header);
+        foreach (EngineResult result in report.Results)
+        {
+            if (result.Parity is { } parity)
+            {
+                TraceVerifier.NameFirstDivergence(parity, index => TraceVerifier.EventAt(tracePath, index));
+            }
+        }
+
         return report with { InheritedHeapNote = note };
     }
 
@@ -91,8 +100,11 @@ public static class ReplayRunner
         string preparedPath = Path.Combine(work, "trace.prepared");
 
         PreparedTrace prepared;
-        // A paced replay needs each op's recorded time beside the ops.
-        using (var preparer = new TracePreparer(preparedPath, options.Pace.IsPaced ? preparation.WithRecordedTimes() : preparation))
+        // A paced replay needs each op's recorded time beside the ops, the address check each op's recorded address.
+        PreparationOptions tables = options.Pace.IsPaced || options.CheckAddresses
+            ? preparation.WithTables(options.Pace.IsPaced, options.CheckAddresses)
+            : preparation;
+        using (var preparer = new TracePreparer(preparedPath, tables))
         {
             if (inherited is not null)
             {

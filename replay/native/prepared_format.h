@@ -66,7 +66,10 @@ struct prep_header {
     uint64_t event_index_offset;/* op_count x u64: trace event index of each op (for readers) */
     uint64_t times_offset;      /* op_count x u64, indexed like the ops: the op's recorded time, ns after the first
                                    op's (never decreasing in the global order); 0 = no table (no --pace) */
-    uint64_t reserved2[4];
+    uint64_t addresses_offset;  /* op_count x u64, indexed like the ops: the address the recorded call returned (0 for a
+                                   failed call and for ops that return nothing); 0 = no table. For the C# model's
+                                   address check (`ptreplay verify`, `gate`); the replayer only checks its range */
+    uint64_t reserved2[3];
 };
 
 _Static_assert(sizeof(struct prep_op) == 32, "op record is 32 bytes");

@@ -609,7 +609,8 @@ static void validate(const struct prep_header *h, uint64_t size)
     if (!range_ok(h->threads_offset, h->thread_count, sizeof(struct prep_thread), size) ||
         !range_ok(h->ops_offset, h->op_count, sizeof(struct prep_op), size) ||
         !range_ok(h->sample_ids_offset, h->sample_count, 4, size) ||
-        (h->times_offset && !range_ok(h->times_offset, h->op_count, 8, size)))
+        (h->times_offset && !range_ok(h->times_offset, h->op_count, 8, size)) ||
+        (h->addresses_offset && !range_ok(h->addresses_offset, h->op_count, 8, size)))
         die(3, "prepared trace tables lie outside the file", 0);
     const struct prep_thread *t = (const void *)((const char *)h + h->threads_offset);
     const struct prep_op *ops = (const void *)((const char *)h + h->ops_offset);

@@ -3,6 +3,7 @@ using System.Globalization;
 using PtReplay.Allocator.Tunables;
 using PtReplay.Replay;
 using PtReplay.Replay.Metrics;
+using PtReplay.Replay.Parity;
 using PtReplay.Replay.Preparation;
 using PtReplay.Replay.Sim;
 using PtReplay.Traces;
@@ -81,6 +82,12 @@ public static class ReplayCommand
                 "and the latency. The model (sim) has no timers and ignores the pace. summary.json says which pace the figures come from.",
             DefaultValueFactory = _ => "max",
         };
+        var checkAddresses = new Option<bool>("--check-addresses")
+        {
+            Description = "The model (sim) compares every address it returns with the one glibc returned in the recording, as " +
+                "`verify` does, and prints `sim parity: M/N allocations identical` (and the first divergence). A preamble shifts " +
+                "main-heap addresses: with this option --sim-preamble defaults to none.",
+        };
         var keep = new Option<bool>("--keep-work") { Description = "Keep DIR/work (the prepared trace and the native results files, with every returned address)." };
 
         var command = new Command("replay",
@@ -99,7 +106,7 @@ public static class ReplayCommand
             ExitCodes.Help)
         {
             trace, engines, outDir, threads, touch, tunables, strict, sampleEvery, nullAllocator, noTiming, keep,
-            simPreamble, pace,
+            simPreamble, pace, checkAddresses,
         };
 
         command.SetAction(CliErrors.Guard("replay", parse =>
@@ -117,7 +124,14 @@ public static class ReplayCommand
                 throw CliException.Usage("--sample-every must be at least 1");
             }
 
-            string? preambleError = SimPreambleResolver.TryParse(parse.GetValue(simPreamble) ?? "auto", out SimPreambleMode preambleMode, out ulong preambleBytes);
+            bool check = parse.GetValue(checkAddresses);
+            string preambleText = parse.GetValue(simPreamble) ?? "auto";
+            if (check && parse.GetResult(simPreamble) is null or { Implicit: true })
+            {
+                preambleText = "none";
+            }
+
+            string? preambleError = SimPreambleResolver.TryParse(preambleText, out SimPreambleMode preambleMode, out ulong preambleBytes);
             if (preambleError is not null)
             {
                 throw CliException.Usage($"--sim-preamble: {preambleError}");
@@ -146,6 +160,7 @@ public static class ReplayCommand
                 LogAddresses = parse.GetValue(keep),
                 SimPreamble = preambleMode,
                 SimPreambleBytes = preambleBytes,
+                CheckAddresses = check,
                 Progress = (engine, fraction) => progress.Fraction(engine, fraction),
                 PrepareProgress = n =>
                 {
@@ -188,6 +203,14 @@ public static class ReplayCommand
                 $"{r.Engine,-10} {r.PeakFootprintBytes,14}   {r.PeakRssBytes,12}  {frag,10:0.000}  {m?.P50 ?? 0,7:0}/{m?.P99 ?? 0,-8:0}  {f?.P50 ?? 0,6:0}/{f?.P99 ?? 0:0}"));
         }
 
+        foreach (EngineResult r in report.Results)
+        {
+            if (r.Parity is { } parity)
+            {
+                PrintParity(r.Engine, parity);
+            }
+        }
+
         if (report.SimPreamble is { Source: not SimPreambleSource.SimNotRun } preamble)
         {
             Console.WriteLine(preamble.ToString());
@@ -199,5 +222,39 @@ public static class ReplayCommand
         }
 
         Console.WriteLine($"wrote {Path.Combine(dir, "summary.json")}");
+    }
+
+    /// <summary>The address check's lines, worded as `verify` words them.</summary>
+    private static void PrintParity(string engine, AddressParity parity)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        if (parity.Inherited is { } prefix)
+        {
+            Console.WriteLine(string.Create(inv, $"{engine} inherited heap: {prefix.Events:N0} parent events replayed first, {prefix.Summary}"));
+        }
+
+        ParityReport report = parity.Report;
+        if (report.First is { } d)
+        {
+            Console.WriteLine(string.Create(inv, $"{engine} first divergence at event {d.EventIndex}: {d.Event}"));
+            Console.WriteLine("  " + d.Reason);
+        }
+
+        if (report.Abort is { } a)
+        {
+            Console.WriteLine(string.Create(inv, $"{engine} glibc would abort at event {a.EventIndex}: {a.Message}"));
+        }
+
+        if (report.UnknownPointers > 0)
+        {
+            Console.WriteLine(string.Create(inv, $"{engine} {report.UnknownPointers} free/realloc of pointers the trace never returned (skipped)"));
+        }
+
+        if (report.SkippedEvents > 0)
+        {
+            Console.WriteLine(string.Create(inv, $"{engine} {report.SkippedEvents} events on a thread after its exit or beyond the thread limit (skipped)"));
+        }
+
+        Console.WriteLine($"{engine} {report.Summary}");
     }
 }

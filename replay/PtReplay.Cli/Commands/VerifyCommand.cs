@@ -9,7 +9,8 @@ namespace PtReplay.Cli.Commands;
 
 /// <summary>
 /// `ptreplay verify TRACE`: replays a recorded trace into the C# ptmalloc model and compares every returned
-/// address with the recorded one (logic: <see cref="TraceVerifier"/>).
+/// address with the recorded one: the trace is prepared and replayed as by `replay --engine sim`, with the sim
+/// engine's address check (<see cref="TraceVerifier"/>, <see cref="AddressCheck"/>).
 /// Exit codes: <see cref="ExitCodes"/> (0 every allocation identical, 1 divergence or the model stopped like glibc
 /// would abort, 3 the trace is unreadable or has no brk0).
 /// </summary>
@@ -33,7 +34,10 @@ public static class VerifyCommand
             "replays the parent's events up to the fork (and its parent's, for a fork of a fork child), forks as glibc " +
             "does (only the forking thread survives; with several threads, the other arenas go onto the free list), " +
             "then the child's; the parent's part is reported on its own line. Without the parent's trace the child " +
-            "is replayed from an empty heap, with a note.\n\n" +
+            "is replayed from an empty heap, with a note. " +
+            "The run is `replay --engine sim --check-addresses` without the series: the same preparation and event rules " +
+            "(each thread's exit replayed where glibc ran it; frees and reallocs of pointers the trace never returned, and double " +
+            "frees, skipped and counted; a realloc of such a pointer that returned memory replayed as an allocation).\n\n" +
             "Examples:\n" +
             "  ptreplay verify py.trace\n" +
             "  ./run-bench.sh verify sqlite.trace --tunables glibc.malloc.tcache_count=0\n\n" +
@@ -73,10 +77,26 @@ public static class VerifyCommand
             progress.WriteLine($"ptreplay verify: {reader.Path} is a fork child, but {missing}: replaying it from an empty heap, so blocks it inherited are unknown");
         }
 
-        var verifier = new TraceVerifier(inherited?.OldestHeader ?? reader.Header, tunables);
         if (inherited is not null)
         {
-            ParityReport prefix = InheritedPrefix(verifier, inherited, progress, display);
+            foreach (ForkPoint stage in inherited.Stages)
+            {
+                progress.WriteLine(string.Create(inv,
+                    $"verify: replaying {Path.GetFileName(stage.ParentPath)} up to its fork ({stage.ParentEvents:N0} events)"));
+            }
+        }
+
+        AddressParity parity = TraceVerifier.Run(reader, inherited, tunables,
+            display is null ? null : n =>
+            {
+                display.SetTotal(n);
+                display.Count("prepare", n);
+            },
+            display is null ? null : fraction => display.Fraction("verify", fraction));
+        display?.Finish();
+        ParityReport report = parity.Report;
+        if (inherited is not null && parity.Inherited is { } prefix)
+        {
             output.WriteLine(string.Create(inv,
                 $"inherited heap: {Path.GetFileName(inherited.Parent.ParentPath)} up to its fork (event {inherited.Parent.ParentEvents:N0}); " +
                 $"{prefix.Events:N0} parent events replayed first, {prefix.Summary}"));
@@ -84,10 +104,17 @@ public static class VerifyCommand
             {
                 output.WriteLine("  the parent's heap diverged before the fork: verify the parent's trace first");
             }
+
+            if (prefix.Abort is { } early)
+            {
+                // The model stopped inside the inherited heap's events: the child's own events were not replayed.
+                output.WriteLine(string.Create(inv,
+                    $"  the model stopped there (glibc would abort at its event {early.EventIndex}: {early.Message}); the child's events were not replayed"));
+                output.WriteLine(report.Summary);
+                return 1;
+            }
         }
 
-        var report = verifier.Run(reader.ReadAll(), display?.For("verify"));
-        display?.Finish();
         if (reader.IsTruncated)
             progress.WriteLine(string.Create(inv, $"verify: trace truncated at byte {reader.TruncatedAtOffset}; verified the events before it"));
         if (report.First is { } d)
@@ -100,24 +127,9 @@ public static class VerifyCommand
             output.WriteLine(string.Create(inv, $"glibc would abort at event {a.EventIndex}: {a.Message}"));
         if (report.UnknownPointers > 0)
             output.WriteLine(string.Create(inv, $"{report.UnknownPointers} free/realloc of pointers the trace never returned (skipped)"));
+        if (report.SkippedEvents > 0)
+            output.WriteLine(string.Create(inv, $"{report.SkippedEvents} events on a thread after its exit or beyond the thread limit (skipped)"));
         output.WriteLine(report.Summary);
         return report.FullParity ? 0 : 1;
-    }
-
-    /// <summary>Replays every ancestor's events up to its fork, forking the model after each: the child's heap at its start.</summary>
-    private static ParityReport InheritedPrefix(TraceVerifier verifier, InheritedHeap inherited, TextWriter progress, ProgressDisplay? display)
-    {
-        ParityReport? all = null;
-        foreach (ForkPoint stage in inherited.Stages)
-        {
-            progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"verify: replaying {Path.GetFileName(stage.ParentPath)} up to its fork ({stage.ParentEvents:N0} events)"));
-            verifier.Run(InheritedHeap.ReadPrefix(stage), display?.For("verify " + Path.GetFileName(stage.ParentPath)));
-            display?.Finish();
-            ParityReport part = verifier.ForkChild(stage.ForkingThread);
-            all = all is null ? part : ParityReport.Sum(all, part);
-        }
-
-        return all!;
     }
 }

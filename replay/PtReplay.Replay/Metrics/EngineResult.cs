@@ -1,3 +1,4 @@
+using PtReplay.Replay.Parity;
 using PtReplay.Results;
 
 namespace PtReplay.Replay.Metrics;
@@ -38,6 +39,8 @@ public sealed record EngineResult
     public string AllocatorBytesSource { get; init; } = "";
     /// <summary>The clock that timed each call (name, how it is read, ticks/ns), or "none (--no-timing)".</summary>
     public string LatencyClock { get; init; } = "";
+    /// <summary>The model's address parity with the recording (sim engine with <see cref="ReplayOptions.CheckAddresses"/>), else null.</summary>
+    public AddressParity? Parity { get; init; }
     /// <summary>Engine-specific extra figures (cross-thread waits, mallinfo2 fields, ...).</summary>
     public IReadOnlyDictionary<string, double> Extra { get; init; } = new Dictionary<string, double>();
 

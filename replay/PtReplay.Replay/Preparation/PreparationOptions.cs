@@ -27,17 +27,28 @@ public sealed class PreparationOptions
     /// (<see cref="ReplayOptions.Pace"/>); 8 bytes per op.
     /// </summary>
     public bool RecordedTimes { get; init; }
+
+    /// <summary>
+    /// Write the address each recorded call returned beside the ops, for the sim engine's address check
+    /// (<see cref="ReplayOptions.CheckAddresses"/>); 8 bytes per op.
+    /// </summary>
+    public bool RecordedAddresses { get; init; }
+
     /// <summary>Issues kept in <see cref="PreparedTrace.Issues"/>; further ones are only counted.</summary>
     public int MaxIssuesKept { get; init; } = 1000;
 
     /// <summary>These options with <see cref="RecordedTimes"/> set.</summary>
-    public PreparationOptions WithRecordedTimes() => new()
+    public PreparationOptions WithRecordedTimes() => WithTables(times: true, addresses: RecordedAddresses);
+
+    /// <summary>These options with <see cref="RecordedTimes"/> and <see cref="RecordedAddresses"/> set as given (or kept when already set).</summary>
+    public PreparationOptions WithTables(bool times, bool addresses) => new()
     {
         Strict = Strict,
         SampleEvery = SampleEvery,
         PeakStep = PeakStep,
         PlaceThreadExitsAtLastEvent = PlaceThreadExitsAtLastEvent,
         MaxIssuesKept = MaxIssuesKept,
-        RecordedTimes = true,
+        RecordedTimes = RecordedTimes || times,
+        RecordedAddresses = RecordedAddresses || addresses,
     };
 }

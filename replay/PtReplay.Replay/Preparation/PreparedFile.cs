@@ -46,6 +46,12 @@ public sealed unsafe class PreparedFile : IDisposable
     /// <summary>Recorded time of the op at a position (ns after the first op); 0 when the file has no time table.</summary>
     public long RecordedTime(long index) => Header.TimesOffset == 0 ? 0 : ((long*)(_base + Header.TimesOffset))[index];
 
+    /// <summary>True when the file has the recorded-address table (<see cref="PreparationOptions.RecordedAddresses"/>).</summary>
+    public bool HasRecordedAddresses => Header.AddressesOffset != 0;
+
+    /// <summary>The address the recorded call of the op at a position returned (0: failed, or not a call); 0 when the file has no address table.</summary>
+    public ulong RecordedAddress(long index) => Header.AddressesOffset == 0 ? 0 : ((ulong*)(_base + Header.AddressesOffset))[index];
+
     /// <summary>Entry of the sample id array.</summary>
     public uint SampleId(long index) => ((uint*)(_base + Header.SampleIdsOffset))[index];
 

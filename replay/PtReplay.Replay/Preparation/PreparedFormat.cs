@@ -154,4 +154,9 @@ public unsafe struct PreparedHeader
     public ulong EventIndexOffset;
     /// <summary>Recorded-time table offset (u64 per op, ns after the first op, indexed like the ops); 0 = none.</summary>
     public ulong TimesOffset;
+    /// <summary>
+    /// Recorded-address table offset (u64 per op, indexed like the ops: the address the recorded call returned, 0 for
+    /// a failed call and for ops that return nothing); 0 = none. Read by the sim engine's address check.
+    /// </summary>
+    public ulong AddressesOffset;
 }

@@ -45,4 +45,11 @@ public sealed class PreparedTrace
     public required IReadOnlyList<TraceIssue> Issues { get; init; }
     /// <summary>Issues found in total.</summary>
     public required long IssueCount { get; init; }
+    /// <summary>
+    /// Issues by kind (index = <see cref="TraceIssueKind"/> value) among the replayed trace's own events: for a forked
+    /// child, those after its inherited heap's last fork; otherwise all.
+    /// </summary>
+    public IReadOnlyList<long> IssueCountsByKind { get; init; } = new long[Enum.GetValues<TraceIssueKind>().Length];
+    /// <summary>Events that rebuilt a forked child's inherited heap (its ancestors' events up to the last fork); 0 for other traces.</summary>
+    public long PrefixEventCount { get; init; }
 }

@@ -25,7 +25,7 @@ namespace PtReplay.Replay.Preparation;
 /// </summary>
 public sealed class TracePreparer : IDisposable
 {
-    private const int TempRecordSize = 56;
+    private const int TempRecordSize = 64;
     private const int RememberedFrees = 1 << 20;
 
     private readonly string _outputPath;
@@ -47,6 +47,7 @@ public sealed class TracePreparer : IDisposable
     private readonly List<LiveSample> _samples = [];
     private readonly List<TraceIssue> _issues = [];
     private readonly long[] _callsByKind = new long[32];
+    private readonly long[] _issuesByKind = new long[Enum.GetValues<TraceIssueKind>().Length];
 
     private PendingOp _pending;
     private bool _hasPending;
@@ -66,6 +67,7 @@ public sealed class TracePreparer : IDisposable
     private int _aliveWorkers;
     private long _joins;
     private int _precreatedWorkers;
+    private long _prefixEvents;
 
     /// <summary>Starts a preparation that will write <paramref name="outputPath"/>.</summary>
     public TracePreparer(string outputPath, PreparationOptions? options = null)
@@ -219,7 +221,8 @@ public sealed class TracePreparer : IDisposable
                 break;
         }
 
-        EmitCall(e.Thread, op, index, e.Kind, change.NewPeak);
+        // What the recorded call returned (0 = it failed), for the model's address check.
+        EmitCall(e.Thread, op, index, e.Kind, change.NewPeak, e.Kind.Allocates() ? e.Result : 0);
     }
 
     /// <summary>
@@ -232,6 +235,14 @@ public sealed class TracePreparer : IDisposable
         EnsureThread(thread);
         Emit(thread, new PreparedOp { Kind = PreparedKind.Fork }, index);
         _inheritedPrefix = false;
+        _prefixEvents = _events;
+        Array.Clear(_issuesByKind);
+        // The child's threads other than the forking one are new threads, whatever their numbers were in the parent.
+        for (int t = 0; t < _threadExited.Count; t++)
+        {
+            _threadExited[t] = false;
+        }
+
         _calls = 0;
         Array.Clear(_callsByKind);
         _peakSeq = -1;
@@ -311,6 +322,7 @@ public sealed class TracePreparer : IDisposable
     private void Issue(TraceIssue issue)
     {
         _issueCount++;
+        _issuesByKind[(int)issue.Kind]++;
         if (_options.Strict)
         {
             throw new TraceIssueException(issue);
@@ -361,9 +373,9 @@ public sealed class TracePreparer : IDisposable
         _slotLastThread[(int)slot] = thread;
     }
 
-    private void EmitCall(int thread, PreparedOp op, long index, EventKind kind, bool newPeak)
+    private void EmitCall(int thread, PreparedOp op, long index, EventKind kind, bool newPeak, ulong recordedAddress)
     {
-        Emit(thread, op, index);
+        Emit(thread, op, index, recordedAddress);
         _calls++;
         _callsByKind[(int)kind]++;
         long seq = _seq - 1;
@@ -399,7 +411,7 @@ public sealed class TracePreparer : IDisposable
         }
     }
 
-    private void Emit(int thread, PreparedOp op, long index)
+    private void Emit(int thread, PreparedOp op, long index, ulong recordedAddress = 0)
     {
         if (thread != 0 && !_threadStarted[thread])
         {
@@ -423,7 +435,7 @@ public sealed class TracePreparer : IDisposable
             op.Dep = (uint)_joins;
         }
 
-        EmitRaw(thread, op, index);
+        EmitRaw(thread, op, index, recordedAddress);
     }
 
     /// <summary>
@@ -476,7 +488,7 @@ public sealed class TracePreparer : IDisposable
         return -1;
     }
 
-    private void EmitRaw(int thread, PreparedOp op, long index)
+    private void EmitRaw(int thread, PreparedOp op, long index, ulong recordedAddress = 0)
     {
         if (_hasPending)
         {
@@ -499,7 +511,10 @@ public sealed class TracePreparer : IDisposable
         }
 
         _opTime = time;
-        _pending = new PendingOp { Op = op, Thread = thread, SampleId = -1, EventIndex = index, Time = time - _firstOpTime };
+        _pending = new PendingOp
+        {
+            Op = op, Thread = thread, SampleId = -1, EventIndex = index, Time = time - _firstOpTime, RecordedAddress = recordedAddress,
+        };
         _hasPending = true;
         _seq++;
         _threadOps[thread]++;
@@ -513,6 +528,7 @@ public sealed class TracePreparer : IDisposable
         MemoryMarshal.Write(r[36..], in _pending.SampleId);
         MemoryMarshal.Write(r[40..], in _pending.EventIndex);
         MemoryMarshal.Write(r[48..], in _pending.Time);
+        MemoryMarshal.Write(r[56..], in _pending.RecordedAddress);
         _temp.Write(r);
     }
 
@@ -553,6 +569,8 @@ public sealed class TracePreparer : IDisposable
             EventCount = _events,
             Issues = _issues,
             IssueCount = _issueCount,
+            IssueCountsByKind = _issuesByKind,
+            PrefixEventCount = _prefixEvents,
         };
     }
 
@@ -565,7 +583,9 @@ public sealed class TracePreparer : IDisposable
         long samplesOffset = Align8(sampleIdsOffset + (4L * _samples.Count));
         long eventIndexOffset = samplesOffset + (16L * _samples.Count);
         long timesOffset = _options.RecordedTimes ? eventIndexOffset + (8L * _seq) : 0;
-        long total = eventIndexOffset + (8L * _seq) + (_options.RecordedTimes ? 8L * _seq : 0);
+        long tablesEnd = eventIndexOffset + (8L * _seq) + (_options.RecordedTimes ? 8L * _seq : 0);
+        long addressesOffset = _options.RecordedAddresses ? tablesEnd : 0;
+        long total = tablesEnd + (_options.RecordedAddresses ? 8L * _seq : 0);
 
         var opStart = new long[threads];
         var sampleStart = new long[threads];
@@ -597,6 +617,7 @@ public sealed class TracePreparer : IDisposable
             header->SamplesOffset = (ulong)samplesOffset;
             header->EventIndexOffset = (ulong)eventIndexOffset;
             header->TimesOffset = (ulong)timesOffset;
+            header->AddressesOffset = (ulong)addressesOffset;
 
             var threadTable = (PreparedThread*)(b + threadsOffset);
             for (int t = 0; t < threads; t++)
@@ -619,6 +640,7 @@ public sealed class TracePreparer : IDisposable
             var sampleIds = (uint*)(b + sampleIdsOffset);
             var eventIndex = (long*)(b + eventIndexOffset);
             var times = timesOffset != 0 ? (long*)(b + timesOffset) : null;
+            var addresses = addressesOffset != 0 ? (ulong*)(b + addressesOffset) : null;
             var opCursor = (long[])opStart.Clone();
             var sampleCursor = (long[])sampleStart.Clone();
             _temp.Flush();
@@ -648,6 +670,11 @@ public sealed class TracePreparer : IDisposable
                         times[at] = MemoryMarshal.Read<long>(rec[48..]);
                     }
 
+                    if (addresses != null)
+                    {
+                        addresses[at] = MemoryMarshal.Read<ulong>(rec[56..]);
+                    }
+
                     if ((op.Flags & OpMarks.Sample) != 0)
                     {
                         sampleIds[sampleCursor[thread]++] = (uint)sampleId;
@@ -673,5 +700,6 @@ public sealed class TracePreparer : IDisposable
         public int SampleId;
         public long EventIndex;
         public long Time;
+        public ulong RecordedAddress;
     }
 }

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using PtReplay.Allocator;
 using PtReplay.Allocator.Tunables;
 using PtReplay.Replay.Metrics;
+using PtReplay.Replay.Parity;
 using PtReplay.Replay.Preparation;
 using PtReplay.Replay.Timing;
 using PtReplay.Traces;
@@ -18,6 +19,9 @@ namespace PtReplay.Replay.Sim;
 /// model (<see cref="Ptmalloc.Footprint"/>), defined as the native engines measure them from the kernel's view, so
 /// the series agree sample by sample with a glibc replay. Sampling time is measured and left out of the wall time.
 /// The model has no timers: it ignores <see cref="ReplayOptions.Pace"/>. A model abort (glibc would have aborted) is the engine's error.
+/// With <see cref="ReplayOptions.CheckAddresses"/> every address the model returns is compared with the recorded one
+/// (<see cref="AddressCheck"/>; the prepared file must hold the recorded addresses) and the result carries
+/// <see cref="EngineResult.Parity"/>, also when the model aborted.
 /// </summary>
 public static class SimEngine
 {
@@ -82,6 +86,17 @@ public static class SimEngine
         }
 
         using var file = new PreparedFile(trace.Path);
+        AddressCheck? check = null;
+        if (options.CheckAddresses)
+        {
+            if (!file.HasRecordedAddresses)
+            {
+                return EngineResult.Failed("sim", "the address check needs the recorded addresses in the prepared trace (PreparationOptions.RecordedAddresses)");
+            }
+
+            check = new AddressCheck(model, header.Brk0);
+        }
+
         var slots = new ulong[file.Header.SlotCount];
         var sampleCursor = new long[file.Header.ThreadCount];
         for (int t = 0; t < sampleCursor.Length; t++)
@@ -116,6 +131,7 @@ public static class SimEngine
             {
                 // A forked child's replay: the ops so far rebuilt its parent's heap; measure the child from here.
                 model.ForkChild(thread);
+                check?.ForkChild();
                 latency = new LatencyHistogram(timer?.TicksPerNs ?? Stopwatch.Frequency / 1e9);
                 timed = timer is null ? null : latency;
                 calls = 0;
@@ -127,17 +143,25 @@ public static class SimEngine
             try
             {
                 bool isCall = tsc
-                    ? Execute<TscTicks>(model, thread, in op, slots, timed)
-                    : Execute<StopwatchTicks>(model, thread, in op, slots, timed);
+                    ? Execute<TscTicks>(model, thread, in op, slots, timed, out ulong result)
+                    : Execute<StopwatchTicks>(model, thread, in op, slots, timed, out result);
                 if (isCall)
                 {
                     calls++;
+                    if (check is not null && op.Kind != PreparedKind.Free)
+                    {
+                        check.Compare(file.EventIndex(index), in op, thread, file.RecordedAddress(index), result);
+                    }
                 }
             }
             catch (MallocAbortException ex)
             {
+                check?.Aborted(file.EventIndex(index), ex.GlibcMessage);
                 return EngineResult.Failed("sim", string.Create(CultureInfo.InvariantCulture,
-                    $"the model aborted as glibc would at trace event {file.EventIndex(index)} ({op.Kind}): {ex.GlibcMessage}"));
+                    $"the model aborted as glibc would at trace event {file.EventIndex(index)} ({op.Kind}): {ex.GlibcMessage}")) with
+                {
+                    Parity = check is null ? null : FinishCheck(check, trace),
+                };
             }
 
             if ((op.Flags & OpMarks.Sample) != 0)
@@ -184,6 +208,14 @@ public static class SimEngine
             ["samples"] = points.Count,
             ["elapsed_ns"] = elapsedNs,
         };
+        AddressParity? parity = check is null ? null : FinishCheck(check, trace);
+        if (parity is not null)
+        {
+            // In summary.json too: the trace's own calls compared with the recording, and how many matched.
+            extra["parity_identical"] = parity.Report.Identical;
+            extra["parity_allocations"] = parity.Report.Allocations;
+        }
+
         var last = new SeriesPoint(trace.OpCount, trace.FinalLiveBytes, final.CommittedBytes, final.ResidentBytes)
         {
             AddressSpaceBytes = final.AddressSpaceBytes,
@@ -200,19 +232,27 @@ public static class SimEngine
             AllocatorBytesSource = AllocatorStatsSource,
             LatencyClock = timer?.Description ?? ResultBuilder.NoTimingClock,
         };
-        return ResultBuilder.Build("sim", trace, points, last, latency, measured, extra);
+        return ResultBuilder.Build("sim", trace, points, last, latency, measured, extra) with { Parity = parity };
     }
+
+    /// <summary>The address check's outcome; frees and reallocs the preparation skipped (unknown pointers, double frees) are counted there.</summary>
+    private static AddressParity FinishCheck(AddressCheck check, PreparedTrace trace) =>
+        check.Finish(
+            trace.EventCount - trace.PrefixEventCount,
+            trace.IssueCountsByKind[(int)TraceIssueKind.UnknownPointer] + trace.IssueCountsByKind[(int)TraceIssueKind.DoubleFree],
+            trace.IssueCountsByKind[(int)TraceIssueKind.EventAfterThreadExit] + trace.IssueCountsByKind[(int)TraceIssueKind.TooManyThreads],
+            trace.PrefixEventCount);
 
     /// <summary>
     /// Executes one op on the model; returns true for a malloc-family call, timed with
-    /// <typeparamref name="TClock"/> (one compiled copy per clock). <paramref name="latency"/> is null under
-    /// --no-timing: the clock is then not read at all.
+    /// <typeparamref name="TClock"/> (one compiled copy per clock), and sets <paramref name="p"/> to what the call
+    /// returned (0 for a free or a failure). <paramref name="latency"/> is null under --no-timing: the clock is then not read at all.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool Execute<TClock>(Ptmalloc model, int thread, in PreparedOp op, ulong[] slots, LatencyHistogram? latency)
+    private static bool Execute<TClock>(Ptmalloc model, int thread, in PreparedOp op, ulong[] slots, LatencyHistogram? latency, out ulong p)
         where TClock : struct, ITickSource
     {
-        ulong p = 0;
+        p = 0;
         long t0 = latency is null ? 0 : TClock.Now();
         switch (op.Kind)
         {

@@ -63,6 +63,24 @@ public sealed class NativeSyntheticTests : IDisposable
         Assert.True(result.PeakRssBytes > 0);
     }
 
+    /// <summary>The recorded-address table (for the model's address check) leaves the native replayer's run as it was.</summary>
+    [Fact]
+    public void APreparedFileWithRecordedAddresses_IsReplayedByTheNativeReplayer()
+    {
+        var events = TwoThreadProducerConsumer(500);
+        PreparedTrace p = TracePreparer.Prepare(events, _dir.File("a.prepared"),
+            new PreparationOptions { SampleEvery = 100, RecordedAddresses = true, RecordedTimes = true });
+        using (var file = new PreparedFile(p.Path))
+        {
+            Assert.True(file.HasRecordedAddresses);
+        }
+
+        var (result, raw) = NativeEngine.Run("glibc", p, new ReplayOptions(), _dir.File("ra"), null);
+        Assert.True(result.Error is null, result.Error);
+        Assert.NotNull(raw);
+        Assert.Equal((ulong)p.CallCount, raw.Header.Calls);
+    }
+
     [SkippableFact]
     public void Runner_WritesASummaryForEveryEngine()
     {

@@ -36,6 +36,40 @@ public sealed class PreparationTests : IDisposable
     }
 
     [Fact]
+    public void RecordedAddresses_StandBesideEachOp_OnlyWhenAsked()
+    {
+        var t = new TraceBuilder()
+            .Malloc(0, 100, 0x1000)          // 0
+            .Malloc(1, 50, 0x2000)           // 1
+            .Realloc(1, 0x2000, 80, 0x3000)  // 2
+            .Malloc(0, 1UL << 50, 0)         // 3: failed
+            .Free(1, 0x1000)                 // 4: cross-thread free
+            .Exit(1)                         // 5
+            .Calloc(0, 4, 8, 0x4000);        // 6
+
+        TracePreparer.Prepare(t.Events, Out);
+        using (var plain = new PreparedFile(Out))
+        {
+            Assert.False(plain.HasRecordedAddresses);
+        }
+
+        TracePreparer.Prepare(t.Events, Out, new PreparationOptions { RecordedAddresses = true, RecordedTimes = true });
+        using var file = new PreparedFile(Out);
+        Assert.True(file.HasRecordedAddresses);
+        int calls = 0;
+        foreach (var (_, index) in file.GlobalOrder())
+        {
+            PreparedOp op = file.Op(index);
+            bool allocates = op.Kind is >= PreparedKind.Malloc and <= PreparedKind.Pvalloc and not PreparedKind.Free;
+            ulong expected = allocates ? t.Events[(int)file.EventIndex(index)].Result : 0;
+            Assert.Equal(expected, file.RecordedAddress(index));
+            calls += allocates ? 1 : 0;
+        }
+
+        Assert.Equal(5, calls);
+    }
+
+    [Fact]
     public void ThreadExit_IsPlacedAfterTheThreadsLastEvent_AndIssuesCiteRecordedIndices()
     {
         var t = new TraceBuilder()

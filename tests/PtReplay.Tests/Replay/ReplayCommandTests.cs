@@ -2,6 +2,7 @@ using PtReplay.Cli;
 using PtReplay.Replay;
 using PtReplay.Results;
 using PtReplay.Tests.Infrastructure;
+using PtReplay.Tests.Traces.Cli;
 using PtReplay.Traces;
 
 namespace PtReplay.Tests.Replay;
@@ -94,6 +95,24 @@ public sealed class ReplayCommandTests(Recordings recordings)
         Assert.True(simTimed.Timing!.LatencyNs.ContainsKey("malloc"));
         Assert.False(simUntimed.Timing!.LatencyNs.ContainsKey("malloc"), "--no-timing still measured the model's latency");
         Assert.Equal(simTimed.Memory, simUntimed.Memory);
+    }
+
+    /// <summary>`replay --engine sim --check-addresses` is `verify`'s run: on a real recording it prints verify's parity line.</summary>
+    [Fact]
+    public void CheckAddresses_PrintsTheParityVerifyPrints()
+    {
+        string outDir = recordings.NewFolder("check");
+        var replay = CliRunner.Run("replay", recordings.Sqlite, "--out", outDir, "--engine", "sim", "--check-addresses");
+        Assert.True(replay.ExitCode == 0, replay.Stderr);
+        var verify = CliRunner.Run("verify", recordings.Sqlite);
+        Assert.True(verify.ExitCode == 0, verify.Stdout);
+        string parity = verify.Stdout.TrimEnd().Split('\n')[^1];
+        Assert.StartsWith("parity: ", parity, StringComparison.Ordinal);
+        Assert.Contains("sim " + parity, replay.Stdout, StringComparison.Ordinal);
+        EngineSummary sim = SummaryFile.Read(Path.Combine(outDir, "summary.json")).Engines.Single();
+        string[] counts = parity["parity: ".Length..].Split(' ')[0].Split('/');
+        Assert.Equal(double.Parse(counts[0], System.Globalization.CultureInfo.InvariantCulture), sim.Extra!["parity_identical"]);
+        Assert.Equal(double.Parse(counts[1], System.Globalization.CultureInfo.InvariantCulture), sim.Extra!["parity_allocations"]);
     }
 
     [Fact]

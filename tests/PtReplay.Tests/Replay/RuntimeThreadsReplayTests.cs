@@ -76,7 +76,7 @@ public sealed class RuntimeThreadsReplayTests : IDisposable
             using var reader = TraceReader.Open(trace);
             TraceHeader header = reader.Header;
             List<AllocEvent> events = [.. reader.ReadAll()];
-            ParityReport parity = new TraceVerifier(header).Run(events);
+            ParityReport parity = TraceVerifier.Run(header, events);
             if (parity.FullParity)
             {
                 return (trace, header, events);

@@ -1,6 +1,9 @@
 using PtReplay.Tests.Allocator;
 using System.Text;
 using PtReplay.Cli.Commands;
+using PtReplay.Replay;
+using PtReplay.Replay.Parity;
+using PtReplay.Replay.Preparation;
 using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 using PtReplay.Traces.ProcessTrees;
@@ -118,6 +121,18 @@ public sealed class ForkedChildParityTests : IDisposable
         (int code, string output, string progress) = Verify(child);
         Assert.True(code == 0, output + progress);
         Assert.All(output.Split('\n').Where(l => l.Contains("parity: ", StringComparison.Ordinal)), AssertFull);
+
+        // `replay --engine sim` with the address check is the same run: from the inherited heap, the same parity line.
+        ReplayReport sim = ReplayRunner.RunFile(child, ["sim"], _dir.File("sim-out"), new ReplayOptions { CheckAddresses = true },
+            new PreparationOptions());
+        Assert.StartsWith("a fork child, replayed from its parent's heap at the fork", sim.InheritedHeapNote, StringComparison.Ordinal);
+        AddressParity parity = Assert.IsType<AddressParity>(sim.Results[0].Parity);
+        Assert.NotNull(parity.Inherited);
+        Assert.Equal(output.TrimEnd().Split('\n')[^1], parity.Report.Summary);
+
+        // The native replayer forks only while it runs one thread: with glibc in the run, the child starts from an empty heap.
+        ReplayReport both = ReplayRunner.RunFile(child, ["sim", "glibc"], _dir.File("both-out"), new ReplayOptions(), new PreparationOptions());
+        Assert.Contains("replayed from an empty heap", both.InheritedHeapNote, StringComparison.Ordinal);
     }
 
     private static void AssertFull(string line)

@@ -47,7 +47,7 @@ public sealed class MultiThreadParityTests : IDisposable
         Assert.Equal(1 + Threads + (Threads + 1) + Threads, reader.ThreadTids.Count); // main + three phases of workers
         AssertTurnsInScheduleOrder(events);
 
-        var report = new TraceVerifier(reader.Header).Run(events);
+        var report = TraceVerifier.Run(reader.Header, events);
         Assert.True(report.First is null, report.First is { } d ? $"event {d.EventIndex} {d.Event}: {d.Reason}\n{d.ModelState}" : "");
         Assert.Null(report.Abort);
         Assert.Equal(0, report.UnknownPointers);

@@ -29,7 +29,7 @@ public sealed class RecordedProgramParityTests : IDisposable
     {
         using var reader = TraceReader.Open(trace);
         Assert.NotEqual(0UL, reader.Header.Brk0);
-        var report = new TraceVerifier(reader.Header).Run(reader.ReadAll());
+        var report = TraceVerifier.Run(reader).Report;
         return report;
     }
 
