@@ -12,32 +12,6 @@ namespace PtReplay.Replay;
 /// </summary>
 public static class InheritedReplay
 {
-    /// <summary>
-    /// Why <paramref name="inherited"/> cannot be replayed this way (null when it can). The model forks any prefix as
-    /// glibc's child (the forking thread goes on as the child's thread 0, the others are gone). With
-    /// <paramref name="nativeEngines"/>, every prefix must be one thread's: the native replayer can only fork while it
-    /// runs a single thread.
-    /// </summary>
-    public static string? WhyNot(InheritedHeap inherited, bool nativeEngines)
-    {
-        ArgumentNullException.ThrowIfNull(inherited);
-        if (!nativeEngines)
-        {
-            return null;
-        }
-
-        foreach (ForkPoint stage in inherited.Stages)
-        {
-            if (stage.ForkingThread != 0 || InheritedHeap.ReadPrefix(stage).Any(e => e.Thread != 0))
-            {
-                return string.Create(CultureInfo.InvariantCulture,
-                    $"{Path.GetFileName(stage.ParentPath)} had more than one thread before the fork (the native replayer forks only while it runs one thread; `--engine sim` alone and `verify` replay it from the parent's heap)");
-            }
-        }
-
-        return null;
-    }
-
     /// <summary>Adds every stage's prefix, then its fork, to <paramref name="preparer"/> (before the child's events).</summary>
     public static void AddPrefix(TracePreparer preparer, InheritedHeap inherited)
     {

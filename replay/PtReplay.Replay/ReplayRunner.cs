@@ -48,12 +48,7 @@ public static class ReplayRunner
         using var input = TraceInput.Open(tracePath);
         InheritedHeap? inherited = InheritedHeap.Find(tracePath, input.Header, out string? missing);
         string? note = missing is null ? null : $"a fork child, but {missing}: replayed from an empty heap";
-        if (inherited is not null && InheritedReplay.WhyNot(inherited, engines.Any(AllocatorLibraries.IsNative)) is { } why)
-        {
-            note = $"a fork child, replayed from an empty heap: {why}";
-            inherited = null;
-        }
-        else if (inherited is not null)
+        if (inherited is not null)
         {
             note = string.Create(CultureInfo.InvariantCulture,
                 $"a fork child, replayed from its parent's heap at the fork: {Path.GetFileName(inherited.Parent.ParentPath)} " +
@@ -145,7 +140,7 @@ public static class ReplayRunner
             if (engine == "sim")
             {
                 preamble = options.SimPreamble == SimPreambleMode.Auto
-                    ? SimPreambleResolver.Auto(prepared.PrecreatedThreads + 1, glibcRun, options, mallocEnv, work)
+                    ? SimPreambleResolver.Auto(prepared.SetupThreads + 1, glibcRun, options, mallocEnv, work)
                     : SimPreambleResolver.Explicit(options.SimPreambleBytes);
                 result = RunSim(prepared, header, options with { SimPreambleBytes = preamble.Bytes });
             }

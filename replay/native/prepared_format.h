@@ -58,7 +58,8 @@ struct prep_header {
     uint64_t slot_count;        /* slots are 1..slot_count-1 */
     uint64_t sample_count;
     uint32_t first_thread;      /* thread that runs seq 0 */
-    uint32_t reserved;
+    uint32_t threads_at_once;   /* the most threads alive at once, thread 0 included, before and after any fork (0: unknown,
+                                   take thread_count): one latency histogram each */
     uint64_t threads_offset;    /* thread_count x struct prep_thread */
     uint64_t ops_offset;        /* op_count x struct prep_op, grouped by thread */
     uint64_t sample_ids_offset; /* sample_count x u32: global sample index of each F_SAMPLE op, grouped by thread */

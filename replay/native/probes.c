@@ -103,6 +103,13 @@ void probes_harness_released(uint64_t bytes)
     __atomic_fetch_sub(&harness_share.rss, bytes < harness_share.rss ? bytes : harness_share.rss, __ATOMIC_RELAXED);
 }
 
+void probes_after_fork(void)
+{
+    if (statm_fd >= 0)
+        close(statm_fd);
+    statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+}
+
 void probes_harness_grown(uint64_t bytes)
 {
     __atomic_fetch_add(&harness_share.rss, bytes, __ATOMIC_RELAXED);

@@ -50,6 +50,9 @@ uint64_t probes_resident_bytes(uintptr_t start, uintptr_t end);
 /* The harness gave `bytes` of its resident memory back to the kernel (a replay thread's stack at its exit). */
 void probes_harness_released(uint64_t bytes);
 
+/* In a forked child: /proc/self/statm opened by the parent still names the parent; open the child's own. */
+void probes_after_fork(void);
+
 /* The harness faulted in `bytes` more resident memory (a replay thread created during the replay touching its stack). */
 void probes_harness_grown(uint64_t bytes);
 

@@ -62,6 +62,8 @@ struct worker {
     _Atomic uint32_t started;       /* lazy threads: 1 once its stack is pre-faulted (its creator waits for it) */
     _Atomic uint32_t spawned;       /* lazy threads: 1 once pthread_create returned (`thread` is set; a joiner waits for it) */
     uint64_t start_cycles;          /* time this thread spent creating lazy threads (K_START), left out of wall_ns */
+    uint64_t resume;                /* first op to run (a forked child's thread: its first op after the fork) */
+    uint64_t resume_sample;         /* F_SAMPLE ops before `resume` (where its sample ids continue) */
     uint64_t starts;
     uint64_t stack_released;        /* resident harness bytes glibc's thread exit gives back (see release_stack) */
 } __attribute__((aligned(64)));
@@ -79,6 +81,9 @@ static struct {
     uint64_t start_tsc, start_mono; /* when the replay started (pace schedule, sampling budget) */
     uint64_t measure_mono;          /* elapsed time counts from here: the start, or a forked child's fork (fork_child) */
     pthread_attr_t thread_attr;     /* every replay thread's: same stack size, so glibc's stack cache serves K_START */
+    int in_child;                   /* past a K_FORK: this process is the forked child */
+    uint32_t child_workers;         /* in the child: threads besides the one running thread 0's ops that have ops left */
+    uint32_t workers_total;         /* threads besides the main one that have ops */
 } g;
 
 static _Atomic uint32_t turn __attribute__((aligned(64)));
@@ -274,31 +279,78 @@ static void pace_wait(struct worker *w, uint64_t i)
     w->pace_recorded_ns += (uint64_t)((double)(w->times[i] - previous) / g.pace_factor);
 }
 
-/*
- * K_FORK: the ops so far rebuilt a forked child's inherited heap. With one replay thread the replayer
- * forks as the recorded parent did (glibc's atfork handlers run), the parent waits for the child and
- * exits with its status, and the child goes on: its heap, and the kernel's figures, start from the
- * parent's. With several replay threads (they would not exist in a child) it goes on in place. Either
- * way the measurements start again here: latency histograms, counters and the wall clock.
- */
-static void fork_child(struct worker *w)
+/* Whether seq a comes after seq b in the global order (seq is the position modulo 2^32). */
+static inline int seq_after(uint32_t a, uint32_t b)
 {
-    if (g.thread_count == 1) {
-        pid_t pid = fork();
-        if (pid > 0) {
-            int status = 0;
-            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-            }
-            _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 5);
-        }
-    }
-    memset(w->hist, 0, sizeof *w->hist);
-    w->calls = w->nulls = w->extra_frees = w->waits = w->cross = w->empty_frees = 0;
-    w->sampling_cycles = w->samples = w->alloc_probe_cycles = w->alloc_samples = 0;
-    w->pace_waits = w->pace_recorded_ns = w->pace_slept_ns = 0;
-    w->starts = w->start_cycles = 0;
-    g.measure_mono = mono_ns(); /* the pace schedule keeps its start: the prefix ran at the recorded pace too */
+    return (int32_t)(a - b) > 0;
 }
+
+/*
+ * K_FORK: the ops so far rebuilt a forked child's inherited heap. The replayer forks as the recorded parent did
+ * (glibc's atfork handlers run: in the child the other threads' arenas go onto the free list); the parent waits for
+ * the child and exits with its status. The child has only this thread, which goes on as the child's thread 0 (it runs
+ * recorded thread 0's ops from the fork on, switching streams when the fork was made by another thread); the child's
+ * other threads are new threads created at their START ops, each from its first op after the fork. The measurements
+ * start again here: latency histograms, counters, thread counts and the wall clock.
+ * Returns 1 when this thread must go on with thread 0's ops (the fork came from another thread's stream).
+ */
+static int fork_child(struct worker *w, uint32_t fork_seq)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        die(5, "cannot fork the replay at a recorded fork", 0);
+    if (pid > 0) {
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 5);
+    }
+    g.in_child = 1;
+    probes_after_fork();
+    struct worker *self = &g.workers[0];
+    memset((char *)g.res + g.res->histograms_offset, 0, g.res->histogram_count * sizeof(thread_histogram));
+    free_hists.count = 0;
+    g.child_workers = 0;
+    for (uint32_t i = 0; i < g.thread_count; i++) {
+        struct worker *x = &g.workers[i];
+        x->calls = x->nulls = x->extra_frees = x->waits = x->cross = x->empty_frees = 0;
+        x->sampling_cycles = x->samples = x->alloc_probe_cycles = x->alloc_samples = 0;
+        x->pace_waits = x->pace_recorded_ns = x->pace_slept_ns = 0;
+        x->starts = x->start_cycles = 0;
+        if (x == w && x == self)
+            continue; /* goes on in place */
+        uint64_t k = 0, samples = 0;
+        while (k < x->op_count && !seq_after(x->ops[k].seq, fork_seq)) {
+            samples += (x->ops[k].flags & F_SAMPLE) != 0;
+            k++;
+        }
+        x->resume = k;
+        x->resume_sample = samples;
+        if (x == self)
+            continue; /* run by this thread from its first op after the fork */
+        x->created = x->joined = 0;
+        atomic_store(&x->started, 0);
+        atomic_store(&x->spawned, 0);
+        x->lazy = 1;
+        g.child_workers += k < x->op_count;
+    }
+    /* Every histogram but the one of the thread going on is free for the child's new threads. */
+    for (uint32_t slot = 0; slot < g.res->histogram_count; slot++)
+        if (slot != self->hist_slot)
+            free_hists.slots[free_hists.count++] = slot;
+    self->hist = (thread_histogram *)((char *)g.res + g.res->histograms_offset) + self->hist_slot;
+    atomic_store(&finished, 0);
+    atomic_store(&threads_alive, 1);
+    atomic_store(&threads_peak, 1);
+    g.measure_mono = mono_ns(); /* the pace schedule keeps its start: the prefix ran at the recorded pace too */
+    if (w == self)
+        return 0;
+    atomic_store(&turn, fork_seq + 1);
+    return 1;
+}
+
+static _Noreturn void finish_replay(void);
+static void run_worker(struct worker *w);
 
 static void *thread_main(void *arg);
 
@@ -345,10 +397,10 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
     const int touch_mode = g.touch;
     const uint32_t me = w->index;
     const uint64_t *const times = w->times;
-    uint64_t sample_cursor = 0;
+    uint64_t sample_cursor = w->resume_sample;
     int have_turn = 0;
 
-    for (uint64_t i = 0; i < n; i++) {
+    for (uint64_t i = w->resume; i < n; i++) {
         const struct prep_op *o = &ops[i];
         const uint32_t slot = o->slot;
         if (serial) {
@@ -431,7 +483,14 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
                 turn_pass(&turn, o->next_thread == 0xFFFF ? 0 : &g.workers[o->next_thread].sleeping, o->seq + 1);
             return;
         case K_FORK:
-            fork_child(w);
+            if (fork_child(w, o->seq)) {
+                /* The child's thread 0 is this thread now: the fork's sample (the figures the child starts with), thread
+                 * 0's ops from the fork on, then the end of the replay. */
+                if (o->flags & F_SAMPLE)
+                    take_sample(&g.workers[0], w->sample_ids[sample_cursor++], o->seq);
+                run_worker(&g.workers[0]);
+                finish_replay();
+            }
             goto after_call;
         case K_START:
             start_lazy(w, &g.workers[o->arg], o->dep);
@@ -514,6 +573,14 @@ static void run_worker(struct worker *w)
 static int ends_with_exit(const struct worker *w)
 {
     return w->op_count > 0 && w->ops[w->op_count - 1].kind == K_THREAD_EXIT;
+}
+
+/* A thread whose stack only goes into glibc's stack cache (see the forks case in main): touched like a replay thread's. */
+static void *spare_thread_main(void *arg)
+{
+    prefault_stack(STACK_PREFAULT);
+    probes_mark_harness(&arg);
+    return arg;
 }
 
 static void *thread_main(void *arg)
@@ -676,6 +743,70 @@ static void usage(void)
            "[--allocator glibc|other] [--log-addresses] [--null-allocator] [--no-timing] [--pace max|recorded|FACTOR]", 0);
 }
 
+/*
+ * The end of the replay, on the thread that ran recorded thread 0's ops (the main thread, or in a forked child the
+ * thread that forked): waits for the other threads' ops, joins those whose recorded thread exited, takes the final
+ * figures, sums the threads' counters into the results and exits.
+ */
+static _Noreturn void finish_replay(void)
+{
+    struct res_header *r = g.res;
+    uint32_t expected = g.in_child ? g.child_workers : g.workers_total;
+    for (;;) {
+        uint32_t f = atomic_load(&finished);
+        if (f >= expected)
+            break;
+        futex_wait_u32(&finished, f);
+    }
+    /* Threads still alive at the end of the recording stay alive (ends_with_exit): not joined. */
+    for (uint32_t i = 1; i < g.thread_count; i++)
+        if (g.workers[i].created && !g.workers[i].joined && ends_with_exit(&g.workers[i])) {
+            pthread_join(g.workers[i].thread, 0);
+            g.workers[i].joined = 1;
+            release_stack_apply(&g.workers[i]);
+        }
+    r->elapsed_ns = mono_ns() - g.measure_mono;
+
+    r->brk_end = (uint64_t)(uintptr_t)sbrk(0);
+    struct mem_figures fin;
+    probe_memory(&fin);
+    r->final = (struct res_memory){ fin.rss, fin.committed, fin.address_space };
+    r->final_allocator_mapped = g.null_alloc ? 0 : probe_allocator_mapped();
+    probe_mallinfo(&r->mallinfo_arena, &r->mallinfo_hblkhd, &r->mallinfo_uordblks, &r->mallinfo_fordblks);
+    uint64_t excluded = 0;
+    for (uint32_t i = 0; i < g.thread_count; i++) {
+        struct worker *w = &g.workers[i];
+        r->calls += w->calls;
+        r->replay_nulls += w->nulls;
+        r->extra_frees += w->extra_frees;
+        r->cross_thread_waits += w->waits;
+        r->cross_thread_ops += w->cross;
+        r->empty_slot_frees += w->empty_frees;
+        r->samples_taken += w->samples;
+        r->allocator_samples_taken += w->alloc_samples;
+        r->pace_waits += w->pace_waits;
+        r->pace_recorded_wait_ns += w->pace_recorded_ns;
+        r->pace_slept_ns += w->pace_slept_ns;
+        uint64_t sampling_ns = (uint64_t)((double)w->sampling_cycles / r->tsc_per_ns);
+        uint64_t start_ns = (uint64_t)((double)w->start_cycles / r->tsc_per_ns);
+        r->sampling_ns += sampling_ns;
+        r->thread_starts += w->starts;
+        r->thread_start_ns += start_ns;
+        /* Serial: one thread runs at a time, so every thread's pauses add up. Concurrent: threads pause
+         * side by side; the longest one's pauses are what is certainly not replay time. */
+        uint64_t paused = sampling_ns + w->pace_slept_ns + start_ns;
+        if (g.serial)
+            excluded += paused;
+        else if (paused > excluded)
+            excluded = paused;
+    }
+    r->wall_ns = r->elapsed_ns > excluded ? r->elapsed_ns - excluded : 0;
+    r->threads_peak = atomic_load(&threads_peak);
+    atomic_thread_fence(memory_order_seq_cst);
+    r->ok = 1;
+    _exit(0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
@@ -736,13 +867,25 @@ int main(int argc, char **argv)
     const struct prep_op *ops = (const void *)((const char *)h + h->ops_offset);
     /* Threads that start during the replay (a K_START op names them) are created there, on a cached stack, and
      * take over a joined thread's latency histogram: one histogram per thread alive at once. */
+    /* (Only START ops before a fork: the threads a forked child starts are created in the child, see fork_child.) */
+    int forks = 0;
+    uint32_t first_fork = 0;
     for (uint64_t i = 0; i < h->op_count; i++)
-        if (ops[i].kind == K_START)
+        if (ops[i].kind == K_FORK && (!forks++ || seq_after(first_fork, ops[i].seq)))
+            first_fork = ops[i].seq;
+    for (uint64_t i = 0; i < h->op_count; i++)
+        if (ops[i].kind == K_START && (!forks || seq_after(first_fork, ops[i].seq)))
             g.workers[ops[i].arg].lazy = 1;
     uint32_t histograms = 1;
     for (uint32_t i = 1; i < h->thread_count; i++)
         if (threads[i].op_count > 0 && !g.workers[i].lazy)
             g.workers[i].hist_slot = histograms++;
+    /* A forked child may run more threads at once than its parent did before the fork. */
+    uint32_t at_once = h->threads_at_once ? h->threads_at_once : h->thread_count;
+    if (at_once > h->thread_count)
+        die(3, "prepared trace header out of range (threads_at_once)", 0);
+    if (histograms < at_once)
+        histograms = at_once;
     free_hists.slots = map_anonymous((uint64_t)histograms * sizeof(uint32_t));
 
     struct res_header *r = create_results(results, h, histograms);
@@ -792,11 +935,28 @@ int main(int argc, char **argv)
      * DTV in this thread's arena, i.e. the main heap (glibc 2.36 _dl_allocate_tls). */
     pthread_attr_init(&g.thread_attr);
     pthread_attr_setstacksize(&g.thread_attr, 256 * 1024);
-    uint32_t precreated = 0, workers = 0;
+    if (forks) {
+        /* A forked child has only the thread that forked: its threads are created in the child, on stacks its parent's
+         * other threads left (glibc's child puts them in its stack cache) or, beyond those, on stacks that would have
+         * to be mapped, with a DTV calloc'd in the creator's arena: a heap effect the recording does not have. So put
+         * as many stacks as threads are ever alive at once in the cache now, before the baseline (their DTVs join the
+         * replayer's setup use of the main heap; the replay threads created next take these stacks). */
+        pthread_t spare[64];
+        for (uint32_t done = 0; done < at_once;) {
+            uint32_t n = at_once - done < 64 ? at_once - done : 64;
+            for (uint32_t k = 0; k < n; k++)
+                if (pthread_create(&spare[k], &g.thread_attr, spare_thread_main, 0) != 0)
+                    die(5, "cannot create a replay thread", 0);
+            for (uint32_t k = 0; k < n; k++)
+                pthread_join(spare[k], 0);
+            done += n;
+        }
+    }
+    uint32_t precreated = 0;
     for (uint32_t i = 1; i < h->thread_count; i++) {
         if (g.workers[i].op_count == 0)
             continue; /* a thread number with nothing to replay: no thread */
-        workers++;
+        g.workers_total++;
         if (g.workers[i].lazy)
             continue;
         if (pthread_create(&g.workers[i].thread, &g.thread_attr, thread_main, &g.workers[i]) != 0)
@@ -832,57 +992,5 @@ int main(int argc, char **argv)
     futex_wake_u32(&go, INT_MAX);
 
     run_worker(&g.workers[0]);
-    for (;;) {
-        uint32_t f = atomic_load(&finished);
-        if (f >= workers)
-            break;
-        futex_wait_u32(&finished, f);
-    }
-    /* Threads still alive at the end of the recording stay alive (ends_with_exit): not joined. */
-    for (uint32_t i = 1; i < h->thread_count; i++)
-        if (g.workers[i].created && !g.workers[i].joined && ends_with_exit(&g.workers[i])) {
-            pthread_join(g.workers[i].thread, 0);
-            g.workers[i].joined = 1;
-            release_stack_apply(&g.workers[i]);
-        }
-    r->elapsed_ns = mono_ns() - g.measure_mono;
-
-    r->brk_end = (uint64_t)(uintptr_t)sbrk(0);
-    struct mem_figures fin;
-    probe_memory(&fin);
-    r->final = (struct res_memory){ fin.rss, fin.committed, fin.address_space };
-    r->final_allocator_mapped = g.null_alloc ? 0 : probe_allocator_mapped();
-    probe_mallinfo(&r->mallinfo_arena, &r->mallinfo_hblkhd, &r->mallinfo_uordblks, &r->mallinfo_fordblks);
-    uint64_t excluded = 0;
-    for (uint32_t i = 0; i < h->thread_count; i++) {
-        struct worker *w = &g.workers[i];
-        r->calls += w->calls;
-        r->replay_nulls += w->nulls;
-        r->extra_frees += w->extra_frees;
-        r->cross_thread_waits += w->waits;
-        r->cross_thread_ops += w->cross;
-        r->empty_slot_frees += w->empty_frees;
-        r->samples_taken += w->samples;
-        r->allocator_samples_taken += w->alloc_samples;
-        r->pace_waits += w->pace_waits;
-        r->pace_recorded_wait_ns += w->pace_recorded_ns;
-        r->pace_slept_ns += w->pace_slept_ns;
-        uint64_t sampling_ns = (uint64_t)((double)w->sampling_cycles / r->tsc_per_ns);
-        uint64_t start_ns = (uint64_t)((double)w->start_cycles / r->tsc_per_ns);
-        r->sampling_ns += sampling_ns;
-        r->thread_starts += w->starts;
-        r->thread_start_ns += start_ns;
-        /* Serial: one thread runs at a time, so every thread's pauses add up. Concurrent: threads pause
-         * side by side; the longest one's pauses are what is certainly not replay time. */
-        uint64_t paused = sampling_ns + w->pace_slept_ns + start_ns;
-        if (g.serial)
-            excluded += paused;
-        else if (paused > excluded)
-            excluded = paused;
-    }
-    r->wall_ns = r->elapsed_ns > excluded ? r->elapsed_ns - excluded : 0;
-    r->threads_peak = atomic_load(&threads_peak);
-    atomic_thread_fence(memory_order_seq_cst);
-    r->ok = 1;
-    _exit(0);
+    finish_replay();
 }

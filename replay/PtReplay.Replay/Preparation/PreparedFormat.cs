@@ -140,8 +140,8 @@ public unsafe struct PreparedHeader
     public ulong SampleCount;
     /// <summary>Thread that runs seq 0.</summary>
     public uint FirstThread;
-    /// <summary>Reserved.</summary>
-    public uint Reserved;
+    /// <summary>The most threads alive at once, thread 0 included, before and after any fork: one latency histogram each.</summary>
+    public uint ThreadsAtOnce;
     /// <summary>Thread table offset.</summary>
     public ulong ThreadsOffset;
     /// <summary>Op array offset.</summary>

@@ -23,6 +23,19 @@ public sealed class PreparedTrace
     /// than thread 0) ever alive at once in the recording. The others are created at a <see cref="PreparedKind.Start"/> op.
     /// </summary>
     public int PrecreatedThreads { get; init; }
+
+    /// <summary>The most threads alive at once, thread 0 included, before and after any fork.</summary>
+    public int ThreadsAtOnce { get; init; } = 1;
+
+    /// <summary>True when the trace holds a <see cref="PreparedKind.Fork"/> (a forked child replayed from its parent's heap).</summary>
+    public bool HasFork { get; init; }
+
+    /// <summary>
+    /// Threads the native replayer creates before the first replayed call, each leaving a TLS DTV in glibc's main heap:
+    /// <see cref="PrecreatedThreads"/>, or with a fork as many as are ever alive at once (their stacks wait in glibc's stack
+    /// cache for the child's threads).
+    /// </summary>
+    public int SetupThreads => HasFork ? ThreadsAtOnce : PrecreatedThreads;
     /// <summary>Ops in the file (calls plus thread exits and joins).</summary>
     public required long OpCount { get; init; }
     /// <summary>Malloc-family calls in the file.</summary>

@@ -65,6 +65,8 @@ public sealed class TracePreparer : IDisposable
     private long _opTime = long.MinValue;
     private long _firstOpTime;
     private int _aliveWorkers;
+    private int _mostAlive;
+    private bool _afterFork;
     private long _joins;
     private int _precreatedWorkers;
     private long _prefixEvents;
@@ -237,11 +239,16 @@ public sealed class TracePreparer : IDisposable
         _inheritedPrefix = false;
         _prefixEvents = _events;
         Array.Clear(_issuesByKind);
-        // The child's threads other than the forking one are new threads, whatever their numbers were in the parent.
+        // The child's threads other than the forking one are new threads, whatever their numbers were in the parent;
+        // each starts at a Start op (see StartThread).
         for (int t = 0; t < _threadExited.Count; t++)
         {
             _threadExited[t] = false;
+            _threadStarted[t] = false;
         }
+
+        _aliveWorkers = 0;
+        _afterFork = true;
 
         _calls = 0;
         Array.Clear(_callsByKind);
@@ -452,7 +459,9 @@ public sealed class TracePreparer : IDisposable
         EnsureThread(0);
         _threadStarted[thread] = true;
         _aliveWorkers++;
-        int host = _aliveWorkers > _precreatedWorkers ? -1 : AliveHost();
+        _mostAlive = Math.Max(_mostAlive, _aliveWorkers);
+        // A forked child's threads all start at a Start op: the child process has only the thread that forked.
+        int host = _aliveWorkers > _precreatedWorkers && !_afterFork ? -1 : AliveHost();
         if (host < 0)
         {
             _precreatedWorkers++;
@@ -558,6 +567,8 @@ public sealed class TracePreparer : IDisposable
             Path = _outputPath,
             ThreadCount = _threadOps.Count,
             PrecreatedThreads = _precreatedWorkers,
+            ThreadsAtOnce = _mostAlive + 1,
+            HasFork = _afterFork,
             OpCount = _seq,
             CallCount = _calls,
             CallsByKind = _callsByKind,
@@ -611,6 +622,7 @@ public sealed class TracePreparer : IDisposable
             header->SlotCount = (ulong)_slotOps.Count;
             header->SampleCount = (ulong)_samples.Count;
             header->FirstThread = (uint)Math.Max(0, _firstThread);
+            header->ThreadsAtOnce = (uint)(_mostAlive + 1);
             header->ThreadsOffset = (ulong)threadsOffset;
             header->OpsOffset = (ulong)opsOffset;
             header->SampleIdsOffset = (ulong)sampleIdsOffset;

@@ -10,7 +10,7 @@ namespace PtReplay.Replay.Sim;
 /// Chooses the sim engine's preamble (<see cref="ReplayOptions.SimPreambleBytes"/>) so that the model's
 /// heap starts like glibc's under the native replayer.
 /// <para>Why: before the first replayed call the replayer creates P worker threads (the most ever alive at once besides
-/// thread 0; <see cref="Preparation.PreparedTrace.PrecreatedThreads"/>), and each
+/// thread 0, or with a fork every thread ever alive at once; <see cref="Preparation.PreparedTrace.SetupThreads"/>), and each
 /// <c>pthread_create</c> callocs a TLS DTV (0x130 bytes here) at the bottom of glibc's main heap, never
 /// freed; the first of those callocs also creates the main thread's tcache block. The recorded program's
 /// own DTVs are in the trace and replayed as calls, so the replayer's are extra: every later main-heap

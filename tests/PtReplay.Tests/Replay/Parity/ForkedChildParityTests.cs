@@ -130,9 +130,93 @@ public sealed class ForkedChildParityTests : IDisposable
         Assert.NotNull(parity.Inherited);
         Assert.Equal(output.TrimEnd().Split('\n')[^1], parity.Report.Summary);
 
-        // The native replayer forks only while it runs one thread: with glibc in the run, the child starts from an empty heap.
-        ReplayReport both = ReplayRunner.RunFile(child, ["sim", "glibc"], _dir.File("both-out"), new ReplayOptions(), new PreparationOptions());
-        Assert.Contains("replayed from an empty heap", both.InheritedHeapNote, StringComparison.Ordinal);
+        // The native replayer forks with the parent's other thread alive and creates the child's thread on its own: glibc
+        // starts from the parent's heap and agrees with the model at every sample.
+        AssertGlibcForksLikeTheModel(child, "both-out");
+    }
+
+    /// <summary>A thread other than main forks; the child (that thread's copy) allocates, runs a thread of its own, exits.</summary>
+    private const string ForkFromAThread = """
+        #include <pthread.h>
+        #include <stdlib.h>
+        #include <sys/wait.h>
+        #include <unistd.h>
+        static void *child_worker(void *arg) {
+            (void)arg;
+            void *p[300];
+            for (int i = 0; i < 300; i++) p[i] = malloc(48 + (i % 90) * 8);
+            for (int i = 0; i < 300; i += 2) free(p[i]);
+            return NULL;
+        }
+        static void *forker(void *arg) {
+            (void)arg;
+            void *mine[150];
+            for (int i = 0; i < 150; i++) mine[i] = malloc(200 + i * 16);
+            for (int i = 0; i < 150; i += 3) free(mine[i]);
+            pid_t pid = fork();
+            if (pid == 0) {
+                for (int i = 1; i < 150; i += 3) free(mine[i]);
+                pthread_t w;
+                if (pthread_create(&w, NULL, child_worker, NULL) != 0 || pthread_join(w, NULL) != 0) _exit(1);
+                for (int i = 0; i < 80; i++) free(malloc(3000 + i * 32));
+                _exit(0);
+            }
+            int status = 0;
+            waitpid(pid, &status, 0);
+            return (void *)(long)(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+        }
+        int main(void) {
+            void *a[300];
+            for (int i = 0; i < 300; i++) a[i] = malloc(32 + i * 4);
+            pthread_t t;
+            void *result;
+            if (pthread_create(&t, NULL, forker, NULL) != 0 || pthread_join(t, &result) != 0) return 1;
+            for (int i = 0; i < 300; i++) free(a[i]);
+            return (int)(long)result;
+        }
+        """;
+
+    [Fact]
+    public void AForkFromAThreadOtherThanMain_ReplaysOnGlibcFromTheParentsHeap_LikeTheModel()
+    {
+        string exe = Gcc.CompileSource(_dir.Path, "threadfork", ForkFromAThread, Gcc.Flags("-O1 -fno-builtin -pthread"), "-lpthread");
+        var run = RecordedRun.Run([exe], _dir.File("tfa.trace"), CleanEnvironment.With(), followChildren: true);
+        Assert.Equal(0, run.ExitCode);
+        string child = Assert.Single(run.ChildTraces);
+        using (var reader = TraceReader.Open(child))
+        {
+            InheritedHeap heap = Assert.IsType<InheritedHeap>(InheritedHeap.Find(child, reader.Header, out _));
+            Assert.NotEqual(0, heap.Parent.ForkingThread); // the fork came from the second thread
+        }
+
+        (int code, string output, string progress) = Verify(child);
+        Assert.True(code == 0, output + progress);
+        Assert.All(output.Split('\n').Where(l => l.Contains("parity: ", StringComparison.Ordinal)), AssertFull);
+        AssertGlibcForksLikeTheModel(child, "threadfork-out");
+    }
+
+    /// <summary>
+    /// Replays a forked child with the model and glibc: both start from the parent's heap at the fork (the first sample)
+    /// and agree on RSS and footprint at every sample; the child's own calls are all replayed.
+    /// </summary>
+    private void AssertGlibcForksLikeTheModel(string child, string folder)
+    {
+        ReplayReport both = ReplayRunner.RunFile(child, ["glibc", "sim"], _dir.File(folder),
+            new ReplayOptions { NoTiming = true, SimPreamble = PtReplay.Replay.Sim.SimPreambleMode.Auto }, new PreparationOptions { SampleEvery = 20 });
+        Assert.StartsWith("a fork child, replayed from its parent's heap at the fork", both.InheritedHeapNote, StringComparison.Ordinal);
+        var glibc = both.Results.Single(r => r.Engine == "glibc");
+        var sim = both.Results.Single(r => r.Engine == "sim");
+        Assert.True(glibc.Error is null, glibc.Error);
+        Assert.True(sim.Error is null, sim.Error);
+        long childCalls;
+        using (var reader = TraceReader.Open(child))
+        {
+            childCalls = reader.ReadAll().LongCount(e => e.Kind.IsCall());
+        }
+
+        Assert.Equal(childCalls, glibc.Calls);
+        Assert.True(glibc.Series[0].FootprintBytes > 0, "glibc's child started from an empty heap");
+        Assert.Equal(sim.Series.Select(p => (p.Seq, p.FootprintBytes, p.RssBytes)), glibc.Series.Select(p => (p.Seq, p.FootprintBytes, p.RssBytes)));
     }
 
     private static void AssertFull(string line)
