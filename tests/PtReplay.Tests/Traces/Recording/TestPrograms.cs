@@ -268,4 +268,71 @@ internal static class TestPrograms
             return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
         }
         """;
+    /// <summary>
+    /// malloc and free in a SIGALRM handler (a 50 us interval timer) while the main loop mallocs and frees too,
+    /// so the handler often interrupts the recorder in the middle of an event. Arguments: rounds of the main
+    /// loop, and how the handler is installed (sigaction, siginfo: SA_SIGINFO, signal). Each side uses a size of
+    /// its own, served from its own tcache bin from the start, so glibc's heap stays sound whatever the handler
+    /// interrupts. Prints "main M F handler M F" (the calls each made, counted with volatile counters) and
+    /// "action H F": H is 1 when sigaction()/signal() hand back the program's own handler, F the flags sigaction()
+    /// reports (the same line with and without the recorder).
+    /// </summary>
+    public const string SignalHandlerAllocations = """
+        #define _GNU_SOURCE
+        #include <signal.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <sys/time.h>
+        #include <unistd.h>
+
+        #define MAIN_SIZE 328
+        #define HANDLER_SIZE 184
+        static volatile unsigned long handler_mallocs, handler_frees, main_mallocs, main_frees;
+
+        static void on_alarm(int sig) {
+            (void)sig;
+            void *p = malloc(HANDLER_SIZE); handler_mallocs++;
+            *(volatile char *)p = 1;
+            free(p); handler_frees++;
+        }
+        static void on_alarm_info(int sig, siginfo_t *info, void *context) { (void)info; (void)context; on_alarm(sig); }
+
+        int main(int argc, char **argv) {
+            long rounds = argc > 1 ? atol(argv[1]) : 300000;
+            const char *how = argc > 2 ? argv[2] : "sigaction";
+            free(malloc(HANDLER_SIZE)); handler_mallocs++; handler_frees++;
+            free(malloc(MAIN_SIZE)); main_mallocs++; main_frees++;
+            int same;
+            unsigned long flags = 0;
+            if (!strcmp(how, "signal")) {
+                signal(SIGALRM, on_alarm);
+                same = signal(SIGALRM, on_alarm) == on_alarm;
+            } else {
+                struct sigaction sa, old;
+                memset(&sa, 0, sizeof sa);
+                int info = !strcmp(how, "siginfo");
+                if (info) sa.sa_sigaction = on_alarm_info; else sa.sa_handler = on_alarm;
+                sa.sa_flags = SA_RESTART | (info ? SA_SIGINFO : 0);
+                sigaction(SIGALRM, &sa, NULL);
+                sigaction(SIGALRM, NULL, &old);
+                same = info ? old.sa_sigaction == on_alarm_info : old.sa_handler == on_alarm;
+                flags = (unsigned long)old.sa_flags;
+            }
+            struct itimerval it = { { 0, 50 }, { 0, 50 } };
+            setitimer(ITIMER_REAL, &it, NULL);
+            for (long i = 0; i < rounds; i++) {
+                void *p = malloc(MAIN_SIZE); main_mallocs++;
+                *(volatile char *)p = 1;
+                free(p); main_frees++;
+            }
+            struct itimerval off = { { 0, 0 }, { 0, 0 } };
+            setitimer(ITIMER_REAL, &off, NULL);
+            char line[160];
+            int n = snprintf(line, sizeof line, "main %lu %lu handler %lu %lu\naction %d %lx\n",
+                             main_mallocs, main_frees, handler_mallocs, handler_frees, same, flags);
+            write(1, line, (size_t)n);
+            return 0;
+        }
+        """;
 }
