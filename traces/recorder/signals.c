@@ -12,9 +12,10 @@
  * path. The program sees its own handler, flags and mask in sigaction()'s old action; the kernel sees
  * SA_SIGINFO added so the trampoline gets the interrupted context.
  *
- * Fatal signals: SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT.
+ * Fatal signals: SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT, SIGHUP, SIGQUIT.
  * For each one whose disposition is the default at start, the recorder installs a handler that
- * writes the interrupted thread's committed events (async-signal-safe: raw write(2), no locks),
+ * writes the interrupted thread's committed events (async-signal-safe: raw write(2), no locks) and,
+ * for the signals sent from outside (SIGTERM, SIGINT, SIGHUP, SIGQUIT), the other threads' too,
  * restores the default disposition and raises the signal again, so the process dies as it would
  * have. The program never sees this handler: sigaction() and signal() report SIG_DFL for it, and
  * the moment the program installs its own handler, the recorder's is gone.
@@ -28,7 +29,7 @@
 #include "ptrecord.h"
 #include "sys.h"
 
-static const int fatal_signals[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT };
+static const int fatal_signals[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT, SIGHUP, SIGQUIT };
 static volatile int ours[65]; /* 1 while the recorder's handler is installed for that signal */
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
@@ -54,6 +55,9 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *context)
     (void)info;
     (void)context;
     ptr_flush_from_signal(&ptr_self);
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT) {
+        ptr_registry_flush_others(&ptr_self); /* the process ends here: what the other threads hold too */
+    }
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;

@@ -32,7 +32,9 @@ internal static class RecordingReport
             $"{s.DurationNs / 1e9:F3} s traced, {s.BytesPerEvent:F2} bytes/event ({(pack ? "packed" : "raw")})");
         if (s.Truncated)
         {
-            line += ", truncated (the program did not exit normally)";
+            line += result.ExitCode > 128
+                ? string.Create(CultureInfo.InvariantCulture, $", truncated (signal {result.ExitCode - 128} ended the program)")
+                : ", truncated (the program did not exit normally)";
         }
 
         line += result.ChildTraces.Count switch

@@ -335,4 +335,28 @@ internal static class TestPrograms
             return 0;
         }
         """;
+    /// <summary>
+    /// Runs until a signal ends it: two threads malloc and free in a loop; after its first 100,000 calls the
+    /// main thread prints "ready" (so a test knows events were recorded) and goes on.
+    /// </summary>
+    public const string Endless = """
+        #include <pthread.h>
+        #include <stdlib.h>
+        #include <unistd.h>
+
+        static void *spin(void *arg) {
+            (void)arg;
+            for (;;) { void *p = malloc(40); *(volatile char *)p = 1; free(p); }
+            return NULL;
+        }
+
+        int main(void) {
+            pthread_t t;
+            pthread_create(&t, NULL, spin, NULL);
+            for (long i = 0;; i++) {
+                void *p = malloc(24); *(volatile char *)p = 1; free(p);
+                if (i == 50000) write(1, "ready\n", 6);
+            }
+        }
+        """;
 }
