@@ -91,6 +91,14 @@ public sealed class TraceReader : IDisposable
 
             if (h.IsEnd)
             {
+                string? endDamage = h.StoredLength == 0 ? null : ReadEndPayload(offset, h);
+                if (endDamage is not null)
+                {
+                    _scanDamageOffset = offset;
+                    _scanDamage = endDamage;
+                    break;
+                }
+
                 IsComplete = true;
             }
             else if (h.EventCount > 0)
@@ -174,8 +182,15 @@ public sealed class TraceReader : IDisposable
     /// <summary>True when the end block was found.</summary>
     public bool IsComplete { get; }
 
+    /// <summary>
+    /// Events the recorder could not write (disk full, file size limit; FORMAT.md version 3), as the last end
+    /// block says; 0 when it says nothing. The trace holds the events before them, in full.
+    /// </summary>
+    public long LostEvents { get; private set; }
+
     /// <summary>Length of the file in bytes.</summary>
     public long FileLength { get; }
+
 
     /// <summary>Blocks with events found by the header scan (up to any damage or cut).</summary>
     public long BlockCount { get; }
@@ -592,6 +607,41 @@ public sealed class TraceReader : IDisposable
     private TraceCorruptException Corrupt(long offset, string what) => new(_path, offset, _produced, what);
 
     /// <summary>Checks what the header scan can check; null when the header is plausible.</summary>
+    /// <summary>An end block's payload (version 3: varint events lost), CRC-checked; returns what is wrong, or null.</summary>
+    private string? ReadEndPayload(long offset, in BlockHeader h)
+    {
+        if (h.Codec != (byte)BlockCodec.Raw || h.StoredLength > Varint.MaxLength)
+        {
+            return $"end block with a {h.StoredLength}-byte payload of codec {h.Codec} (expected a raw varint: the events lost)";
+        }
+
+        Span<byte> payload = stackalloc byte[(int)h.StoredLength];
+        ReadAt(offset + BlockHeader.Size, payload);
+        if (h.ComputeCrc(payload, Header.FormatVersion) != h.Crc)
+        {
+            return "end block CRC mismatch";
+        }
+
+        ulong value = 0;
+        int shift = 0, i = 0;
+        for (; i < payload.Length; i++, shift += 7)
+        {
+            value |= (ulong)(payload[i] & 0x7f) << shift;
+            if ((payload[i] & 0x80) == 0)
+            {
+                break;
+            }
+        }
+
+        if (i != payload.Length - 1 || value > long.MaxValue)
+        {
+            return "end block payload is not one varint (the events lost)";
+        }
+
+        LostEvents = (long)value;
+        return null;
+    }
+
     private static string? CheckHeader(in BlockHeader h)
     {
         if (h.BlockMagic != BlockHeader.Magic)

@@ -128,7 +128,7 @@ struct ptr_thread {
      */
     uintptr_t side_frame;
     uint32_t side_count;    /* calls waiting in the side buffer */
-    uint32_t side_lost;     /* calls that did not fit in the side buffer (added to ptr_proc.dropped_events) */
+    uint32_t side_lost;     /* calls that did not fit in the side buffer (added to ptr_proc.lost_events) */
 };
 
 /* One call made by a signal handler that interrupted the recorder: appended later with its timestamp. */
@@ -155,7 +155,9 @@ struct ptr_process {
     int late_lock;              /* spinlock for writes after the end block (exit time only) */
     char out_base[4096];        /* PTRECORD_OUT: the root trace path; children use "<base>.<pid>" */
     char path[4200];            /* this process's trace path */
-    uint64_t dropped_events;    /* events that could not be written (no file, after the end block) */
+    uint64_t dropped_events;    /* calls not recorded: the recorder's own (made while it is busy), or no file */
+    uint64_t lost_events;       /* the program's events that are not in the file: a write failed, or a side buffer was full */
+    int write_error;            /* errno of the first failed write (EFBIG: file size limit, ENOSPC: disk full); then no more writes */
     /* Where this trace comes from (header fields 15-18, FORMAT.md "Process trees"). */
     uint32_t origin;            /* PTR_ORIGIN_* */
     char parent_path[4200];     /* the trace this one continues ("" when none) */

@@ -163,7 +163,7 @@ void ptr_side_flush(struct ptr_thread *t)
     }
     uint32_t lost = __atomic_exchange_n(&t->side_lost, 0, __ATOMIC_RELAXED);
     if (lost != 0) {
-        __atomic_fetch_add(&ptr_proc.dropped_events, lost, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&ptr_proc.lost_events, lost, __ATOMIC_RELAXED);
     }
     ptr_update_gate(t);
 }
@@ -279,8 +279,10 @@ void ptr_flush(struct ptr_thread *t)
     uint32_t len = (uint32_t)(t->pos - PAYLOAD(t->block));
     fill_header(t, count, len);
     start_block(t);
-    if (ptr_proc.fd < 0 || ptr_write_block(t->block, sizeof(struct ptr_block_header) + len) != 0) {
+    if (ptr_proc.fd < 0) {
         ptr_proc.dropped_events += count;
+    } else if (ptr_write_block(t->block, sizeof(struct ptr_block_header) + len) != 0) {
+        __atomic_fetch_add(&ptr_proc.lost_events, count, __ATOMIC_RELAXED);
     } else {
         t->flushed += count;
     }
@@ -342,7 +344,9 @@ static int write_single(uint32_t tid, const struct ptr_call *c)
 static void write_exit_marker(uint32_t tid)
 {
     struct ptr_call c = { K_THREAD_EXIT, 0, 0, 0, tid, 0, 0, 0 };
-    write_single(tid, &c);
+    if (write_single(tid, &c) != 0 && ptr_proc.fd >= 0) {
+        __atomic_fetch_add(&ptr_proc.lost_events, 1, __ATOMIC_RELAXED);
+    }
 }
 
 /* Remembers an exited thread; its marker is written later (ptr_reap_zombies). */
@@ -398,7 +402,7 @@ void ptr_record_slow(const struct ptr_call *c)
         return;
     }
     if (write_single(t->tid, c) != 0) {
-        ptr_proc.dropped_events++;
+        __atomic_fetch_add(&ptr_proc.lost_events, 1, __ATOMIC_RELAXED);
     }
 }
 

@@ -49,7 +49,10 @@ public static class RecordCommand
             "  ptreplay record -o sort.trace --no-follow -- sort big.txt\n" +
             "  ptreplay record -o sqlite.trace -w sqlite\n\n" +
             "Exit codes: the program's own (128+N when signal N killed it), except 2 when the arguments are wrong, 4 when " +
-            "the trace cannot be written and 5 when the program could not be started. The other verbs: " + ExitCodes.Help)
+            "the trace cannot be written (checked before the program starts: a missing folder that cannot be created, a " +
+            "read-only folder) or when events were lost because the disk filled up or the file size limit was reached " +
+            "while the program ran (the trace then holds every event before, and says how many are missing), and 5 when " +
+            "the program could not be started. The other verbs: " + ExitCodes.Help)
         {
             output, noFollow, raw, workload, command,
         };
@@ -80,7 +83,7 @@ public static class RecordCommand
                 Command = w?.Command ?? cmd,
                 ExtraEnvironment = w?.Environment,
                 StandardInput = w?.StandardInput,
-                OutputPath = parse.GetValue(output)!,
+                OutputPath = CliPaths.OutputFile(parse.GetValue(output)!),
                 FollowChildren = !parse.GetValue(noFollow),
             };
             return Run(options, packTrace: !parse.GetValue(raw));
@@ -117,13 +120,21 @@ public static class RecordCommand
                                     "the trace holds what it recorded until then");
         }
 
+        long lost = 0;
         try
         {
-            Console.Error.WriteLine(RecordingReport.Finish(result, packTrace));
+            Console.Error.WriteLine(RecordingReport.Finish(result, packTrace, out lost));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"ptreplay record: the program ran, but its trace could not be summarised: {e.Message}");
+        }
+
+        if (lost > 0)
+        {
+            Console.Error.WriteLine($"ptreplay record: {lost:N0} events were lost (the disk filled up or the file size limit was reached); " +
+                                    $"the program exited {result.ExitCode}");
+            return ExitCodes.OutputFailed;
         }
 
         return result.ExitCode;

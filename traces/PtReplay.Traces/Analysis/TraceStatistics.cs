@@ -81,6 +81,9 @@ public sealed class TraceStatistics
     /// <summary>Where the readable part ends when truncated, else -1.</summary>
     public long TruncatedAtOffset { get; set; } = -1;
 
+    /// <summary>Events the recorder could not write (disk full, file size limit), as the end block says.</summary>
+    public long LostEvents { get; private set; }
+
     /// <summary>The corruption that stopped reading, or null.</summary>
     public TraceCorruptException? Corruption { get; set; }
 
@@ -120,6 +123,7 @@ public sealed class TraceStatistics
         stats.Threads = reader.ThreadTids.Count;
         stats.Truncated = reader.IsTruncated;
         stats.TruncatedAtOffset = reader.TruncatedAtOffset;
+        stats.LostEvents = reader.LostEvents;
         return stats;
     }
 

@@ -359,4 +359,38 @@ internal static class TestPrograms
             }
         }
         """;
+    /// <summary>
+    /// Sets its own file size limit (RLIMIT_FSIZE, first argument in bytes; 0 leaves it unlimited), then mallocs
+    /// and frees (second argument: rounds per thread) in the main thread and, with a third argument "2", in a
+    /// second thread too. Prints "calls N". A write over the limit raises SIGXFSZ, which by default ends a
+    /// program: this one must live to print its line.
+    /// </summary>
+    public const string FileSizeLimit = """
+        #include <pthread.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <sys/resource.h>
+
+        static long rounds;
+        static void *work(void *arg) {
+            unsigned long *n = arg;
+            for (long i = 0; i < rounds; i++) { void *p = malloc((size_t)(i % 500) + 1); free(p); *n += 2; }
+            return NULL;
+        }
+
+        int main(int argc, char **argv) {
+            long limit = atol(argv[1]);
+            rounds = atol(argv[2]);
+            int threads = argc > 3 ? atoi(argv[3]) : 1;
+            if (limit > 0) { struct rlimit r = { (rlim_t)limit, (rlim_t)limit }; setrlimit(RLIMIT_FSIZE, &r); }
+            unsigned long n = 0, m = 0;
+            pthread_t t;
+            if (threads == 2) pthread_create(&t, NULL, work, &m);
+            work(&n);
+            if (threads == 2) pthread_join(t, NULL);
+            printf("calls %lu\n", n + m);
+            return 0;
+        }
+        """;
 }
