@@ -247,6 +247,9 @@ void ptr_thread_slow_init(struct ptr_thread *t)
         pthread_setspecific(exit_key, t);
     }
     ptr_record_marker(t, K_THREAD_START, t->tid);
+    /* The thread-start marker goes out at once, as a block of its own (one write a thread): a file cut
+       short still names every thread that had started, so a reader knows whose events may be missing. */
+    ptr_flush(t);
 }
 
 static void fill_header(struct ptr_thread *t, uint32_t count, uint32_t payload_len)

@@ -84,6 +84,15 @@ public sealed class TraceStatistics
     /// <summary>Events the recorder could not write (disk full, file size limit), as the end block says.</summary>
     public long LostEvents { get; private set; }
 
+    /// <summary>A cut raw recording is read up to this timestamp (see <see cref="TraceReader.PrefixEndTimestamp"/>); -1 when not.</summary>
+    public long PrefixEndTimestamp { get; private set; } = -1;
+
+    /// <summary>Where a cut recording stopped because an event refers to a missing one (see <see cref="TraceReader.StoppedAtTimestamp"/>); -1 when not.</summary>
+    public long StoppedAtTimestamp { get; private set; } = -1;
+
+    /// <summary>Tids of the threads whose tails may be missing (see <see cref="TraceReader.ThreadsWithoutEnd"/>).</summary>
+    public IReadOnlyList<int> ThreadsWithoutEnd { get; private set; } = [];
+
     /// <summary>The corruption that stopped reading, or null.</summary>
     public TraceCorruptException? Corruption { get; set; }
 
@@ -124,6 +133,9 @@ public sealed class TraceStatistics
         stats.Truncated = reader.IsTruncated;
         stats.TruncatedAtOffset = reader.TruncatedAtOffset;
         stats.LostEvents = reader.LostEvents;
+        stats.PrefixEndTimestamp = reader.PrefixEndTimestamp;
+        stats.StoppedAtTimestamp = reader.StoppedAtTimestamp;
+        stats.ThreadsWithoutEnd = reader.ThreadsWithoutEnd;
         return stats;
     }
 
