@@ -1,7 +1,8 @@
 /*
  * ptrecord: the PtReplay LD_PRELOAD recorder. Shared types and declarations.
  *
- * The recorder writes traces/FORMAT.md version 2. Its rules, which every file here keeps:
+ * The recorder writes traces/FORMAT.md version 2 (version 3 when events were lost: a write failed, see
+ * output.c). Its rules, which every file here keeps:
  *   - it never allocates on the process heap: no malloc, no stdio; buffers come from mmap and
  *     output goes through raw write(2) on an O_APPEND descriptor;
  *   - the hot path (one event) touches only the calling thread's initial-exec TLS record and its
@@ -15,7 +16,7 @@
  *   encode.c         the choice of varint encoder for addresses (PDEP where it is fast)
  *   crc32.c          zlib-compatible CRC-32 (PCLMUL folding, slice-by-8 tables)
  *   clock.c          the event clock: TSC scaled to CLOCK_MONOTONIC, or clock_gettime
- *   output.c         trace file naming and opening, the header, block and end-block writes
+ *   output.c         trace file naming and opening, the header, block and end-block writes, lost events
  *   process.c        process start/exit, control variables, fork, exec, _exit, posix_spawn
  *   environment.c    the environment, read without the heap (environ, or /proc/self/environ)
  *   signals.c        the program's handlers behind a trampoline (handlers that allocate), fatal-signal flush

@@ -297,6 +297,10 @@ void ptr_thread_finish(struct ptr_thread *t, int exits_before_process)
     if (t->state != TS_ACTIVE) {
         return;
     }
+    /* No handler may slip its calls into the side buffer between the last look at it and the buffer's
+       release: signals wait (two system calls a thread) and find the thread EXITED (late events). */
+    uint64_t all = ~0ull, old = 0;
+    ptr_sys6(SYS_rt_sigprocmask, 0 /* SIG_BLOCK */, (long)&all, (long)&old, 8, 0, 0);
     if (t->side_count != 0) {
         ptr_side_flush(t);
     }
@@ -306,6 +310,7 @@ void ptr_thread_finish(struct ptr_thread *t, int exits_before_process)
     if (exits_before_process) {
         add_zombie(t->tid);
     }
+    ptr_sys6(SYS_rt_sigprocmask, 2 /* SIG_SETMASK */, (long)&old, 0, 8, 0, 0);
 }
 
 /*

@@ -271,7 +271,8 @@ internal static class TestPrograms
     /// <summary>
     /// malloc and free in a SIGALRM handler (a 50 us interval timer) while the main loop mallocs and frees too,
     /// so the handler often interrupts the recorder in the middle of an event. Arguments: rounds of the main
-    /// loop, and how the handler is installed (sigaction, siginfo: SA_SIGINFO, signal). Each side uses a size of
+    /// loop, how the handler is installed (sigaction, siginfo: SA_SIGINFO, signal), and "2" to run the loop in a second
+    /// thread too (size 264: the signal then lands in either thread). Each side uses a size of
     /// its own, served from its own tcache bin from the start, so glibc's heap stays sound whatever the handler
     /// interrupts. Prints "main M F handler M F" (the calls each made, counted with volatile counters) and
     /// "action H F": H is 1 when sigaction()/signal() hand back the program's own handler, F the flags sigaction()
@@ -279,6 +280,7 @@ internal static class TestPrograms
     /// </summary>
     public const string SignalHandlerAllocations = """
         #define _GNU_SOURCE
+        #include <pthread.h>
         #include <signal.h>
         #include <stdio.h>
         #include <stdlib.h>
@@ -288,19 +290,32 @@ internal static class TestPrograms
 
         #define MAIN_SIZE 328
         #define HANDLER_SIZE 184
-        static volatile unsigned long handler_mallocs, handler_frees, main_mallocs, main_frees;
+        #define THREAD_SIZE 264
+        static volatile unsigned long handler_mallocs, handler_frees, main_mallocs, main_frees, thread_calls;
+        static long rounds;
+
+        static void *second(void *arg) {
+            (void)arg;
+            for (long i = 0; i < rounds; i++) {
+                void *p = malloc(THREAD_SIZE); *(volatile char *)p = 1; free(p); thread_calls += 2;
+            }
+            return NULL;
+        }
 
         static void on_alarm(int sig) {
             (void)sig;
-            void *p = malloc(HANDLER_SIZE); handler_mallocs++;
+            void *p = malloc(HANDLER_SIZE);
+            __atomic_fetch_add(&handler_mallocs, 1, __ATOMIC_RELAXED);
             *(volatile char *)p = 1;
-            free(p); handler_frees++;
+            free(p);
+            __atomic_fetch_add(&handler_frees, 1, __ATOMIC_RELAXED);
         }
         static void on_alarm_info(int sig, siginfo_t *info, void *context) { (void)info; (void)context; on_alarm(sig); }
 
         int main(int argc, char **argv) {
-            long rounds = argc > 1 ? atol(argv[1]) : 300000;
+            rounds = argc > 1 ? atol(argv[1]) : 300000;
             const char *how = argc > 2 ? argv[2] : "sigaction";
+            int threads = argc > 3 ? atoi(argv[3]) : 1;
             free(malloc(HANDLER_SIZE)); handler_mallocs++; handler_frees++;
             free(malloc(MAIN_SIZE)); main_mallocs++; main_frees++;
             int same;
@@ -320,17 +335,23 @@ internal static class TestPrograms
                 flags = (unsigned long)old.sa_flags;
             }
             struct itimerval it = { { 0, 50 }, { 0, 50 } };
+            pthread_t t;
+            if (threads == 2) {
+                free(malloc(THREAD_SIZE)); thread_calls += 2;
+                pthread_create(&t, NULL, second, NULL);
+            }
             setitimer(ITIMER_REAL, &it, NULL);
             for (long i = 0; i < rounds; i++) {
                 void *p = malloc(MAIN_SIZE); main_mallocs++;
                 *(volatile char *)p = 1;
                 free(p); main_frees++;
             }
+            if (threads == 2) pthread_join(t, NULL);
             struct itimerval off = { { 0, 0 }, { 0, 0 } };
             setitimer(ITIMER_REAL, &off, NULL);
-            char line[160];
-            int n = snprintf(line, sizeof line, "main %lu %lu handler %lu %lu\naction %d %lx\n",
-                             main_mallocs, main_frees, handler_mallocs, handler_frees, same, flags);
+            char line[200];
+            int n = snprintf(line, sizeof line, "main %lu %lu handler %lu %lu thread %lu\naction %d %lx\n",
+                             main_mallocs, main_frees, handler_mallocs, handler_frees, thread_calls, same, flags);
             write(1, line, (size_t)n);
             return 0;
         }
