@@ -1,3 +1,4 @@
+using PtReplay.Replay.Parity;
 using PtReplay.Replay.Preparation;
 using PtReplay.Tests.Infrastructure;
 using PtReplay.Tests.Traces.Recording;
@@ -57,6 +58,11 @@ public class TruncatedRecordingTests
             PreparedTrace prepared = TracePreparer.Prepare(events, dir.File($"cut-{length}.prepared"));
             Assert.DoesNotContain(prepared.Issues, i => i.Kind == TraceIssueKind.UnknownPointer);
             Assert.Equal(0, prepared.IssueCount);
+
+            // The ptmalloc model takes the prefix too: no call it would abort on (a free glibc would reject).
+            using TraceReader verified = TraceReader.Open(cut);
+            ParityReport report = new TraceVerifier(verified.Header).Run(verified.ReadAll());
+            Assert.Null(report.Abort);
             cuts++;
         }
 
