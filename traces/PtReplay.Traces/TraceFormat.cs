@@ -8,4 +8,14 @@ public static class TraceFormat
     /// (version 1 files, whose block CRC covers the payload only, are still read).
     /// </summary>
     public const int CurrentVersion = 2;
+
+    /// <summary>
+    /// Version 3 is version 2 whose end block carries a payload: the number of events the recorder could not
+    /// write (disk full, file size limit). Writers mark a file version 3 only when it has such an end block,
+    /// so readers that know version 2 refuse it instead of taking the trace for a whole one.
+    /// </summary>
+    public const int LostEventsVersion = 3;
+
+    /// <summary>The newest version this code reads.</summary>
+    public const int NewestReadable = LostEventsVersion;
 }

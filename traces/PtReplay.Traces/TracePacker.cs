@@ -69,7 +69,7 @@ public static class TracePacker
                 truncated = reader.IsTruncated;
                 if (!truncated && corruption is null)
                 {
-                    writer.Complete();
+                    writer.Complete(reader.LostEvents);
                 }
             }
 

@@ -47,6 +47,7 @@ public sealed class TraceReader : IDisposable
     private int _oneCount;
     private readonly Dictionary<uint, Queue<long>>? _threadBlocks;
     private readonly Queue<long>? _mixedBlocks;
+    private readonly PrefixGuard? _prefixGuard;
 
     private TraceReader(Stream stream, string path, bool leaveOpen)
     {
@@ -91,6 +92,14 @@ public sealed class TraceReader : IDisposable
 
             if (h.IsEnd)
             {
+                string? endDamage = h.StoredLength == 0 ? null : ReadEndPayload(offset, h);
+                if (endDamage is not null)
+                {
+                    _scanDamageOffset = offset;
+                    _scanDamage = endDamage;
+                    break;
+                }
+
                 IsComplete = true;
             }
             else if (h.EventCount > 0)
@@ -126,7 +135,53 @@ public sealed class TraceReader : IDisposable
             _threadBlocks = threadBlocks;
             _mixedBlocks = mixedBlocks;
             IsMerged = true;
+            if (TruncatedAtOffset >= 0)
+            {
+                (PrefixEndTimestamp, ThreadsWithoutEnd) = FindPrefixEnd(threadBlocks);
+                _prefixGuard = PrefixEndTimestamp >= 0 ? new PrefixGuard() : null;
+            }
         }
+    }
+
+    /// <summary>
+    /// A cut raw recording: every thread's blocks are whole, but a thread may miss its tail while others go on
+    /// (each flushes its own buffer). A thread whose last event is its exit marker is whole; for the others the
+    /// readable part is a prefix in time up to the earliest of their last events: later events of any thread
+    /// could free blocks allocated in a missing tail. Reads the last block of each thread once.
+    /// </summary>
+    private (long End, IReadOnlyList<int> Threads) FindPrefixEnd(Dictionary<uint, Queue<long>> threadBlocks)
+    {
+        long end = long.MaxValue;
+        var open = new List<int>();
+        foreach ((uint tid, Queue<long> blocks) in threadBlocks)
+        {
+            var cursor = new BlockCursor { Pending = new Queue<long>([blocks.ToArray()[^1]]) };
+            AllocEvent last = default;
+            bool any = false;
+            try
+            {
+                while (Refill(cursor))
+                {
+                    last = cursor.Events[cursor.Count - 1];
+                    any = true;
+                }
+            }
+            catch (TraceCorruptException)
+            {
+                continue; // reading stops at the damage anyway
+            }
+
+            if (!any || (last.Kind == EventKind.ThreadExit && (last.Size == 0 || last.Size == tid)))
+            {
+                continue;
+            }
+
+            open.Add((int)tid);
+            end = Math.Min(end, last.Timestamp);
+        }
+
+        open.Sort();
+        return (open.Count == 0 ? -1 : end, open);
     }
 
     /// <summary>Opens the trace at <paramref name="path"/> and reads its header (throws <see cref="TraceCorruptException"/> when the header is damaged).</summary>
@@ -174,8 +229,30 @@ public sealed class TraceReader : IDisposable
     /// <summary>True when the end block was found.</summary>
     public bool IsComplete { get; }
 
+    /// <summary>
+    /// Events the recorder could not write (disk full, file size limit; FORMAT.md version 3), as the last end
+    /// block says; 0 when it says nothing. The trace holds the events before them, in full.
+    /// </summary>
+    public long LostEvents { get; private set; }
+
     /// <summary>Length of the file in bytes.</summary>
     public long FileLength { get; }
+
+    /// <summary>
+    /// A truncated raw recording is read as a prefix in time. Up to this timestamp (the last event of the first
+    /// thread in <see cref="ThreadsWithoutEnd"/> whose stream ends) every thread's events are all there. After it
+    /// some threads' tails are missing, so events are delivered, in time order, only for as long as each refers to
+    /// no missing one: reading stops for every thread at the first free or realloc of a pointer the delivered events
+    /// never allocated, or allocation of an address they still hold (<see cref="StoppedAtTimestamp"/>), so the
+    /// events delivered always form a consistent heap history. -1 when reading is not cut so.
+    /// </summary>
+    public long PrefixEndTimestamp { get; } = -1;
+
+    /// <summary>The timestamp of the first event a cut recording did not deliver because it refers to a missing one; -1 while none.</summary>
+    public long StoppedAtTimestamp { get; private set; } = -1;
+
+    /// <summary>Kernel tids of a truncated raw recording's threads whose stream does not end with their exit marker: their tails may be missing.</summary>
+    public IReadOnlyList<int> ThreadsWithoutEnd { get; } = [];
 
     /// <summary>Blocks with events found by the header scan (up to any damage or cut).</summary>
     public long BlockCount { get; }
@@ -301,6 +378,25 @@ public sealed class TraceReader : IDisposable
 
             // The root is the minimum, so it always yields at least one event; never spin.
             take = Math.Max(take, 1);
+            if (_prefixGuard is not null)
+            {
+                // A cut recording: up to the prefix end every thread is whole; after it, events go on only while
+                // they refer to no missing one (the root is the earliest of all, so stopping here stops every thread).
+                int within = 0;
+                while (within < take && _prefixGuard.Accept(s.Events[s.Position + within], PrefixEndTimestamp))
+                {
+                    within++;
+                }
+
+                if (within == 0)
+                {
+                    StoppedAtTimestamp = s.Events[s.Position].Timestamp;
+                    _heapCount = 0;
+                    break;
+                }
+
+                take = within;
+            }
             Span<AllocEvent> chunk = dest.Slice(n, take);
             s.Events.AsSpan(s.Position, take).CopyTo(chunk);
             _threads.Assign(chunk);
@@ -592,6 +688,41 @@ public sealed class TraceReader : IDisposable
     private TraceCorruptException Corrupt(long offset, string what) => new(_path, offset, _produced, what);
 
     /// <summary>Checks what the header scan can check; null when the header is plausible.</summary>
+    /// <summary>An end block's payload (version 3: varint events lost), CRC-checked; returns what is wrong, or null.</summary>
+    private string? ReadEndPayload(long offset, in BlockHeader h)
+    {
+        if (h.Codec != (byte)BlockCodec.Raw || h.StoredLength > Varint.MaxLength)
+        {
+            return $"end block with a {h.StoredLength}-byte payload of codec {h.Codec} (expected a raw varint: the events lost)";
+        }
+
+        Span<byte> payload = stackalloc byte[(int)h.StoredLength];
+        ReadAt(offset + BlockHeader.Size, payload);
+        if (h.ComputeCrc(payload, Header.FormatVersion) != h.Crc)
+        {
+            return "end block CRC mismatch";
+        }
+
+        ulong value = 0;
+        int shift = 0, i = 0;
+        for (; i < payload.Length; i++, shift += 7)
+        {
+            value |= (ulong)(payload[i] & 0x7f) << shift;
+            if ((payload[i] & 0x80) == 0)
+            {
+                break;
+            }
+        }
+
+        if (i != payload.Length - 1 || value > long.MaxValue)
+        {
+            return "end block payload is not one varint (the events lost)";
+        }
+
+        LostEvents = (long)value;
+        return null;
+    }
+
     private static string? CheckHeader(in BlockHeader h)
     {
         if (h.BlockMagic != BlockHeader.Magic)

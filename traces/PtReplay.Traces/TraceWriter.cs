@@ -28,6 +28,7 @@ public sealed class TraceWriter : IDisposable
     private byte[] _stored = new byte[1 << 16];
     private bool _completed;
     private bool _disposed;
+    private readonly long _headerStart;
 
     /// <summary>Writes the header of <paramref name="header"/> to <paramref name="stream"/> and prepares for events.</summary>
     public TraceWriter(Stream stream, TraceHeader header, TraceWriterOptions? options = null, bool leaveOpen = false)
@@ -42,6 +43,7 @@ public sealed class TraceWriter : IDisposable
             throw new ArgumentException("EventsPerBlock and MaxBlockBytes must be positive.", nameof(options));
         }
 
+        _headerStart = _stream.CanSeek ? _stream.Position : -1;
         _stream.Write(HeaderCodec.Encode(header));
         _encoder.Reset(0, mixed: true, 0);
     }
@@ -161,22 +163,53 @@ public sealed class TraceWriter : IDisposable
         _encoder.Reset(0, mixed: true, 0);
     }
 
-    /// <summary>Flushes the last block and writes the end block: the trace is complete (not truncated).</summary>
-    public void Complete()
+    /// <summary>
+    /// Flushes the last block and writes the end block: the trace is complete (not truncated). With
+    /// <paramref name="lostEvents"/> &gt; 0 the end block says that many events could not be recorded and the
+    /// header is marked <see cref="TraceFormat.LostEventsVersion"/> (the stream must be seekable then).
+    /// </summary>
+    public void Complete(long lostEvents = 0)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(lostEvents);
         if (_completed)
         {
             return;
         }
 
+        if (lostEvents > 0 && _headerStart < 0)
+        {
+            throw new InvalidOperationException("A trace with lost events needs a seekable stream (its header version is set last).");
+        }
+
         Flush();
+        byte[] payload = [];
+        if (lostEvents > 0)
+        {
+            payload = new byte[Varint.MaxLength];
+            int len = 0;
+            Varint.Write(payload, ref len, (ulong)lostEvents);
+            payload = payload[..len];
+        }
+
         WriteBlock(new BlockHeader
         {
             BlockMagic = BlockHeader.Magic,
             Codec = (byte)BlockCodec.Raw,
             Flags = BlockHeader.FlagEnd,
-        }, []);
+            StoredLength = (uint)payload.Length,
+            RawLength = (uint)payload.Length,
+        }, payload);
+        if (lostEvents > 0)
+        {
+            long end = _stream.Position;
+            _stream.Position = _headerStart + 8;
+            Span<byte> version = stackalloc byte[2];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(version, TraceFormat.LostEventsVersion);
+            _stream.Write(version);
+            _stream.Position = end;
+        }
+
         _stream.Flush();
         _completed = true;
     }

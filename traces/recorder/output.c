@@ -10,6 +10,7 @@
  * reuses the number must never receive trace bytes.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <gnu/libc-version.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include "ptrecord.h"
 #include "sys.h"
+#include "encode.h"
 
 #define SCRATCH_BYTES (16ul << 20)   /* header assembly: argv and environment can each reach ARG_MAX */
 
@@ -227,6 +229,11 @@ static size_t malloc_environment(char *scratch, char *kept)
 
 /* Builds the header (FORMAT.md "Header fields") in a scratch mapping and writes it. */
 static struct ptr_block_header end_block;   /* defined with the end-block writer below */
+/* Largest end block with a lost-events payload: header and a varint. */
+#define LOST_END_BYTES (sizeof(struct ptr_block_header) + 10u)
+/* The end block as last written (with its payload, if any): blocks written after it move it along. */
+static uint8_t end_bytes[LOST_END_BYTES];
+static uint32_t end_len;
 
 static int write_header(void)
 {
@@ -381,7 +388,7 @@ void ptr_find_exec_parent(void)
 int ptr_truncate_to(uint64_t offset)
 {
     long size = ptr_sys3(SYS_lseek, ptr_proc.fd, 0, SEEK_END);
-    if (offset == 0 || !ptr_proc.finished || size != (long)(ptr_proc.end_offset + sizeof(struct ptr_block_header)) ||
+    if (offset == 0 || !ptr_proc.finished || size != (long)(ptr_proc.end_offset + end_len) ||
         ptr_sys3(SYS_ftruncate, ptr_proc.fd, offset, 0) != 0) {
         return -1;
     }
@@ -442,37 +449,160 @@ static int check_descriptor(void)
     return 0;
 }
 
+/*
+ * A write that goes over the file size limit (RLIMIT_FSIZE) fails with EFBIG and makes the kernel send
+ * SIGXFSZ to the writing thread, which would end the program. The recorder's writes are not the program's:
+ * SIGXFSZ is blocked in the thread around each of them (two system calls a block, none an event), and one
+ * that the write raised is taken off again before the old mask returns, so the program never sees it.
+ */
+static void block_sigxfsz(uint64_t *old)
+{
+    uint64_t set = 1ull << (SIGXFSZ - 1);
+    ptr_sys6(SYS_rt_sigprocmask, SIG_BLOCK, (long)&set, (long)old, 8, 0, 0);
+}
+
+static void restore_sigxfsz(const uint64_t *old, int raised, int was_pending)
+{
+    uint64_t set = 1ull << (SIGXFSZ - 1);
+    if (raised && !was_pending) {
+        struct timespec zero = { 0, 0 };
+        ptr_sys6(SYS_rt_sigtimedwait, (long)&set, 0, (long)&zero, 8, 0, 0);
+    }
+    ptr_sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)old, 0, 8, 0, 0);
+}
+
+/* One SIGXFSZ already pending for the program (it blocks the signal itself): not to be taken away. */
+static int sigxfsz_pending(const uint64_t *old)
+{
+    if (!(*old & (1ull << (SIGXFSZ - 1)))) {
+        return 0; /* not blocked before: nothing of the program's can be pending */
+    }
+    uint64_t pending = 0;
+    ptr_sys3(SYS_rt_sigpending, &pending, 8, 0);
+    return (pending & (1ull << (SIGXFSZ - 1))) != 0;
+}
+
 int ptr_write_all(const void *buf, size_t len)
 {
-    if (ptr_proc.fd < 0 || check_descriptor() != 0) {
+    if (ptr_proc.fd < 0 || __atomic_load_n(&ptr_proc.write_error, __ATOMIC_RELAXED) != 0 || check_descriptor() != 0) {
         return -1;
     }
+    uint64_t old_mask = 0;
+    block_sigxfsz(&old_mask);
+    int was_pending = sigxfsz_pending(&old_mask);
     const uint8_t *p = buf;
+    int rc = 0, raised = 0;
     while (len > 0) {
         long r = ptr_write(ptr_proc.fd, p, len);
         if (r == -4 /* EINTR */) {
             continue;
         }
         if (r <= 0) {
-            return -1;
+            /* The disk is full or the file at its size limit: stop writing; the end block says how many
+               events are missing (ptr_write_end_block). */
+            int expected = 0;
+            __atomic_compare_exchange_n(&ptr_proc.write_error, &expected, r < 0 ? (int)-r : 28 /* ENOSPC */, 0,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+            raised = r == -27 /* EFBIG */;
+            rc = -1;
+            break;
         }
         p += r;
         len -= (size_t)r;
     }
-    return 0;
+    restore_sigxfsz(&old_mask, raised, was_pending);
+    return rc;
 }
 
 /* The end block: no events, no payload; its CRC (format version 2) covers its 32 header bytes, set by write_header. */
 static struct ptr_block_header end_block = { BLOCK_MAGIC, 0, BLOCK_FLAG_END, 0, 0, 0, 0, 0, 0, 0 };
+
+/*
+ * After a failed write (disk full, file size limit): the file may end inside a block, and nothing more
+ * may fit. Finds, by reading the block headers back, the last block boundary that leaves room for an end
+ * block with a payload (FORMAT.md version 3: the number of events lost), moves the events of the whole
+ * blocks after it to the lost count, cuts the file there, writes that end block and marks the header
+ * version 3. When even that cannot be written, the file stays without an end block (truncated).
+ */
+static void write_lost_end_block(void)
+{
+    int fd = ptr_proc.fd;
+    int limited = ptr_proc.write_error != 0; /* else only a handler's calls were lost: nothing to cut */
+    long size = ptr_sys3(SYS_lseek, fd, 0, SEEK_END);
+    long rfd = ptr_open(ptr_proc.path, O_RDWR | O_CLOEXEC, 0);
+    uint8_t head[16];
+    if (size <= 0 || rfd < 0 || ptr_sys6(SYS_pread64, rfd, (long)head, 16, 0, 0, 0) != 16) {
+        if (rfd >= 0) {
+            ptr_close((int)rfd);
+        }
+        return;
+    }
+    uint32_t body_len;
+    __builtin_memcpy(&body_len, head + 12, 4);
+    uint64_t good = 16u + (uint64_t)body_len + 4u; /* the first block's offset */
+    uint64_t cut_events = 0;                       /* events of whole blocks after `good` */
+    uint64_t off = good;
+    while (limited && off + sizeof(struct ptr_block_header) <= (uint64_t)size) {
+        struct ptr_block_header h;
+        if (ptr_sys6(SYS_pread64, rfd, (long)&h, sizeof h, (long)off, 0, 0) != (long)sizeof h || h.magic != BLOCK_MAGIC) {
+            break;
+        }
+        uint64_t end = off + sizeof h + h.stored_len;
+        if (end > (uint64_t)size) {
+            break; /* the torn block: its events were counted lost when its write failed */
+        }
+        if (end + LOST_END_BYTES <= (uint64_t)size) {
+            good = end;
+            cut_events = 0;
+        } else {
+            cut_events += h.event_count;
+        }
+        off = end;
+    }
+    if (!limited) {
+        good = (uint64_t)size;
+    }
+    uint64_t lost = __atomic_add_fetch(&ptr_proc.lost_events, cut_events, __ATOMIC_RELAXED);
+    uint8_t block[LOST_END_BYTES];
+    struct ptr_block_header *h = (struct ptr_block_header *)block;
+    *h = end_block;
+    uint8_t *payload = block + sizeof *h;
+    uint32_t len = (uint32_t)(ptr_put_varint(payload, lost) - payload);
+    h->stored_len = len;
+    h->raw_len = len;
+    h->crc = ptr_crc32_update(ptr_crc32(block, offsetof(struct ptr_block_header, crc)), payload, len);
+    uint16_t version = 3;
+    uint64_t old_mask = 0;
+    block_sigxfsz(&old_mask);
+    int was_pending = sigxfsz_pending(&old_mask);
+    long w = -1;
+    if (ptr_sys3(SYS_ftruncate, rfd, good, 0) == 0) {
+        w = ptr_sys6(SYS_pwrite64, rfd, (long)block, (long)(sizeof *h + len), (long)good, 0, 0);
+        if (w == (long)(sizeof *h + len)) {
+            ptr_sys6(SYS_pwrite64, rfd, (long)&version, 2, 8, 0, 0);
+            ptr_proc.end_offset = good;
+            __builtin_memcpy(end_bytes, block, sizeof *h + len);
+            end_len = (uint32_t)(sizeof *h + len);
+        } else {
+            ptr_sys3(SYS_ftruncate, rfd, good, 0); /* no room even so: truncated at a block boundary */
+        }
+    }
+    restore_sigxfsz(&old_mask, w == -27 /* EFBIG */, was_pending);
+    ptr_close((int)rfd);
+}
 
 void ptr_write_end_block(void)
 {
     if (ptr_proc.fd < 0 || ptr_proc.finished) {
         return;
     }
-    if (ptr_write_all(&end_block, sizeof end_block) == 0) {
+    if (ptr_proc.write_error != 0 || __atomic_load_n(&ptr_proc.lost_events, __ATOMIC_RELAXED) != 0) {
+        write_lost_end_block();
+    } else if (ptr_write_all(&end_block, sizeof end_block) == 0) {
         long size = ptr_sys3(SYS_lseek, ptr_proc.fd, 0, SEEK_END);
         ptr_proc.end_offset = size >= (long)sizeof end_block ? (uint64_t)size - sizeof end_block : 0;
+        __builtin_memcpy(end_bytes, &end_block, sizeof end_block);
+        end_len = sizeof end_block;
     }
     ptr_proc.finished = 1;
 }
@@ -495,8 +625,8 @@ static int write_after_end(const void *buf, size_t len)
     }
     if (ptr_proc.late_fd >= 0 && ptr_proc.end_offset > 0 &&
         ptr_sys6(SYS_pwrite64, ptr_proc.late_fd, (long)buf, (long)len, (long)ptr_proc.end_offset, 0, 0) == (long)len &&
-        ptr_sys6(SYS_pwrite64, ptr_proc.late_fd, (long)&end_block, sizeof end_block,
-                 (long)(ptr_proc.end_offset + len), 0, 0) == (long)sizeof end_block) {
+        ptr_sys6(SYS_pwrite64, ptr_proc.late_fd, (long)end_bytes, (long)end_len,
+                 (long)(ptr_proc.end_offset + len), 0, 0) == (long)end_len) {
         ptr_proc.end_offset += len;
         rc = 0;
     }
@@ -506,5 +636,8 @@ static int write_after_end(const void *buf, size_t len)
 
 int ptr_write_block(const void *buf, size_t len)
 {
+    if (__atomic_load_n(&ptr_proc.write_error, __ATOMIC_RELAXED) != 0) {
+        return -1; /* the recorder stopped writing: the end block counts these as lost */
+    }
     return ptr_proc.finished ? write_after_end(buf, len) : ptr_write_all(buf, len);
 }

@@ -192,6 +192,7 @@ static void after_fork_child(void)
     }
     ptr_registry_after_fork_child(t);
     ptr_record_marker(t, K_THREAD_START, t->tid);
+    ptr_flush(t); /* as at any thread's start (thread_buffer.c) */
 }
 
 __attribute__((constructor)) static void ptr_constructor(void)

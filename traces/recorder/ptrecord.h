@@ -1,7 +1,8 @@
 /*
  * ptrecord: the PtReplay LD_PRELOAD recorder. Shared types and declarations.
  *
- * The recorder writes traces/FORMAT.md version 2. Its rules, which every file here keeps:
+ * The recorder writes traces/FORMAT.md version 2 (version 3 when events were lost: a write failed, see
+ * output.c). Its rules, which every file here keeps:
  *   - it never allocates on the process heap: no malloc, no stdio; buffers come from mmap and
  *     output goes through raw write(2) on an O_APPEND descriptor;
  *   - the hot path (one event) touches only the calling thread's initial-exec TLS record and its
@@ -15,10 +16,10 @@
  *   encode.c         the choice of varint encoder for addresses (PDEP where it is fast)
  *   crc32.c          zlib-compatible CRC-32 (PCLMUL folding, slice-by-8 tables)
  *   clock.c          the event clock: TSC scaled to CLOCK_MONOTONIC, or clock_gettime
- *   output.c         trace file naming and opening, the header, block and end-block writes
+ *   output.c         trace file naming and opening, the header, block and end-block writes, lost events
  *   process.c        process start/exit, control variables, fork, exec, _exit, posix_spawn
  *   environment.c    the environment, read without the heap (environ, or /proc/self/environ)
- *   signals.c        fatal-signal flush and sigaction/signal transparency
+ *   signals.c        the program's handlers behind a trampoline (handlers that allocate), fatal-signal flush
  *   sys.h            raw system calls that never touch errno or the heap
  */
 #ifndef PTRECORD_H
@@ -33,7 +34,7 @@
 #define PTR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PTR_TLS __attribute__((tls_model("initial-exec")))
 
-#define PTR_RECORDER_VERSION "ptrecord 0.3.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links */
+#define PTR_RECORDER_VERSION "ptrecord 0.4.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder */
 
 /* ---- On-disk constants (traces/FORMAT.md) ---- */
 enum ptr_kind {
@@ -78,6 +79,12 @@ _Static_assert(sizeof(struct ptr_block_header) == 36, "block header is 36 bytes"
 #define PTR_BUFFER_BYTES (256u * 1024u)
 /* Largest encoded event: tag + status + dt + ptr + count + size + result, 10 bytes each at most. */
 #define PTR_MAX_EVENT_BYTES 64u
+/*
+ * The side buffer: the last PTR_SIDE_BYTES of a thread's buffer hold the calls a signal handler made
+ * while it had interrupted the recorder on that thread (see "Signal handlers" in signals.c), as
+ * struct ptr_side_call, until the next event outside the handler appends them to the block.
+ */
+#define PTR_SIDE_BYTES (16u * 1024u)
 
 enum ptr_thread_state {
     TS_UNINIT = 0,   /* TLS zeroed: first call of this thread still to come */
@@ -113,6 +120,23 @@ struct ptr_thread {
     uint8_t *block;         /* start of the buffer: struct ptr_block_header, then the payload */
     uint64_t base_ts;       /* the block's base timestamp */
     uint64_t flushed;       /* events of this thread already written in earlier blocks (fork position) */
+    /*
+     * Signal handlers that interrupted the recorder on this thread (signals.c). side_frame != 0: a handler
+     * is running whose trampoline frame is at that address, and the calls it makes (and the handlers
+     * nested in it) go to the side buffer; the gates stay closed (fast_limit = clock_limit = NULL) while
+     * side_frame or side_count is not 0, so the next call outside the handler takes the slow path and
+     * appends the side calls first. side_count/side_lost change only through signal-safe single steps.
+     */
+    uintptr_t side_frame;
+    uint32_t side_count;    /* calls waiting in the side buffer */
+    uint32_t side_lost;     /* calls that did not fit in the side buffer (added to ptr_proc.lost_events) */
+};
+
+/* One call made by a signal handler that interrupted the recorder: appended later with its timestamp. */
+struct ptr_side_call {
+    uint8_t kind;
+    uint8_t null_result;
+    uint64_t ptr, count, align, size, result, status, ts;
 };
 
 extern __thread struct ptr_thread ptr_self PTR_TLS;
@@ -132,7 +156,9 @@ struct ptr_process {
     int late_lock;              /* spinlock for writes after the end block (exit time only) */
     char out_base[4096];        /* PTRECORD_OUT: the root trace path; children use "<base>.<pid>" */
     char path[4200];            /* this process's trace path */
-    uint64_t dropped_events;    /* events that could not be written (no file, after the end block) */
+    uint64_t dropped_events;    /* calls not recorded: the recorder's own (made while it is busy), or no file */
+    uint64_t lost_events;       /* the program's events that are not in the file: a write failed, or a side buffer was full */
+    int write_error;            /* errno of the first failed write (EFBIG: file size limit, ENOSPC: disk full); then no more writes */
     /* Where this trace comes from (header fields 15-18, FORMAT.md "Process trees"). */
     uint32_t origin;            /* PTR_ORIGIN_* */
     char parent_path[4200];     /* the trace this one continues ("" when none) */
@@ -158,6 +184,8 @@ void ptr_registry_flush_others(struct ptr_thread *self);
 void ptr_flush_from_signal(struct ptr_thread *t);
 void ptr_thread_key_init(void);
 void ptr_record_marker(struct ptr_thread *t, unsigned kind, uint64_t value);
+void ptr_side_flush(struct ptr_thread *t);          /* appends the side buffer's calls (outside handlers) */
+int ptr_in_side_handler(struct ptr_thread *t);      /* a handler that interrupted the recorder is running */
 
 /* One call, for the slow paths (anything but an ACTIVE thread). */
 struct ptr_call {
@@ -193,6 +221,7 @@ uint32_t ptr_crc32_update(uint32_t crc, const uint8_t *p, size_t n);
 
 /* signals.c */
 void ptr_signals_install(void);
+int ptr_pc_in_recorder(uintptr_t pc);  /* pc lies in the recorder's own code */
 
 /*
  * The event clock: nanoseconds after the header's start reading (field 12) of CLOCK_MONOTONIC.
@@ -280,11 +309,20 @@ static inline void ptr_update_gate(struct ptr_thread *t)
     if (fast != NULL) {
         __atomic_store_n(&t->fast_limit, fast, __ATOMIC_RELAXED);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (!__atomic_load_n(&ptr_clock.fenced, __ATOMIC_RELAXED)) {
-            return;
+        if (__atomic_load_n(&ptr_clock.fenced, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&t->fast_limit, (uint8_t *)0, __ATOMIC_RELAXED);
         }
+    } else {
+        __atomic_store_n(&t->fast_limit, (uint8_t *)0, __ATOMIC_RELAXED);
     }
-    __atomic_store_n(&t->fast_limit, (uint8_t *)0, __ATOMIC_RELAXED);
+    /* A signal handler that interrupted the recorder closed the gates (signals.c); one that ran before
+       the stores above is seen here, one that runs after them closes them itself. */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (PTR_UNLIKELY(__atomic_load_n(&t->side_frame, __ATOMIC_RELAXED) != 0 ||
+                     __atomic_load_n(&t->side_count, __ATOMIC_RELAXED) != 0)) {
+        t->clock_limit = NULL;
+        __atomic_store_n(&t->fast_limit, (uint8_t *)0, __ATOMIC_RELAXED);
+    }
 }
 
 static inline void ptr_set_state(struct ptr_thread *t, uint8_t state)

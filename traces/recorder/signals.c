@@ -1,26 +1,46 @@
 /*
- * Fatal signals: SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT.
+ * Signals: the program's own handlers, and the fatal-signal flush.
  *
+ * Signal handlers. A handler may call malloc and free (glibc does not forbid it in practice), and it may
+ * interrupt the recorder while this thread's recorder is in the middle of appending an event. So every
+ * handler the program installs (sigaction, signal, sigset, bsd_signal, sysv_signal) is installed behind
+ * a trampoline that looks at where the thread was interrupted: inside the recorder's own code, or while
+ * the thread's recorder is busy (setting up, writing a block), the handler's calls go to the thread's side
+ * buffer (thread_buffer.c), and the next call outside the handler appends them to the block, after the
+ * interrupted event. Anywhere else (the program, glibc's malloc itself) the handler records as usual.
+ * The hot path is unchanged: the trampoline closes the thread's gates, so the next call takes the slow
+ * path. The program sees its own handler, flags and mask in sigaction()'s old action; the kernel sees
+ * SA_SIGINFO added so the trampoline gets the interrupted context.
+ *
+ * Fatal signals: SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT, SIGHUP, SIGQUIT.
  * For each one whose disposition is the default at start, the recorder installs a handler that
- * writes the interrupted thread's committed events (async-signal-safe: raw write(2), no locks),
+ * writes the interrupted thread's committed events (async-signal-safe: raw write(2), no locks) and,
+ * for the signals sent from outside (SIGTERM, SIGINT, SIGHUP, SIGQUIT), the other threads' too,
  * restores the default disposition and raises the signal again, so the process dies as it would
  * have. The program never sees this handler: sigaction() and signal() report SIG_DFL for it, and
  * the moment the program installs its own handler, the recorder's is gone.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <link.h>
 #include <signal.h>
 #include <string.h>
+#include <ucontext.h>
 #include "ptrecord.h"
 #include "sys.h"
 
-static const int fatal_signals[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT };
+static const int fatal_signals[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT, SIGHUP, SIGQUIT };
 static volatile int ours[65]; /* 1 while the recorder's handler is installed for that signal */
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 typedef sighandler_t (*signal_fn)(int, sighandler_t);
 static sigaction_fn real_sigaction;
-static signal_fn real_signal;
+static signal_fn real_signal, real_sigset, real_bsd_signal, real_sysv_signal;
+
+/* The program's own action for each signal whose handler runs behind the trampoline. */
+static struct sigaction program_action[65];
+/* The recorder's executable code, [text_lo, text_hi): found once, before the first trampoline is installed. */
+static uintptr_t text_lo, text_hi;
 
 static sigaction_fn get_real_sigaction(void)
 {
@@ -35,6 +55,9 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *context)
     (void)info;
     (void)context;
     ptr_flush_from_signal(&ptr_self);
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT) {
+        ptr_registry_flush_others(&ptr_self); /* the process ends here: what the other threads hold too */
+    }
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -44,8 +67,164 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *context)
     ptr_tgkill(ptr_getpid(), ptr_gettid(), sig);
 }
 
+static int find_text(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    uintptr_t self = (uintptr_t)data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) {
+            continue;
+        }
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (self >= lo && self < hi) {
+            text_lo = lo;
+            __atomic_store_n(&text_hi, hi, __ATOMIC_RELEASE);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Not signal-safe (dl_iterate_phdr locks): runs at start and before a trampoline is installed. */
+static void find_recorder_text(void)
+{
+    if (__atomic_load_n(&text_hi, __ATOMIC_ACQUIRE) == 0) {
+        dl_iterate_phdr(find_text, (void *)(uintptr_t)&ptr_pc_in_recorder);
+    }
+}
+
+int ptr_pc_in_recorder(uintptr_t pc)
+{
+    uintptr_t hi = __atomic_load_n(&text_hi, __ATOMIC_ACQUIRE);
+    return hi == 0 || (pc >= text_lo && pc < hi); /* unknown range: assume the worst */
+}
+
+/* Where the signal interrupted the thread; 0 when this architecture's context is not known here. */
+static uintptr_t interrupted_pc(void *context)
+{
+    const ucontext_t *uc = context;
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.pc;
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
+/* The signal interrupted this thread's recorder: it is busy, or was running its own code. */
+static int interrupted_recorder(const struct ptr_thread *t, void *context)
+{
+    if (t->state == TS_BUSY) {
+        return 1;
+    }
+    if (t->state != TS_ACTIVE) {
+        return 0; /* not recording, or exited: late events go out as blocks of their own */
+    }
+    uintptr_t pc = interrupted_pc(context);
+    return t->flushing || pc == 0 || ptr_pc_in_recorder(pc);
+}
+
+static void trampoline(int sig, siginfo_t *info, void *context)
+{
+    struct ptr_thread *t = &ptr_self;
+    uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t side = __atomic_load_n(&t->side_frame, __ATOMIC_RELAXED);
+    if (side != 0 && frame >= side) {
+        side = 0; /* left by longjmp earlier: that handler is over */
+        __atomic_store_n(&t->side_frame, 0, __ATOMIC_RELAXED);
+    }
+    int owner = 0;
+    if (side == 0 && interrupted_recorder(t, context)) {
+        owner = 1;
+        __atomic_store_n(&t->side_frame, frame, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        t->clock_limit = NULL;
+        __atomic_store_n(&t->fast_limit, (uint8_t *)0, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    }
+    struct sigaction act = program_action[sig];
+    if (act.sa_flags & SA_SIGINFO) {
+        act.sa_sigaction(sig, info, context);
+    } else if (act.sa_handler != SIG_DFL && act.sa_handler != SIG_IGN) {
+        act.sa_handler(sig);
+    }
+    if (owner) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        __atomic_store_n(&t->side_frame, 0, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&t->side_count, __ATOMIC_RELAXED) == 0) {
+            ptr_update_gate(t); /* nothing to append: reopen (the interrupted code ends with its own update if it was changing them) */
+        }
+    }
+}
+
+static int is_handler(const struct sigaction *act)
+{
+    return (act->sa_flags & SA_SIGINFO) ? act->sa_sigaction != NULL
+                                        : act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN && act->sa_handler != SIG_ERR;
+}
+
+/*
+ * Installs act (the program's) for sig: a real handler behind the trampoline, anything else as is.
+ * old (may be NULL) gets the previous action as the program set it.
+ */
+static int install(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    sigaction_fn real = get_real_sigaction();
+    struct sigaction previous_program = program_action[sig];
+    struct sigaction kernel_old;
+    int rc;
+    if (act != NULL && is_handler(act) && sig != SIGKILL && sig != SIGSTOP) {
+        find_recorder_text();
+        struct sigaction wrapped = *act;
+        wrapped.sa_flags |= SA_SIGINFO;
+        wrapped.sa_sigaction = trampoline;
+        program_action[sig] = *act;
+        rc = real(sig, &wrapped, &kernel_old);
+        struct sigaction now;
+        if (rc != 0) {
+            program_action[sig] = previous_program;
+        } else if (real(sig, NULL, &now) == 0) {
+            /* What the kernel keeps (glibc adds SA_RESTORER, the kernel drops SIGKILL/SIGSTOP from the mask),
+               as an unrecorded program would read it back, with the program's SA_SIGINFO. */
+            program_action[sig].sa_flags = (now.sa_flags & ~SA_SIGINFO) | (act->sa_flags & SA_SIGINFO);
+            program_action[sig].sa_mask = now.sa_mask;
+        }
+    } else {
+        rc = real(sig, act, &kernel_old);
+    }
+    if (rc == 0 && old != NULL) {
+        *old = ((kernel_old.sa_flags & SA_SIGINFO) && kernel_old.sa_sigaction == trampoline) ? previous_program : kernel_old;
+    }
+    return rc;
+}
+
+/* After glibc's signal(), sigset(), ...: the handler just installed goes behind the trampoline too. */
+static sighandler_t wrap_installed(int sig, sighandler_t previous)
+{
+    if (previous == SIG_ERR || sig <= 0 || sig >= 65) {
+        return previous;
+    }
+    struct sigaction now;
+    if (get_real_sigaction()(sig, NULL, &now) == 0 && is_handler(&now) &&
+        !((now.sa_flags & SA_SIGINFO) && now.sa_sigaction == trampoline)) {
+        struct sigaction prev_program = program_action[sig];
+        install(sig, &now, NULL);
+        if (previous == (sighandler_t)(void *)trampoline) {
+            previous = prev_program.sa_handler; /* what the program had set (sa_handler/sa_sigaction share storage) */
+        }
+    } else if (previous == (sighandler_t)(void *)trampoline) {
+        previous = program_action[sig].sa_handler;
+    }
+    return previous;
+}
+
 void ptr_signals_install(void)
 {
+    find_recorder_text();
     if (ptr_proc.fd < 0 || get_real_sigaction() == NULL) {
         return;
     }
@@ -68,12 +247,12 @@ void ptr_signals_install(void)
 
 PTR_API int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    sigaction_fn real = get_real_sigaction();
-    if (sig <= 0 || sig >= 65 || !ours[sig]) {
-        return real(sig, act, old);
+    if (sig <= 0 || sig >= 65) {
+        return get_real_sigaction()(sig, act, old);
     }
-    int rc = real(sig, act, old);
-    if (rc == 0) {
+    int was_ours = ours[sig];
+    int rc = install(sig, act, old);
+    if (rc == 0 && was_ours) {
         if (old != NULL) {
             memset(old, 0, sizeof *old);
             old->sa_handler = SIG_DFL;
@@ -85,16 +264,44 @@ PTR_API int sigaction(int sig, const struct sigaction *act, struct sigaction *ol
     return rc;
 }
 
-PTR_API sighandler_t signal(int sig, sighandler_t handler)
+static signal_fn next_signal_fn(signal_fn *slot, const char *name)
 {
-    if (real_signal == NULL) {
-        real_signal = (signal_fn)dlsym(RTLD_NEXT, "signal");
+    signal_fn f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (f == NULL) {
+        f = (signal_fn)dlsym(RTLD_NEXT, name);
+        __atomic_store_n(slot, f, __ATOMIC_RELEASE);
     }
+    return f;
+}
+
+/* glibc's signal-style calls set the action themselves (their own flags and mask); then it is wrapped. */
+static sighandler_t signal_style(signal_fn *slot, const char *name, int sig, sighandler_t handler)
+{
     int was_ours = sig > 0 && sig < 65 && ours[sig];
-    sighandler_t old = real_signal(sig, handler);
+    sighandler_t old = wrap_installed(sig, next_signal_fn(slot, name)(sig, handler));
     if (was_ours && old != SIG_ERR) {
         ours[sig] = 0;
         return SIG_DFL;
     }
     return old;
+}
+
+PTR_API sighandler_t signal(int sig, sighandler_t handler)
+{
+    return signal_style(&real_signal, "signal", sig, handler);
+}
+
+PTR_API sighandler_t bsd_signal(int sig, sighandler_t handler)
+{
+    return signal_style(&real_bsd_signal, "bsd_signal", sig, handler);
+}
+
+PTR_API sighandler_t sysv_signal(int sig, sighandler_t handler)
+{
+    return signal_style(&real_sysv_signal, "sysv_signal", sig, handler);
+}
+
+PTR_API sighandler_t sigset(int sig, sighandler_t handler)
+{
+    return signal_style(&real_sigset, "sigset", sig, handler);
 }

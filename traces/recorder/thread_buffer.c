@@ -5,8 +5,8 @@
  * the registry maps each slot to the thread that owns it, so process exit can write what other
  * threads still hold. Claiming and releasing a slot are the only atomic operations, once per thread.
  *
- *   slot i: [ ptr_block_header (36 B) | payload ...................... | slack >= 64 B ]
- *            ^ block                    ^ payload        pos ^   limit ^
+ *   slot i: [ ptr_block_header (36 B) | payload ...................... | slack >= 64 B | side buffer ]
+ *            ^ block                    ^ payload        pos ^   limit ^                 ^ SIDE(block)
  */
 #include <pthread.h>
 #include <sys/mman.h>
@@ -17,6 +17,8 @@
 
 #define PTR_SLOTS 256
 #define PAYLOAD(block) ((block) + sizeof(struct ptr_block_header))
+#define SIDE(block) ((struct ptr_side_call *)((block) + PTR_BUFFER_BYTES - PTR_SIDE_BYTES))
+#define SIDE_CALLS (PTR_SIDE_BYTES / sizeof(struct ptr_side_call))
 
 static struct ptr_thread *registry[PTR_SLOTS];
 
@@ -73,7 +75,7 @@ static void release_buffer(struct ptr_thread *t)
 static void start_block(struct ptr_thread *t)
 {
     t->pos = PAYLOAD(t->block);
-    t->limit = t->block + PTR_BUFFER_BYTES - PTR_MAX_EVENT_BYTES;
+    t->limit = t->block + PTR_BUFFER_BYTES - PTR_SIDE_BYTES - PTR_MAX_EVENT_BYTES;
     t->count = 0;
     t->last_addr = 0;
     t->base_ts = t->last_ts;
@@ -94,12 +96,93 @@ static void append(struct ptr_thread *t, const struct ptr_call *c, uint64_t ts)
     t->pos = p;
 }
 
+/*
+ * A handler that interrupted the recorder on this thread is running (side_frame set by signals.c):
+ * its calls go to the side buffer. The handler's frames lie below its trampoline's frame; a current
+ * frame above it means the handler was left by longjmp, which ends side mode here.
+ */
+int ptr_in_side_handler(struct ptr_thread *t)
+{
+    uintptr_t frame = __atomic_load_n(&t->side_frame, __ATOMIC_RELAXED);
+    if (PTR_LIKELY(frame == 0)) {
+        return 0;
+    }
+    if ((uintptr_t)__builtin_frame_address(0) < frame) {
+        return 1;
+    }
+    __atomic_store_n(&t->side_frame, 0, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* Inside such a handler: keeps one call for later (signal-safe: one slot, then one counter step). */
+static void side_push(struct ptr_thread *t, const struct ptr_call *c, uint64_t ts)
+{
+    uint32_t n = __atomic_load_n(&t->side_count, __ATOMIC_RELAXED);
+    if (t->block == NULL || n >= SIDE_CALLS) {
+        __atomic_store_n(&t->side_lost, t->side_lost + 1, __ATOMIC_RELAXED);
+        return;
+    }
+    struct ptr_side_call *s = &SIDE(t->block)[n];
+    s->kind = (uint8_t)c->kind;
+    s->null_result = (uint8_t)c->null_result;
+    s->ptr = c->ptr;
+    s->count = c->count;
+    s->align = c->align;
+    s->size = c->size;
+    s->result = c->result;
+    s->status = c->status;
+    s->ts = ts;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    __atomic_store_n(&t->side_count, n + 1, __ATOMIC_RELAXED); /* a nested handler writes slot n + 1 */
+}
+
+/*
+ * Outside any such handler: appends the side buffer's calls to the block, in the order they were made
+ * (after the event the handler interrupted, before the next one), and reopens the gates. A handler
+ * that interrupts this loop goes to side mode itself (the loop runs in the recorder's code) and
+ * adds behind it; the count is cleared only when the loop has caught up.
+ */
+void ptr_side_flush(struct ptr_thread *t)
+{
+    if (t->state != TS_ACTIVE || ptr_in_side_handler(t)) {
+        return;
+    }
+    uint32_t i = 0;
+    for (;;) {
+        uint32_t n = __atomic_load_n(&t->side_count, __ATOMIC_RELAXED);
+        if (i >= n) {
+            if (__atomic_compare_exchange_n(&t->side_count, &n, 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+                break;
+            }
+            continue;
+        }
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        const struct ptr_side_call *s = &SIDE(t->block)[i++];
+        struct ptr_call c = { s->kind, s->ptr, s->count, s->align, s->size, s->result, s->status, s->null_result };
+        append(t, &c, s->ts);
+    }
+    uint32_t lost = __atomic_exchange_n(&t->side_lost, 0, __ATOMIC_RELAXED);
+    if (lost != 0) {
+        __atomic_fetch_add(&ptr_proc.lost_events, lost, __ATOMIC_RELAXED);
+    }
+    ptr_update_gate(t);
+}
+
 void ptr_record_marker(struct ptr_thread *t, unsigned kind, uint64_t value)
 {
     if (t->state != TS_ACTIVE) {
         return;
     }
     struct ptr_call c = { kind, 0, 0, 0, value, 0, 0, 0 };
+    if (t == &ptr_self) {
+        if (PTR_UNLIKELY(ptr_in_side_handler(t))) {
+            side_push(t, &c, ptr_now());
+            return;
+        }
+        if (PTR_UNLIKELY(t->side_count != 0)) {
+            ptr_side_flush(t);
+        }
+    }
     append(t, &c, ptr_now());
 }
 
@@ -164,6 +247,9 @@ void ptr_thread_slow_init(struct ptr_thread *t)
         pthread_setspecific(exit_key, t);
     }
     ptr_record_marker(t, K_THREAD_START, t->tid);
+    /* The thread-start marker goes out at once, as a block of its own (one write a thread): a file cut
+       short still names every thread that had started, so a reader knows whose events may be missing. */
+    ptr_flush(t);
 }
 
 static void fill_header(struct ptr_thread *t, uint32_t count, uint32_t payload_len)
@@ -196,8 +282,10 @@ void ptr_flush(struct ptr_thread *t)
     uint32_t len = (uint32_t)(t->pos - PAYLOAD(t->block));
     fill_header(t, count, len);
     start_block(t);
-    if (ptr_proc.fd < 0 || ptr_write_block(t->block, sizeof(struct ptr_block_header) + len) != 0) {
+    if (ptr_proc.fd < 0) {
         ptr_proc.dropped_events += count;
+    } else if (ptr_write_block(t->block, sizeof(struct ptr_block_header) + len) != 0) {
+        __atomic_fetch_add(&ptr_proc.lost_events, count, __ATOMIC_RELAXED);
     } else {
         t->flushed += count;
     }
@@ -209,12 +297,20 @@ void ptr_thread_finish(struct ptr_thread *t, int exits_before_process)
     if (t->state != TS_ACTIVE) {
         return;
     }
+    /* No handler may slip its calls into the side buffer between the last look at it and the buffer's
+       release: signals wait (two system calls a thread) and find the thread EXITED (late events). */
+    uint64_t all = ~0ull, old = 0;
+    ptr_sys6(SYS_rt_sigprocmask, 0 /* SIG_BLOCK */, (long)&all, (long)&old, 8, 0, 0);
+    if (t->side_count != 0) {
+        ptr_side_flush(t);
+    }
     ptr_flush(t);
     ptr_set_state(t, TS_EXITED);
     release_buffer(t);
     if (exits_before_process) {
         add_zombie(t->tid);
     }
+    ptr_sys6(SYS_rt_sigprocmask, 2 /* SIG_SETMASK */, (long)&old, 0, 8, 0, 0);
 }
 
 /*
@@ -256,7 +352,9 @@ static int write_single(uint32_t tid, const struct ptr_call *c)
 static void write_exit_marker(uint32_t tid)
 {
     struct ptr_call c = { K_THREAD_EXIT, 0, 0, 0, tid, 0, 0, 0 };
-    write_single(tid, &c);
+    if (write_single(tid, &c) != 0 && ptr_proc.fd >= 0) {
+        __atomic_fetch_add(&ptr_proc.lost_events, 1, __ATOMIC_RELAXED);
+    }
 }
 
 /* Remembers an exited thread; its marker is written later (ptr_reap_zombies). */
@@ -298,6 +396,9 @@ void ptr_record_slow(const struct ptr_call *c)
     if (t->state == TS_UNINIT) {
         ptr_thread_slow_init(t);
         if (t->state == TS_ACTIVE) {
+            if (t->side_count != 0) {
+                ptr_side_flush(t); /* a handler's calls while the thread was being set up */
+            }
             append(t, c, ptr_now());
             return;
         }
@@ -309,7 +410,7 @@ void ptr_record_slow(const struct ptr_call *c)
         return;
     }
     if (write_single(t->tid, c) != 0) {
-        ptr_proc.dropped_events++;
+        __atomic_fetch_add(&ptr_proc.lost_events, 1, __ATOMIC_RELAXED);
     }
 }
 
@@ -320,7 +421,14 @@ void ptr_record_slow(const struct ptr_call *c)
 void ptr_record_call(const struct ptr_call *c)
 {
     struct ptr_thread *t = &ptr_self;
+    if (PTR_UNLIKELY(t->side_frame != 0) && ptr_in_side_handler(t)) {
+        side_push(t, c, ptr_now()); /* a handler that interrupted the recorder (signals.c) */
+        return;
+    }
     if (t->state == TS_ACTIVE) {
+        if (PTR_UNLIKELY(t->side_count != 0)) {
+            ptr_side_flush(t);
+        }
         append(t, c, ptr_event_time(t));
         return;
     }
@@ -436,6 +544,9 @@ void ptr_registry_after_fork_child(struct ptr_thread *self)
         self->is_main = 1;
         self->key_rounds = 0;
         self->flushing = 0;
+        self->side_frame = 0;
+        self->side_count = 0; /* the parent's: not this process's */
+        self->side_lost = 0;
         self->last_ts = ptr_now();
         self->flushed = 0;
         start_block(self);

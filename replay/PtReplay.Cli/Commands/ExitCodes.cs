@@ -15,7 +15,7 @@ public static class ExitCodes
     public const int Usage = 2;
     /// <summary>An input is missing, unreadable (permission, a directory), not a trace, damaged or malformed.</summary>
     public const int BadInput = 3;
-    /// <summary>An output cannot be written: its folder cannot be created, permission, a read-only or full disk.</summary>
+    /// <summary>An output cannot be written: its folder cannot be created, permission, a read-only or full disk (for `record`: also events lost to a full disk or the file size limit while the program ran).</summary>
     public const int OutputFailed = 4;
     /// <summary>An engine, the native replayer or the program to record could not be started or run.</summary>
     public const int CannotRun = 5;

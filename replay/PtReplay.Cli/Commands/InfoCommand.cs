@@ -34,7 +34,8 @@ public static class InfoCommand
             "posix_memalign, aligned_alloc, valloc, pvalloc: numbers, zeros included), markers, failed_calls, " +
             "free_null, duration_ns, peak_live_bytes, peak_live_blocks, peak_event_index, live_bytes_at_end, " +
             "live_blocks_at_end, size_histogram ([{min, max, count}], non-empty buckets), truncated, " +
-            "truncated_at_offset, corrupt (null or {offset, event_index, message}), anomalies ({kind: count, " +
+            "truncated_at_offset, lost_events (events the recorder could not write: disk full or file size limit), prefix_end_ns " +
+            "(a cut multi-thread recording is read up to this timestamp, where the first thread without an exit marker ends; -1 when not cut so), corrupt (null or {offset, event_index, message}), anomalies ({kind: count, " +
             "examples: [{kind, event_index, event}]}).\n" +
             "A truncated trace is summarised up to its last complete block (exit code 0); a corrupt one up to " +
             "the damage (exit code 3).\n" +
@@ -153,6 +154,8 @@ public static class InfoCommand
             w.WriteEndArray();
             w.WriteBoolean("truncated", s.Truncated);
             w.WriteNumber("truncated_at_offset", s.TruncatedAtOffset);
+            w.WriteNumber("lost_events", s.LostEvents);
+            w.WriteNumber("prefix_end_ns", s.PrefixEndTimestamp);
             if (s.Corruption is { } c)
             {
                 w.WriteStartObject("corrupt");
@@ -248,8 +251,17 @@ public static class InfoCommand
         t.AppendLine(s.Corruption is { } c
             ? $"status     CORRUPT at byte offset {c.ByteOffset} (event index {c.EventIndex}): {c.Problem}"
             : s.Truncated
-                ? $"status     truncated at byte offset {s.TruncatedAtOffset} (no end block: the program did not exit normally, or the file was cut); read up to the last complete block"
-                : "status     complete");
+                ? $"status     truncated at byte offset {s.TruncatedAtOffset} (no end block: the program did not exit normally, or the file was cut); read up to the last complete block" +
+                  (s.PrefixEndTimestamp >= 0
+                      ? $"; every thread whole up to @{s.PrefixEndTimestamp}ns, where the first of the threads without an exit marker " +
+                        $"({string.Join(", ", s.ThreadsWithoutEnd.Select(t => "tid " + t.ToString(inv)))}) ends (their tails may be missing); " +
+                        (s.StoppedAtTimestamp >= 0
+                            ? $"later events read until @{s.StoppedAtTimestamp}ns, where one refers to a missing event"
+                            : "later events read to the end, none referring to a missing event")
+                      : "")
+                : s.LostEvents > 0
+                    ? $"status     complete, but {s.LostEvents:N0} events were not recorded: the recorder could not write them (disk full or file size limit); the trace holds every event before"
+                    : "status     complete");
         return t.ToString();
     }
 

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using PtReplay.Traces.Recording;
 
 namespace PtReplay.Cli.Commands;
@@ -40,7 +39,9 @@ public static class RecordCommand
             "Run a program under the recorder (LD_PRELOAD libptrecord.so): every malloc, calloc, realloc, " +
             "reallocarray, free, memalign, posix_memalign, aligned_alloc, valloc and pvalloc call of every " +
             "thread, with the exact addresses glibc returned. The program's input and output pass through " +
-            "unchanged and its exit code becomes ptreplay's. A one-line summary goes to stderr, then, when the program " +
+            "unchanged and its exit code becomes ptreplay's. SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to ptreplay go on to " +
+            "the program (those a terminal sends reach it directly), and ptreplay still packs and summarises what was " +
+            "recorded: the trace of a program a signal ended reads as truncated, with every event written before. A one-line summary goes to stderr, then, when the program " +
             "forked or exec'd, the tree of traces: each with how it began (fork at which parent event, exec), pid, " +
             "events and command line. OUT holds the started program (`-- env X=1 prog`: env; prog is OUT.<pid>).\n\n" +
             "Examples:\n" +
@@ -48,7 +49,10 @@ public static class RecordCommand
             "  ptreplay record -o sort.trace --no-follow -- sort big.txt\n" +
             "  ptreplay record -o sqlite.trace -w sqlite\n\n" +
             "Exit codes: the program's own (128+N when signal N killed it), except 2 when the arguments are wrong, 4 when " +
-            "the trace cannot be written and 5 when the program could not be started. The other verbs: " + ExitCodes.Help)
+            "the trace cannot be written (checked before the program starts: a missing folder that cannot be created, a " +
+            "read-only folder) or when events were lost because the disk filled up or the file size limit was reached " +
+            "while the program ran (the trace then holds every event before, and says how many are missing), and 5 when " +
+            "the program could not be started. The other verbs: " + ExitCodes.Help)
         {
             output, noFollow, raw, workload, command,
         };
@@ -79,7 +83,7 @@ public static class RecordCommand
                 Command = w?.Command ?? cmd,
                 ExtraEnvironment = w?.Environment,
                 StandardInput = w?.StandardInput,
-                OutputPath = parse.GetValue(output)!,
+                OutputPath = CliPaths.OutputFile(parse.GetValue(output)!),
                 FollowChildren = !parse.GetValue(noFollow),
             };
             return Run(options, packTrace: !parse.GetValue(raw));
@@ -90,12 +94,19 @@ public static class RecordCommand
     private static int Run(RecordingOptions options, bool packTrace)
     {
         RecordingResult result;
-        // Ctrl-C / SIGTERM reach the program (same process group); ptreplay stays to write the summary.
-        using var keepInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
-        using var keepQuit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => c.Cancel = true);
+        // SIGINT, SIGTERM, SIGHUP, SIGQUIT go on to the program; ptreplay stays to pack and summarise the trace.
+        using var signals = new SignalForwarding();
         try
         {
-            result = Recorder.Run(options);
+            result = Recorder.Run(new RecordingOptions
+            {
+                Command = options.Command,
+                ExtraEnvironment = options.ExtraEnvironment,
+                StandardInput = options.StandardInput,
+                OutputPath = options.OutputPath,
+                FollowChildren = options.FollowChildren,
+                Started = signals.Started,
+            });
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or FileNotFoundException or InvalidOperationException)
         {
@@ -103,13 +114,27 @@ public static class RecordCommand
             return ExitCodes.CannotRun;
         }
 
+        if (signals.LastForwarded != 0)
+        {
+            Console.Error.WriteLine($"ptreplay record: passed {SignalForwarding.Name(signals.LastForwarded)} on to the program; " +
+                                    "the trace holds what it recorded until then");
+        }
+
+        long lost = 0;
         try
         {
-            Console.Error.WriteLine(RecordingReport.Finish(result, packTrace));
+            Console.Error.WriteLine(RecordingReport.Finish(result, packTrace, out lost));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"ptreplay record: the program ran, but its trace could not be summarised: {e.Message}");
+        }
+
+        if (lost > 0)
+        {
+            Console.Error.WriteLine($"ptreplay record: {lost:N0} events were lost (the disk filled up or the file size limit was reached); " +
+                                    $"the program exited {result.ExitCode}");
+            return ExitCodes.OutputFailed;
         }
 
         return result.ExitCode;

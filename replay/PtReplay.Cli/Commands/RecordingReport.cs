@@ -9,30 +9,45 @@ namespace PtReplay.Cli.Commands;
 /// <summary>After `record`: packs the traces (unless --raw) and prints the one-line summary to stderr.</summary>
 internal static class RecordingReport
 {
-    /// <summary>Packs every trace of the run in place when asked, then describes the started program's trace.</summary>
-    public static string Finish(RecordingResult result, bool pack)
+    /// <summary>
+    /// Packs every trace of the run in place when asked, then describes the started program's trace.
+    /// <paramref name="lostEvents"/> gets the events the recorder could not write, over every trace of the run.
+    /// </summary>
+    public static string Finish(RecordingResult result, bool pack, out long lostEvents)
     {
+        lostEvents = 0;
         if (!File.Exists(result.TracePath))
         {
             return $"ptreplay record: no trace was written to {result.TracePath} (the program may not be dynamically linked, " +
                    "or it could not load the recorder)";
         }
 
-        if (pack)
+        foreach (string trace in result.ChildTraces.Prepend(result.TracePath))
         {
-            foreach (string trace in result.ChildTraces.Prepend(result.TracePath))
+            if (pack)
             {
                 TracePacker.Pack(trace, trace);
             }
+
+            using TraceReader reader = TraceReader.Open(trace);
+            lostEvents += reader.LostEvents;
         }
 
         RecordingSummary s = RecordingSummary.Of(result.TracePath);
         var line = string.Create(CultureInfo.InvariantCulture,
             $"ptreplay record: {result.TracePath}: {s.Events:N0} events, {s.Threads} thread{(s.Threads == 1 ? "" : "s")}, " +
             $"{s.DurationNs / 1e9:F3} s traced, {s.BytesPerEvent:F2} bytes/event ({(pack ? "packed" : "raw")})");
+        if (s.LostEvents > 0)
+        {
+            line += string.Create(CultureInfo.InvariantCulture,
+                $", {s.LostEvents:N0} events LOST: the recorder could not write them (disk full or file size limit)");
+        }
+
         if (s.Truncated)
         {
-            line += ", truncated (the program did not exit normally)";
+            line += result.ExitCode > 128
+                ? string.Create(CultureInfo.InvariantCulture, $", truncated (signal {result.ExitCode - 128} ended the program)")
+                : ", truncated (the program did not exit normally)";
         }
 
         line += result.ChildTraces.Count switch

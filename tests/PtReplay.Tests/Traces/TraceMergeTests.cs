@@ -78,13 +78,31 @@ public class TraceMergeTests
     }
 
     [Fact]
-    public void RawRecordingWithoutEndBlock_IsTruncatedButFullyReadable()
+    public void RawRecordingWithoutEndBlock_IsTruncatedButFullyReadable_WhenEveryThreadEnded()
     {
-        (int Tid, AllocEvent[] Events)[] threads = Threads(4, 2, 300);
+        // Each thread ends with its exit marker: no thread's tail can be missing, so nothing is held back.
+        (int Tid, AllocEvent[] Events)[] threads = [.. Threads(4, 2, 300).Select(t => (t.Tid, (AllocEvent[])[.. t.Events,
+            new AllocEvent { Kind = EventKind.ThreadExit, Size = (ulong)t.Tid, Timestamp = t.Events[^1].Timestamp }]))];
         (byte[] file, List<RawRecording.Placed> placed) = RawRecording.Write(TraceRoundTripTests.Header(), threads, 50, 4, endBlock: false);
         using TraceReader reader = TraceReader.Open(new MemoryStream(file));
         Assert.Equal(placed.Count, reader.ReadAll().Count());
         Assert.True(reader.IsTruncated);
         Assert.Equal(file.Length, reader.TruncatedAtOffset);
+        Assert.Equal(-1, reader.PrefixEndTimestamp);
+        Assert.Empty(reader.ThreadsWithoutEnd);
+    }
+
+    [Fact]
+    public void RawRecordingWithoutEndBlock_IsReadWhole_UpToWhereTheFirstUnendedThreadStops()
+    {
+        (int Tid, AllocEvent[] Events)[] threads = Threads(4, 2, 300);
+        (byte[] file, List<RawRecording.Placed> placed) = RawRecording.Write(TraceRoundTripTests.Header(), threads, 50, 4, endBlock: false);
+        using TraceReader reader = TraceReader.Open(new MemoryStream(file));
+        long prefixEnd = threads.Min(t => t.Events[^1].Timestamp);
+        Assert.Equal(prefixEnd, reader.PrefixEndTimestamp);
+        Assert.Equal(threads.Select(t => t.Tid).Order(), reader.ThreadsWithoutEnd);
+        List<AllocEvent> read = reader.ReadAll().ToList();
+        Assert.True(read.Count >= placed.Count(p => p.Event.Timestamp <= prefixEnd));
+        Assert.True(reader.IsTruncated);
     }
 }

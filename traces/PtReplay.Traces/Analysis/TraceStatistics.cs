@@ -81,6 +81,18 @@ public sealed class TraceStatistics
     /// <summary>Where the readable part ends when truncated, else -1.</summary>
     public long TruncatedAtOffset { get; set; } = -1;
 
+    /// <summary>Events the recorder could not write (disk full, file size limit), as the end block says.</summary>
+    public long LostEvents { get; private set; }
+
+    /// <summary>A cut raw recording is read up to this timestamp (see <see cref="TraceReader.PrefixEndTimestamp"/>); -1 when not.</summary>
+    public long PrefixEndTimestamp { get; private set; } = -1;
+
+    /// <summary>Where a cut recording stopped because an event refers to a missing one (see <see cref="TraceReader.StoppedAtTimestamp"/>); -1 when not.</summary>
+    public long StoppedAtTimestamp { get; private set; } = -1;
+
+    /// <summary>Tids of the threads whose tails may be missing (see <see cref="TraceReader.ThreadsWithoutEnd"/>).</summary>
+    public IReadOnlyList<int> ThreadsWithoutEnd { get; private set; } = [];
+
     /// <summary>The corruption that stopped reading, or null.</summary>
     public TraceCorruptException? Corruption { get; set; }
 
@@ -120,6 +132,10 @@ public sealed class TraceStatistics
         stats.Threads = reader.ThreadTids.Count;
         stats.Truncated = reader.IsTruncated;
         stats.TruncatedAtOffset = reader.TruncatedAtOffset;
+        stats.LostEvents = reader.LostEvents;
+        stats.PrefixEndTimestamp = reader.PrefixEndTimestamp;
+        stats.StoppedAtTimestamp = reader.StoppedAtTimestamp;
+        stats.ThreadsWithoutEnd = reader.ThreadsWithoutEnd;
         return stats;
     }
 

@@ -107,9 +107,9 @@ internal static class HeaderCodec
         }
 
         int version = BinaryPrimitives.ReadUInt16LittleEndian(prefix[8..]);
-        if (version is 0 or > TraceFormat.CurrentVersion)
+        if (version is 0 or > TraceFormat.NewestReadable)
         {
-            throw new TraceCorruptException(path, 8, -1, $"format version {version} is not supported (this reader reads versions 1..{TraceFormat.CurrentVersion})");
+            throw new TraceCorruptException(path, 8, -1, $"format version {version} is not supported (this reader reads versions 1..{TraceFormat.NewestReadable})");
         }
 
         uint bodyLength = BinaryPrimitives.ReadUInt32LittleEndian(prefix[12..]);

@@ -90,6 +90,7 @@ public static partial class Recorder
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(psi)
             ?? throw new InvalidOperationException($"Could not start '{options.Command[0]}'.");
+        options.Started?.Invoke(process.Id);
         Task<byte[]> stdout = Task.FromResult(Array.Empty<byte>());
         Task<byte[]> stderr = Task.FromResult(Array.Empty<byte>());
         if (options.CaptureOutput)

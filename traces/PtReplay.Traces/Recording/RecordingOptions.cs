@@ -44,4 +44,7 @@ public sealed class RecordingOptions
 
     /// <summary>Kill the program after this long (null = wait forever).</summary>
     public TimeSpan? Timeout { get; init; }
+
+    /// <summary>Called with the program's pid as soon as it runs (the CLI forwards signals to it).</summary>
+    public Action<int>? Started { get; init; }
 }

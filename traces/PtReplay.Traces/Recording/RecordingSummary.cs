@@ -4,7 +4,8 @@ namespace PtReplay.Traces.Recording;
 /// What a recorded trace holds, for the one-line report of `record`: events, threads, traced time,
 /// file size. Read with <see cref="TraceReader"/> (streaming, bounded memory).
 /// </summary>
-public sealed record RecordingSummary(string Path, long Events, int Threads, long DurationNs, long FileBytes, bool Truncated)
+/// <param name="LostEvents">Events the recorder could not write (disk full, file size limit): see <see cref="TraceReader.LostEvents"/>.</param>
+public sealed record RecordingSummary(string Path, long Events, int Threads, long DurationNs, long FileBytes, bool Truncated, long LostEvents = 0)
 {
     /// <summary>File bytes per event (header included); 0 for an empty trace.</summary>
     public double BytesPerEvent => Events == 0 ? 0 : (double)FileBytes / Events;
@@ -24,6 +25,6 @@ public sealed record RecordingSummary(string Path, long Events, int Threads, lon
         }
 
         return new RecordingSummary(path, events, reader.ThreadTids.Count, events == 0 ? 0 : last - first,
-            new FileInfo(path).Length, reader.IsTruncated);
+            new FileInfo(path).Length, reader.IsTruncated, reader.LostEvents);
     }
 }

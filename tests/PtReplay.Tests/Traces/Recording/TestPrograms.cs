@@ -268,4 +268,150 @@ internal static class TestPrograms
             return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
         }
         """;
+    /// <summary>
+    /// malloc and free in a SIGALRM handler (a 50 us interval timer) while the main loop mallocs and frees too,
+    /// so the handler often interrupts the recorder in the middle of an event. Arguments: rounds of the main
+    /// loop, how the handler is installed (sigaction, siginfo: SA_SIGINFO, signal), and "2" to run the loop in a second
+    /// thread too (size 264: the signal then lands in either thread). Each side uses a size of
+    /// its own, served from its own tcache bin from the start, so glibc's heap stays sound whatever the handler
+    /// interrupts. Prints "main M F handler M F" (the calls each made, counted with volatile counters) and
+    /// "action H F": H is 1 when sigaction()/signal() hand back the program's own handler, F the flags sigaction()
+    /// reports (the same line with and without the recorder).
+    /// </summary>
+    public const string SignalHandlerAllocations = """
+        #define _GNU_SOURCE
+        #include <pthread.h>
+        #include <signal.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <sys/time.h>
+        #include <unistd.h>
+
+        #define MAIN_SIZE 328
+        #define HANDLER_SIZE 184
+        #define THREAD_SIZE 264
+        static volatile unsigned long handler_mallocs, handler_frees, main_mallocs, main_frees, thread_calls;
+        static long rounds;
+
+        static void *second(void *arg) {
+            (void)arg;
+            for (long i = 0; i < rounds; i++) {
+                void *p = malloc(THREAD_SIZE); *(volatile char *)p = 1; free(p); thread_calls += 2;
+            }
+            return NULL;
+        }
+
+        static void on_alarm(int sig) {
+            (void)sig;
+            void *p = malloc(HANDLER_SIZE);
+            __atomic_fetch_add(&handler_mallocs, 1, __ATOMIC_RELAXED);
+            *(volatile char *)p = 1;
+            free(p);
+            __atomic_fetch_add(&handler_frees, 1, __ATOMIC_RELAXED);
+        }
+        static void on_alarm_info(int sig, siginfo_t *info, void *context) { (void)info; (void)context; on_alarm(sig); }
+
+        int main(int argc, char **argv) {
+            rounds = argc > 1 ? atol(argv[1]) : 300000;
+            const char *how = argc > 2 ? argv[2] : "sigaction";
+            int threads = argc > 3 ? atoi(argv[3]) : 1;
+            free(malloc(HANDLER_SIZE)); handler_mallocs++; handler_frees++;
+            free(malloc(MAIN_SIZE)); main_mallocs++; main_frees++;
+            int same;
+            unsigned long flags = 0;
+            if (!strcmp(how, "signal")) {
+                signal(SIGALRM, on_alarm);
+                same = signal(SIGALRM, on_alarm) == on_alarm;
+            } else {
+                struct sigaction sa, old;
+                memset(&sa, 0, sizeof sa);
+                int info = !strcmp(how, "siginfo");
+                if (info) sa.sa_sigaction = on_alarm_info; else sa.sa_handler = on_alarm;
+                sa.sa_flags = SA_RESTART | (info ? SA_SIGINFO : 0);
+                sigaction(SIGALRM, &sa, NULL);
+                sigaction(SIGALRM, NULL, &old);
+                same = info ? old.sa_sigaction == on_alarm_info : old.sa_handler == on_alarm;
+                flags = (unsigned long)old.sa_flags;
+            }
+            struct itimerval it = { { 0, 50 }, { 0, 50 } };
+            pthread_t t;
+            if (threads == 2) {
+                free(malloc(THREAD_SIZE)); thread_calls += 2;
+                pthread_create(&t, NULL, second, NULL);
+            }
+            setitimer(ITIMER_REAL, &it, NULL);
+            for (long i = 0; i < rounds; i++) {
+                void *p = malloc(MAIN_SIZE); main_mallocs++;
+                *(volatile char *)p = 1;
+                free(p); main_frees++;
+            }
+            if (threads == 2) pthread_join(t, NULL);
+            struct itimerval off = { { 0, 0 }, { 0, 0 } };
+            setitimer(ITIMER_REAL, &off, NULL);
+            char line[200];
+            int n = snprintf(line, sizeof line, "main %lu %lu handler %lu %lu thread %lu\naction %d %lx\n",
+                             main_mallocs, main_frees, handler_mallocs, handler_frees, thread_calls, same, flags);
+            write(1, line, (size_t)n);
+            return 0;
+        }
+        """;
+    /// <summary>
+    /// Runs until a signal ends it: two threads malloc and free in a loop; after its first 100,000 calls the
+    /// main thread prints "ready" (so a test knows events were recorded) and goes on.
+    /// </summary>
+    public const string Endless = """
+        #include <pthread.h>
+        #include <stdlib.h>
+        #include <unistd.h>
+
+        static void *spin(void *arg) {
+            (void)arg;
+            for (;;) { void *p = malloc(40); *(volatile char *)p = 1; free(p); }
+            return NULL;
+        }
+
+        int main(void) {
+            pthread_t t;
+            pthread_create(&t, NULL, spin, NULL);
+            for (long i = 0;; i++) {
+                void *p = malloc(24); *(volatile char *)p = 1; free(p);
+                if (i == 50000) write(1, "ready\n", 6);
+            }
+        }
+        """;
+    /// <summary>
+    /// Sets its own file size limit (RLIMIT_FSIZE, first argument in bytes; 0 leaves it unlimited), then mallocs
+    /// and frees (second argument: rounds per thread) in the main thread and, with a third argument "2", in a
+    /// second thread too. Prints "calls N". A write over the limit raises SIGXFSZ, which by default ends a
+    /// program: this one must live to print its line.
+    /// </summary>
+    public const string FileSizeLimit = """
+        #include <pthread.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <sys/resource.h>
+
+        static long rounds;
+        static void *work(void *arg) {
+            unsigned long *n = arg;
+            for (long i = 0; i < rounds; i++) { void *p = malloc((size_t)(i % 500) + 1); free(p); *n += 2; }
+            return NULL;
+        }
+
+        int main(int argc, char **argv) {
+            long limit = atol(argv[1]);
+            rounds = atol(argv[2]);
+            int threads = argc > 3 ? atoi(argv[3]) : 1;
+            if (limit > 0) { struct rlimit r = { (rlim_t)limit, (rlim_t)limit }; setrlimit(RLIMIT_FSIZE, &r); }
+            unsigned long n = 0, m = 0;
+            pthread_t t;
+            if (threads == 2) pthread_create(&t, NULL, work, &m);
+            work(&n);
+            if (threads == 2) pthread_join(t, NULL);
+            printf("calls %lu\n", n + m);
+            return 0;
+        }
+        """;
 }
