@@ -31,7 +31,7 @@ public class RecorderSignalHandlerTests
         using var dir = new TempDir();
         (RecordingResult run, long mainMallocs, long handlerMallocs) = RecordAndCount(dir, how, clock, threads: 1);
         using var reader = TraceReader.Open(run.TracePath);
-        ParityReport report = new TraceVerifier(reader.Header).Run(reader.ReadAll());
+        ParityReport report = TraceVerifier.Run(reader.Header, [.. reader.ReadAll()]);
         Assert.True(report.First is null, report.First is { } d ? $"event {d.EventIndex} {d.Event}: {d.Reason}" : "");
         Assert.Null(report.Abort);
         Assert.Equal(report.Allocations, report.Identical);
