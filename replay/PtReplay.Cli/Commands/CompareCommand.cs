@@ -5,8 +5,10 @@ using PtReplay.Reports.Input;
 namespace PtReplay.Cli.Commands;
 
 /// <summary>
-/// `ptreplay compare A B [--json]`: two replay outputs side by side, with B / A per engine and figure.
-/// Exit codes: <see cref="ExitCodes"/> (0 printed, 3 an input is missing or unreadable: the message names the file).
+/// `ptreplay compare A B [--json] [--fail-on LIMITS] [--markdown FILE]`: two replay outputs side by side, with B / A per
+/// engine and figure; with --fail-on, a regression gate (<see cref="RegressionCheck"/>).
+/// Exit codes: <see cref="ExitCodes"/> (0 printed / within the limits, 1 a figure beyond its limit, 2 a bad limit,
+/// 3 an input is missing or unreadable: the message names the file, 4 the Markdown file cannot be written).
 /// </summary>
 public static class CompareCommand
 {
@@ -16,24 +18,88 @@ public static class CompareCommand
         var a = new Argument<string>("A") { Description = "The reference replay output (folder or its summary.json)." };
         var b = new Argument<string>("B") { Description = "The replay output compared with it." };
         var json = new Option<bool>("--json") { Description = "Print JSON: { a, b, engines: { ENGINE: { FIGURE: { a, b, ratio } } }, notes }." };
+        var failOn = new Option<string?>("--fail-on")
+        {
+            HelpName = "LIMITS",
+            Description = "Fail (exit 1) when a figure of B is worse than A's beyond its limit: comma-separated " +
+                "[ENGINE:]FIGURE=+N% (relative) or [ENGINE:]FIGURE=+N (absolute, in the figure's unit), e.g. " +
+                "'peak_footprint=+5%,final_rss=+5%,malloc.p99=+10%'. FIGURE is a summary.json figure (the _bytes suffix may be " +
+                "left out) or KIND.pNN for latency; a limit applies to every engine present in both unless ENGINE: is given. " +
+                "Prints each figure beyond its limit, and a warning when A and B recorded different programs. A limit that " +
+                "matches no figure fails too. Latency of native engines varies from run to run: give it a generous limit.",
+        };
+        var markdown = new Option<string?>("--markdown")
+        {
+            HelpName = "FILE",
+            Description = "With --fail-on: also write the checked figures as a Markdown table to FILE ('-' for standard output), " +
+                "e.g. \"$GITHUB_STEP_SUMMARY\" in a GitHub Actions job, or a pull-request comment.",
+        };
         var command = new Command("compare",
             "Compare two replay outputs (folders from `ptreplay replay --out` or their summary.json): for every engine present " +
             "in both, every figure (memory, fragmentation, J&W ratios, latency percentiles) of A and B and the ratio B/A. " +
             "A ratio above 1 means B is larger (more memory, slower). Engines missing or failed on either side are noted.\n\n" +
             "Examples:\n" +
             "  ptreplay compare out/py-default out/py-arena2\n" +
-            "  ptreplay compare old/summary.json new/summary.json --json\n\n" +
+            "  ptreplay compare old/summary.json new/summary.json --json\n" +
+            "  ptreplay compare base/ pr/ --fail-on 'peak_footprint=+5%,final_rss=+5%,malloc.p99=+10%' --markdown \"$GITHUB_STEP_SUMMARY\"\n\n" +
             ExitCodes.Help)
         {
-            a, b, json,
+            a, b, json, failOn, markdown,
         };
         command.SetAction(CliErrors.Guard("compare", parse =>
         {
+            IReadOnlyList<FigureLimit>? limits = null;
+            if (parse.GetValue(failOn) is { } spec)
+            {
+                try
+                {
+                    limits = FigureLimit.ParseList(spec);
+                }
+                catch (FormatException e)
+                {
+                    throw CliException.Usage(e.Message);
+                }
+            }
+
+            string? markdownPath = parse.GetValue(markdown);
+            if (markdownPath is not null && limits is null)
+            {
+                throw CliException.Usage("--markdown writes the --fail-on check: give --fail-on too");
+            }
+
+            if (markdownPath is not null and not "-")
+            {
+                markdownPath = CliPaths.OutputFile(markdownPath);
+            }
+
             var comparison = Comparison.Of(
                 ReplayOutputReader.Read(parse.GetValue(a)!, withSeries: false),
                 ReplayOutputReader.Read(parse.GetValue(b)!, withSeries: false));
             Console.Write(parse.GetValue(json) ? comparison.ToJson() + "\n" : comparison.ToText());
-            return ExitCodes.Ok;
+            if (limits is null)
+            {
+                return ExitCodes.Ok;
+            }
+
+            RegressionCheck check = RegressionCheck.Of(comparison, limits);
+            Console.Write(check.ToText());
+            if (markdownPath == "-")
+            {
+                Console.Write(check.ToMarkdown());
+            }
+            else if (markdownPath is not null)
+            {
+                try
+                {
+                    File.AppendAllText(markdownPath, check.ToMarkdown());
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw CliException.OutputFailed($"{markdownPath}: cannot write the Markdown table: {e.Message}", e);
+                }
+            }
+
+            return check.Failed ? ExitCodes.No : ExitCodes.Ok;
         }));
         return command;
     }

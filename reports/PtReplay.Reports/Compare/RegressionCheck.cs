@@ -1,0 +1,144 @@
+using System.Globalization;
+using System.Text;
+using PtReplay.Reports.Html;
+
+namespace PtReplay.Reports.Compare;
+
+/// <summary>One figure judged against a <see cref="FigureLimit"/>: A, B, the ceiling B had to stay at or below, and the verdict.</summary>
+/// <param name="Row">The compared figure.</param>
+/// <param name="Limit">The limit that applied.</param>
+/// <param name="Ceiling">The largest B allowed.</param>
+public sealed record LimitCheck(FigureComparison Row, FigureLimit Limit, double Ceiling)
+{
+    /// <summary>True when B exceeds the ceiling.</summary>
+    public bool Failed => Row.B > Ceiling;
+
+    /// <summary>B's change from A in percent, or null when A is 0.</summary>
+    public double? ChangePercent => Row.A == 0 ? null : (Row.B - Row.A) / Row.A * 100;
+}
+
+/// <summary>
+/// A comparison judged against <c>--fail-on</c> limits: every row a limit matches is checked; the check fails when any B
+/// exceeds its ceiling, or when a limit matches no figure at all (a misspelt name must not pass silently).
+/// Invariant: <see cref="Failed"/> = any <see cref="LimitCheck.Failed"/> or any <see cref="Unmatched"/>.
+/// </summary>
+public sealed class RegressionCheck
+{
+    private RegressionCheck(Comparison comparison, List<LimitCheck> checks, List<FigureLimit> unmatched, string? programWarning)
+    {
+        Comparison = comparison;
+        Checks = checks;
+        Unmatched = unmatched;
+        ProgramWarning = programWarning;
+    }
+
+    /// <summary>The comparison judged.</summary>
+    public Comparison Comparison { get; }
+
+    /// <summary>One check per (limit, matching row), in the comparison's row order.</summary>
+    public IReadOnlyList<LimitCheck> Checks { get; }
+
+    /// <summary>Limits that matched no figure of any engine present in both outputs.</summary>
+    public IReadOnlyList<FigureLimit> Unmatched { get; }
+
+    /// <summary>Set when A and B are recordings of different programs (their command lines differ).</summary>
+    public string? ProgramWarning { get; }
+
+    /// <summary>True when the comparison must fail a CI job.</summary>
+    public bool Failed => Checks.Any(c => c.Failed) || Unmatched.Count > 0;
+
+    /// <summary>Judges <paramref name="comparison"/> against <paramref name="limits"/>.</summary>
+    public static RegressionCheck Of(Comparison comparison, IReadOnlyList<FigureLimit> limits)
+    {
+        ArgumentNullException.ThrowIfNull(comparison);
+        ArgumentNullException.ThrowIfNull(limits);
+        var checks = new List<LimitCheck>();
+        var unmatched = new List<FigureLimit>();
+        foreach (FigureLimit limit in limits)
+        {
+            var rows = comparison.Rows.Where(r => limit.Matches(r.Engine, r.Figure)).ToList();
+            if (rows.Count == 0)
+            {
+                unmatched.Add(limit);
+            }
+
+            checks.AddRange(rows.Select(r => new LimitCheck(r, limit, limit.Ceiling(r.A))));
+        }
+
+        string? a = comparison.A.Trace.CommandLine, b = comparison.B.Trace.CommandLine;
+        string? warning = a is not null && b is not null && a != b
+            ? $"A and B are recordings of different command lines (different programs or inputs?): A ran '{a}', B ran '{b}'"
+            : null;
+        return new RegressionCheck(comparison, checks, unmatched, warning);
+    }
+
+    /// <summary>One line per failed figure and unmatched limit, then a verdict line; what `compare --fail-on` prints.</summary>
+    public string ToText()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        if (ProgramWarning is not null)
+        {
+            sb.AppendLine(inv, $"warning: {ProgramWarning}");
+        }
+
+        foreach (LimitCheck c in Checks.Where(c => c.Failed))
+        {
+            string a = Figures.Format(c.Row.Figure, c.Row.A), b = Figures.Format(c.Row.Figure, c.Row.B);
+            sb.AppendLine(inv, $"FAIL {c.Row.Engine} {c.Row.Figure}: {a} -> {b} ({Change(c)}, allowed {c.Limit.Allowed})");
+        }
+
+        foreach (FigureLimit u in Unmatched)
+        {
+            sb.AppendLine(inv, $"FAIL --fail-on {(u.Engine is null ? "" : u.Engine + ":")}{u.Figure}: no such figure in any engine present in both outputs");
+        }
+
+        int failed = Checks.Count(c => c.Failed) + Unmatched.Count;
+        string verdict = failed == 0
+            ? string.Create(inv, $"regression check passed: {Checks.Count} figure(s) within their limits")
+            : string.Create(inv, $"regression check failed: {failed} of {Checks.Count + Unmatched.Count} figure(s) beyond their limits");
+        sb.AppendLine(verdict);
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// A Markdown table of every checked figure (engine, figure, A, B, change, allowed, verdict) for a CI job summary
+    /// (GitHub's <c>$GITHUB_STEP_SUMMARY</c>) or a pull-request comment, with a heading saying whether it passed.
+    /// </summary>
+    public string ToMarkdown()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine(inv, $"### PtReplay regression check: {(Failed ? "failed" : "passed")}");
+        sb.AppendLine();
+        sb.AppendLine(inv, $"A: `{Comparison.A.SummaryPath}`  ");
+        sb.AppendLine(inv, $"B: `{Comparison.B.SummaryPath}`");
+        if (ProgramWarning is not null)
+        {
+            sb.AppendLine();
+            sb.AppendLine(inv, $"> **Warning:** {Cell(ProgramWarning)}");
+        }
+
+        sb.AppendLine();
+        sb.AppendLine("| engine | figure | A | B | change | allowed | verdict |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---|");
+        foreach (LimitCheck c in Checks)
+        {
+            string a = Figures.Format(c.Row.Figure, c.Row.A), b = Figures.Format(c.Row.Figure, c.Row.B);
+            sb.AppendLine(inv, $"| {Cell(c.Row.Engine)} | {Cell(c.Row.Figure)} | {a} | {b} | {Change(c)} | {c.Limit.Allowed} | {(c.Failed ? "**fail**" : "pass")} |");
+        }
+
+        foreach (FigureLimit u in Unmatched)
+        {
+            sb.AppendLine(inv, $"| {Cell(u.Engine ?? "any")} | {Cell(u.Figure)} | | | | {u.Allowed} | **fail**: no such figure |");
+        }
+
+        return sb.ToString();
+    }
+
+    private static string Change(LimitCheck c) =>
+        c.ChangePercent is { } p ? p.ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + " %" : "n/a";
+
+    /// <summary>Text safe inside a Markdown table cell.</summary>
+    private static string Cell(string text) => text.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+}
