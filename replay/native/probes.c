@@ -103,6 +103,29 @@ void probes_harness_released(uint64_t bytes)
     __atomic_fetch_sub(&harness_share.rss, bytes < harness_share.rss ? bytes : harness_share.rss, __ATOMIC_RELAXED);
 }
 
+uint64_t probes_peak_rss(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *p = strstr(buf, "VmHWM:");
+    if (!p)
+        return 0;
+    p += 6;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    uint64_t kib = 0;
+    while (*p >= '0' && *p <= '9')
+        kib = kib * 10 + (uint64_t)(*p++ - '0');
+    return kib * 1024;
+}
+
 void probes_after_fork(void)
 {
     if (statm_fd >= 0)

@@ -53,6 +53,10 @@ void probes_harness_released(uint64_t bytes);
 /* In a forked child: /proc/self/statm opened by the parent still names the parent; open the child's own. */
 void probes_after_fork(void);
 
+/* This process's peak resident memory in bytes (VmHWM of /proc/self/status: its own address space since exec, unlike
+ * getrusage's ru_maxrss, which keeps the high-water mark of the process image that exec'd it). 0 if unreadable. */
+uint64_t probes_peak_rss(void);
+
 /* The harness faulted in `bytes` more resident memory (a replay thread created during the replay touching its stack). */
 void probes_harness_grown(uint64_t bytes);
 

@@ -82,6 +82,7 @@ static struct {
     uint64_t measure_mono;          /* elapsed time counts from here: the start, or a forked child's fork (fork_child) */
     pthread_attr_t thread_attr;     /* every replay thread's: same stack size, so glibc's stack cache serves K_START */
     int in_child;                   /* past a K_FORK: this process is the forked child */
+    int stream;                     /* the prepared file is too large to read in up front: threads release run ops */
     uint32_t child_workers;         /* in the child: threads besides the one running thread 0's ops that have ops left */
     uint32_t workers_total;         /* threads besides the main one that have ops */
 } g;
@@ -131,6 +132,11 @@ static void thread_created(void)
     while (n > peak && !atomic_compare_exchange_weak(&threads_peak, &peak, n)) {
     }
 }
+
+/* A prepared file up to this size is read in before the replay; a larger one streams (see release_ops). */
+#define PREP_POPULATE_MAX (128ull << 20)
+/* Ops a thread runs between two releases of the pages of those it has run (a mask: 2^18 ops = 8 MiB). */
+#define RELEASE_OPS_MASK ((1ull << 18) - 1)
 
 /* Stack each replay thread pre-faults before the baseline (its calls into the allocator stay within it). */
 #define STACK_PREFAULT (64 * 1024)
@@ -355,6 +361,19 @@ static void run_worker(struct worker *w);
 static void *thread_main(void *arg);
 
 /*
+ * A large prepared file streams: the pages of ops a thread has run are given back (the mapping is a read-only file
+ * mapping: nothing is lost, they would be read again). The file-backed pages are not in the memory figures (statm
+ * shared), but the replayer's resident memory then stays bounded whatever the trace's length.
+ */
+static void release_ops(const struct prep_op *ops, uint64_t done)
+{
+    uintptr_t start = (uintptr_t)ops & ~(uintptr_t)4095;
+    uintptr_t end = (uintptr_t)(ops + done) & ~(uintptr_t)4095;
+    if (end > start)
+        madvise((void *)start, end - start, MADV_DONTNEED);
+}
+
+/*
  * K_START: creates the replay thread of a recorded thread that starts during the replay, where it started in the
  * global order, and waits until it has pre-faulted its stack. The preparation puts it after the joins of threads that
  * exited before, and creates before the replay only as many threads as were ever alive at once, so a joined thread's
@@ -410,6 +429,8 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
             w->waits += (uint64_t)stamp_wait(&stamps[slot], o->dep);
         }
         w->cross += (o->flags & F_WAIT) != 0;
+        if (g.stream && (i & RELEASE_OPS_MASK) == RELEASE_OPS_MASK)
+            release_ops(ops, i);
         if (times)
             pace_wait(w, i);
 
@@ -644,8 +665,9 @@ static const struct prep_header *map_prepared(const char *path, uint64_t *size_o
     struct stat st;
     if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < sizeof(struct prep_header))
         die(3, "prepared trace too short: ", path);
-    /* Small files are read in up front (no page faults during the replay); large ones stream. */
-    int populate = (uint64_t)st.st_size <= (1ull << 30) ? MAP_POPULATE : 0;
+    /* Small files are read in up front (no page faults during the replay); large ones stream, and each thread gives
+     * back the pages of the ops it has run (release_ops), so resident memory does not grow with the trace. */
+    int populate = (uint64_t)st.st_size <= PREP_POPULATE_MAX ? MAP_POPULATE : 0;
     void *p = mmap(0, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | populate, fd, 0);
     close(fd);
     if (p == MAP_FAILED)
@@ -698,11 +720,16 @@ static void validate(const struct prep_header *h, uint64_t size)
             (o->kind == K_START && o->arg == 0) || o->kind == 0 ||
             (o->kind > K_PVALLOC && o->kind != K_THREAD_EXIT && o->kind != K_JOIN && o->kind != K_FORK && o->kind != K_START))
             die(3, "prepared trace op out of range", 0);
+        if (g.stream && (i & RELEASE_OPS_MASK) == RELEASE_OPS_MASK)
+            release_ops(ops, i);
     }
     for (uint32_t i = 0; i < h->thread_count; i++) {
         uint64_t flagged = 0;
-        for (uint64_t k = 0; k < t[i].op_count; k++)
+        for (uint64_t k = 0; k < t[i].op_count; k++) {
             flagged += (ops[t[i].op_start + k].flags & F_SAMPLE) != 0;
+            if (g.stream && (k & RELEASE_OPS_MASK) == RELEASE_OPS_MASK)
+                release_ops(ops, t[i].op_start + k);
+        }
         if (flagged != t[i].sample_count)
             die(3, "prepared trace sample flags do not match the thread table", 0);
     }
@@ -802,6 +829,7 @@ static _Noreturn void finish_replay(void)
     }
     r->wall_ns = r->elapsed_ns > excluded ? r->elapsed_ns - excluded : 0;
     r->threads_peak = atomic_load(&threads_peak);
+    r->replayer_peak_rss = probes_peak_rss();
     atomic_thread_fence(memory_order_seq_cst);
     r->ok = 1;
     _exit(0);
@@ -857,6 +885,7 @@ int main(int argc, char **argv)
 
     uint64_t prep_size;
     const struct prep_header *h = map_prepared(prepared, &prep_size);
+    g.stream = prep_size > PREP_POPULATE_MAX;
     validate(h, prep_size);
     if (g.pace_factor > 0 && !h->times_offset)
         die(3, "--pace needs a prepared trace with recorded times", 0);
@@ -870,12 +899,20 @@ int main(int argc, char **argv)
     /* (Only START ops before a fork: the threads a forked child starts are created in the child, see fork_child.) */
     int forks = 0;
     uint32_t first_fork = 0;
-    for (uint64_t i = 0; i < h->op_count; i++)
+    for (uint64_t i = 0; i < h->op_count; i++) {
         if (ops[i].kind == K_FORK && (!forks++ || seq_after(first_fork, ops[i].seq)))
             first_fork = ops[i].seq;
-    for (uint64_t i = 0; i < h->op_count; i++)
+        if (g.stream && (i & RELEASE_OPS_MASK) == RELEASE_OPS_MASK)
+            release_ops(ops, i);
+    }
+    for (uint64_t i = 0; i < h->op_count; i++) {
         if (ops[i].kind == K_START && (!forks || seq_after(first_fork, ops[i].seq)))
             g.workers[ops[i].arg].lazy = 1;
+        if (g.stream && (i & RELEASE_OPS_MASK) == RELEASE_OPS_MASK)
+            release_ops(ops, i);
+    }
+    if (g.stream)
+        release_ops(ops, h->op_count);
     uint32_t histograms = 1;
     for (uint32_t i = 1; i < h->thread_count; i++)
         if (threads[i].op_count > 0 && !g.workers[i].lazy)

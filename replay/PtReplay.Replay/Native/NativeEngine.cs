@@ -192,6 +192,7 @@ public static class NativeEngine
             ["heap_bytes_brk"] = h.BrkEnd - h.Brk0,
             ["samples"] = h.SamplesTaken,
             ["threads_peak"] = h.ThreadsPeak,
+            ["replayer_peak_rss_bytes"] = h.ReplayerPeakRss,
             ["thread_starts"] = h.ThreadStarts,
             ["thread_start_ns"] = h.ThreadStartNs,
             ["elapsed_ns"] = h.ElapsedNs,

@@ -112,6 +112,8 @@ public struct NativeResultsHeader
     public ulong ThreadStartNs;
     /// <summary>Most replay threads (the main one included) alive at once: created and not yet joined.</summary>
     public ulong ThreadsPeak;
+    /// <summary>The replayer process's peak resident memory in bytes (VmHWM), the mapped prepared file's pages included.</summary>
+    public ulong ReplayerPeakRss;
     /// <summary>Latency histograms in the file: one per replay thread alive at once (a later thread takes over a joined one's).</summary>
     public ulong HistogramCount;
 

@@ -8,6 +8,7 @@ public sealed unsafe class PreparedFile : IDisposable
     private readonly MemoryMappedFile _mmf;
     private readonly MemoryMappedViewAccessor _view;
     private readonly byte* _base;
+    private readonly long _length;
 
     /// <summary>Maps the file read-only and checks its magic and version.</summary>
     public PreparedFile(string path)
@@ -23,6 +24,7 @@ public sealed unsafe class PreparedFile : IDisposable
         byte* p = null;
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
         _base = p + _view.PointerOffset;
+        _length = length;
         Header = *(PreparedHeader*)_base;
         if (!new ReadOnlySpan<byte>(_base, 8).SequenceEqual(PreparedFormat.Magic) || Header.Version != PreparedFormat.Version)
         {
@@ -33,6 +35,12 @@ public sealed unsafe class PreparedFile : IDisposable
 
     /// <summary>The header.</summary>
     public PreparedHeader Header { get; }
+
+    /// <summary>
+    /// Gives back the pages of the file read so far (they are read again if touched): a reader that walks a long trace
+    /// calls it every <see cref="ResidentPages.Window"/> or so of ops, so its resident memory stays bounded.
+    /// </summary>
+    public void ReleaseResidentPages() => ResidentPages.Release(_base, _length);
 
     /// <summary>Thread table entry.</summary>
     public PreparedThread Thread(int index) => ((PreparedThread*)(_base + Header.ThreadsOffset))[index];

@@ -659,6 +659,7 @@ public sealed class TracePreparer : IDisposable
             _temp.Position = 0;
             var buffer = new byte[TempRecordSize * 4096];
             long tempIndex = 0;
+            long writtenSinceRelease = 0;
             int read;
             while ((read = _temp.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false)) > 0)
             {
@@ -691,6 +692,14 @@ public sealed class TracePreparer : IDisposable
                     {
                         sampleIds[sampleCursor[thread]++] = (uint)sampleId;
                     }
+                }
+
+                // The pages written so far go to the page cache, out of this process's resident memory.
+                writtenSinceRelease += read;
+                if (writtenSinceRelease >= ResidentPages.Window)
+                {
+                    ResidentPages.Release(b, total);
+                    writtenSinceRelease = 0;
                 }
             }
         }

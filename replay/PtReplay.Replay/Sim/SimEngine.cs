@@ -25,6 +25,9 @@ namespace PtReplay.Replay.Sim;
 /// </summary>
 public static class SimEngine
 {
+    /// <summary>Ops between two releases of the prepared file's pages (a mask: 2^20 - 1, about 48 MB of ops and tables).</summary>
+    private const ulong ReleaseEvery = (1UL << 20) - 1;
+
     /// <summary>Footprint source of the model.</summary>
     public const string FootprintSource =
         "model: program break extent + each arena heap's read/write (mprotect_size) bytes + mmapped chunks (Ptmalloc.Footprint.CommittedBytes)";
@@ -125,6 +128,12 @@ public static class SimEngine
         int thread = (int)file.Header.FirstThread;
         for (ulong n = 0; n < file.Header.OpCount; n++)
         {
+            if ((n & ReleaseEvery) == ReleaseEvery)
+            {
+                // Resident memory bounded by a window of the prepared file, whatever the trace's length.
+                file.ReleaseResidentPages();
+            }
+
             long index = cursor[thread]++;
             ref readonly PreparedOp op = ref file.Op(index);
             if (op.Kind == PreparedKind.Fork)
