@@ -77,7 +77,7 @@ public sealed class Ptmalloc
         EnterSlow(thread);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void EnterSlow(int thread)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(thread);

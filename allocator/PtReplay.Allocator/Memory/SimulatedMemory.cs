@@ -123,7 +123,7 @@ public sealed class SimulatedMemory
         WriteSlow(address, value);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private ulong ReadSlow(ulong address)
     {
         ulong page = address >> PageShift;
@@ -133,7 +133,7 @@ public sealed class SimulatedMemory
         return words[(address & PageMask) >> 3];
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void WriteSlow(ulong address, ulong value)
     {
         ulong page = address >> PageShift;

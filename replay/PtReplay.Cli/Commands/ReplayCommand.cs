@@ -81,6 +81,13 @@ public static class ReplayCommand
                 "and the latency. The model (sim) has no timers and ignores the pace. summary.json says which pace the figures come from.",
             DefaultValueFactory = _ => "max",
         };
+        var noWarmUp = new Option<bool>("--no-sim-warm-up")
+        {
+            Description = "Time the model from a cold start: skip the warm-up the sim engine runs on a scratch model before the timed " +
+                "replay, so the first calls' latency includes JIT compilation and type loading. By default the warm-up brings the " +
+                "model's code to steady state first (its time is summary.json timing.warmup_ns, outside wall_ns and the latency); " +
+                "it never changes the model's addresses, footprint or RSS.",
+        };
         var keep = new Option<bool>("--keep-work") { Description = "Keep DIR/work (the prepared trace and the native results files, with every returned address)." };
 
         var command = new Command("replay",
@@ -99,7 +106,7 @@ public static class ReplayCommand
             ExitCodes.Help)
         {
             trace, engines, outDir, threads, touch, tunables, strict, sampleEvery, nullAllocator, noTiming, keep,
-            simPreamble, pace,
+            simPreamble, pace, noWarmUp,
         };
 
         command.SetAction(CliErrors.Guard("replay", parse =>
@@ -146,6 +153,7 @@ public static class ReplayCommand
                 LogAddresses = parse.GetValue(keep),
                 SimPreamble = preambleMode,
                 SimPreambleBytes = preambleBytes,
+                SimWarmUp = !parse.GetValue(noWarmUp),
                 Progress = (engine, fraction) => progress.Fraction(engine, fraction),
                 PrepareProgress = n =>
                 {

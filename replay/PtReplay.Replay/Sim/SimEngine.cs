@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 using System.Runtime.CompilerServices;
 using PtReplay.Allocator;
 using PtReplay.Allocator.Tunables;
@@ -18,6 +19,11 @@ namespace PtReplay.Replay.Sim;
 /// model (<see cref="Ptmalloc.Footprint"/>), defined as the native engines measure them from the kernel's view, so
 /// the series agree sample by sample with a glibc replay. Sampling time is measured and left out of the wall time.
 /// The model has no timers: it ignores <see cref="ReplayOptions.Pace"/>. A model abort (glibc would have aborted) is the engine's error.
+/// <para>Latency is the model's steady state: before the clock starts, <see cref="SimWarmUp"/> runs the model's code
+/// on scratch instances (unless <see cref="ReplayOptions.SimWarmUp"/> is off), so JIT compilation and other one-time
+/// costs of the runtime stay out of the latency and of the wall time; the warm-up's own time is
+/// <see cref="EngineResult.WarmupNs"/>. The extra figures timed_jit_methods and timed_jit_ns say what was still
+/// compiled on the replay thread while the clock ran.</para>
 /// </summary>
 public static class SimEngine
 {
@@ -67,18 +73,11 @@ public static class SimEngine
             return EngineResult.Failed("sim", $"bad tunables: {ex.Message}");
         }
 
-        var model = new Ptmalloc(ModelSetup.Options(header, resolved, options.Touch));
-
-        if (options.SimPreambleBytes != 0)
+        ModelOptions modelOptions = ModelSetup.Options(header, resolved, options.Touch);
+        if (options.SimPreambleBytes != 0 && (options.SimPreambleBytes < 32 || options.SimPreambleBytes % 16 != 0))
         {
-            if (options.SimPreambleBytes < 32 || options.SimPreambleBytes % 16 != 0)
-            {
-                return EngineResult.Failed("sim", string.Create(CultureInfo.InvariantCulture,
-                    $"preamble of {options.SimPreambleBytes} bytes is not a chunk size (a multiple of 16, at least 32)"));
-            }
-
-            // A request of n - 8 bytes is exactly one n-byte chunk (8 bytes of size header).
-            model.Malloc(0, options.SimPreambleBytes - 8);
+            return EngineResult.Failed("sim", string.Create(CultureInfo.InvariantCulture,
+                $"preamble of {options.SimPreambleBytes} bytes is not a chunk size (a multiple of 16, at least 32)"));
         }
 
         using var file = new PreparedFile(trace.Path);
@@ -97,6 +96,21 @@ public static class SimEngine
         long samplingTicks = 0;
         long calls = 0, done = 0;
         long progressStep = Math.Max(1, trace.OpCount / 100);
+        // The warm-up comes last before the model is built and the clock starts, so the model's code is hot (not only
+        // compiled) when the first call is timed.
+        SimWarmUpReport? warmUp = options.SimWarmUp ? SimWarmUp.Run(modelOptions, timer, file, slots) : null;
+
+        // Built after the warm-up, so its first calls find its state in cache as the warm-up's scratch models did.
+        var model = new Ptmalloc(modelOptions);
+        if (options.SimPreambleBytes != 0)
+        {
+            // A request of n - 8 bytes is exactly one n-byte chunk (8 bytes of size header).
+            model.Malloc(0, options.SimPreambleBytes - 8);
+        }
+
+        options.Progress?.Invoke("sim", 0);
+        long jitMethods0 = JitInfo.GetCompiledMethodCount(currentThread: true);
+        TimeSpan jitTime0 = JitInfo.GetCompilationTime(currentThread: true);
         long start = Stopwatch.GetTimestamp();
 
         // The walk of PreparedFile.GlobalOrder(), written out: an iterator's MoveNext cannot be marked
@@ -168,6 +182,8 @@ public static class SimEngine
         }
 
         long elapsedNs = (long)Stopwatch.GetElapsedTime(start).TotalNanoseconds;
+        long jitMethods = JitInfo.GetCompiledMethodCount(currentThread: true) - jitMethods0;
+        double jitNs = (JitInfo.GetCompilationTime(currentThread: true) - jitTime0).TotalNanoseconds;
         long samplingNs = (long)(samplingTicks * (1e9 / Stopwatch.Frequency));
         long wallNs = Math.Max(0, elapsedNs - samplingNs);
         MemoryFootprint final = model.Footprint;
@@ -188,9 +204,11 @@ public static class SimEngine
             ["sampling_ns"] = samplingNs,
             ["samples"] = points.Count,
             ["elapsed_ns"] = elapsedNs,
+            ["timed_jit_methods"] = jitMethods,
+            ["timed_jit_ns"] = jitNs,
         };
         return ResultBuilder.Build("sim", trace, points, final.CommittedBytes, final.ResidentBytes, latency, calls, wallNs,
-            FootprintSource, RssSource, extra, timer?.Description ?? ResultBuilder.NoTimingClock);
+            FootprintSource, RssSource, extra, timer?.Description ?? ResultBuilder.NoTimingClock) with { WarmupNs = warmUp?.ElapsedNs };
     }
 
     /// <summary>
@@ -199,7 +217,7 @@ public static class SimEngine
     /// --no-timing: the clock is then not read at all.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool Execute<TClock>(Ptmalloc model, int thread, in PreparedOp op, ulong[] slots, LatencyHistogram? latency)
+    internal static bool Execute<TClock>(Ptmalloc model, int thread, in PreparedOp op, ulong[] slots, LatencyHistogram? latency)
         where TClock : struct, ITickSource
     {
         ulong p = 0;
