@@ -137,6 +137,8 @@ public static class SimEngine
                 points.Clear();
                 peakAddressSpace = peakAllocatorBytes = 0;
                 samplingTicks = 0;
+                jitMethods0 = JitInfo.GetCompiledMethodCount(currentThread: true);
+                jitTime0 = JitInfo.GetCompilationTime(currentThread: true);
                 start = Stopwatch.GetTimestamp();
             }
 

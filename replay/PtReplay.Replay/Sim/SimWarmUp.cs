@@ -27,8 +27,11 @@ namespace PtReplay.Replay.Sim;
 /// </summary>
 internal static class SimWarmUp
 {
-    /// <summary>Rounds of the script (more rounds were measured to change nothing: the cost is the first round's JIT).</summary>
-    public const int Rounds = 4;
+    /// <summary>
+    /// Rounds of the script: the first compiles (about 0.2-0.5 s of JIT on the project VM), the second runs the compiled
+    /// code end to end (about 10 ms); more rounds were measured to change nothing in the replay's latency.
+    /// </summary>
+    public const int Rounds = 2;
 
     /// <summary>Ops of the trace rehearsed on a scratch model.</summary>
     public const int RehearsalOps = 256;

@@ -17,13 +17,13 @@ internal readonly record struct WarmUpOp(int Thread, PreparedOp Op);
 ///  2 small bins, unsorted  200..1000-byte blocks between guards, freed and re-requested
 ///  3 large bins            1.5 K..60 K blocks between guards, freed, a larger request sorts them, a smaller one splits
 ///  4 consolidation         fastbins filled, then a large-bin request (malloc_consolidate); a 64 K+ free (trim check)
-///  5 top, trim             the break grows by several 100 K requests, they are freed at the top (systrim)
+///  5 top, trim             the break grows past 4 MiB in 100 K requests, they are freed from the top (systrim)
 ///  6 threads               threads 1..3 get arenas (new heaps), grow and shrink them, free across threads, exit;
 ///                          thread 4 then reuses a freed arena
 ///  7 realloc               grow in place, shrink, move, realloc(NULL), realloc(p, 0), reallocarray
-///  8 calloc                small, from top, large, mmapped, overflowing count (fails)
-///  9 aligned calls         memalign, posix_memalign (one invalid alignment), aligned_alloc, valloc, pvalloc
-/// 10 mmapped chunks        malloc above the mmap threshold, mremap by realloc, free (threshold moves), free(NULL)
+///  8 mmapped chunks        malloc above the mmap threshold, mremap by realloc, free (threshold moves), free(NULL)
+///  9 aligned calls         memalign, posix_memalign (one invalid alignment), aligned_alloc (one mmapped), valloc, pvalloc
+/// 10 calloc                small, from top, large, mmapped, overflowing count (fails)
 /// 11 failing malloc        a request no address space can hold
 /// </code>
 /// Invariants: every free names a block the script allocated and has not freed (a slot is freed once, then reused);
@@ -63,9 +63,10 @@ internal sealed class WarmUpScript
         // Before any mmapped chunk is freed: that raises the trim threshold, and the arena heaps would not shrink.
         s.Threads();
         s.Reallocs(0);
-        s.Callocs(0, pageSize);
-        s.AlignedCalls(0, pageSize);
+        // Each free of an mmapped chunk raises the mmap threshold to its size: the phases go up in mmapped sizes.
         s.Mmapped(0);
+        s.AlignedCalls(0, pageSize);
+        s.Callocs(0, pageSize);
         s.Add(0, PreparedKind.Malloc, 1UL << 62, 0, 0, OpMarks.ExpectFail);
         return s;
     }
@@ -141,7 +142,7 @@ internal sealed class WarmUpScript
 
     private void TopAndTrim(int thread)
     {
-        var blocks = Allocate(thread, 100 * Kib, 4); // below the mmap threshold: the break grows
+        var blocks = Allocate(thread, 100 * Kib, 48); // below the mmap threshold: the break grows
         for (int i = blocks.Count - 1; i >= 0; i--)
         {
             Free(thread, blocks[i]);                  // the last free at the top trims the break
@@ -194,7 +195,7 @@ internal sealed class WarmUpScript
             Aligned(thread, PreparedKind.PosixMemalign, 32, 40),
             Aligned(thread, PreparedKind.PosixMemalign, 256, 2000),
             Aligned(thread, PreparedKind.AlignedAlloc, 128, 256),
-            Aligned(thread, PreparedKind.AlignedAlloc, 4096, 300 * Kib),
+            Aligned(thread, PreparedKind.AlignedAlloc, 4096, 2 * Kib * Kib), // above the threshold the mmapped frees left
             Aligned(thread, PreparedKind.Valloc, 0, 100),
             Aligned(thread, PreparedKind.Pvalloc, 0, 5000),
         };
@@ -204,9 +205,10 @@ internal sealed class WarmUpScript
 
     private void Mmapped(int thread)
     {
-        uint a = Malloc(thread, 200 * Kib);
-        Realloc(thread, a, 400 * Kib);      // mremap
-        Realloc(thread, a, 150 * Kib);
+        // Above the threshold the threads' 300 K mmapped frees left.
+        uint a = Malloc(thread, 400 * Kib);
+        Realloc(thread, a, 800 * Kib);      // mremap
+        Realloc(thread, a, 500 * Kib);
         uint b = Malloc(thread, 1100 * Kib);
         Free(thread, a);                    // frees an mmapped chunk: the dynamic threshold moves up
         Free(thread, b);
