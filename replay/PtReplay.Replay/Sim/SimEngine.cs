@@ -96,6 +96,9 @@ public static class SimEngine
         long samplingTicks = 0;
         long calls = 0, done = 0;
         long progressStep = Math.Max(1, trace.OpCount / 100);
+        // Before the warm-up: the progress display's first drawing (and its JIT) stays away from the first timed call.
+        options.Progress?.Invoke("sim", 0);
+
         // The warm-up comes last before the model is built and the clock starts, so the model's code is hot (not only
         // compiled) when the first call is timed.
         SimWarmUpReport? warmUp = options.SimWarmUp ? SimWarmUp.Run(modelOptions, timer, file, slots) : null;
@@ -108,7 +111,6 @@ public static class SimEngine
             model.Malloc(0, options.SimPreambleBytes - 8);
         }
 
-        options.Progress?.Invoke("sim", 0);
         long jitMethods0 = JitInfo.GetCompiledMethodCount(currentThread: true);
         TimeSpan jitTime0 = JitInfo.GetCompilationTime(currentThread: true);
         long start = Stopwatch.GetTimestamp();
