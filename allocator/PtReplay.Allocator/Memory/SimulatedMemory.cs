@@ -35,6 +35,16 @@ public sealed class SimulatedMemory
         _denseBasePage = denseBase >> PageShift;
     }
 
+    /// <summary>
+    /// Allocates <paramref name="pages"/> page arrays ahead of need (host memory only): the next pages written take one
+    /// of them instead of allocating. Nothing simulated changes: a spare array is all zeros, as a page never written reads.
+    /// </summary>
+    public void ReserveSpare(int pages)
+    {
+        for (int i = 0; i < pages; i++)
+            _spare.Push(new ulong[1 << (PageShift - 3)]);
+    }
+
     /// <summary>Number of materialised pages.</summary>
     public int PageCount => _pages.Count + _denseCount;
 

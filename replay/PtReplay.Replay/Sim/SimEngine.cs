@@ -105,6 +105,11 @@ public static class SimEngine
 
         // Built after the warm-up, so its first calls find its state in cache as the warm-up's scratch models did.
         var model = new Ptmalloc(modelOptions);
+        if (warmUp is not null)
+        {
+            // Its first new pages then take arrays allocated here, not a fresh allocation inside a timed call.
+            model.ReserveHostPages(SimWarmUp.HostPages);
+        }
         if (options.SimPreambleBytes != 0)
         {
             // A request of n - 8 bytes is exactly one n-byte chunk (8 bytes of size header).
