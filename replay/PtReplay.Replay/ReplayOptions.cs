@@ -60,7 +60,7 @@ public sealed record ReplayOptions
     /// </summary>
     public SimPreambleMode SimPreamble { get; init; } = SimPreambleMode.Explicit;
     /// <summary>
-    /// Whether the sim engine warms its code up on a scratch model before the timed replay (<see cref="SimWarmUp"/>;
+    /// Whether the sim engine warms its code up on scratch models before the timed replay (<see cref="Sim.SimWarmUp"/>;
     /// the default). Off: the first calls of the replay pay the model's one-time costs (JIT compilation, type
     /// loading) inside their latency. The warm-up never changes the model's addresses or series.
     /// </summary>

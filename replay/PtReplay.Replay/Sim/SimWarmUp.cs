@@ -80,24 +80,35 @@ internal static class SimWarmUp
         var calls = new long[(int)PreparedKind.Fork + 1];
         var evidence = new WarmUpEvidence();
         var samples = new List<SeriesPoint>();
+        int aborted = 0;
         for (int round = 0; round < rounds; round++)
         {
             var model = new Ptmalloc(options);
             var slots = new ulong[script.SlotCount];
             samples.Clear();
-            foreach (WarmUpOp step in script.Ops)
+            try
             {
-                PreparedOp op = step.Op;
-                if (tsc ? SimEngine.Execute<TscTicks>(model, step.Thread, in op, slots, histogram)
-                        : SimEngine.Execute<StopwatchTicks>(model, step.Thread, in op, slots, histogram)
-                    || op.Kind == PreparedKind.ThreadExit)
+                foreach (WarmUpOp step in script.Ops)
                 {
-                    calls[(int)op.Kind]++;
-                }
+                    PreparedOp op = step.Op;
+                    if (tsc ? SimEngine.Execute<TscTicks>(model, step.Thread, in op, slots, histogram)
+                            : SimEngine.Execute<StopwatchTicks>(model, step.Thread, in op, slots, histogram)
+                        || op.Kind == PreparedKind.ThreadExit)
+                    {
+                        calls[(int)op.Kind]++;
+                    }
 
-                MemoryFootprint fp = model.Footprint;
-                samples.Add(new SeriesPoint(samples.Count, 0, fp.CommittedBytes, fp.ResidentBytes));
-                evidence.Observe(fp);
+                    MemoryFootprint fp = model.Footprint;
+                    samples.Add(new SeriesPoint(samples.Count, 0, fp.CommittedBytes, fp.ResidentBytes));
+                    evidence.Observe(fp);
+                }
+            }
+            catch (MallocAbortException)
+            {
+                // Not expected under any tunables (the script frees only what it allocated), but a warm-up must never
+                // stop a replay: the round ends here, the replay runs as it would have.
+                aborted++;
+                continue;
             }
 
             evidence.Finish(model);
@@ -106,7 +117,10 @@ internal static class SimWarmUp
             _ = model.MallInfo2();
         }
 
-        return new SimWarmUpReport((long)Stopwatch.GetElapsedTime(start).TotalNanoseconds, rounds, script.Ops.Count, calls, evidence);
+        return new SimWarmUpReport((long)Stopwatch.GetElapsedTime(start).TotalNanoseconds, rounds, script.Ops.Count, calls, evidence)
+        {
+            AbortedRounds = aborted,
+        };
     }
 
     /// <summary>

@@ -13,6 +13,9 @@ namespace PtReplay.Replay.Sim;
 /// <param name="Evidence">Model states the script reached.</param>
 internal sealed record SimWarmUpReport(long ElapsedNs, int Rounds, int OpsPerRound, IReadOnlyList<long> Calls, WarmUpEvidence Evidence)
 {
+    /// <summary>Rounds a model abort ended early (0 when the script ran as written).</summary>
+    public int AbortedRounds { get; init; }
+
     /// <summary>Ops of the trace rehearsed on a scratch model after the script.</summary>
     public int RehearsedOps { get; init; }
 

@@ -26,8 +26,8 @@ internal readonly record struct WarmUpOp(int Thread, PreparedOp Op);
 /// 10 calloc                small, from top, large, mmapped, overflowing count (fails)
 /// 11 failing malloc        a request no address space can hold
 /// </code>
-/// Invariants: every free names a block the script allocated and has not freed (a slot is freed once, then reused);
-/// the script never makes the model abort under any tunables; it is a pure function of the page size.
+/// Invariants: every free names a block the script allocated and has not freed (a slot is freed once, then reused), so
+/// the model has no reason to abort whatever the tunables; the script is a pure function of the page size.
 /// </summary>
 internal sealed class WarmUpScript
 {

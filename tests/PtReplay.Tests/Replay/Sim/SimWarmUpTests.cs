@@ -204,6 +204,7 @@ public sealed class SimWarmUpTests : IDisposable
         }
 
         // Every op of every round ran to the end (a model abort would have stopped the round).
+        Assert.Equal(0, report.AbortedRounds);
         Assert.Equal(report.Rounds * (long)report.OpsPerRound, ExecutedKinds.Where(k => k != PreparedKind.Fork).Sum(report.CallsOf));
         Assert.Equal(report.Rounds, report.CallsOf(PreparedKind.Fork));
     }
