@@ -55,8 +55,17 @@ public static class SimEngine
     /// Runs the model over the prepared trace, timing each call with <paramref name="timer"/>; null (or
     /// <see cref="ReplayOptions.NoTiming"/>): no clock is read per call.
     /// </summary>
+    public static EngineResult Run(PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, ModelTimer? timer) =>
+        Run(trace, header, options, tunables, timer, null);
+
+    /// <summary>
+    /// As <see cref="Run(PreparedTrace, TraceHeader, ReplayOptions, string?, ModelTimer?)"/>; when
+    /// <paramref name="addresses"/> is given, the address each call returned (0 for free and failed calls) is appended
+    /// to it in replay order, outside the timed part of the call (tests compare replays address by address).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static EngineResult Run(PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, ModelTimer? timer)
+    internal static EngineResult Run(PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, ModelTimer? timer,
+        List<ulong>? addresses)
     {
         if (options.NoTiming)
         {
@@ -157,6 +166,7 @@ public static class SimEngine
                 if (isCall)
                 {
                     calls++;
+                    addresses?.Add(op.Kind == PreparedKind.Free || op.Slot == 0 ? 0 : slots[op.Slot]);
                 }
             }
             catch (MallocAbortException ex)

@@ -15,8 +15,8 @@ using PtReplay.Traces;
 namespace PtReplay.Tests.Replay.Sim;
 
 /// <summary>
-/// The sim engine's warm-up: it changes none of the model's figures (series, memory figures, the glibc addresses the
-/// model reproduces), its time is reported on its own and its calls stay out of the latency, and its script reaches
+/// The sim engine's warm-up: it changes none of the model's figures (series, memory figures, every address the replay
+/// returned, the glibc addresses the model reproduces), its time is reported on its own and its calls stay out of the latency, and its script reaches
 /// every call kind and the allocator paths behind them under any tunables.
 /// </summary>
 [Trait("Category", "Fast")]
@@ -40,15 +40,20 @@ public sealed class SimWarmUpTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Samples))]
-    public void WarmUp_LeavesSeriesAndFiguresOfARecordedProgramUnchanged(string sample)
+    public void WarmUp_LeavesTheSeriesFiguresAndAddressesOfARecordedProgramUnchanged(string sample)
     {
         using var reader = TraceReader.Open(RepoFiles.SampleTraces.Single(p => Path.GetFileName(p) == sample));
         PreparedTrace trace = TracePreparer.Prepare(reader.ReadAll(), _dir.File(sample + ".prep"), new PreparationOptions { SampleEvery = 200 });
 
-        EngineResult cold = SimEngine.Run(trace, reader.Header, new ReplayOptions { SimWarmUp = false }, null);
-        EngineResult warm = SimEngine.Run(trace, reader.Header, new ReplayOptions(), null);
+        var coldAddresses = new List<ulong>();
+        var warmAddresses = new List<ulong>();
+        EngineResult cold = SimEngine.Run(trace, reader.Header, new ReplayOptions { SimWarmUp = false }, null, ModelTimer.Default, coldAddresses);
+        EngineResult warm = SimEngine.Run(trace, reader.Header, new ReplayOptions(), null, ModelTimer.Default, warmAddresses);
 
         AssertSameFigures(cold, warm);
+        Assert.Equal(trace.CallCount, coldAddresses.Count);
+        Assert.Contains(coldAddresses, a => a != 0);
+        Assert.Equal(coldAddresses, warmAddresses);
     }
 
     /// <summary>
@@ -56,7 +61,7 @@ public sealed class SimWarmUpTests : IDisposable
     /// thread exits and cross-thread frees: the rehearsal borrows the replay's slot table, which must come back empty.
     /// </summary>
     [Fact]
-    public void WarmUp_LeavesAMultiThreadReplayUnchanged_PastTheRehearsedOps()
+    public void WarmUp_LeavesAMultiThreadReplayAndItsAddressesUnchanged_PastTheRehearsedOps()
     {
         var b = new TraceBuilder();
         ulong next = 0x1000;
@@ -97,10 +102,14 @@ public sealed class SimWarmUpTests : IDisposable
         Assert.True(trace.OpCount > SimWarmUp.RehearsalOps * 2);
 
         var header = new TraceHeader();
-        EngineResult cold = SimEngine.Run(trace, header, new ReplayOptions { SimWarmUp = false }, null);
-        EngineResult warm = SimEngine.Run(trace, header, new ReplayOptions(), null);
+        var coldAddresses = new List<ulong>();
+        var warmAddresses = new List<ulong>();
+        EngineResult cold = SimEngine.Run(trace, header, new ReplayOptions { SimWarmUp = false }, null, ModelTimer.Default, coldAddresses);
+        EngineResult warm = SimEngine.Run(trace, header, new ReplayOptions(), null, ModelTimer.Default, warmAddresses);
 
         AssertSameFigures(cold, warm);
+        Assert.Contains(coldAddresses, a => a != 0);
+        Assert.Equal(coldAddresses, warmAddresses);
     }
 
     /// <summary>
