@@ -60,8 +60,9 @@ public static class SimEngine
 
     /// <summary>
     /// As <see cref="Run(PreparedTrace, TraceHeader, ReplayOptions, string?, ModelTimer?)"/>; when
-    /// <paramref name="addresses"/> is given, the address each call returned (0 for free and failed calls) is appended
-    /// to it in replay order, outside the timed part of the call (tests compare replays address by address).
+    /// <paramref name="addresses"/> is given, the block each call left in its slot (the address it returned; 0 after a
+    /// free) is appended to it in replay order, outside the timed part of the call (tests compare replays address by
+    /// address).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static EngineResult Run(PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, ModelTimer? timer,
@@ -119,6 +120,7 @@ public static class SimEngine
             // Its first new pages then take arrays allocated here, not a fresh allocation inside a timed call.
             model.ReserveHostPages(SimWarmUp.HostPages);
         }
+
         if (options.SimPreambleBytes != 0)
         {
             // A request of n - 8 bytes is exactly one n-byte chunk (8 bytes of size header).
