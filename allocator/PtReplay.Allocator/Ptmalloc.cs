@@ -51,6 +51,13 @@ public sealed class Ptmalloc
         s.Current = main;
     }
 
+    /// <summary>
+    /// Allocates the host arrays behind <paramref name="pages"/> simulated pages ahead of need, so the first calls that
+    /// write new pages do not allocate (a timed replay does this before its clock starts). Changes no simulated state:
+    /// addresses, footprint and residency are the same with or without it.
+    /// </summary>
+    public void ReserveHostPages(int pages) => _s.Space.Memory.ReserveSpare(pages);
+
     /// <summary>Options this model was built with.</summary>
     public ModelOptions Options => _s.Options;
 
@@ -77,7 +84,7 @@ public sealed class Ptmalloc
         EnterSlow(thread);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void EnterSlow(int thread)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(thread);

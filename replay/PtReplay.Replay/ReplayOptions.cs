@@ -68,6 +68,12 @@ public sealed record ReplayOptions
     /// before sim) and reports the choice in <see cref="ReplayReport.SimPreamble"/> and summary.json.
     /// </summary>
     public SimPreambleMode SimPreamble { get; init; } = SimPreambleMode.Explicit;
+    /// <summary>
+    /// Whether the sim engine warms its code up on scratch models before the timed replay (<see cref="Sim.SimWarmUp"/>;
+    /// the default). Off: the first calls of the replay pay the model's one-time costs (JIT compilation, type
+    /// loading) inside their latency. The warm-up never changes the model's addresses or series.
+    /// </summary>
+    public bool SimWarmUp { get; init; } = true;
     /// <summary>Progress callback of the engines: (engine, fraction done 0..1); called with 1 when an engine ends.</summary>
     public Action<string, double>? Progress { get; init; }
     /// <summary>Progress callback of the preparation: events read so far (every million, and the total when it ends).</summary>

@@ -64,6 +64,12 @@ public sealed record TimingFigures
     /// <summary>Time spent taking samples, in ns (not in <see cref="WallNs"/> nor in the latency).</summary>
     public long SamplingNs { get; init; }
 
+    /// <summary>
+    /// Time spent warming the engine's code up before the timed replay, in ns (the model's warm-up on a scratch
+    /// instance); not in <see cref="WallNs"/> nor in the latency. Null (left out) for engines without a warm-up.
+    /// </summary>
+    public long? WarmupNs { get; init; }
+
     /// <summary>"max", "recorded" or a factor: the pace the calls were replayed at.</summary>
     public string Pace { get; init; } = "max";
 

@@ -18,7 +18,7 @@ internal sealed class TcacheOps
             Init();
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void Init()
     {
         var t = _s.Current;

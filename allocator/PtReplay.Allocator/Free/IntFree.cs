@@ -79,7 +79,7 @@ internal sealed class IntFree
         FreeNormal(av, p, size);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void CheckTcacheDoubleFree(Tcache tc, ulong tcIdx, ulong e)
     {
         ulong cnt = 0;

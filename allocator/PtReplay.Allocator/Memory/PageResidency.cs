@@ -53,7 +53,7 @@ public sealed class PageResidency
         _resident.Add(pageNumber);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void Grow(ulong word) => Array.Resize(ref _bits, (int)Math.Max(word + 1, (ulong)_bits.Length * 2));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

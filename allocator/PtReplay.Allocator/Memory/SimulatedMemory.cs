@@ -35,6 +35,16 @@ public sealed class SimulatedMemory
         _denseBasePage = denseBase >> PageShift;
     }
 
+    /// <summary>
+    /// Allocates <paramref name="pages"/> page arrays ahead of need (host memory only): the next pages written take one
+    /// of them instead of allocating. Nothing simulated changes: a spare array is all zeros, as a page never written reads.
+    /// </summary>
+    public void ReserveSpare(int pages)
+    {
+        for (int i = 0; i < pages; i++)
+            _spare.Push(new ulong[1 << (PageShift - 3)]);
+    }
+
     /// <summary>Number of materialised pages.</summary>
     public int PageCount => _pages.Count + _denseCount;
 
@@ -123,7 +133,7 @@ public sealed class SimulatedMemory
         WriteSlow(address, value);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private ulong ReadSlow(ulong address)
     {
         ulong page = address >> PageShift;
@@ -133,7 +143,7 @@ public sealed class SimulatedMemory
         return words[(address & PageMask) >> 3];
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void WriteSlow(ulong address, ulong value)
     {
         ulong page = address >> PageShift;

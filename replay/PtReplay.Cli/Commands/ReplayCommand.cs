@@ -88,6 +88,13 @@ public static class ReplayCommand
                 "`verify` does, and prints `sim parity: M/N allocations identical` (and the first divergence). A preamble shifts " +
                 "main-heap addresses: with this option --sim-preamble defaults to none.",
         };
+        var noWarmUp = new Option<bool>("--no-sim-warm-up")
+        {
+            Description = "Time the model from a cold start: skip the warm-up the sim engine runs on a scratch model before the timed " +
+                "replay, so the first calls' latency includes JIT compilation and type loading. By default the warm-up brings the " +
+                "model's code to steady state first (its time is summary.json timing.warmup_ns, outside wall_ns and the latency); " +
+                "it never changes the model's addresses, footprint or RSS.",
+        };
         var keep = new Option<bool>("--keep-work") { Description = "Keep DIR/work (the prepared trace and the native results files, with every returned address)." };
 
         var command = new Command("replay",
@@ -106,7 +113,7 @@ public static class ReplayCommand
             ExitCodes.Help)
         {
             trace, engines, outDir, threads, touch, tunables, strict, sampleEvery, nullAllocator, noTiming, keep,
-            simPreamble, pace, checkAddresses,
+            simPreamble, pace, checkAddresses, noWarmUp,
         };
 
         command.SetAction(CliErrors.Guard("replay", parse =>
@@ -161,6 +168,7 @@ public static class ReplayCommand
                 SimPreamble = preambleMode,
                 SimPreambleBytes = preambleBytes,
                 CheckAddresses = check,
+                SimWarmUp = !parse.GetValue(noWarmUp),
                 Progress = (engine, fraction) => progress.Fraction(engine, fraction),
                 PrepareProgress = n =>
                 {

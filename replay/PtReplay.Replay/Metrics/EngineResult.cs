@@ -27,6 +27,11 @@ public sealed record EngineResult
     public long WallNs { get; init; }
     /// <summary>Time spent taking samples, in ns (excluded from <see cref="WallNs"/> and from the latency).</summary>
     public long SamplingNs { get; init; }
+    /// <summary>
+    /// Time the engine spent warming up before the timed replay, in ns (the sim engine's <c>SimWarmUp</c>), or null
+    /// when it did not; never part of <see cref="WallNs"/> nor of the latency.
+    /// </summary>
+    public long? WarmupNs { get; init; }
     /// <summary>The pace the calls were replayed at: "max", "recorded" or a factor.</summary>
     public string Pace { get; init; } = "max";
     /// <summary>Where the footprint figure comes from.</summary>

@@ -66,6 +66,7 @@ public static class SummaryWriter
             Calls = r.Calls,
             WallNs = r.WallNs,
             SamplingNs = r.SamplingNs,
+            WarmupNs = r.WarmupNs,
             Pace = r.Pace,
             LatencyClock = r.LatencyClock,
             LatencyNs = Latency(r.Latency),

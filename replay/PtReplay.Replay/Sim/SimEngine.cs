@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 using System.Runtime.CompilerServices;
 using PtReplay.Allocator;
 using PtReplay.Allocator.Tunables;
@@ -22,6 +23,11 @@ namespace PtReplay.Replay.Sim;
 /// With <see cref="ReplayOptions.CheckAddresses"/> every address the model returns is compared with the recorded one
 /// (<see cref="AddressCheck"/>; the prepared file must hold the recorded addresses) and the result carries
 /// <see cref="EngineResult.Parity"/>, also when the model aborted.
+/// <para>Latency is the model's steady state: before the clock starts, <see cref="SimWarmUp"/> runs the model's code
+/// on scratch instances (unless <see cref="ReplayOptions.SimWarmUp"/> is off), so JIT compilation and other one-time
+/// costs of the runtime stay out of the latency and of the wall time; the warm-up's own time is
+/// <see cref="EngineResult.WarmupNs"/>. The extra figures timed_jit_methods and timed_jit_ns say what was still
+/// compiled on the replay thread while the clock ran.</para>
 /// </summary>
 public static class SimEngine
 {
@@ -56,8 +62,18 @@ public static class SimEngine
     /// Runs the model over the prepared trace, timing each call with <paramref name="timer"/>; null (or
     /// <see cref="ReplayOptions.NoTiming"/>): no clock is read per call.
     /// </summary>
+    public static EngineResult Run(PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, ModelTimer? timer) =>
+        Run(trace, header, options, tunables, timer, null);
+
+    /// <summary>
+    /// As <see cref="Run(PreparedTrace, TraceHeader, ReplayOptions, string?, ModelTimer?)"/>; when
+    /// <paramref name="addresses"/> is given, the block each call left in its slot (the address it returned; 0 after a
+    /// free) is appended to it in replay order, outside the timed part of the call (tests compare replays address by
+    /// address).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static EngineResult Run(PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, ModelTimer? timer)
+    internal static EngineResult Run(PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, ModelTimer? timer,
+        List<ulong>? addresses)
     {
         if (options.NoTiming)
         {
@@ -74,30 +90,17 @@ public static class SimEngine
             return EngineResult.Failed("sim", $"bad tunables: {ex.Message}");
         }
 
-        var model = new Ptmalloc(ModelSetup.Options(header, resolved, options.Touch));
-
-        if (options.SimPreambleBytes != 0)
+        ModelOptions modelOptions = ModelSetup.Options(header, resolved, options.Touch);
+        if (options.SimPreambleBytes != 0 && (options.SimPreambleBytes < 32 || options.SimPreambleBytes % 16 != 0))
         {
-            if (options.SimPreambleBytes < 32 || options.SimPreambleBytes % 16 != 0)
-            {
-                return EngineResult.Failed("sim", string.Create(CultureInfo.InvariantCulture,
-                    $"preamble of {options.SimPreambleBytes} bytes is not a chunk size (a multiple of 16, at least 32)"));
-            }
-
-            // A request of n - 8 bytes is exactly one n-byte chunk (8 bytes of size header).
-            model.Malloc(0, options.SimPreambleBytes - 8);
+            return EngineResult.Failed("sim", string.Create(CultureInfo.InvariantCulture,
+                $"preamble of {options.SimPreambleBytes} bytes is not a chunk size (a multiple of 16, at least 32)"));
         }
 
         using var file = new PreparedFile(trace.Path);
-        AddressCheck? check = null;
-        if (options.CheckAddresses)
+        if (options.CheckAddresses && !file.HasRecordedAddresses)
         {
-            if (!file.HasRecordedAddresses)
-            {
-                return EngineResult.Failed("sim", "the address check needs the recorded addresses in the prepared trace (PreparationOptions.RecordedAddresses)");
-            }
-
-            check = new AddressCheck(model, header.Brk0);
+            return EngineResult.Failed("sim", "the address check needs the recorded addresses in the prepared trace (PreparationOptions.RecordedAddresses)");
         }
 
         var slots = new ulong[file.Header.SlotCount];
@@ -114,6 +117,30 @@ public static class SimEngine
         long samplingTicks = 0;
         long calls = 0, done = 0;
         long progressStep = Math.Max(1, trace.OpCount / 100);
+        // Before the warm-up: the progress display's first drawing (and its JIT) stays away from the first timed call.
+        options.Progress?.Invoke("sim", 0);
+
+        // The warm-up comes last before the model is built and the clock starts, so the model's code is hot (not only
+        // compiled) when the first call is timed.
+        SimWarmUpReport? warmUp = options.SimWarmUp ? SimWarmUp.Run(modelOptions, timer, file, slots) : null;
+
+        // Built after the warm-up, so its first calls find its state in cache as the warm-up's scratch models did.
+        var model = new Ptmalloc(modelOptions);
+        if (warmUp is not null)
+        {
+            // Its first new pages then take arrays allocated here, not a fresh allocation inside a timed call.
+            model.ReserveHostPages(SimWarmUp.HostPages);
+        }
+
+        AddressCheck? check = options.CheckAddresses ? new AddressCheck(model, header.Brk0) : null;
+        if (options.SimPreambleBytes != 0)
+        {
+            // A request of n - 8 bytes is exactly one n-byte chunk (8 bytes of size header).
+            model.Malloc(0, options.SimPreambleBytes - 8);
+        }
+
+        long jitMethods0 = JitInfo.GetCompiledMethodCount(currentThread: true);
+        TimeSpan jitTime0 = JitInfo.GetCompilationTime(currentThread: true);
         long start = Stopwatch.GetTimestamp();
 
         // The walk of PreparedFile.GlobalOrder(), written out: an iterator's MoveNext cannot be marked
@@ -146,6 +173,8 @@ public static class SimEngine
                 calls = 0;
                 points.Clear();
                 samplingTicks = 0;
+                jitMethods0 = JitInfo.GetCompiledMethodCount(currentThread: true);
+                jitTime0 = JitInfo.GetCompilationTime(currentThread: true);
                 start = Stopwatch.GetTimestamp();
             }
 
@@ -161,6 +190,7 @@ public static class SimEngine
                     {
                         check.Compare(file.EventIndex(index), in op, thread, file.RecordedAddress(index), result);
                     }
+                    addresses?.Add(op.Kind == PreparedKind.Free || op.Slot == 0 ? 0 : slots[op.Slot]);
                 }
             }
             catch (MallocAbortException ex)
@@ -201,6 +231,8 @@ public static class SimEngine
         }
 
         long elapsedNs = (long)Stopwatch.GetElapsedTime(start).TotalNanoseconds;
+        long jitMethods = JitInfo.GetCompiledMethodCount(currentThread: true) - jitMethods0;
+        double jitNs = (JitInfo.GetCompilationTime(currentThread: true) - jitTime0).TotalNanoseconds;
         long samplingNs = (long)(samplingTicks * (1e9 / Stopwatch.Frequency));
         long wallNs = Math.Max(0, elapsedNs - samplingNs);
         MemoryFootprint final = model.Footprint;
@@ -216,6 +248,8 @@ public static class SimEngine
             ["mmapped_bytes"] = final.MmappedBytes,
             ["samples"] = points.Count,
             ["elapsed_ns"] = elapsedNs,
+            ["timed_jit_methods"] = jitMethods,
+            ["timed_jit_ns"] = jitNs,
         };
         AddressParity? parity = check is null ? null : FinishCheck(check, trace);
         if (parity is not null)
@@ -241,7 +275,7 @@ public static class SimEngine
             AllocatorBytesSource = AllocatorStatsSource,
             LatencyClock = timer?.Description ?? ResultBuilder.NoTimingClock,
         };
-        return ResultBuilder.Build("sim", trace, points, last, latency, measured, extra) with { Parity = parity };
+        return ResultBuilder.Build("sim", trace, points, last, latency, measured, extra) with { Parity = parity, WarmupNs = warmUp?.ElapsedNs };
     }
 
     /// <summary>The address check's outcome; frees and reallocs the preparation skipped (unknown pointers, double frees) are counted there.</summary>
@@ -258,7 +292,7 @@ public static class SimEngine
     /// returned (0 for a free or a failure). <paramref name="latency"/> is null under --no-timing: the clock is then not read at all.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool Execute<TClock>(Ptmalloc model, int thread, in PreparedOp op, ulong[] slots, LatencyHistogram? latency, out ulong p)
+    internal static bool Execute<TClock>(Ptmalloc model, int thread, in PreparedOp op, ulong[] slots, LatencyHistogram? latency, out ulong p)
         where TClock : struct, ITickSource
     {
         p = 0;

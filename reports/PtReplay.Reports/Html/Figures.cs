@@ -17,5 +17,5 @@ public static class Figures
     /// <summary>A latency or ratio: up to 4 decimals.</summary>
     public static string Plain(double value) => value.ToString("0.####", CultureInfo.InvariantCulture);
 
-    private static bool IsCount(string name) => name is "events" or "calls" or "ops" or "threads" or "slots" or "issues_total" or "wall_ns" or "sampling_ns" or "samples";
+    private static bool IsCount(string name) => name is "events" or "calls" or "ops" or "threads" or "slots" or "issues_total" or "wall_ns" or "sampling_ns" or "warmup_ns" or "samples";
 }

@@ -34,6 +34,7 @@ public static class HtmlReport
         ("peak_fragmentation", "peak frag."),
         ("final_fragmentation", "final frag."),
         ("sampling_ns", "sampling ns"),
+        ("warmup_ns", "warm-up ns"),
     ];
 
     /// <summary>Builds the page for <paramref name="outputs"/>; <paramref name="progress"/> hears one line per workload.</summary>
@@ -259,7 +260,9 @@ public static class HtmlReport
         return memory on a timer then do so as in the program). Sampling time is excluded from wall time and latency.</dd>
         <dt>Latency</dt><dd>Time of each call in nanoseconds (p50 = median, p99.9 = one call in a thousand is slower). Native
         engines are timed with the cycle counter around each call; the model's figures are the C# model's own cost and are not
-        comparable with the real allocators. Latency varies from run to run; memory figures of a serial replay do not.</dd>
+        comparable with the real allocators. The model is timed at steady state: it first warms up on scratch copies of itself
+        (the <i>warm-up ns</i> column, left out of its wall time and latency), so a short trace measures what a long one does.
+        Latency varies from run to run; memory figures of a serial replay do not.</dd>
         </dl></section>
 
         """;

@@ -46,6 +46,11 @@ public sealed partial class ReportCommandTests(Recordings recordings)
                 Assert.True(row.Contains($"<td>{expected}</td>", StringComparison.Ordinal), $"{engine.Engine} {f} = {expected} not in its row: {row}");
             }
 
+            // The model's warm-up time has its own column (outside its wall time); the native engines have none.
+            string warmUp = engine.Figure("warmup_ns") is { } w ? Figures.Format("warmup_ns", w) : "&ndash;";
+            Assert.Equal(engine.Engine == "sim", engine.Timing!.WarmupNs is not null);
+            Assert.True(row.EndsWith($"<td>{warmUp}</td>", StringComparison.Ordinal), $"{engine.Engine} warm-up {warmUp} not last in its row: {row}");
+
             // The overview row of the workload: peak RSS / peak footprint in MiB.
             string overview = $"{Mib(engine.Memory!.PeakRssBytes)} / {Mib(engine.Memory.PeakFootprintBytes)}";
             Assert.Contains(overview, page, StringComparison.Ordinal);
