@@ -98,8 +98,26 @@ public sealed class Ptmalloc
         _s.Current = t;
     }
 
+    /// <summary>
+    /// When true, the calls leave the touch of the block they return (the replay's touch model, <see cref="ModelOptions.Touch"/>)
+    /// to the caller, who applies it with <see cref="TouchReturned"/> after timing the call, as the native replayer touches
+    /// a block after its second clock read. The touches glibc itself makes (calloc's clearing, realloc's copy) stay in the call.
+    /// </summary>
+    public bool DeferTouch { get; set; }
+
+    /// <summary>Applies the touch model to a block a call returned (see <see cref="DeferTouch"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void TouchReturned(ulong mem) => TouchNow(mem);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Touch(ulong mem)
+    {
+        if (!DeferTouch)
+            TouchNow(mem);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void TouchNow(ulong mem)
     {
         if (_touch == TouchModel.None || mem == 0)
             return;

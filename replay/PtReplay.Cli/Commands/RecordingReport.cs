@@ -105,7 +105,7 @@ internal static class RecordingReport
         string end = node.Truncated ? ", cut short (killed?)" : exit is { } code ? string.Create(CultureInfo.InvariantCulture, $", exit {code}") : "";
         text.Append('\n').Append("  ").Append(lead).Append(Path.GetFileName(node.Path))
             .Append(CultureInfo.InvariantCulture, $"  {how}pid {h.Pid}, {s.Events:N0} events{end}: ")
-            .Append(h.Argv.Count > 0 ? h.CommandLine : h.ExecutablePath);
+            .Append(OneLine.Of(h.Argv.Count > 0 ? h.CommandLine : h.ExecutablePath));
         for (int i = 0; i < node.Children.Count; i++)
         {
             bool last = i == node.Children.Count - 1;

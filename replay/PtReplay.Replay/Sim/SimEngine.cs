@@ -125,7 +125,7 @@ public static class SimEngine
         SimWarmUpReport? warmUp = options.SimWarmUp ? SimWarmUp.Run(modelOptions, timer, file, slots) : null;
 
         // Built after the warm-up, so its first calls find its state in cache as the warm-up's scratch models did.
-        var model = new Ptmalloc(modelOptions);
+        var model = new Ptmalloc(modelOptions) { DeferTouch = true };
         if (warmUp is not null)
         {
             // Its first new pages then take arrays allocated here, not a fresh allocation inside a timed call.
@@ -136,7 +136,7 @@ public static class SimEngine
         if (options.SimPreambleBytes != 0)
         {
             // A request of n - 8 bytes is exactly one n-byte chunk (8 bytes of size header).
-            model.Malloc(0, options.SimPreambleBytes - 8);
+            model.TouchReturned(model.Malloc(0, options.SimPreambleBytes - 8));
         }
 
         long jitMethods0 = JitInfo.GetCompiledMethodCount(currentThread: true);
@@ -330,6 +330,13 @@ public static class SimEngine
             // rdtsc is not serializing and the thread may move to another CPU: a difference below 0 counts as 0.
             latency.Record((int)op.Kind, op.RequestedBytes, (ulong)Math.Max(t1 - t0, 0));
         }
+
+        // The replay's touch of the returned block, outside the timed call (as the native replayer does it).
+        if (p != 0 && op.Kind != PreparedKind.Free)
+        {
+            model.TouchReturned(p);
+        }
+
         if (op.Kind == PreparedKind.Free)
         {
             slots[op.Slot] = 0;

@@ -83,7 +83,7 @@ internal static class SimWarmUp
         int aborted = 0;
         for (int round = 0; round < rounds; round++)
         {
-            var model = new Ptmalloc(options);
+            var model = new Ptmalloc(options) { DeferTouch = true };
             var slots = new ulong[script.SlotCount];
             samples.Clear();
             try
@@ -130,7 +130,7 @@ internal static class SimWarmUp
     /// </summary>
     internal static int Rehearse(PreparedFile file, ModelOptions options, ModelTimer? timer, ulong[] slots, int maxOps)
     {
-        var model = new Ptmalloc(options);
+        var model = new Ptmalloc(options) { DeferTouch = true };
         bool tsc = timer?.Kind == TimerKind.Tsc;
         LatencyHistogram? histogram = timer is null ? null : new LatencyHistogram(timer.TicksPerNs);
         var cursor = new long[file.Header.ThreadCount];
