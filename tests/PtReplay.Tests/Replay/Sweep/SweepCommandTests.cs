@@ -7,7 +7,7 @@ namespace PtReplay.Tests.Replay.Sweep;
 /// <summary>
 /// `ptreplay sweep` end to end on a real recording: the parallel grid gives the same figures as a serial one point by
 /// point and as a plain `replay --engine sim` of the same point; the best points it reports are the smallest figures;
-/// bad tunables exit 2.
+/// bad tunables exit 2; shards merged give the output of one run.
 /// </summary>
 [Collection(RecordingsGroup.Name)]
 public sealed class SweepCommandTests(Recordings recordings)
@@ -119,6 +119,41 @@ public sealed class SweepCommandTests(Recordings recordings)
     {
         string dir = recordings.NewFolder("sweep-repeat");
         Assert.Equal(2, Program.Main(["sweep", recordings.Python, "-t", "glibc.malloc.top_pad=0", "-t", "glibc.malloc.top_pad=1M", "-o", dir]));
+    }
+
+    [Fact]
+    public void Shards_MergedEqualOneRun()
+    {
+        string whole = recordings.NewFolder("sweep-whole");
+        Assert.Equal(0, Sweep(recordings.Python, whole).Code);
+        var shards = new List<string>();
+        for (int k = 1; k <= 3; k++)
+        {
+            string shard = recordings.NewFolder($"sweep-shard{k}");
+            Assert.Equal(0, Sweep(recordings.Python, shard, "--shard", $"{k}/3").Code);
+            SweepResults part = SweepFile.Read(Path.Combine(shard, SweepResults.FileName));
+            Assert.Equal(new SweepShard(k, 3), part.Shard);
+            Assert.All(part.Points, p => Assert.Equal(k - 1, p.Point % 3));
+            shards.Add(shard);
+        }
+
+        // Missing a shard: the merge names it and exits 3.
+        Assert.Equal(3, Program.Main(["sweep", "--merge", shards[0], shards[2], "-o", recordings.NewFolder("sweep-partial")]));
+
+        string mergedDir = recordings.NewFolder("sweep-merged");
+        Assert.Equal(0, Program.Main(["sweep", "--merge", shards[2], shards[0], shards[1], "-o", mergedDir]));
+        SweepResults one = SweepFile.Read(Path.Combine(whole, SweepResults.FileName));
+        SweepResults merged = SweepFile.Read(Path.Combine(mergedDir, SweepResults.FileName));
+        Assert.Null(merged.Shard);
+        Assert.Equal(one.PointCount, merged.PointCount);
+        Assert.Equal(one.Axes.Select(a => (a.Name, string.Join(',', a.Values))), merged.Axes.Select(a => (a.Name, string.Join(',', a.Values))));
+        Assert.Equal(one.Traces, merged.Traces);
+        Assert.Equal(one.Points, merged.Points);
+        Assert.Equal(one.Best, merged.Best);
+        foreach (SweepPoint p in merged.Points)
+        {
+            Assert.Equal(p.Memory, SummaryFile.Read(Path.Combine(mergedDir, p.Summary!)).Engines.Single().Memory);
+        }
     }
 
     private static (int Code, string Stdout) Sweep(string trace, string outDir, params string[] args)
