@@ -26,15 +26,17 @@ public static class SweepCommand
         };
         var tunable = new Option<string[]>("--tunable", "-t")
         {
+            HelpName = "NAME=V1,V2,...",
             Description = "One axis of the grid: a glibc malloc tunable and its values, e.g. glibc.malloc.mmap_threshold=64K,128K,1M " +
                 "(numbers as in GLIBC_TUNABLES: decimal, 0x hex, leading-0 octal; K, M, G multiply by 1024, 1024², 1024³). " +
                 "Repeat for more axes; the grid is every combination.",
             Arity = ArgumentArity.OneOrMore,
         };
-        var outDir = new Option<string?>("--output", "-o", "--out") { Description = "Write DIR/sweep.json and DIR/TT-NAME/PPP/summary.json per trace and point (created)." };
+        var outDir = new Option<string?>("--output", "-o", "--out") { HelpName = "DIR", Description = "Write DIR/sweep.json and DIR/TT-NAME/PPP/summary.json per trace and point (created)." };
         var json = new Option<bool>("--json") { Description = "Print sweep.json's content on stdout instead of the table." };
         var parallel = new Option<int>("--parallel", "-j")
         {
+            HelpName = "N",
             Description = "Model runs at once (default: the number of processors).",
             DefaultValueFactory = _ => Environment.ProcessorCount,
         };
@@ -46,6 +48,7 @@ public static class SweepCommand
         touch.AcceptOnlyFromAmong("none", "page", "full");
         var sampleEvery = new Option<long>("--sample-every")
         {
+            HelpName = "N",
             Description = "Sample footprint and RSS every N calls (and at each new live peak), as in `replay`.",
             DefaultValueFactory = _ => 10_000,
         };

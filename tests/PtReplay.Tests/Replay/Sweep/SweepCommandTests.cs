@@ -21,13 +21,15 @@ public sealed class SweepCommandTests(Recordings recordings)
     {
         string serialDir = recordings.NewFolder("sweep-serial");
         string parallelDir = recordings.NewFolder("sweep-parallel");
-        Assert.Equal(0, Sweep(recordings.Python, serialDir, "--parallel", "1").Code);
-        Assert.Equal(0, Sweep(recordings.Python, parallelDir, "--parallel", "4").Code);
+        // Two traces: the runs of both go through one parallel loop.
+        Assert.Equal(0, Sweep(recordings.Python, serialDir, recordings.Sqlite, "--parallel", "1").Code);
+        Assert.Equal(0, Sweep(recordings.Python, parallelDir, recordings.Sqlite, "--parallel", "4").Code);
 
         SweepResults serial = SweepFile.Read(Path.Combine(serialDir, SweepResults.FileName));
         SweepResults parallel = SweepFile.Read(Path.Combine(parallelDir, SweepResults.FileName));
         Assert.Equal(6, serial.PointCount);
-        Assert.Equal(6, serial.Points.Count);
+        Assert.Equal([recordings.Python, recordings.Sqlite], serial.Traces.Select(t => t.Path));
+        Assert.Equal(12, serial.Points.Count);
         Assert.Equal(serial.Points.Count, parallel.Points.Count);
         foreach ((SweepPoint s, SweepPoint p) in serial.Points.Zip(parallel.Points))
         {
@@ -41,15 +43,16 @@ public sealed class SweepCommandTests(Recordings recordings)
         }
 
         // The tunables reach the model: the points do not all have the same footprint.
-        Assert.True(serial.Points.Select(p => p.Memory!.PeakFootprintBytes).Distinct().Count() > 1, "every point has the same peak footprint");
+        Assert.True(serial.Points.Where(p => p.Trace == 0).Select(p => p.Memory!.PeakFootprintBytes).Distinct().Count() > 1,
+            "every point has the same peak footprint");
 
         // Every point is a distinct combination of the axes' values, with K and M read as 1024 and 1024².
         var expected = from m in new[] { 64 * 1024, 1024 * 1024 }
                        from t in new[] { 0, 64 * 1024, 1024 * 1024 }
                        select string.Create(CultureInfo.InvariantCulture, $"glibc.malloc.mmap_threshold={m}:glibc.malloc.top_pad={t}");
-        Assert.Equal(expected.Order(StringComparer.Ordinal), serial.Points.Select(p => p.Tunables).Order(StringComparer.Ordinal));
+        Assert.Equal(expected.Order(StringComparer.Ordinal), serial.Points.Where(p => p.Trace == 1).Select(p => p.Tunables).Order(StringComparer.Ordinal));
 
-        SweepPoint point = serial.Points[4];
+        SweepPoint point = serial.Points.Single(p => p.Trace == 0 && p.Point == 4);
         string replayDir = recordings.NewFolder("sweep-replay");
         Assert.Equal(0, Program.Main(["replay", recordings.Python, "--out", replayDir, "--engine", "sim", "--sim-preamble", "none",
             "--tunables", point.Tunables]));
@@ -163,7 +166,7 @@ public sealed class SweepCommandTests(Recordings recordings)
         Console.SetOut(stdout);
         try
         {
-            int code = Program.Main(["sweep", trace, .. Grid, "-o", outDir, .. args]);
+            int code = Program.Main(["sweep", trace, .. args, .. Grid, "-o", outDir]);
             return (code, stdout.ToString());
         }
         finally
