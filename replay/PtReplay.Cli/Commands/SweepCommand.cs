@@ -142,8 +142,8 @@ public static class SweepCommand
                     Options = new ReplayOptions
                     {
                         Touch = parse.GetValue(touch) switch { "none" => TouchMode.None, "full" => TouchMode.Full, _ => TouchMode.Page },
-                        PrepareProgress = n => progress.Count("prepare", n),
                     },
+                    PrepareProgress = (trace, n) => progress.Count("prepare " + Path.GetFileName(trace), n),
                     Preparation = new PreparationOptions { Strict = parse.GetValue(strict), SampleEvery = every },
                     // The step shows the share of runs done and the time left (no events per second: runs differ in length).
                     PointDone = (done, all) => progress.Fraction("sweep", (double)done / all),

@@ -34,6 +34,9 @@ public sealed record SweepRequest
     /// <summary>Folder for sweep.json's per-point summaries (created); null: nothing is written.</summary>
     public string? OutputDirectory { get; init; }
 
+    /// <summary>Progress of each trace's preparation: (trace path, events read so far); the last call per trace has its total.</summary>
+    public Action<string, long>? PrepareProgress { get; init; }
+
     /// <summary>Called after each model run with (runs done, runs in all); from any thread.</summary>
     public Action<int, int>? PointDone { get; init; }
 }
@@ -60,8 +63,11 @@ public static class SweepRunner
             var inputs = new List<PreparedInput>();
             for (int t = 0; t < request.Traces.Count; t++)
             {
-                inputs.Add(ReplayRunner.PrepareFile(request.Traces[t], Path.Combine(work, t.ToString(CultureInfo.InvariantCulture)),
-                    request.Options, request.Preparation));
+                string trace = request.Traces[t];
+                ReplayOptions options = request.PrepareProgress is { } report
+                    ? request.Options with { PrepareProgress = n => report(trace, n) }
+                    : request.Options;
+                inputs.Add(ReplayRunner.PrepareFile(trace, Path.Combine(work, t.ToString(CultureInfo.InvariantCulture)), options, request.Preparation));
             }
 
             int[] points = [.. Enumerable.Range(0, request.Grid.Count).Where(p => request.Shard is not { } s || p % s.N == s.K - 1)];
