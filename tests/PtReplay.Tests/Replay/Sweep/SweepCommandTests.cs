@@ -84,6 +84,25 @@ public sealed class SweepCommandTests(Recordings recordings)
             Assert.Equal(first, best.Point);
             Assert.Contains($"best {name}: point {best.Point} ({chosen.Tunables})", stdout, StringComparison.Ordinal);
         }
+
+        // --json without an output folder prints the same results (no summaries written).
+        var json = new StringWriter();
+        TextWriter saved = Console.Out;
+        Console.SetOut(json);
+        try
+        {
+            Assert.Equal(0, Program.Main(["sweep", recordings.Python, .. Grid, "--json"]));
+        }
+        finally
+        {
+            Console.SetOut(saved);
+        }
+
+        string jsonFile = Path.Combine(recordings.NewFolder("sweep-json"), "stdout.json");
+        File.WriteAllText(jsonFile, json.ToString());
+        SweepResults printed = SweepFile.Read(jsonFile);
+        Assert.Equal(results.Points.Select(p => p with { Summary = null }), printed.Points);
+        Assert.Equal(results.Best, printed.Best);
     }
 
     [Theory]
