@@ -20,6 +20,7 @@ public static class Program
         root.Subcommands.Add(VersionCommand.Create());
         root.Subcommands.Add(RecordCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
+        root.Subcommands.Add(SweepCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(PackCommand.Create());
         root.Subcommands.Add(ImportMtraceCommand.Create());

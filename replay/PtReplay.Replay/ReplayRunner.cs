@@ -27,6 +27,13 @@ public sealed record ReplayReport(PreparedTrace Prepared, IReadOnlyList<EngineRe
     public string? InheritedHeapNote { get; init; }
 }
 
+/// <summary>A trace prepared once (<see cref="ReplayRunner.PrepareFile"/>) for many model runs.</summary>
+/// <param name="TracePath">The trace file.</param>
+/// <param name="Prepared">The prepared trace; its file lives until the caller deletes the work folder.</param>
+/// <param name="ModelHeader">The header that sets up the model (for a forked child: its oldest ancestor's).</param>
+/// <param name="TraceHeader">The trace's own header (pid, command line).</param>
+public sealed record PreparedInput(string TracePath, PreparedTrace Prepared, TraceHeader ModelHeader, TraceHeader TraceHeader);
+
 /// <summary>
 /// Runs one trace through a list of engines and writes DIR/summary.json plus CSV series:
 /// prepare once (<see cref="TracePreparer"/>), then each engine on the same prepared file.
@@ -94,38 +101,7 @@ public static class ReplayRunner
         Directory.CreateDirectory(work);
         string preparedPath = Path.Combine(work, "trace.prepared");
 
-        PreparedTrace prepared;
-        // A paced replay needs each op's recorded time beside the ops, the address check each op's recorded address.
-        PreparationOptions tables = options.Pace.IsPaced || options.CheckAddresses
-            ? preparation.WithTables(options.Pace.IsPaced, options.CheckAddresses)
-            : preparation;
-        using (var preparer = new TracePreparer(preparedPath, tables))
-        {
-            if (inherited is not null)
-            {
-                InheritedReplay.AddPrefix(preparer, inherited);
-            }
-
-            long next = 1_000_000;
-            foreach (var (e, index) in preparer.InReplayOrder(events))
-            {
-                preparer.Add(in e, index);
-                if (preparer.EventCount >= next)
-                {
-                    options.PrepareProgress?.Invoke(preparer.EventCount);
-                    next += 1_000_000;
-                }
-            }
-
-            foreach (TraceIssue issue in extraIssues ?? [])
-            {
-                preparer.ReportIssue(issue);
-            }
-
-            prepared = preparer.Finish();
-        }
-
-        options.PrepareProgress?.Invoke(prepared.EventCount);   // the final count: the preparation is done
+        PreparedTrace prepared = Prepare(preparedPath, events, options, preparation, extraIssues, inherited);
 
         IReadOnlyDictionary<string, string> mallocEnv = MallocEnvironment(options.Tunables, header);
         string tunables = string.Join(' ', mallocEnv.Select(kv => kv.Key + "=" + kv.Value));
@@ -175,6 +151,61 @@ public static class ReplayRunner
         }
 
         return new ReplayReport(prepared, results, nativePaths) { SimPreamble = preamble };
+    }
+
+    /// <summary>
+    /// Prepares the trace file at <paramref name="tracePath"/> into <paramref name="workDir"/>/trace.prepared once, for
+    /// many model runs over it (a sweep): the same preparation as <see cref="RunFile"/> (a forked child gets its inherited
+    /// heap first). The caller deletes <paramref name="workDir"/> when done.
+    /// Throws <see cref="TraceCorruptException"/> when the header is unreadable, <see cref="TraceIssueException"/> under the strict policy.
+    /// </summary>
+    public static PreparedInput PrepareFile(string tracePath, string workDir, ReplayOptions options, PreparationOptions preparation)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        using var input = TraceInput.Open(tracePath);
+        InheritedHeap? inherited = InheritedHeap.Find(tracePath, input.Header, out _);
+        Directory.CreateDirectory(workDir);
+        PreparedTrace prepared = Prepare(Path.Combine(workDir, "trace.prepared"), input.Events(), options, preparation, LazyIssues(input), inherited);
+        return new PreparedInput(tracePath, prepared, inherited?.OldestHeader ?? input.Header, input.Header);
+    }
+
+    /// <summary>Prepares <paramref name="events"/> into <paramref name="preparedPath"/>, reporting progress every million events.</summary>
+    private static PreparedTrace Prepare(string preparedPath, IEnumerable<AllocEvent> events, ReplayOptions options,
+        PreparationOptions preparation, IEnumerable<TraceIssue>? extraIssues, InheritedHeap? inherited)
+    {
+        PreparedTrace prepared;
+        // A paced replay needs each op's recorded time beside the ops, the address check each op's recorded address.
+        PreparationOptions tables = options.Pace.IsPaced || options.CheckAddresses
+            ? preparation.WithTables(options.Pace.IsPaced, options.CheckAddresses)
+            : preparation;
+        using (var preparer = new TracePreparer(preparedPath, tables))
+        {
+            if (inherited is not null)
+            {
+                InheritedReplay.AddPrefix(preparer, inherited);
+            }
+
+            long next = 1_000_000;
+            foreach (var (e, index) in preparer.InReplayOrder(events))
+            {
+                preparer.Add(in e, index);
+                if (preparer.EventCount >= next)
+                {
+                    options.PrepareProgress?.Invoke(preparer.EventCount);
+                    next += 1_000_000;
+                }
+            }
+
+            foreach (TraceIssue issue in extraIssues ?? [])
+            {
+                preparer.ReportIssue(issue);
+            }
+
+            prepared = preparer.Finish();
+        }
+
+        options.PrepareProgress?.Invoke(prepared.EventCount);   // the final count: the preparation is done
+        return prepared;
     }
 
     /// <summary>

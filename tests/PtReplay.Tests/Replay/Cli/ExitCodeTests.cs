@@ -103,7 +103,7 @@ public sealed class ExitCodeTests : IDisposable
     public void RootAndEveryVerbHelp_StateTheConvention()
     {
         Assert.Contains(Flatten(ExitCodes.Help), Flatten(CliRunner.Run("--help").Stdout), StringComparison.Ordinal);
-        foreach (string verb in new[] { "record", "replay", "info", "pack", "import-mtrace", "import-lttng", "bench-record", "verify", "report", "compare", "gate", "version" })
+        foreach (string verb in new[] { "record", "replay", "info", "pack", "import-mtrace", "import-lttng", "bench-record", "verify", "report", "compare", "gate", "sweep", "version" })
         {
             var run = CliRunner.Run(verb, "--help");
             Assert.Equal(0, run.ExitCode);
