@@ -70,6 +70,15 @@ public sealed record TimingFigures
     /// </summary>
     public long? WarmupNs { get; init; }
 
+    /// <summary>
+    /// Calls timed apart from <see cref="LatencyNs"/>: each thread's first call, which sets up the heap, the thread's tcache
+    /// and its arena (a one-time cost, so a 40-call trace and a 40 M-call trace give comparable percentiles).
+    /// </summary>
+    public long FirstCalls { get; init; }
+
+    /// <summary>The slowest of those first calls in ns, or null when none was timed (--no-timing).</summary>
+    public double? FirstCallMaxNs { get; init; }
+
     /// <summary>"max", "recorded" or a factor: the pace the calls were replayed at.</summary>
     public string Pace { get; init; } = "max";
 

@@ -62,6 +62,8 @@ struct worker {
     _Atomic uint32_t started;       /* lazy threads: 1 once its stack is pre-faulted (its creator waits for it) */
     _Atomic uint32_t spawned;       /* lazy threads: 1 once pthread_create returned (`thread` is set; a joiner waits for it) */
     uint64_t start_cycles;          /* time this thread spent creating lazy threads (K_START), left out of wall_ns */
+    int called;                     /* 1 once this thread made a call: its first one is timed apart (first_call_*) */
+    uint64_t first_calls, first_call_max; /* first calls timed apart and the slowest, in cycles */
     uint64_t resume;                /* first op to run (a forked child's thread: its first op after the fork) */
     uint64_t resume_sample;         /* F_SAMPLE ops before `resume` (where its sample ids continue) */
     uint64_t starts;
@@ -323,6 +325,8 @@ static int fork_child(struct worker *w, uint32_t fork_seq)
         x->sampling_cycles = x->samples = x->alloc_probe_cycles = x->alloc_samples = 0;
         x->pace_waits = x->pace_recorded_ns = x->pace_slept_ns = 0;
         x->starts = x->start_cycles = 0;
+        x->first_calls = x->first_call_max = 0;
+        x->called = x == w; /* the forking thread goes on with its heap set up; the child's other threads are new */
         if (x == w && x == self)
             continue; /* goes on in place */
         uint64_t k = 0, samples = 0;
@@ -542,8 +546,17 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
         }
 
         w->calls++;
-        if (timing)
-            (*hist)[o->kind][size_class(bytes)][cycle_bucket(t1 - t0)]++;
+        if (timing) {
+            if (__builtin_expect(w->called, 1)) {
+                (*hist)[o->kind][size_class(bytes)][cycle_bucket(t1 - t0)]++;
+            } else {
+                /* The thread's first call sets up its heap, tcache and arena: a one-time cost, kept apart. */
+                w->called = 1;
+                w->first_calls++;
+                if (t1 - t0 > w->first_call_max)
+                    w->first_call_max = t1 - t0;
+            }
+        }
         if (o->kind != K_FREE) {
             if (p && !null_alloc && touch_mode != TOUCH_NONE)
                 touch(p, bytes, touch_mode);
@@ -818,6 +831,9 @@ static _Noreturn void finish_replay(void)
         uint64_t start_ns = (uint64_t)((double)w->start_cycles / r->tsc_per_ns);
         r->sampling_ns += sampling_ns;
         r->thread_starts += w->starts;
+        r->first_calls += w->first_calls;
+        if (w->first_call_max > r->first_call_max_cycles)
+            r->first_call_max_cycles = w->first_call_max;
         r->thread_start_ns += start_ns;
         /* Serial: one thread runs at a time, so every thread's pauses add up. Concurrent: threads pause
          * side by side; the longest one's pauses are what is certainly not replay time. */

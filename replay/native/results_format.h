@@ -71,6 +71,8 @@ struct res_header {
     uint64_t thread_start_ns;   /* time those creations took (cycle counter), left out of wall_ns */
     uint64_t threads_peak;      /* most replay threads (main included) alive at once: created and not yet joined */
     uint64_t replayer_peak_rss; /* the replayer process's peak resident memory (VmHWM), mapped file pages included */
+    uint64_t first_calls;       /* calls timed apart from the histograms: each thread's first */
+    uint64_t first_call_max_cycles; /* the slowest of them */
     uint64_t histogram_count;   /* latency histograms at histograms_offset: one per replay thread alive at once (a
                                    thread started at K_START takes over the histogram of a joined one) */
 };

@@ -32,6 +32,10 @@ public sealed record EngineResult
     /// when it did not; never part of <see cref="WallNs"/> nor of the latency.
     /// </summary>
     public long? WarmupNs { get; init; }
+    /// <summary>Calls timed apart from the latency percentiles: each thread's first call (heap, tcache and arena set-up).</summary>
+    public long FirstCalls { get; init; }
+    /// <summary>The slowest of those first calls in ns, or null when none was timed.</summary>
+    public double? FirstCallMaxNs { get; init; }
     /// <summary>The pace the calls were replayed at: "max", "recorded" or a factor.</summary>
     public string Pace { get; init; } = "max";
     /// <summary>Where the footprint figure comes from.</summary>

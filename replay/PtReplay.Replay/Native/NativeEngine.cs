@@ -242,6 +242,10 @@ public static class NativeEngine
                     $"tsc: rdtsc in {NativeArtifacts.Replayer}, {h.TscPerNs:F4} ticks/ns calibrated against CLOCK_MONOTONIC over 30 ms")
                 : ResultBuilder.NoTimingClock,
         };
-        return ResultBuilder.Build(engine, trace, points, final, raw.ReadLatency(), measured, extra);
+        return ResultBuilder.Build(engine, trace, points, final, raw.ReadLatency(), measured, extra) with
+        {
+            FirstCalls = noTiming ? 0 : (long)h.FirstCalls,
+            FirstCallMaxNs = noTiming || h.FirstCalls == 0 ? null : h.FirstCallMaxCycles / Math.Max(h.TscPerNs, 1e-9),
+        };
     }
 }

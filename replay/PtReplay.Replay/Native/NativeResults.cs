@@ -114,6 +114,10 @@ public struct NativeResultsHeader
     public ulong ThreadsPeak;
     /// <summary>The replayer process's peak resident memory in bytes (VmHWM), the mapped prepared file's pages included.</summary>
     public ulong ReplayerPeakRss;
+    /// <summary>Calls timed apart from the histograms: each thread's first call (heap, tcache and arena set-up).</summary>
+    public ulong FirstCalls;
+    /// <summary>The slowest of those first calls, in cycles.</summary>
+    public ulong FirstCallMaxCycles;
     /// <summary>Latency histograms in the file: one per replay thread alive at once (a later thread takes over a joined one's).</summary>
     public ulong HistogramCount;
 

@@ -67,6 +67,8 @@ public static class SummaryWriter
             WallNs = r.WallNs,
             SamplingNs = r.SamplingNs,
             WarmupNs = r.WarmupNs,
+            FirstCalls = r.FirstCalls,
+            FirstCallMaxNs = r.FirstCallMaxNs,
             Pace = r.Pace,
             LatencyClock = r.LatencyClock,
             LatencyNs = Latency(r.Latency),

@@ -112,6 +112,10 @@ public static class SimEngine
 
         var latency = new LatencyHistogram(timer?.TicksPerNs ?? Stopwatch.Frequency / 1e9);
         LatencyHistogram? timed = timer is null ? null : latency;
+        // Each thread's first call (the model's heap and tcache set-up, a thread's arena) is timed apart, as in the native
+        // replayer: a one-time cost, reported as first_call_max_ns, not in the percentiles.
+        var firstCalls = new LatencyHistogram(timer?.TicksPerNs ?? Stopwatch.Frequency / 1e9);
+        var called = new bool[file.Header.ThreadCount];
         bool tsc = timer?.Kind == TimerKind.Tsc;
         var points = new List<SeriesPoint>(trace.Samples.Count);
         long samplingTicks = 0;
@@ -170,6 +174,10 @@ public static class SimEngine
                 check?.ForkChild();
                 latency = new LatencyHistogram(timer?.TicksPerNs ?? Stopwatch.Frequency / 1e9);
                 timed = timer is null ? null : latency;
+                firstCalls = new LatencyHistogram(timer?.TicksPerNs ?? Stopwatch.Frequency / 1e9);
+                // The forking thread goes on with its heap set up; the child's other threads are new.
+                Array.Clear(called);
+                called[thread] = true;
                 calls = 0;
                 points.Clear();
                 samplingTicks = 0;
@@ -180,12 +188,14 @@ public static class SimEngine
 
             try
             {
+                LatencyHistogram? into = timed is null ? null : called[thread] ? timed : firstCalls;
                 bool isCall = tsc
-                    ? Execute<TscTicks>(model, thread, in op, slots, timed, out ulong result)
-                    : Execute<StopwatchTicks>(model, thread, in op, slots, timed, out result);
+                    ? Execute<TscTicks>(model, thread, in op, slots, into, out ulong result)
+                    : Execute<StopwatchTicks>(model, thread, in op, slots, into, out result);
                 if (isCall)
                 {
                     calls++;
+                    called[thread] = true;
                     if (check is not null && op.Kind != PreparedKind.Free)
                     {
                         check.Compare(file.EventIndex(index), in op, thread, file.RecordedAddress(index), result);
@@ -275,7 +285,31 @@ public static class SimEngine
             AllocatorBytesSource = AllocatorStatsSource,
             LatencyClock = timer?.Description ?? ResultBuilder.NoTimingClock,
         };
-        return ResultBuilder.Build("sim", trace, points, last, latency, measured, extra) with { Parity = parity, WarmupNs = warmUp?.ElapsedNs };
+        (long firstCount, double firstMax) = FirstCalls(firstCalls);
+        return ResultBuilder.Build("sim", trace, points, last, latency, measured, extra) with
+        {
+            Parity = parity,
+            WarmupNs = warmUp?.ElapsedNs,
+            FirstCalls = timer is null ? 0 : firstCount,
+            FirstCallMaxNs = timer is null || firstCount == 0 ? null : firstMax,
+        };
+    }
+
+    /// <summary>How many calls a histogram holds and the largest, in ns (bucket resolution).</summary>
+    private static (long Count, double MaxNs) FirstCalls(LatencyHistogram histogram)
+    {
+        long count = 0;
+        double max = 0;
+        for (int kind = 1; kind < LatencyHistogram.Kinds; kind++)
+        {
+            if (histogram.Summarize(kind) is { } s)
+            {
+                count += s.Count;
+                max = Math.Max(max, s.Max);
+            }
+        }
+
+        return (count, max);
     }
 
     /// <summary>The address check's outcome; frees and reallocs the preparation skipped (unknown pointers, double frees) are counted there.</summary>

@@ -99,12 +99,17 @@ public sealed class ShortLivedThreadsReplayTests : IDisposable
             .ToList();
         Assert.True(differing.Count == 0, $"{differing.Count} of {sim.Series.Count} samples differ: {string.Join("; ", differing.Take(5))}");
 
-        // Free-running threads: the same bound, and every call replayed.
+        // Free-running threads: the same bound, and every call replayed and timed, each thread's first call apart from the
+        // percentiles (it sets up the thread's tcache and arena).
         ReplayReport concurrent = ReplayRunner.Run(trace, header, events, ["glibc"], _dir.NewFolder("concurrent"),
-            new ReplayOptions { NoTiming = true, Threads = ThreadMode.Concurrent }, new PreparationOptions { SampleEvery = 50 });
+            new ReplayOptions { Threads = ThreadMode.Concurrent }, new PreparationOptions { SampleEvery = 50 });
         EngineResult free = concurrent.Results.Single();
         Assert.True(free.Error is null, free.Error);
         Assert.Equal(alive + 1, free.Extra["threads_peak"]);
         Assert.Equal(concurrent.Prepared.CallCount, free.Calls);
+        int callingThreads = events.Where(e => e.Kind.IsCall()).Select(e => e.Thread).Distinct().Count();
+        Assert.Equal(callingThreads, free.FirstCalls);
+        long inPercentiles = Enumerable.Range(1, LatencyHistogram.Kinds - 1).Sum(k => free.Latency!.Summarize(k)?.Count ?? 0);
+        Assert.Equal(free.Calls, inPercentiles + free.FirstCalls);
     }
 }

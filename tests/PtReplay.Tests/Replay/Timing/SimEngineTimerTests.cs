@@ -52,9 +52,13 @@ public sealed class SimEngineTimerTests : IDisposable
 
         long TimedCalls(EngineResult r) =>
             EventKinds.Calls.Sum(k => r.Latency!.Summarize((int)k)?.Count ?? 0);
-        Assert.Equal(tsc.Calls, TimedCalls(tsc));
-        Assert.Equal(stopwatch.Calls, TimedCalls(stopwatch));
+        // Every call is timed; each thread's first call (heap, tcache, arena set-up) apart from the percentiles.
+        Assert.Equal(tsc.Calls, TimedCalls(tsc) + tsc.FirstCalls);
+        Assert.Equal(stopwatch.Calls, TimedCalls(stopwatch) + stopwatch.FirstCalls);
+        Assert.True(tsc.FirstCalls >= 1 && tsc.FirstCallMaxNs > 0, $"{tsc.FirstCalls} first calls, slowest {tsc.FirstCallMaxNs} ns");
         Assert.Equal(0, TimedCalls(untimed));
+        Assert.Equal(0, untimed.FirstCalls);
+        Assert.Null(untimed.FirstCallMaxNs);
 
         // Same calls, same model: the median malloc in ns must be of one order whichever clock ticked
         // (a tick/ns mix-up would be off by the TSC's rate, 2-4x here).
