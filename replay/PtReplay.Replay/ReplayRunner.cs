@@ -68,37 +68,26 @@ public static class ReplayRunner
         return report with { InheritedHeapNote = note };
     }
 
-    private static IEnumerable<TraceIssue> LazyIssues(TraceInput input)
+    /// <summary>
+    /// Prepares the trace file at <paramref name="tracePath"/> into <paramref name="preparedPath"/> as `replay` does (a forked
+    /// child after its inherited heap); returns the prepared trace and the header that sets up the model.
+    /// Throws <see cref="TraceCorruptException"/> when the header is unreadable.
+    /// </summary>
+    public static (PreparedTrace Prepared, TraceHeader Header) PrepareFile(
+        string tracePath, string preparedPath, ReplayOptions options, PreparationOptions preparation)
     {
-        foreach (TraceIssue issue in input.Issues)
-        {
-            yield return issue;
-        }
+        ArgumentNullException.ThrowIfNull(options);
+        using var input = TraceInput.Open(tracePath);
+        InheritedHeap? inherited = InheritedHeap.Find(tracePath, input.Header, out _);
+        PreparedTrace prepared = Prepare(preparedPath, preparation, input.Events(), options, LazyIssues(input), inherited);
+        return (prepared, inherited?.OldestHeader ?? input.Header);
     }
 
-    /// <summary>
-    /// <paramref name="header"/> sets up the model and the malloc environment (for a forked child: its oldest ancestor's,
-    /// whose start its heap comes from); <paramref name="traceHeader"/>, when given, is the replayed trace's own (summary's pid,
-    /// parent pid, command line). <paramref name="inherited"/> puts a forked child's inherited heap first (<see cref="InheritedReplay"/>).
-    /// Replays <paramref name="events"/> (global order) recorded under <paramref name="header"/> into
-    /// <paramref name="engines"/>, writing into <paramref name="outDir"/>. Throws <see cref="TraceIssueException"/>
-    /// under the strict policy; engine failures become results with an error.
-    /// </summary>
-    public static ReplayReport Run(
-        string tracePath, TraceHeader header, IEnumerable<AllocEvent> events, IReadOnlyList<string> engines, string outDir,
-        ReplayOptions options, PreparationOptions preparation, bool keepIntermediates = false,
-        IEnumerable<TraceIssue>? extraIssues = null, InheritedHeap? inherited = null, TraceHeader? traceHeader = null)
+    private static PreparedTrace Prepare(
+        string preparedPath, PreparationOptions tables, IEnumerable<AllocEvent> events, ReplayOptions options,
+        IEnumerable<TraceIssue>? extraIssues, InheritedHeap? inherited)
     {
-        Directory.CreateDirectory(outDir);
-        string work = Path.Combine(outDir, "work");
-        Directory.CreateDirectory(work);
-        string preparedPath = Path.Combine(work, "trace.prepared");
-
         PreparedTrace prepared;
-        // A paced replay needs each op's recorded time beside the ops, the address check each op's recorded address.
-        PreparationOptions tables = options.Pace.IsPaced || options.CheckAddresses
-            ? preparation.WithTables(options.Pace.IsPaced, options.CheckAddresses)
-            : preparation;
         using (var preparer = new TracePreparer(preparedPath, tables))
         {
             if (inherited is not null)
@@ -125,6 +114,40 @@ public static class ReplayRunner
             prepared = preparer.Finish();
         }
 
+        return prepared;
+    }
+
+    private static IEnumerable<TraceIssue> LazyIssues(TraceInput input)
+    {
+        foreach (TraceIssue issue in input.Issues)
+        {
+            yield return issue;
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="header"/> sets up the model and the malloc environment (for a forked child: its oldest ancestor's,
+    /// whose start its heap comes from); <paramref name="traceHeader"/>, when given, is the replayed trace's own (summary's pid,
+    /// parent pid, command line). <paramref name="inherited"/> puts a forked child's inherited heap first (<see cref="InheritedReplay"/>).
+    /// Replays <paramref name="events"/> (global order) recorded under <paramref name="header"/> into
+    /// <paramref name="engines"/>, writing into <paramref name="outDir"/>. Throws <see cref="TraceIssueException"/>
+    /// under the strict policy; engine failures become results with an error.
+    /// </summary>
+    public static ReplayReport Run(
+        string tracePath, TraceHeader header, IEnumerable<AllocEvent> events, IReadOnlyList<string> engines, string outDir,
+        ReplayOptions options, PreparationOptions preparation, bool keepIntermediates = false,
+        IEnumerable<TraceIssue>? extraIssues = null, InheritedHeap? inherited = null, TraceHeader? traceHeader = null)
+    {
+        Directory.CreateDirectory(outDir);
+        string work = Path.Combine(outDir, "work");
+        Directory.CreateDirectory(work);
+        string preparedPath = Path.Combine(work, "trace.prepared");
+
+        // A paced replay needs each op's recorded time beside the ops, the address check each op's recorded address.
+        PreparationOptions tables = options.Pace.IsPaced || options.CheckAddresses
+            ? preparation.WithTables(options.Pace.IsPaced, options.CheckAddresses)
+            : preparation;
+        PreparedTrace prepared = Prepare(preparedPath, tables, events, options, extraIssues, inherited);
         options.PrepareProgress?.Invoke(prepared.EventCount);   // the final count: the preparation is done
 
         IReadOnlyDictionary<string, string> mallocEnv = MallocEnvironment(options.Tunables, header);

@@ -249,7 +249,7 @@ public static class SimEngine
     /// returned (0 for a free or a failure). <paramref name="latency"/> is null under --no-timing: the clock is then not read at all.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool Execute<TClock>(Ptmalloc model, int thread, in PreparedOp op, ulong[] slots, LatencyHistogram? latency, out ulong p)
+    internal static bool Execute<TClock>(Ptmalloc model, int thread, in PreparedOp op, ulong[] slots, LatencyHistogram? latency, out ulong p)
         where TClock : struct, ITickSource
     {
         p = 0;

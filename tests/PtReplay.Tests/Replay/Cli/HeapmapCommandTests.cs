@@ -1,0 +1,149 @@
+using System.Globalization;
+using System.Text;
+using System.Xml.Linq;
+using PtReplay.Allocator.Diagnostics;
+using PtReplay.Replay;
+using PtReplay.Replay.Preparation;
+using PtReplay.Replay.Sim;
+using PtReplay.Reports.Plots;
+using PtReplay.Results.HeapMaps;
+using PtReplay.Tests.Infrastructure;
+using PtReplay.Tests.Traces.Cli;
+
+namespace PtReplay.Tests.Replay.Cli;
+
+/// <summary>
+/// `ptreplay heapmap`: a real program frees a large region below one late long-lived block and reports glibc's own
+/// mallinfo2 at that moment (its last allocator call); the map at the end must show the freed bytes in the bins, the live
+/// block above them, and the main arena's free and in-use bytes equal to glibc's.
+/// </summary>
+public sealed class HeapmapCommandTests : IDisposable
+{
+    private const int Blocks = 400;
+    private const int BlockBytes = 2000;
+
+    /// <summary>400 blocks of 2000 B (too large for tcache and fastbins), one late 4000 B block, the 400 freed; then mallinfo2.</summary>
+    private const string FreeBelowLiveSource = """
+        #include <malloc.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <unistd.h>
+        int main(void) {
+            enum { N = 400, SIZE = 2000 };
+            static void *b[N];
+            for (int i = 0; i < N; i++) { b[i] = malloc(SIZE); memset(b[i], 1, SIZE); }
+            void *late = malloc(4000);
+            memset(late, 2, 4000);
+            for (int i = 0; i < N; i++) free(b[i]);
+            struct mallinfo2 mi = mallinfo2();
+            char line[128];
+            int n = snprintf(line, sizeof line, "%zu %zu %zu %p\n", mi.arena, mi.uordblks, mi.fordblks, late);
+            if (write(1, line, n) != n) return 1;
+            return 0;
+        }
+        """;
+
+    private readonly TempDir _dir = new("ptreplay-heapmap-");
+
+    public void Dispose() => _dir.Dispose();
+
+    private (string Trace, ulong Arena, ulong Uord, ulong Ford, ulong Late) Record()
+    {
+        string exe = Gcc.CompileSource(_dir.Path, "freebelow", FreeBelowLiveSource, Gcc.Flags("-O1 -fno-builtin"));
+        string trace = _dir.File("freebelow.trace");
+        var run = RecordedRun.RecordOrThrow([exe], trace, CleanEnvironment.With());
+        string[] f = Encoding.UTF8.GetString(run.StandardOutput).Trim().Split(' ');
+        var inv = CultureInfo.InvariantCulture;
+        return (trace, ulong.Parse(f[0], inv), ulong.Parse(f[1], inv), ulong.Parse(f[2], inv),
+            ulong.Parse(f[3].AsSpan(2), NumberStyles.HexNumber, inv));
+    }
+
+    [Fact]
+    public void End_ShowsTheFreedRegionInTheBins_AndAgreesWithGlibcsMallinfo2()
+    {
+        var (trace, arena, uord, ford, _) = Record();
+        string json = _dir.File("end.json");
+        var run = CliRunner.Run("heapmap", trace, "--at", "end", "-o", json, "--json");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        HeapMapFile map = HeapMapJson.Deserialize(run.Stdout);
+        Assert.Equal(HeapMapJson.Serialize(map), HeapMapJson.Serialize(HeapMapJson.Deserialize(File.ReadAllText(json))));
+        Assert.Equal(map.TotalOps, map.Ops);
+
+        HeapMapArena main = map.Arenas[0];
+        HeapMapStateBytes b = main.Bytes;
+        // The 400 freed blocks coalesced: at least their bytes are free in the regular bins, as one chunk.
+        ulong binned = b.Unsorted + b.SmallBin + b.LargeBin;
+        Assert.True(binned >= (ulong)(Blocks * BlockBytes), $"only {binned} B in the bins");
+        Assert.True(main.LargestFreeChunk >= (ulong)(Blocks * BlockBytes), $"largest free chunk {main.LargestFreeChunk} B");
+        Assert.Contains(main.BinKinds, r => r.Kind is "unsorted" or "large_bin" && r.Bytes >= (ulong)(Blocks * BlockBytes));
+
+        // glibc's own view at the same moment (golden data from the real allocator).
+        Assert.Equal(arena, main.ExtentBytes);
+        Assert.Equal(ford, b.Unsorted + b.SmallBin + b.LargeBin + b.Fastbin + b.Top);
+        Assert.Equal(uord, b.InUse + b.Tcache);
+
+        // Every heap's bytes by state add up to its extent.
+        foreach (HeapMapHeap h in main.Heaps)
+        {
+            HeapMapStateBytes s = h.Bytes;
+            Assert.Equal(h.End - h.Start, s.InUse + s.Tcache + s.Fastbin + s.Unsorted + s.SmallBin + s.LargeBin + s.Top + s.Fencepost);
+        }
+    }
+
+    [Fact]
+    public void Walker_PlacesTheLateBlockAboveTheFreedRegion()
+    {
+        var (trace, _, _, _, late) = Record();
+        using var work = new TempDir("ptreplay-heapmap-walk-");
+        var options = new ReplayOptions();
+        var (prepared, header) = ReplayRunner.PrepareFile(trace, work.File("t.prepared"), options, new PreparationOptions());
+        var (model, _, _) = SimSnapshot.Run(prepared, header, options, null, new SimStop(SimStopKind.End));
+        HeapRegion brk = model.WalkHeap().Regions.Single(r => r.Kind == "brk");
+
+        Assert.Equal(brk.Extent, brk.Chunks.Aggregate(0UL, (s, c) => s + c.Size));
+        HeapChunk lateChunk = brk.Chunks.Single(c => c.Address + 16 == late);
+        Assert.Equal(ChunkState.InUse, lateChunk.State);
+        HeapChunk freed = brk.Chunks.MaxBy(c => c.State is ChunkState.Unsorted or ChunkState.LargeBin ? c.Size : 0);
+        Assert.True(freed.Size >= (ulong)(Blocks * BlockBytes), $"largest binned chunk {freed.Size} B");
+        Assert.True(freed.Address + freed.Size == lateChunk.Address, "the freed region does not end at the late block");
+        Assert.Equal(ChunkState.Top, brk.Chunks[^1].State);
+    }
+
+    [Fact]
+    public void AtOutOfRange_ExitsWithUsage()
+    {
+        var (trace, _, _, _, _) = Record();
+        var run = CliRunner.Run("heapmap", trace, "--at", "99999999", "-o", _dir.File("x.json"));
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("ops", run.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(_dir.File("x.json")));
+        Assert.Equal(2, CliRunner.Run("heapmap", trace, "--at", "soon").ExitCode);
+    }
+
+    [Fact]
+    public void Svg_HasOneColouredRegionPerHeapAndState_AndPngIsWritten()
+    {
+        var (trace, _, _, _, _) = Record();
+        string svg = _dir.File("m.svg"), png = _dir.File("m.png"), json = _dir.File("m.json");
+        var run = CliRunner.Run("heapmap", trace, "--at", "peak", "-o", svg, "-o", png, "-o", json);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.Contains("arena 0", run.Stdout, StringComparison.Ordinal);
+
+        HeapMapFile map = HeapMapJson.Deserialize(File.ReadAllText(json));
+        XDocument doc = XDocument.Parse(File.ReadAllText(svg));
+        foreach (var (state, colour) in HeapMapPlot.StateColors)
+        {
+            int s = map.States.ToList().IndexOf(state);
+            int expected = map.Arenas.SelectMany(a => a.Heaps).Count(h => h.Buckets.Bytes[s].Any(v => v != 0));
+            int drawn = doc.Descendants().Count(e => e.Name.LocalName == "path" &&
+                ((string?)e.Attribute("fill") ?? "").Equals(colour, StringComparison.OrdinalIgnoreCase));
+            Assert.True(expected == drawn, $"{state}: {drawn} filled regions, {expected} heaps hold it");
+        }
+
+        Assert.True(map.Arenas[0].Bytes.InUse > 0);
+        byte[] head = File.ReadAllBytes(png).AsSpan(0, 8).ToArray();
+        Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, head);
+        Assert.True(new FileInfo(png).Length > 5000);
+    }
+}
