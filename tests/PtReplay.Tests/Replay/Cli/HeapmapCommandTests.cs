@@ -110,6 +110,74 @@ public sealed class HeapmapCommandTests : IDisposable
         Assert.Equal(ChunkState.Top, brk.Chunks[^1].State);
     }
 
+    /// <summary>A thread fills its arena with 3000 B blocks and frees every other one; main then mallocs 1 MiB (mmapped) and prints mallinfo2.</summary>
+    private const string ThreadArenaSource = """
+        #include <malloc.h>
+        #include <pthread.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <unistd.h>
+        static void *worker(void *arg) {
+            enum { N = 300 };
+            static void *p[N];
+            for (int i = 0; i < N; i++) { p[i] = malloc(3000); memset(p[i], 3, 3000); }
+            for (int i = 0; i < N; i += 2) free(p[i]);
+            return arg;
+        }
+        int main(void) {
+            pthread_t t;
+            if (pthread_create(&t, NULL, worker, NULL) != 0) return 1;
+            pthread_join(t, NULL);
+            void *big = malloc(1 << 20);
+            memset(big, 4, 4096);
+            struct mallinfo2 mi = mallinfo2();
+            char line[160];
+            int n = snprintf(line, sizeof line, "%zu %zu %zu %zu %zu %p\n", mi.arena, mi.uordblks, mi.fordblks, mi.hblks, mi.hblkhd, big);
+            if (write(1, line, n) != n) return 1;
+            return 0;
+        }
+        """;
+
+    [Fact]
+    public void ThreadArenaAndMmappedChunk_AgreeWithGlibcsMallinfo2()
+    {
+        string exe = Gcc.CompileSource(_dir.Path, "threadarena", ThreadArenaSource, Gcc.Flags("-O1 -fno-builtin -pthread"));
+        string trace = _dir.File("threadarena.trace");
+        var recorded = RecordedRun.RecordOrThrow([exe], trace, CleanEnvironment.With());
+        var inv = CultureInfo.InvariantCulture;
+        ulong[] g = [.. Encoding.UTF8.GetString(recorded.StandardOutput).Trim().Split(' ').Take(5).Select(v => ulong.Parse(v, inv))];
+
+        var run = CliRunner.Run("heapmap", trace, "--at", "end", "--json");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        HeapMapFile map = HeapMapJson.Deserialize(run.Stdout);
+        Assert.True(map.Arenas.Count >= 2, "no thread arena");
+        HeapMapArena thread = map.Arenas[1];
+        Assert.All(thread.Heaps, h => Assert.Equal("heap", h.Kind));
+        Assert.True(thread.Bytes.Unsorted + thread.Bytes.SmallBin + thread.Bytes.LargeBin >= 150UL * 3000, "the freed blocks are not in the thread arena's bins");
+
+        // Arena bytes glibc counts: the walked extents plus each thread heap's header (and its arena's malloc_state).
+        const ulong HeapMax = 64UL * 1024 * 1024;
+        ulong headers = map.Arenas.SelectMany(a => a.Heaps).Where(h => h.Kind == "heap").Aggregate(0UL, (s, h) => s + (h.Start - (h.Start & ~(HeapMax - 1))));
+        ulong extent = map.Arenas.Aggregate(0UL, (s, a) => s + a.ExtentBytes);
+        ulong free = map.Arenas.Aggregate(0UL, (s, a) => s + a.Bytes.Unsorted + a.Bytes.SmallBin + a.Bytes.LargeBin + a.Bytes.Fastbin + a.Bytes.Top);
+        ulong used = map.Arenas.Aggregate(0UL, (s, a) => s + a.Bytes.InUse + a.Bytes.Tcache + a.Bytes.Fencepost);
+        Assert.Equal(g[0], extent + headers);
+        Assert.Equal(g[1], used + headers);
+        Assert.Equal(g[2], free);
+        Assert.Equal((long)g[3], map.Mmapped.Count);
+        Assert.Equal(g[4], map.Mmapped.Bytes);
+
+        // The walker finds the mmapped chunk (the model places mappings at its own mmap base: sizes compare, not addresses).
+        using var work = new TempDir("ptreplay-heapmap-walk-");
+        var options = new ReplayOptions();
+        var (prepared, header) = ReplayRunner.PrepareFile(trace, work.File("t.prepared"), options, new PreparationOptions());
+        var (model, _, _) = SimSnapshot.Run(prepared, header, options, null, new SimStop(SimStopKind.End));
+        HeapRegion mmapped = model.WalkHeap().Regions.Single(r => r.Kind == "mmap");
+        Assert.Equal(g[4], mmapped.Extent);
+        Assert.Equal(ChunkState.Mmapped, mmapped.Chunks.Single().State);
+    }
+
     [Fact]
     public void AtOutOfRange_ExitsWithUsage()
     {
