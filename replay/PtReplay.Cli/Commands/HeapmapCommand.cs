@@ -42,6 +42,11 @@ public static class HeapmapCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var json = new Option<bool>("--json") { Description = "Print the JSON map on stdout instead of the text summary." };
+        var trim = new Option<bool>("--trim")
+        {
+            Description = "Also say what malloc_trim(0) would give back at that moment (committed and resident bytes): the model is " +
+                "replayed a second time to the same op and trimmed.",
+        };
         var tunables = new Option<string?>("--tunables") { Description = "glibc tunables applied to the model (as `replay --tunables`). Default: the recorded process's malloc environment." };
         var verb = new Command("heapmap",
             "Show the model's heap at one moment of a replay: every chunk of the main arena's break heap, of each thread " +
@@ -53,7 +58,7 @@ public static class HeapmapCommand
             "  ptreplay heapmap app.trace --at peak --json | jq '.arenas[0].bin_kinds'\n\n" +
             ExitCodes.Help)
         {
-            trace, at, output, json, tunables,
+            trace, at, output, json, trim, tunables,
         };
         verb.SetAction(CliErrors.Guard("heapmap", parse =>
         {
@@ -106,6 +111,11 @@ public static class HeapmapCommand
                     PeakDefinition = PeakDefinition,
                     CommittedBytes = committed,
                 });
+                if (parse.GetValue(trim))
+                {
+                    map = map with { Trim = TrimEstimate(prepared, header, options, checkedTunables, ops) };
+                }
+
                 foreach (string o in outputs)
                 {
                     Write(map, o);
@@ -132,6 +142,20 @@ public static class HeapmapCommand
             "peak" => new SimStop(SimStopKind.PeakFootprint),
             _ when long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long n) => new SimStop(SimStopKind.AfterOps, n),
             _ => throw CliException.Usage($"--at {text}: give an op count (0 or more), peak or end"),
+        };
+    }
+
+    /// <summary>Replays a second model to <paramref name="ops"/>, calls malloc_trim(0) on it and measures what it gave back.</summary>
+    private static HeapMapTrim TrimEstimate(PreparedTrace prepared, Traces.TraceHeader header, ReplayOptions options, string? tunables, long ops)
+    {
+        (Ptmalloc model, _, _) = SimSnapshot.Run(prepared, header, options, tunables, new SimStop(SimStopKind.AfterOps, ops));
+        MemoryFootprint before = model.Footprint;
+        model.MallocTrim(0, 0);
+        MemoryFootprint after = model.Footprint;
+        return new HeapMapTrim
+        {
+            CommittedBytes = before.CommittedBytes - Math.Min(before.CommittedBytes, after.CommittedBytes),
+            ResidentBytes = before.ResidentBytes - Math.Min(before.ResidentBytes, after.ResidentBytes),
         };
     }
 
@@ -189,6 +213,11 @@ public static class HeapmapCommand
 
         HeapMapMallinfo mi = map.Mallinfo2;
         sb.Append(inv, $"model mallinfo2: arena {mi.Arena}, uordblks {mi.Uordblks}, fordblks {mi.Fordblks}, hblkhd {mi.Hblkhd}\n");
+        if (map.Trim is { } t)
+        {
+            sb.Append(inv, $"malloc_trim(0) would give back {t.CommittedBytes} B committed, {t.ResidentBytes} B resident\n");
+        }
+
         return sb.ToString();
     }
 }

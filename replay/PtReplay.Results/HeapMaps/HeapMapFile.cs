@@ -38,6 +38,19 @@ public sealed record HeapMapFile
 
     /// <summary>The model's mallinfo2() at the moment.</summary>
     public HeapMapMallinfo Mallinfo2 { get; init; } = new();
+
+    /// <summary>What malloc_trim(0) would give back at the moment (null unless asked for: it costs a second replay).</summary>
+    public HeapMapTrim? Trim { get; init; }
+}
+
+/// <summary>What malloc_trim(0) returns to the kernel, measured on a second model replayed to the same op and trimmed.</summary>
+public sealed record HeapMapTrim
+{
+    /// <summary>Committed footprint given back (break lowered, thread-arena heaps shrunk).</summary>
+    public ulong CommittedBytes { get; init; }
+
+    /// <summary>Resident bytes given back (also the pages of free chunks released with madvise(MADV_DONTNEED)).</summary>
+    public ulong ResidentBytes { get; init; }
 }
 
 /// <summary>One arena of <see cref="HeapMapFile"/>.</summary>

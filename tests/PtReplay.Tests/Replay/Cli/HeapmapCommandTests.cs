@@ -64,7 +64,7 @@ public sealed class HeapmapCommandTests : IDisposable
     {
         var (trace, arena, uord, ford, _) = Record();
         string json = _dir.File("end.json");
-        var run = CliRunner.Run("heapmap", trace, "--at", "end", "-o", json, "--json");
+        var run = CliRunner.Run("heapmap", trace, "--at", "end", "-o", json, "--json", "--trim");
         Assert.True(run.ExitCode == 0, run.Stderr);
         HeapMapFile map = HeapMapJson.Deserialize(run.Stdout);
         Assert.Equal(HeapMapJson.Serialize(map), HeapMapJson.Serialize(HeapMapJson.Deserialize(File.ReadAllText(json))));
@@ -82,6 +82,12 @@ public sealed class HeapmapCommandTests : IDisposable
         Assert.Equal(arena, main.ExtentBytes);
         Assert.Equal(ford, b.Unsorted + b.SmallBin + b.LargeBin + b.Fastbin + b.Top);
         Assert.Equal(uord, b.InUse + b.Tcache);
+
+        // malloc_trim(0) releases the whole pages inside the freed region (madvise), which the program had touched.
+        Assert.NotNull(map.Trim);
+        const ulong Page = 4096;
+        ulong wholePages = ((main.LargestFreeChunk / Page) - 1) * Page;
+        Assert.True(map.Trim.ResidentBytes >= wholePages, $"trim gives back {map.Trim.ResidentBytes} B resident, the freed region holds {wholePages} B of whole pages");
 
         // Every heap's bytes by state add up to its extent.
         foreach (HeapMapHeap h in main.Heaps)
