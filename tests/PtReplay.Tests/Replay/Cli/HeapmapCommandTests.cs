@@ -193,6 +193,10 @@ public sealed class HeapmapCommandTests : IDisposable
         Assert.Contains("ops", run.Stderr, StringComparison.Ordinal);
         Assert.False(File.Exists(_dir.File("x.json")));
         Assert.Equal(2, CliRunner.Run("heapmap", trace, "--at", "soon").ExitCode);
+        Assert.Equal(2, CliRunner.Run("heapmap", trace, "--at", "-1").ExitCode);
+        Assert.Equal(2, CliRunner.Run("heapmap", trace, "-o", _dir.File("map.txt")).ExitCode);
+        Assert.Equal(3, CliRunner.Run("heapmap", _dir.File("missing.trace")).ExitCode);
+        Assert.Equal(0, CliRunner.Run("heapmap", trace, "--at", "0").ExitCode);
     }
 
     [Fact]
