@@ -554,6 +554,9 @@ public sealed class Ptmalloc
         return new MallInfo2(arena, ordblks, smblks, (ulong)_s.Mp.NMmaps, _s.Mp.MmappedMem, 0, fsmblks, uord, ford, keepcost);
     }
 
+    /// <summary>Every chunk of every arena heap and every mmapped chunk, with its state (read-only; <see cref="Diagnostics.HeapWalker"/>).</summary>
+    public Diagnostics.HeapSnapshot WalkHeap() => Diagnostics.HeapWalker.Walk(_s);
+
     /// <summary>malloc_info(0, fp): the same XML glibc writes.</summary>
     public string MallocInfoXml() => Diagnostics.MallocInfoWriter.Write(_s);
 

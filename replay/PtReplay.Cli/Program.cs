@@ -30,6 +30,7 @@ public static class Program
         root.Subcommands.Add(ReportCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(GateCommand.Create());
+        root.Subcommands.Add(HeapmapCommand.Create());
         return root;
     }
 

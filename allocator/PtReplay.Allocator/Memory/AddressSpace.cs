@@ -143,6 +143,13 @@ public sealed class AddressSpace
         MappedBytes += length;
     }
 
+    /// <summary>The mappings (start, length) in address order; read-only (heap maps).</summary>
+    internal IEnumerable<(ulong Start, ulong Length)> Mappings()
+    {
+        foreach (var kv in _mappings)
+            yield return (kv.Key, kv.Value);
+    }
+
     /// <summary>munmap: removes [start, start+length) from whatever mappings overlap it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Munmap(ulong start, ulong length)

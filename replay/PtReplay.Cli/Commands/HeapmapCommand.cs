@@ -1,0 +1,223 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using PtReplay.Allocator;
+using PtReplay.Allocator.Diagnostics;
+using PtReplay.Allocator.Tunables;
+using PtReplay.Replay;
+using PtReplay.Replay.HeapMaps;
+using PtReplay.Replay.Preparation;
+using PtReplay.Replay.Sim;
+using PtReplay.Reports.Plots;
+using PtReplay.Results.HeapMaps;
+
+namespace PtReplay.Cli.Commands;
+
+/// <summary>
+/// `ptreplay heapmap TRACE --at OP|peak|end [-o FILE]... [--json]`: replays the trace into the ptmalloc model (as
+/// `replay --engine sim --sim-preamble none`) up to a moment and shows every chunk of its heap by state.
+/// </summary>
+public static class HeapmapCommand
+{
+    /// <summary>What "peak" means.</summary>
+    public const string PeakDefinition = "the first op after which the model's committed footprint (break extent + arena heaps' read/write bytes + mmapped chunks) is largest";
+
+    /// <summary>Creates the verb.</summary>
+    public static Command Create()
+    {
+        var trace = new Argument<FileInfo>("TRACE") { Description = "The trace to replay (from `ptreplay record`)." };
+        var at = new Option<string>("--at")
+        {
+            HelpName = "OP|peak|end",
+            Description = "The moment: OP = after that many ops of the prepared trace (0 to the op count `replay` prints as " +
+                "calls plus thread exits); peak = " + PeakDefinition + "; end = after the last op.",
+            DefaultValueFactory = _ => "end",
+        };
+        var output = new Option<string[]>("--output", "-o")
+        {
+            HelpName = "FILE",
+            Description = "Write the map (repeatable): FILE.json (per arena and heap: range, bytes by state, largest free chunk, free " +
+                "chunks per bin kind and size class, bytes per state in 512 address buckets), FILE.svg or FILE.png (one band per " +
+                "heap, coloured by chunk state, drawn from the buckets).",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var json = new Option<bool>("--json") { Description = "Print the JSON map on stdout instead of the text summary." };
+        var trim = new Option<bool>("--trim")
+        {
+            Description = "Also say what malloc_trim(0) would give back at that moment (committed and resident bytes): the model is " +
+                "replayed a second time to the same op and trimmed.",
+        };
+        var tunables = new Option<string?>("--tunables") { Description = "glibc tunables applied to the model (as `replay --tunables`). Default: the recorded process's malloc environment." };
+        var verb = new Command("heapmap",
+            "Show the model's heap at one moment of a replay: every chunk of the main arena's break heap, of each thread " +
+            "arena's heaps and each mmapped chunk, as in use, free in tcache / fastbin / unsorted / small bin / large bin, top " +
+            "or mmapped. The text summary gives per arena its extent, in-use bytes, free bytes per bin kind, top, the largest " +
+            "free chunk, and the model's mallinfo2 (arena, uordblks, fordblks) to compare with the program's own.\n\n" +
+            "Examples:\n" +
+            "  ptreplay heapmap app.trace --at end -o end.svg -o end.json\n" +
+            "  ptreplay heapmap app.trace --at peak --json | jq '.arenas[0].bin_kinds'\n\n" +
+            ExitCodes.Help)
+        {
+            trace, at, output, json, trim, tunables,
+        };
+        verb.SetAction(CliErrors.Guard("heapmap", parse =>
+        {
+            string atText = parse.GetValue(at) ?? "end";
+            SimStop stop = ParseAt(atText);
+            string[] outputs = parse.GetValue(output) ?? [];
+            foreach (string o in outputs)
+            {
+                if (Format(o) is null)
+                {
+                    throw CliException.Usage($"-o {o}: give a .json, .svg or .png file");
+                }
+
+                CliPaths.OutputFile(o);
+            }
+
+            string? tunableText = parse.GetValue(tunables);
+            string? checkedTunables = tunableText is null ? null : MallocTunables.ParseChecked(tunableText).ToGlibcTunables();
+            string file = CliPaths.Input(parse.GetValue(trace)!.FullName);
+            string work = Directory.CreateTempSubdirectory("ptreplay-heapmap-").FullName;
+            try
+            {
+                var options = new ReplayOptions { Tunables = checkedTunables };
+                PreparedInput input = ReplayRunner.PrepareFile(file, work, options, new PreparationOptions());
+                (PreparedTrace prepared, Traces.TraceHeader header) = (input.Prepared, input.ModelHeader);
+                if (stop.Kind == SimStopKind.AfterOps && stop.Ops > prepared.OpCount)
+                {
+                    throw CliException.Usage(string.Create(CultureInfo.InvariantCulture,
+                        $"--at {stop.Ops}: the trace has {prepared.OpCount} ops (give 0 to {prepared.OpCount}, peak or end)"));
+                }
+
+                Ptmalloc model;
+                long ops;
+                ulong committed;
+                try
+                {
+                    (model, ops, committed) = SimSnapshot.Run(prepared, header, options, checkedTunables, stop);
+                }
+                catch (MallocAbortException ex)
+                {
+                    throw CliException.BadInput(ex.GlibcMessage, ex);
+                }
+
+                HeapMapFile map = HeapMapBuilder.Build(model.WalkHeap(), model.MallInfo2(), new HeapMapFile
+                {
+                    Trace = file,
+                    At = stop.Kind == SimStopKind.AfterOps ? string.Create(CultureInfo.InvariantCulture, $"op {stop.Ops}") : atText,
+                    Ops = ops,
+                    TotalOps = prepared.OpCount,
+                    PeakDefinition = PeakDefinition,
+                    CommittedBytes = committed,
+                });
+                if (parse.GetValue(trim))
+                {
+                    map = map with { Trim = TrimEstimate(prepared, header, options, checkedTunables, ops) };
+                }
+
+                foreach (string o in outputs)
+                {
+                    Write(map, o);
+                }
+
+                Console.Out.Write(parse.GetValue(json) ? HeapMapJson.Serialize(map) + "\n" : Text(map));
+                return ExitCodes.Ok;
+            }
+            finally
+            {
+                Directory.Delete(work, recursive: true);
+            }
+        }));
+        return verb;
+    }
+
+    /// <summary>Parses --at: a non-negative op count, peak or end; anything else is a usage error.</summary>
+    public static SimStop ParseAt(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text switch
+        {
+            "end" => new SimStop(SimStopKind.End),
+            "peak" => new SimStop(SimStopKind.PeakFootprint),
+            _ when long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long n) => new SimStop(SimStopKind.AfterOps, n),
+            _ => throw CliException.Usage($"--at {text}: give an op count (0 or more), peak or end"),
+        };
+    }
+
+    /// <summary>Replays a second model to <paramref name="ops"/>, calls malloc_trim(0) on it and measures what it gave back.</summary>
+    private static HeapMapTrim TrimEstimate(PreparedTrace prepared, Traces.TraceHeader header, ReplayOptions options, string? tunables, long ops)
+    {
+        (Ptmalloc model, _, _) = SimSnapshot.Run(prepared, header, options, tunables, new SimStop(SimStopKind.AfterOps, ops));
+        MemoryFootprint before = model.Footprint;
+        model.MallocTrim(0, 0);
+        MemoryFootprint after = model.Footprint;
+        return new HeapMapTrim
+        {
+            CommittedBytes = before.CommittedBytes - Math.Min(before.CommittedBytes, after.CommittedBytes),
+            ResidentBytes = before.ResidentBytes - Math.Min(before.ResidentBytes, after.ResidentBytes),
+        };
+    }
+
+    private static string? Format(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    {
+        ".json" => "json",
+        ".svg" => "svg",
+        ".png" => "png",
+        _ => null,
+    };
+
+    private static void Write(HeapMapFile map, string path)
+    {
+        string full = Path.GetFullPath(path);
+        switch (Format(path))
+        {
+            case "json": File.WriteAllText(full, HeapMapJson.Serialize(map) + "\n"); break;
+            case "svg": File.WriteAllText(full, HeapMapPlot.Svg(map)); break;
+            default: HeapMapPlot.SavePng(map, full); break;
+        }
+    }
+
+    /// <summary>The text summary: per arena extent, in use, free per bin kind, top, largest free chunk; mmapped chunks; mallinfo2.</summary>
+    public static string Text(HeapMapFile map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.Append(inv, $"heap map at {map.At}: op {map.Ops} of {map.TotalOps}, committed {map.CommittedBytes} B\n");
+        foreach (HeapMapArena a in map.Arenas)
+        {
+            HeapMapStateBytes b = a.Bytes;
+            sb.Append(inv, $"arena {a.Arena}: {a.Heaps.Count} heap(s), extent {a.ExtentBytes} B, in use {b.InUse} B, top {b.Top} B, largest free chunk {a.LargestFreeChunk} B\n");
+            foreach (HeapMapHeap h in a.Heaps)
+            {
+                sb.Append(inv, $"  {h.Kind} 0x{h.Start:x}-0x{h.End:x} ({h.End - h.Start} B)\n");
+            }
+
+            foreach (HeapMapBinRow r in a.BinKinds)
+            {
+                sb.Append(inv, $"  free in {r.Kind,-9} {r.Bytes,14} B in {r.Count} chunk(s)\n");
+            }
+
+            if (b.Fencepost != 0)
+            {
+                sb.Append(inv, $"  fenceposts {b.Fencepost} B\n");
+            }
+        }
+
+        sb.Append(inv, $"mmapped: {map.Mmapped.Count} chunk(s), {map.Mmapped.Bytes} B\n");
+        if (map.UnwalkedMainBytes != 0)
+        {
+            sb.Append(inv, $"main arena split by an mmap fallback: {map.UnwalkedMainBytes} B not walked\n");
+        }
+
+        HeapMapMallinfo mi = map.Mallinfo2;
+        sb.Append(inv, $"model mallinfo2: arena {mi.Arena}, uordblks {mi.Uordblks}, fordblks {mi.Fordblks}, hblkhd {mi.Hblkhd}\n");
+        if (map.Trim is { } t)
+        {
+            sb.Append(inv, $"malloc_trim(0) would give back {t.CommittedBytes} B committed, {t.ResidentBytes} B resident\n");
+        }
+
+        return sb.ToString();
+    }
+}

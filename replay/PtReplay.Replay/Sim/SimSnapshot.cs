@@ -1,0 +1,108 @@
+using System.Globalization;
+using PtReplay.Allocator;
+using PtReplay.Allocator.Tunables;
+using PtReplay.Replay.Preparation;
+using PtReplay.Replay.Timing;
+using PtReplay.Traces;
+
+namespace PtReplay.Replay.Sim;
+
+/// <summary>
+/// The sim engine's replay (same model setup, op rules, preamble and fork handling as <see cref="SimEngine"/>, without
+/// timing or sampling) stopped at a <see cref="SimStop"/>, handing back the model so its heap can be inspected.
+/// The op count is that of the prepared trace (every call, thread exit and fork marker is one op, in replay order).
+/// </summary>
+public static class SimSnapshot
+{
+    /// <summary>
+    /// Replays <paramref name="trace"/> up to <paramref name="stop"/>. Returns the model and the number of ops replayed;
+    /// throws <see cref="ArgumentOutOfRangeException"/> for an op count outside 0..OpCount, <see cref="FormatException"/> for
+    /// bad tunables and <see cref="MallocAbortException"/> (with the event index in its message) when the model aborts.
+    /// </summary>
+    public static (Ptmalloc Model, long Ops, ulong CommittedBytes) Run(
+        PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, SimStop stop)
+    {
+        ArgumentNullException.ThrowIfNull(trace);
+        ArgumentNullException.ThrowIfNull(options);
+        long target = stop.Kind switch
+        {
+            SimStopKind.End => trace.OpCount,
+            SimStopKind.AfterOps when stop.Ops >= 0 && stop.Ops <= trace.OpCount => stop.Ops,
+            SimStopKind.AfterOps => throw new ArgumentOutOfRangeException(nameof(stop), string.Create(CultureInfo.InvariantCulture,
+                $"op {stop.Ops} is outside the trace: it has {trace.OpCount} ops (0 to {trace.OpCount})")),
+            _ => -1,
+        };
+        if (target < 0)
+        {
+            // First pass: the op after which the committed footprint is largest (the first such op).
+            _ = Replay(trace, header, options, tunables, trace.OpCount, trackPeak: true, out long peakOp);
+            target = peakOp;
+        }
+
+        (Ptmalloc model, long ops, _) = Replay(trace, header, options, tunables, target, trackPeak: false, out _);
+        return (model, ops, model.Footprint.CommittedBytes);
+    }
+
+    private static (Ptmalloc Model, long Ops, ulong Peak) Replay(
+        PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, long target, bool trackPeak, out long peakOp)
+    {
+        MallocTunables resolved = SimEngine.ResolveTunables(tunables, header);
+        var model = new Ptmalloc(ModelSetup.Options(header, resolved, options.Touch));
+        if (options.SimPreambleBytes != 0)
+        {
+            model.Malloc(0, options.SimPreambleBytes - 8);
+        }
+
+        peakOp = 0;
+        ulong peak = trackPeak ? model.Footprint.CommittedBytes : 0;
+        using var file = new PreparedFile(trace.Path);
+        var slots = new ulong[file.Header.SlotCount];
+        var cursor = new long[file.Header.ThreadCount];
+        for (int t = 0; t < cursor.Length; t++)
+        {
+            cursor[t] = (long)file.Thread(t).OpStart;
+        }
+
+        int thread = (int)file.Header.FirstThread;
+        long done = 0;
+        while (done < target)
+        {
+            long index = cursor[thread]++;
+            ref readonly PreparedOp op = ref file.Op(index);
+            if (op.Kind == PreparedKind.Fork)
+            {
+                model.ForkChild(thread);
+            }
+
+            try
+            {
+                SimEngine.Execute<StopwatchTicks>(model, thread, in op, slots, null, out _);
+            }
+            catch (MallocAbortException ex)
+            {
+                throw new MallocAbortException(string.Create(CultureInfo.InvariantCulture,
+                    $"the model aborted as glibc would at trace event {file.EventIndex(index)} ({op.Kind}): {ex.GlibcMessage}"));
+            }
+
+            done++;
+            if (trackPeak)
+            {
+                ulong c = model.Footprint.CommittedBytes;
+                if (c > peak)
+                {
+                    peak = c;
+                    peakOp = done;
+                }
+            }
+
+            if (op.NextThread == PreparedFormat.NoThread)
+            {
+                break;
+            }
+
+            thread = op.NextThread;
+        }
+
+        return (model, done, peak);
+    }
+}
