@@ -65,22 +65,38 @@ static inline void turn_pass(_Atomic uint32_t *turn, _Atomic uint32_t *next_slee
         futex_wake_u32(next_sleeping, 1);
 }
 
-/* Returns 1 when it had to wait. */
+/*
+ * Concurrent mode's slot stamps: the count of ops done on a slot, in the low 31 bits; the top bit says a thread sleeps on
+ * the word (futex) and must be woken by the next publish.
+ */
+#define STAMP_SLEEPER 0x80000000u
+
+/* Waits until the slot's stamp equals dep: a short spin, then a futex wait in the kernel. Returns 1 when it had to wait. */
 static inline int stamp_wait(_Atomic uint32_t *stamp, uint32_t dep)
 {
-    if (atomic_load_explicit(stamp, memory_order_acquire) == dep)
-        return 1 - 1;
-    for (uint32_t i = 0;; i++) {
-        if (atomic_load_explicit(stamp, memory_order_acquire) == dep)
+    uint32_t v = atomic_load_explicit(stamp, memory_order_acquire);
+    if ((v & ~STAMP_SLEEPER) == dep)
+        return 0;
+    for (int i = 0; i < 200; i++) {
+        _mm_pause();
+        if ((atomic_load_explicit(stamp, memory_order_acquire) & ~STAMP_SLEEPER) == dep)
             return 1;
-        if (i < 200) {
-            _mm_pause();
-        } else if (i < 2000) {
-            sched_yield();
-        } else {
-            struct timespec nap = { 0, 20000 };
-            nanosleep(&nap, 0);
-        }
     }
+    for (;;) {
+        v = atomic_load_explicit(stamp, memory_order_acquire);
+        if ((v & ~STAMP_SLEEPER) == dep)
+            return 1;
+        /* Announce the sleeper; if the stamp moved meanwhile, look again. */
+        if (!(v & STAMP_SLEEPER) && !atomic_compare_exchange_weak(stamp, &v, v | STAMP_SLEEPER))
+            continue;
+        futex_wait_u32(stamp, v | STAMP_SLEEPER);
+    }
+}
+
+/* Publishes that `done` ops on the slot are done; wakes the threads sleeping on it, if any. */
+static inline void stamp_publish(_Atomic uint32_t *stamp, uint32_t done)
+{
+    if (atomic_exchange_explicit(stamp, done, memory_order_acq_rel) & STAMP_SLEEPER)
+        futex_wake_u32(stamp, INT_MAX);
 }
 #endif

@@ -574,7 +574,7 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
             }
         }
         if (!serial && slot)
-            atomic_store_explicit(&stamps[slot], o->dep + 1, memory_order_release);
+            stamp_publish(&stamps[slot], o->dep + 1);
     after_call:
         w->addresses[i & w->address_mask] = (uint64_t)(uintptr_t)p;
         if (o->flags & F_SAMPLE)
