@@ -70,6 +70,45 @@ internal static class FuzzTargets
         return events.Count;
     }
 
+    /// <summary>
+    /// Imports babeltrace2's text of an LTTng libc-wrapper trace (the importer that `import-lttng` runs), reads back every
+    /// trace it wrote (one per process) and prepares each; returns the events. Documented failures: a malformed line
+    /// (<see cref="LttngFormatException"/>, with its line number) and text without libc events (<see cref="LttngImportException"/>).
+    /// </summary>
+    public static long ImportLttngText(byte[] text)
+    {
+        string folder = Directory.CreateTempSubdirectory("ptreplay-fuzz-lttng-").FullName;
+        long total = 0;
+        try
+        {
+            LttngImportResult result;
+            try
+            {
+                using var reader = new StreamReader(new MemoryStream(text));
+                result = LttngImporter.ImportText(reader, "fuzz.babeltrace", Path.Combine(folder, "imported.trace"));
+            }
+            catch (Exception e) when (e is LttngFormatException or LttngImportException)
+            {
+                return 0;
+            }
+
+            foreach (LttngImportedProcess process in result.Processes)
+            {
+                using TraceReader written = TraceReader.Open(process.Path);
+                List<AllocEvent> events = [.. written.ReadAll()];
+                Assert.Equal(process.Events, events.Count);
+                total += events.Count;
+                Prepare(events);
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+
+        return total;
+    }
+
     private static void Prepare(List<AllocEvent> events)
     {
         string path = Path.Combine(Path.GetTempPath(), $"ptreplay-fuzz-{Guid.NewGuid():N}.prepared");

@@ -25,6 +25,10 @@ public sealed class FuzzTests
     private static readonly byte[][] TraceSeeds =
         [.. RepoFiles.SampleTraces.Select(File.ReadAllBytes), .. Directory.GetFiles(Path.Combine(FuzzFolder, "Seeds"), "*.trace").Order(StringComparer.Ordinal).Select(File.ReadAllBytes)];
 
+    /// <summary>babeltrace2's text of a real LTTng libc-wrapper session (sort under liblttng-ust-libc-wrapper).</summary>
+    private static readonly byte[][] LttngSeeds =
+        [.. Directory.GetFiles(Path.Combine(FuzzFolder, "Seeds"), "*.babeltrace").Order(StringComparer.Ordinal).Select(File.ReadAllBytes)];
+
     private static readonly byte[][] MtraceSeeds =
         [.. Directory.GetFiles(Path.Combine(FuzzFolder, "Seeds"), "*.mtrace").Order(StringComparer.Ordinal).Select(File.ReadAllBytes)];
 
@@ -60,13 +64,26 @@ public sealed class FuzzTests
     }
 
     [Fact]
+    public void LttngImporter_AndPreparation_OnMutatedBabeltraceText_ThrowOnlyDocumentedExceptions()
+    {
+        Assert.NotEmpty(LttngSeeds);
+        Gen.Select(Gen.Int[0, LttngSeeds.Length - 1], Mutations).Sample(input =>
+        {
+            (int seed, Mutation[] mutations) = input;
+            Run(Mutation.Apply(LttngSeeds[seed], mutations), ".babeltrace", FuzzTargets.ImportLttngText);
+        }, iter: Iterations / 2);
+    }
+
+    [Fact]
     public void EveryInputThatEverFailed_NowPasses()
     {
         string[] inputs = Directory.GetFiles(Path.Combine(FuzzFolder, "Regressions")).Where(f => !f.EndsWith(".md", StringComparison.Ordinal)).ToArray();
         Assert.NotEmpty(inputs);
         foreach (string input in inputs)
         {
-            Func<byte[], long> target = input.EndsWith(".mtrace", StringComparison.Ordinal) ? FuzzTargets.ImportMtrace : FuzzTargets.ReadTrace;
+            Func<byte[], long> target = input.EndsWith(".mtrace", StringComparison.Ordinal) ? FuzzTargets.ImportMtrace
+                : input.EndsWith(".babeltrace", StringComparison.Ordinal) ? FuzzTargets.ImportLttngText
+                : FuzzTargets.ReadTrace;
             Run(File.ReadAllBytes(input), Path.GetExtension(input), target);
         }
     }
