@@ -79,6 +79,9 @@ public sealed record TimingFigures
     /// <summary>The slowest of those first calls in ns, or null when none was timed (--no-timing).</summary>
     public double? FirstCallMaxNs { get; init; }
 
+    /// <summary>The sim engine's garbage collections around its timed replay; null for native engines.</summary>
+    public GcFigures? Gc { get; init; }
+
     /// <summary>"max", "recorded" or a factor: the pace the calls were replayed at.</summary>
     public string Pace { get; init; } = "max";
 

@@ -36,6 +36,8 @@ public sealed record EngineResult
     public long FirstCalls { get; init; }
     /// <summary>The slowest of those first calls in ns, or null when none was timed.</summary>
     public double? FirstCallMaxNs { get; init; }
+    /// <summary>The sim engine's garbage collections around its timed replay; null for native engines.</summary>
+    public PtReplay.Results.GcFigures? Gc { get; init; }
     /// <summary>The pace the calls were replayed at: "max", "recorded" or a factor.</summary>
     public string Pace { get; init; } = "max";
     /// <summary>Where the footprint figure comes from.</summary>

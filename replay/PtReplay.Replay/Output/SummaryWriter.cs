@@ -69,6 +69,7 @@ public static class SummaryWriter
             WarmupNs = r.WarmupNs,
             FirstCalls = r.FirstCalls,
             FirstCallMaxNs = r.FirstCallMaxNs,
+            Gc = r.Gc,
             Pace = r.Pace,
             LatencyClock = r.LatencyClock,
             LatencyNs = Latency(r.Latency),

@@ -126,6 +126,7 @@ public static class SimEngine
 
         // The warm-up comes last before the model is built and the clock starts, so the model's code is hot (not only
         // compiled) when the first call is timed.
+        int gcAtStart = GC.CollectionCount(0);
         SimWarmUpReport? warmUp = options.SimWarmUp ? SimWarmUp.Run(modelOptions, timer, file, slots) : null;
 
         // Built after the warm-up, so its first calls find its state in cache as the warm-up's scratch models did.
@@ -145,6 +146,8 @@ public static class SimEngine
 
         long jitMethods0 = JitInfo.GetCompiledMethodCount(currentThread: true);
         TimeSpan jitTime0 = JitInfo.GetCompilationTime(currentThread: true);
+        int gcTimed0 = GC.CollectionCount(0);
+        TimeSpan gcPause0 = GC.GetTotalPauseDuration();
         long start = Stopwatch.GetTimestamp();
 
         // The walk of PreparedFile.GlobalOrder(), written out: an iterator's MoveNext cannot be marked
@@ -181,6 +184,8 @@ public static class SimEngine
                 calls = 0;
                 points.Clear();
                 samplingTicks = 0;
+                gcTimed0 = GC.CollectionCount(0);
+                gcPause0 = GC.GetTotalPauseDuration();
                 jitMethods0 = JitInfo.GetCompiledMethodCount(currentThread: true);
                 jitTime0 = JitInfo.GetCompilationTime(currentThread: true);
                 start = Stopwatch.GetTimestamp();
@@ -241,6 +246,15 @@ public static class SimEngine
         }
 
         long elapsedNs = (long)Stopwatch.GetElapsedTime(start).TotalNanoseconds;
+        // A collection of any generation counts in generation 0's count.
+        var gc = new PtReplay.Results.GcFigures
+        {
+            CollectionsInTimedReplay = GC.CollectionCount(0) - gcTimed0,
+            CollectionsTotal = GC.CollectionCount(0) - gcAtStart,
+            PauseNsInTimedReplay = (long)(GC.GetTotalPauseDuration() - gcPause0).TotalNanoseconds,
+            HeapBytes = GC.GetTotalMemory(false),
+            Source = "in process: GC.CollectionCount(0) and GC.GetTotalPauseDuration() before the first and after the last timed call",
+        };
         long jitMethods = JitInfo.GetCompiledMethodCount(currentThread: true) - jitMethods0;
         double jitNs = (JitInfo.GetCompilationTime(currentThread: true) - jitTime0).TotalNanoseconds;
         long samplingNs = (long)(samplingTicks * (1e9 / Stopwatch.Frequency));
@@ -292,6 +306,7 @@ public static class SimEngine
             WarmupNs = warmUp?.ElapsedNs,
             FirstCalls = timer is null ? 0 : firstCount,
             FirstCallMaxNs = timer is null || firstCount == 0 ? null : firstMax,
+            Gc = gc,
         };
     }
 

@@ -156,7 +156,20 @@ public static class HtmlReport
             html.Append("</tr>\n");
         }
 
-        html.Append("</table>\n<h3>Over time</h3>\n");
+        html.Append("</table>\n");
+        foreach (EngineOutput e in o.Engines.Where(e => e.Error is null && e.Summary.Timing?.Gc is not null))
+        {
+            GcFigures gc = e.Summary.Timing!.Gc!;
+            // The model's latency is its own only when no collection fell inside a timed call.
+            string line = gc.CollectionsInTimedReplay == 0
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"<p class=\"gc\">{E(e.Engine)}: no garbage collection during the timed replay ({gc.CollectionsTotal} in the whole run, warm-up included).</p>")
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"<p class=\"gc warn\">{E(e.Engine)}: {gc.CollectionsInTimedReplay} garbage collection(s) during the timed replay ({gc.PauseNsInTimedReplay / 1e6:F1} ms paused): a call timed across one measured the runtime, not the model.</p>");
+            html.Append(line).Append('\n');
+        }
+
+        html.Append("<h3>Over time</h3>\n");
         Plot(html, $"{o.Name}: RSS (resident memory)", SeriesPlot.Quantity.Rss, o.Engines);
         Plot(html, $"{o.Name}: footprint (committed memory)", SeriesPlot.Quantity.Footprint, o.Engines);
         if (o.Engines.Any(e => e.Series.Any(r => r.AddressSpaceBytes > 0)))
@@ -226,6 +239,7 @@ public static class HtmlReport
         td.engine, td.workload { text-align: left; font-weight: bold; }
         td.error { text-align: left; color: #a00; }
         td.skipped { text-align: left; color: #777; }
+        p.gc.warn { color: #a00; font-weight: bold; }
         caption { text-align: left; font-weight: bold; padding: 0.2em 0; }
         table.latency { display: inline-table; margin-right: 1.5em; vertical-align: top; }
         .meta { color: #666; font-size: 0.85em; }

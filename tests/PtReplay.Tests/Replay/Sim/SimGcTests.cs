@@ -1,0 +1,77 @@
+using PtReplay.Replay;
+using PtReplay.Replay.Metrics;
+using PtReplay.Replay.Preparation;
+using PtReplay.Replay.Sim;
+using PtReplay.Reports.Html;
+using PtReplay.Reports.Input;
+using PtReplay.Results;
+using PtReplay.Tests.Infrastructure;
+using PtReplay.Traces;
+
+namespace PtReplay.Tests.Replay.Sim;
+
+/// <summary>
+/// Garbage collections around the model's timed replay are counted and reported: none on a real recording (the model
+/// allocates nothing per call), and a collection that does fall in the timed replay is counted and flagged in the report.
+/// </summary>
+public sealed class SimGcTests : IDisposable
+{
+    private readonly TempDir _dir = new("ptreplay-simgc-");
+
+    public void Dispose() => _dir.Dispose();
+
+    private (PreparedTrace Trace, TraceHeader Header) Prepare(string name)
+    {
+        using var reader = TraceReader.Open(RepoFiles.SampleTraces.Single(p => Path.GetFileName(p) == name));
+        return (TracePreparer.Prepare(reader.ReadAll(), _dir.File(name + ".prepared")), reader.Header);
+    }
+
+    [Fact]
+    public void RealRecording_HasNoCollectionInTheTimedReplay()
+    {
+        var (trace, header) = Prepare("python.trace");
+        EngineResult sim = SimEngine.Run(trace, header, new ReplayOptions(), null);
+        Assert.True(sim.Error is null, sim.Error);
+        GcFigures gc = Assert.IsType<GcFigures>(sim.Gc);
+        Assert.Equal(0, gc.CollectionsInTimedReplay);
+        Assert.Equal(0, gc.PauseNsInTimedReplay);
+        Assert.True(gc.CollectionsTotal >= gc.CollectionsInTimedReplay);
+        Assert.True(gc.HeapBytes > 0);
+    }
+
+    [Fact]
+    public void ACollectionInTheTimedReplay_IsCountedAndFlaggedInTheReport()
+    {
+        var (trace, header) = Prepare("sqlite.trace");
+        int forced = 0;
+        // The progress callback runs inside the timed loop (every 1 % of the ops): a collection there is one the count must see.
+        var options = new ReplayOptions
+        {
+            Progress = (_, fraction) =>
+            {
+                if (fraction > 0 && fraction < 0.5)
+                {
+                    GC.Collect();
+                    forced++;
+                }
+            },
+        };
+        EngineResult sim = SimEngine.Run(trace, header, options, null);
+        Assert.True(sim.Error is null, sim.Error);
+        Assert.True(forced > 0, "the progress callback never ran inside the replay");
+        Assert.True(sim.Gc!.CollectionsInTimedReplay >= forced, $"{sim.Gc.CollectionsInTimedReplay} collections counted, {forced} forced");
+
+        string outDir = _dir.File("out");
+        using (var reader = TraceReader.Open(RepoFiles.SampleTraces.Single(p => Path.GetFileName(p) == "sqlite.trace")))
+        {
+            ReplayRunner.Run("sqlite.trace", reader.Header, reader.ReadAll(), ["sim"], outDir, options,
+                new PreparationOptions());
+        }
+
+        ReplaySummary written = SummaryFile.Read(Path.Combine(outDir, "summary.json"));
+        Assert.True(written.Engines.Single().Timing!.Gc!.CollectionsInTimedReplay >= 1);
+        string page = HtmlReport.Build([ReplayOutputReader.Read(outDir)]);
+        Assert.Contains("class=\"gc warn\"", page, StringComparison.Ordinal);
+        Assert.Contains("garbage collection(s) during the timed replay", page, StringComparison.Ordinal);
+    }
+}
