@@ -7,7 +7,8 @@ namespace PtReplay.Tests.Fuzz;
 
 /// <summary>
 /// The fuzzing harness: CsCheck properties over mutated real recordings (the committed samples and the seeds in
-/// Fuzz/Seeds: a raw multi-thread recording and glibc mtrace output) for the trace reader, the mtrace importer and the
+/// Fuzz/Seeds: a raw multi-thread recording, glibc mtrace output and babeltrace2 text of an LTTng libc-wrapper session)
+/// for the trace reader, the mtrace importer, the LTTng importer and the
 /// replay's preparation. Each input must finish, and throw nothing but the documented exceptions. Half the trace
 /// inputs get their CRCs recomputed after mutating, so the damage reaches the decoders, the merge and the preparation.
 /// A failing input is written to the temporary folder (its path is in the failure); copy it into Fuzz/Regressions,
