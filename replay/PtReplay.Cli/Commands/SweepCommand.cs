@@ -189,14 +189,28 @@ public static class SweepCommand
             }
         }
 
+        if (results.ValidationNotes?.FirstOrDefault(n => n.CannotRun) is { } failed)
+        {
+            Console.Error.WriteLine($"ptreplay sweep: --validate: {failed.Message}");
+        }
+
+        return ExitCodeOf(results);
+    }
+
+    /// <summary>
+    /// The exit code of a sweep's results: 5 when the model ran at no point or glibc's validation replay could not run,
+    /// 1 when a validated figure differs from glibc's, 0 otherwise.
+    /// </summary>
+    public static int ExitCodeOf(SweepResults results)
+    {
+        ArgumentNullException.ThrowIfNull(results);
         if (results.Points.Count > 0 && results.Points.All(p => p.Error is not null))
         {
             return ExitCodes.CannotRun;
         }
 
-        if (results.ValidationNotes?.FirstOrDefault(n => n.CannotRun) is { } failed)
+        if (results.ValidationNotes?.Any(n => n.CannotRun) == true)
         {
-            Console.Error.WriteLine($"ptreplay sweep: --validate: {failed.Message}");
             return ExitCodes.CannotRun;
         }
 
