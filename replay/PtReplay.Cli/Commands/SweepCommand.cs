@@ -141,7 +141,6 @@ public static class SweepCommand
             SweepResults results;
             using (var progress = new ProgressDisplay())
             {
-                long validated = 0;
                 var request = new SweepRequest
                 {
                     Traces = files,
@@ -158,7 +157,7 @@ public static class SweepCommand
                     // The step shows the share of runs done and the time left (no events per second: runs differ in length).
                     PointDone = (done, all) => progress.Fraction("sweep", (double)done / all),
                     Validate = parse.GetValue(validate),
-                    ValidationDone = (_, _) => progress.Count("validate under glibc", ++validated),
+                    ValidationDone = (done, all) => progress.Fraction("validate under glibc", (double)done / all),
                 };
                 results = SweepRunner.Run(request);
             }

@@ -43,7 +43,7 @@ public sealed record SweepRequest
     /// <summary>After the grid, compare a few points with glibc's serial native replay (<see cref="SweepValidator"/>).</summary>
     public bool Validate { get; init; }
 
-    /// <summary>Called after each glibc replay of the validation with (trace, point).</summary>
+    /// <summary>Called after each glibc replay of the validation with (replays done, replays planned); the plan can shrink when glibc cannot run.</summary>
     public Action<int, int>? ValidationDone { get; init; }
 }
 

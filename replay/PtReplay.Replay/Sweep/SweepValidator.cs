@@ -57,6 +57,8 @@ public static class SweepValidator
         ArgumentNullException.ThrowIfNull(points);
         var checks = new List<SweepCheck>();
         var notes = new List<SweepCheckNote>();
+        int planned = Enumerable.Range(0, inputs.Count).Where(t => inputs[t].Prepared.ThreadCount <= 1).Sum(t => ChoosePoints(t, points, best).Count);
+        int done = 0;
         for (int t = 0; t < inputs.Count; t++)
         {
             PreparedInput input = inputs[t];
@@ -93,7 +95,7 @@ public static class SweepValidator
                 string resultsPath = Path.Combine(workDir, string.Create(CultureInfo.InvariantCulture, $"glibc-{t}-{point}.results"));
                 (EngineResult glibc, _) = NativeEngine.Run("glibc", input.Prepared, options, resultsPath,
                     ReplayRunner.MallocEnvironment(tunables, input.ModelHeader));
-                request.ValidationDone?.Invoke(t, point);
+                request.ValidationDone?.Invoke(++done, planned);
                 if (glibc.Error is not null)
                 {
                     notes.Add(new SweepCheckNote(t, point, $"glibc's native replay could not run: {glibc.Error}", true));
