@@ -10,10 +10,13 @@ namespace PtReplay.Results;
 ///   "shard":  { k, n }?,                              // set when only points with point % n == k - 1 ran
 ///   "traces": [ { path, events, calls, peak_live_bytes } ],
 ///   "points": [ { trace, point, tunables, summary?, error?, memory? } ],   // by trace, then point
-///   "best":   [ { trace, figure, point, value } ] }   // per trace, the smallest of each <see cref="SweepBest.Figures"/>
+///   "best":   [ { trace, figure, point, value } ],    // per trace, the smallest of each <see cref="SweepBest.Figures"/>
+///   "validation": [ { trace, point, tunables, figure, model, glibc, equal } ]?,  // with --validate (<see cref="SweepCheck"/>)
+///   "validation_notes": [ { trace, point?, message, cannot_run } ]? }        // traces or points not compared, and why
 /// </code>
 /// Invariants: points are ordered by (trace, point) and each pair appears once; a point has either an error or its
-/// memory figures; best is computed from points (<see cref="SweepBest.Of"/>), ties going to the lowest point index.
+/// memory figures; best is computed from points (<see cref="SweepBest.Of"/>), ties going to the lowest point index;
+/// validation and validation_notes are null when the sweep ran without --validate (and after a merge of shards).
 /// </summary>
 public sealed record SweepResults
 {
@@ -43,6 +46,12 @@ public sealed record SweepResults
 
     /// <summary>Per trace, the point with the smallest value of each of <see cref="SweepBest.Figures"/>.</summary>
     public required IReadOnlyList<SweepBest> Best { get; init; }
+
+    /// <summary>With --validate: per validated point and figure, the model's prediction against glibc's measurement; else null.</summary>
+    public IReadOnlyList<SweepCheck>? Validation { get; init; }
+
+    /// <summary>With --validate: the traces or points not compared and why (multi-thread trace, glibc could not run); else null.</summary>
+    public IReadOnlyList<SweepCheckNote>? ValidationNotes { get; init; }
 }
 
 /// <summary>One tunable of the grid and the values it takes.</summary>

@@ -9,7 +9,7 @@ public static class ExitCodes
 {
     /// <summary>The verb did what it was asked.</summary>
     public const int Ok = 0;
-    /// <summary>The verb ran and its result says no: parity below 100 %, a gate or compare limit exceeded, a failed benchmark run.</summary>
+    /// <summary>The verb ran and its result says no: parity below 100 %, a gate or compare limit exceeded, a sweep's validated figure that differs from glibc's, a failed benchmark run.</summary>
     public const int No = 1;
     /// <summary>Bad command line: unknown option or value, out-of-range number, unknown or out-of-range tunable.</summary>
     public const int Usage = 2;

@@ -11,8 +11,9 @@ namespace PtReplay.Cli.Commands;
 /// `ptreplay sweep TRACE... --tunable NAME=V1,V2,... [-o DIR] [--json]`: runs the C# ptmalloc model over every point of a
 /// tunables grid for every trace, in parallel, and prints a table per trace with the best points
 /// (<see cref="SweepRunner"/>). With -o DIR: DIR/sweep.json (<see cref="SweepResults"/>) and one summary.json per run.
-/// Exit codes: <see cref="ExitCodes"/> (0 done, even when the model failed at some points; 2 a bad tunable name or value;
-/// 5 when the model could not run at any point).
+/// With --validate a few points are also replayed under glibc and compared (<see cref="SweepValidator"/>).
+/// Exit codes: <see cref="ExitCodes"/> (0 done, even when the model failed at some points; 1 a validated figure differs from
+/// glibc's; 2 a bad tunable name or value; 5 when the model could not run at any point or glibc's validation replay could not run).
 /// </summary>
 public static class SweepCommand
 {
@@ -59,6 +60,13 @@ public static class SweepCommand
             Description = "Run only the points whose index % N is K - 1 (K from 1 to N), e.g. one shard per machine; with -o DIR " +
                 "the shard's sweep.json and summaries go to DIR, and `sweep --merge` combines the shards' folders.",
         };
+        var validate = new Option<bool>("--validate")
+        {
+            Description = "After the grid, replay the default point (no tunables), the best points and others, at most " +
+                $"{SweepValidator.MaxPoints} per trace, natively under glibc (serial, no clock) and print a 'validation' section: per " +
+                "point and figure the model's prediction against glibc's measurement. Exits 1 when a figure differs, 5 when " +
+                "glibc's replay cannot run. Multi-thread traces are not validated (the model is exact there only with the sim preamble).",
+        };
         var merge = new Option<string[]>("--merge")
         {
             HelpName = "DIR...",
@@ -78,10 +86,11 @@ public static class SweepCommand
             "  ptreplay sweep py.trace --tunable glibc.malloc.mmap_threshold=64K,128K,1M --tunable glibc.malloc.arena_max=1,2,8\n" +
             "  ptreplay sweep a.trace b.trace -t glibc.malloc.trim_threshold=0,128K,1M -o out/sweep --parallel 2\n" +
             "  ptreplay sweep py.trace -t glibc.malloc.top_pad=0,64K,1M --shard 1/2 -o out/s1   # and --shard 2/2 -o out/s2\n" +
-            "  ptreplay sweep --merge out/s1 out/s2 -o out/sweep\n\n" +
+            "  ptreplay sweep --merge out/s1 out/s2 -o out/sweep\n" +
+            "  ptreplay sweep py.trace -t glibc.malloc.mmap_threshold=64K,1M --validate   # check the model against glibc\n\n" +
             ExitCodes.Help)
         {
-            traces, tunable, outDir, json, parallel, touch, sampleEvery, strict, shard, merge,
+            traces, tunable, outDir, json, parallel, touch, sampleEvery, strict, shard, merge, validate,
         };
 
         command.SetAction(CliErrors.Guard("sweep", parse =>
@@ -90,9 +99,9 @@ public static class SweepCommand
             string? dir = parse.GetValue(outDir) is { } o ? CliPaths.OutputDirectory(o) : null;
             if (parse.GetValue(merge) is { Length: > 0 } folders)
             {
-                if (files.Length > 0 || parse.GetValue(tunable) is { Length: > 0 } || parse.GetValue(shard) is not null)
+                if (files.Length > 0 || parse.GetValue(tunable) is { Length: > 0 } || parse.GetValue(shard) is not null || parse.GetValue(validate))
                 {
-                    throw CliException.Usage("--merge takes the shards' folders only: no TRACE, --tunable or --shard");
+                    throw CliException.Usage("--merge takes the shards' folders only: no TRACE, --tunable, --shard or --validate");
                 }
 
                 SweepResults merged;
@@ -147,6 +156,8 @@ public static class SweepCommand
                     Preparation = new PreparationOptions { Strict = parse.GetValue(strict), SampleEvery = every },
                     // The step shows the share of runs done and the time left (no events per second: runs differ in length).
                     PointDone = (done, all) => progress.Fraction("sweep", (double)done / all),
+                    Validate = parse.GetValue(validate),
+                    ValidationDone = (done, all) => progress.Fraction("validate under glibc", (double)done / all),
                 };
                 results = SweepRunner.Run(request);
             }
@@ -177,7 +188,32 @@ public static class SweepCommand
             }
         }
 
-        return results.Points.Count > 0 && results.Points.All(p => p.Error is not null) ? ExitCodes.CannotRun : ExitCodes.Ok;
+        if (results.ValidationNotes?.FirstOrDefault(n => n.CannotRun) is { } failed)
+        {
+            Console.Error.WriteLine($"ptreplay sweep: --validate: {failed.Message}");
+        }
+
+        return ExitCodeOf(results);
+    }
+
+    /// <summary>
+    /// The exit code of a sweep's results: 5 when the model ran at no point or glibc's validation replay could not run,
+    /// 1 when a validated figure differs from glibc's, 0 otherwise.
+    /// </summary>
+    public static int ExitCodeOf(SweepResults results)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        if (results.Points.Count > 0 && results.Points.All(p => p.Error is not null))
+        {
+            return ExitCodes.CannotRun;
+        }
+
+        if (results.ValidationNotes?.Any(n => n.CannotRun) == true)
+        {
+            return ExitCodes.CannotRun;
+        }
+
+        return results.Validation?.Any(c => !c.Equal) == true ? ExitCodes.No : ExitCodes.Ok;
     }
 
     /// <summary>"K/N" with 1 ≤ K ≤ N; null for no shard. A usage error otherwise.</summary>

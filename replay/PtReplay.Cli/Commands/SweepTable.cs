@@ -42,5 +42,52 @@ public static class SweepTable
                 output.WriteLine(string.Create(inv, $"best {best.Figure}: point {best.Point} ({tunables}) {best.Value:0.####}"));
             }
         }
+
+        if (results.Validation is not null)
+        {
+            PrintValidation(output, results);
+        }
+    }
+
+    /// <summary>
+    /// The "validation" section of `sweep --validate`: per trace the agreement, one row per point and figure (model,
+    /// glibc, equal), each difference spelled out, then the notes (traces or points not compared).
+    /// </summary>
+    private static void PrintValidation(TextWriter output, SweepResults results)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        IReadOnlyList<SweepCheck> checks = results.Validation!;
+        output.WriteLine("validation: the model's figures against glibc's serial native replay (GLIBC_TUNABLES = the point's tunables)");
+        int width = Math.Max(8, checks.Select(c => c.Tunables.Length).DefaultIfEmpty(0).Max());
+        for (int t = 0; t < results.Traces.Count; t++)
+        {
+            var rows = checks.Where(c => c.Trace == t).ToList();
+            if (rows.Count > 0)
+            {
+                int equal = rows.Count(c => c.Equal);
+                output.WriteLine(string.Create(inv,
+                    $"{results.Traces[t].Path}: {equal} of {rows.Count} figures equal ({100.0 * equal / rows.Count:0.#} %) over {rows.Select(c => c.Point).Distinct().Count()} points"));
+                output.WriteLine(string.Create(inv,
+                    $"{"point",7}  {"tunables".PadRight(width)}  {"figure",-22}  {"model",12}  {"glibc",12}  equal"));
+                foreach (SweepCheck c in rows)
+                {
+                    string point = c.Point == SweepCheck.DefaultPoint ? "default" : c.Point.ToString(inv);
+                    string tunables = c.Tunables.Length == 0 ? "(none)" : c.Tunables;
+                    output.WriteLine(string.Create(inv,
+                        $"{point,7}  {tunables.PadRight(width)}  {c.Figure,-22}  {c.Model,12}  {c.Glibc,12}  {(c.Equal ? "yes" : "NO")}"));
+                }
+
+                foreach (SweepCheck c in rows.Where(c => !c.Equal))
+                {
+                    string point = c.Point == SweepCheck.DefaultPoint ? "the default point" : string.Create(inv, $"point {c.Point}");
+                    output.WriteLine(string.Create(inv, $"differs: {point}, {c.Figure}: the model predicted {c.Model}, glibc measured {c.Glibc}"));
+                }
+            }
+
+            foreach (SweepCheckNote note in results.ValidationNotes?.Where(n => n.Trace == t) ?? [])
+            {
+                output.WriteLine($"{results.Traces[t].Path}: {note.Message}");
+            }
+        }
     }
 }

@@ -73,7 +73,7 @@ public static class SweepMerger
         }
 
         SweepPoint[] all = [.. merged.Select(x => outDir is null ? x.Point with { Summary = null } : x.Point)];
-        return first with { Shard = null, Points = all, Best = SweepBest.Of(all) };
+        return first with { Shard = null, Points = all, Best = SweepBest.Of(all), Validation = null, ValidationNotes = null };
     }
 
     private static bool SameGrid(SweepResults a, SweepResults b) =>

@@ -39,6 +39,12 @@ public sealed record SweepRequest
 
     /// <summary>Called after each model run with (runs done, runs in all); from any thread.</summary>
     public Action<int, int>? PointDone { get; init; }
+
+    /// <summary>After the grid, compare a few points with glibc's serial native replay (<see cref="SweepValidator"/>).</summary>
+    public bool Validate { get; init; }
+
+    /// <summary>Called after each glibc replay of the validation with (replays done, replays planned); the plan can shrink when glibc cannot run.</summary>
+    public Action<int, int>? ValidationDone { get; init; }
 }
 
 /// <summary>
@@ -80,6 +86,10 @@ public static class SweepRunner
                 request.PointDone?.Invoke(Interlocked.Increment(ref done), runs.Length);
             });
 
+            IReadOnlyList<SweepBest> best = SweepBest.Of(results);
+            (IReadOnlyList<SweepCheck> Checks, IReadOnlyList<SweepCheckNote> Notes)? validation = request.Validate
+                ? SweepValidator.Validate(request, inputs, results, best, work)
+                : null;
             return new SweepResults
             {
                 Axes = request.Grid.Axes,
@@ -87,7 +97,9 @@ public static class SweepRunner
                 Shard = request.Shard,
                 Traces = [.. inputs.Select(i => new SweepTrace(i.TracePath, i.Prepared.EventCount, i.Prepared.CallCount, i.Prepared.PeakLiveBytes))],
                 Points = results,
-                Best = SweepBest.Of(results),
+                Best = best,
+                Validation = validation?.Checks,
+                ValidationNotes = validation?.Notes,
             };
         }
         finally
@@ -108,10 +120,11 @@ public static class SweepRunner
             point.ToString("000", CultureInfo.InvariantCulture));
     }
 
-    private static SweepPoint RunPoint(SweepRequest request, PreparedInput input, int trace, int point)
+    /// <summary>The options of a model run of the sweep under <paramref name="tunables"/>: no clock, no preamble, no address check.</summary>
+    public static ReplayOptions ModelOptions(SweepRequest request, string? tunables)
     {
-        string tunables = request.Grid.Tunables(point);
-        ReplayOptions options = request.Options with
+        ArgumentNullException.ThrowIfNull(request);
+        return request.Options with
         {
             Tunables = tunables,
             NoTiming = true,
@@ -121,6 +134,12 @@ public static class SweepRunner
             Progress = null,
             PrepareProgress = null,
         };
+    }
+
+    private static SweepPoint RunPoint(SweepRequest request, PreparedInput input, int trace, int point)
+    {
+        string tunables = request.Grid.Tunables(point);
+        ReplayOptions options = ModelOptions(request, tunables);
         EngineResult result = SimEngine.Run(input.Prepared, input.ModelHeader, options, tunables);
         string? summary = null;
         if (request.OutputDirectory is { } outDir)
