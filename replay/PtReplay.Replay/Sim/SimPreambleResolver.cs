@@ -168,7 +168,7 @@ public static class SimPreambleResolver
         }
 
         return new(SimPreambleMode.Auto, bytes, source, setup, string.Create(CultureInfo.InvariantCulture,
-            $"{how}: setup_heap_bytes {setup} B minus the main thread's tcache block ({tcache} B, the model makes its own) = the TLS DTVs of the replayer's {threads - 1} worker thread(s) at the bottom of glibc's main heap"));
+            $"{how}: setup_heap_bytes {setup} B minus the main thread's tcache block ({tcache} B, the model makes its own) = the TLS DTVs of the {threads - 1} thread(s) the replayer creates before the first call, at the bottom of glibc's main heap"));
     }
 
     private static ulong MeasureModelTcacheChunk()
