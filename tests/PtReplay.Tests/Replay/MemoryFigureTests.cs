@@ -47,13 +47,7 @@ public sealed class MemoryFigureTests(Recordings recordings)
 
         Assert.True(sim.Series.Count > 20, $"only {sim.Series.Count} samples");
         Assert.Equal(glibc.Series.Select(p => p.Seq), sim.Series.Select(p => p.Seq));
-        var differing = sim.Series.Zip(glibc.Series)
-            .Where(pair => pair.First.RssBytes != pair.Second.RssBytes || pair.First.FootprintBytes != pair.Second.FootprintBytes)
-            .Select(pair => string.Create(CultureInfo.InvariantCulture,
-                $"op {pair.First.Seq}: sim rss {pair.First.RssBytes} footprint {pair.First.FootprintBytes}, " +
-                $"glibc rss {pair.Second.RssBytes} footprint {pair.Second.FootprintBytes}"))
-            .ToList();
-        Assert.True(differing.Count == 0, $"{differing.Count} of {sim.Series.Count} samples differ: {string.Join("; ", differing.Take(5))}");
+        SeriesAgreement.AssertSameRssAndFootprint(sim, glibc);
         // Address space held and the allocator's own statistic (where glibc's replay read it) agree too.
         var otherColumns = sim.Series.Zip(glibc.Series)
             .Where(pair => pair.First.AddressSpaceBytes != pair.Second.AddressSpaceBytes

@@ -1,4 +1,3 @@
-using System.Globalization;
 using PtReplay.Replay;
 using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Parity;
@@ -43,13 +42,7 @@ public sealed class RuntimeThreadsReplayTests : IDisposable
 
         Assert.True(sim.Series.Count > 20, $"only {sim.Series.Count} samples");
         Assert.Equal(glibc.Series.Select(p => p.Seq), sim.Series.Select(p => p.Seq));
-        var differing = sim.Series.Zip(glibc.Series)
-            .Where(pair => pair.First.RssBytes != pair.Second.RssBytes || pair.First.FootprintBytes != pair.Second.FootprintBytes)
-            .Select(pair => string.Create(CultureInfo.InvariantCulture,
-                $"op {pair.First.Seq}: sim rss {pair.First.RssBytes} footprint {pair.First.FootprintBytes}, " +
-                $"glibc rss {pair.Second.RssBytes} footprint {pair.Second.FootprintBytes}"))
-            .ToList();
-        Assert.True(differing.Count == 0, $"{differing.Count} of {sim.Series.Count} samples differ: {string.Join("; ", differing.Take(5))}");
+        SeriesAgreement.AssertSameRssAndFootprint(sim, glibc);
         Assert.Equal(sim.PeakFootprintBytes, glibc.PeakFootprintBytes);
         Assert.Equal(sim.FinalFootprintBytes, glibc.FinalFootprintBytes);
     }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using PtReplay.Replay;
 using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Preparation;
@@ -91,13 +90,7 @@ public sealed class ShortLivedThreadsReplayTests : IDisposable
         Assert.Equal(workers - alive, glibc.Extra["thread_starts"]);
 
         Assert.True(sim.Series.Count > 20, $"only {sim.Series.Count} samples");
-        var differing = sim.Series.Zip(glibc.Series)
-            .Where(pair => pair.First.RssBytes != pair.Second.RssBytes || pair.First.FootprintBytes != pair.Second.FootprintBytes)
-            .Select(pair => string.Create(CultureInfo.InvariantCulture,
-                $"op {pair.First.Seq}: sim rss {pair.First.RssBytes} footprint {pair.First.FootprintBytes}, " +
-                $"glibc rss {pair.Second.RssBytes} footprint {pair.Second.FootprintBytes}"))
-            .ToList();
-        Assert.True(differing.Count == 0, $"{differing.Count} of {sim.Series.Count} samples differ: {string.Join("; ", differing.Take(5))}");
+        SeriesAgreement.AssertSameRssAndFootprint(sim, glibc);
 
         // Free-running threads: the same bound, and every call replayed and timed, each thread's first call apart from the
         // percentiles (it sets up the thread's tcache and arena).
