@@ -377,6 +377,13 @@ static void release_ops(const struct prep_op *ops, uint64_t done)
         madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
+/* A pass over ops that streams gives back the pages before op i every 2^18 ops. */
+static inline void release_ops_every(const struct prep_op *ops, uint64_t i)
+{
+    if (g.stream && (i & RELEASE_OPS_MASK) == RELEASE_OPS_MASK)
+        release_ops(ops, i);
+}
+
 /*
  * K_START: creates the replay thread of a recorded thread that starts during the replay, where it started in the
  * global order, and waits until it has pre-faulted its stack. The preparation puts it after the joins of threads that
@@ -433,8 +440,7 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
             w->waits += (uint64_t)stamp_wait(&stamps[slot], o->dep);
         }
         w->cross += (o->flags & F_WAIT) != 0;
-        if (g.stream && (i & RELEASE_OPS_MASK) == RELEASE_OPS_MASK)
-            release_ops(ops, i);
+        release_ops_every(ops, i);
         if (times)
             pace_wait(w, i);
 
@@ -634,20 +640,14 @@ static void *thread_main(void *arg)
             probes_harness_grown(after - before);
         atomic_store(&w->started, 1);
         futex_wake_u32(&w->started, INT_MAX);
-        run_worker(w);
-        atomic_fetch_add(&finished, 1);
-        futex_wake_u32(&finished, 1);
-        if (!ends_with_exit(w))
-            for (;;)
-                futex_wait_u32(&never, 0);
-        return 0;
+    } else {
+        w->stack_lo = prefault_stack(STACK_PREFAULT);
+        probes_mark_harness(&w);
+        atomic_fetch_add(&ready, 1);
+        futex_wake_u32(&ready, 1);
+        while (atomic_load(&go) == 0)
+            futex_wait_u32(&go, 0);
     }
-    w->stack_lo = prefault_stack(STACK_PREFAULT);
-    probes_mark_harness(&w);
-    atomic_fetch_add(&ready, 1);
-    futex_wake_u32(&ready, 1);
-    while (atomic_load(&go) == 0)
-        futex_wait_u32(&go, 0);
     run_worker(w);
     atomic_fetch_add(&finished, 1);
     futex_wake_u32(&finished, 1);
@@ -733,15 +733,13 @@ static void validate(const struct prep_header *h, uint64_t size)
             (o->kind == K_START && o->arg == 0) || o->kind == 0 ||
             (o->kind > K_PVALLOC && o->kind != K_THREAD_EXIT && o->kind != K_JOIN && o->kind != K_FORK && o->kind != K_START))
             die(3, "prepared trace op out of range", 0);
-        if (g.stream && (i & RELEASE_OPS_MASK) == RELEASE_OPS_MASK)
-            release_ops(ops, i);
+        release_ops_every(ops, i);
     }
     for (uint32_t i = 0; i < h->thread_count; i++) {
         uint64_t flagged = 0;
         for (uint64_t k = 0; k < t[i].op_count; k++) {
             flagged += (ops[t[i].op_start + k].flags & F_SAMPLE) != 0;
-            if (g.stream && (k & RELEASE_OPS_MASK) == RELEASE_OPS_MASK)
-                release_ops(ops, t[i].op_start + k);
+            release_ops_every(ops, t[i].op_start + k);
         }
         if (flagged != t[i].sample_count)
             die(3, "prepared trace sample flags do not match the thread table", 0);
@@ -918,14 +916,12 @@ int main(int argc, char **argv)
     for (uint64_t i = 0; i < h->op_count; i++) {
         if (ops[i].kind == K_FORK && (!forks++ || seq_after(first_fork, ops[i].seq)))
             first_fork = ops[i].seq;
-        if (g.stream && (i & RELEASE_OPS_MASK) == RELEASE_OPS_MASK)
-            release_ops(ops, i);
+        release_ops_every(ops, i);
     }
     for (uint64_t i = 0; i < h->op_count; i++) {
         if (ops[i].kind == K_START && (!forks || seq_after(first_fork, ops[i].seq)))
             g.workers[ops[i].arg].lazy = 1;
-        if (g.stream && (i & RELEASE_OPS_MASK) == RELEASE_OPS_MASK)
-            release_ops(ops, i);
+        release_ops_every(ops, i);
     }
     if (g.stream)
         release_ops(ops, h->op_count);
