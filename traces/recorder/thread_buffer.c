@@ -88,6 +88,9 @@ static void append(struct ptr_thread *t, const struct ptr_call *c, uint64_t ts)
 {
     if (t->pos > t->limit) {
         ptr_flush(t);
+        if (t->state != TS_ACTIVE) {
+            return; /* the process is ending and another thread writes this block out: leave it as it is */
+        }
     }
     uint64_t dt = ptr_advance_time(t, ts);
     uint8_t *p = ptr_put_prologue(t->pos, c->kind | (c->null_result ? TAG_NULL_RESULT : 0u), c->status, dt);
@@ -268,6 +271,18 @@ static void fill_header(struct ptr_thread *t, uint32_t count, uint32_t payload_l
     h->crc = ptr_crc32_update(ptr_crc32(t->block, offsetof(struct ptr_block_header, crc)), PAYLOAD(t->block), payload_len);
 }
 
+/*
+ * Who may write a thread's block: its owner for each full block, or once, at process end, the thread that
+ * flushes every other thread out (ptr_registry_flush_others). `flushing` is the claim; a claim by another
+ * thread is never given back (that thread writes the block, then makes its owner INERT), so the owner
+ * neither writes the same events twice nor reuses the bytes being written.
+ */
+static int claim_block(struct ptr_thread *t)
+{
+    uint8_t free_now = 0;
+    return __atomic_compare_exchange_n(&t->flushing, &free_now, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
 void ptr_flush(struct ptr_thread *t)
 {
     if (t->block == NULL || t->count == 0) {
@@ -277,7 +292,10 @@ void ptr_flush(struct ptr_thread *t)
         start_block(t); /* made INERT at process exit after its events were written: drop, never repeat */
         return;
     }
-    t->flushing = 1;
+    if (!claim_block(t)) {
+        ptr_set_state(t, TS_INERT); /* another thread is writing this block out as the process ends */
+        return;
+    }
     uint32_t count = t->count;
     uint32_t len = (uint32_t)(t->pos - PAYLOAD(t->block));
     fill_header(t, count, len);
@@ -289,7 +307,7 @@ void ptr_flush(struct ptr_thread *t)
     } else {
         t->flushed += count;
     }
-    t->flushing = 0;
+    __atomic_store_n(&t->flushing, 0, __ATOMIC_RELEASE);
 }
 
 void ptr_thread_finish(struct ptr_thread *t, int exits_before_process)
@@ -490,8 +508,8 @@ uint32_t ptr_count_events(const uint8_t *p, const uint8_t *end)
 /* Async-signal-safe: writes the committed part of the current block, then stops recording. */
 void ptr_flush_from_signal(struct ptr_thread *t)
 {
-    if (t->state != TS_ACTIVE || t->flushing || t->block == NULL) {
-        return;
+    if (t->state != TS_ACTIVE || t->block == NULL || !claim_block(t)) {
+        return; /* not recording, or the signal interrupted a flush of this block */
     }
     ptr_set_state(t, TS_BUSY);
     const uint8_t *payload = PAYLOAD(t->block);
@@ -506,14 +524,16 @@ void ptr_flush_from_signal(struct ptr_thread *t)
 
 /*
  * Process exit: writes what other threads still hold (typically threads blocked in a wait while the
- * process exits). Best effort: only whole committed events are written, and each such thread is
- * left INERT, so a thread still running records nothing more rather than writing events twice.
+ * process exits). Best effort: only whole committed events are written (those below the owner's pos when
+ * it is read; a running owner appends above it and never rewrites them), a block whose owner is flushing
+ * it itself is left to the owner, and each thread written is left INERT, so a thread still running
+ * records nothing more rather than writing events twice.
  */
 void ptr_registry_flush_others(struct ptr_thread *self)
 {
     for (int i = 0; i < PTR_SLOTS; i++) {
         struct ptr_thread *t = __atomic_load_n(&registry[i], __ATOMIC_ACQUIRE);
-        if (t == NULL || t == self || t->state != TS_ACTIVE || t->flushing || t->block == NULL) {
+        if (t == NULL || t == self || t->state != TS_ACTIVE || t->block == NULL || !claim_block(t)) {
             continue;
         }
         const uint8_t *payload = PAYLOAD(t->block);
