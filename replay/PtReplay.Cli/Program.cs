@@ -31,6 +31,7 @@ public static class Program
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(GateCommand.Create());
         root.Subcommands.Add(HeapmapCommand.Create());
+        root.Subcommands.Add(ExplainCommand.Create());
         return root;
     }
 

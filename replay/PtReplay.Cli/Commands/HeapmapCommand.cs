@@ -113,7 +113,7 @@ public static class HeapmapCommand
                 });
                 if (parse.GetValue(trim))
                 {
-                    map = map with { Trim = TrimEstimate(prepared, header, options, checkedTunables, ops) };
+                    map = map with { Trim = TrimEstimator.Estimate(prepared, header, options, checkedTunables, ops) };
                 }
 
                 foreach (string o in outputs)
@@ -142,20 +142,6 @@ public static class HeapmapCommand
             "peak" => new SimStop(SimStopKind.PeakFootprint),
             _ when long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long n) => new SimStop(SimStopKind.AfterOps, n),
             _ => throw CliException.Usage($"--at {text}: give an op count (0 or more), peak or end"),
-        };
-    }
-
-    /// <summary>Replays a second model to <paramref name="ops"/>, calls malloc_trim(0) on it and measures what it gave back.</summary>
-    private static HeapMapTrim TrimEstimate(PreparedTrace prepared, Traces.TraceHeader header, ReplayOptions options, string? tunables, long ops)
-    {
-        (Ptmalloc model, _, _) = SimSnapshot.Run(prepared, header, options, tunables, new SimStop(SimStopKind.AfterOps, ops));
-        MemoryFootprint before = model.Footprint;
-        model.MallocTrim(0, 0);
-        MemoryFootprint after = model.Footprint;
-        return new HeapMapTrim
-        {
-            CommittedBytes = before.CommittedBytes - Math.Min(before.CommittedBytes, after.CommittedBytes),
-            ResidentBytes = before.ResidentBytes - Math.Min(before.ResidentBytes, after.ResidentBytes),
         };
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using PtReplay.Allocator;
 using PtReplay.Allocator.Tunables;
+using PtReplay.Replay.Findings;
 using PtReplay.Replay.Preparation;
 using PtReplay.Replay.Timing;
 using PtReplay.Traces;
@@ -20,7 +21,15 @@ public static class SimSnapshot
     /// bad tunables and <see cref="MallocAbortException"/> (with the event index in its message) when the model aborts.
     /// </summary>
     public static (Ptmalloc Model, long Ops, ulong CommittedBytes) Run(
-        PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, SimStop stop)
+        PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, SimStop stop) =>
+        Run(trace, header, options, tunables, stop, null);
+
+    /// <summary>
+    /// As <see cref="Run(PreparedTrace, TraceHeader, ReplayOptions, string?, SimStop)"/>; <paramref name="ages"/> (when
+    /// given) learns, for every block live at the stop, the op that allocated it.
+    /// </summary>
+    public static (Ptmalloc Model, long Ops, ulong CommittedBytes) Run(
+        PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, SimStop stop, LiveBlockAges? ages)
     {
         ArgumentNullException.ThrowIfNull(trace);
         ArgumentNullException.ThrowIfNull(options);
@@ -39,12 +48,26 @@ public static class SimSnapshot
             target = peakOp;
         }
 
-        (Ptmalloc model, long ops, _) = Replay(trace, header, options, tunables, target, trackPeak: false, out _);
+        (Ptmalloc model, long ops, _) = Replay(trace, header, options, tunables, target, trackPeak: false, out _, ages);
         return (model, ops, model.Footprint.CommittedBytes);
     }
 
+    /// <summary>
+    /// Replays the whole trace once and returns the model's largest committed footprint after any op and its committed
+    /// footprint at the end (the figures a tunable is judged by), and the first op after which the peak was reached.
+    /// </summary>
+    public static (ulong PeakCommittedBytes, ulong EndCommittedBytes, long PeakOp) Footprints(
+        PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables)
+    {
+        ArgumentNullException.ThrowIfNull(trace);
+        ArgumentNullException.ThrowIfNull(options);
+        (Ptmalloc model, _, ulong peak) = Replay(trace, header, options, tunables, trace.OpCount, trackPeak: true, out long peakOp);
+        return (peak, model.Footprint.CommittedBytes, peakOp);
+    }
+
     private static (Ptmalloc Model, long Ops, ulong Peak) Replay(
-        PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, long target, bool trackPeak, out long peakOp)
+        PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, long target, bool trackPeak, out long peakOp,
+        LiveBlockAges? ages = null)
     {
         MallocTunables resolved = SimEngine.ResolveTunables(tunables, header);
         var model = new Ptmalloc(ModelSetup.Options(header, resolved, options.Touch));
@@ -74,6 +97,7 @@ public static class SimSnapshot
                 model.ForkChild(thread);
             }
 
+            ulong before = ages is not null && op.Slot != 0 ? slots[op.Slot] : 0;
             try
             {
                 SimEngine.Execute<StopwatchTicks>(model, thread, in op, slots, null, out _);
@@ -82,6 +106,16 @@ public static class SimSnapshot
             {
                 throw new MallocAbortException(string.Create(CultureInfo.InvariantCulture,
                     $"the model aborted as glibc would at trace event {file.EventIndex(index)} ({op.Kind}): {ex.GlibcMessage}"));
+            }
+
+            if (ages is not null)
+            {
+                ages.LastOp = index;
+            }
+
+            if (ages is not null && op.Slot != 0)
+            {
+                ages.Observe(before, slots[op.Slot], index);
             }
 
             done++;
