@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Globalization;
+using PtReplay.Results.Findings;
+using PtReplay.Tests.Infrastructure;
+using PtReplay.Tests.Traces.Cli;
+using PtReplay.Traces;
+
+namespace PtReplay.Tests.Replay.Findings;
+
+/// <summary>
+/// `ptreplay explain` on a real program that frees eight 100,000-byte blocks below one live 2,000-byte block (too large
+/// for tcache and fastbins, so its free coalesces): glibc cannot lower the break until that block is freed. The program
+/// prints glibc's own mallinfo2 (arena = bytes obtained with sbrk, hblkhd = mmapped) while the block pins the heap and,
+/// when asked, after freeing it: the golden figures come from glibc, run natively and under GLIBC_TUNABLES.
+/// </summary>
+public sealed class ExplainFindingsTests : IDisposable
+{
+    private const int Blocks = 8;
+    private const int BlockBytes = 100_000;
+    private const int PinBytes = 2000;
+
+    private const string PinnerSource = """
+        #include <malloc.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <unistd.h>
+
+        static void say(const char *what) {
+            struct mallinfo2 mi = mallinfo2();
+            char b[128];
+            int n = snprintf(b, sizeof b, "%s %zu %zu\n", what, mi.arena, mi.hblkhd);
+            if (write(1, b, (size_t)n) != n) exit(1);
+        }
+
+        int main(int argc, char **argv) {
+            int keep = argc > 1 && strcmp(argv[1], "keep") == 0;
+            static void *big[8];
+            for (int i = 0; i < 8; i++) { big[i] = malloc(100000); memset(big[i], 1, 100000); }
+            char *pin = malloc(2000);
+            memset(pin, 2, 2000);
+            for (int i = 0; i < 8; i++) free(big[i]);
+            say("pinned");
+            if (!keep) { free(pin); say("unpinned"); }
+            return 0;
+        }
+        """;
+
+    private readonly TempDir _dir = new("ptreplay-explain-");
+    private readonly string _exe;
+
+    public ExplainFindingsTests() => _exe = Gcc.CompileSource(_dir.Path, "pinner", PinnerSource, Gcc.Flags("-O1 -fno-builtin"));
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void TheLiveBlockAboveTheFreedOnes_IsNamedWithItsAllocation_AndHoldsWhatGlibcGivesBackWhenItIsFreed()
+    {
+        string trace = _dir.File("keep.trace");
+        RecordedRun.RecordOrThrow([_exe, "keep"], trace, CleanEnvironment.With());
+        (ulong pinnedArena, ulong pinnedMmapped) = Figures(Native(null, "keep"), "pinned");
+        string freeing = Native(null, "free");
+        (ulong arenaBefore, _) = Figures(freeing, "pinned");
+        (ulong arenaAfter, _) = Figures(freeing, "unpinned");
+        ulong glibcGaveBack = arenaBefore - arenaAfter;
+
+        // The pin as recorded: the malloc(2000) event and the address glibc returned.
+        List<AllocEvent> events;
+        using (var reader = TraceReader.Open(trace))
+        {
+            events = [.. reader.ReadAll()];
+        }
+
+        int pinEvent = events.FindIndex(e => e.Kind == EventKind.Malloc && e.Size == PinBytes);
+        Assert.True(pinEvent >= 0);
+
+        var run = CliRunner.Run("explain", trace, "--at", "end", "--json", "--no-suggestions");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        HeapFindingsFile f = HeapFindingsJson.Deserialize(run.Stdout);
+        HeapMoment end = Assert.Single(f.Moments);
+        Assert.Equal("end", end.At);
+        Assert.Equal(pinnedArena + pinnedMmapped, end.CommittedBytes);
+
+        HeapPin pin = end.Pins[0];
+        Assert.Equal(events[pinEvent].Result, pin.Address);
+        Assert.Equal(pinEvent, pin.AllocatedAtEvent);
+        Assert.Equal(1, pin.Rank);                        // nothing live above it
+        Assert.True(pin.HostageBytes >= (ulong)(Blocks * BlockBytes), $"holds {pin.HostageBytes} B");
+        // What glibc returned when the pin was freed: its hostage bytes, give or take the page-rounded trim of the top.
+        Assert.InRange(glibcGaveBack, pin.HostageBytes - 4096, pin.HostageBytes + pin.ChunkBytes + end.TopBytes);
+        Assert.Equal(pin.HostageBytes, pin.CumulativeHostageBytes);
+        Assert.True(end.Pins.Sum(p => (double)p.HostageBytes) + end.PinnedBytesNotListed <= end.FreeBytes);
+        Assert.Contains(end.FreeByKind, r => r.Bytes >= (ulong)(Blocks * BlockBytes));
+
+        // The text names the same block.
+        var text = CliRunner.Run("explain", trace, "--at", "end", "--no-suggestions");
+        Assert.Equal(0, text.ExitCode);
+        Assert.Contains($"0x{pin.Address:x}", text.Stdout, StringComparison.Ordinal);
+        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"allocated at event {pinEvent:N0}"), text.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ASuggestedTunable_PredictsTheFootprintGlibcHasWithIt()
+    {
+        string trace = _dir.File("keep.trace");
+        RecordedRun.RecordOrThrow([_exe, "keep"], trace, CleanEnvironment.With());
+        var run = CliRunner.Run("explain", trace, "--json");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        HeapFindingsFile f = HeapFindingsJson.Deserialize(run.Stdout);
+        Assert.Equal(["peak", "end"], f.Moments.Select(m => m.At));
+
+        // The baseline is glibc's own figure at the end (the program exits with the pin live).
+        (ulong arena, ulong mmapped) = Figures(Native(null, "keep"), "pinned");
+        Assert.Equal(arena + mmapped, f.Baseline.EndCommittedBytes);
+
+        // A fixed mmap threshold below the blocks' size serves them with mmaps of their own: their free gives the memory
+        // back, nothing is pinned. Every suggestion is checked against glibc run with it.
+        TunableSuggestion mmap = Assert.Single(f.Suggestions, s => s.Tunable == "glibc.malloc.mmap_threshold=65536");
+        Assert.True(mmap.Predicted.EndCommittedBytes < f.Baseline.EndCommittedBytes);
+        foreach (TunableSuggestion s in f.Suggestions)
+        {
+            (ulong a, ulong m) = Figures(Native(s.Tunable, "keep"), "pinned");
+            Assert.True(a + m == s.Predicted.EndCommittedBytes, $"{s.Tunable}: glibc {a + m} B, the model predicted {s.Predicted.EndCommittedBytes} B");
+        }
+
+        // A threshold above the blocks' size changes nothing: tried, not suggested.
+        Assert.Contains(f.Rejected, s => s.Tunable == "glibc.malloc.mmap_threshold=131072");
+    }
+
+    [Fact]
+    public void BadArguments_AreUsageErrors()
+    {
+        string trace = _dir.File("keep.trace");
+        RecordedRun.RecordOrThrow([_exe, "keep"], trace, CleanEnvironment.With());
+        var badAt = CliRunner.Run("explain", trace, "--at", "soon");
+        Assert.Equal(2, badAt.ExitCode);
+        Assert.Contains("--at soon", badAt.Stderr, StringComparison.Ordinal);
+        var beyond = CliRunner.Run("explain", trace, "--at", "999999");
+        Assert.Equal(2, beyond.ExitCode);
+        Assert.Contains("ops", beyond.Stderr, StringComparison.Ordinal);
+        var missing = CliRunner.Run("explain", _dir.File("none.trace"));
+        Assert.Equal(3, missing.ExitCode);
+    }
+
+    /// <summary>Runs the program without the recorder (GLIBC_TUNABLES as given) and returns its output.</summary>
+    private string Native(string? tunables, string mode)
+    {
+        var psi = new ProcessStartInfo(_exe) { UseShellExecute = false, RedirectStandardOutput = true };
+        psi.ArgumentList.Add(mode);
+        psi.Environment.Remove("GLIBC_TUNABLES");
+        psi.Environment.Remove("LD_PRELOAD");
+        if (tunables is not null)
+        {
+            psi.Environment["GLIBC_TUNABLES"] = tunables;
+        }
+
+        using Process p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+        return output;
+    }
+
+    private static (ulong Arena, ulong Mmapped) Figures(string output, string label)
+    {
+        string line = output.Split('\n').Single(l => l.StartsWith(label + " ", StringComparison.Ordinal));
+        string[] f = line.Split(' ');
+        return (ulong.Parse(f[1], CultureInfo.InvariantCulture), ulong.Parse(f[2], CultureInfo.InvariantCulture));
+    }
+}
