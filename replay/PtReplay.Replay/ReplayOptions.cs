@@ -74,6 +74,11 @@ public sealed record ReplayOptions
     /// loading) inside their latency. The warm-up never changes the model's addresses or series.
     /// </summary>
     public bool SimWarmUp { get; init; } = true;
+    /// <summary>
+    /// Also explain the trace from the model's heap (<see cref="Findings.HeapFindingsBuilder"/>): DIR/findings.json with
+    /// where the free memory sits, the live chunks pinning it and the tunables predicted to lower the footprint.
+    /// </summary>
+    public bool Explain { get; init; }
     /// <summary>Progress callback of the engines: (engine, fraction done 0..1); called with 1 when an engine ends.</summary>
     public Action<string, double>? Progress { get; init; }
     /// <summary>Progress callback of the preparation: events read so far (every million, and the total when it ends).</summary>

@@ -1,10 +1,13 @@
+using PtReplay.Allocator;
 using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Native;
 using PtReplay.Replay.Output;
 using PtReplay.Replay.Parity;
+using PtReplay.Replay.Findings;
 using PtReplay.Replay.Preparation;
 using PtReplay.Replay.Sim;
 using PtReplay.Results;
+using PtReplay.Results.Findings;
 using System.Globalization;
 using PtReplay.Traces;
 using PtReplay.Traces.ProcessTrees;
@@ -145,12 +148,35 @@ public static class ReplayRunner
         }
 
         SummaryWriter.Write(Path.Combine(outDir, SummaryFile.FileName), tracePath, prepared, options, preparation.SampleEvery, tunables, results, preamble, traceHeader ?? header);
+        if (options.Explain)
+        {
+            WriteFindings(Path.Combine(outDir, HeapFindingsJson.FileName), new PreparedInput(tracePath, prepared, header, traceHeader ?? header),
+                options with { SimPreambleBytes = preamble.Bytes });
+        }
+
         if (!keepIntermediates)
         {
             Directory.Delete(work, recursive: true);
         }
 
         return new ReplayReport(prepared, results, nativePaths) { SimPreamble = preamble };
+    }
+
+    /// <summary>
+    /// Writes findings.json for the prepared trace (the model's view, with the run's tunables); a model abort leaves no file
+    /// (the sim engine's result already reports it).
+    /// </summary>
+    private static void WriteFindings(string path, PreparedInput input, ReplayOptions options)
+    {
+        try
+        {
+            HeapFindingsFile findings = HeapFindingsBuilder.Build(input, options, options.Tunables, new FindingsRequest());
+            File.WriteAllText(path, HeapFindingsJson.Serialize(findings) + "\n");
+        }
+        catch (MallocAbortException)
+        {
+            // Nothing to explain: the model stopped where glibc would abort.
+        }
     }
 
     /// <summary>

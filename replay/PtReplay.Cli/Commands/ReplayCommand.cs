@@ -95,6 +95,12 @@ public static class ReplayCommand
                 "model's code to steady state first (its time is summary.json timing.warmup_ns, outside wall_ns and the latency); " +
                 "it never changes the model's addresses, footprint or RSS.",
         };
+        var explain = new Option<bool>("--explain")
+        {
+            Description = "Also write DIR/findings.json, as `ptreplay explain` shows it: where the model's free memory sits at the " +
+                "peak and at the end, the live chunks pinning it, and the tunables the model predicts would lower the footprint " +
+                "(a few more model replays). The report shows it at the top of the workload.",
+        };
         var keep = new Option<bool>("--keep-work") { Description = "Keep DIR/work (the prepared trace and the native results files, with every returned address)." };
 
         var command = new Command("replay",
@@ -113,7 +119,7 @@ public static class ReplayCommand
             ExitCodes.Help)
         {
             trace, engines, outDir, threads, touch, tunables, strict, sampleEvery, nullAllocator, noTiming, keep,
-            simPreamble, pace, checkAddresses, noWarmUp,
+            simPreamble, pace, checkAddresses, noWarmUp, explain,
         };
 
         command.SetAction(CliErrors.Guard("replay", parse =>
@@ -169,6 +175,7 @@ public static class ReplayCommand
                 SimPreambleBytes = preambleBytes,
                 CheckAddresses = check,
                 SimWarmUp = !parse.GetValue(noWarmUp),
+                Explain = parse.GetValue(explain),
                 Progress = (engine, fraction) => progress.Fraction(engine, fraction),
                 PrepareProgress = n =>
                 {

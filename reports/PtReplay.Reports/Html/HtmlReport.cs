@@ -109,6 +109,10 @@ public static class HtmlReport
 
         html.Append(CultureInfo.InvariantCulture, $"<p class=\"meta\">trace {E(o.Trace.Path)}; summary {E(o.SummaryPath)}; options: ")
             .Append(E(string.Join(", ", o.Options.Select(kv => $"{kv.Key}={kv.Value}")))).Append("</p>\n");
+        if (o.Findings is { } findings)
+        {
+            FindingsSection.Append(html, findings);
+        }
 
         html.Append("<h3>Trace</h3>\n<table class=\"facts\"><tr>");
         IReadOnlyList<KeyValuePair<string, double>> facts = o.Trace.NumericFacts();

@@ -1,4 +1,5 @@
 using PtReplay.Results;
+using PtReplay.Results.Findings;
 
 namespace PtReplay.Reports.Input;
 
@@ -14,6 +15,9 @@ public sealed record ReplayOutput(string Name, string SummaryPath, ReplaySummary
 {
     /// <summary>Facts about the replayed trace.</summary>
     public TraceSummary Trace => Summary.Trace;
+
+    /// <summary>The model's findings (DIR/findings.json, written by `replay --explain`), or null.</summary>
+    public HeapFindingsFile? Findings { get; init; }
 
     /// <summary>The replay's settings as the report shows them.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Options => Summary.Options.Describe();

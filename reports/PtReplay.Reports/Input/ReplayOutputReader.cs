@@ -1,4 +1,5 @@
 using PtReplay.Results;
+using PtReplay.Results.Findings;
 
 namespace PtReplay.Reports.Input;
 
@@ -36,11 +37,27 @@ public static class ReplayOutputReader
             var engines = summary.Engines
                 .Select(e => new EngineOutput(e, withSeries && e.Error is null ? SeriesCsv.Read(SeriesCsv.PathIn(folder, e.Engine)) : []))
                 .ToList();
-            return new ReplayOutput(name, summaryPath, summary, engines);
+            string findingsPath = Path.Combine(folder, HeapFindingsJson.FileName);
+            return new ReplayOutput(name, summaryPath, summary, engines)
+            {
+                Findings = File.Exists(findingsPath) ? ReadFindings(findingsPath) : null,
+            };
         }
         catch (ResultsFileException ex)
         {
             throw new ReportInputException(ex.Message, ex);
+        }
+    }
+
+    private static HeapFindingsFile ReadFindings(string path)
+    {
+        try
+        {
+            return HeapFindingsJson.Deserialize(File.ReadAllText(path));
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            throw new ReportInputException($"{path}: not a findings.json written by `ptreplay replay --explain`: {ex.Message}", ex);
         }
     }
 

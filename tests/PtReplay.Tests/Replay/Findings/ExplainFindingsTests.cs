@@ -128,6 +128,41 @@ public sealed class ExplainFindingsTests : IDisposable
     }
 
     [Fact]
+    public void ReplayExplain_WritesFindings_AndTheReportShowsThePinAtTheTopOfTheWorkload()
+    {
+        string trace = _dir.File("keep.trace");
+        RecordedRun.RecordOrThrow([_exe, "keep"], trace, CleanEnvironment.With());
+        ulong pinAddress;
+        using (var reader = TraceReader.Open(trace))
+        {
+            pinAddress = reader.ReadAll().First(e => e.Kind == EventKind.Malloc && e.Size == PinBytes).Result;
+        }
+
+        string outDir = _dir.File("replay-pinner");
+        var replay = CliRunner.Run("replay", trace, "--engine", "sim", "--explain", "--out", outDir);
+        Assert.True(replay.ExitCode == 0, replay.Stderr);
+        string findingsPath = Path.Combine(outDir, HeapFindingsJson.FileName);
+        Assert.True(File.Exists(findingsPath));
+        HeapFindingsFile f = HeapFindingsJson.Deserialize(File.ReadAllText(findingsPath));
+        Assert.Equal(pinAddress, f.Moments.Single(m => m.At == "end").Pins[0].Address);
+
+        string html = _dir.File("report.html");
+        var report = CliRunner.Run("report", Path.Combine(outDir, "summary.json"), "-o", html);
+        Assert.True(report.ExitCode == 0, report.Stderr);
+        string text = File.ReadAllText(html);
+        int findings = text.IndexOf("Findings (the model", StringComparison.Ordinal);
+        Assert.True(findings > 0, "no findings section");
+        Assert.True(findings < text.IndexOf("<h3>Summary</h3>", StringComparison.Ordinal), "the findings are not at the top of the workload");
+        Assert.Contains($"0x{pinAddress:x}", text, StringComparison.Ordinal);
+        Assert.Contains("glibc.malloc.mmap_threshold=65536", text, StringComparison.Ordinal);
+
+        // Without --explain: no findings file, no section.
+        string plain = _dir.File("replay-plain");
+        Assert.Equal(0, CliRunner.Run("replay", trace, "--engine", "sim", "--out", plain).ExitCode);
+        Assert.False(File.Exists(Path.Combine(plain, HeapFindingsJson.FileName)));
+    }
+
+    [Fact]
     public void BadArguments_AreUsageErrors()
     {
         string trace = _dir.File("keep.trace");

@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using PtReplay.Results.Findings;
+
+namespace PtReplay.Reports.Html;
+
+/// <summary>
+/// The top of a workload in the HTML report when the replay explained it (findings.json): per moment the free memory by
+/// bin, what malloc_trim would return and the live chunks pinning the most free memory, then the tunables the model
+/// predicts would lower the footprint.
+/// </summary>
+public static class FindingsSection
+{
+    /// <summary>Pins shown per moment.</summary>
+    public const int PinsShown = 3;
+
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>Appends the section for <paramref name="f"/>.</summary>
+    public static void Append(StringBuilder html, HeapFindingsFile f)
+    {
+        ArgumentNullException.ThrowIfNull(html);
+        ArgumentNullException.ThrowIfNull(f);
+        html.Append("<div class=\"findings\"><h3>Findings (the model's heap)</h3>\n<ul>\n");
+        foreach (HeapMoment m in f.Moments)
+        {
+            ulong pinned = m.Pins.Aggregate(m.PinnedBytesNotListed, (s, p) => s + p.HostageBytes);
+            html.Append(Inv, $"<li><b>At {E(m.At)}</b> (trace event {m.EventIndex:N0}): committed {Mib(m.CommittedBytes)} MiB, in use {Mib(m.InUseBytes)} MiB, " +
+                $"free {Mib(m.FreeBytes)} MiB, top {Mib(m.TopBytes)} MiB, mmapped {Mib(m.MmappedBytes)} MiB. ");
+            if (m.FreeByKind.Count > 0)
+            {
+                html.Append("Free by bin: ").Append(E(string.Join(", ", m.FreeByKind.Select(r => string.Create(Inv, $"{r.Kind} {Mib(r.Bytes)} MiB"))))).Append(". ");
+            }
+
+            html.Append(Inv, $"malloc_trim(0) would give back {Mib(m.Trim.CommittedBytes)} MiB committed, {Mib(m.Trim.ResidentBytes)} MiB resident. ");
+            if (pinned == 0)
+            {
+                html.Append("No free memory is pinned below a live chunk.</li>\n");
+                continue;
+            }
+
+            html.Append(Inv, $"{Mib(pinned)} MiB of free memory is pinned below live chunks; the largest pins:<ul>\n");
+            foreach (HeapPin p in m.Pins.Take(PinsShown))
+            {
+                string age = p.AllocatedAtEvent < 0 ? "the allocator's own block" : string.Create(Inv, $"allocated at event {p.AllocatedAtEvent:N0}, {p.AgeEvents:N0} events earlier");
+                html.Append(Inv, $"<li><code>0x{p.Address:x}</code> ({E(p.Heap)} of arena {p.Arena}, live chunk {p.Rank:N0} from the top, {p.ChunkBytes:N0} B; {E(age)}) " +
+                    $"holds {Mib(p.HostageBytes)} MiB</li>\n");
+            }
+
+            html.Append("</ul></li>\n");
+        }
+
+        html.Append("</ul>\n");
+        if (f.Suggestions.Count > 0)
+        {
+            html.Append("<p>What the model predicts would lower the committed footprint (peak / end, now ")
+                .Append(Inv, $"{Mib(f.Baseline.PeakCommittedBytes)} / {Mib(f.Baseline.EndCommittedBytes)} MiB):</p>\n<ul>\n");
+            foreach (TunableSuggestion s in f.Suggestions)
+            {
+                html.Append(Inv, $"<li><code>{E(s.Tunable)}</code>: {Mib(s.Predicted.PeakCommittedBytes)} / {Mib(s.Predicted.EndCommittedBytes)} MiB ({E(s.Why)})</li>\n");
+            }
+
+            html.Append("</ul>\n");
+        }
+        else if (f.Rejected.Count > 0)
+        {
+            html.Append("<p>None of the tunables tried would lower the footprint: ").Append(E(string.Join(", ", f.Rejected.Select(s => s.Tunable)))).Append(".</p>\n");
+        }
+
+        html.Append(Inv, $"<p class=\"meta\">{E(f.PinDefinition)}</p></div>\n");
+    }
+
+    private static string E(string text) => WebUtility.HtmlEncode(text);
+
+    private static string Mib(ulong bytes) => (bytes / 1048576.0).ToString("0.00", Inv);
+}
