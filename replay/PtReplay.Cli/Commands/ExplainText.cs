@@ -40,7 +40,8 @@ public static class ExplainText
                 continue;
             }
 
-            sb.Append(Inv, $"  {B(pinned)} of free memory is pinned below live chunks (a heap shrinks only from its top):\n");
+            sb.Append(Inv, $"  {B(pinned)} of free memory is pinned below {m.PinCount:N0} live chunk(s) (a heap shrinks only from its top); " +
+                $"{(m.Pins.Count < m.PinCount ? string.Create(Inv, $"the {m.Pins.Count} holding the most") : "each")}:\n");
             foreach (HeapPin p in m.Pins)
             {
                 string age = p.AllocatedAtEvent < 0

@@ -66,7 +66,7 @@ public static class HeapFindingsBuilder
             arenas = Math.Max(arenas, snapshot.ArenaCount);
             long momentEvent = ages.LastOp < 0 ? -1 : file.EventIndex(ages.LastOp);
             HeapMapFile map = HeapMapBuilder.Build(snapshot, model.MallInfo2(), new HeapMapFile());
-            (IReadOnlyList<HeapPin> pins, ulong notListed) = HeapPins.Find(snapshot, ages, file, momentEvent, request.Pins);
+            (IReadOnlyList<HeapPin> pins, ulong notListed, long pinCount) = HeapPins.Find(snapshot, ages, file, momentEvent, request.Pins);
             moments.Add(new HeapMoment
             {
                 At = at is "peak" or "end" ? at : $"op {at}",
@@ -86,6 +86,7 @@ public static class HeapFindingsBuilder
                 Trim = TrimEstimator.Estimate(prepared, header, options, tunables, ops),
                 Pins = pins,
                 PinnedBytesNotListed = notListed,
+                PinCount = pinCount,
             });
         }
 

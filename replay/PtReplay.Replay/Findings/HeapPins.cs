@@ -25,9 +25,9 @@ public static class HeapPins
     /// <summary>
     /// The <paramref name="count"/> pins of <paramref name="snapshot"/>'s arena heaps that hold the most free bytes, largest
     /// first (ties: higher in the heap first). Live chunks with no free bytes below them count in the rank only. Returns
-    /// them and the hostage bytes of the pins left out.
+    /// them, the hostage bytes of the pins left out and the number of pins in all.
     /// </summary>
-    public static (IReadOnlyList<HeapPin> Pins, ulong NotListed) Find(
+    public static (IReadOnlyList<HeapPin> Pins, ulong NotListed, long Total) Find(
         HeapSnapshot snapshot, LiveBlockAges ages, PreparedFile file, long momentEvent, int count)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
@@ -74,7 +74,7 @@ public static class HeapPins
 
         var listed = all.OrderByDescending(x => x.Gap).ThenBy(x => x.Rank).Take(count).ToList();
         ulong notListed = all.Aggregate(0UL, (sum, x) => sum + x.Gap) - listed.Aggregate(0UL, (sum, x) => sum + x.Gap);
-        return ([.. listed.Select(x => Describe(x.Region, x.Chunk, x.Rank, x.Gap, x.Cumulative, ages, file, momentEvent))], notListed);
+        return ([.. listed.Select(x => Describe(x.Region, x.Chunk, x.Rank, x.Gap, x.Cumulative, ages, file, momentEvent))], notListed, all.Count);
     }
 
     private static bool IsFree(ChunkState s) =>

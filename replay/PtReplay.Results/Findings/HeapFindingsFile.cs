@@ -70,6 +70,9 @@ public sealed record HeapMoment
     /// <summary>The live chunks that keep the most free memory below them from going back to the kernel, largest first.</summary>
     public IReadOnlyList<HeapPin> Pins { get; init; } = [];
 
+    /// <summary>Live chunks with free memory below them (pins), listed or not.</summary>
+    public long PinCount { get; init; }
+
     /// <summary>Free bytes held by the pins <see cref="Pins"/> leaves out.</summary>
     public ulong PinnedBytesNotListed { get; init; }
 }

@@ -40,7 +40,7 @@ public static class FindingsSection
                 continue;
             }
 
-            html.Append(Inv, $"{Mib(pinned)} MiB of free memory is pinned below live chunks; the largest pins:<ul>\n");
+            html.Append(Inv, $"{Mib(pinned)} MiB of free memory is pinned below {m.PinCount:N0} live chunk(s); the largest pins:<ul>\n");
             foreach (HeapPin p in m.Pins.Take(PinsShown))
             {
                 string age = p.AllocatedAtEvent < 0 ? "the allocator's own block" : string.Create(Inv, $"allocated at event {p.AllocatedAtEvent:N0}, {p.AgeEvents:N0} events earlier");

@@ -85,6 +85,7 @@ public sealed class ExplainFindingsTests : IDisposable
         Assert.Equal(events[pinEvent].Result, pin.Address);
         Assert.Equal(pinEvent, pin.AllocatedAtEvent);
         Assert.Equal(1, pin.Rank);                        // nothing live above it
+        Assert.True(end.PinCount >= end.Pins.Count);
         Assert.True(pin.HostageBytes >= (ulong)(Blocks * BlockBytes), $"holds {pin.HostageBytes} B");
         // What glibc returned when the pin was freed: its hostage bytes, give or take the page-rounded trim of the top.
         Assert.InRange(glibcGaveBack, pin.HostageBytes - 4096, pin.HostageBytes + pin.ChunkBytes + end.TopBytes);
