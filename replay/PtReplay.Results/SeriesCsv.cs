@@ -29,6 +29,19 @@ public static class LatencyCsv
     public static IReadOnlyList<LatencyRow> Read(string path) => CsvFiles.Read<LatencyRow>(path);
 }
 
+/// <summary>Writes and reads latency-buckets-ENGINE.csv (<see cref="LatencyBucketRow"/>).</summary>
+public static class LatencyBucketsCsv
+{
+    /// <summary>The latency buckets file of <paramref name="engine"/> in a replay output folder.</summary>
+    public static string PathIn(string directory, string engine) => Path.Combine(directory, $"latency-buckets-{engine}.csv");
+
+    /// <summary>Writes the rows with a header line.</summary>
+    public static void Write(string path, IEnumerable<LatencyBucketRow> rows) => CsvFiles.Write(path, rows);
+
+    /// <summary>Reads the rows; empty when the file is absent.</summary>
+    public static IReadOnlyList<LatencyBucketRow> Read(string path) => CsvFiles.Read<LatencyBucketRow>(path);
+}
+
 /// <summary>The CSV dialect of every results file: comma, invariant culture, a header line, "\n" line ends.</summary>
 internal static class CsvFiles
 {

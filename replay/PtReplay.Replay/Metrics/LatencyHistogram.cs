@@ -99,8 +99,8 @@ public sealed class LatencyHistogram
         }
     }
 
-    /// <summary>Latency figures of one kind over all size classes (or one class); null when no call of it was timed.</summary>
-    public LatencySummary? Summarize(int kind, int sizeClass = -1)
+    /// <summary>The bucket counts of one kind over all size classes (<paramref name="sizeClass"/> -1) or one class.</summary>
+    public long[] Merged(int kind, int sizeClass = -1)
     {
         var merged = new long[Buckets];
         int from = sizeClass < 0 ? 0 : sizeClass, to = sizeClass < 0 ? SizeClasses : sizeClass + 1;
@@ -112,6 +112,14 @@ public sealed class LatencyHistogram
                 merged[i] += row[i];
             }
         }
+
+        return merged;
+    }
+
+    /// <summary>Latency figures of one kind over all size classes (or one class); null when no call of it was timed.</summary>
+    public LatencySummary? Summarize(int kind, int sizeClass = -1)
+    {
+        long[] merged = Merged(kind, sizeClass);
 
         long total = 0;
         foreach (long n in merged)

@@ -23,6 +23,7 @@ public static class SeriesCsvWriter
         if (result.Latency is not null)
         {
             LatencyCsv.Write(LatencyCsv.PathIn(directory, result.Engine), LatencyRows(result.Latency));
+            LatencyBucketsCsv.Write(LatencyBucketsCsv.PathIn(directory, result.Engine), BucketRows(result.Latency));
         }
     }
 
@@ -45,6 +46,36 @@ public static class SeriesCsvWriter
                         P99Ns = Math.Round(s.P99, 1),
                         P999Ns = Math.Round(s.P999, 1),
                         MaxNs = Math.Round(s.Max, 1),
+                    };
+                }
+            }
+        }
+    }
+
+    /// <summary>The histogram's non-empty buckets: per kind, "all" then each size class with calls.</summary>
+    public static IEnumerable<LatencyBucketRow> BucketRows(LatencyHistogram latency)
+    {
+        ArgumentNullException.ThrowIfNull(latency);
+        foreach (EventKind kind in EventKinds.Calls)
+        {
+            for (int c = -1; c < LatencyHistogram.SizeClasses; c++)
+            {
+                long[] counts = latency.Merged((int)kind, c);
+                for (int b = 0; b < counts.Length; b++)
+                {
+                    if (counts[b] == 0)
+                    {
+                        continue;
+                    }
+
+                    ulong low = LatencyHistogram.BucketLow(b), high = LatencyHistogram.BucketHigh(b);
+                    yield return new LatencyBucketRow
+                    {
+                        Kind = kind.CName(),
+                        SizeClass = SizeClassName(c),
+                        LowNs = Math.Round(low / latency.TicksPerNs, 2),
+                        HighNs = Math.Round((high == ulong.MaxValue ? low : high) / latency.TicksPerNs, 2),
+                        Count = counts[b],
                     };
                 }
             }

@@ -214,6 +214,19 @@ public static class HtmlReport
             html.Append("</table>\n");
         }
 
+        foreach (string kind in kinds.Where(k => k is "malloc" or "free"))
+        {
+            string title = $"{o.Name}: {kind} latency distribution";
+            if (LatencyCdfPlot.Svg(title, kind, o.Engines) is { } cdf)
+            {
+                html.Append(CultureInfo.InvariantCulture,
+                    $"<figure><img alt=\"{E(title)}\" width=\"{LatencyCdfPlot.Width}\" height=\"{LatencyCdfPlot.Height}\" src=\"data:image/svg+xml;base64,{Convert.ToBase64String(Encoding.UTF8.GetBytes(cdf))}\">")
+                    .Append("<figcaption>Share of calls at or below each latency, from each engine's histogram (buckets 1/16 of a power of two wide); ")
+                    .Append(E(string.Join(", ", o.Engines.Where(e => e.Summary.Timing is { LatencyClock.Length: > 0 }).Select(e => $"{e.Engine}: {e.Summary.Timing!.LatencyClock}"))))
+                    .Append(". Each thread's first call is timed apart and not drawn.</figcaption></figure>\n");
+            }
+        }
+
         html.Append("</section>\n");
     }
 

@@ -35,7 +35,10 @@ public static class ReplayOutputReader
         {
             ReplaySummary summary = SummaryFile.Read(summaryPath);
             var engines = summary.Engines
-                .Select(e => new EngineOutput(e, withSeries && e.Error is null ? SeriesCsv.Read(SeriesCsv.PathIn(folder, e.Engine)) : []))
+                .Select(e => new EngineOutput(e, withSeries && e.Error is null ? SeriesCsv.Read(SeriesCsv.PathIn(folder, e.Engine)) : [])
+                {
+                    LatencyBuckets = withSeries && e.Error is null ? LatencyBucketsCsv.Read(LatencyBucketsCsv.PathIn(folder, e.Engine)) : [],
+                })
                 .ToList();
             string findingsPath = Path.Combine(folder, HeapFindingsJson.FileName);
             return new ReplayOutput(name, summaryPath, summary, engines)

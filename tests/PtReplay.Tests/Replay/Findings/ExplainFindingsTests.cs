@@ -4,6 +4,7 @@ using PtReplay.Results.Findings;
 using PtReplay.Tests.Infrastructure;
 using PtReplay.Tests.Traces.Cli;
 using PtReplay.Traces;
+using PtReplay.Traces.Recording;
 
 namespace PtReplay.Tests.Replay.Findings;
 
@@ -42,6 +43,7 @@ public sealed class ExplainFindingsTests : IDisposable
             for (int i = 0; i < 8; i++) free(big[i]);
             say("pinned");
             if (!keep) { free(pin); say("unpinned"); }
+            else malloc_info(0, stderr); /* unbuffered: writing it allocates nothing */
             return 0;
         }
         """;
@@ -163,6 +165,41 @@ public sealed class ExplainFindingsTests : IDisposable
         Assert.False(File.Exists(Path.Combine(plain, HeapFindingsJson.FileName)));
     }
 
+    /// <summary>
+    /// glibc's malloc_info at the program's end (it lists the free chunks of each bin and the fastbins' total; tcache
+    /// chunks count as in use there) against the model's free bytes by bin kind at the end of the replay. glibc adds a
+    /// chunk's raw size field, flag bits included, so its totals may exceed the chunk sizes by up to 7 bytes a chunk.
+    /// </summary>
+    [Fact]
+    public void FreeBytesByBin_AreGlibcsOwnMallocInfo()
+    {
+        string trace = _dir.File("keep.trace");
+        RecordingResult recorded = RecordedRun.RecordOrThrow([_exe, "keep"], trace, CleanEnvironment.With());
+        var info = System.Xml.Linq.XDocument.Parse(System.Text.Encoding.UTF8.GetString(recorded.StandardError));
+        var heap = info.Root!.Elements("heap").Single(h => (string?)h.Attribute("nr") == "0");
+        (long Count, ulong Bytes) Glibc(IEnumerable<System.Xml.Linq.XElement> entries) =>
+            (entries.Sum(e => long.Parse((string)e.Attribute("count")!, CultureInfo.InvariantCulture)),
+             entries.Aggregate(0UL, (s, e) => s + ulong.Parse((string)(e.Attribute("total") ?? e.Attribute("size"))!, CultureInfo.InvariantCulture)));
+        var sizes = heap.Element("sizes")!;
+        (long unsortedCount, ulong unsortedBytes) = Glibc(sizes.Elements("unsorted"));
+        (long binnedCount, ulong binnedBytes) = Glibc(sizes.Elements("size"));
+        (long fastCount, ulong fastBytes) = Glibc(heap.Elements("total").Where(t => (string?)t.Attribute("type") == "fast"));
+
+        var run = CliRunner.Run("explain", trace, "--at", "end", "--json", "--no-suggestions");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        HeapMoment end = Assert.Single(HeapFindingsJson.Deserialize(run.Stdout).Moments);
+        (long Count, ulong Bytes) Model(params string[] kinds) =>
+            (end.FreeByKind.Where(r => kinds.Contains(r.Kind)).Sum(r => r.Count), end.FreeByKind.Where(r => kinds.Contains(r.Kind)).Aggregate(0UL, (s, r) => s + r.Bytes));
+        (long mu, ulong mub) = Model("unsorted");
+        (long mb, ulong mbb) = Model("small_bin", "large_bin");
+        (long mf, ulong mfb) = Model("fastbin");
+        Assert.True(unsortedCount >= 1, "the freed region is not in glibc's unsorted bin");
+        Assert.Equal((unsortedCount, binnedCount, fastCount), (mu, mb, mf));
+        Assert.InRange(unsortedBytes, mub, mub + (7UL * (ulong)mu));
+        Assert.InRange(binnedBytes, mbb, mbb + (7UL * (ulong)mb));
+        Assert.InRange(fastBytes, mfb, mfb + (7UL * (ulong)mf));
+    }
+
     [Fact]
     public void BadArguments_AreUsageErrors()
     {
@@ -181,7 +218,7 @@ public sealed class ExplainFindingsTests : IDisposable
     /// <summary>Runs the program without the recorder (GLIBC_TUNABLES as given) and returns its output.</summary>
     private string Native(string? tunables, string mode)
     {
-        var psi = new ProcessStartInfo(_exe) { UseShellExecute = false, RedirectStandardOutput = true };
+        var psi = new ProcessStartInfo(_exe) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(mode);
         psi.Environment.Remove("GLIBC_TUNABLES");
         psi.Environment.Remove("LD_PRELOAD");
@@ -191,8 +228,10 @@ public sealed class ExplainFindingsTests : IDisposable
         }
 
         using Process p = Process.Start(psi)!;
+        Task<string> mallocInfo = p.StandardError.ReadToEndAsync();
         string output = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
+        _ = mallocInfo.Result;
         Assert.Equal(0, p.ExitCode);
         return output;
     }
