@@ -37,20 +37,26 @@ public static class HtmlReport
         ("warmup_ns", "warm-up ns"),
     ];
 
+    /// <summary>With more workloads than this, each workload's section starts folded.</summary>
+    public const int FoldAbove = 12;
+
     /// <summary>Builds the page for <paramref name="outputs"/>; <paramref name="progress"/> hears one line per workload.</summary>
     public static string Build(IReadOnlyList<ReplayOutput> outputs, Action<string>? progress = null)
     {
         var html = new StringBuilder(1 << 16);
+        var anchors = new WorkloadAnchors(outputs);
         html.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>PtReplay report</title>\n<style>\n")
             .Append(Css).Append("</style></head><body>\n<h1>PtReplay report</h1>\n")
-            .Append(CultureInfo.InvariantCulture, $"<p class=\"meta\">{outputs.Count} workload(s), generated {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC: ")
-            .Append(string.Join(", ", outputs.Select(o => $"<a href=\"#{Id(o.Name)}\">{E(o.Name)}</a>"))).Append("</p>\n")
-            .Append(HowToRead);
-        Overview(html, outputs);
+            .Append(CultureInfo.InvariantCulture, $"<p class=\"meta\">{outputs.Count} workload(s), generated {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC</p>\n");
+        TableOfContents.Append(html, outputs, anchors);
+        html.Append(HowToRead);
+        Overview(html, outputs, anchors);
+        // Many workloads: each starts folded, so the page stays navigable; a few: all open.
+        bool open = outputs.Count <= FoldAbove;
         foreach (ReplayOutput output in outputs)
         {
             progress?.Invoke(output.Name);
-            Workload(html, output);
+            Workload(html, output, anchors[output], open);
         }
 
         html.Append("</body></html>\n");
@@ -58,7 +64,7 @@ public static class HtmlReport
     }
 
     /// <summary>One row per workload, one column per engine: peak footprint / peak RSS in MiB (the headline).</summary>
-    private static void Overview(StringBuilder html, IReadOnlyList<ReplayOutput> outputs)
+    private static void Overview(StringBuilder html, IReadOnlyList<ReplayOutput> outputs, WorkloadAnchors anchors)
     {
         var engines = outputs.SelectMany(o => o.Engines.Select(e => e.Engine)).Distinct(StringComparer.Ordinal).ToList();
         html.Append("<section><h2>Overview</h2>\n<p>Peak RSS / peak footprint in MiB (lower is better); details per workload below.</p>\n<table><tr><th>workload</th><th>peak live</th>");
@@ -70,7 +76,7 @@ public static class HtmlReport
         html.Append("</tr>\n");
         foreach (ReplayOutput o in outputs)
         {
-            html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"workload\"><a href=\"#{Id(o.Name)}\">{E(o.Name)}</a></td><td>{Mib(o.Trace.PeakLiveBytes)}</td>");
+            html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"workload\"><a href=\"#{anchors[o]}\">{E(o.Name)}</a></td><td>{Mib(o.Trace.PeakLiveBytes)}</td>");
             foreach (string name in engines)
             {
                 EngineOutput? e = o.Engines.FirstOrDefault(x => x.Engine == name);
@@ -97,9 +103,9 @@ public static class HtmlReport
 
     private static string Mib(double bytes) => (bytes / 1048576.0).ToString("0.00", CultureInfo.InvariantCulture);
 
-    private static void Workload(StringBuilder html, ReplayOutput o)
+    private static void Workload(StringBuilder html, ReplayOutput o, string id, bool open)
     {
-        html.Append(CultureInfo.InvariantCulture, $"<section id=\"{Id(o.Name)}\"><h2>{E(o.Name)}</h2>\n");
+        html.Append(CultureInfo.InvariantCulture, $"<section id=\"{id}\"><details{(open ? " open" : "")}><summary><h2>{E(o.Name)}</h2></summary>\n");
         if (o.Trace.CommandLine is { } command)
         {
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"command\"><code>{E(command)}</code>")
@@ -227,7 +233,7 @@ public static class HtmlReport
             }
         }
 
-        html.Append("</section>\n");
+        html.Append("</details></section>\n");
     }
 
     private static void Plot(StringBuilder html, string title, SeriesPlot.Quantity quantity, IReadOnlyList<EngineOutput> engines)
@@ -245,11 +251,14 @@ public static class HtmlReport
 
     private static string E(string text) => WebUtility.HtmlEncode(text);
 
-    private static string Id(string name) => "w-" + string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-'));
 
     private const string Css = """
         body { font-family: sans-serif; margin: 2em; max-width: 1100px; color: #222; }
         h2 { border-bottom: 2px solid #555; margin-top: 2.5em; }
+        summary h2 { display: inline-block; margin-top: 1.5em; }
+        summary { cursor: pointer; }
+        nav.toc ul { margin: 0.2em 0; }
+        nav.toc li { margin: 0.1em 0; }
         table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
         th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: right; }
         th { background: #eee; }
