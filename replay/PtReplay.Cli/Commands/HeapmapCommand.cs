@@ -47,6 +47,13 @@ public static class HeapmapCommand
             Description = "Also say what malloc_trim(0) would give back at that moment (committed and resident bytes): the model is " +
                 "replayed a second time to the same op and trimmed.",
         };
+        var overTime = new Option<bool>("--over-time")
+        {
+            Description = "Instead of one moment: the heap over the whole replay, at up to 300 evenly spaced moments, one band per " +
+                "heap (main heap and thread-arena heaps), x = time, y = offset in the heap, each cell coloured by the chunk state " +
+                "holding the most bytes there. -o FILE.json / .svg / .png; aggregated to cells, so a 16 M-call trace with a 1 GiB " +
+                "heap draws as fast as a small one. The model is replayed twice (extents, then states).",
+        };
         var tunables = new Option<string?>("--tunables") { Description = "glibc tunables applied to the model (as `replay --tunables`). Default: the recorded process's malloc environment." };
         var verb = new Command("heapmap",
             "Show the model's heap at one moment of a replay: every chunk of the main arena's break heap, of each thread " +
@@ -58,7 +65,7 @@ public static class HeapmapCommand
             "  ptreplay heapmap app.trace --at peak --json | jq '.arenas[0].bin_kinds'\n\n" +
             ExitCodes.Help)
         {
-            trace, at, output, json, trim, tunables,
+            trace, at, output, json, trim, overTime, tunables,
         };
         verb.SetAction(CliErrors.Guard("heapmap", parse =>
         {
@@ -82,6 +89,28 @@ public static class HeapmapCommand
             try
             {
                 var options = new ReplayOptions { Tunables = checkedTunables };
+                if (parse.GetValue(overTime))
+                {
+                    PreparedInput timed = ReplayRunner.PrepareFile(file, work, options, new PreparationOptions().WithRecordedTimes());
+                    HeapTimelineFile timeline;
+                    try
+                    {
+                        timeline = HeapTimelineBuilder.Build(timed, options, checkedTunables, progress: line => Console.Error.WriteLine($"heapmap: {line}"));
+                    }
+                    catch (MallocAbortException ex)
+                    {
+                        throw CliException.BadInput(ex.GlibcMessage, ex);
+                    }
+
+                    foreach (string o in outputs)
+                    {
+                        WriteTimeline(timeline, o);
+                    }
+
+                    Console.Out.Write(parse.GetValue(json) ? HeapMapJson.Serialize(timeline) + "\n" : TimelineText(timeline));
+                    return ExitCodes.Ok;
+                }
+
                 PreparedInput input = ReplayRunner.PrepareFile(file, work, options, new PreparationOptions());
                 (PreparedTrace prepared, Traces.TraceHeader header) = (input.Prepared, input.ModelHeader);
                 if (stop.Kind == SimStopKind.AfterOps && stop.Ops > prepared.OpCount)
@@ -152,6 +181,55 @@ public static class HeapmapCommand
         ".png" => "png",
         _ => null,
     };
+
+    private static void WriteTimeline(HeapTimelineFile timeline, string path)
+    {
+        string full = Path.GetFullPath(path);
+        switch (Format(path))
+        {
+            case "json": File.WriteAllText(full, HeapMapJson.Serialize(timeline) + "\n"); break;
+            case "svg": File.WriteAllText(full, HeapTimelinePlot.Svg(timeline)); break;
+            default: HeapTimelinePlot.SavePng(timeline, full); break;
+        }
+    }
+
+    /// <summary>The text summary of a timeline: per heap its place, largest extent and the share of cells per state.</summary>
+    public static string TimelineText(HeapTimelineFile timeline)
+    {
+        ArgumentNullException.ThrowIfNull(timeline);
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.Append(inv, $"heap over time: {timeline.Moments.Count} moments over {timeline.TotalOps} ops, {timeline.Panels.Count} heap(s)");
+        sb.Append(timeline.PanelsLeftOut > 0 ? string.Create(inv, $" ({timeline.PanelsLeftOut} more not drawn)") : "").Append('\n');
+        foreach (HeapTimelinePanel p in timeline.Panels)
+        {
+            var counts = new long[timeline.States.Count];
+            long cells = 0;
+            foreach (IReadOnlyList<int> row in p.Cells)
+            {
+                foreach (int s in row)
+                {
+                    if (s >= 0)
+                    {
+                        counts[s]++;
+                        cells++;
+                    }
+                }
+            }
+
+            sb.Append(inv, $"arena {p.Arena} {p.Kind} 0x{p.Start:x}: up to {p.SpanBytes} B, {p.BucketBytes} B per cell; cells by state: ");
+            sb.AppendJoin(", ", counts.Select((n, s) => (n, s)).Where(x => x.n > 0).OrderByDescending(x => x.n)
+                .Select(x => string.Create(inv, $"{timeline.States[x.s]} {100.0 * x.n / Math.Max(1, cells):0.#}%")));
+            sb.Append('\n');
+        }
+
+        if (timeline.PeakMmappedBytes > 0)
+        {
+            sb.Append(inv, $"mmapped chunks (not drawn): up to {timeline.PeakMmappedBytes} B\n");
+        }
+
+        return sb.ToString();
+    }
 
     private static void Write(HeapMapFile map, string path)
     {

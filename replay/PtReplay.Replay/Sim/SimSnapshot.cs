@@ -65,9 +65,21 @@ public static class SimSnapshot
         return (peak, model.Footprint.CommittedBytes, peakOp);
     }
 
+    /// <summary>
+    /// Replays the whole trace, calling <paramref name="afterOp"/> with the number of ops done, the prepared index of the op
+    /// just replayed and the model after every op (and once with 0 and -1 before the first). Returns the model at the end.
+    /// </summary>
+    public static Ptmalloc Observe(PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, Action<long, long, Ptmalloc> afterOp)
+    {
+        ArgumentNullException.ThrowIfNull(trace);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(afterOp);
+        return Replay(trace, header, options, tunables, trace.OpCount, trackPeak: false, out _, null, afterOp).Model;
+    }
+
     private static (Ptmalloc Model, long Ops, ulong Peak) Replay(
         PreparedTrace trace, TraceHeader header, ReplayOptions options, string? tunables, long target, bool trackPeak, out long peakOp,
-        LiveBlockAges? ages = null)
+        LiveBlockAges? ages = null, Action<long, long, Ptmalloc>? afterOp = null)
     {
         MallocTunables resolved = SimEngine.ResolveTunables(tunables, header);
         var model = new Ptmalloc(ModelSetup.Options(header, resolved, options.Touch));
@@ -88,6 +100,7 @@ public static class SimSnapshot
 
         int thread = (int)file.Header.FirstThread;
         long done = 0;
+        afterOp?.Invoke(0, -1, model);
         while (done < target)
         {
             long index = cursor[thread]++;
@@ -119,6 +132,7 @@ public static class SimSnapshot
             }
 
             done++;
+            afterOp?.Invoke(done, index, model);
             if (trackPeak)
             {
                 ulong c = model.Footprint.CommittedBytes;

@@ -20,7 +20,7 @@ public sealed class ExplainFindingsTests : IDisposable
     private const int BlockBytes = 100_000;
     private const int PinBytes = 2000;
 
-    private const string PinnerSource = """
+    internal const string PinnerSource = """
         #include <malloc.h>
         #include <stdio.h>
         #include <stdlib.h>
