@@ -74,6 +74,12 @@ public sealed record ReplayOptions
     /// loading) inside their latency. The warm-up never changes the model's addresses or series.
     /// </summary>
     public bool SimWarmUp { get; init; } = true;
+    /// <summary>
+    /// The sim engine runs under an EventPipe session on its own process that records the runtime's garbage collections
+    /// (<see cref="GcProof.GcWindowSession"/>), and summary.json says how many ran inside its timed windows
+    /// (timing.gc.collections_in_timed_windows, cross-checked with the in-process count). Off by default.
+    /// </summary>
+    public bool GcProof { get; init; }
     /// <summary>Progress callback of the engines: (engine, fraction done 0..1); called with 1 when an engine ends.</summary>
     public Action<string, double>? Progress { get; init; }
     /// <summary>Progress callback of the preparation: events read so far (every million, and the total when it ends).</summary>

@@ -95,6 +95,13 @@ public static class ReplayCommand
                 "model's code to steady state first (its time is summary.json timing.warmup_ns, outside wall_ns and the latency); " +
                 "it never changes the model's addresses, footprint or RSS.",
         };
+        var gcProof = new Option<bool>("--gc-proof")
+        {
+            Description = "Prove the model's timed replay free of .NET garbage collections: the sim engine runs under an EventPipe " +
+                "session on its own process (the runtime's GC events at Informational level and the harness's phase markers), and " +
+                "summary.json timing.gc gives collections_in_timed_windows, events_lost and the in-process cross-check " +
+                "(proof_holds: no event lost and the runtime's count equal to the in-process one). Off by default; its cost: README, \"Timing and garbage collection\".",
+        };
         var keep = new Option<bool>("--keep-work") { Description = "Keep DIR/work (the prepared trace and the native results files, with every returned address)." };
 
         var command = new Command("replay",
@@ -113,7 +120,7 @@ public static class ReplayCommand
             ExitCodes.Help)
         {
             trace, engines, outDir, threads, touch, tunables, strict, sampleEvery, nullAllocator, noTiming, keep,
-            simPreamble, pace, checkAddresses, noWarmUp,
+            simPreamble, pace, checkAddresses, noWarmUp, gcProof,
         };
 
         command.SetAction(CliErrors.Guard("replay", parse =>
@@ -169,6 +176,7 @@ public static class ReplayCommand
                 SimPreambleBytes = preambleBytes,
                 CheckAddresses = check,
                 SimWarmUp = !parse.GetValue(noWarmUp),
+                GcProof = parse.GetValue(gcProof),
                 Progress = (engine, fraction) => progress.Fraction(engine, fraction),
                 PrepareProgress = n =>
                 {
@@ -216,6 +224,15 @@ public static class ReplayCommand
             if (r.Parity is { } parity)
             {
                 PrintParity(r.Engine, parity);
+            }
+        }
+
+        foreach (EngineResult r in report.Results)
+        {
+            if (r.Gc is { CollectionsInTimedWindows: { } inWindows } gc)
+            {
+                Console.WriteLine(string.Create(inv,
+                    $"{r.Engine} gc proof: {inWindows} collection(s) in {gc.TimedWindows} timed window(s) by the runtime's events ({gc.EventsLost} lost), {gc.CollectionsInTimedWindowsInProcess} in process: {(gc.ProofHolds == true ? "holds" : "does not hold")}"));
             }
         }
 

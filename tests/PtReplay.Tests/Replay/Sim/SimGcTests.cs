@@ -45,6 +45,35 @@ public sealed class SimGcTests : IDisposable
         Assert.True(gc.HeapBytes > 0);
     }
 
+    /// <summary>
+    /// A recording whose heap grows to tens of MB: the model writes thousands of new simulated pages inside its timed
+    /// calls, and their host memory must not come from the managed heap (it once did, and such a replay had collections
+    /// in its timed window). The runtime's own GC events, read under `--gc-proof`, prove none ran there.
+    /// </summary>
+    [Fact]
+    public void GrowingHeap_UnderTheGcProof_HasNoCollectionInItsTimedWindow()
+    {
+        string trace = _dir.File("growing.trace");
+        RecordedRun.RecordOrThrow([RealPrograms.Python, "-c", "keep = [str(i) * 6 for i in range(300000)]\nprint(len(keep))\n"], trace,
+            CleanEnvironment.With(RealPrograms.PythonEnvironment()));
+        string outDir = _dir.File("growing");
+        (int code, string stdout, string stderr) = ChildProcess.Run(RealPrograms.Dotnet,
+            [Path.Combine(AppContext.BaseDirectory, "ptreplay.dll"), "replay", trace, "-o", outDir, "--engine", "sim", "--gc-proof"], null);
+        Assert.True(code == 0, stdout + stderr);
+
+        EngineSummary sim = SummaryFile.Read(Path.Combine(outDir, "summary.json")).Engines.Single();
+        GcFigures gc = Assert.IsType<GcFigures>(sim.Timing!.Gc);
+        Assert.Equal(0, gc.EventsLost);
+        Assert.Equal(1, gc.TimedWindows);
+        Assert.Equal(0, gc.CollectionsInTimedWindows);
+        Assert.Equal(0, gc.CollectionsInTimedWindowsInProcess);
+        Assert.True(gc.ProofHolds);
+        // The simulated heap's pages are not managed memory: what the replay thread allocated is a small part of them.
+        Assert.True((ulong)gc.AllocatedBytesInTimedWindows < sim.Memory!.PeakFootprintBytes / 4,
+            $"{gc.AllocatedBytesInTimedWindows} managed bytes allocated in the timed window for a peak footprint of {sim.Memory.PeakFootprintBytes}");
+        Assert.Contains("gc proof: 0 collection(s) in 1 timed window(s)", stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void ACollectionInTheTimedReplay_IsCountedAndFlaggedInTheReport()
     {
