@@ -73,8 +73,9 @@ internal sealed unsafe class HostPageStore
     }
 
     /// <summary>
-    /// Makes sure the next <paramref name="pages"/> pages are taken without allocating (host memory only: nothing
-    /// simulated changes).
+    /// Makes sure the next <paramref name="pages"/> pages are taken without allocating, and with the host's pages already
+    /// mapped in (each is written once here, so the kernel's page faults happen now, not in the call that first writes
+    /// the page). Host memory only: nothing simulated changes.
     /// </summary>
     public void Reserve(int pages)
     {
@@ -83,6 +84,10 @@ internal sealed unsafe class HostPageStore
         {
             // The pages left in the current slab stay unused: a slab is carved from its start only.
             NewSlab(pages - _freeCount);
+            for (int i = 0; i < _leftInSlab; i++)
+            {
+                Volatile.Write(ref _next[(nint)i * PageBytes], 0);
+            }
         }
     }
 

@@ -153,8 +153,8 @@ public static class SimEngine
         var model = new Ptmalloc(modelOptions) { DeferTouch = true };
         if (warmUp is not null)
         {
-            // Its first new pages then take arrays allocated here, not a fresh allocation inside a timed call.
-            model.ReserveHostPages(SimWarmUp.HostPages);
+            // Its new pages then take host memory allocated and mapped in here, not inside a timed call.
+            model.ReserveHostPages(SimWarmUp.HostPagesFor(trace.PeakLiveBytes));
         }
 
         AddressCheck? check = options.CheckAddresses ? new AddressCheck(model, header.Brk0) : null;
