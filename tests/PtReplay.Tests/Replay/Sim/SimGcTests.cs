@@ -11,8 +11,9 @@ using PtReplay.Traces;
 namespace PtReplay.Tests.Replay.Sim;
 
 /// <summary>
-/// Garbage collections around the model's timed replay are counted and reported: none on a real recording (the model
-/// allocates nothing per call), and a collection that does fall in the timed replay is counted and flagged in the report.
+/// Garbage collections around the model's timed replay are counted and reported, in process and from the runtime's own
+/// events (--gc-proof): none on real recordings (the model allocates nothing per call, its heap's growth included), and
+/// a collection that does fall in the timed replay is counted by both and flagged in the report.
 /// </summary>
 public sealed class SimGcTests : IDisposable
 {
@@ -82,6 +83,7 @@ public sealed class SimGcTests : IDisposable
         // The progress callback runs inside the timed loop (every 1 % of the ops): a collection there is one the count must see.
         var options = new ReplayOptions
         {
+            GcProof = true,
             Progress = (_, fraction) =>
             {
                 if (fraction > 0 && fraction < 0.5)
@@ -95,6 +97,9 @@ public sealed class SimGcTests : IDisposable
         Assert.True(sim.Error is null, sim.Error);
         Assert.True(forced > 0, "the progress callback never ran inside the replay");
         Assert.True(sim.Gc!.CollectionsInTimedReplay >= forced, $"{sim.Gc.CollectionsInTimedReplay} collections counted, {forced} forced");
+        // The runtime's own events see them too (other tests' collections in this process may add to both counts).
+        Assert.True(sim.Gc.CollectionsInTimedWindows >= forced, $"{sim.Gc.CollectionsInTimedWindows} collections in the runtime's events, {forced} forced");
+        Assert.Equal(0, sim.Gc.EventsLost);
 
         string outDir = _dir.File("out");
         using (var reader = TraceReader.Open(RepoFiles.SampleTraces.Single(p => Path.GetFileName(p) == "sqlite.trace")))
@@ -108,5 +113,6 @@ public sealed class SimGcTests : IDisposable
         string page = HtmlReport.Build([ReplayOutputReader.Read(outDir)]);
         Assert.Contains("class=\"gc warn\"", page, StringComparison.Ordinal);
         Assert.Contains("garbage collection(s) during the timed replay", page, StringComparison.Ordinal);
+        Assert.Contains("Runtime events (--gc-proof):", page, StringComparison.Ordinal);
     }
 }
