@@ -37,6 +37,10 @@ public sealed class GcWindowSession : IDisposable
         _copier.Start();
     }
 
+    /// <summary>Environment variables that, set to 0, turn the runtime's diagnostics port off.</summary>
+    private static readonly string[] DiagnosticsSwitches =
+        ["DOTNET_EnableDiagnostics", "DOTNET_EnableDiagnostics_IPC", "COMPlus_EnableDiagnostics", "COMPlus_EnableDiagnostics_IPC"];
+
     /// <summary>The providers of the session.</summary>
     public static IReadOnlyList<EventPipeProvider> Providers { get; } =
     [
@@ -51,6 +55,15 @@ public sealed class GcWindowSession : IDisposable
     /// </summary>
     public static GcWindowSession Start(string nettracePath)
     {
+        foreach (string variable in DiagnosticsSwitches)
+        {
+            if (Environment.GetEnvironmentVariable(variable) == "0")
+            {
+                throw new InvalidOperationException(
+                    $"the runtime's diagnostics port is off ({variable}=0): unset it to open an EventPipe session on this process");
+            }
+        }
+
         // The instance exists (and is registered with the runtime) before the session enables it.
         _ = ReplayPhaseEvents.Log.Name;
         EventPipeSession session;

@@ -76,6 +76,23 @@ public sealed class SimGcTests : IDisposable
     }
 
     [Fact]
+    public void GcProof_WithTheDiagnosticsPortOff_FailsTheEngineSayingWhy()
+    {
+        string sample = RepoFiles.SampleTraces.Single(p => Path.GetFileName(p) == "perl.trace");
+        string outDir = _dir.File("portoff");
+        var environment = System.Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal);
+        environment["DOTNET_EnableDiagnostics"] = "0";
+        (int code, string stdout, string stderr) = ChildProcess.Run(RealPrograms.Dotnet,
+            [Path.Combine(AppContext.BaseDirectory, "ptreplay.dll"), "replay", sample, "-o", outDir, "--engine", "sim", "--gc-proof"], environment);
+        Assert.True(code == 5, stdout + stderr);
+        Assert.DoesNotContain("   at ", stdout + stderr, StringComparison.Ordinal);
+        string error = Assert.IsType<string>(SummaryFile.Read(Path.Combine(outDir, "summary.json")).Engines.Single().Error);
+        Assert.Contains("--gc-proof", error, StringComparison.Ordinal);
+        Assert.Contains("DOTNET_EnableDiagnostics=0", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ACollectionInTheTimedReplay_IsCountedAndFlaggedInTheReport()
     {
         var (trace, header) = Prepare("sqlite.trace");
