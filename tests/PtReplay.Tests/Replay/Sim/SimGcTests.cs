@@ -132,4 +132,32 @@ public sealed class SimGcTests : IDisposable
         Assert.Contains("garbage collection(s) during the timed replay", page, StringComparison.Ordinal);
         Assert.Contains("Runtime events (--gc-proof):", page, StringComparison.Ordinal);
     }
+
+    /// <summary>A replay whose runtime events lost some: no collection counted, but the report does not call it proven.</summary>
+    [Fact]
+    public void AProofThatDoesNotHold_IsFlaggedInTheReport()
+    {
+        string outDir = _dir.File("lost");
+        using (var reader = TraceReader.Open(RepoFiles.SampleTraces.Single(p => Path.GetFileName(p) == "sqlite.trace")))
+        {
+            ReplayRunner.Run("sqlite.trace", reader.Header, reader.ReadAll(), ["sim"], outDir, new ReplayOptions(), new PreparationOptions());
+        }
+
+        string path = Path.Combine(outDir, "summary.json");
+        ReplaySummary summary = SummaryFile.Read(path);
+        EngineSummary sim = summary.Engines.Single();
+        GcFigures clean = sim.Timing!.Gc! with { CollectionsInTimedReplay = 0, CollectionsInTimedWindowsInProcess = 0 };
+        GcFigures lost = clean with { CollectionsInTimedWindows = 0, EventsLost = 2, ProofHolds = false };
+
+        SummaryFile.Write(path, summary with { Engines = [sim with { Timing = sim.Timing with { Gc = lost } }] });
+        string page = HtmlReport.Build([ReplayOutputReader.Read(outDir)]);
+        Assert.Contains("class=\"gc warn\"", page, StringComparison.Ordinal);
+        Assert.Contains("the runtime's events do not prove it", page, StringComparison.Ordinal);
+        Assert.Contains("2 event(s) lost", page, StringComparison.Ordinal);
+
+        SummaryFile.Write(path, summary with { Engines = [sim with { Timing = sim.Timing with { Gc = lost with { EventsLost = 0, ProofHolds = true } } }] });
+        page = HtmlReport.Build([ReplayOutputReader.Read(outDir)]);
+        Assert.DoesNotContain("class=\"gc warn\"", page, StringComparison.Ordinal);
+        Assert.Contains("the proof holds", page, StringComparison.Ordinal);
+    }
 }
