@@ -79,6 +79,12 @@ internal sealed unsafe class HostPageStore
     /// </summary>
     public void Reserve(int pages)
     {
+        if (pages > _free.Length)
+        {
+            // Room for every reserved page to come back without growing the list.
+            Array.Resize(ref _free, pages);
+        }
+
         int available = _freeCount + _leftInSlab;
         if (pages > available)
         {

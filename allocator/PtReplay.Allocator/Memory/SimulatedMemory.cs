@@ -39,9 +39,16 @@ public sealed unsafe class SimulatedMemory
 
     /// <summary>
     /// Allocates the host memory of <paramref name="pages"/> pages ahead of need: the next pages written take it instead of
-    /// allocating. Nothing simulated changes: a spare page is all zeros, as a page never written reads.
+    /// allocating, and the page tables of the break area (this memory's and the residency's) are sized for that many pages
+    /// above brk0. Nothing simulated changes: a spare page is all zeros, as a page never written reads.
     /// </summary>
-    public void ReserveSpare(int pages) => _store.Reserve(pages);
+    public void ReserveSpare(int pages)
+    {
+        _store.Reserve(pages);
+        if ((ulong)pages > (ulong)_dense.Length)
+            Array.Resize(ref _dense, (int)Math.Min(DenseMaxPages, (ulong)pages));
+        _residency.ReserveDense((ulong)pages);
+    }
 
     /// <summary>Number of materialised pages.</summary>
     public int PageCount => _pages.Count + _denseCount;
