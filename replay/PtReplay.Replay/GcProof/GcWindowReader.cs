@@ -12,7 +12,7 @@ namespace PtReplay.Replay.GcProof;
 /// </summary>
 public static class GcWindowReader
 {
-    /// <summary>Reads <paramref name="nettracePath"/>; throws <see cref="InvalidDataException"/> when it is not an EventPipe file.</summary>
+    /// <summary>Reads <paramref name="nettracePath"/>; throws <see cref="InvalidDataException"/> naming it when it cannot be read as an EventPipe file.</summary>
     public static GcWindowReport Read(string nettracePath)
     {
         var begun = new Dictionary<int, double>();
@@ -46,8 +46,9 @@ public static class GcWindowReader
             source.Process();
             lost = source.EventsLost;
         }
-        catch (Exception ex) when (ex is not InvalidDataException and not IOException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // TraceEvent's own exceptions (format, end of stream, I/O) name neither the file nor the reason in user terms.
             throw new InvalidDataException($"{nettracePath}: not a readable EventPipe file: {ex.Message}", ex);
         }
 
