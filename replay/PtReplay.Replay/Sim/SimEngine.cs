@@ -127,8 +127,7 @@ public static class SimEngine
         // Before the warm-up: the progress display's first drawing (and its JIT) stays away from the first timed call.
         options.Progress?.Invoke("sim", 0);
 
-        // The warm-up comes last before the model is built and the clock starts, so the model's code is hot (not only
-        // compiled) when the first call is timed.
+        // The GC proof's session is open before the warm-up, so it sees the warm-up and every timed window.
         SimGcWatch opened;
         try
         {
@@ -140,6 +139,9 @@ public static class SimEngine
         }
 
         using SimGcWatch watch = opened;
+
+        // The warm-up comes last before the model is built and the clock starts, so the model's code is hot (not only
+        // compiled) when the first call is timed.
         int gcAtStart = GC.CollectionCount(0);
         SimWarmUpReport? warmUp = null;
         if (options.SimWarmUp)
@@ -279,6 +281,9 @@ public static class SimEngine
             HeapBytes = GC.GetTotalMemory(false),
             Source = "in process: GC.CollectionCount(0) and GC.GetTotalPauseDuration() before the first and after the last timed call",
         };
+        long jitMethods = JitInfo.GetCompiledMethodCount(currentThread: true) - jitMethods0;
+        double jitNs = (JitInfo.GetCompilationTime(currentThread: true) - jitTime0).TotalNanoseconds;
+        // After every figure of the replay itself: stopping the session and reading its events compiles and allocates.
         PtReplay.Results.GcFigures gc;
         try
         {
@@ -289,8 +294,6 @@ public static class SimEngine
             return EngineResult.Failed("sim", $"--gc-proof: {ex.Message}");
         }
 
-        long jitMethods = JitInfo.GetCompiledMethodCount(currentThread: true) - jitMethods0;
-        double jitNs = (JitInfo.GetCompilationTime(currentThread: true) - jitTime0).TotalNanoseconds;
         long samplingNs = (long)(samplingTicks * (1e9 / Stopwatch.Frequency));
         long wallNs = Math.Max(0, elapsedNs - samplingNs);
         MemoryFootprint final = model.Footprint;

@@ -73,6 +73,19 @@ public sealed class SimGcTests : IDisposable
         Assert.True((ulong)gc.AllocatedBytesInTimedWindows < sim.Memory!.PeakFootprintBytes / 4,
             $"{gc.AllocatedBytesInTimedWindows} managed bytes allocated in the timed window for a peak footprint of {sim.Memory.PeakFootprintBytes}");
         Assert.Contains("gc proof: 0 collection(s) in 1 timed window(s)", stdout, StringComparison.Ordinal);
+
+        // The proof changes nothing the replay measures: same memory figures and calls as a replay without it, and
+        // reading the session's events (which compiles hundreds of methods) stays out of what was compiled while timed.
+        string plainDir = _dir.File("growing-plain");
+        (code, stdout, stderr) = ChildProcess.Run(RealPrograms.Dotnet,
+            [Path.Combine(AppContext.BaseDirectory, "ptreplay.dll"), "replay", trace, "-o", plainDir, "--engine", "sim"], null);
+        Assert.True(code == 0, stdout + stderr);
+        EngineSummary plain = SummaryFile.Read(Path.Combine(plainDir, "summary.json")).Engines.Single();
+        Assert.Equal(plain.Memory, sim.Memory);
+        Assert.Equal(plain.Timing!.Calls, sim.Timing.Calls);
+        Assert.Null(plain.Timing.Gc!.CollectionsInTimedWindows);
+        double jitPlain = plain.Extra!["timed_jit_methods"], jitProof = sim.Extra!["timed_jit_methods"];
+        Assert.True(jitProof <= jitPlain + 16, $"{jitProof} methods compiled while timed under the proof, {jitPlain} without");
     }
 
     [Fact]
