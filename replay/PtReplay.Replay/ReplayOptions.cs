@@ -79,6 +79,12 @@ public sealed record ReplayOptions
     /// where the free memory sits, the live chunks pinning it and the tunables predicted to lower the footprint.
     /// </summary>
     public bool Explain { get; init; }
+    /// <summary>
+    /// The sim engine runs under an EventPipe session on its own process that records the runtime's garbage collections
+    /// (<see cref="GcProof.GcWindowSession"/>), and summary.json says how many ran inside its timed windows
+    /// (timing.gc.collections_in_timed_windows, cross-checked with the in-process count). Off by default.
+    /// </summary>
+    public bool GcProof { get; init; }
     /// <summary>Progress callback of the engines: (engine, fraction done 0..1); called with 1 when an engine ends.</summary>
     public Action<string, double>? Progress { get; init; }
     /// <summary>Progress callback of the preparation: events read so far (every million, and the total when it ends).</summary>

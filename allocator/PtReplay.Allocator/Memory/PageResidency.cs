@@ -53,6 +53,14 @@ public sealed class PageResidency
         _resident.Add(pageNumber);
     }
 
+    /// <summary>Sizes the bitmap for <paramref name="pages"/> pages above brk0 ahead of need (host memory only).</summary>
+    public void ReserveDense(ulong pages)
+    {
+        ulong words = (Math.Min(pages, DenseMaxPages) + 63) >> 6;
+        if (words > (ulong)_bits.Length)
+            Array.Resize(ref _bits, (int)words);
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private void Grow(ulong word) => Array.Resize(ref _bits, (int)Math.Max(word + 1, (ulong)_bits.Length * 2));
 

@@ -7,24 +7,26 @@ namespace PtReplay.Allocator.Memory;
 /// headers, fd/bk links, arena bins, heap_info) lives here, in-band, exactly where glibc keeps it.
 /// Invariants: addresses are 8-byte aligned; a page never written reads as zeros and costs nothing;
 /// pages are created on first write and reported resident to <see cref="PageResidency"/>.
-/// A small direct-mapped cache of page arrays keeps steady-state access allocation-free and fast.
+/// A small direct-mapped cache of pages keeps steady-state access fast. The pages' host memory is native
+/// (<see cref="HostPageStore"/>, a page is its address there; 0 is no page), so a call that writes a new page allocates
+/// nothing on the managed heap; only the page tables grow, by doubling.
 /// </summary>
-public sealed class SimulatedMemory
+public sealed unsafe class SimulatedMemory
 {
     private const int PageShift = 12;
     private const ulong PageMask = (1UL << PageShift) - 1;
     private const int CacheSize = 256;
 
-    private readonly Dictionary<ulong, ulong[]> _pages = [];
+    private readonly Dictionary<ulong, nint> _pages = [];
     private readonly ulong[] _cacheKeys = new ulong[CacheSize];
-    private readonly ulong[]?[] _cachePages = new ulong[]?[CacheSize];
-    private readonly Stack<ulong[]> _spare = new();
+    private readonly nint[] _cachePages = new nint[CacheSize];
+    private readonly HostPageStore _store = new();
     private readonly PageResidency _residency;
 
     /// <summary>Pages of the break area (from brk0 up, at most 4 GiB) live in a dense array instead of the dictionary.</summary>
     private const ulong DenseMaxPages = 1UL << 20;
     private readonly ulong _denseBasePage;
-    private ulong[]?[] _dense = new ulong[]?[64];
+    private nint[] _dense = new nint[64];
     private int _denseCount;
 
     /// <summary>Creates an empty memory that reports materialised pages to <paramref name="residency"/>;
@@ -36,32 +38,35 @@ public sealed class SimulatedMemory
     }
 
     /// <summary>
-    /// Allocates <paramref name="pages"/> page arrays ahead of need (host memory only): the next pages written take one
-    /// of them instead of allocating. Nothing simulated changes: a spare array is all zeros, as a page never written reads.
+    /// Allocates the host memory of <paramref name="pages"/> pages ahead of need: the next pages written take it instead of
+    /// allocating, and the page tables of the break area (this memory's and the residency's) are sized for that many pages
+    /// above brk0. Nothing simulated changes: a spare page is all zeros, as a page never written reads.
     /// </summary>
     public void ReserveSpare(int pages)
     {
-        for (int i = 0; i < pages; i++)
-            _spare.Push(new ulong[1 << (PageShift - 3)]);
+        _store.Reserve(pages);
+        if ((ulong)pages > (ulong)_dense.Length)
+            Array.Resize(ref _dense, (int)Math.Min(DenseMaxPages, (ulong)pages));
+        _residency.ReserveDense((ulong)pages);
     }
 
     /// <summary>Number of materialised pages.</summary>
     public int PageCount => _pages.Count + _denseCount;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool TryGetPage(ulong page, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ulong[]? words)
+    private bool TryGetPage(ulong page, out nint words)
     {
         ulong d = page - _denseBasePage;
         if (d < DenseMaxPages)
         {
-            words = d < (ulong)_dense.Length ? _dense[d] : null;
-            return words is not null;
+            words = d < (ulong)_dense.Length ? _dense[d] : 0;
+            return words != 0;
         }
         return _pages.TryGetValue(page, out words);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void AddPage(ulong page, ulong[] words)
+    private void AddPage(ulong page, nint words)
     {
         ulong d = page - _denseBasePage;
         if (d < DenseMaxPages)
@@ -76,26 +81,25 @@ public sealed class SimulatedMemory
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool RemovePage(ulong page, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ulong[]? words)
+    private bool RemovePage(ulong page, out nint words)
     {
         ulong d = page - _denseBasePage;
         if (d < DenseMaxPages)
         {
-            words = d < (ulong)_dense.Length ? _dense[d] : null;
-            if (words is null)
+            words = d < (ulong)_dense.Length ? _dense[d] : 0;
+            if (words == 0)
                 return false;
-            _dense[d] = null;
+            _dense[d] = 0;
             _denseCount--;
             return true;
         }
         return _pages.Remove(page, out words);
     }
 
-    /// <summary>The word of a page array that holds <paramref name="address"/>. Every page array has exactly
-    /// 4096 / 8 words and the index is masked below that, so the bounds check is left out.</summary>
+    /// <summary>The word of a page that holds <paramref name="address"/>. Every page has exactly 4096 / 8 words and the
+    /// index is masked below that.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ref ulong Word(ulong[] words, ulong address) =>
-        ref Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(words), (nint)((address & PageMask) >> 3));
+    private static ref ulong Word(nint words, ulong address) => ref ((ulong*)words)[(address & PageMask) >> 3];
 
     /// <summary>Reads the word at <paramref name="address"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -104,12 +108,17 @@ public sealed class SimulatedMemory
         ulong page = address >> PageShift;
         ulong d = page - _denseBasePage;
         var dense = _dense;
-        if (d < (ulong)dense.Length && dense[d] is { } words)
-            return Word(words, address);
-        int slot = (int)(page & (CacheSize - 1));
-        if (_cacheKeys[slot] == page + 1)
-            return Word(_cachePages[slot]!, address);
-        return ReadSlow(address);
+        ulong value;
+        nint words;
+        if (d < (ulong)dense.Length && (words = dense[d]) != 0)
+            value = Word(words, address);
+        else if (_cacheKeys[(int)(page & (CacheSize - 1))] == page + 1)
+            value = Word(_cachePages[(int)(page & (CacheSize - 1))], address);
+        else
+            value = ReadSlow(address);
+        // The host pages are freed when this object is finalized: it stays reachable until the access is done.
+        GC.KeepAlive(this);
+        return value;
     }
 
     /// <summary>Writes the word at <paramref name="address"/>.</summary>
@@ -119,18 +128,14 @@ public sealed class SimulatedMemory
         ulong page = address >> PageShift;
         ulong d = page - _denseBasePage;
         var dense = _dense;
-        if (d < (ulong)dense.Length && dense[d] is { } words)
-        {
+        nint words;
+        if (d < (ulong)dense.Length && (words = dense[d]) != 0)
             Word(words, address) = value;
-            return;
-        }
-        int slot = (int)(page & (CacheSize - 1));
-        if (_cacheKeys[slot] == page + 1)
-        {
-            Word(_cachePages[slot]!, address) = value;
-            return;
-        }
-        WriteSlow(address, value);
+        else if (_cacheKeys[(int)(page & (CacheSize - 1))] == page + 1)
+            Word(_cachePages[(int)(page & (CacheSize - 1))], address) = value;
+        else
+            WriteSlow(address, value);
+        GC.KeepAlive(this);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -140,7 +145,7 @@ public sealed class SimulatedMemory
         if (!TryGetPage(page, out var words))
             return 0;
         Cache(page, words);
-        return words[(address & PageMask) >> 3];
+        return Word(words, address);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -148,15 +153,15 @@ public sealed class SimulatedMemory
     {
         ulong page = address >> PageShift;
         var words = GetOrCreate(page);
-        words[(address & PageMask) >> 3] = value;
+        Word(words, address) = value;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private ulong[] GetOrCreate(ulong page)
+    private nint GetOrCreate(ulong page)
     {
         if (!TryGetPage(page, out var words))
         {
-            words = _spare.Count > 0 ? _spare.Pop() : new ulong[1 << (PageShift - 3)];
+            words = _store.Take();
             AddPage(page, words);
             _residency.MarkPage(page);
         }
@@ -165,7 +170,7 @@ public sealed class SimulatedMemory
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Cache(ulong page, ulong[] words)
+    private void Cache(ulong page, nint words)
     {
         int slot = (int)(page & (CacheSize - 1));
         _cacheKeys[slot] = page + 1;
@@ -179,7 +184,7 @@ public sealed class SimulatedMemory
         if (_cacheKeys[slot] == page + 1)
         {
             _cacheKeys[slot] = 0;
-            _cachePages[slot] = null;
+            _cachePages[slot] = 0;
         }
     }
 
@@ -193,6 +198,13 @@ public sealed class SimulatedMemory
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Discard(ulong address, ulong length)
+    {
+        DiscardRange(address, length);
+        GC.KeepAlive(this);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void DiscardRange(ulong address, ulong length)
     {
         if (length == 0)
             return;
@@ -219,7 +231,7 @@ public sealed class SimulatedMemory
     {
         for (ulong w = from & ~7UL; w < end; w += 8)
             if (TryGetPage(w >> PageShift, out var words))
-                words[(w & PageMask) >> 3] = 0;
+                Word(words, w) = 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -228,8 +240,7 @@ public sealed class SimulatedMemory
         if (RemovePage(page, out var words))
         {
             Uncache(page);
-            Array.Clear(words);
-            _spare.Push(words);
+            _store.Give(words);
         }
     }
 
@@ -246,7 +257,7 @@ public sealed class SimulatedMemory
         for (int d = 0; d < _dense.Length; d++)
         {
             ulong start = ((ulong)d + _denseBasePage) << PageShift;
-            if (_dense[d] is not null && start >= from && start + (1UL << PageShift) <= end)
+            if (_dense[d] != 0 && start >= from && start + (1UL << PageShift) <= end)
                 doomed.Add((ulong)d + _denseBasePage);
         }
         foreach (var page in doomed)
@@ -257,7 +268,7 @@ public sealed class SimulatedMemory
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void MovePages(ulong from, ulong to, ulong length)
     {
-        var moved = new List<(ulong Page, ulong[] Words)>();
+        var moved = new List<(ulong Page, nint Words)>();
         ulong first = from >> PageShift, end = (from + length + PageMask) >> PageShift;
         if (end - first <= (ulong)_pages.Count * 2 || first - _denseBasePage < DenseMaxPages)
         {

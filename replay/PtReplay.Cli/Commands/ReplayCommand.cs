@@ -101,6 +101,13 @@ public static class ReplayCommand
                 "peak and at the end, the live chunks pinning it, and the tunables the model predicts would lower the footprint " +
                 "(a few more model replays). The report shows it at the top of the workload.",
         };
+        var gcProof = new Option<bool>("--gc-proof")
+        {
+            Description = "Prove the model's timed replay free of .NET garbage collections: the sim engine runs under an EventPipe " +
+                "session on its own process (the runtime's GC events at Informational level and the harness's phase markers), and " +
+                "summary.json timing.gc gives collections_in_timed_windows, events_lost and the in-process cross-check " +
+                "(proof_holds: no event lost and the runtime's count equal to the in-process one). Off by default; its cost: README, \"Timing and garbage collection\".",
+        };
         var keep = new Option<bool>("--keep-work") { Description = "Keep DIR/work (the prepared trace and the native results files, with every returned address)." };
 
         var command = new Command("replay",
@@ -119,7 +126,7 @@ public static class ReplayCommand
             ExitCodes.Help)
         {
             trace, engines, outDir, threads, touch, tunables, strict, sampleEvery, nullAllocator, noTiming, keep,
-            simPreamble, pace, checkAddresses, noWarmUp, explain,
+            simPreamble, pace, checkAddresses, noWarmUp, explain, gcProof,
         };
 
         command.SetAction(CliErrors.Guard("replay", parse =>
@@ -176,6 +183,7 @@ public static class ReplayCommand
                 CheckAddresses = check,
                 SimWarmUp = !parse.GetValue(noWarmUp),
                 Explain = parse.GetValue(explain),
+                GcProof = parse.GetValue(gcProof),
                 Progress = (engine, fraction) => progress.Fraction(engine, fraction),
                 PrepareProgress = n =>
                 {
@@ -223,6 +231,15 @@ public static class ReplayCommand
             if (r.Parity is { } parity)
             {
                 PrintParity(r.Engine, parity);
+            }
+        }
+
+        foreach (EngineResult r in report.Results)
+        {
+            if (r.Gc is { CollectionsInTimedWindows: { } inWindows } gc)
+            {
+                Console.WriteLine(string.Create(inv,
+                    $"{r.Engine} gc proof: {inWindows} collection(s) in {gc.TimedWindows} timed window(s) by the runtime's events ({gc.EventsLost} lost), {gc.CollectionsInTimedWindowsInProcess} in process: {(gc.ProofHolds == true ? "holds" : "does not hold")}"));
             }
         }
 

@@ -28,6 +28,9 @@ namespace PtReplay.Replay.Sim;
 /// costs of the runtime stay out of the latency and of the wall time; the warm-up's own time is
 /// <see cref="EngineResult.WarmupNs"/>. The extra figures timed_jit_methods and timed_jit_ns say what was still
 /// compiled on the replay thread while the clock ran.</para>
+/// <para>The warm-up and each timed window (first timed call to last; a fork starts a new one) are marked with
+/// <see cref="GcProof.ReplayPhaseEvents"/>; <see cref="SimGcWatch"/> counts the garbage collections inside the windows,
+/// in process and, with <see cref="ReplayOptions.GcProof"/>, from the runtime's own events (<see cref="EngineResult.Gc"/>).</para>
 /// </summary>
 public static class SimEngine
 {
@@ -124,17 +127,36 @@ public static class SimEngine
         // Before the warm-up: the progress display's first drawing (and its JIT) stays away from the first timed call.
         options.Progress?.Invoke("sim", 0);
 
+        // The GC proof's session is open before the warm-up, so it sees the warm-up and every timed window.
+        SimGcWatch opened;
+        try
+        {
+            opened = SimGcWatch.Open(options.GcProof);
+        }
+        catch (InvalidOperationException ex)
+        {
+            return EngineResult.Failed("sim", $"--gc-proof: {ex.Message}");
+        }
+
+        using SimGcWatch watch = opened;
+
         // The warm-up comes last before the model is built and the clock starts, so the model's code is hot (not only
         // compiled) when the first call is timed.
         int gcAtStart = GC.CollectionCount(0);
-        SimWarmUpReport? warmUp = options.SimWarmUp ? SimWarmUp.Run(modelOptions, timer, file, slots) : null;
+        SimWarmUpReport? warmUp = null;
+        if (options.SimWarmUp)
+        {
+            SimGcWatch.WarmUpBegins();
+            warmUp = SimWarmUp.Run(modelOptions, timer, file, slots);
+            SimGcWatch.WarmUpEnds();
+        }
 
         // Built after the warm-up, so its first calls find its state in cache as the warm-up's scratch models did.
         var model = new Ptmalloc(modelOptions) { DeferTouch = true };
         if (warmUp is not null)
         {
-            // Its first new pages then take arrays allocated here, not a fresh allocation inside a timed call.
-            model.ReserveHostPages(SimWarmUp.HostPages);
+            // Its new pages then take host memory allocated and mapped in here, not inside a timed call.
+            model.ReserveHostPages(SimWarmUp.HostPagesFor(trace.PeakLiveBytes));
         }
 
         AddressCheck? check = options.CheckAddresses ? new AddressCheck(model, header.Brk0) : null;
@@ -148,6 +170,7 @@ public static class SimEngine
         TimeSpan jitTime0 = JitInfo.GetCompilationTime(currentThread: true);
         int gcTimed0 = GC.CollectionCount(0);
         TimeSpan gcPause0 = GC.GetTotalPauseDuration();
+        watch.WindowBegins();
         long start = Stopwatch.GetTimestamp();
 
         // The walk of PreparedFile.GlobalOrder(), written out: an iterator's MoveNext cannot be marked
@@ -173,6 +196,7 @@ public static class SimEngine
             if (op.Kind == PreparedKind.Fork)
             {
                 // A forked child's replay: the ops so far rebuilt its parent's heap; measure the child from here.
+                watch.WindowEnds();
                 model.ForkChild(thread);
                 check?.ForkChild();
                 latency = new LatencyHistogram(timer?.TicksPerNs ?? Stopwatch.Frequency / 1e9);
@@ -188,6 +212,7 @@ public static class SimEngine
                 gcPause0 = GC.GetTotalPauseDuration();
                 jitMethods0 = JitInfo.GetCompiledMethodCount(currentThread: true);
                 jitTime0 = JitInfo.GetCompilationTime(currentThread: true);
+                watch.WindowBegins();
                 start = Stopwatch.GetTimestamp();
             }
 
@@ -246,8 +271,9 @@ public static class SimEngine
         }
 
         long elapsedNs = (long)Stopwatch.GetElapsedTime(start).TotalNanoseconds;
+        watch.WindowEnds();
         // A collection of any generation counts in generation 0's count.
-        var gc = new PtReplay.Results.GcFigures
+        var inProcess = new PtReplay.Results.GcFigures
         {
             CollectionsInTimedReplay = GC.CollectionCount(0) - gcTimed0,
             CollectionsTotal = GC.CollectionCount(0) - gcAtStart,
@@ -257,6 +283,17 @@ public static class SimEngine
         };
         long jitMethods = JitInfo.GetCompiledMethodCount(currentThread: true) - jitMethods0;
         double jitNs = (JitInfo.GetCompilationTime(currentThread: true) - jitTime0).TotalNanoseconds;
+        // After every figure of the replay itself: stopping the session and reading its events compiles and allocates.
+        PtReplay.Results.GcFigures gc;
+        try
+        {
+            gc = watch.Complete(inProcess);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or InvalidDataException)
+        {
+            return EngineResult.Failed("sim", $"--gc-proof: {ex.Message}");
+        }
+
         long samplingNs = (long)(samplingTicks * (1e9 / Stopwatch.Frequency));
         long wallNs = Math.Max(0, elapsedNs - samplingNs);
         MemoryFootprint final = model.Footprint;

@@ -52,6 +52,17 @@ internal static class SimWarmUp
     /// </summary>
     public const int HostPages = 8;
 
+    /// <summary>At most this many host pages (256 MiB) are reserved ahead of a replay (<see cref="HostPagesFor"/>).</summary>
+    public const int MaxHostPages = 1 << 16;
+
+    /// <summary>
+    /// Host pages to reserve for the real model ahead of its timed replay: <see cref="HostPages"/> plus one per 4 KiB of
+    /// the trace's peak live bytes, at most <see cref="MaxHostPages"/>. A heap of small blocks writes metadata into about
+    /// every page it spans, so its growth then takes reserved pages, already mapped in, instead of allocating and
+    /// faulting them in inside timed calls; large mmapped blocks need fewer pages than that (the rest stays unused).
+    /// </summary>
+    public static int HostPagesFor(ulong peakLiveBytes) => (int)Math.Min(MaxHostPages, HostPages + (peakLiveBytes / 4096));
+
     /// <summary>
     /// Runs the warm-up for a replay of <paramref name="file"/> timed with <paramref name="timer"/> (null: the untimed
     /// path, as --no-timing replays). <paramref name="slots"/> is the replay's slot array, all zero: the rehearsal

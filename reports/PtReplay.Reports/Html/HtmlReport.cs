@@ -169,14 +169,7 @@ public static class HtmlReport
         html.Append("</table>\n");
         foreach (EngineOutput e in o.Engines.Where(e => e.Error is null && e.Summary.Timing?.Gc is not null))
         {
-            GcFigures gc = e.Summary.Timing!.Gc!;
-            // The model's latency is its own only when no collection fell inside a timed call.
-            string line = gc.CollectionsInTimedReplay == 0
-                ? string.Create(CultureInfo.InvariantCulture,
-                    $"<p class=\"gc\">{E(e.Engine)}: no garbage collection during the timed replay ({gc.CollectionsTotal} in the whole run, warm-up included).</p>")
-                : string.Create(CultureInfo.InvariantCulture,
-                    $"<p class=\"gc warn\">{E(e.Engine)}: {gc.CollectionsInTimedReplay} garbage collection(s) during the timed replay ({gc.PauseNsInTimedReplay / 1e6:F1} ms paused): a call timed across one measured the runtime, not the model.</p>");
-            html.Append(line).Append('\n');
+            html.Append(GcLine(e.Engine, e.Summary.Timing!.Gc!)).Append('\n');
         }
 
         html.Append("<h3>Over time</h3>\n");
@@ -234,6 +227,34 @@ public static class HtmlReport
         }
 
         html.Append("</details></section>\n");
+    }
+
+    /// <summary>
+    /// The sentence on an engine's garbage collections: flagged (class "gc warn") when a collection fell inside a timed
+    /// window, by the in-process count or by the runtime's events, or when the runtime's events could not prove it.
+    /// </summary>
+    private static string GcLine(string engine, GcFigures gc)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        long inWindows = Math.Max(gc.CollectionsInTimedReplay, Math.Max(gc.CollectionsInTimedWindowsInProcess, gc.CollectionsInTimedWindows ?? 0));
+        string proof = gc.CollectionsInTimedWindows is { } events
+            ? string.Create(inv,
+                $" Runtime events (--gc-proof): {events} collection(s) in {gc.TimedWindows} timed window(s), {gc.EventsLost} event(s) lost, {gc.CollectionsInTimedWindowsInProcess} counted in process: the proof {(gc.ProofHolds == true ? "holds" : "does not hold")}.")
+            : "";
+        string heap = gc.HeapSizeBytes is { } size
+            ? string.Create(inv, $" Managed heap at the last collection: {Figures.Count(size)} bytes, {Figures.Count(gc.HeapCommittedBytes ?? 0)} committed.")
+            : "";
+        // The model's latency is its own only when no collection fell inside a timed call.
+        if (inWindows == 0 && gc.ProofHolds != false)
+        {
+            return string.Create(inv,
+                $"<p class=\"gc\">{E(engine)}: no garbage collection during the timed replay ({gc.CollectionsTotal} in the whole run, warm-up included).{E(proof)}{E(heap)}</p>");
+        }
+
+        return inWindows == 0
+            ? string.Create(inv, $"<p class=\"gc warn\">{E(engine)}: no garbage collection counted in process during the timed replay, but the runtime's events do not prove it.{E(proof)}{E(heap)}</p>")
+            : string.Create(inv,
+                $"<p class=\"gc warn\">{E(engine)}: {inWindows} garbage collection(s) during the timed replay ({gc.PauseNsInTimedReplay / 1e6:F1} ms paused): a call timed across one measured the runtime, not the model.{E(proof)}{E(heap)}</p>");
     }
 
     private static void Plot(StringBuilder html, string title, SeriesPlot.Quantity quantity, IReadOnlyList<EngineOutput> engines)

@@ -56,7 +56,9 @@ public sealed class ForkedChildReplayTests : IDisposable
         ulong liveAtFork = stats.LiveBytes;
         Assert.True(liveAtFork > 1_000_000, $"the parent held only {liveAtFork} bytes at the fork");
 
-        ReplayReport report = ReplayRunner.RunFile(worker.Path, ["sim", "glibc"], _dir.File("out"), new ReplayOptions(), new PreparationOptions());
+        // Under the GC proof too: it must not change what is measured, and the child's replay is a timed window of its own.
+        ReplayReport report = ReplayRunner.RunFile(worker.Path, ["sim", "glibc"], _dir.File("out"), new ReplayOptions { GcProof = true },
+            new PreparationOptions());
         Assert.StartsWith("a fork child, replayed from its parent's heap at the fork: pool.trace", report.InheritedHeapNote, StringComparison.Ordinal);
         EngineResult sim = report.Results[0], glibc = report.Results[1];
         Assert.True(sim.Error is null, sim.Error);
@@ -83,6 +85,10 @@ public sealed class ForkedChildReplayTests : IDisposable
 
         Assert.Equal(workerCalls, glibc.Calls);
         Assert.Equal(workerCalls, sim.Calls);
+        // The parent's ops rebuilt the heap in one window, the child's replay is the second; the runtime's events saw both.
+        Assert.Equal(2, sim.Gc!.TimedWindows);
+        Assert.Equal(0, sim.Gc.EventsLost);
+        Assert.NotNull(sim.Gc.CollectionsInTimedWindows);
 
         // Without the parent's trace: an empty heap, with a note saying so.
         File.Move(run.TracePath, _dir.File("elsewhere.trace"));

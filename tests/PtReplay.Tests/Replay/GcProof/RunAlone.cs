@@ -1,0 +1,12 @@
+namespace PtReplay.Tests.Replay.GcProof;
+
+/// <summary>
+/// Tests that count the garbage collections of the test host's own process: they run alone, after the parallel tests,
+/// so no other test's allocations trigger a collection inside the windows they watch.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class RunAlone
+{
+    /// <summary>The collection's name.</summary>
+    public const string Name = "GC windows (run alone)";
+}
