@@ -74,6 +74,12 @@ public sealed record ReplayOptions
     /// loading) inside their latency. The warm-up never changes the model's addresses or series.
     /// </summary>
     public bool SimWarmUp { get; init; } = true;
+    /// <summary>
+    /// How many times each native engine replays the trace (at least 1; the default 1). The runs are interleaved: every
+    /// native engine's run k before any engine's run k + 1, so a slow spell of the machine spreads over all engines. The
+    /// model (sim) runs once: its memory figures are deterministic and its latency is the C# model's, not an allocator's.
+    /// </summary>
+    public int Repeat { get; init; } = 1;
     /// <summary>Progress callback of the engines: (engine, fraction done 0..1); called with 1 when an engine ends.</summary>
     public Action<string, double>? Progress { get; init; }
     /// <summary>Progress callback of the preparation: events read so far (every million, and the total when it ends).</summary>

@@ -6,6 +6,7 @@ using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Parity;
 using PtReplay.Replay.Preparation;
 using PtReplay.Replay.Sim;
+using PtReplay.Results;
 using PtReplay.Traces;
 
 namespace PtReplay.Cli.Commands;
@@ -95,6 +96,17 @@ public static class ReplayCommand
                 "model's code to steady state first (its time is summary.json timing.warmup_ns, outside wall_ns and the latency); " +
                 "it never changes the model's addresses, footprint or RSS.",
         };
+        var repeat = new Option<int>("--repeat")
+        {
+            HelpName = "N",
+            Description = "Replay each native engine (glibc, jemalloc, tcmalloc, mimalloc) N times, interleaved (glibc, jemalloc, ..., " +
+                "glibc, jemalloc, ...), so a slow spell of the machine falls on every engine alike. summary.json keeps every run " +
+                "(engines[].runs: index, start_order, wall_ns, memory, latency_ns); an engine's top-level latency and wall time " +
+                "are the medians over its runs, its memory figures and CSV files those of run 1. `compare --fail-on` judges a " +
+                "latency limit with a Mann-Whitney test over the runs when both sides have at least 5. The model (sim) runs once: " +
+                "its memory figures are deterministic and its latency times the C# model, not an allocator. Default 1.",
+            DefaultValueFactory = _ => 1,
+        };
         var keep = new Option<bool>("--keep-work") { Description = "Keep DIR/work (the prepared trace and the native results files, with every returned address)." };
 
         var command = new Command("replay",
@@ -113,7 +125,7 @@ public static class ReplayCommand
             ExitCodes.Help)
         {
             trace, engines, outDir, threads, touch, tunables, strict, sampleEvery, nullAllocator, noTiming, keep,
-            simPreamble, pace, checkAddresses, noWarmUp,
+            simPreamble, pace, checkAddresses, noWarmUp, repeat,
         };
 
         command.SetAction(CliErrors.Guard("replay", parse =>
@@ -150,6 +162,12 @@ public static class ReplayCommand
                 throw CliException.Usage($"--pace: {paceError}");
             }
 
+            int repeatCount = parse.GetValue(repeat);
+            if (repeatCount < 1)
+            {
+                throw CliException.Usage("--repeat must be at least 1");
+            }
+
             string? tunableText = parse.GetValue(tunables);
             string? checkedTunables = tunableText is null ? null : MallocTunables.ParseChecked(tunableText).ToGlibcTunables();
             string file = CliPaths.Input(parse.GetValue(trace)!.FullName);
@@ -169,6 +187,7 @@ public static class ReplayCommand
                 SimPreambleBytes = preambleBytes,
                 CheckAddresses = check,
                 SimWarmUp = !parse.GetValue(noWarmUp),
+                Repeat = repeatCount,
                 Progress = (engine, fraction) => progress.Fraction(engine, fraction),
                 PrepareProgress = n =>
                 {
@@ -211,6 +230,11 @@ public static class ReplayCommand
                 $"{r.Engine,-10} {r.PeakFootprintBytes,14}   {r.PeakRssBytes,12}  {frag,10:0.000}  {m?.P50 ?? 0,7:0}/{m?.P99 ?? 0,-8:0}  {f?.P50 ?? 0,6:0}/{f?.P99 ?? 0:0}"));
         }
 
+        foreach (EngineResult r in report.Results.Where(r => r.Runs.Count > 1))
+        {
+            Console.WriteLine(RunsLine(r));
+        }
+
         foreach (EngineResult r in report.Results)
         {
             if (r.Parity is { } parity)
@@ -230,6 +254,25 @@ public static class ReplayCommand
         }
 
         Console.WriteLine($"wrote {Path.Combine(dir, "summary.json")}");
+    }
+
+    /// <summary>An engine replayed several times: its malloc and free p50/p99 over the runs (median, lowest-highest).</summary>
+    private static string RunsLine(EngineResult r)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var parts = new List<string>();
+        foreach (string kind in new[] { "malloc", "free" })
+        {
+            foreach (string p in new[] { "p50", "p99" })
+            {
+                if (RunStatistics.Values(r.Runs, $"latency.{kind}.{p}") is { Count: > 0 } v)
+                {
+                    parts.Add(string.Create(inv, $"{kind} {p} {RunStatistics.Median(v):0} ns ({v.Min():0}-{v.Max():0})"));
+                }
+            }
+        }
+
+        return string.Create(inv, $"{r.Engine,-10} {r.Runs.Count} runs, median (lowest-highest): {string.Join(", ", parts)}");
     }
 
     /// <summary>The address check's lines, worded as `verify` words them.</summary>
