@@ -46,6 +46,16 @@ public static class RunStatistics
     }
 
     /// <summary>
+    /// True for the figures that vary from run to run of the same replay (<c>latency.KIND.pNN</c>, <c>wall_ns</c>); every
+    /// other figure of a serial replay (live bytes, the model's figures) is the same in every run.
+    /// </summary>
+    public static bool VariesByRun(string figure)
+    {
+        ArgumentNullException.ThrowIfNull(figure);
+        return figure == "wall_ns" || figure.StartsWith("latency.", StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// The value of <paramref name="figure"/> in each run, in run order, for the figures that vary from run to run:
     /// <c>latency.KIND.pNN</c> (and <c>.max</c>) and <c>wall_ns</c>; null for any other figure or when a run lacks it.
     /// </summary>

@@ -5,7 +5,7 @@ using PtReplay.Reports.Input;
 namespace PtReplay.Cli.Commands;
 
 /// <summary>
-/// `ptreplay compare A B [--json] [--fail-on LIMITS] [--markdown FILE]`: two replay outputs side by side, with B / A per
+/// `ptreplay compare A B [--json] [--fail-on LIMITS] [--markdown FILE] [--alpha P]`: two replay outputs side by side, with B / A per
 /// engine and figure; with --fail-on, a regression gate (<see cref="RegressionCheck"/>).
 /// Exit codes: <see cref="ExitCodes"/> (0 printed / within the limits, 1 a figure beyond its limit, 2 a bad limit,
 /// 3 an input is missing or unreadable: the message names the file, 4 the Markdown file cannot be written).
@@ -26,13 +26,24 @@ public static class CompareCommand
                 "'peak_footprint=+5%,final_rss=+5%,malloc.p99=+10%'. FIGURE is a summary.json figure (the _bytes suffix may be " +
                 "left out) or KIND.pNN for latency; a limit applies to every engine present in both unless ENGINE: is given. " +
                 "Prints each figure beyond its limit, and a warning when A and B recorded different programs. A limit that " +
-                "matches no figure fails too. Latency of native engines varies from run to run: give it a generous limit.",
+                "matches no figure fails too. Latency of native engines varies from run to run: replay both sides with --repeat N " +
+                $"(N >= {ShiftTest.MinRuns}) and a latency limit is judged over the runs by a one-sided Mann-Whitney test (Perfolizer): " +
+                "it fails only when B's runs are significantly above A's runs raised by the limit (see --alpha). With fewer runs " +
+                "the single value (the median) is compared with the limit, and the output says so. Every other figure (memory, " +
+                "live bytes, the model's figures) is compared exactly.",
         };
         var markdown = new Option<string?>("--markdown")
         {
             HelpName = "FILE",
             Description = "With --fail-on: also write the checked figures as a Markdown table to FILE ('-' for standard output), " +
                 "e.g. \"$GITHUB_STEP_SUMMARY\" in a GitHub Actions job, or a pull-request comment.",
+        };
+        var alpha = new Option<double>("--alpha")
+        {
+            HelpName = "P",
+            Description = "With --fail-on: the significance level of the test over runs (a latency limit with " +
+                $"{ShiftTest.MinRuns} or more runs a side fails when its p-value is below P). Default {ShiftTest.DefaultAlpha}.",
+            DefaultValueFactory = _ => ShiftTest.DefaultAlpha,
         };
         var command = new Command("compare",
             "Compare two replay outputs (folders from `ptreplay replay --out` or their summary.json): for every engine present " +
@@ -44,7 +55,7 @@ public static class CompareCommand
             "  ptreplay compare base/ pr/ --fail-on 'peak_footprint=+5%,final_rss=+5%,malloc.p99=+10%' --markdown \"$GITHUB_STEP_SUMMARY\"\n\n" +
             ExitCodes.Help)
         {
-            a, b, json, failOn, markdown,
+            a, b, json, failOn, markdown, alpha,
         };
         command.SetAction(CliErrors.Guard("compare", parse =>
         {
@@ -67,6 +78,12 @@ public static class CompareCommand
                 throw CliException.Usage("--markdown writes the --fail-on check: give --fail-on too");
             }
 
+            double significance = parse.GetValue(alpha);
+            if (!(significance is > 0 and < 1))
+            {
+                throw CliException.Usage("--alpha must be between 0 and 1 (exclusive), e.g. 0.05");
+            }
+
             if (markdownPath is not null and not "-")
             {
                 markdownPath = CliPaths.OutputFile(markdownPath);
@@ -81,7 +98,7 @@ public static class CompareCommand
                 return ExitCodes.Ok;
             }
 
-            RegressionCheck check = RegressionCheck.Of(comparison, limits);
+            RegressionCheck check = RegressionCheck.Of(comparison, limits, significance);
             Console.Write(check.ToText());
             if (markdownPath == "-")
             {

@@ -3,12 +3,23 @@ using System.Text;
 using System.Text.Json;
 using PtReplay.Reports.Html;
 using PtReplay.Reports.Input;
+using PtReplay.Results;
 
 namespace PtReplay.Reports.Compare;
 
-/// <summary>One figure of one engine in two replay outputs; <see cref="Ratio"/> = B / A (null when A is 0).</summary>
+/// <summary>
+/// One figure of one engine in two replay outputs; <see cref="Ratio"/> = B / A (null when A is 0). For an engine replayed
+/// several times (`replay --repeat`), A and B are the medians over the runs and <see cref="RunsA"/>, <see cref="RunsB"/>
+/// each run's value of a figure that varies by run (latency, wall time).
+/// </summary>
 public sealed record FigureComparison(string Engine, string Figure, double A, double B)
 {
+    /// <summary>The figure in each of A's runs, or null when A ran the engine once or the figure is the same in every run.</summary>
+    public IReadOnlyList<double>? RunsA { get; init; }
+
+    /// <summary>The figure in each of B's runs (as <see cref="RunsA"/>).</summary>
+    public IReadOnlyList<double>? RunsB { get; init; }
+
     /// <summary>B / A, or null when A is 0 (a ratio would be meaningless).</summary>
     public double? Ratio => A == 0 ? (B == 0 ? 1 : null) : B / A;
 }
@@ -67,7 +78,7 @@ public sealed class Comparison
                 {
                     if (nb == name)
                     {
-                        rows.Add(new FigureComparison(ea.Engine, name, va, vb));
+                        rows.Add(new FigureComparison(ea.Engine, name, va, vb) { RunsA = RunValues(ea, name), RunsB = RunValues(eb, name) });
                         break;
                     }
                 }
@@ -87,13 +98,15 @@ public sealed class Comparison
 
         foreach (var (kind, l) in e.Latency)
         {
-            yield return ($"latency.{kind}.p50", l.P50);
-            yield return ($"latency.{kind}.p90", l.P90);
-            yield return ($"latency.{kind}.p99", l.P99);
-            yield return ($"latency.{kind}.p999", l.P999);
-            yield return ($"latency.{kind}.max", l.Max);
+            foreach (var (p, v) in l.Named())
+            {
+                yield return ($"latency.{kind}.{p}", v);
+            }
         }
     }
+
+    private static IReadOnlyList<double>? RunValues(EngineOutput e, string figure) =>
+        e.Summary.Runs is { Count: > 1 } runs && RunStatistics.VariesByRun(figure) ? RunStatistics.Values(runs, figure) : null;
 
     /// <summary>A text table: engine, figure, A, B, B/A.</summary>
     public string ToText()
@@ -117,7 +130,26 @@ public sealed class Comparison
         return sb.ToString();
     }
 
-    /// <summary>JSON: { "a": path, "b": path, "engines": { ENGINE: { FIGURE: { a, b, ratio } } }, "notes": [...] }.</summary>
+    private static void WriteRuns(Utf8JsonWriter w, string name, IReadOnlyList<double>? runs)
+    {
+        if (runs is null)
+        {
+            return;
+        }
+
+        w.WriteStartArray(name);
+        foreach (double v in runs)
+        {
+            w.WriteNumberValue(v);
+        }
+
+        w.WriteEndArray();
+    }
+
+    /// <summary>
+    /// JSON: { "a": path, "b": path, "engines": { ENGINE: { FIGURE: { a, b, ratio, runs_a?, runs_b? } } }, "notes": [...] };
+    /// runs_a and runs_b are each run's value of a figure that varies by run, for engines replayed several times.
+    /// </summary>
     public string ToJson()
     {
         using var stream = new MemoryStream();
@@ -143,6 +175,9 @@ public sealed class Comparison
                     {
                         w.WriteNull("ratio");
                     }
+
+                    WriteRuns(w, "runs_a", r.RunsA);
+                    WriteRuns(w, "runs_b", r.RunsB);
 
                     w.WriteEndObject();
                 }
