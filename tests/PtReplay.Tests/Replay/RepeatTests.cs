@@ -1,5 +1,7 @@
 using System.Text.Json;
 using PtReplay.Cli.Commands;
+using PtReplay.Replay;
+using PtReplay.Replay.Preparation;
 using PtReplay.Results;
 using PtReplay.Tests.Infrastructure;
 using PtReplay.Tests.Traces.Cli;
@@ -71,5 +73,29 @@ public sealed class RepeatTests(Recordings recordings)
         var bad = CliRunner.Run("replay", recordings.Sqlite, "--out", recordings.NewFolder("repeat-zero"), "--repeat", "0");
         Assert.Equal(ExitCodes.Usage, bad.ExitCode);
         Assert.Contains("--repeat", bad.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>Each run reports its own progress step, named after the engine and the run; the model runs once.</summary>
+    [Fact]
+    public void Progress_NamesEachRun()
+    {
+        var ended = new List<string>();
+        using var dir = new TempDir("ptreplay-repeat-");
+        var options = new ReplayOptions
+        {
+            Repeat = 2,
+            Progress = (step, fraction) =>
+            {
+                if (fraction >= 1)
+                {
+                    lock (ended)
+                    {
+                        ended.Add(step);
+                    }
+                }
+            },
+        };
+        ReplayRunner.RunFile(recordings.Sqlite, ["sim", "glibc"], dir.Path, options, new PreparationOptions());
+        Assert.Equal(["sim", "glibc run 1/2", "glibc run 2/2"], ended.Distinct());
     }
 }
