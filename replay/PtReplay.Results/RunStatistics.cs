@@ -56,8 +56,8 @@ public static class RunStatistics
     }
 
     /// <summary>
-    /// The value of <paramref name="figure"/> in each run, in run order, for the figures that vary from run to run:
-    /// <c>latency.KIND.pNN</c> (and <c>.max</c>) and <c>wall_ns</c>; null for any other figure or when a run lacks it.
+    /// The value of <paramref name="figure"/> in each run, in run order: <c>latency.KIND.pNN</c> (and <c>.max</c>),
+    /// <c>wall_ns</c>, or a memory figure by its summary.json name; null for any other figure or when a run lacks it.
     /// </summary>
     public static IReadOnlyList<double>? Values(IReadOnlyList<EngineRun> runs, string figure)
     {
@@ -69,15 +69,13 @@ public static class RunStatistics
         }
 
         string[] parts = figure.Split('.');
-        if (parts.Length != 3 || parts[0] != "latency")
-        {
-            return null;
-        }
-
         var values = new List<double>(runs.Count);
         foreach (EngineRun run in runs)
         {
-            if (run.LatencyNs.GetValueOrDefault(parts[1])?.Get(parts[2]) is not { } v)
+            double? value = parts.Length == 3 && parts[0] == "latency"
+                ? run.LatencyNs.GetValueOrDefault(parts[1])?.Get(parts[2])
+                : Memory(run, figure);
+            if (value is not { } v)
             {
                 return null;
             }
@@ -86,5 +84,18 @@ public static class RunStatistics
         }
 
         return values;
+    }
+
+    private static double? Memory(EngineRun run, string figure)
+    {
+        foreach (var (name, value) in SummaryFile.Numbers(run.Memory))
+        {
+            if (name == figure)
+            {
+                return value;
+            }
+        }
+
+        return null;
     }
 }

@@ -9,8 +9,8 @@ namespace PtReplay.Reports.Compare;
 
 /// <summary>
 /// One figure of one engine in two replay outputs; <see cref="Ratio"/> = B / A (null when A is 0). For an engine replayed
-/// several times (`replay --repeat`), A and B are the medians over the runs and <see cref="RunsA"/>, <see cref="RunsB"/>
-/// each run's value of a figure that varies by run (latency, wall time).
+/// several times (`replay --repeat`), <see cref="RunsA"/> and <see cref="RunsB"/> hold each run's value of a figure that
+/// varies by run (latency, wall time, and a memory figure whose runs differ), and A and B are the medians over the runs.
 /// </summary>
 public sealed record FigureComparison(string Engine, string Figure, double A, double B)
 {
@@ -78,7 +78,7 @@ public sealed class Comparison
                 {
                     if (nb == name)
                     {
-                        rows.Add(new FigureComparison(ea.Engine, name, va, vb) { RunsA = RunValues(ea, name), RunsB = RunValues(eb, name) });
+                        rows.Add(Row(ea, eb, name, va, vb));
                         break;
                     }
                 }
@@ -105,8 +105,33 @@ public sealed class Comparison
         }
     }
 
+    /// <summary>
+    /// One row; with repeated runs, each run's value of a figure that varies by run: latency and wall time always, a memory
+    /// figure when its runs differ on either side (jemalloc's, not a serial glibc replay's). Such a memory figure's A and B
+    /// are then the medians over the runs (the top-level figure is run 1's); latency's already are.
+    /// </summary>
+    private static FigureComparison Row(EngineOutput ea, EngineOutput eb, string figure, double va, double vb)
+    {
+        IReadOnlyList<double>? ra = RunValues(ea, figure), rb = RunValues(eb, figure);
+        bool varies = RunStatistics.VariesByRun(figure);
+        if (!varies && !Differ(ra) && !Differ(rb))
+        {
+            return new FigureComparison(ea.Engine, figure, va, vb);
+        }
+
+        return new FigureComparison(ea.Engine, figure,
+            varies || ra is null ? va : RunStatistics.Median(ra),
+            varies || rb is null ? vb : RunStatistics.Median(rb))
+        {
+            RunsA = ra,
+            RunsB = rb,
+        };
+    }
+
     private static IReadOnlyList<double>? RunValues(EngineOutput e, string figure) =>
-        e.Summary.Runs is { Count: > 1 } runs && RunStatistics.VariesByRun(figure) ? RunStatistics.Values(runs, figure) : null;
+        e.Summary.Runs is { Count: > 1 } runs ? RunStatistics.Values(runs, figure) : null;
+
+    private static bool Differ(IReadOnlyList<double>? values) => values is { Count: > 1 } && values.Any(v => v != values[0]);
 
     /// <summary>A text table: engine, figure, A, B, B/A.</summary>
     public string ToText()

@@ -7,7 +7,7 @@ namespace PtReplay.Reports.Compare;
 
 /// <summary>
 /// One figure judged against a <see cref="FigureLimit"/>: A, B, the ceiling B had to stay at or below, and the verdict.
-/// A figure that varies by run (latency, wall time) with at least <see cref="ShiftTest.MinRuns"/> runs on both sides is
+/// A figure that varies by run (latency, wall time, a memory figure whose runs differ) with at least <see cref="ShiftTest.MinRuns"/> runs on both sides is
 /// judged by <see cref="Shift"/>, a test over the runs; with fewer it is <see cref="SingleValue"/>: B's figure against the
 /// ceiling, like every deterministic figure (memory, live bytes, the model's), which is compared exactly.
 /// Invariant: at most one of <see cref="Shift"/> and <see cref="SingleValue"/>.
@@ -113,7 +113,7 @@ public sealed class RegressionCheck
             return check with { Shift = ShiftTest.Judge(row.RunsA!, row.RunsB!, limit, alpha) };
         }
 
-        return RunStatistics.VariesByRun(row.Figure) ? check with { SingleValue = true } : check;
+        return row.RunsA is not null || row.RunsB is not null || RunStatistics.VariesByRun(row.Figure) ? check with { SingleValue = true } : check;
     }
 
     /// <summary>
@@ -194,8 +194,9 @@ public sealed class RegressionCheck
         {
             sb.AppendLine();
             double level = Checks.FirstOrDefault(c => c.Shift is not null)?.Shift?.Alpha ?? ShiftTest.DefaultAlpha;
-            sb.AppendLine(string.Create(inv, $"Latency of the native allocators varies from run to run. With at least {ShiftTest.MinRuns} runs a side ") +
-                "(`replay --repeat N`), A and B are medians over the runs and a latency limit fails only when a one-sided " +
+            sb.AppendLine("Latency, and the memory figures of some allocators (jemalloc's), vary from run to run. " +
+                string.Create(inv, $"With at least {ShiftTest.MinRuns} runs a side ") +
+                "(`replay --repeat N`), A and B are medians over the runs and such a limit fails only when a one-sided " +
                 string.Create(inv, $"Mann-Whitney test finds B's runs significantly (p < {level:0.###}) above A's runs raised by the limit; ") +
                 "with fewer, the single value (or median) is compared with the limit. Every other figure is compared exactly.");
         }

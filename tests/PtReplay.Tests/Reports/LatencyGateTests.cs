@@ -101,4 +101,35 @@ public sealed class LatencyGateTests : IDisposable
     /// <summary>The p50 of <paramref name="kind"/> in each run of the glibc engine of a replay output.</summary>
     private static double[] P50s(string output, string kind) =>
         [.. SummaryFile.Read(Path.Combine(output, SummaryFile.FileName)).Engines.Single(e => e.Engine == "glibc").Runs!.Select(r => r.LatencyNs[kind].P50)];
+
+    /// <summary>
+    /// A memory figure whose runs differ (as jemalloc's do) is judged over the runs too, with the medians as A and B; one
+    /// whose runs are all equal on both sides (a serial glibc replay's) is compared exactly. B here is a real repeated
+    /// replay whose runs' peak RSS is raised by 20 to 24 %, one run differently from the next.
+    /// </summary>
+    [Fact]
+    public void MemoryFiguresThatDifferBetweenRuns_AreJudgedOverTheRuns_EqualOnesExactly()
+    {
+        string exe = Gcc.CompileSource(_dir.Path, "churn", Source, Gcc.Flags("-O1 -fno-builtin"));
+        string trace = _dir.File("churn.trace");
+        RecordedRun.RecordOrThrow([exe], trace, CleanEnvironment.With());
+        string before = Replay(trace, "before", 5);
+        ReplaySummary summary = SummaryFile.Read(Path.Combine(before, SummaryFile.FileName));
+        EngineSummary glibc = summary.Engines.Single(e => e.Engine == "glibc");
+        Assert.Single(glibc.Runs!.Select(r => r.Memory!.PeakRssBytes).Distinct());
+        var raised = glibc.Runs!.Select(r => r with { Memory = r.Memory! with { PeakRssBytes = r.Memory.PeakRssBytes * (120UL + (ulong)r.Index) / 100 } }).ToList();
+        string after = _dir.File("after.json");
+        SummaryFile.Write(after, summary with { Engines = [glibc with { Runs = raised, Memory = raised[0].Memory }] });
+
+        var fail = CliRunner.Run("compare", before, after, "--fail-on", "glibc:peak_rss=+10%,glibc:peak_footprint=+0%", "--markdown", "-");
+        Assert.Equal(1, fail.ExitCode);
+        Assert.Contains("FAIL glibc peak_rss_bytes: medians", fail.Stdout, StringComparison.Ordinal);
+        Assert.Contains("| glibc | peak_rss_bytes |", fail.Stdout, StringComparison.Ordinal);
+        // Every run of B above every run of A raised by 10 %: the smallest p of 5 against 5, 1 / C(10, 5) = 0.0040.
+        Assert.Contains("| Mann-Whitney, 5 vs 5 runs, p = 0.0040 | **fail** |", fail.Stdout, StringComparison.Ordinal);
+        Assert.Contains("| exact | pass |", fail.Stdout, StringComparison.Ordinal);   // peak_footprint: equal in every run
+
+        var pass = CliRunner.Run("compare", before, after, "--fail-on", "glibc:peak_rss=+30%");
+        Assert.True(pass.ExitCode == 0, pass.Stdout);
+    }
 }
