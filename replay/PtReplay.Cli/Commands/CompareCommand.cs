@@ -17,7 +17,11 @@ public static class CompareCommand
     {
         var a = new Argument<string>("A") { Description = "The reference replay output (folder or its summary.json)." };
         var b = new Argument<string>("B") { Description = "The replay output compared with it." };
-        var json = new Option<bool>("--json") { Description = "Print JSON: { a, b, engines: { ENGINE: { FIGURE: { a, b, ratio } } }, notes }." };
+        var json = new Option<bool>("--json")
+        {
+            Description = "Print JSON: { a, b, engines: { ENGINE: { FIGURE: { a, b, ratio, runs_a?, runs_b? } } }, notes }; runs_a " +
+                "and runs_b list each run's value of a figure that varies by run, for engines replayed with --repeat.",
+        };
         var failOn = new Option<string?>("--fail-on")
         {
             HelpName = "LIMITS",
@@ -29,8 +33,9 @@ public static class CompareCommand
                 "matches no figure fails too. Latency of native engines varies from run to run: replay both sides with --repeat N " +
                 $"(N >= {ShiftTest.MinRuns}) and a latency limit is judged over the runs by a one-sided Mann-Whitney test (Perfolizer): " +
                 "it fails only when B's runs are significantly above A's runs raised by the limit (see --alpha). With fewer runs " +
-                "the single value (the median) is compared with the limit, and the output says so. Every other figure (memory, " +
-                "live bytes, the model's figures) is compared exactly.",
+                "the single value (the median) is compared with the limit, and the output says so. A memory figure whose runs differ " +
+                "(jemalloc's) is judged over the runs the same way; every other figure (the model's, live bytes, a serial glibc " +
+                "replay's memory) is compared exactly.",
         };
         var markdown = new Option<string?>("--markdown")
         {
@@ -42,7 +47,7 @@ public static class CompareCommand
         {
             HelpName = "P",
             Description = "With --fail-on: the significance level of the test over runs (a latency limit with " +
-                $"{ShiftTest.MinRuns} or more runs a side fails when its p-value is below P). Default {ShiftTest.DefaultAlpha}.",
+                $"{ShiftTest.MinRuns} or more runs a side fails when its p-value is below P).",
             DefaultValueFactory = _ => ShiftTest.DefaultAlpha,
         };
         var command = new Command("compare",
@@ -52,7 +57,8 @@ public static class CompareCommand
             "Examples:\n" +
             "  ptreplay compare out/py-default out/py-arena2\n" +
             "  ptreplay compare old/summary.json new/summary.json --json\n" +
-            "  ptreplay compare base/ pr/ --fail-on 'peak_footprint=+5%,final_rss=+5%,malloc.p99=+10%' --markdown \"$GITHUB_STEP_SUMMARY\"\n\n" +
+            "  ptreplay compare base/ pr/ --fail-on 'peak_footprint=+5%,final_rss=+5%,malloc.p99=+10%' --markdown \"$GITHUB_STEP_SUMMARY\"\n" +
+            "  ptreplay compare base/ pr/ --fail-on 'glibc:malloc.p50=+20%'   # both replayed with --repeat 5: a test over the runs\n\n" +
             ExitCodes.Help)
         {
             a, b, json, failOn, markdown, alpha,

@@ -104,7 +104,7 @@ public static class ReplayCommand
                 "(engines[].runs: index, start_order, wall_ns, memory, latency_ns); an engine's top-level latency and wall time " +
                 "are the medians over its runs, its memory figures and CSV files those of run 1. `compare --fail-on` judges a " +
                 "latency limit with a Mann-Whitney test over the runs when both sides have at least 5. The model (sim) runs once: " +
-                "its memory figures are deterministic and its latency times the C# model, not an allocator. Default 1.",
+                "its memory figures are deterministic and its latency times the C# model, not an allocator.",
             DefaultValueFactory = _ => 1,
         };
         var keep = new Option<bool>("--keep-work") { Description = "Keep DIR/work (the prepared trace and the native results files, with every returned address)." };
@@ -119,7 +119,8 @@ public static class ReplayCommand
             "  ptreplay replay mt.trace -o out/mt --engine glibc,jemalloc --threads concurrent\n" +
             "  ptreplay replay py.trace -o out/py-a2 --engine sim,glibc --tunables glibc.malloc.arena_max=2\n" +
             "  ptreplay replay mt.trace -o out/mt-cmp --engine glibc,sim        # sim starts with glibc's thread-setup bytes (auto)\n" +
-            "  ptreplay replay mt.trace -o out/mt-alone --engine sim --sim-preamble none   # the model as in a fresh process\n\n" +
+            "  ptreplay replay mt.trace -o out/mt-alone --engine sim --sim-preamble none   # the model as in a fresh process\n" +
+            "  ptreplay replay app.trace -o out/base --engine glibc,jemalloc --repeat 5   # for `compare --fail-on` over runs\n\n" +
             "An engine that could not run carries an \"error\" in summary.json and the run still exits 0, unless no engine " +
             "ran (5). --strict stopping at a bad event exits 3.\n" +
             ExitCodes.Help)

@@ -91,6 +91,15 @@ public sealed class LatencyGateTests : IDisposable
             Assert.True(p < 0.05, $"{kind}: p {p}");
         }
 
+        // --json lists each run's value beside the medians.
+        var json = CliRunner.Run("compare", before, perturbed, "--json");
+        using (var doc = System.Text.Json.JsonDocument.Parse(json.Stdout))
+        {
+            var malloc = doc.RootElement.GetProperty("engines").GetProperty("glibc").GetProperty("latency.malloc.p50");
+            Assert.Equal(P50s(before, "malloc"), malloc.GetProperty("runs_a").EnumerateArray().Select(v => v.GetDouble()));
+            Assert.Equal(P50s(perturbed, "malloc"), malloc.GetProperty("runs_b").EnumerateArray().Select(v => v.GetDouble()));
+        }
+
         // One run on one side: no test, and the output says so.
         string once = Replay(trace, "once", 1);
         var single = CliRunner.Run("compare", before, once, "--fail-on", "glibc:malloc.p50=+50%", "--markdown", "-");
