@@ -36,7 +36,10 @@ public sealed record PreparedInput(string TracePath, PreparedTrace Prepared, Tra
 
 /// <summary>
 /// Runs one trace through a list of engines and writes DIR/summary.json plus CSV series:
-/// prepare once (<see cref="TracePreparer"/>), then each engine on the same prepared file.
+/// prepare once (<see cref="TracePreparer"/>), then each engine on the same prepared file. With
+/// <see cref="ReplayOptions.Repeat"/> N &gt; 1 the native engines run N rounds, interleaved (round k runs every native
+/// engine once, before round k + 1 starts); each result keeps its runs (<see cref="EngineResult.Runs"/>), the rest of it
+/// and the CSV files are run 1's. An engine failing in a later run becomes a failed engine naming the run.
 /// </summary>
 public static class ReplayRunner
 {

@@ -8,8 +8,9 @@ namespace PtReplay.Reports.Compare;
 /// <summary>
 /// One figure judged against a <see cref="FigureLimit"/>: A, B, the ceiling B had to stay at or below, and the verdict.
 /// A figure that varies by run (latency, wall time, a memory figure whose runs differ) with at least <see cref="ShiftTest.MinRuns"/> runs on both sides is
-/// judged by <see cref="Shift"/>, a test over the runs; with fewer it is <see cref="SingleValue"/>: B's figure against the
-/// ceiling, like every deterministic figure (memory, live bytes, the model's), which is compared exactly.
+/// judged by <see cref="Shift"/>, a test over the runs; with fewer it is <see cref="SingleValue"/>: B's figure (a median over
+/// runs, or the one run's) against the ceiling, like every deterministic figure (live bytes, the model's, a memory figure
+/// equal in every run), which is compared exactly.
 /// Invariant: at most one of <see cref="Shift"/> and <see cref="SingleValue"/>.
 /// </summary>
 /// <param name="Row">The compared figure.</param>
