@@ -257,7 +257,10 @@ public static class ReplayCommand
         Console.WriteLine($"wrote {Path.Combine(dir, "summary.json")}");
     }
 
-    /// <summary>An engine replayed several times: its malloc and free p50/p99 over the runs (median, lowest-highest).</summary>
+    /// <summary>
+    /// An engine replayed several times: its malloc and free p50/p99 over the runs (median, lowest-highest), and whether its
+    /// footprint and RSS were the same in every run.
+    /// </summary>
     private static string RunsLine(EngineResult r)
     {
         var inv = CultureInfo.InvariantCulture;
@@ -273,7 +276,19 @@ public static class ReplayCommand
             }
         }
 
-        return string.Create(inv, $"{r.Engine,-10} {r.Runs.Count} runs, median (lowest-highest): {string.Join(", ", parts)}");
+        var differing = new List<string>();
+        foreach (string figure in new[] { "peak_footprint_bytes", "final_footprint_bytes", "peak_rss_bytes", "final_rss_bytes" })
+        {
+            if (RunStatistics.Values(r.Runs, figure) is { Count: > 0 } v && v.Min() != v.Max())
+            {
+                differing.Add(string.Create(inv, $"{figure} {v.Min():N0}-{v.Max():N0}"));
+            }
+        }
+
+        string memory = differing.Count == 0
+            ? "; memory figures equal in every run"
+            : $"; memory differs between runs (the summary's is run 1's): {string.Join(", ", differing)}";
+        return string.Create(inv, $"{r.Engine,-10} {r.Runs.Count} runs, median (lowest-highest): {string.Join(", ", parts)}{memory}");
     }
 
     /// <summary>The address check's lines, worded as `verify` words them.</summary>

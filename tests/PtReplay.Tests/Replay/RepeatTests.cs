@@ -50,6 +50,16 @@ public sealed class RepeatTests(Recordings recordings)
             }
         }
 
+        // The printed line per engine says whether its footprint and RSS were the same in every run.
+        foreach (EngineSummary e in native)
+        {
+            string line = stdout.Split('\n').Single(l => l.StartsWith(e.Engine + " ", StringComparison.Ordinal) && l.Contains(" 3 runs", StringComparison.Ordinal));
+            bool differ = new Func<MemoryFigures, ulong>[] { m => m.PeakFootprintBytes, m => m.FinalFootprintBytes, m => m.PeakRssBytes, m => m.FinalRssBytes }
+                .Any(f => e.Runs!.Select(r => f(r.Memory!)).Distinct().Count() > 1);
+            Assert.Equal(differ, line.Contains("memory differs between runs", StringComparison.Ordinal));
+            Assert.Equal(!differ, line.Contains("memory figures equal in every run", StringComparison.Ordinal));
+        }
+
         // Interleaved: glibc run 1, jemalloc run 1, glibc run 2, jemalloc run 2, ...
         var order = native.SelectMany(e => e.Runs!.Select(r => (e.Engine, r.Index, r.StartOrder)))
             .OrderBy(r => r.StartOrder).Select(r => $"{r.Engine}{r.Index}");
