@@ -86,6 +86,17 @@ public sealed class Comparison
         }
 
         notes.AddRange(b.Engines.Where(eb => a.Engines.All(ea => ea.Engine != eb.Engine)).Select(eb => $"{eb.Engine}: only in B"));
+        foreach (EngineOutput ea in a.Engines)
+        {
+            int runsA = ea.Summary.Runs?.Count ?? 1;
+            int runsB = b.Engines.FirstOrDefault(e => e.Engine == ea.Engine)?.Summary.Runs?.Count ?? 1;
+            if ((runsA > 1 || runsB > 1) && rows.Any(r => r.Engine == ea.Engine))
+            {
+                notes.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{ea.Engine}: {runsA} run(s) in A, {runsB} in B; latency and wall time are medians over the runs"));
+            }
+        }
+
         return new Comparison(a, b, rows, notes);
     }
 

@@ -62,6 +62,7 @@ public sealed class LatencyGateTests : IDisposable
         Assert.True(pass.ExitCode == 0, pass.Stdout + pass.Stderr);
         Assert.Contains("pass glibc latency.malloc.p50: medians", pass.Stdout, StringComparison.Ordinal);
         Assert.Contains("Mann-Whitney, 5 vs 5 runs", pass.Stdout, StringComparison.Ordinal);
+        Assert.Contains("note: glibc: 5 run(s) in A, 5 in B; latency and wall time are medians over the runs", pass.Stdout, StringComparison.Ordinal);
 
         string markdown = _dir.File("summary.md");
         var fail = CliRunner.Run("compare", before, perturbed, "--fail-on", Limits, "--markdown", markdown);
