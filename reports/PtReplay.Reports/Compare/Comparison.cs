@@ -27,7 +27,7 @@ public sealed record FigureComparison(string Engine, string Figure, double A, do
 /// <summary>
 /// Two replay outputs side by side: every numeric figure of every engine present in both (engine figures, then
 /// latency as "latency.KIND.pNN"), with the ratio B / A. Engines in only one output, or failed in either, are
-/// listed in <see cref="Notes"/>.
+/// listed in <see cref="Notes"/>, and so is each engine replayed several times on either side, with its run counts.
 /// </summary>
 public sealed class Comparison
 {
