@@ -85,6 +85,12 @@ public sealed record ReplayOptions
     /// (timing.gc.collections_in_timed_windows, cross-checked with the in-process count). Off by default.
     /// </summary>
     public bool GcProof { get; init; }
+    /// <summary>
+    /// How many times each native engine replays the trace (at least 1; the default 1). The runs are interleaved: every
+    /// native engine's run k before any engine's run k + 1, so a slow spell of the machine spreads over all engines. The
+    /// model (sim) runs once: its memory figures are deterministic and its latency is the C# model's, not an allocator's.
+    /// </summary>
+    public int Repeat { get; init; } = 1;
     /// <summary>Progress callback of the engines: (engine, fraction done 0..1); called with 1 when an engine ends.</summary>
     public Action<string, double>? Progress { get; init; }
     /// <summary>Progress callback of the preparation: events read so far (every million, and the total when it ends).</summary>

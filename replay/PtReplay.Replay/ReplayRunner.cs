@@ -39,7 +39,10 @@ public sealed record PreparedInput(string TracePath, PreparedTrace Prepared, Tra
 
 /// <summary>
 /// Runs one trace through a list of engines and writes DIR/summary.json plus CSV series:
-/// prepare once (<see cref="TracePreparer"/>), then each engine on the same prepared file.
+/// prepare once (<see cref="TracePreparer"/>), then each engine on the same prepared file. With
+/// <see cref="ReplayOptions.Repeat"/> N &gt; 1 the native engines run N rounds, interleaved (round k runs every native
+/// engine once, before round k + 1 starts); each result keeps its runs (<see cref="EngineResult.Runs"/>), the rest of it
+/// and the CSV files are run 1's. An engine failing in a later run becomes a failed engine naming the run.
 /// </summary>
 public static class ReplayRunner
 {
@@ -112,39 +115,79 @@ public static class ReplayRunner
         var nativePaths = new Dictionary<string, string>(StringComparer.Ordinal);
         NativeResults? glibcRun = null;
         SimPreambleDecision preamble = SimPreambleResolver.NotRun(options.SimPreamble);
-        foreach (int i in ExecutionOrder(engines, SimPreambleResolver.WantsGlibcFirst(options, engines, prepared)))
+        int repeat = Math.Max(1, options.Repeat);
+        var runs = new List<EngineRun>[engines.Count];
+        int started = 0;
+        List<int> firstRound = ExecutionOrder(engines, SimPreambleResolver.WantsGlibcFirst(options, engines, prepared));
+        for (int round = 1; round <= repeat; round++)
         {
-            string engine = engines[i];
-            EngineResult result;
-            if (engine == "sim")
+            // Round 1 runs every engine; later rounds only the native engines still running, in request order.
+            foreach (int i in round == 1 ? firstRound : Enumerable.Range(0, engines.Count))
             {
-                preamble = options.SimPreamble == SimPreambleMode.Auto
-                    ? SimPreambleResolver.Auto(prepared.SetupThreads + 1, glibcRun, options, mallocEnv, work)
-                    : SimPreambleResolver.Explicit(options.SimPreambleBytes);
-                result = RunSim(prepared, header, options with { SimPreambleBytes = preamble.Bytes });
-            }
-            else if (AllocatorLibraries.IsNative(engine))
-            {
-                string resultsPath = Path.Combine(work, $"{engine}.results");
-                (result, NativeResults? raw) = NativeEngine.Run(engine, prepared, options, resultsPath, engine == "glibc" ? mallocEnv : null);
-                if (engine == "glibc")
+                string engine = engines[i];
+                bool repeated = repeat > 1 && AllocatorLibraries.IsNative(engine);
+                if (round > 1 && (!repeated || results[i].Error is not null))
                 {
-                    glibcRun ??= raw;
+                    continue;
                 }
 
-                if (keepIntermediates && File.Exists(resultsPath))
+                string label = repeated ? string.Create(CultureInfo.InvariantCulture, $"{engine} run {round}/{repeat}") : engine;
+                ReplayOptions runOptions = !repeated || options.Progress is not { } progress
+                    ? options
+                    : options with { Progress = (_, fraction) => progress(label, fraction) };
+                EngineResult result;
+                if (engine == "sim")
                 {
-                    nativePaths[engine] = resultsPath;
+                    preamble = options.SimPreamble == SimPreambleMode.Auto
+                        ? SimPreambleResolver.Auto(prepared.SetupThreads + 1, glibcRun, options, mallocEnv, work)
+                        : SimPreambleResolver.Explicit(options.SimPreambleBytes);
+                    result = RunSim(prepared, header, options with { SimPreambleBytes = preamble.Bytes });
+                }
+                else if (AllocatorLibraries.IsNative(engine))
+                {
+                    string resultsPath = Path.Combine(work, round == 1 ? $"{engine}.results" : $"{engine}.run{round}.results");
+                    (result, NativeResults? raw) = NativeEngine.Run(engine, prepared, runOptions, resultsPath, engine == "glibc" ? mallocEnv : null);
+                    if (engine == "glibc")
+                    {
+                        glibcRun ??= raw;
+                    }
+
+                    if (keepIntermediates && round == 1 && File.Exists(resultsPath))
+                    {
+                        nativePaths[engine] = resultsPath;
+                    }
+                }
+                else
+                {
+                    result = EngineResult.Failed(engine, $"unknown engine '{engine}' (known: {string.Join(", ", AllEngines)})");
+                }
+
+                runOptions.Progress?.Invoke(engine, 1.0);   // the run is done: its progress ends at 100 %, failed or not
+                int order = started++;
+                if (round == 1)
+                {
+                    results[i] = result;
+                    SeriesCsvWriter.Write(outDir, result);   // the series and latency CSVs are run 1's
+                }
+                else if (result.Error is not null)
+                {
+                    results[i] = EngineResult.Failed(engine, string.Create(CultureInfo.InvariantCulture, $"run {round} of {repeat} failed: {result.Error}"));
+                    continue;
+                }
+
+                if (repeated && result.Error is null)
+                {
+                    (runs[i] ??= []).Add(SummaryWriter.Run(result, round, order));
                 }
             }
-            else
-            {
-                result = EngineResult.Failed(engine, $"unknown engine '{engine}' (known: {string.Join(", ", AllEngines)})");
-            }
+        }
 
-            results[i] = result;
-            options.Progress?.Invoke(engine, 1.0);   // the engine is done: its progress ends at 100 %, failed or not
-            SeriesCsvWriter.Write(outDir, result);
+        for (int i = 0; i < engines.Count; i++)
+        {
+            if (runs[i] is { Count: > 1 } engineRuns && results[i].Error is null)
+            {
+                results[i] = results[i] with { Runs = engineRuns };
+            }
         }
 
         SummaryWriter.Write(Path.Combine(outDir, SummaryFile.FileName), tracePath, prepared, options, preparation.SampleEvery, tunables, results, preamble, traceHeader ?? header);

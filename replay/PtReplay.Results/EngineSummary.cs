@@ -27,6 +27,14 @@ public sealed record EngineSummary
     /// <summary>Engine-specific figures with their own names (mallinfo2 fields, cross-thread waits, ...).</summary>
     public IReadOnlyDictionary<string, double>? Extra { get; init; }
 
+    /// <summary>
+    /// Every run of an engine replayed more than once (`replay --repeat N`, native engines), in run order; null (left out)
+    /// for an engine run once, so files of single runs, and those written before repeats existed, read the same.
+    /// With runs, <see cref="Memory"/> is run 1's and <see cref="Timing"/>'s wall time and latency percentiles are the
+    /// medians over the runs (<see cref="RunStatistics"/>).
+    /// </summary>
+    public IReadOnlyList<EngineRun>? Runs { get; init; }
+
     /// <summary>A failed engine.</summary>
     public static EngineSummary Failed(string engine, string error) => new() { Engine = engine, Error = error };
 

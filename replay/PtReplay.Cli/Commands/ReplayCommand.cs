@@ -6,6 +6,7 @@ using PtReplay.Replay.Metrics;
 using PtReplay.Replay.Parity;
 using PtReplay.Replay.Preparation;
 using PtReplay.Replay.Sim;
+using PtReplay.Results;
 using PtReplay.Traces;
 
 namespace PtReplay.Cli.Commands;
@@ -108,6 +109,17 @@ public static class ReplayCommand
                 "summary.json timing.gc gives collections_in_timed_windows, events_lost and the in-process cross-check " +
                 "(proof_holds: no event lost and the runtime's count equal to the in-process one). Off by default; its cost: README, \"Timing and garbage collection\".",
         };
+        var repeat = new Option<int>("--repeat")
+        {
+            HelpName = "N",
+            Description = "Replay each native engine (glibc, jemalloc, tcmalloc, mimalloc) N times, interleaved (glibc, jemalloc, ..., " +
+                "glibc, jemalloc, ...), so a slow spell of the machine falls on every engine alike. summary.json keeps every run " +
+                "(engines[].runs: index, start_order, wall_ns, memory, latency_ns); an engine's top-level latency and wall time " +
+                "are the medians over its runs, its memory figures and CSV files those of run 1. `compare --fail-on` judges a " +
+                "latency limit with a Mann-Whitney test over the runs when both sides have at least 5. The model (sim) runs once: " +
+                "its memory figures are deterministic and its latency times the C# model, not an allocator.",
+            DefaultValueFactory = _ => 1,
+        };
         var keep = new Option<bool>("--keep-work") { Description = "Keep DIR/work (the prepared trace and the native results files, with every returned address)." };
 
         var command = new Command("replay",
@@ -120,13 +132,14 @@ public static class ReplayCommand
             "  ptreplay replay mt.trace -o out/mt --engine glibc,jemalloc --threads concurrent\n" +
             "  ptreplay replay py.trace -o out/py-a2 --engine sim,glibc --tunables glibc.malloc.arena_max=2\n" +
             "  ptreplay replay mt.trace -o out/mt-cmp --engine glibc,sim        # sim starts with glibc's thread-setup bytes (auto)\n" +
-            "  ptreplay replay mt.trace -o out/mt-alone --engine sim --sim-preamble none   # the model as in a fresh process\n\n" +
+            "  ptreplay replay mt.trace -o out/mt-alone --engine sim --sim-preamble none   # the model as in a fresh process\n" +
+            "  ptreplay replay app.trace -o out/base --engine glibc,jemalloc --repeat 5   # for `compare --fail-on` over runs\n\n" +
             "An engine that could not run carries an \"error\" in summary.json and the run still exits 0, unless no engine " +
             "ran (5). --strict stopping at a bad event exits 3.\n" +
             ExitCodes.Help)
         {
             trace, engines, outDir, threads, touch, tunables, strict, sampleEvery, nullAllocator, noTiming, keep,
-            simPreamble, pace, checkAddresses, noWarmUp, explain, gcProof,
+            simPreamble, pace, checkAddresses, noWarmUp, explain, gcProof, repeat,
         };
 
         command.SetAction(CliErrors.Guard("replay", parse =>
@@ -163,6 +176,12 @@ public static class ReplayCommand
                 throw CliException.Usage($"--pace: {paceError}");
             }
 
+            int repeatCount = parse.GetValue(repeat);
+            if (repeatCount < 1)
+            {
+                throw CliException.Usage("--repeat must be at least 1");
+            }
+
             string? tunableText = parse.GetValue(tunables);
             string? checkedTunables = tunableText is null ? null : MallocTunables.ParseChecked(tunableText).ToGlibcTunables();
             string file = CliPaths.Input(parse.GetValue(trace)!.FullName);
@@ -184,6 +203,7 @@ public static class ReplayCommand
                 SimWarmUp = !parse.GetValue(noWarmUp),
                 Explain = parse.GetValue(explain),
                 GcProof = parse.GetValue(gcProof),
+                Repeat = repeatCount,
                 Progress = (engine, fraction) => progress.Fraction(engine, fraction),
                 PrepareProgress = n =>
                 {
@@ -226,6 +246,11 @@ public static class ReplayCommand
                 $"{r.Engine,-10} {r.PeakFootprintBytes,14}   {r.PeakRssBytes,12}  {frag,10:0.000}  {m?.P50 ?? 0,7:0}/{m?.P99 ?? 0,-8:0}  {f?.P50 ?? 0,6:0}/{f?.P99 ?? 0:0}"));
         }
 
+        foreach (EngineResult r in report.Results.Where(r => r.Runs.Count > 1))
+        {
+            Console.WriteLine(RunsLine(r));
+        }
+
         foreach (EngineResult r in report.Results)
         {
             if (r.Parity is { } parity)
@@ -254,6 +279,40 @@ public static class ReplayCommand
         }
 
         Console.WriteLine($"wrote {Path.Combine(dir, "summary.json")}");
+    }
+
+    /// <summary>
+    /// An engine replayed several times: its malloc and free p50/p99 over the runs (median, lowest-highest), and whether its
+    /// footprint and RSS were the same in every run.
+    /// </summary>
+    private static string RunsLine(EngineResult r)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var parts = new List<string>();
+        foreach (string kind in new[] { "malloc", "free" })
+        {
+            foreach (string p in new[] { "p50", "p99" })
+            {
+                if (RunStatistics.Values(r.Runs, $"latency.{kind}.{p}") is { Count: > 0 } v)
+                {
+                    parts.Add(string.Create(inv, $"{kind} {p} {RunStatistics.Median(v):0} ns ({v.Min():0}-{v.Max():0})"));
+                }
+            }
+        }
+
+        var differing = new List<string>();
+        foreach (string figure in new[] { "peak_footprint_bytes", "final_footprint_bytes", "peak_rss_bytes", "final_rss_bytes" })
+        {
+            if (RunStatistics.Values(r.Runs, figure) is { Count: > 0 } v && v.Min() != v.Max())
+            {
+                differing.Add(string.Create(inv, $"{figure} {v.Min():N0}-{v.Max():N0}"));
+            }
+        }
+
+        string memory = differing.Count == 0
+            ? "; memory figures equal in every run"
+            : $"; memory differs between runs (the summary's is run 1's): {string.Join(", ", differing)}";
+        return string.Create(inv, $"{r.Engine,-10} {r.Runs.Count} runs, median (lowest-highest): {string.Join(", ", parts)}{memory}");
     }
 
     /// <summary>The address check's lines, worded as `verify` words them.</summary>

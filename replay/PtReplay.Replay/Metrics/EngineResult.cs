@@ -54,6 +54,11 @@ public sealed record EngineResult
     public AddressParity? Parity { get; init; }
     /// <summary>Engine-specific extra figures (cross-thread waits, mallinfo2 fields, ...).</summary>
     public IReadOnlyDictionary<string, double> Extra { get; init; } = new Dictionary<string, double>();
+    /// <summary>
+    /// Every run of an engine replayed more than once (<see cref="ReplayOptions.Repeat"/>), run 1 first; empty for an engine
+    /// run once. The rest of this result (series, histogram, memory) is run 1's.
+    /// </summary>
+    public IReadOnlyList<EngineRun> Runs { get; init; } = [];
 
     /// <summary>Peak requested bytes live (from the trace).</summary>
     public ulong PeakLiveBytes => Memory.PeakLiveBytes;

@@ -57,14 +57,32 @@ public static class SummaryWriter
         };
     }
 
+    /// <summary>
+    /// One run of an engine replayed several times, as summary.json keeps it: <paramref name="index"/> from 1,
+    /// <paramref name="startOrder"/> its place among all the replay's engine runs, from 0.
+    /// </summary>
+    public static EngineRun Run(EngineResult result, int index, int startOrder)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return new EngineRun
+        {
+            Index = index,
+            StartOrder = startOrder,
+            WallNs = result.WallNs,
+            Memory = result.Memory,
+            LatencyNs = Latency(result.Latency),
+        };
+    }
+
     private static EngineSummary Engine(EngineResult r) => r.Error is not null ? EngineSummary.Failed(r.Engine, r.Error) with { Skipped = r.Skipped } : new EngineSummary
     {
         Engine = r.Engine,
         Memory = r.Memory,
+        Runs = r.Runs.Count > 1 ? r.Runs : null,
         Timing = new TimingFigures
         {
             Calls = r.Calls,
-            WallNs = r.WallNs,
+            WallNs = r.Runs.Count > 1 ? (long)RunStatistics.Median(r.Runs.Select(x => (double)x.WallNs)) : r.WallNs,
             SamplingNs = r.SamplingNs,
             WarmupNs = r.WarmupNs,
             FirstCalls = r.FirstCalls,
@@ -72,7 +90,7 @@ public static class SummaryWriter
             Gc = r.Gc,
             Pace = r.Pace,
             LatencyClock = r.LatencyClock,
-            LatencyNs = Latency(r.Latency),
+            LatencyNs = r.Runs.Count > 1 ? RunStatistics.MedianLatency(r.Runs) : Latency(r.Latency),
         },
         Sources = new FigureSources
         {

@@ -3,12 +3,23 @@ using System.Text;
 using System.Text.Json;
 using PtReplay.Reports.Html;
 using PtReplay.Reports.Input;
+using PtReplay.Results;
 
 namespace PtReplay.Reports.Compare;
 
-/// <summary>One figure of one engine in two replay outputs; <see cref="Ratio"/> = B / A (null when A is 0).</summary>
+/// <summary>
+/// One figure of one engine in two replay outputs; <see cref="Ratio"/> = B / A (null when A is 0). For an engine replayed
+/// several times (`replay --repeat`), <see cref="RunsA"/> and <see cref="RunsB"/> hold each run's value of a figure that
+/// varies by run (latency, wall time, and a memory figure whose runs differ), and A and B are the medians over the runs.
+/// </summary>
 public sealed record FigureComparison(string Engine, string Figure, double A, double B)
 {
+    /// <summary>The figure in each of A's runs, or null when A ran the engine once or the figure is the same in every run.</summary>
+    public IReadOnlyList<double>? RunsA { get; init; }
+
+    /// <summary>The figure in each of B's runs (as <see cref="RunsA"/>).</summary>
+    public IReadOnlyList<double>? RunsB { get; init; }
+
     /// <summary>B / A, or null when A is 0 (a ratio would be meaningless).</summary>
     public double? Ratio => A == 0 ? (B == 0 ? 1 : null) : B / A;
 }
@@ -16,7 +27,7 @@ public sealed record FigureComparison(string Engine, string Figure, double A, do
 /// <summary>
 /// Two replay outputs side by side: every numeric figure of every engine present in both (engine figures, then
 /// latency as "latency.KIND.pNN"), with the ratio B / A. Engines in only one output, or failed in either, are
-/// listed in <see cref="Notes"/>.
+/// listed in <see cref="Notes"/>, and so is each engine replayed several times on either side, with its run counts.
 /// </summary>
 public sealed class Comparison
 {
@@ -67,7 +78,7 @@ public sealed class Comparison
                 {
                     if (nb == name)
                     {
-                        rows.Add(new FigureComparison(ea.Engine, name, va, vb));
+                        rows.Add(Row(ea, eb, name, va, vb));
                         break;
                     }
                 }
@@ -75,6 +86,17 @@ public sealed class Comparison
         }
 
         notes.AddRange(b.Engines.Where(eb => a.Engines.All(ea => ea.Engine != eb.Engine)).Select(eb => $"{eb.Engine}: only in B"));
+        foreach (EngineOutput ea in a.Engines)
+        {
+            int runsA = ea.Summary.Runs?.Count ?? 1;
+            int runsB = b.Engines.FirstOrDefault(e => e.Engine == ea.Engine)?.Summary.Runs?.Count ?? 1;
+            if ((runsA > 1 || runsB > 1) && rows.Any(r => r.Engine == ea.Engine))
+            {
+                notes.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{ea.Engine}: {runsA} run(s) in A, {runsB} in B; latency and wall time are medians over the runs"));
+            }
+        }
+
         return new Comparison(a, b, rows, notes);
     }
 
@@ -87,13 +109,40 @@ public sealed class Comparison
 
         foreach (var (kind, l) in e.Latency)
         {
-            yield return ($"latency.{kind}.p50", l.P50);
-            yield return ($"latency.{kind}.p90", l.P90);
-            yield return ($"latency.{kind}.p99", l.P99);
-            yield return ($"latency.{kind}.p999", l.P999);
-            yield return ($"latency.{kind}.max", l.Max);
+            foreach (var (p, v) in l.Named())
+            {
+                yield return ($"latency.{kind}.{p}", v);
+            }
         }
     }
+
+    /// <summary>
+    /// One row; with repeated runs, each run's value of a figure that varies by run: latency and wall time always, a memory
+    /// figure when its runs differ on either side (jemalloc's, not a serial glibc replay's). Such a memory figure's A and B
+    /// are then the medians over the runs (the top-level figure is run 1's); latency's already are.
+    /// </summary>
+    private static FigureComparison Row(EngineOutput ea, EngineOutput eb, string figure, double va, double vb)
+    {
+        IReadOnlyList<double>? ra = RunValues(ea, figure), rb = RunValues(eb, figure);
+        bool varies = RunStatistics.VariesByRun(figure);
+        if (!varies && !Differ(ra) && !Differ(rb))
+        {
+            return new FigureComparison(ea.Engine, figure, va, vb);
+        }
+
+        return new FigureComparison(ea.Engine, figure,
+            varies || ra is null ? va : RunStatistics.Median(ra),
+            varies || rb is null ? vb : RunStatistics.Median(rb))
+        {
+            RunsA = ra,
+            RunsB = rb,
+        };
+    }
+
+    private static IReadOnlyList<double>? RunValues(EngineOutput e, string figure) =>
+        e.Summary.Runs is { Count: > 1 } runs ? RunStatistics.Values(runs, figure) : null;
+
+    private static bool Differ(IReadOnlyList<double>? values) => values is { Count: > 1 } && values.Any(v => v != values[0]);
 
     /// <summary>A text table: engine, figure, A, B, B/A.</summary>
     public string ToText()
@@ -117,7 +166,26 @@ public sealed class Comparison
         return sb.ToString();
     }
 
-    /// <summary>JSON: { "a": path, "b": path, "engines": { ENGINE: { FIGURE: { a, b, ratio } } }, "notes": [...] }.</summary>
+    private static void WriteRuns(Utf8JsonWriter w, string name, IReadOnlyList<double>? runs)
+    {
+        if (runs is null)
+        {
+            return;
+        }
+
+        w.WriteStartArray(name);
+        foreach (double v in runs)
+        {
+            w.WriteNumberValue(v);
+        }
+
+        w.WriteEndArray();
+    }
+
+    /// <summary>
+    /// JSON: { "a": path, "b": path, "engines": { ENGINE: { FIGURE: { a, b, ratio, runs_a?, runs_b? } } }, "notes": [...] };
+    /// runs_a and runs_b are each run's value of a figure that varies by run, for engines replayed several times.
+    /// </summary>
     public string ToJson()
     {
         using var stream = new MemoryStream();
@@ -143,6 +211,9 @@ public sealed class Comparison
                     {
                         w.WriteNull("ratio");
                     }
+
+                    WriteRuns(w, "runs_a", r.RunsA);
+                    WriteRuns(w, "runs_b", r.RunsB);
 
                     w.WriteEndObject();
                 }

@@ -206,8 +206,17 @@ public static class HtmlReport
                     continue;
                 }
 
-                html.Append(CultureInfo.InvariantCulture,
-                    $"<tr><td class=\"engine\">{E(e.Engine)}</td><td>{Figures.Plain(l.P50)}</td><td>{Figures.Plain(l.P90)}</td><td>{Figures.Plain(l.P99)}</td><td>{Figures.Plain(l.P999)}</td><td>{Figures.Plain(l.Max)}</td><td>{Figures.Count(l.Count)}</td></tr>\n");
+                IReadOnlyList<EngineRun> runs = e.Summary.Runs ?? [];
+                string engine = runs.Count > 1
+                    ? string.Create(CultureInfo.InvariantCulture, $"{E(e.Engine)} <small>(median of {runs.Count} runs)</small>")
+                    : E(e.Engine);
+                html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"engine\">{engine}</td>");
+                foreach (var (name, value) in l.Named())
+                {
+                    html.Append(CultureInfo.InvariantCulture, $"<td{RunsTitle(runs, $"latency.{kind}.{name}")}>{Figures.Plain(value)}</td>");
+                }
+
+                html.Append(CultureInfo.InvariantCulture, $"<td>{Figures.Count(l.Count)}</td></tr>\n");
             }
 
             html.Append("</table>\n");
@@ -272,6 +281,11 @@ public static class HtmlReport
 
     private static string E(string text) => WebUtility.HtmlEncode(text);
 
+    /// <summary>A title attribute listing each run's value of <paramref name="figure"/> (shown on hover), or "" for one run.</summary>
+    private static string RunsTitle(IReadOnlyList<EngineRun> runs, string figure) =>
+        runs.Count > 1 && RunStatistics.Values(runs, figure) is { } values
+            ? $" title=\"runs: {E(string.Join(", ", values.Select(Figures.Plain)))}\""
+            : "";
 
     private const string Css = """
         body { font-family: sans-serif; margin: 2em; max-width: 1100px; color: #222; }
@@ -323,7 +337,8 @@ public static class HtmlReport
         engines are timed with the cycle counter around each call; the model's figures are the C# model's own cost and are not
         comparable with the real allocators. The model is timed at steady state: it first warms up on scratch copies of itself
         (the <i>warm-up ns</i> column, left out of its wall time and latency), so a short trace measures what a long one does.
-        Latency varies from run to run; memory figures of a serial replay do not.</dd>
+        Latency varies from run to run; memory figures of a serial glibc replay do not. An engine replayed several times
+        (<code>replay --repeat N</code>) shows the median of its runs; hovering a figure lists each run's.</dd>
         </dl></section>
 
         """;

@@ -64,7 +64,7 @@ public sealed class RegressionGateTests : IDisposable
         Assert.Contains("FAIL glibc peak_rss_bytes", fail.Stdout, StringComparison.Ordinal);
         Assert.Contains("regression check failed", fail.Stdout, StringComparison.Ordinal);
 
-        // The table: a header, a separator, then one row per checked figure: engine, figure, A, B, change, allowed, verdict.
+        // The table: a header, a separator, then one row per checked figure: engine, figure, A, B, change, allowed, test, verdict.
         string[] lines = File.ReadAllLines(markdown);
         Assert.StartsWith("### PtReplay regression check: failed", lines[0], StringComparison.Ordinal);
         int header = Array.FindIndex(lines, l => l.StartsWith("| engine |", StringComparison.Ordinal));
@@ -72,11 +72,12 @@ public sealed class RegressionGateTests : IDisposable
         Assert.Matches(@"^\|(-+:?\|)+$", lines[header + 1].Replace("---:", "---", StringComparison.Ordinal));
         var rows = lines.Skip(header + 2).TakeWhile(l => l.StartsWith('|'))
             .Select(l => l.Trim('|').Split('|').Select(c => c.Trim()).ToArray()).ToList();
-        Assert.All(rows, r => Assert.Equal(7, r.Length));
+        Assert.All(rows, r => Assert.Equal(8, r.Length));
         // peak_footprint and peak_rss for both engines, final_rss for sim only.
         Assert.Equal(5, rows.Count);
         string[] rss = rows.Single(r => r[0] == "sim" && r[1] == "peak_rss_bytes");
-        Assert.Equal("**fail**", rss[6]);
+        Assert.Equal("**fail**", rss[7]);
+        Assert.Equal("exact", rss[6]);
         Assert.Equal("+5%", rss[5]);
         Assert.StartsWith("+", rss[4], StringComparison.Ordinal);
         Assert.Contains(rows, r => r[0] == "sim" && r[1] == "final_rss_bytes");

@@ -135,6 +135,26 @@ public sealed partial class ReportCommandTests(Recordings recordings)
         Assert.Contains("trace", ex.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>An engine replayed with --repeat shows the median of its runs, each run's value in the cell's title.</summary>
+    [Fact]
+    public void RepeatedEngine_ShowsTheMedianOfItsRuns_AndEachRunsValue()
+    {
+        string dir = recordings.NewFolder("report-repeat");
+        string replayDir = Path.Combine(dir, "replay-sqlite");
+        var replay = CliRunner.Run("replay", recordings.Sqlite, "--out", replayDir, "--engine", "sim,glibc", "--repeat", "3");
+        Assert.True(replay.ExitCode == 0, replay.Stderr);
+        string html = Path.Combine(dir, "report.html");
+        Assert.Equal(0, CliRunner.Run("report", replayDir, "-o", html).ExitCode);
+        string page = File.ReadAllText(html);
+
+        EngineSummary glibc = SummaryFile.Read(Path.Combine(replayDir, "summary.json")).Engines.Single(e => e.Engine == "glibc");
+        string row = Row(page, "glibc <small>(median of 3 runs)</small>");
+        string runs = string.Join(", ", glibc.Runs!.Select(r => Figures.Plain(r.LatencyNs["malloc"].P99)));
+        Assert.Contains($"<td title=\"runs: {runs}\">{Figures.Plain(glibc.Timing!.LatencyNs["malloc"].P99)}</td>", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("sim <small>", page, StringComparison.Ordinal);
+        Assert.NotEmpty(row);
+    }
+
     private static string Mib(double bytes) => (bytes / 1048576.0).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The summary-table row of <paramref name="engine"/> (the first row naming it).</summary>
