@@ -3,6 +3,7 @@ using System.Globalization;
 using PtReplay.Replay;
 using PtReplay.Replay.Preparation;
 using PtReplay.Replay.Sweep;
+using PtReplay.Reports.Sweep;
 using PtReplay.Results;
 
 namespace PtReplay.Cli.Commands;
@@ -33,7 +34,12 @@ public static class SweepCommand
                 "Repeat for more axes; the grid is every combination.",
             Arity = ArgumentArity.OneOrMore,
         };
-        var outDir = new Option<string?>("--output", "-o", "--out") { HelpName = "DIR", Description = "Write DIR/sweep.json and DIR/TT-NAME/PPP/summary.json per trace and point (created)." };
+        var outDir = new Option<string?>("--output", "-o", "--out")
+        {
+            HelpName = "DIR",
+            Description = "Write DIR/sweep.json, DIR/TT-NAME/PPP/summary.json per trace and point (created) and DIR/sweep.html: the " +
+                "best points, the figures against each tunable, a heat map for a grid of two tunables, the validation.",
+        };
         var json = new Option<bool>("--json") { Description = "Print sweep.json's content on stdout instead of the table." };
         var parallel = new Option<int>("--parallel", "-j")
         {
@@ -173,6 +179,7 @@ public static class SweepCommand
         if (dir is not null)
         {
             SweepFile.Write(Path.Combine(dir, SweepResults.FileName), results);
+            File.WriteAllText(Path.Combine(dir, SweepReport.FileName), SweepReport.Build(results));
         }
 
         if (json)
@@ -184,7 +191,7 @@ public static class SweepCommand
             SweepTable.Print(Console.Out, results);
             if (dir is not null)
             {
-                Console.WriteLine($"wrote {Path.Combine(dir, SweepResults.FileName)}");
+                Console.WriteLine($"wrote {Path.Combine(dir, SweepResults.FileName)} and {Path.Combine(dir, SweepReport.FileName)}");
             }
         }
 
