@@ -1,4 +1,5 @@
 using PtReplay.Replay.Preparation;
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 using PtReplay.Traces.Analysis;
 using PtReplay.Traces.Import;
@@ -70,24 +71,30 @@ internal static class FuzzTargets
         return events.Count;
     }
 
+    /// <summary>The metadata of the LTTng seed trace (Fuzz/Seeds/lttng-ctf), the declarations mutated channel files are read with.</summary>
+    public static readonly string LttngSeedFolder = Path.Combine(RepoFiles.Root, "tests", "PtReplay.Tests", "Fuzz", "Seeds", "lttng-ctf");
+
     /// <summary>
-    /// Imports babeltrace2's text of an LTTng libc-wrapper trace (the importer that `import-lttng` runs), reads back every
-    /// trace it wrote (one per process) and prepares each; returns the events. Documented failures: a malformed line
-    /// (<see cref="LttngFormatException"/>, with its line number) and text without libc events (<see cref="LttngImportException"/>).
+    /// Imports a CTF trace folder holding the LTTng seed's metadata and <paramref name="channel"/> as its channel file
+    /// (what `import-lttng` reads with TraceEvent's CTF reader), reads back every trace it wrote (one per process)
+    /// and prepares each; returns the events. Documented failure: <see cref="LttngImportException"/> (a damaged
+    /// packet, with file and byte offset; a reader failure, with the event index; no libc events).
     /// </summary>
-    public static long ImportLttngText(byte[] text)
+    public static long ImportLttngChannel(byte[] channel)
     {
         string folder = Directory.CreateTempSubdirectory("ptreplay-fuzz-lttng-").FullName;
         long total = 0;
         try
         {
+            string trace = Directory.CreateDirectory(Path.Combine(folder, "trace", "64-bit")).FullName;
+            File.Copy(Path.Combine(LttngSeedFolder, "metadata"), Path.Combine(trace, "metadata"));
+            File.WriteAllBytes(Path.Combine(trace, "channel0_0"), channel);
             LttngImportResult result;
             try
             {
-                using var reader = new StreamReader(new MemoryStream(text));
-                result = LttngImporter.ImportText(reader, "fuzz.babeltrace", Path.Combine(folder, "imported.trace"));
+                result = LttngImporter.Import(Path.Combine(folder, "trace"), Path.Combine(folder, "imported.trace"));
             }
-            catch (Exception e) when (e is LttngFormatException or LttngImportException)
+            catch (LttngImportException)
             {
                 return 0;
             }
