@@ -5,9 +5,9 @@ using PtReplay.Traces.Import;
 namespace PtReplay.Tests.Traces.Cli;
 
 /// <summary>
-/// `ptreplay import-lttng` as a user runs it, on real LTTng recordings: the text forms babeltrace2 prints,
-/// traces without the vtid context, and every kind of bad input (exit 1 and a message naming it, never a
-/// stack trace).
+/// `ptreplay import-lttng` as a user runs it, on real LTTng recordings: threads and processes as babeltrace2
+/// reads them, traces without an event context, and every kind of bad input (exit 3 and a message naming it,
+/// never a stack trace).
 /// </summary>
 [Collection(LttngGroup.Name)]
 public sealed class ImportLttngVerbTests(LttngTracing lttng)
