@@ -80,15 +80,30 @@ internal static class FuzzTargets
     /// and prepares each; returns the events. Documented failure: <see cref="LttngImportException"/> (a damaged
     /// packet, with file and byte offset; a reader failure, with the event index; no libc events).
     /// </summary>
-    public static long ImportLttngChannel(byte[] channel)
+    public static long ImportLttngChannel(byte[] channel) => ImportLttng(File.ReadAllBytes(Path.Combine(LttngSeedFolder, "metadata")),
+        [("channel0_0", channel)]);
+
+    /// <summary>
+    /// Imports a CTF trace folder holding <paramref name="metadata"/> and the LTTng seed's channel files, like
+    /// <see cref="ImportLttngChannel"/>: damaged metadata (cut, garbled, other declarations) must fail with
+    /// <see cref="LttngImportException"/> or read as what it declares.
+    /// </summary>
+    public static long ImportLttngMetadata(byte[] metadata) => ImportLttng(metadata,
+        [.. Directory.GetFiles(LttngSeedFolder, "channel*").Order(StringComparer.Ordinal).Select(f => (Path.GetFileName(f), File.ReadAllBytes(f)))]);
+
+    private static long ImportLttng(byte[] metadata, IEnumerable<(string Name, byte[] Bytes)> channels)
     {
         string folder = Directory.CreateTempSubdirectory("ptreplay-fuzz-lttng-").FullName;
         long total = 0;
         try
         {
             string trace = Directory.CreateDirectory(Path.Combine(folder, "trace", "64-bit")).FullName;
-            File.Copy(Path.Combine(LttngSeedFolder, "metadata"), Path.Combine(trace, "metadata"));
-            File.WriteAllBytes(Path.Combine(trace, "channel0_0"), channel);
+            File.WriteAllBytes(Path.Combine(trace, "metadata"), metadata);
+            foreach ((string name, byte[] bytes) in channels)
+            {
+                File.WriteAllBytes(Path.Combine(trace, name), bytes);
+            }
+
             LttngImportResult result;
             try
             {

@@ -76,6 +76,13 @@ public sealed class FuzzTests
     }
 
     [Fact]
+    public void LttngImporter_AndPreparation_OnMutatedCtfMetadata_ThrowOnlyDocumentedExceptions()
+    {
+        byte[] metadata = File.ReadAllBytes(Path.Combine(FuzzTargets.LttngSeedFolder, "metadata"));
+        Mutations.Sample(mutations => Run(Mutation.Apply(metadata, mutations), ".lttng-metadata", FuzzTargets.ImportLttngMetadata), iter: Iterations / 4);
+    }
+
+    [Fact]
     public void EveryInputThatEverFailed_NowPasses()
     {
         string[] inputs = Directory.GetFiles(Path.Combine(FuzzFolder, "Regressions")).Where(f => !f.EndsWith(".md", StringComparison.Ordinal)).ToArray();
@@ -84,6 +91,7 @@ public sealed class FuzzTests
         {
             Func<byte[], long> target = input.EndsWith(".mtrace", StringComparison.Ordinal) ? FuzzTargets.ImportMtrace
                 : input.EndsWith(".lttng-channel", StringComparison.Ordinal) ? FuzzTargets.ImportLttngChannel
+                : input.EndsWith(".lttng-metadata", StringComparison.Ordinal) ? FuzzTargets.ImportLttngMetadata
                 : FuzzTargets.ReadTrace;
             Run(File.ReadAllBytes(input), Path.GetExtension(input), target);
         }
