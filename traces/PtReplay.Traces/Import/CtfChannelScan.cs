@@ -14,8 +14,12 @@ public static class CtfChannelScan
     /// <summary>The magic number that starts every packet of a CTF stream file.</summary>
     public const uint PacketMagic = 0xC1FC1FC1;
 
-    /// <summary>Checks <paramref name="file"/> against <paramref name="metadata"/>; returns its packets and what it says was lost.</summary>
-    public static (long Packets, long DiscardedEvents, long LostPackets) Scan(string file, LttngTraceMetadata metadata)
+    /// <summary>
+    /// Checks <paramref name="file"/> against <paramref name="metadata"/>; returns its packets, what it says was lost, and
+    /// the latest packet end time (raw clock value; 0 when the packet context has no timestamp_end): no event of the
+    /// file can be later.
+    /// </summary>
+    public static (long Packets, long DiscardedEvents, long LostPackets, ulong LastEnd) Scan(string file, LttngTraceMetadata metadata)
     {
         ArgumentNullException.ThrowIfNull(metadata);
         (int Offset, int Bytes) magic = Field(metadata.PacketHeader, "magic", metadata);
@@ -24,9 +28,11 @@ public static class CtfChannelScan
         (int Offset, int Bytes) packetSize = Field(metadata.PacketContext, "packet_size", metadata);
         metadata.PacketContext.TryGetValue("events_discarded", out (int Offset, int Bytes) discarded);
         metadata.PacketContext.TryGetValue("packet_seq_num", out (int Offset, int Bytes) sequence);
+        metadata.PacketContext.TryGetValue("timestamp_end", out (int Offset, int Bytes) end);
         int headerEnd = metadata.PacketContext.Values.Max(f => f.Offset + f.Bytes);
 
         long packets = 0, lastDiscarded = 0, lost = 0;
+        ulong lastEnd = 0;
         long? lastSequence = null;
         byte[] head = new byte[headerEnd];
         try
@@ -81,6 +87,11 @@ public static class CtfChannelScan
                     lastSequence = seq;
                 }
 
+                if (end.Bytes > 0)
+                {
+                    lastEnd = Math.Max(lastEnd, Read(head, end));
+                }
+
                 packets++;
                 offset += (long)(size / 8);
             }
@@ -90,7 +101,7 @@ public static class CtfChannelScan
             throw new LttngImportException($"{file}: cannot be read: {e.Message}", e);
         }
 
-        return (packets, lastDiscarded, lost);
+        return (packets, lastDiscarded, lost, lastEnd);
     }
 
     private static (int Offset, int Bytes) Field(IReadOnlyDictionary<string, (int Offset, int Bytes)> layout, string name, LttngTraceMetadata metadata) =>

@@ -24,6 +24,10 @@ public sealed record LttngCtfFolderStats(long OtherEvents, long DiscardedEvents,
 /// (the source's only input), read, and the zip deleted. Timestamps are the raw clock value plus the
 /// metadata's clock offset (<see cref="LttngTraceMetadata.ToEpochNs"/>), the same ns since the Unix epoch
 /// babeltrace2 prints with --clock-seconds; the source's own wall-clock time is not used.</para>
+/// <para>TraceEvent 4.0.0 takes a compact (27-bit) event timestamp whose low bits equal the previous event's as a
+/// wrap of the 27-bit counter (about 134 ms later): two events of one CPU within the same clock tick would be
+/// misdated. An event later than every packet's timestamp_end is such a misreading and fails the import; one
+/// that stays within the trace's time span cannot be told.</para>
 /// </summary>
 public static class LttngCtfReader
 {
@@ -63,18 +67,21 @@ public static class LttngCtfReader
 
         List<string> channels = ChannelFiles(folder, metadataPath);
         long discarded = 0, lost = 0, packets = 0;
+        ulong lastEnd = 0;
         foreach (string channel in channels)
         {
-            (long p, long d, long l) = CtfChannelScan.Scan(channel, metadata);
+            (long p, long d, long l, ulong end) = CtfChannelScan.Scan(channel, metadata);
             packets += p;
             discarded += d;
             lost += l;
+            lastEnd = Math.Max(lastEnd, end);
         }
 
         long otherEvents = 0;
         if (packets > 0)
         {
-            otherEvents = ReadEvents(folder, metadata, channels, layouts, others, hasVtid, hasVpid, hasProcname, onEvent);
+            var context = new ReadContext(folder, metadata, layouts, hasVtid, hasVpid, hasProcname, lastEnd == 0 ? ulong.MaxValue : lastEnd);
+            otherEvents = ReadEvents(context, channels, others, onEvent);
         }
 
         return new LttngCtfFolderStats(otherEvents, discarded, lost, hasVtid, hasVpid);
@@ -151,16 +158,22 @@ public static class LttngCtfReader
         return [.. channels.OrderBy(c => c.Channel, StringComparer.Ordinal).ThenBy(c => c.Cpu).Select(c => c.Path)];
     }
 
-    private static long ReadEvents(string folder, LttngTraceMetadata metadata, List<string> channels, LttngLibcLayout?[] layouts,
-        HashSet<string> others, bool hasVtid, bool hasVpid, bool hasProcname, Action<LttngLibcRecord> onEvent)
+    /// <summary>What turning one TraceEvent event into a record needs.</summary>
+    private sealed record ReadContext(string Folder, LttngTraceMetadata Metadata, LttngLibcLayout?[] Layouts,
+        bool HasVtid, bool HasVpid, bool HasProcname, ulong LastEnd)
     {
+        public HashSet<int> SeenPids { get; } = [];
+    }
+
+    private static long ReadEvents(ReadContext c, List<string> channels, HashSet<string> others, Action<LttngLibcRecord> onEvent)
+    {
+        string folder = c.Folder;
         string zip = Path.Combine(Path.GetTempPath(), $"ptreplay-lttng-{Guid.NewGuid():N}.zip");
         try
         {
             WriteZip(zip, folder, channels);
             long index = 0, otherEvents = 0;
             Exception? failure = null;
-            var seenPids = new HashSet<int>();
             CtfTraceEventSource source;
             try
             {
@@ -194,9 +207,7 @@ public static class LttngCtfReader
                             return;
                         }
 
-                        LttngLibcLayout layout = layouts[(int)data.Kind]
-                            ?? throw metadata.Bad($"event {LttngLibcTraceEventParser.EventName(data.Kind)} occurs but is not declared");
-                        onEvent(ToRecord(data, layout, metadata, hasVtid, hasVpid, hasProcname, seenPids, index, folder));
+                        onEvent(ToRecord(data, c, index));
                     }
                     catch (Exception e) when (e is not OutOfMemoryException)
                     {
@@ -227,22 +238,30 @@ public static class LttngCtfReader
         }
     }
 
-    private static unsafe LttngLibcRecord ToRecord(LttngLibcTraceData data, LttngLibcLayout layout, LttngTraceMetadata metadata,
-        bool hasVtid, bool hasVpid, bool hasProcname, HashSet<int> seenPids, long index, string folder)
+    private static unsafe LttngLibcRecord ToRecord(LttngLibcTraceData data, ReadContext c, long index)
     {
+        string name = LttngLibcTraceEventParser.EventName(data.Kind);
+        LttngLibcLayout layout = c.Layouts[(int)data.Kind] ?? throw c.Metadata.Bad($"event {name} occurs but is not declared");
         if (data.EventDataLength < layout.Bytes)
         {
             throw new LttngImportException(string.Create(CultureInfo.InvariantCulture,
-                $"{folder}: event {index} ({LttngLibcTraceEventParser.EventName(data.Kind)}): payload of {data.EventDataLength} bytes, {layout.Bytes} declared: file damaged"));
+                $"{c.Folder}: event {index} ({name}): payload of {data.EventDataLength} bytes, {layout.Bytes} declared: file damaged"));
         }
 
         var payload = new ReadOnlySpan<byte>((void*)data.DataStart, data.EventDataLength);
 #pragma warning disable CS0618 // The raw clock value is what is wanted here: TimeStamp (wall clock) is wrong for LTTng traces on Linux.
-        long timestamp = metadata.ToEpochNs((ulong)data.TimeStampQPC);
+        ulong raw = (ulong)data.TimeStampQPC;
 #pragma warning restore CS0618
-        int vtid = hasVtid ? data.ThreadID : -1, vpid = hasVpid ? data.ProcessID : -1;
-        LttngLibcRecord record = layout.ToRecord(payload, timestamp, vtid, vpid, index);
-        if (hasProcname && seenPids.Add(vpid))
+        if (raw > c.LastEnd)
+        {
+            string where = string.Create(CultureInfo.InvariantCulture, $"{c.Folder}: event {index} ({name}) read at clock value {raw}, after the last packet's end ({c.LastEnd})");
+            throw new LttngImportException(
+                $"{where}: TraceEvent's CTF reader misdated it (two events of one CPU in the same clock tick) or the file is damaged");
+        }
+
+        int vtid = c.HasVtid ? data.ThreadID : -1, vpid = c.HasVpid ? data.ProcessID : -1;
+        LttngLibcRecord record = layout.ToRecord(payload, c.Metadata.ToEpochNs(raw), vtid, vpid, index);
+        if (c.HasProcname && c.SeenPids.Add(vpid))
         {
             record = record with { Procname = data.ProcessName };
         }
