@@ -35,12 +35,15 @@ public sealed class LttngTracing : IDisposable
     /// inside a fresh session that records the lttng_ust_libc events in a blocking channel (nothing discarded)
     /// named <paramref name="channel"/> (LTTng's default name unless a test wants another), with the event
     /// context types <paramref name="contexts"/> (default: vpid, vtid and procname, what `import-lttng --help`
-    /// asks for; empty: no context); returns the trace folder.
+    /// asks for; empty: no context), in per-user buffers (LTTng's default: one trace folder per user and bitness)
+    /// or, with <paramref name="perProcessBuffers"/>, per-process ones (one folder, with its own clock offset, per
+    /// process); returns the trace folder.
     /// </summary>
     /// <param name="dir">Where the trace folder goes (the program runs there too).</param>
     /// <param name="environment">The program's environment on top of a clean one (HOME, LD_PRELOAD and the LTTNG_UST_* settings are set here).</param>
     public string Record(string dir, IReadOnlyList<string> command, IReadOnlyDictionary<string, string>? environment = null,
-        IReadOnlyList<string>? contexts = null, string events = "lttng_ust_libc:*", string? preloadAfter = null, string channel = "channel0")
+        IReadOnlyList<string>? contexts = null, string events = "lttng_ust_libc:*", string? preloadAfter = null, string channel = "channel0",
+        bool perProcessBuffers = false)
     {
         ArgumentNullException.ThrowIfNull(dir);
         EnsureDaemon();
@@ -49,7 +52,8 @@ public sealed class LttngTracing : IDisposable
         Must("lttng", "create", session, "--output=" + output);
         try
         {
-            Must("lttng", "enable-channel", "-s", session, "-u", "--blocking-timeout=inf", "--subbuf-size=1M", "--num-subbuf=4", channel);
+            string buffers = perProcessBuffers ? "--buffers-pid" : "--buffers-uid";
+            Must("lttng", "enable-channel", "-s", session, "-u", buffers, "--blocking-timeout=inf", "--subbuf-size=1M", "--num-subbuf=4", channel);
             Must("lttng", "enable-event", "-s", session, "-u", "-c", channel, events);
             contexts ??= DefaultContexts;
             if (contexts.Count > 0)

@@ -58,6 +58,22 @@ public sealed class LttngCtfReaderTests(LttngTracing lttng)
     }
 
     [SkippableFact]
+    public void PerProcessBuffers_OneFolderPerProcess_ImportAsBabeltraceReadsThem()
+    {
+        // sh and its two sort children in per-process buffers: three trace folders, each with its own clock offset,
+        // read one after another; the process with the earliest event still goes to OUT.
+        using var dir = new TempDir("ptrec-ctf-pid-");
+        File.WriteAllLines(dir.File("words.txt"), Enumerable.Range(0, 2000).Select(i => ((i * 7919) % 2000).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        string traceDir = lttng.Record(dir.Path, ["/bin/sh", "-c", "/usr/bin/sort words.txt > a.txt; /usr/bin/sort -r words.txt > b.txt; exit 0"],
+            perProcessBuffers: true);
+        Assert.Equal(3, LttngImporter.FindTraceFolders(traceDir).Count);
+        (LttngImportResult ctf, LttngImportResult oracle) = ImportBothWays(dir.Path, traceDir);
+
+        Assert.Equal(3, ctf.Processes.Count);
+        BabeltraceOracle.AssertSameImport(oracle, ctf);
+    }
+
+    [SkippableFact]
     public void PlainTextMetadata_ReadsAsThePacketizedOne()
     {
         using var dir = new TempDir("ptrec-ctf-plain-");
