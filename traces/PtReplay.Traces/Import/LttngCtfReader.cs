@@ -234,7 +234,10 @@ public static class LttngCtfReader
         }
         finally
         {
-            File.Delete(zip);
+            if (File.Exists(zip))
+            {
+                File.Delete(zip);
+            }
         }
     }
 

@@ -87,6 +87,27 @@ public sealed class LttngCtfReaderTests(LttngTracing lttng)
     }
 
     [SkippableFact]
+    public void TheTemporaryZip_IsGoneAfterTheImport()
+    {
+        // The reader takes a zip: the verb writes one to TMPDIR and deletes it when done.
+        using var dir = new TempDir("ptrec-ctf-zip-");
+        string traceDir = lttng.Record(dir.Path, ["/usr/bin/true"]);
+        string tmp = dir.NewFolder("tmp");
+        string dll = Path.Combine(AppContext.BaseDirectory, "ptreplay.dll");
+        var env = new Dictionary<string, string> { ["TMPDIR"] = tmp, ["HOME"] = dir.Path };
+        if (Environment.GetEnvironmentVariable("DOTNET_ROOT") is { } root)
+        {
+            env["DOTNET_ROOT"] = root;
+        }
+
+        var (code, _, stderr) = ChildProcess.Run(Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet",
+            [dll, "import-lttng", traceDir, "-o", dir.File("x.trace")], env);
+        Assert.True(code == 0, stderr);
+        Assert.True(File.Exists(dir.File("x.trace")));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(tmp));
+    }
+
+    [SkippableFact]
     public void ContextWithoutProcname_FailsSayingWhatToRecord()
     {
         using var dir = new TempDir("ptrec-ctf-vtid-");
