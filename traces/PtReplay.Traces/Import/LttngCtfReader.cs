@@ -114,8 +114,8 @@ public static class LttngCtfReader
     }
 
     /// <summary>
-    /// The channel files of <paramref name="folder"/> in CPU order (channel0_0, channel0_1, ..., channel0_10; ties
-    /// in time go to the lower one, as babeltrace2's muxer orders them). TraceEvent reads only files named
+    /// The channel files of <paramref name="folder"/> in CPU order (channel0_0, channel0_1, ..., channel0_10; the
+    /// reader's merge gives events with equal times in the order of its files). TraceEvent reads only files named
     /// channel*_N, LTTng's default channel names: any other file there means a renamed channel.
     /// </summary>
     private static List<string> ChannelFiles(string folder, string metadataPath)
