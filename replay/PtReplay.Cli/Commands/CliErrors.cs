@@ -49,7 +49,6 @@ public static class CliErrors
             CliException c => (c.ExitCode, c.Message),
             InvalidTunablesException t => (ExitCodes.Usage, t.Message),
             TraceCorruptException c => (ExitCodes.BadInput, c.Message),
-            LttngImportException { ToolCannotRun: true } l => (ExitCodes.CannotRun, l.Message),
             TraceIssueException i => (ExitCodes.BadInput, i.Message),
             ReportInputException r => (ExitCodes.BadInput, r.Message),
             IOException io when IsOutputErrno(io.HResult) => (ExitCodes.OutputFailed, $"cannot write: {io.Message}"),

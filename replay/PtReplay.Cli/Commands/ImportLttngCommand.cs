@@ -13,48 +13,46 @@ public static class ImportLttngCommand
         var input = new Argument<string>("trace-dir")
         {
             Description = "The folder LTTng wrote the trace to (`lttng create --output=DIR`; searched recursively for " +
-                "user-space CTF traces), or a text file babeltrace2 printed from such a trace.",
+                "user-space CTF traces).",
         };
         var output = new Option<string>("--output", "-o") { Description = "The trace to write (other processes: OUT.<vpid>).", Required = true };
-        var babeltrace = new Option<string?>("--babeltrace")
-        {
-            Description = "The babeltrace2 program to read the CTF trace with (default: babeltrace2 on PATH).",
-        };
         var verb = new Command("import-lttng",
             "Convert a trace of LTTng-UST's libc wrapper (liblttng-ust-libc-wrapper.so) into a PtReplay trace, so " +
             "allocation streams captured with LTTng can be inspected and replayed.\n\n" +
-            "Record one (Debian: apt-get install lttng-tools liblttng-ust-dev babeltrace2; user space only, no kernel modules):\n" +
+            "Record one (Debian: apt-get install lttng-tools liblttng-ust-dev; user space only, no kernel modules):\n" +
             "  lttng-sessiond --daemonize                   # or let `lttng create` start it\n" +
             "  lttng create app --output=/tmp/app-lttng\n" +
-            "  lttng enable-channel -u --blocking-timeout=inf --subbuf-size=8M libc   # wait instead of dropping events\n" +
-            "  lttng enable-event -u -c libc 'lttng_ust_libc:*'\n" +
-            "  lttng add-context -u -c libc -t vtid -t vpid  # REQUIRED for threads (vtid) and processes (vpid)\n" +
+            "  lttng enable-channel -u --blocking-timeout=inf --subbuf-size=8M channel0   # wait instead of dropping events\n" +
+            "  lttng enable-event -u -c channel0 'lttng_ust_libc:*'\n" +
+            $"  {LttngCtfReader.AddContextCommand} -c channel0   # REQUIRED: threads, processes, and procname for the reader\n" +
             "  lttng start\n" +
             "  LTTNG_UST_ALLOW_BLOCKING=1 LD_PRELOAD=liblttng-ust-libc-wrapper.so ./app   # .so.1 with liblttng-ust1 alone\n" +
             "  lttng stop; lttng destroy app\n" +
             "  ptreplay import-lttng /tmp/app-lttng -o app.trace\n\n" +
+            "The CTF trace is read by TraceEvent's CTF reader, which needs two things of the recording: the channel keeps " +
+            "LTTng's default name (channel0, as above, or no enable-channel at all: files channel0_N), and an event " +
+            "context, if any, includes procname (vtid and vpid alone make it fail; import-lttng checks both first and " +
+            "says so). Nothing else (no babeltrace2) is needed to import.\n\n" +
             "What maps to what: lttng_ust_libc:malloc, calloc, realloc, free, memalign and posix_memalign become the same " +
             "calls with their arguments and results (posix_memalign: status = its return value). The vtid context is the " +
-            "thread (without it every event is one thread); the vpid context is the process: the first process goes to OUT, " +
-            "each other one to OUT.<vpid> (without vpid everything is one process). Timestamps are ns since the process's " +
-            "first event, on LTTng's monotonic clock.\n\n" +
+            "thread (without it every event is one thread); the vpid context is the process: the process with the " +
+            "earliest event goes to OUT, each other one to OUT.<vpid> (without vpid everything is one process). " +
+            "Timestamps are ns since the process's first event, on LTTng's monotonic clock.\n\n" +
             "What is lost: aligned_alloc, valloc, pvalloc and reallocarray (the wrapper has no event for them, so their " +
-            "blocks are later freed without an allocation), every call before the program registered with the session " +
-            "daemon, calls made inside another traced call, thread start/exit and fork/exec markers, errno, and everything " +
-            "the recorder's header knows (glibc version, brk0, argv). Events the tracer discarded when its buffers were " +
-            "full are reported as a warning (use the blocking channel above to avoid them). `ptreplay record` captures all " +
-            "of this; use import-lttng when a trace from LTTng is what you have.\n\n" +
-            "Reading the CTF trace needs babeltrace2 (apt-get install babeltrace2). A text file from " +
-            "`babeltrace2 --clock-seconds DIR > app.txt` (or its default output) is read directly.\n\n" +
-            "Examples:\n" +
-            "  ptreplay import-lttng /tmp/app-lttng -o app.trace && ptreplay info app.trace\n" +
-            "  babeltrace2 --clock-seconds /tmp/app-lttng > app.txt; ptreplay import-lttng app.txt -o app.trace\n\n" +
-            "Output (stderr): one line per trace written (events, threads, pid), warnings for discarded events and a " +
-            "missing vtid context. A missing folder, a folder with no libc events, a damaged file or a missing babeltrace2 " +
-            "fail with a message that names it.\n" +
+            "blocks are later freed without an allocation; the output says so), every call before the program " +
+            "registered with the session daemon, calls made inside another traced call, thread start/exit and fork/exec " +
+            "markers, errno, and everything the recorder's header knows (glibc version, brk0, argv). Events the tracer " +
+            "discarded when its buffers were full are reported as a warning (use the blocking channel above to avoid " +
+            "them). `ptreplay record` captures all of this; use import-lttng when a trace from LTTng is what you have.\n\n" +
+            "Example:\n" +
+            "  ptreplay import-lttng /tmp/app-lttng -o app.trace && ptreplay info app.trace\n\n" +
+            "Output (stderr): one line per trace written (events, threads, pid), a note on the calls the wrapper cannot " +
+            "trace, warnings for discarded events and a missing vtid context. A missing folder, a folder with no libc " +
+            "events, a trace recorded without procname or with a renamed channel, or a damaged file fail with a message " +
+            "that names it (and the byte offset or event index).\n" +
             ExitCodes.Help)
         {
-            input, output, babeltrace,
+            input, output,
         };
         verb.SetAction(CliErrors.Guard("import-lttng", parse =>
         {
@@ -63,7 +61,7 @@ public static class ImportLttngCommand
             LttngImportResult result;
             using (var progress = new ProgressDisplay())
             {
-                result = LttngImporter.Import(inPath, outPath, parse.GetValue(babeltrace), progress.For("import-lttng"));
+                result = LttngImporter.Import(inPath, outPath, progress.For("import-lttng"));
             }
 
             Report(result, inPath);
@@ -86,10 +84,13 @@ public static class ImportLttngCommand
             Console.Error.WriteLine(string.Create(inv, $"ptreplay import-lttng: skipped {result.OtherEvents:N0} events of other providers"));
         }
 
+        Console.Error.WriteLine($"ptreplay import-lttng: note: the trace cannot contain {string.Join(", ", LttngImporter.UntracedCalls)} " +
+            "(LTTng's libc wrapper does not trace them): blocks they returned show up as frees of unknown blocks");
+
         if (!result.HasVtid)
         {
             Console.Error.WriteLine("ptreplay import-lttng: warning: no vtid context: every event is put in one thread " +
-                "(record with `lttng add-context -u -t vtid`)");
+                $"(record with `{LttngCtfReader.AddContextCommand}`)");
         }
 
         if (result.DiscardedEvents > 0 || result.LostPackets > 0)

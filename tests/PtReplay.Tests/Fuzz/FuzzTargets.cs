@@ -1,4 +1,5 @@
 using PtReplay.Replay.Preparation;
+using PtReplay.Tests.Infrastructure;
 using PtReplay.Traces;
 using PtReplay.Traces.Analysis;
 using PtReplay.Traces.Import;
@@ -70,24 +71,45 @@ internal static class FuzzTargets
         return events.Count;
     }
 
+    /// <summary>The metadata of the LTTng seed trace (Fuzz/Seeds/lttng-ctf), the declarations mutated channel files are read with.</summary>
+    public static readonly string LttngSeedFolder = Path.Combine(RepoFiles.Root, "tests", "PtReplay.Tests", "Fuzz", "Seeds", "lttng-ctf");
+
     /// <summary>
-    /// Imports babeltrace2's text of an LTTng libc-wrapper trace (the importer that `import-lttng` runs), reads back every
-    /// trace it wrote (one per process) and prepares each; returns the events. Documented failures: a malformed line
-    /// (<see cref="LttngFormatException"/>, with its line number) and text without libc events (<see cref="LttngImportException"/>).
+    /// Imports a CTF trace folder holding the LTTng seed's metadata and <paramref name="channel"/> as its channel file
+    /// (what `import-lttng` reads with TraceEvent's CTF reader), reads back every trace it wrote (one per process)
+    /// and prepares each; returns the events. Documented failure: <see cref="LttngImportException"/> (a damaged
+    /// packet, with file and byte offset; a reader failure, with the event index; no libc events).
     /// </summary>
-    public static long ImportLttngText(byte[] text)
+    public static long ImportLttngChannel(byte[] channel) => ImportLttng(File.ReadAllBytes(Path.Combine(LttngSeedFolder, "metadata")),
+        [("channel0_0", channel)]);
+
+    /// <summary>
+    /// Imports a CTF trace folder holding <paramref name="metadata"/> and the LTTng seed's channel files, like
+    /// <see cref="ImportLttngChannel"/>: damaged metadata (cut, garbled, other declarations) must fail with
+    /// <see cref="LttngImportException"/> or read as what it declares.
+    /// </summary>
+    public static long ImportLttngMetadata(byte[] metadata) => ImportLttng(metadata,
+        [.. Directory.GetFiles(LttngSeedFolder, "channel*").Order(StringComparer.Ordinal).Select(f => (Path.GetFileName(f), File.ReadAllBytes(f)))]);
+
+    private static long ImportLttng(byte[] metadata, IEnumerable<(string Name, byte[] Bytes)> channels)
     {
         string folder = Directory.CreateTempSubdirectory("ptreplay-fuzz-lttng-").FullName;
         long total = 0;
         try
         {
+            string trace = Directory.CreateDirectory(Path.Combine(folder, "trace", "64-bit")).FullName;
+            File.WriteAllBytes(Path.Combine(trace, "metadata"), metadata);
+            foreach ((string name, byte[] bytes) in channels)
+            {
+                File.WriteAllBytes(Path.Combine(trace, name), bytes);
+            }
+
             LttngImportResult result;
             try
             {
-                using var reader = new StreamReader(new MemoryStream(text));
-                result = LttngImporter.ImportText(reader, "fuzz.babeltrace", Path.Combine(folder, "imported.trace"));
+                result = LttngImporter.Import(Path.Combine(folder, "trace"), Path.Combine(folder, "imported.trace"));
             }
-            catch (Exception e) when (e is LttngFormatException or LttngImportException)
+            catch (LttngImportException)
             {
                 return 0;
             }

@@ -7,7 +7,7 @@ namespace PtReplay.Tests.Fuzz;
 
 /// <summary>
 /// The fuzzing harness: CsCheck properties over mutated real recordings (the committed samples and the seeds in
-/// Fuzz/Seeds: a raw multi-thread recording, glibc mtrace output and babeltrace2 text of an LTTng libc-wrapper session)
+/// Fuzz/Seeds: a raw multi-thread recording, glibc mtrace output and the channel files of an LTTng libc-wrapper session)
 /// for the trace reader, the mtrace importer, the LTTng importer and the
 /// replay's preparation. Each input must finish, and throw nothing but the documented exceptions. Half the trace
 /// inputs get their CRCs recomputed after mutating, so the damage reaches the decoders, the merge and the preparation.
@@ -26,9 +26,9 @@ public sealed class FuzzTests
     private static readonly byte[][] TraceSeeds =
         [.. RepoFiles.SampleTraces.Select(File.ReadAllBytes), .. Directory.GetFiles(Path.Combine(FuzzFolder, "Seeds"), "*.trace").Order(StringComparer.Ordinal).Select(File.ReadAllBytes)];
 
-    /// <summary>babeltrace2's text of a real LTTng libc-wrapper session (sort under liblttng-ust-libc-wrapper).</summary>
+    /// <summary>The CTF channel files of a real LTTng libc-wrapper session (sort under liblttng-ust-libc-wrapper), read with its metadata.</summary>
     private static readonly byte[][] LttngSeeds =
-        [.. Directory.GetFiles(Path.Combine(FuzzFolder, "Seeds"), "*.babeltrace").Order(StringComparer.Ordinal).Select(File.ReadAllBytes)];
+        [.. Directory.GetFiles(FuzzTargets.LttngSeedFolder, "channel*").Order(StringComparer.Ordinal).Select(File.ReadAllBytes)];
 
     private static readonly byte[][] MtraceSeeds =
         [.. Directory.GetFiles(Path.Combine(FuzzFolder, "Seeds"), "*.mtrace").Order(StringComparer.Ordinal).Select(File.ReadAllBytes)];
@@ -65,14 +65,21 @@ public sealed class FuzzTests
     }
 
     [Fact]
-    public void LttngImporter_AndPreparation_OnMutatedBabeltraceText_ThrowOnlyDocumentedExceptions()
+    public void LttngImporter_AndPreparation_OnMutatedCtfChannels_ThrowOnlyDocumentedExceptions()
     {
         Assert.NotEmpty(LttngSeeds);
         Gen.Select(Gen.Int[0, LttngSeeds.Length - 1], Mutations).Sample(input =>
         {
             (int seed, Mutation[] mutations) = input;
-            Run(Mutation.Apply(LttngSeeds[seed], mutations), ".babeltrace", FuzzTargets.ImportLttngText);
+            Run(Mutation.Apply(LttngSeeds[seed], mutations), ".lttng-channel", FuzzTargets.ImportLttngChannel);
         }, iter: Iterations / 2);
+    }
+
+    [Fact]
+    public void LttngImporter_AndPreparation_OnMutatedCtfMetadata_ThrowOnlyDocumentedExceptions()
+    {
+        byte[] metadata = File.ReadAllBytes(Path.Combine(FuzzTargets.LttngSeedFolder, "metadata"));
+        Mutations.Sample(mutations => Run(Mutation.Apply(metadata, mutations), ".lttng-metadata", FuzzTargets.ImportLttngMetadata), iter: Iterations / 4);
     }
 
     [Fact]
@@ -83,7 +90,8 @@ public sealed class FuzzTests
         foreach (string input in inputs)
         {
             Func<byte[], long> target = input.EndsWith(".mtrace", StringComparison.Ordinal) ? FuzzTargets.ImportMtrace
-                : input.EndsWith(".babeltrace", StringComparison.Ordinal) ? FuzzTargets.ImportLttngText
+                : input.EndsWith(".lttng-channel", StringComparison.Ordinal) ? FuzzTargets.ImportLttngChannel
+                : input.EndsWith(".lttng-metadata", StringComparison.Ordinal) ? FuzzTargets.ImportLttngMetadata
                 : FuzzTargets.ReadTrace;
             Run(File.ReadAllBytes(input), Path.GetExtension(input), target);
         }

@@ -32,13 +32,18 @@ public sealed class LttngTracing : IDisposable
 
     /// <summary>
     /// Runs <paramref name="command"/> with the libc wrapper preloaded (before <paramref name="preloadAfter"/>, if any)
-    /// inside a fresh session that records the lttng_ust_libc events in a blocking channel (nothing discarded),
-    /// with the vtid and vpid contexts when <paramref name="contexts"/>; returns the trace folder.
+    /// inside a fresh session that records the lttng_ust_libc events in a blocking channel (nothing discarded)
+    /// named <paramref name="channel"/> (LTTng's default name unless a test wants another), with the event
+    /// context types <paramref name="contexts"/> (default: vpid, vtid and procname, what `import-lttng --help`
+    /// asks for; empty: no context), in per-user buffers (LTTng's default: one trace folder per user and bitness)
+    /// or, with <paramref name="perProcessBuffers"/>, per-process ones (one folder, with its own clock offset, per
+    /// process); returns the trace folder.
     /// </summary>
     /// <param name="dir">Where the trace folder goes (the program runs there too).</param>
     /// <param name="environment">The program's environment on top of a clean one (HOME, LD_PRELOAD and the LTTNG_UST_* settings are set here).</param>
     public string Record(string dir, IReadOnlyList<string> command, IReadOnlyDictionary<string, string>? environment = null,
-        bool contexts = true, string events = "lttng_ust_libc:*", string? preloadAfter = null)
+        IReadOnlyList<string>? contexts = null, string events = "lttng_ust_libc:*", string? preloadAfter = null, string channel = "channel0",
+        bool perProcessBuffers = false)
     {
         ArgumentNullException.ThrowIfNull(dir);
         EnsureDaemon();
@@ -47,11 +52,13 @@ public sealed class LttngTracing : IDisposable
         Must("lttng", "create", session, "--output=" + output);
         try
         {
-            Must("lttng", "enable-channel", "-s", session, "-u", "--blocking-timeout=inf", "--subbuf-size=1M", "--num-subbuf=4", "libc");
-            Must("lttng", "enable-event", "-s", session, "-u", "-c", "libc", events);
-            if (contexts)
+            string buffers = perProcessBuffers ? "--buffers-pid" : "--buffers-uid";
+            Must("lttng", "enable-channel", "-s", session, "-u", buffers, "--blocking-timeout=inf", "--subbuf-size=1M", "--num-subbuf=4", channel);
+            Must("lttng", "enable-event", "-s", session, "-u", "-c", channel, events);
+            contexts ??= DefaultContexts;
+            if (contexts.Count > 0)
             {
-                Must("lttng", "add-context", "-s", session, "-u", "-c", "libc", "-t", "vtid", "-t", "vpid");
+                Must("lttng", ["add-context", "-s", session, "-u", "-c", channel, .. contexts.SelectMany(c => new[] { "-t", c })]);
             }
 
             Must("lttng", "start", session);
@@ -79,6 +86,9 @@ public sealed class LttngTracing : IDisposable
 
         return output;
     }
+
+    /// <summary>The event context import-lttng asks for (see `ptreplay import-lttng --help`).</summary>
+    public static readonly IReadOnlyList<string> DefaultContexts = ["vpid", "vtid", "procname"];
 
     /// <summary>The standard output of the program <see cref="Record"/> ran last.</summary>
     public string LastStdout { get; private set; } = "";

@@ -1,9 +1,10 @@
 namespace PtReplay.Traces.Import;
 
 /// <summary>
-/// An LTTng trace cannot be imported: the folder is missing or holds no CTF trace, babeltrace2 is not
-/// installed or could not read the trace (damaged file), or the trace has no lttng_ust_libc events. The
-/// message names the path and says what to do.
+/// An LTTng trace cannot be imported: the folder is missing or holds no CTF trace, the metadata is not what
+/// LTTng-UST's libc wrapper writes (or lacks the context the reader needs), a file is damaged, or the trace has
+/// no lttng_ust_libc events. The message names the file (with the byte offset or event index where it applies)
+/// and says what to do.
 /// </summary>
 public sealed class LttngImportException : IOException
 {
@@ -23,7 +24,4 @@ public sealed class LttngImportException : IOException
         : base(message, innerException)
     {
     }
-
-    /// <summary>True when the reading program (babeltrace2) is missing or could not be started, rather than the trace being bad.</summary>
-    public bool ToolCannotRun { get; init; }
 }

@@ -10,8 +10,8 @@ public sealed record LttngImportedProcess(string Path, int Pid, long Events, int
 /// <summary>What `import-lttng` did: one trace per process, and what it could not keep.</summary>
 /// <param name="Processes">The traces written, the first process (first event) first.</param>
 /// <param name="OtherEvents">Events of other providers, skipped.</param>
-/// <param name="DiscardedEvents">Events the tracer discarded (ring buffer full), as babeltrace2 reported them: they are missing from the trace.</param>
-/// <param name="LostPackets">Packets lost in transit (network streaming), as babeltrace2 reported them.</param>
+/// <param name="DiscardedEvents">Events the tracer discarded (ring buffer full), from the packet contexts: they are missing from the trace.</param>
+/// <param name="LostPackets">Packets lost in transit (network streaming): gaps in the packet sequence numbers.</param>
 /// <param name="HasVtid">The events carried the vtid context (real threads); without it every event is one thread.</param>
 /// <param name="HasVpid">The events carried the vpid context; without it every event is one process.</param>
 public sealed record LttngImportResult(IReadOnlyList<LttngImportedProcess> Processes, long OtherEvents, long DiscardedEvents,

@@ -1,15 +1,16 @@
 namespace PtReplay.Traces.Import;
 
 /// <summary>
-/// Converts a trace of LTTng-UST's libc wrapper (a CTF trace folder, or babeltrace2's text of one) into
-/// PtReplay traces (what `ptreplay import-lttng` does).
+/// Converts a trace of LTTng-UST's libc wrapper (a folder holding CTF traces) into PtReplay traces (what
+/// `ptreplay import-lttng` does). The CTF is read with TraceEvent's CTF reader (<see cref="LttngCtfReader"/>);
+/// nothing but .NET is needed to import.
 /// <para>Mapping: each lttng_ust_libc event becomes the call of the same name with the same arguments and
 /// result (posix_memalign: status = its result, result = out_ptr when it succeeded, NULL otherwise). The
 /// thread is the vtid context (without it: one thread, tid = vpid or 1); the process is the vpid context:
-/// the first process seen goes to OUT, every other one to OUT.&lt;vpid&gt; (as the recorder names child
-/// traces); without vpid everything is one process. Timestamps are ns since the process's first event,
-/// on LTTng's monotonic clock (babeltrace2 prints it shifted to the Unix epoch by the trace's clock
-/// offset; header fields 11 and 12 both hold the first event's epoch time).</para>
+/// the process with the earliest event goes to OUT, every other one to OUT.&lt;vpid&gt; (as the recorder names
+/// child traces); without vpid everything is one process. Timestamps are ns since the process's first event,
+/// on LTTng's monotonic clock (shifted to the Unix epoch by the trace's clock offset; header fields 11 and 12
+/// both hold the first event's epoch time).</para>
 /// <para>Lost: aligned_alloc, valloc, pvalloc, reallocarray (the wrapper has no event for them), every call
 /// before the process registered with the session daemon and after the wrapper's destructor, calls made
 /// while another traced call is running in the same thread (the wrapper traces only the outermost), thread
@@ -22,28 +23,29 @@ public static class LttngImporter
     public const int FallbackTid = 1;
 
     /// <summary>Header field 13 of imported traces.</summary>
-    public const string ClockName = "LTTng monotonic clock + trace clock offset (ns since the Unix epoch, via babeltrace2)";
+    public const string ClockName = "LTTng monotonic clock + trace clock offset (ns since the Unix epoch)";
 
     /// <summary>Header field 1 of imported traces.</summary>
     public const string RecorderName = "ptreplay import-lttng";
 
+    /// <summary>The allocating calls of glibc that LTTng-UST's libc wrapper has no event for.</summary>
+    public static readonly IReadOnlyList<string> UntracedCalls = ["aligned_alloc", "valloc", "pvalloc", "reallocarray"];
+
     /// <summary>
     /// Imports <paramref name="input"/>: a folder holding a CTF trace LTTng wrote (searched recursively for its
-    /// metadata files; kernel traces are left out), or a text file babeltrace2 printed.
+    /// metadata files; kernel traces are left out).
     /// </summary>
-    /// <param name="input">The trace folder (e.g. what `lttng create --output` named), or a babeltrace2 text file.</param>
+    /// <param name="input">The trace folder (e.g. what `lttng create --output` named).</param>
     /// <param name="outTrace">The trace to write for the first process; other processes go to OUT.&lt;vpid&gt;.</param>
-    /// <param name="babeltrace">babeltrace2's path, or null to look it up on PATH.</param>
     /// <param name="progress">Told the number of events imported so far, every 65,536 events.</param>
-    public static LttngImportResult Import(string input, string outTrace, string? babeltrace = null,
-        IProgress<long>? progress = null, TraceWriterOptions? options = null)
+    /// <param name="options">How to write the traces (block size, compression).</param>
+    public static LttngImportResult Import(string input, string outTrace, IProgress<long>? progress = null, TraceWriterOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(outTrace);
         if (File.Exists(input))
         {
-            using var text = new StreamReader(input);
-            return ImportText(text, input, outTrace, progress, options);
+            throw new LttngImportException($"{input}: a file, not a folder (expected the folder LTTng wrote the trace to, e.g. `lttng create --output=DIR`)");
         }
 
         if (!Directory.Exists(input))
@@ -52,43 +54,58 @@ public static class LttngImporter
         }
 
         IReadOnlyList<string> folders = FindTraceFolders(input);
-        using BabeltraceRun run = BabeltraceRun.Start(folders, input, babeltrace);
-        LttngImportResult result;
+        var set = new ProcessSet(outTrace, input, options, progress);
+        long other = 0, discarded = 0, lost = 0;
         try
         {
-            result = Convert(run.Output, input, outTrace, progress, options, requireEvents: false);
-        }
-        catch (LttngFormatException) when (run.FailedOnItsOwn() is { } failure)
-        {
-            // A line babeltrace2 cut short when it failed: its own error says more.
-            throw failure;
-        }
+            foreach (string folder in folders)
+            {
+                LttngCtfFolderStats stats = LttngCtfReader.Read(folder, set.Add);
+                other += stats.OtherEvents;
+                discarded += stats.DiscardedEvents;
+                lost += stats.LostPackets;
+            }
 
-        long discarded, lost;
-        try
-        {
-            (discarded, lost) = run.Finish();
-        }
-        catch (LttngImportException)
-        {
-            Discard(result);   // babeltrace2 stopped early: what it printed is not the whole trace
-            throw;
-        }
+            if (set.IsEmpty)
+            {
+                throw NoEvents(input, other);
+            }
 
-        if (result.Processes.Count == 0)
-        {
-            throw NoEvents(input, result.OtherEvents);
+            return set.Complete(other, discarded, lost);
         }
-
-        result = result with { DiscardedEvents = discarded, LostPackets = lost };
-
-        return result;
+        finally
+        {
+            set.AbandonUnlessComplete();
+        }
     }
 
-    /// <summary>Imports babeltrace2's text (its default pretty output of an LTTng trace); <paramref name="name"/> names it in errors.</summary>
-    public static LttngImportResult ImportText(TextReader text, string name, string outTrace,
-        IProgress<long>? progress = null, TraceWriterOptions? options = null) =>
-        Convert(text, name, outTrace, progress, options, requireEvents: true);
+    /// <summary>
+    /// Writes already-decoded libc events (in time order) the way <see cref="Import"/> does; <paramref name="name"/>
+    /// names the source in the header and errors. Used to compare readers of the same trace.
+    /// </summary>
+    internal static LttngImportResult ImportRecords(IEnumerable<LttngLibcRecord> records, string name, string outTrace,
+        long otherEvents = 0, TraceWriterOptions? options = null)
+    {
+        var set = new ProcessSet(outTrace, name, options, null);
+        try
+        {
+            foreach (LttngLibcRecord r in records)
+            {
+                set.Add(r);
+            }
+
+            if (set.IsEmpty)
+            {
+                throw NoEvents(name, otherEvents);
+            }
+
+            return set.Complete(otherEvents, 0, 0);
+        }
+        finally
+        {
+            set.AbandonUnlessComplete();
+        }
+    }
 
     /// <summary>
     /// The CTF trace folders under <paramref name="root"/>: every folder holding a file named "metadata",
@@ -104,7 +121,7 @@ public static class LttngImporter
                 .Where(d => !Path.GetRelativePath(Path.GetFullPath(root), d).Split(Path.DirectorySeparatorChar).Contains("kernel"))
                 .Order(StringComparer.Ordinal)];
         }
-        catch (UnauthorizedAccessException e)
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
             throw new LttngImportException($"{root}: cannot be searched for a CTF trace: {e.Message}", e);
         }
@@ -119,75 +136,10 @@ public static class LttngImporter
         return folders;
     }
 
-    private static LttngImportResult Convert(TextReader text, string name, string outTrace,
-        IProgress<long>? progress, TraceWriterOptions? options, bool requireEvents)
-    {
-        var parser = new BabeltraceTextParser(name);
-        var processes = new List<ProcessWriter>();
-        var byPid = new Dictionary<int, ProcessWriter>();
-        bool hasVtid = false, hasVpid = false;
-        long total = 0;
-        bool done = false;
-        try
-        {
-            foreach (LttngLibcRecord r in parser.Parse(text))
-            {
-                if (!byPid.TryGetValue(r.Vpid, out ProcessWriter? process))
-                {
-                    string path = processes.Count == 0 ? outTrace : $"{outTrace}.{r.Vpid}";
-                    process = new ProcessWriter(path, r, name, options);
-                    processes.Add(process);
-                    byPid.Add(r.Vpid, process);
-                }
-
-                hasVtid |= r.Vtid > 0;
-                hasVpid |= r.Vpid > 0;
-                process.Write(r);
-                if ((++total & 0xFFFF) == 0)
-                {
-                    progress?.Report(total);
-                }
-            }
-
-            if (processes.Count == 0 && requireEvents)
-            {
-                throw NoEvents(name, parser.OtherEvents);
-            }
-
-            foreach (ProcessWriter p in processes)
-            {
-                p.Complete();
-            }
-
-            done = true;
-        }
-        finally
-        {
-            if (!done)
-            {
-                foreach (ProcessWriter p in processes)
-                {
-                    p.Abandon();
-                }
-            }
-        }
-
-        progress?.Report(total);
-        return new LttngImportResult([.. processes.Select(p => p.Result)], parser.OtherEvents, 0, 0, hasVtid, hasVpid);
-    }
-
     private static LttngImportException NoEvents(string name, long otherEvents) => new(
         $"{name}: no lttng_ust_libc events ({otherEvents:N0} events of other providers). Record them with " +
         "`lttng enable-event -u 'lttng_ust_libc:*'` and run the program with LD_PRELOAD=liblttng-ust-libc-wrapper.so " +
         "while the session is started (see `ptreplay import-lttng --help`)");
-
-    private static void Discard(LttngImportResult result)
-    {
-        foreach (LttngImportedProcess p in result.Processes)
-        {
-            File.Delete(p.Path);
-        }
-    }
 
     /// <summary>The PtReplay event for one libc event (thread index and timestamp filled in by the caller).</summary>
     public static AllocEvent ToEvent(in LttngLibcRecord r) => r.Kind switch
@@ -206,29 +158,86 @@ public static class LttngImporter
         _ => throw new ArgumentOutOfRangeException(nameof(r), r.Kind, "not a libc call"),
     };
 
-    /// <summary>The trace of one process: written to OUT.tmp, moved to OUT when complete.</summary>
+    /// <summary>
+    /// The traces of all processes of one import. Each process is written to a temporary file as its events come
+    /// (trace folders are read one after another, so processes of different folders do not interleave); at the
+    /// end the process with the earliest first event is moved to OUT, the others to OUT.&lt;vpid&gt;.
+    /// </summary>
+    private sealed class ProcessSet(string outTrace, string source, TraceWriterOptions? options, IProgress<long>? progress)
+    {
+        private readonly List<ProcessWriter> _processes = [];
+        private readonly Dictionary<int, ProcessWriter> _byPid = [];
+        private bool _hasVtid, _hasVpid, _complete;
+        private long _total;
+
+        public bool IsEmpty => _processes.Count == 0;
+
+        public void Add(LttngLibcRecord r)
+        {
+            if (!_byPid.TryGetValue(r.Vpid, out ProcessWriter? process))
+            {
+                process = new ProcessWriter($"{outTrace}.{_processes.Count}.tmp", r, source, options);
+                _processes.Add(process);
+                _byPid.Add(r.Vpid, process);
+            }
+
+            _hasVtid |= r.Vtid > 0;
+            _hasVpid |= r.Vpid > 0;
+            process.Write(r);
+            if ((++_total & 0xFFFF) == 0)
+            {
+                progress?.Report(_total);
+            }
+        }
+
+        public LttngImportResult Complete(long otherEvents, long discarded, long lost)
+        {
+            // Stable: equal first times keep the order the processes were seen in.
+            ProcessWriter[] ordered = [.. _processes.OrderBy(p => p.Start)];
+            var results = new List<LttngImportedProcess>(ordered.Length);
+            for (int i = 0; i < ordered.Length; i++)
+            {
+                string path = i == 0 ? outTrace : $"{outTrace}.{ordered[i].Pid}";
+                results.Add(ordered[i].Complete(path));
+            }
+
+            _complete = true;
+            progress?.Report(_total);
+            return new LttngImportResult(results, otherEvents, discarded, lost, _hasVtid, _hasVpid);
+        }
+
+        public void AbandonUnlessComplete()
+        {
+            if (!_complete)
+            {
+                foreach (ProcessWriter p in _processes)
+                {
+                    p.Abandon();
+                }
+            }
+        }
+    }
+
+    /// <summary>The trace of one process: written to a temporary file, moved to its name when complete.</summary>
     private sealed class ProcessWriter
     {
-        private readonly string _path;
         private readonly string _temp;
         private readonly TraceWriter _writer;
         private readonly Dictionary<int, int> _threads = [];
-        private readonly long _start;
-        private readonly int _pid;
         private long _events;
+        private bool _done;
 
-        public ProcessWriter(string path, in LttngLibcRecord first, string source, TraceWriterOptions? options)
+        public ProcessWriter(string temp, in LttngLibcRecord first, string source, TraceWriterOptions? options)
         {
-            _path = path;
-            _temp = path + ".tmp";
-            _start = first.TimestampNs;
-            _pid = Math.Max(first.Vpid, 0);
+            _temp = temp;
+            Start = first.TimestampNs;
+            Pid = Math.Max(first.Vpid, 0);
             var header = new TraceHeader
             {
                 RecorderVersion = RecorderName,
                 ExecutablePath = first.Procname ?? "",
                 Argv = [Path.GetFullPath(source)],
-                Pid = _pid,
+                Pid = Pid,
                 StartRealtimeNs = first.TimestampNs,
                 StartClockNs = first.TimestampNs,
                 ClockName = ClockName,
@@ -237,11 +246,15 @@ public static class LttngImporter
             _writer = TraceWriter.Create(_temp, header, options);
         }
 
-        public LttngImportedProcess Result => new(_path, _pid, _events, _threads.Count);
+        /// <summary>The first event's time (ns since the Unix epoch).</summary>
+        public long Start { get; }
+
+        /// <summary>The vpid (0 without vpid context).</summary>
+        public int Pid { get; }
 
         public void Write(in LttngLibcRecord r)
         {
-            int tid = r.Vtid > 0 ? r.Vtid : _pid > 0 ? _pid : FallbackTid;
+            int tid = r.Vtid > 0 ? r.Vtid : Pid > 0 ? Pid : FallbackTid;
             if (!_threads.TryGetValue(tid, out int index))
             {
                 index = _threads.Count;
@@ -251,22 +264,27 @@ public static class LttngImporter
 
             AllocEvent e = ToEvent(r);
             e.Thread = index;
-            e.Timestamp = r.TimestampNs - _start;
+            e.Timestamp = r.TimestampNs - Start;
             _writer.Write(e);
             _events++;
         }
 
-        public void Complete()
+        public LttngImportedProcess Complete(string path)
         {
             _writer.Complete();
             _writer.Dispose();
-            File.Move(_temp, _path, overwrite: true);
+            File.Move(_temp, path, overwrite: true);
+            _done = true;
+            return new LttngImportedProcess(path, Pid, _events, _threads.Count);
         }
 
         public void Abandon()
         {
-            _writer.Dispose();
-            File.Delete(_temp);
+            if (!_done)
+            {
+                _writer.Dispose();
+                File.Delete(_temp);
+            }
         }
     }
 }

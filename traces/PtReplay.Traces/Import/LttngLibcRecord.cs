@@ -2,7 +2,7 @@ namespace PtReplay.Traces.Import;
 
 /// <summary>
 /// The six events LTTng-UST's libc wrapper (liblttng-ust-libc-wrapper.so, lttng-ust 2.13) emits, provider
-/// <c>lttng_ust_libc</c>. Payload fields, as babeltrace2 prints them:
+/// <c>lttng_ust_libc</c>. Payload fields, as the trace's metadata declares them (with a leading '_'):
 /// <code>
 /// malloc          size, ptr                            ptr = result
 /// calloc          nmemb, size, ptr
@@ -33,10 +33,10 @@ public enum LttngLibcEventKind
 }
 
 /// <summary>
-/// One event line of babeltrace2's text output, reduced to what the importer needs.
+/// One lttng_ust_libc event, reduced to what the importer needs.
 /// <para>Invariants: fields an event kind does not carry are 0; <see cref="Vtid"/> and <see cref="Vpid"/> are
-/// -1 when the trace has no such context; <see cref="TimestampNs"/> is the clock value babeltrace2 printed,
-/// in ns (with <c>--clock-seconds</c>: since the Unix epoch).</para>
+/// -1 when the trace has no such context; <see cref="TimestampNs"/> is ns since the Unix epoch (the raw clock
+/// value plus the trace's clock offset, what babeltrace2 prints with <c>--clock-seconds</c>).</para>
 /// </summary>
 /// <param name="Kind">Which libc event (Other for any other event).</param>
 /// <param name="TimestampNs">Event time in ns.</param>
@@ -48,7 +48,7 @@ public enum LttngLibcEventKind
 /// <param name="Result">ptr (malloc, calloc, realloc, memalign) or out_ptr (posix_memalign).</param>
 /// <param name="Alignment">alignment (memalign, posix_memalign).</param>
 /// <param name="Status">result (posix_memalign's return value).</param>
-/// <param name="Line">1-based line number in the text.</param>
+/// <param name="Line">1-based index of the event in its source (event index in the CTF folder, or line of a text).</param>
 public readonly record struct LttngLibcRecord(
     LttngLibcEventKind Kind, long TimestampNs, int Vtid, int Vpid,
     ulong Size, ulong Count, ulong Ptr, ulong Result, ulong Alignment, int Status, long Line)

@@ -1,6 +1,8 @@
 using System.Globalization;
 
-namespace PtReplay.Traces.Import;
+using PtReplay.Traces.Import;
+
+namespace PtReplay.Tests.Infrastructure;
 
 /// <summary>
 /// Parses the text babeltrace2's pretty-printer (sink.text.pretty, the default output of

@@ -1,4 +1,4 @@
-namespace PtReplay.Traces.Import;
+namespace PtReplay.Tests.Infrastructure;
 
 /// <summary>A line of babeltrace2 text does not have the form babeltrace2's pretty-printer writes.</summary>
 public sealed class LttngFormatException : FormatException

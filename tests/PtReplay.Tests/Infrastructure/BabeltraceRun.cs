@@ -4,19 +4,15 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace PtReplay.Traces.Import;
+using PtReplay.Traces.Import;
+
+namespace PtReplay.Tests.Infrastructure;
 
 /// <summary>
 /// One run of <c>babeltrace2</c> that prints CTF trace folders as text (read it from <see cref="Output"/>),
 /// with its stderr collected on the side: warnings about discarded events and, when it fails, the error.
-/// <para>Why babeltrace2 and not a reader of our own: CTF 1.8 is described by the trace's own TSDL metadata
-/// (packetised, with compact and large event headers, 27-bit wrapping timestamps, per-CPU streams that must
-/// be merged by time, lost-packet accounting, per-UID and per-PID buffer layouts, 32- and 64-bit traces).
-/// babeltrace2 is the reference reader that LTTng's own documentation uses and ships beside lttng-tools in
-/// every distribution, so it reads every trace LTTng writes and reports damage precisely. TraceEvent's
-/// CtfTraceEventSource was considered: it reads zipped perfcollect traces and maps events to .NET runtime
-/// ETW events, not arbitrary UST payloads, and would add a large package. Its text output costs about
-/// 1 µs per event (≈1 M events/s on the project machine), well below the time LTTng needs to record them.</para>
+/// <para>The LTTng import tests' oracle: babeltrace2 is the reference CTF reader LTTng's own documentation
+/// uses, so what it prints is what the trace holds; import-lttng itself reads the CTF with TraceEvent.</para>
 /// </summary>
 public sealed partial class BabeltraceRun : IDisposable
 {
@@ -51,7 +47,7 @@ public sealed partial class BabeltraceRun : IDisposable
     public static BabeltraceRun Start(IReadOnlyList<string> traceFolders, string what, string? program = null)
     {
         string exe = program ?? FindOnPath(ProgramName)
-            ?? throw new LttngImportException($"{ProgramName} not found on PATH: it reads the CTF trace LTTng wrote; {InstallHint}.") { ToolCannotRun = true };
+            ?? throw new LttngImportException($"{ProgramName} not found on PATH: it reads the CTF trace LTTng wrote; {InstallHint}.");
         var psi = new ProcessStartInfo(exe)
         {
             RedirectStandardOutput = true,
@@ -75,11 +71,11 @@ public sealed partial class BabeltraceRun : IDisposable
         Process process;
         try
         {
-            process = Process.Start(psi) ?? throw new LttngImportException($"{exe} could not be started.") { ToolCannotRun = true };
+            process = Process.Start(psi) ?? throw new LttngImportException($"{exe} could not be started.");
         }
         catch (Win32Exception e)
         {
-            throw new LttngImportException($"{exe} could not be started ({e.Message}); {InstallHint}.", e) { ToolCannotRun = true };
+            throw new LttngImportException($"{exe} could not be started ({e.Message}); {InstallHint}.", e);
         }
 
         process.StandardInput.Close();
