@@ -36,7 +36,7 @@ done
 for t in "$TRACES"/*.trace; do
     name="$(basename "$t" .trace)"
     say "replaying $name on every engine"
-    ptreplay replay "$t" --engine sim,glibc,jemalloc,tcmalloc,mimalloc --explain --out "$OUT/replay-$name" || \
+    ptreplay replay "$t" --engine sim,glibc,jemalloc,tcmalloc,mimalloc --explain --gc-proof --out "$OUT/replay-$name" || \
         echo "replay of $name failed (see above); continuing" >&2
 done
 
