@@ -166,6 +166,12 @@ public static class SimEngine
             model.TouchReturned(model.Malloc(0, options.SimPreambleBytes - 8));
         }
 
+        if (warmUp is not null)
+        {
+            // The trace's first calls on a scratch model, as the last code run before the clock (SimWarmUp, step 4).
+            SimWarmUp.Prime(file, modelOptions, timer, slots);
+        }
+
         long jitMethods0 = JitInfo.GetCompiledMethodCount(currentThread: true);
         TimeSpan jitTime0 = JitInfo.GetCompilationTime(currentThread: true);
         int gcTimed0 = GC.CollectionCount(0);
