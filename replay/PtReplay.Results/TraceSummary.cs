@@ -48,6 +48,15 @@ public sealed record TraceSummary
     /// <summary>Calls per kind (malloc, free, ...), every kind present (zeros included).</summary>
     public IReadOnlyDictionary<string, long> Counts { get; init; } = new Dictionary<string, long>();
 
+    /// <summary>Requested sizes of the allocating calls (null in files written before it was recorded).</summary>
+    public Distribution? Sizes { get; init; }
+
+    /// <summary>Lifetimes of the freed blocks in calls of the trace.</summary>
+    public Distribution? LifetimeCalls { get; init; }
+
+    /// <summary>Lifetimes of the freed blocks in recorded ns.</summary>
+    public Distribution? LifetimeNs { get; init; }
+
     /// <summary>Every numeric fact (events, calls, ..., pid when known) by its summary.json name, in file order.</summary>
     public IReadOnlyList<KeyValuePair<string, double>> NumericFacts() => [.. SummaryFile.Numbers(this)];
 }

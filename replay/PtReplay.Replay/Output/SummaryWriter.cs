@@ -42,6 +42,9 @@ public static class SummaryWriter
                 IssuesTotal = trace.IssueCount,
                 Issues = [.. trace.Issues.Select(i => new TraceIssueSummary(i.EventIndex, i.Kind.ToString(), i.Message))],
                 Counts = EventKinds.Calls.ToDictionary(k => k.CName(), k => trace.CallsByKind[(int)k], StringComparer.Ordinal),
+                Sizes = trace.Sizes,
+                LifetimeCalls = trace.LifetimeCalls,
+                LifetimeNs = trace.LifetimeNs,
             },
             Options = new ReplaySettings
             {

@@ -1,3 +1,4 @@
+using PtReplay.Results;
 using PtReplay.Traces;
 
 namespace PtReplay.Replay.Preparation;
@@ -65,4 +66,13 @@ public sealed class PreparedTrace
     public IReadOnlyList<long> IssueCountsByKind { get; init; } = new long[Enum.GetValues<TraceIssueKind>().Length];
     /// <summary>Events that rebuilt a forked child's inherited heap (its ancestors' events up to the last fork); 0 for other traces.</summary>
     public long PrefixEventCount { get; init; }
+
+    /// <summary>Requested sizes of the allocating calls (after an inherited prefix: the child's own).</summary>
+    public Distribution? Sizes { get; init; }
+
+    /// <summary>Lifetimes of the freed blocks, in calls.</summary>
+    public Distribution? LifetimeCalls { get; init; }
+
+    /// <summary>Lifetimes of the freed blocks, in recorded ns.</summary>
+    public Distribution? LifetimeNs { get; init; }
 }

@@ -37,6 +37,12 @@ public sealed class TracePreparer : IDisposable
     private readonly LiveSet _live = new(rememberedFrees: RememberedFrees);
     private readonly List<uint> _slotOps = [0];
     private readonly List<int> _slotLastThread = [-1];
+    // Per slot: the call count and recorded time when its block was allocated (for the lifetime distributions).
+    private readonly List<long> _slotBornCall = [0];
+    private readonly List<long> _slotBornNs = [0];
+    private readonly Log2Histogram _sizes = new();
+    private readonly Log2Histogram _lifetimeCalls = new();
+    private readonly Log2Histogram _lifetimeNs = new();
     private readonly List<Stack<uint>> _freeSlots = [];
     private readonly Stack<uint> _orphanSlots = new();
     private readonly List<long> _threadOps = [];
@@ -181,6 +187,13 @@ public sealed class TracePreparer : IDisposable
             case LiveChangeKind.Allocated:
                 uint slot = AllocateSlot(e.Thread);
                 _live.TagResult(slot);
+                _slotBornCall[(int)slot] = _calls;
+                _slotBornNs[(int)slot] = e.Timestamp;
+                if (!_inheritedPrefix)
+                {
+                    _sizes.Add(e.RequestedBytes);
+                }
+
                 if (change.ResultWasLive)
                 {
                     // A realloc of a pointer that was not live is replayed (and named) as the allocation realloc(NULL, n).
@@ -190,6 +203,11 @@ public sealed class TracePreparer : IDisposable
                 StampSlot(ref op, slot, e.Thread);
                 break;
             case LiveChangeKind.Reallocated:
+                if (!_inheritedPrefix)
+                {
+                    _sizes.Add(e.RequestedBytes); // a block's lifetime runs from its first allocation, through reallocs
+                }
+
                 if (change.ResultWasLive)
                 {
                     AddressStillLive(e, index);
@@ -210,6 +228,12 @@ public sealed class TracePreparer : IDisposable
 
                 StampSlot(ref op, change.Block.Tag, e.Thread);
                 _freeSlots[e.Thread].Push(change.Block.Tag);
+                if (!_inheritedPrefix)
+                {
+                    _lifetimeCalls.Add((ulong)(_calls - _slotBornCall[(int)change.Block.Tag]));
+                    _lifetimeNs.Add((ulong)Math.Max(0, e.Timestamp - _slotBornNs[(int)change.Block.Tag]));
+                }
+
                 break;
             case LiveChangeKind.Failed when change.Pointer == PointerState.Live:
                 // A failed realloc: p stays live and unchanged.
@@ -363,6 +387,8 @@ public sealed class TracePreparer : IDisposable
         slot = (uint)_slotOps.Count;
         _slotOps.Add(0);
         _slotLastThread.Add(thread);
+        _slotBornCall.Add(0);
+        _slotBornNs.Add(0);
         return slot;
     }
 
@@ -582,6 +608,9 @@ public sealed class TracePreparer : IDisposable
             IssueCount = _issueCount,
             IssueCountsByKind = _issuesByKind,
             PrefixEventCount = _prefixEvents,
+            Sizes = _sizes.ToDistribution("requested bytes of each allocating call (realloc included)"),
+            LifetimeCalls = _lifetimeCalls.ToDistribution("lifetime of each freed block, in calls of the trace (all threads) from its allocation to its free"),
+            LifetimeNs = _lifetimeNs.ToDistribution("lifetime of each freed block, in ns of recorded time from its allocation to its free"),
         };
     }
 

@@ -140,6 +140,7 @@ public static class HtmlReport
                 .Append(string.Join(", ", o.Trace.Counts.Where(kv => kv.Value > 0).Select(kv => $"{E(kv.Key)} {Figures.Count(kv.Value)}"))).Append("</p>\n");
         }
 
+        Distributions(html, o);
         html.Append("<h3>Summary</h3>\n<table><tr><th>engine</th>");
         foreach (var (_, header) in SummaryColumns)
         {
@@ -264,6 +265,25 @@ public static class HtmlReport
             ? string.Create(inv, $"<p class=\"gc warn\">{E(engine)}: no garbage collection counted in process during the timed replay, but the runtime's events do not prove it.{E(proof)}{E(heap)}</p>")
             : string.Create(inv,
                 $"<p class=\"gc warn\">{E(engine)}: {inWindows} garbage collection(s) during the timed replay ({gc.PauseNsInTimedReplay / 1e6:F1} ms paused): a call timed across one measured the runtime, not the model.{E(proof)}{E(heap)}</p>");
+    }
+
+    /// <summary>The trace's request sizes and block lifetimes (from summary.json; absent in older files).</summary>
+    private static void Distributions(StringBuilder html, ReplayOutput o)
+    {
+        (Distribution? D, string Title, string X, DistributionPlot.Unit Unit)[] plots =
+        [
+            (o.Trace.Sizes, $"{o.Name}: request sizes", "requested bytes (power-of-two buckets)", DistributionPlot.Unit.Bytes),
+            (o.Trace.LifetimeCalls, $"{o.Name}: block lifetimes in calls", "calls from allocation to free", DistributionPlot.Unit.Count),
+            (o.Trace.LifetimeNs, $"{o.Name}: block lifetimes in time", "recorded time from allocation to free", DistributionPlot.Unit.Nanoseconds),
+        ];
+        foreach (var (d, title, x, unit) in plots)
+        {
+            if (d is not null && DistributionPlot.Svg(title, x, d, unit) is { } svg)
+            {
+                html.Append(CultureInfo.InvariantCulture,
+                    $"<figure><img alt=\"{E(title)}\" width=\"{DistributionPlot.Width}\" height=\"{DistributionPlot.Height}\" src=\"data:image/svg+xml;base64,{Convert.ToBase64String(Encoding.UTF8.GetBytes(svg))}\"><figcaption>{E(d.Of)}; {d.Total():N0} values</figcaption></figure>\n");
+            }
+        }
     }
 
     private static void Plot(StringBuilder html, string title, SeriesPlot.Quantity quantity, IReadOnlyList<EngineOutput> engines)
