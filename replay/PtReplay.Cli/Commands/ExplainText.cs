@@ -32,6 +32,16 @@ public static class ExplainText
                 sb.Append('\n');
             }
 
+            if (m.SizeClasses.Count > 0)
+            {
+                sb.Append("  internal (chunk beyond request) against external (free chunks) fragmentation by chunk size, largest first:\n");
+                foreach (SizeClassFigures c in m.SizeClasses.OrderByDescending(c => c.LiveChunkBytes - c.RequestedBytes + c.FreeBytes).Take(6))
+                {
+                    sb.Append(Inv, $"    {B(c.MinChunkBytes)}-{B(c.MaxChunkBytes)}: {c.LiveChunks:N0} live chunks, {B(c.RequestedBytes)} requested in {B(c.LiveChunkBytes)} " +
+                        $"(internal {B(c.LiveChunkBytes - c.RequestedBytes)}); {c.FreeChunks:N0} free chunks, {B(c.FreeBytes)} (external)\n");
+                }
+            }
+
             sb.Append(Inv, $"  malloc_trim(0) would give back {B(m.Trim.CommittedBytes)} committed, {B(m.Trim.ResidentBytes)} resident\n");
             ulong pinned = m.Pins.Aggregate(m.PinnedBytesNotListed, (s, p) => s + p.HostageBytes);
             if (pinned == 0)

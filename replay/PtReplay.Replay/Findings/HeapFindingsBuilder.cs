@@ -83,6 +83,7 @@ public static class HeapFindingsBuilder
                 FreeBySize = [.. map.Arenas.SelectMany(a => a.SizeClasses).GroupBy(r => (r.Kind, r.Size))
                     .Select(g => new HeapMapBinRow { Kind = g.Key.Kind, Size = g.Key.Size, Count = g.Sum(r => r.Count), Bytes = g.Aggregate(0UL, (s, r) => s + r.Bytes) })
                     .OrderByDescending(r => r.Bytes).ThenBy(r => r.Size).Take(SizeClassesListed)],
+                SizeClasses = SizeClassFragmentation.Compute(snapshot, ages, file),
                 Trim = TrimEstimator.Estimate(prepared, header, options, tunables, ops),
                 Pins = pins,
                 PinnedBytesNotListed = notListed,

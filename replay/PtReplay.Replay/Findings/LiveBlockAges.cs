@@ -2,42 +2,51 @@ namespace PtReplay.Replay.Findings;
 
 /// <summary>
 /// For every block live in a model replay, the prepared op that allocated it (a realloc that moves a block counts as
-/// its allocation; one that stays in place keeps the block's first op).
+/// its allocation; one that stays in place keeps the block's first op) and the op that last set its requested size (its
+/// allocation, or the last realloc that returned it, in place or not).
 /// Invariant: holds exactly the user pointers the replay's slot table holds, so a block freed is forgotten.
 /// </summary>
 public sealed class LiveBlockAges
 {
-    private readonly Dictionary<ulong, long> _allocatedBy = [];
+    private readonly Dictionary<ulong, (long Born, long Sized)> _blocks = [];
 
     /// <summary>The prepared op replayed last (-1 before the first).</summary>
     public long LastOp { get; set; } = -1;
 
     /// <summary>Blocks known.</summary>
-    public int Count => _allocatedBy.Count;
+    public int Count => _blocks.Count;
 
     /// <summary>
     /// Called after each op on a slot: <paramref name="before"/> and <paramref name="after"/> are the slot's pointer
-    /// before and after op <paramref name="op"/>.
+    /// before and after op <paramref name="op"/>, which returned <paramref name="result"/> (0 for a free or a failure).
     /// </summary>
-    public void Observe(ulong before, ulong after, long op)
+    public void Observe(ulong before, ulong after, ulong result, long op)
     {
         if (before == after)
         {
+            if (after != 0 && result == after && _blocks.TryGetValue(after, out var kept))
+            {
+                _blocks[after] = (kept.Born, op); // a realloc in place: same block, new size
+            }
+
             return;
         }
 
         if (before != 0)
         {
-            _allocatedBy.Remove(before);
+            _blocks.Remove(before);
         }
 
         if (after != 0)
         {
-            _allocatedBy[after] = op;
+            _blocks[after] = (op, op);
         }
     }
 
     /// <summary>The op that allocated the live block at user pointer <paramref name="pointer"/>, or -1 when the replay did
     /// not allocate it from the trace (the model's preamble, its own tcache block).</summary>
-    public long AllocatedBy(ulong pointer) => _allocatedBy.TryGetValue(pointer, out long op) ? op : -1;
+    public long AllocatedBy(ulong pointer) => _blocks.TryGetValue(pointer, out var b) ? b.Born : -1;
+
+    /// <summary>The op that last set the requested size of the live block at <paramref name="pointer"/>, or -1.</summary>
+    public long SizedBy(ulong pointer) => _blocks.TryGetValue(pointer, out var b) ? b.Sized : -1;
 }

@@ -111,9 +111,10 @@ public static class SimSnapshot
             }
 
             ulong before = ages is not null && op.Slot != 0 ? slots[op.Slot] : 0;
+            ulong result;
             try
             {
-                SimEngine.Execute<StopwatchTicks>(model, thread, in op, slots, null, out _);
+                SimEngine.Execute<StopwatchTicks>(model, thread, in op, slots, null, out result);
             }
             catch (MallocAbortException ex)
             {
@@ -128,7 +129,7 @@ public static class SimSnapshot
 
             if (ages is not null && op.Slot != 0)
             {
-                ages.Observe(before, slots[op.Slot], index);
+                ages.Observe(before, slots[op.Slot], result, index);
             }
 
             done++;

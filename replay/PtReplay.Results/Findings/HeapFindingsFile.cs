@@ -64,6 +64,9 @@ public sealed record HeapMoment
     /// <summary>The size classes holding the most free bytes (bin kind and chunk size), all arenas, at most 10.</summary>
     public IReadOnlyList<HeapMapBinRow> FreeBySize { get; init; } = [];
 
+    /// <summary>Per chunk size class: requested against chunk bytes of the live chunks, and the free chunks' bytes.</summary>
+    public IReadOnlyList<SizeClassFigures> SizeClasses { get; init; } = [];
+
     /// <summary>What malloc_trim(0) would give back at the moment.</summary>
     public HeapMapTrim Trim { get; init; } = new();
 
@@ -138,4 +141,32 @@ public sealed record TunableSuggestion
 
     /// <summary>Set when the model could not run with it (an abort); the prediction is then empty.</summary>
     public string? Error { get; init; }
+}
+
+/// <summary>
+/// One chunk size class at a moment: internal fragmentation (chunk bytes of live chunks beyond what their callers
+/// requested) against external (bytes of free chunks of the class).
+/// </summary>
+public sealed record SizeClassFigures
+{
+    /// <summary>Smallest chunk size of the class.</summary>
+    public ulong MinChunkBytes { get; init; }
+
+    /// <summary>Largest chunk size of the class.</summary>
+    public ulong MaxChunkBytes { get; init; }
+
+    /// <summary>Live chunks (allocated from the trace).</summary>
+    public long LiveChunks { get; init; }
+
+    /// <summary>Bytes their callers requested (a realloc's new size for a reallocated block).</summary>
+    public ulong RequestedBytes { get; init; }
+
+    /// <summary>Their chunk bytes (headers and rounding included).</summary>
+    public ulong LiveChunkBytes { get; init; }
+
+    /// <summary>Free chunks (tcache, fastbins, bins).</summary>
+    public long FreeChunks { get; init; }
+
+    /// <summary>Their bytes.</summary>
+    public ulong FreeBytes { get; init; }
 }

@@ -95,6 +95,34 @@ public sealed class ExplainFindingsTests : IDisposable
         Assert.True(end.Pins.Sum(p => (double)p.HostageBytes) + end.PinnedBytesNotListed <= end.FreeBytes);
         Assert.Contains(end.FreeByKind, r => r.Bytes >= (ulong)(Blocks * BlockBytes));
 
+        // Internal fragmentation per chunk size class: each block live at the end (from the recording) in a chunk of
+        // glibc's size for its request (request + 8 bytes of header, rounded up to 16, at least 32).
+        var live = new Dictionary<ulong, ulong>();
+        foreach (AllocEvent e in events.Where(e => e.Kind.IsCall()))
+        {
+            if (e.Kind == EventKind.Free)
+            {
+                live.Remove(e.Ptr);
+            }
+            else if (e.Result != 0)
+            {
+                live.Remove(e.Ptr);
+                live[e.Result] = e.RequestedBytes;
+            }
+        }
+
+        foreach (var cls in live.Values.GroupBy(r => System.Numerics.BitOperations.Log2(Math.Max(32, (r + 8 + 15) & ~15UL))))
+        {
+            SizeClassFigures figures = end.SizeClasses.Single(c => c.MinChunkBytes == 1UL << cls.Key);
+            Assert.Equal(cls.Count(), figures.LiveChunks);
+            Assert.Equal(cls.Aggregate(0UL, (s, r) => s + r), figures.RequestedBytes);
+            Assert.Equal(cls.Aggregate(0UL, (s, r) => s + Math.Max(32, (r + 8 + 15) & ~15UL)), figures.LiveChunkBytes);
+        }
+
+        // External: the freed region is one free chunk of its class.
+        Assert.Contains(end.SizeClasses, c => c.FreeChunks >= 1 && c.FreeBytes >= (ulong)(Blocks * BlockBytes));
+        Assert.Equal(end.FreeBytes, end.SizeClasses.Aggregate(0UL, (s, c) => s + c.FreeBytes));
+
         // The text names the same block.
         var text = CliRunner.Run("explain", trace, "--at", "end", "--no-suggestions");
         Assert.Equal(0, text.ExitCode);
