@@ -33,6 +33,15 @@ public static class FindingsSection
                 html.Append("Free by bin: ").Append(E(string.Join(", ", m.FreeByKind.Select(r => string.Create(Inv, $"{r.Kind} {Mib(r.Bytes)} MiB"))))).Append(". ");
             }
 
+            var worst = m.SizeClasses.OrderByDescending(c => c.LiveChunkBytes - c.RequestedBytes + c.FreeBytes).Take(3).ToList();
+            if (worst.Count > 0)
+            {
+                html.Append("Chunk size classes wasting most (internal: chunk beyond request; external: free chunks): ")
+                    .Append(E(string.Join("; ", worst.Select(c => string.Create(Inv,
+                        $"{c.MinChunkBytes:N0}-{c.MaxChunkBytes:N0} B: internal {Mib(c.LiveChunkBytes - c.RequestedBytes)} MiB, external {Mib(c.FreeBytes)} MiB")))))
+                    .Append(". ");
+            }
+
             html.Append(Inv, $"malloc_trim(0) would give back {Mib(m.Trim.CommittedBytes)} MiB committed, {Mib(m.Trim.ResidentBytes)} MiB resident. ");
             if (pinned == 0)
             {
