@@ -234,6 +234,13 @@ public static class HtmlReport
                     .Append(E(string.Join(", ", o.Engines.Where(e => e.Summary.Timing is { LatencyClock.Length: > 0 }).Select(e => $"{e.Engine}: {e.Summary.Timing!.LatencyClock}"))))
                     .Append(". Each thread's first call is timed apart and not drawn.</figcaption></figure>\n");
             }
+
+            string bySize = $"{o.Name}: {kind} latency by request size";
+            if (LatencyBySizePlot.Svg(bySize, kind, o.Engines) is { } sized)
+            {
+                html.Append(CultureInfo.InvariantCulture,
+                    $"<figure><img alt=\"{E(bySize)}\" width=\"{LatencyBySizePlot.Width}\" height=\"{LatencyBySizePlot.Height}\" src=\"data:image/svg+xml;base64,{Convert.ToBase64String(Encoding.UTF8.GetBytes(sized))}\"></figure>\n");
+            }
         }
 
         html.Append("</details></section>\n");

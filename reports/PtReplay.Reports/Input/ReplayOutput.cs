@@ -44,6 +44,9 @@ public sealed record EngineOutput(EngineSummary Summary, IReadOnlyList<SeriesRow
     public IReadOnlyList<KeyValuePair<string, LatencyFigures>> Latency =>
         Summary.Timing is { } t ? [.. t.LatencyNs] : [];
 
+    /// <summary>Its latency table (latency-ENGINE.csv: per kind, all sizes then each size class; empty when absent).</summary>
+    public IReadOnlyList<LatencyRow> LatencyRows { get; init; } = [];
+
     /// <summary>Its latency histogram's non-empty buckets (latency-buckets-ENGINE.csv; empty when absent).</summary>
     public IReadOnlyList<LatencyBucketRow> LatencyBuckets { get; init; } = [];
 

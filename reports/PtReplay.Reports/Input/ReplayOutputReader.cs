@@ -38,6 +38,7 @@ public static class ReplayOutputReader
                 .Select(e => new EngineOutput(e, withSeries && e.Error is null ? SeriesCsv.Read(SeriesCsv.PathIn(folder, e.Engine)) : [])
                 {
                     LatencyBuckets = withSeries && e.Error is null ? LatencyBucketsCsv.Read(LatencyBucketsCsv.PathIn(folder, e.Engine)) : [],
+                    LatencyRows = withSeries && e.Error is null ? LatencyCsv.Read(LatencyCsv.PathIn(folder, e.Engine)) : [],
                 })
                 .ToList();
             string findingsPath = Path.Combine(folder, HeapFindingsJson.FileName);

@@ -72,6 +72,20 @@ public sealed class LatencyDistributionTests : IDisposable
             string drawn = svg.ToString();
             Assert.Contains("sim", drawn, StringComparison.Ordinal);     // the legend names both engines
             Assert.Contains("glibc", drawn, StringComparison.Ordinal);
+
+            // Latency by request size: a p50 and a p99 line per engine, one tick per size class the trace has calls in.
+            Match bySize = Regex.Match(text, $"<img alt=\"sqlite: {kind} latency by request size\"[^>]*src=\"data:image/svg\\+xml;base64,([^\"]+)\"");
+            Assert.True(bySize.Success, $"no {kind} latency-by-size plot in the report");
+            string sized = XDocument.Parse(System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(bySize.Groups[1].Value))).Root!.Value;
+            foreach (string legend in (string[])["sim p50", "sim p99", "glibc p50", "glibc p99"])
+            {
+                Assert.Contains(legend, sized, StringComparison.Ordinal);
+            }
+
+            foreach (string sizeClass in LatencyCsv.Read(LatencyCsv.PathIn(outDir, "sim")).Where(r => r.Kind == kind && r.SizeClass != "all").Select(r => r.SizeClass))
+            {
+                Assert.Contains(sizeClass + " B", sized, StringComparison.Ordinal);
+            }
         }
     }
 }

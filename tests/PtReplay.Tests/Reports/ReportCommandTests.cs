@@ -70,12 +70,12 @@ public sealed partial class ReportCommandTests(Recordings recordings)
         SimPreambleSummary preamble = summary.Options.SimPreamble!;
         Assert.Contains($"sim_preamble={preamble.Bytes} B ({preamble.Mode}, {preamble.Source})", page, StringComparison.Ordinal);
 
-        // Nine plots: the trace's request sizes and block lifetimes (in calls and in time), four over time (RSS, footprint,
-        // fragmentation, and address space, which every engine's series carries) and the malloc and free latency
-        // distributions.
+        // Eleven plots: the trace's request sizes and block lifetimes (in calls and in time), four over time (RSS, footprint,
+        // fragmentation, and address space, which every engine's series carries), and for malloc and for free the latency
+        // distribution and the latency by request size.
         Assert.All(summary.Engines.Where(e => e.Error is null), e => Assert.True(e.Memory!.PeakAddressSpaceBytes > 0, e.Engine));
         MatchCollection plots = EmbeddedSvg().Matches(page);
-        Assert.Equal(9, plots.Count);
+        Assert.Equal(11, plots.Count);
         foreach (Match m in plots)
         {
             string svg = Encoding.UTF8.GetString(Convert.FromBase64String(m.Groups[1].Value));
