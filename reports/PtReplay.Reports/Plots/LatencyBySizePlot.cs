@@ -7,7 +7,9 @@ namespace PtReplay.Reports.Plots;
 
 /// <summary>
 /// The latency of one call kind by request-size class (latency-ENGINE.csv's per-class rows): for each engine, its p50
-/// (solid) and p99 (dashed) in each class with calls, latency on a log scale. A class without calls on an engine is a gap.
+/// (filled markers, thick line) and p99 (open markers, thin line, same colour) in each class with calls, latency on a log
+/// scale. A class without calls on an engine is a gap. (No dashed lines: the SVG backend cannot draw them and complains on
+/// stderr.)
 /// </summary>
 public static class LatencyBySizePlot
 {
@@ -54,7 +56,8 @@ public static class LatencyBySizePlot
                 var line = plot.Add.Scatter(xs.ToArray(), ys.ToArray());
                 line.LegendText = $"{engine.Engine} {(p99 ? "p99" : "p50")}";
                 line.MarkerSize = 5;
-                line.LinePattern = p99 ? LinePattern.Dashed : LinePattern.Solid;
+                line.MarkerShape = p99 ? MarkerShape.OpenCircle : MarkerShape.FilledCircle;
+                line.LineWidth = p99 ? 1 : 2;
                 if (p99)
                 {
                     line.Color = plot.GetPlottables().OfType<ScottPlot.Plottables.Scatter>().Reverse().Skip(1).First().Color;

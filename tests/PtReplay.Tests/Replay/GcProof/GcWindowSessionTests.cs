@@ -25,6 +25,8 @@ public sealed class GcWindowSessionTests : IDisposable
         const int Forced = 3;
         using var session = GcWindowSession.Start(_dir.File("windows.nettrace"));
 
+        // A fresh allocation budget first, so the test host's own threads are unlikely to cause a collection in the window.
+        GC.Collect();
         int gc0 = GC.CollectionCount(0);
         ReplayPhaseEvents.Log.PhaseBegin(Busy, 0);
         var kept = new List<byte[]>();
@@ -60,8 +62,10 @@ public sealed class GcWindowSessionTests : IDisposable
         Assert.Equal(0, report.UnclosedWindows);
         PhaseWindow busy = Assert.Single(report.Windows, w => w.Phase == Busy);
         PhaseWindow quiet = Assert.Single(report.Windows, w => w.Phase == Quiet);
-        Assert.Equal(Forced, busyInProcess);
-        Assert.Equal(Forced, busy.Collections);
+        // The forced ones, and (rarely) one the test host's other threads caused meanwhile: the runtime's events must
+        // count exactly what the in-process counter saw.
+        Assert.InRange(busyInProcess, Forced, Forced + 1);
+        Assert.Equal(busyInProcess, busy.Collections);
         Assert.Equal(0, quietInProcess);
         Assert.Equal(0, quiet.Collections);
         Assert.True(busy.EndMs <= quiet.BeginMs, "the windows are read back in the order they were marked");
