@@ -228,18 +228,16 @@ public static class HtmlReport
             string title = $"{o.Name}: {kind} latency distribution";
             if (LatencyCdfPlot.Svg(title, kind, o.Engines) is { } cdf)
             {
-                html.Append(CultureInfo.InvariantCulture,
-                    $"<figure><img alt=\"{E(title)}\" width=\"{LatencyCdfPlot.Width}\" height=\"{LatencyCdfPlot.Height}\" src=\"data:image/svg+xml;base64,{Convert.ToBase64String(Encoding.UTF8.GetBytes(cdf))}\">")
-                    .Append("<figcaption>Share of calls at or below each latency, from each engine's histogram (buckets 1/16 of a power of two wide); ")
-                    .Append(E(string.Join(", ", o.Engines.Where(e => e.Summary.Timing is { LatencyClock.Length: > 0 }).Select(e => $"{e.Engine}: {e.Summary.Timing!.LatencyClock}"))))
-                    .Append(". Each thread's first call is timed apart and not drawn.</figcaption></figure>\n");
+                string clocks = string.Join(", ", o.Engines.Where(e => e.Summary.Timing is { LatencyClock.Length: > 0 }).Select(e => $"{e.Engine}: {e.Summary.Timing!.LatencyClock}"));
+                SvgFigure.Append(html, title, LatencyCdfPlot.Width, LatencyCdfPlot.Height, cdf,
+                    $"Share of calls at or below each latency, from each engine's histogram (buckets 1/16 of a power of two wide); {clocks}. " +
+                    "Each thread's first call is timed apart and not drawn.");
             }
 
             string bySize = $"{o.Name}: {kind} latency by request size";
             if (LatencyBySizePlot.Svg(bySize, kind, o.Engines) is { } sized)
             {
-                html.Append(CultureInfo.InvariantCulture,
-                    $"<figure><img alt=\"{E(bySize)}\" width=\"{LatencyBySizePlot.Width}\" height=\"{LatencyBySizePlot.Height}\" src=\"data:image/svg+xml;base64,{Convert.ToBase64String(Encoding.UTF8.GetBytes(sized))}\"></figure>\n");
+                SvgFigure.Append(html, bySize, LatencyBySizePlot.Width, LatencyBySizePlot.Height, sized);
             }
         }
 
@@ -287,8 +285,8 @@ public static class HtmlReport
         {
             if (d is not null && DistributionPlot.Svg(title, x, d, unit) is { } svg)
             {
-                html.Append(CultureInfo.InvariantCulture,
-                    $"<figure><img alt=\"{E(title)}\" width=\"{DistributionPlot.Width}\" height=\"{DistributionPlot.Height}\" src=\"data:image/svg+xml;base64,{Convert.ToBase64String(Encoding.UTF8.GetBytes(svg))}\"><figcaption>{E(d.Of)}; {d.Total():N0} values</figcaption></figure>\n");
+                SvgFigure.Append(html, title, DistributionPlot.Width, DistributionPlot.Height, svg,
+                    string.Create(CultureInfo.InvariantCulture, $"{d.Of}; {d.Total():N0} values"));
             }
         }
     }
@@ -302,8 +300,7 @@ public static class HtmlReport
             return;
         }
 
-        html.Append(CultureInfo.InvariantCulture,
-            $"<figure><img alt=\"{E(title)}\" width=\"{SeriesPlot.Width}\" height=\"{SeriesPlot.Height}\" src=\"data:image/svg+xml;base64,{Convert.ToBase64String(Encoding.UTF8.GetBytes(svg))}\"></figure>\n");
+        SvgFigure.Append(html, title, SeriesPlot.Width, SeriesPlot.Height, svg);
     }
 
     private static string E(string text) => WebUtility.HtmlEncode(text);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using PtReplay.Reports.Html;
 using PtReplay.Results;
 using ScottPlot;
 
@@ -173,8 +174,7 @@ public static class SweepReport
         return point / stride % results.Axes[axis].Values.Count;
     }
 
-    private static void Figure(StringBuilder html, string title, string svg) =>
-        html.Append(Inv, $"<figure><img alt=\"{E(title)}\" width=\"{Width}\" height=\"{Height}\" src=\"data:image/svg+xml;base64,{Convert.ToBase64String(Encoding.UTF8.GetBytes(svg))}\"><figcaption>{E(title)}</figcaption></figure>\n");
+    private static void Figure(StringBuilder html, string title, string svg) => SvgFigure.Append(html, title, Width, Height, svg, title);
 
     private static string E(string text) => WebUtility.HtmlEncode(text);
 
