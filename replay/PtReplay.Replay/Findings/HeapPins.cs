@@ -1,4 +1,5 @@
 using PtReplay.Allocator.Diagnostics;
+using PtReplay.Replay.HeapMaps;
 using PtReplay.Replay.Preparation;
 using PtReplay.Results.Findings;
 
@@ -48,7 +49,7 @@ public static class HeapPins
             for (int i = r.Chunks.Count - 1; i >= -1; i--)
             {
                 HeapChunk? c = i >= 0 ? r.Chunks[i] : null;
-                if (c is { } free && IsFree(free.State))
+                if (c is { } free && HeapMapBuilder.IsFree(free.State))
                 {
                     gap += pin is null ? 0 : free.Size; // above the highest live chunk: pinned by nothing
                     continue;
@@ -76,9 +77,6 @@ public static class HeapPins
         ulong notListed = all.Aggregate(0UL, (sum, x) => sum + x.Gap) - listed.Aggregate(0UL, (sum, x) => sum + x.Gap);
         return ([.. listed.Select(x => Describe(x.Region, x.Chunk, x.Rank, x.Gap, x.Cumulative, ages, file, momentEvent))], notListed, all.Count);
     }
-
-    private static bool IsFree(ChunkState s) =>
-        s is ChunkState.Tcache or ChunkState.Fastbin or ChunkState.Unsorted or ChunkState.SmallBin or ChunkState.LargeBin;
 
     private static HeapPin Describe(HeapRegion r, HeapChunk c, int rank, ulong gap, ulong cumulative, LiveBlockAges ages, PreparedFile file, long momentEvent)
     {

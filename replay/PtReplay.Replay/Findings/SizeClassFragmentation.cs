@@ -1,5 +1,6 @@
 using System.Numerics;
 using PtReplay.Allocator.Diagnostics;
+using PtReplay.Replay.HeapMaps;
 using PtReplay.Replay.Preparation;
 using PtReplay.Results.Findings;
 
@@ -38,7 +39,7 @@ public static class SizeClassFragmentation
 
                     row = (row.Live + 1, row.Requested + file.Op(op).RequestedBytes, row.Chunk + c.Size, row.Free, row.FreeBytes);
                 }
-                else if (c.State is ChunkState.Tcache or ChunkState.Fastbin or ChunkState.Unsorted or ChunkState.SmallBin or ChunkState.LargeBin)
+                else if (HeapMapBuilder.IsFree(c.State))
                 {
                     row = (row.Live, row.Requested, row.Chunk, row.Free + 1, row.FreeBytes + c.Size);
                 }

@@ -34,7 +34,8 @@ public static class HeapMapBuilder
         _ => "fencepost",
     };
 
-    private static bool IsFree(ChunkState s) => s is ChunkState.Tcache or ChunkState.Fastbin or ChunkState.Unsorted or ChunkState.SmallBin or ChunkState.LargeBin;
+    /// <summary>Free to the program: in a tcache, a fastbin or a bin (top excluded).</summary>
+    public static bool IsFree(ChunkState s) => s is ChunkState.Tcache or ChunkState.Fastbin or ChunkState.Unsorted or ChunkState.SmallBin or ChunkState.LargeBin;
 
     /// <summary>Builds the file; <paramref name="map"/> supplies the moment's description (trace, at, ops ...).</summary>
     public static HeapMapFile Build(HeapSnapshot snapshot, MallInfo2 mallinfo, HeapMapFile map)
@@ -60,7 +61,7 @@ public static class HeapMapBuilder
                 ulong heapLargest = 0;
                 foreach (HeapChunk c in r.Chunks)
                 {
-                    int s = Index(c.State);
+                    int s = StateIndex(c.State);
                     bytes[s] += c.Size;
                     if (IsFree(c.State))
                     {
@@ -123,7 +124,8 @@ public static class HeapMapBuilder
         };
     }
 
-    private static int Index(ChunkState s)
+    /// <summary>The index of <paramref name="s"/> in <see cref="States"/>; throws for a state that is not in an arena heap.</summary>
+    public static int StateIndex(ChunkState s)
     {
         for (int i = 0; i < States.Count; i++)
         {
@@ -152,19 +154,34 @@ public static class HeapMapBuilder
             rows[s] = new ulong[n];
         }
 
+        AddToBuckets(r, width, rows);
+        return new HeapMapBuckets { BucketBytes = width, Bytes = rows };
+    }
+
+    /// <summary>
+    /// Adds each chunk of <paramref name="r"/> to <paramref name="rows"/>[state][bucket] (buckets <paramref name="width"/>
+    /// bytes wide from the heap's start), a chunk spanning several buckets split at their edges; bytes beyond the rows' end
+    /// are not counted.
+    /// </summary>
+    public static void AddToBuckets(HeapRegion r, ulong width, ulong[][] rows)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        ArgumentNullException.ThrowIfNull(rows);
         foreach (HeapChunk c in r.Chunks)
         {
-            ulong[] row = rows[Index(c.State)];
+            ulong[] row = rows[StateIndex(c.State)];
             ulong from = c.Address - r.Start, to = from + c.Size;
             while (from < to)
             {
                 ulong b = from / width;
                 ulong edge = Math.Min(to, (b + 1) * width);
-                row[b] += edge - from;
+                if (b < (ulong)row.Length)
+                {
+                    row[b] += edge - from;
+                }
+
                 from = edge;
             }
         }
-
-        return new HeapMapBuckets { BucketBytes = width, Bytes = rows };
     }
 }

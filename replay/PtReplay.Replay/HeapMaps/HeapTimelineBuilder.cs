@@ -73,36 +73,18 @@ public static class HeapTimelineBuilder
             }
 
             var rows = new int[drawn.Count][];
-            var bytes = new ulong[drawn.Count][,];
+            var bytes = new ulong[drawn.Count][][];
             for (int p = 0; p < drawn.Count; p++)
             {
                 rows[p] = Enumerable.Repeat(-1, buckets).ToArray();
-                bytes[p] = new ulong[buckets, states.Count];
+                bytes[p] = [.. states.Select(_ => new ulong[buckets])];
             }
 
             foreach (HeapRegion r in model.WalkHeap().Regions)
             {
-                if (r.Kind == "mmap" || !index.TryGetValue((r.Arena, r.Start), out int p))
+                if (r.Kind != "mmap" && index.TryGetValue((r.Arena, r.Start), out int p))
                 {
-                    continue;
-                }
-
-                ulong width = bucketBytes[p];
-                foreach (HeapChunk c in r.Chunks)
-                {
-                    int s = StateIndex(states, c.State);
-                    ulong from = c.Address - r.Start, to = from + c.Size;
-                    while (from < to)
-                    {
-                        ulong b = from / width;
-                        ulong edge = Math.Min(to, (b + 1) * width);
-                        if (b < (ulong)buckets)
-                        {
-                            bytes[p][b, s] += edge - from;
-                        }
-
-                        from = edge;
-                    }
+                    HeapMapBuilder.AddToBuckets(r, bucketBytes[p], bytes[p]);
                 }
             }
 
@@ -113,9 +95,9 @@ public static class HeapTimelineBuilder
                     ulong best = 0;
                     for (int s = 0; s < states.Count; s++)
                     {
-                        if (bytes[p][b, s] > best)
+                        if (bytes[p][s][b] > best)
                         {
-                            best = bytes[p][b, s];
+                            best = bytes[p][s][b];
                             rows[p][b] = s;
                         }
                     }
@@ -149,18 +131,5 @@ public static class HeapTimelineBuilder
             PanelsLeftOut = keys.Count - drawn.Count,
             PeakMmappedBytes = peakMmapped,
         };
-    }
-
-    private static int StateIndex(IReadOnlyList<ChunkState> states, ChunkState s)
-    {
-        for (int i = 0; i < states.Count; i++)
-        {
-            if (states[i] == s)
-            {
-                return i;
-            }
-        }
-
-        return states.Count - 1;
     }
 }
