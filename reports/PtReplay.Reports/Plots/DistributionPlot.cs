@@ -68,7 +68,7 @@ public static class DistributionPlot
         return unit switch
         {
             Unit.Bytes => v >= 1UL << 30 ? $"{(v >> 30).ToString(inv)} GiB" : v >= 1UL << 20 ? $"{(v >> 20).ToString(inv)} MiB" : v >= 1UL << 10 ? $"{(v >> 10).ToString(inv)} KiB" : $"{v.ToString(inv)} B",
-            Unit.Nanoseconds => v >= 1_000_000_000 ? $"{(v / 1e9).ToString("0.#", inv)} s" : v >= 1_000_000 ? $"{(v / 1e6).ToString("0.#", inv)} ms" : v >= 1000 ? $"{(v / 1e3).ToString("0.#", inv)} us" : $"{v.ToString(inv)} ns",
+            Unit.Nanoseconds => LogScale.Duration(v),
             _ => v >= 1_000_000_000 ? $"{(v / 1e9).ToString("0.#", inv)}G" : v >= 1_000_000 ? $"{(v / 1e6).ToString("0.#", inv)}M" : v >= 1000 ? $"{(v / 1e3).ToString("0.#", inv)}k" : v.ToString(inv),
         };
     }

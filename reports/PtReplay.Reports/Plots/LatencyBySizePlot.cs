@@ -66,12 +66,7 @@ public static class LatencyBySizePlot
         }
 
         plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, classes.Count).Select(i => (double)i)], [.. classes.Select(c => c + " B")]);
-        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
-        {
-            IntegerTicksOnly = true,
-            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            LabelFormatter = v => Label(Math.Pow(10, v)),
-        };
+        LogScale.Nanoseconds(plot.Axes.Left);
         plot.Axes.SetLimitsY(Math.Floor(lowest), Math.Ceiling(highest) + 0.01);
         plot.Title(title);
         plot.XLabel("requested bytes");
@@ -83,11 +78,4 @@ public static class LatencyBySizePlot
     /// <summary>Sort key of a class name ("&lt;=64" ... "&gt;1048576").</summary>
     private static double Order(string sizeClass) =>
         sizeClass.StartsWith('>') ? double.MaxValue : double.Parse(sizeClass.TrimStart('<', '='), CultureInfo.InvariantCulture);
-
-    private static string Label(double ns) => ns switch
-    {
-        >= 1e6 => (ns / 1e6).ToString("0.#", CultureInfo.InvariantCulture) + " ms",
-        >= 1e3 => (ns / 1e3).ToString("0.#", CultureInfo.InvariantCulture) + " us",
-        _ => ns.ToString("0.#", CultureInfo.InvariantCulture) + " ns",
-    };
 }

@@ -45,13 +45,7 @@ public static class LatencyCdfPlot
             return null;
         }
 
-        var ticks = new ScottPlot.TickGenerators.NumericAutomatic
-        {
-            IntegerTicksOnly = true,
-            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            LabelFormatter = v => Label(Math.Pow(10, v)),
-        };
-        plot.Axes.Bottom.TickGenerator = ticks;
+        LogScale.Nanoseconds(plot.Axes.Bottom);
         plot.Axes.SetLimitsX(Math.Floor(lowest), Math.Ceiling(highest));
         plot.Axes.SetLimitsY(0, 101);
         plot.Title(title);
@@ -78,12 +72,4 @@ public static class LatencyCdfPlot
 
         return (xs, ys);
     }
-
-    private static string Label(double ns) => ns switch
-    {
-        >= 1e9 => (ns / 1e9).ToString("0.#", CultureInfo.InvariantCulture) + " s",
-        >= 1e6 => (ns / 1e6).ToString("0.#", CultureInfo.InvariantCulture) + " ms",
-        >= 1e3 => (ns / 1e3).ToString("0.#", CultureInfo.InvariantCulture) + " us",
-        _ => ns.ToString("0.#", CultureInfo.InvariantCulture) + " ns",
-    };
 }
