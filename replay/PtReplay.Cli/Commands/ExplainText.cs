@@ -43,7 +43,7 @@ public static class ExplainText
             }
 
             sb.Append(Inv, $"  malloc_trim(0) would give back {B(m.Trim.CommittedBytes)} committed, {B(m.Trim.ResidentBytes)} resident\n");
-            ulong pinned = m.Pins.Aggregate(m.PinnedBytesNotListed, (s, p) => s + p.HostageBytes);
+            ulong pinned = m.PinnedBytes();
             if (pinned == 0)
             {
                 sb.Append("  no free memory is pinned below a live chunk\n");

@@ -41,10 +41,10 @@ public static class TunableSuggester
             }
         }
 
-        HeapMoment? pinned = moments.Where(m => m.CommittedBytes > 0).MaxBy(m => (double)Pinned(m) / m.CommittedBytes);
-        if (pinned is not null && Pinned(pinned) * 4 >= pinned.CommittedBytes)
+        HeapMoment? pinned = moments.Where(m => m.CommittedBytes > 0).MaxBy(m => (double)m.PinnedBytes() / m.CommittedBytes);
+        if (pinned is not null && pinned.PinnedBytes() * 4 >= pinned.CommittedBytes)
         {
-            string why = string.Create(inv, $"at {pinned.At} {Pinned(pinned)} of {pinned.CommittedBytes} committed bytes are free but pinned below live chunks");
+            string why = string.Create(inv, $"at {pinned.At} {pinned.PinnedBytes()} of {pinned.CommittedBytes} committed bytes are free but pinned below live chunks");
             foreach (ulong t in (ulong[])[32768, 65536, 131072])
             {
                 list.Add(new(string.Create(inv, $"glibc.malloc.mmap_threshold={t}"), why));
@@ -108,8 +108,6 @@ public static class TunableSuggester
 
     private static bool Lower(ulong baseline, ulong predicted) =>
         predicted + 4096 <= baseline && predicted * 100 <= baseline * 99;
-
-    private static ulong Pinned(HeapMoment m) => m.Pins.Aggregate(m.PinnedBytesNotListed, (sum, p) => sum + p.HostageBytes);
 
     private static ulong Kind(HeapMoment m, string kind) => m.FreeByKind.Where(r => r.Kind == kind).Aggregate(0UL, (s, r) => s + r.Bytes);
 }

@@ -78,6 +78,9 @@ public sealed record HeapMoment
 
     /// <summary>Free bytes held by the pins <see cref="Pins"/> leaves out.</summary>
     public ulong PinnedBytesNotListed { get; init; }
+
+    /// <summary>Free bytes pinned below live chunks in all: the listed pins' hostage bytes and those not listed.</summary>
+    public ulong PinnedBytes() => Pins.Aggregate(PinnedBytesNotListed, (sum, p) => sum + p.HostageBytes);
 }
 
 /// <summary>

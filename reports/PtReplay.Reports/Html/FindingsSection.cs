@@ -25,7 +25,7 @@ public static class FindingsSection
         html.Append("<div class=\"findings\"><h3>Findings (the model's heap)</h3>\n<ul>\n");
         foreach (HeapMoment m in f.Moments)
         {
-            ulong pinned = m.Pins.Aggregate(m.PinnedBytesNotListed, (s, p) => s + p.HostageBytes);
+            ulong pinned = m.PinnedBytes();
             html.Append(Inv, $"<li><b>At {E(m.At)}</b> (trace event {m.EventIndex:N0}): committed {Mib(m.CommittedBytes)} MiB, in use {Mib(m.InUseBytes)} MiB, " +
                 $"free {Mib(m.FreeBytes)} MiB, top {Mib(m.TopBytes)} MiB, mmapped {Mib(m.MmappedBytes)} MiB. ");
             if (m.FreeByKind.Count > 0)
