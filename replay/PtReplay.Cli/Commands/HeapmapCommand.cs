@@ -44,8 +44,8 @@ public static class HeapmapCommand
         var json = new Option<bool>("--json") { Description = "Print the JSON map on stdout instead of the text summary." };
         var trim = new Option<bool>("--trim")
         {
-            Description = "Also say what malloc_trim(0) would give back at that moment (committed and resident bytes): the model is " +
-                "replayed a second time to the same op and trimmed.",
+            Description = "Also say what malloc_trim(0) would give back at that moment (committed and resident bytes): once the " +
+                "map is read, the model is trimmed there and what it gave back measured.",
         };
         var overTime = new Option<bool>("--over-time")
         {
@@ -142,7 +142,7 @@ public static class HeapmapCommand
                 });
                 if (parse.GetValue(trim))
                 {
-                    map = map with { Trim = TrimEstimator.Estimate(prepared, header, options, checkedTunables, ops) };
+                    map = map with { Trim = TrimEstimator.TrimAndMeasure(model) }; // the map is built: the model may change now
                 }
 
                 foreach (string o in outputs)

@@ -84,7 +84,7 @@ public static class HeapFindingsBuilder
                     .Select(g => new HeapMapBinRow { Kind = g.Key.Kind, Size = g.Key.Size, Count = g.Sum(r => r.Count), Bytes = g.Aggregate(0UL, (s, r) => s + r.Bytes) })
                     .OrderByDescending(r => r.Bytes).ThenBy(r => r.Size).Take(SizeClassesListed)],
                 SizeClasses = SizeClassFragmentation.Compute(snapshot, ages, file),
-                Trim = TrimEstimator.Estimate(prepared, header, options, tunables, ops),
+                Trim = TrimEstimator.TrimAndMeasure(model), // last: every read of this moment is done
                 Pins = pins,
                 PinnedBytesNotListed = notListed,
                 PinCount = pinCount,

@@ -1,18 +1,18 @@
 using PtReplay.Allocator;
-using PtReplay.Replay.Preparation;
-using PtReplay.Replay.Sim;
 using PtReplay.Results.HeapMaps;
-using PtReplay.Traces;
 
 namespace PtReplay.Replay.HeapMaps;
 
-/// <summary>What malloc_trim(0) would give back after a number of ops: a model replayed to that op, then trimmed.</summary>
+/// <summary>What malloc_trim(0) would give back at a moment of a replay.</summary>
 public static class TrimEstimator
 {
-    /// <summary>Replays a model to <paramref name="ops"/>, calls malloc_trim(0) on it and measures what it gave back.</summary>
-    public static HeapMapTrim Estimate(PreparedTrace prepared, TraceHeader header, ReplayOptions options, string? tunables, long ops)
+    /// <summary>
+    /// Calls malloc_trim(0) on <paramref name="model"/> and measures what it gave back. It changes the model: call it last,
+    /// after the heap walk and the other reads of that moment (which change nothing).
+    /// </summary>
+    public static HeapMapTrim TrimAndMeasure(Ptmalloc model)
     {
-        (Ptmalloc model, _, _) = SimSnapshot.Run(prepared, header, options, tunables, new SimStop(SimStopKind.AfterOps, ops));
+        ArgumentNullException.ThrowIfNull(model);
         MemoryFootprint before = model.Footprint;
         model.MallocTrim(0, 0);
         MemoryFootprint after = model.Footprint;

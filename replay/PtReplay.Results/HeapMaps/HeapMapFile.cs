@@ -43,7 +43,7 @@ public sealed record HeapMapFile
     public HeapMapTrim? Trim { get; init; }
 }
 
-/// <summary>What malloc_trim(0) returns to the kernel, measured on a second model replayed to the same op and trimmed.</summary>
+/// <summary>What malloc_trim(0) returns to the kernel, measured by trimming the model at that moment once the map is read.</summary>
 public sealed record HeapMapTrim
 {
     /// <summary>Committed footprint given back (break lowered, thread-arena heaps shrunk).</summary>
