@@ -29,6 +29,8 @@ public struct AllocEvent : IEquatable<AllocEvent>
     public int Status;
     /// <summary>What this event is.</summary>
     public EventKind Kind;
+    /// <summary>Call stack of an allocating call recorded with <c>record --stacks</c>: an id into the reader's <see cref="Stacks.StackTable"/>; 0 = none recorded.</summary>
+    public int Stack;
 
     /// <summary>Bytes the caller asked for: Size × Count for calloc/reallocarray (saturating), Size for other allocating calls.</summary>
     public readonly ulong RequestedBytes => Kind is EventKind.Calloc or EventKind.ReallocArray
@@ -39,7 +41,7 @@ public struct AllocEvent : IEquatable<AllocEvent>
     public readonly bool Equals(AllocEvent other) =>
         Timestamp == other.Timestamp && Ptr == other.Ptr && Size == other.Size && Count == other.Count &&
         Alignment == other.Alignment && Result == other.Result && Thread == other.Thread &&
-        Status == other.Status && Kind == other.Kind;
+        Status == other.Status && Kind == other.Kind && Stack == other.Stack;
 
     /// <inheritdoc />
     public override readonly bool Equals(object? obj) => obj is AllocEvent e && Equals(e);

@@ -214,6 +214,9 @@ public sealed class TraceReader : IDisposable
     /// <summary>The file header.</summary>
     public TraceHeader Header { get; }
 
+    /// <summary>The trace's call stacks (<c>record --stacks</c>): complete for every event delivered so far; empty for a trace recorded without stacks.</summary>
+    public Stacks.StackTable Stacks { get; } = new();
+
     /// <summary>The file path (or stream name) used in messages.</summary>
     public string Path => _path;
 
