@@ -190,6 +190,7 @@ public static class ReplayRunner
             }
         }
 
+        LiveBySizeWriter.Write(LiveBySizeCsv.PathIn(outDir), prepared);
         SummaryWriter.Write(Path.Combine(outDir, SummaryFile.FileName), tracePath, prepared, options, preparation.SampleEvery, tunables, results, preamble, traceHeader ?? header);
         if (options.Explain)
         {

@@ -6,7 +6,7 @@ namespace PtReplay.Results;
 /// One sample of series-ENGINE.csv, taken after op <see cref="Seq"/>. Every engine measures each column the same way
 /// (README, "What each figure means"); a column an engine cannot measure is 0.
 /// The CsvHelper source generator writes the one mapping that <see cref="SeriesCsv"/> uses to write and to read:
-/// <code>seq,live_bytes,rss_bytes,footprint_bytes,address_space_bytes,allocator_bytes,fragmentation</code>
+/// <code>seq,live_bytes,rss_bytes,footprint_bytes,address_space_bytes,allocator_bytes,ts_ns,fragmentation</code>
 /// Invariant: <see cref="Fragmentation"/> = <see cref="FigureMath.Fragmentation"/>(live, rss), in [0, 1]; it is written
 /// for other tools and recomputed, not read, when the file is read back.
 /// </summary>
@@ -39,6 +39,10 @@ public sealed partial record SeriesRow
     /// </summary>
     [CsvColumn("allocator_bytes", Optional = true)]
     public ulong? AllocatorBytes { get; init; }
+
+    /// <summary>Recorded time of op <see cref="Seq"/>, ns after the trace's start; empty where unknown (files written before it existed).</summary>
+    [CsvColumn("ts_ns", Optional = true)]
+    public long? TimestampNs { get; init; }
 
     /// <summary>(rss - live) / rss clamped to [0, 1].</summary>
     /// <remarks>The setter takes nothing: a value read from a file is replaced by the one computed from live and rss.</remarks>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using PtReplay.Reports.Html;
 using PtReplay.Reports.Input;
+using PtReplay.Reports.Plots;
 
 namespace PtReplay.Cli.Commands;
 
@@ -19,17 +20,27 @@ public static class ReportCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var output = new Option<FileInfo>("--output", "-o") { Description = "The HTML file to write.", Required = true };
+        var xAxis = new Option<string>("--x-axis")
+        {
+            Description = "What the time series' x axis counts: 'calls' (the call index, the same for every engine) or 'time' " +
+                          "(the recorded time of that call in seconds, so the program's pauses show; replay outputs written " +
+                          "before recorded times were kept fall back to calls).",
+            DefaultValueFactory = _ => "calls",
+        };
+        xAxis.AcceptOnlyFromAmong("calls", "time");
         var command = new Command("report",
             "Write one self-contained HTML page (no external files: plots are embedded SVG) comparing the engines of each " +
             "replay output: trace facts, a summary table (peak live, peak/final footprint and RSS, Johnstone-Wilson ratios, " +
-            "fragmentation), footprint, RSS and fragmentation over time (a line per engine), latency percentiles per call kind, " +
+            "fragmentation), footprint, RSS and fragmentation over time (a line per engine), the recording's live bytes by " +
+            "request size class over time, latency percentiles per call kind, " +
             "and a short guide to reading it. Engines that failed show their error.\n\n" +
             "Examples:\n" +
             "  ptreplay report out/replay-python out/replay-sqlite -o report.html\n" +
-            "  ptreplay report reports/out/20260101T000000Z/replay-* -o report.html\n\n" +
+            "  ptreplay report reports/out/20260101T000000Z/replay-* -o report.html\n" +
+            "  ptreplay report out/replay-python --x-axis time -o report.html\n\n" +
             ExitCodes.Help)
         {
-            dirs, output,
+            dirs, output, xAxis,
         };
         command.SetAction(CliErrors.Guard("report", parse =>
         {
@@ -41,7 +52,8 @@ public static class ReportCommand
                 outputs.Add(ReplayOutputReader.Read(input));
             }
 
-            string html = HtmlReport.Build(outputs, name => Console.Error.WriteLine($"report: plotting {name}"));
+            SeriesAxis axis = parse.GetValue(xAxis) == "time" ? SeriesAxis.RecordedTime : SeriesAxis.Calls;
+            string html = HtmlReport.Build(outputs, name => Console.Error.WriteLine($"report: plotting {name}"), axis);
             try
             {
                 File.WriteAllText(target, html);

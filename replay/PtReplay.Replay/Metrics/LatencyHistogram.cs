@@ -1,3 +1,4 @@
+using PtReplay.Traces.Analysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
@@ -18,12 +19,9 @@ public sealed class LatencyHistogram
     /// <summary>Rows by call kind (index = EventKind value, 0 unused).</summary>
     public const int Kinds = 11;
     /// <summary>Size classes.</summary>
-    public const int SizeClasses = 8;
+    public const int SizeClasses = RequestSizeClass.Count;
     /// <summary>Buckets per (kind, class).</summary>
     public const int Buckets = 976;
-
-    /// <summary>Upper bounds (inclusive) of size classes 0..6; class 7 is everything larger.</summary>
-    public static readonly ulong[] SizeClassLimits = [64, 256, 1024, 4096, 32768, 131072, 1048576];
 
     private readonly long[] _counts = new long[Kinds * SizeClasses * Buckets];
 
@@ -36,24 +34,9 @@ public sealed class LatencyHistogram
     /// <summary>Raw counts, [kind][class][bucket] flattened (for merging native data).</summary>
     public Span<long> Counts => _counts;
 
-    /// <summary>Size class of a byte count.</summary>
+    /// <summary>Size class of a byte count (<see cref="RequestSizeClass.Of"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int SizeClass(ulong bytes)
-    {
-        ulong x = bytes == 0 ? 0 : bytes - 1;
-        int bits = x == 0 ? 0 : 64 - BitOperations.LeadingZeroCount(x);
-        return bits switch
-        {
-            <= 6 => 0,
-            <= 8 => 1,
-            <= 10 => 2,
-            <= 12 => 3,
-            <= 15 => 4,
-            <= 17 => 5,
-            <= 20 => 6,
-            _ => 7,
-        };
-    }
+    public static int SizeClass(ulong bytes) => RequestSizeClass.Of(bytes);
 
     /// <summary>Bucket of a tick count.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -16,6 +16,9 @@ public readonly record struct SeriesPoint(long Seq, ulong LiveBytes, ulong Footp
     /// <summary>All address space the allocator mapped, reservations included.</summary>
     public ulong AddressSpaceBytes { get; init; }
 
+    /// <summary>Recorded time of op <see cref="Seq"/> (ns after the trace's start); null where unknown.</summary>
+    public long? TimestampNs { get; init; }
+
     /// <summary>
     /// What the allocator itself reports holding (see <see cref="EngineResult.AllocatorBytesSource"/>); null where it was not
     /// read (the allocator reports nothing, or the read was skipped to keep its cost within the sampling budget).
@@ -29,6 +32,7 @@ public readonly record struct SeriesPoint(long Seq, ulong LiveBytes, ulong Footp
     public SeriesRow ToRow() => new()
     {
         Seq = Seq,
+        TimestampNs = TimestampNs,
         LiveBytes = LiveBytes,
         RssBytes = RssBytes,
         FootprintBytes = FootprintBytes,

@@ -173,6 +173,7 @@ public static class NativeEngine
             LiveSample live = trace.Samples[i];
             points.Add(new SeriesPoint(live.Seq, live.LiveBytes, s.Committed, s.Rss)
             {
+                TimestampNs = live.TimestampNs,
                 AddressSpaceBytes = s.AddressSpace,
                 AllocatorBytes = s.AllocatorMapped == NativeSample.NotTaken || h.AllocatorStatsSource == 0 ? null : s.AllocatorMapped,
             });
@@ -224,6 +225,7 @@ public static class NativeEngine
 
         var final = new SeriesPoint(trace.OpCount, trace.FinalLiveBytes, h.Final.Committed, h.Final.Rss)
         {
+            TimestampNs = trace.FinalTimestampNs,
             AddressSpaceBytes = h.Final.AddressSpace,
             AllocatorBytes = source == 0 ? null : h.FinalAllocatorMapped,
         };

@@ -2,6 +2,7 @@ using System.Globalization;
 using PtReplay.Replay.Metrics;
 using PtReplay.Results;
 using PtReplay.Traces;
+using PtReplay.Traces.Analysis;
 
 namespace PtReplay.Replay.Output;
 
@@ -83,10 +84,5 @@ public static class SeriesCsvWriter
     }
 
     /// <summary>"all", "&lt;=64", ..., "&gt;1048576".</summary>
-    public static string SizeClassName(int sizeClass) => sizeClass switch
-    {
-        < 0 => "all",
-        < LatencyHistogram.SizeClasses - 1 => "<=" + LatencyHistogram.SizeClassLimits[sizeClass].ToString(CultureInfo.InvariantCulture),
-        _ => ">" + LatencyHistogram.SizeClassLimits[^1].ToString(CultureInfo.InvariantCulture),
-    };
+    public static string SizeClassName(int sizeClass) => RequestSizeClass.Name(sizeClass);
 }

@@ -6,7 +6,8 @@ namespace PtReplay.Replay.Preparation;
 /// <summary>A live-bytes sample point of a prepared trace: after op <see cref="Seq"/>, <see cref="LiveBytes"/> were live.</summary>
 /// <param name="Seq">Global op position.</param>
 /// <param name="LiveBytes">Requested bytes live after that op, as recorded.</param>
-public readonly record struct LiveSample(long Seq, ulong LiveBytes);
+/// <param name="TimestampNs">Recorded time of that op's event (ns after the trace's start, on the recorded clock).</param>
+public readonly record struct LiveSample(long Seq, ulong LiveBytes, long TimestampNs);
 
 /// <summary>
 /// The result of <see cref="TracePreparer"/>: the prepared file plus what the preparation learned
@@ -47,6 +48,18 @@ public sealed class PreparedTrace
     public required long SlotCount { get; init; }
     /// <summary>Sample points indexed by sample id (not necessarily in seq order).</summary>
     public required IReadOnlyList<LiveSample> Samples { get; init; }
+    /// <summary>
+    /// Live requested bytes by <see cref="Traces.Analysis.RequestSizeClass"/> at each sample: <c>Count</c> figures per sample id,
+    /// sample i's at [i × Count, (i + 1) × Count); they sum to the sample's <see cref="LiveSample.LiveBytes"/>.
+    /// </summary>
+    public IReadOnlyList<ulong> SamplesByClass { get; init; } = [];
+
+    /// <summary>Live requested bytes by <see cref="Traces.Analysis.RequestSizeClass"/> at the end; they sum to <see cref="FinalLiveBytes"/>.</summary>
+    public IReadOnlyList<ulong> FinalLiveByClass { get; init; } = [];
+
+    /// <summary>Recorded time of the last event (ns after the trace's start): the time of the final sample.</summary>
+    public long FinalTimestampNs { get; init; }
+
     /// <summary>Peak requested bytes live at once, as recorded (skipped events excluded).</summary>
     public required ulong PeakLiveBytes { get; init; }
     /// <summary>Op position at which the peak was first reached (-1 if nothing was allocated).</summary>

@@ -51,6 +51,9 @@ public sealed class TracePreparer : IDisposable
     private readonly List<bool> _threadStarted = [];
     private readonly List<int> _pendingJoins = [];
     private readonly List<LiveSample> _samples = [];
+    private readonly List<ulong> _samplesByClass = []; // RequestSizeClass.Count live-byte figures per sample, in sample id order
+    private readonly ulong[] _peakByClass = new ulong[RequestSizeClass.Count]; // live bytes by class at _peakSeq
+    private long _peakNs;
     private readonly List<TraceIssue> _issues = [];
     private readonly long[] _callsByKind = new long[32];
     private readonly long[] _issuesByKind = new long[Enum.GetValues<TraceIssueKind>().Length];
@@ -281,7 +284,7 @@ public sealed class TracePreparer : IDisposable
         _lastPeakSampleLive = _live.LiveBytes;
         _pending.SampleId = _samples.Count;
         _pending.Op.Flags |= OpMarks.Sample;
-        _samples.Add(new LiveSample(_seq - 1, _live.LiveBytes));
+        AddSample(_seq - 1, _live.LiveBytes, _eventTime, _live.LiveBytesByClass);
         _threadSamples[thread]++;
     }
 
@@ -423,6 +426,8 @@ public sealed class TracePreparer : IDisposable
         {
             _peakSeq = seq;
             _peakThread = thread;
+            _peakNs = _eventTime;
+            _live.LiveBytesByClass.CopyTo(_peakByClass);
             _peakSampled = false;
             if (liveBytes >= _lastPeakSampleLive + Math.Max(1UL, (ulong)(_lastPeakSampleLive * _options.PeakStep)))
             {
@@ -435,7 +440,7 @@ public sealed class TracePreparer : IDisposable
         {
             _pending.SampleId = _samples.Count;
             _pending.Op.Flags |= OpMarks.Sample;
-            _samples.Add(new LiveSample(seq, liveBytes));
+            AddSample(seq, liveBytes, _eventTime, _live.LiveBytesByClass);
             _threadSamples[thread]++;
             if (_peakSeq == seq)
             {
@@ -567,6 +572,15 @@ public sealed class TracePreparer : IDisposable
         _temp.Write(r);
     }
 
+    private void AddSample(long seq, ulong liveBytes, long timestampNs, ReadOnlySpan<ulong> byClass)
+    {
+        _samples.Add(new LiveSample(seq, liveBytes, timestampNs));
+        foreach (ulong bytes in byClass)
+        {
+            _samplesByClass.Add(bytes);
+        }
+    }
+
     /// <summary>Writes the prepared file and returns what was learned. Call once, after the last event.</summary>
     public PreparedTrace Finish()
     {
@@ -583,7 +597,7 @@ public sealed class TracePreparer : IDisposable
         if (_peakSeq >= 0 && !_peakSampled)
         {
             patchSampleId = _samples.Count;
-            _samples.Add(new LiveSample(_peakSeq, _live.PeakLiveBytes));
+            AddSample(_peakSeq, _live.PeakLiveBytes, _peakNs, _peakByClass);
             _threadSamples[_peakThread]++;
         }
 
@@ -600,6 +614,9 @@ public sealed class TracePreparer : IDisposable
             CallsByKind = _callsByKind,
             SlotCount = _slotOps.Count,
             Samples = _samples,
+            SamplesByClass = _samplesByClass,
+            FinalTimestampNs = _eventTime,
+            FinalLiveByClass = _live.LiveBytesByClass.ToArray(),
             PeakLiveBytes = _live.PeakLiveBytes,
             PeakLiveSeq = _peakSeq,
             FinalLiveBytes = _live.LiveBytes,

@@ -257,6 +257,7 @@ public static class SimEngine
                 LiveSample live = trace.Samples[(int)id];
                 points.Add(new SeriesPoint(live.Seq, live.LiveBytes, fp.CommittedBytes, fp.ResidentBytes)
                 {
+                    TimestampNs = live.TimestampNs,
                     AddressSpaceBytes = fp.AddressSpaceBytes,
                     AllocatorBytes = fp.TotalBytes,
                 });
@@ -328,6 +329,7 @@ public static class SimEngine
 
         var last = new SeriesPoint(trace.OpCount, trace.FinalLiveBytes, final.CommittedBytes, final.ResidentBytes)
         {
+            TimestampNs = trace.FinalTimestampNs,
             AddressSpaceBytes = final.AddressSpaceBytes,
             AllocatorBytes = final.TotalBytes,
         };

@@ -40,8 +40,11 @@ public static class HtmlReport
     /// <summary>With more workloads than this, each workload's section starts folded.</summary>
     public const int FoldAbove = 12;
 
-    /// <summary>Builds the page for <paramref name="outputs"/>; <paramref name="progress"/> hears one line per workload.</summary>
-    public static string Build(IReadOnlyList<ReplayOutput> outputs, Action<string>? progress = null)
+    /// <summary>Builds the page for <paramref name="outputs"/>.</summary>
+    /// <param name="outputs">The replay outputs, one workload each.</param>
+    /// <param name="progress">Hears one line per workload.</param>
+    /// <param name="axis">What the time series' x axis counts.</param>
+    public static string Build(IReadOnlyList<ReplayOutput> outputs, Action<string>? progress = null, SeriesAxis axis = SeriesAxis.Calls)
     {
         var html = new StringBuilder(1 << 16);
         var anchors = new WorkloadAnchors(outputs);
@@ -56,7 +59,7 @@ public static class HtmlReport
         foreach (ReplayOutput output in outputs)
         {
             progress?.Invoke(output.Name);
-            Workload(html, output, anchors[output], open);
+            Workload(html, output, anchors[output], open, axis);
         }
 
         html.Append("</body></html>\n");
@@ -103,7 +106,7 @@ public static class HtmlReport
 
     private static string Mib(double bytes) => (bytes / 1048576.0).ToString("0.00", CultureInfo.InvariantCulture);
 
-    private static void Workload(StringBuilder html, ReplayOutput o, string id, bool open)
+    private static void Workload(StringBuilder html, ReplayOutput o, string id, bool open, SeriesAxis axis)
     {
         html.Append(CultureInfo.InvariantCulture, $"<section id=\"{id}\"><details{(open ? " open" : "")}><summary><h2>{E(o.Name)}</h2></summary>\n");
         if (o.Trace.CommandLine is { } command)
@@ -174,14 +177,20 @@ public static class HtmlReport
         }
 
         html.Append("<h3>Over time</h3>\n");
-        Plot(html, $"{o.Name}: RSS (resident memory)", SeriesPlot.Quantity.Rss, o.Engines);
-        Plot(html, $"{o.Name}: footprint (committed memory)", SeriesPlot.Quantity.Footprint, o.Engines);
+        Plot(html, $"{o.Name}: RSS (resident memory)", SeriesPlot.Quantity.Rss, o.Engines, axis);
+        Plot(html, $"{o.Name}: footprint (committed memory)", SeriesPlot.Quantity.Footprint, o.Engines, axis);
         if (o.Engines.Any(e => e.Series.Any(r => r.AddressSpaceBytes > 0)))
         {
-            Plot(html, $"{o.Name}: address space (reservations included)", SeriesPlot.Quantity.AddressSpace, o.Engines);
+            Plot(html, $"{o.Name}: address space (reservations included)", SeriesPlot.Quantity.AddressSpace, o.Engines, axis);
         }
 
-        Plot(html, $"{o.Name}: fragmentation", SeriesPlot.Quantity.Fragmentation, o.Engines);
+        Plot(html, $"{o.Name}: fragmentation", SeriesPlot.Quantity.Fragmentation, o.Engines, axis);
+        string liveTitle = $"{o.Name}: live bytes by request size";
+        if (LiveBySizePlot.Svg(liveTitle, o.LiveBySize, axis) is { } liveSvg)
+        {
+            SvgFigure.Append(html, liveTitle, LiveBySizePlot.Width, LiveBySizePlot.Height, liveSvg,
+                "what the program held, by the size it asked for: which sizes make up the peak, and which stay live to the end");
+        }
 
         html.Append("<h3>Latency per call (ns)</h3>\n");
         var kinds = o.Engines.SelectMany(e => e.Latency.Select(kv => kv.Key)).Distinct(StringComparer.Ordinal).ToList();
@@ -291,9 +300,9 @@ public static class HtmlReport
         }
     }
 
-    private static void Plot(StringBuilder html, string title, SeriesPlot.Quantity quantity, IReadOnlyList<EngineOutput> engines)
+    private static void Plot(StringBuilder html, string title, SeriesPlot.Quantity quantity, IReadOnlyList<EngineOutput> engines, SeriesAxis axis)
     {
-        string? svg = SeriesPlot.Svg(title, quantity, engines);
+        string? svg = SeriesPlot.Svg(title, quantity, engines, axis);
         if (svg is null)
         {
             html.Append(CultureInfo.InvariantCulture, $"<p>{E(title)}: no series (every engine failed or the CSVs are missing).</p>\n");
@@ -339,8 +348,12 @@ public static class HtmlReport
         same figures); <b>glibc</b>, <b>jemalloc</b>, <b>tcmalloc</b>, <b>mimalloc</b> are the real allocators driven by the native
         replayer with the recorded call sequence. An engine that could not run shows its error instead of figures. In the plots
         sim is drawn before glibc: where the model matches glibc exactly, its line lies hidden under glibc's.</dd>
-        <dt>Live bytes</dt><dd>What the program asked for and had not freed yet: the same for every engine. The dashed black line in
-        the memory plots.</dd>
+        <dt>Live bytes</dt><dd>What the program asked for and had not freed yet: the same for every engine. The thin black line in
+        the memory plots. The plot "live bytes by request size" splits it by the size of each request (the classes of the
+        latency tables), smallest at the bottom: which sizes make up the peak, and which stay live to the end.</dd>
+        <dt>x axis</dt><dd>The call index (every engine replays the same calls in the same order) or, with
+        <code>ptreplay report --x-axis time</code>, the recorded time of that call: stretches where the program made no
+        calls then show as flat lines.</dd>
         <dt>RSS</dt><dd>The allocator's resident memory: the pages of its memory the kernel backs, the replay harness's own
         memory excluded. The replay writes one byte per page of each block (the <i>page</i> touch model), so RSS reflects a
         program that uses its memory; freed memory counts until the allocator returns it (trim, madvise, munmap).</dd>

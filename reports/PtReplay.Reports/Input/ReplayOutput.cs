@@ -19,6 +19,9 @@ public sealed record ReplayOutput(string Name, string SummaryPath, ReplaySummary
     /// <summary>The model's findings (DIR/findings.json, written by `replay --explain`), or null.</summary>
     public HeapFindingsFile? Findings { get; init; }
 
+    /// <summary>The recording's live bytes by request size class over time (DIR/live-by-size.csv; empty when absent).</summary>
+    public IReadOnlyList<LiveBySizeRow> LiveBySize { get; init; } = [];
+
     /// <summary>The replay's settings as the report shows them.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Options => Summary.Options.Describe();
 }

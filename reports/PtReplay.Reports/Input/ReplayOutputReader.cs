@@ -45,6 +45,7 @@ public static class ReplayOutputReader
             return new ReplayOutput(name, summaryPath, summary, engines)
             {
                 Findings = File.Exists(findingsPath) ? ReadFindings(findingsPath) : null,
+                LiveBySize = withSeries ? LiveBySizeCsv.Read(LiveBySizeCsv.PathIn(folder)) : [],
             };
         }
         catch (ResultsFileException ex)

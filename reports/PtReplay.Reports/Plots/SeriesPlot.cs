@@ -5,7 +5,7 @@ using ScottPlot;
 namespace PtReplay.Reports.Plots;
 
 /// <summary>
-/// Draws one quantity of the engines' time series (a line per engine, x = call index) with ScottPlot and
+/// Draws one quantity of the engines' time series (a line per engine, x = call index or recorded time) with ScottPlot and
 /// returns it as SVG text, ready to embed. Long series are thinned to at most <see cref="MaxPoints"/> points per
 /// line, keeping each bucket's largest value so peaks stay visible.
 /// </summary>
@@ -31,8 +31,10 @@ public static class SeriesPlot
     }
 
     /// <summary>SVG of <paramref name="quantity"/> over time for every engine that has a series; null when none has.</summary>
-    public static string? Svg(string title, Quantity quantity, IReadOnlyList<EngineOutput> engines)
+    public static string? Svg(string title, Quantity quantity, IReadOnlyList<EngineOutput> engines, SeriesAxis axis = SeriesAxis.Calls)
     {
+        ArgumentNullException.ThrowIfNull(engines);
+        axis = SeriesAxes.Usable(axis, engines.SelectMany(e => e.Series));
         var plot = new Plot();
         bool any = false;
         foreach (EngineOutput engine in engines)
@@ -42,7 +44,7 @@ public static class SeriesPlot
                 continue;
             }
 
-            var (xs, ys) = Thin(engine.Series, quantity);
+            var (xs, ys) = Thin(engine.Series, quantity, axis);
             var line = plot.Add.Scatter(xs, ys);
             line.MarkerSize = 0;
             line.LineWidth = 1.5f;
@@ -58,17 +60,16 @@ public static class SeriesPlot
         if (quantity != Quantity.Fragmentation)
         {
             // The live bytes (the same for every engine): what any allocator must hold at least.
-            var (lx, ly) = Thin(engines.First(e => e.Series.Count > 0).Series, null);
+            var (lx, ly) = Thin(engines.First(e => e.Series.Count > 0).Series, null, axis);
             var live = plot.Add.Scatter(lx, ly);
             live.MarkerSize = 0;
             live.LineWidth = 1;
-            live.LinePattern = LinePattern.Dashed;
             live.Color = Colors.Black;
             live.LegendText = "live bytes";
         }
 
         plot.Title(title);
-        plot.XLabel("call index");
+        plot.XLabel(SeriesAxes.Label(axis));
         plot.YLabel(quantity == Quantity.Fragmentation ? "(rss - live) / rss" : "MiB");
         plot.Legend.Alignment = Alignment.UpperLeft;
         plot.ShowLegend();
@@ -80,7 +81,7 @@ public static class SeriesPlot
         return plot.GetSvgXml(Width, Height);
     }
 
-    private static (double[] Xs, double[] Ys) Thin(IReadOnlyList<SeriesRow> series, Quantity? quantity)
+    private static (double[] Xs, double[] Ys) Thin(IReadOnlyList<SeriesRow> series, Quantity? quantity, SeriesAxis axis)
     {
         int step = Math.Max(1, (series.Count + MaxPoints - 1) / MaxPoints);
         int n = (series.Count + step - 1) / step;
@@ -96,7 +97,7 @@ public static class SeriesPlot
                 best = Math.Max(best, Value(series[i], quantity));
             }
 
-            xs[b] = series[start].Seq;
+            xs[b] = SeriesAxes.X(axis, series[start].Seq, series[start].TimestampNs);
             ys[b] = best;
         }
 

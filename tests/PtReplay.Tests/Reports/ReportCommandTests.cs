@@ -42,12 +42,12 @@ public sealed partial class ReportCommandTests(Recordings recordings)
             string row = Row(page, engine.Engine);
             foreach (string f in ByteFigures.Concat(RatioFigures))
             {
-                string expected = Figures.Format(f, engine.Figure(f)!.Value);
+                string expected = ByteFigures.Contains(f) ? Grouped(engine.Figure(f)!.Value) : Decimals(engine.Figure(f)!.Value);
                 Assert.True(row.Contains($"<td>{expected}</td>", StringComparison.Ordinal), $"{engine.Engine} {f} = {expected} not in its row: {row}");
             }
 
             // The model's warm-up time has its own column (outside its wall time); the native engines have none.
-            string warmUp = engine.Figure("warmup_ns") is { } w ? Figures.Format("warmup_ns", w) : "&ndash;";
+            string warmUp = engine.Figure("warmup_ns") is { } w ? Grouped(w) : "&ndash;";
             Assert.Equal(engine.Engine == "sim", engine.Timing!.WarmupNs is not null);
             Assert.True(row.EndsWith($"<td>{warmUp}</td>", StringComparison.Ordinal), $"{engine.Engine} warm-up {warmUp} not last in its row: {row}");
 
@@ -56,11 +56,11 @@ public sealed partial class ReportCommandTests(Recordings recordings)
             Assert.Contains(overview, page, StringComparison.Ordinal);
 
             LatencyFigures malloc = engine.Timing!.LatencyNs["malloc"];
-            Assert.Contains($"<td class=\"engine\">{engine.Engine}</td><td>{Figures.Plain(malloc.P50)}</td>", page, StringComparison.Ordinal);
-            Assert.Contains($"<td>{Figures.Plain(malloc.P99)}</td>", page, StringComparison.Ordinal);
+            Assert.Contains($"<td class=\"engine\">{engine.Engine}</td><td>{Decimals(malloc.P50)}</td>", page, StringComparison.Ordinal);
+            Assert.Contains($"<td>{Decimals(malloc.P99)}</td>", page, StringComparison.Ordinal);
         }
 
-        Assert.Contains(Figures.Count(summary.Trace.Events), page, StringComparison.Ordinal);
+        Assert.Contains(Grouped(summary.Trace.Events), page, StringComparison.Ordinal);
 
         // The workload is titled by the recorded command line.
         Assert.NotNull(summary.Trace.CommandLine);
@@ -70,12 +70,12 @@ public sealed partial class ReportCommandTests(Recordings recordings)
         SimPreambleSummary preamble = summary.Options.SimPreamble!;
         Assert.Contains($"sim_preamble={preamble.Bytes} B ({preamble.Mode}, {preamble.Source})", page, StringComparison.Ordinal);
 
-        // Eleven plots: the trace's request sizes and block lifetimes (in calls and in time), four over time (RSS, footprint,
-        // fragmentation, and address space, which every engine's series carries), and for malloc and for free the latency
+        // Twelve plots: the trace's request sizes and block lifetimes (in calls and in time), four over time (RSS, footprint,
+        // fragmentation, and address space, which every engine's series carries), live bytes by request size, and for malloc and for free the latency
         // distribution and the latency by request size.
         Assert.All(summary.Engines.Where(e => e.Error is null), e => Assert.True(e.Memory!.PeakAddressSpaceBytes > 0, e.Engine));
         MatchCollection plots = EmbeddedSvg().Matches(page);
-        Assert.Equal(11, plots.Count);
+        Assert.Equal(12, plots.Count);
         foreach (Match m in plots)
         {
             string svg = Encoding.UTF8.GetString(Convert.FromBase64String(m.Groups[1].Value));
@@ -109,7 +109,7 @@ public sealed partial class ReportCommandTests(Recordings recordings)
         ReplayOutput output = ReplayOutputReader.Read(replayDir);
         string page = HtmlReport.Build([output]);
         Assert.Contains($"error: {Why}", Row(page, "jemalloc"), StringComparison.Ordinal);
-        Assert.Contains(Figures.Format("peak_rss_bytes", output.Engines[0].Figure("peak_rss_bytes")!.Value), Row(page, "sim"), StringComparison.Ordinal);
+        Assert.Contains(Grouped(output.Engines[0].Figure("peak_rss_bytes")!.Value), Row(page, "sim"), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -150,11 +150,36 @@ public sealed partial class ReportCommandTests(Recordings recordings)
 
         EngineSummary glibc = SummaryFile.Read(Path.Combine(replayDir, "summary.json")).Engines.Single(e => e.Engine == "glibc");
         string row = Row(page, "glibc <small>(median of 3 runs)</small>");
-        string runs = string.Join(", ", glibc.Runs!.Select(r => Figures.Plain(r.LatencyNs["malloc"].P99)));
-        Assert.Contains($"<td title=\"runs: {runs}\">{Figures.Plain(glibc.Timing!.LatencyNs["malloc"].P99)}</td>", page, StringComparison.Ordinal);
+        string runs = string.Join(", ", glibc.Runs!.Select(r => Decimals(r.LatencyNs["malloc"].P99)));
+        Assert.Contains($"<td title=\"runs: {runs}\">{Decimals(glibc.Timing!.LatencyNs["malloc"].P99)}</td>", page, StringComparison.Ordinal);
         Assert.DoesNotContain("sim <small>", page, StringComparison.Ordinal);
         Assert.NotEmpty(row);
     }
+
+    // The page's number formats as README's "Reading the report" states them, written here independently of the report's
+    // own formatter: byte and event counts as integers with "," between thousands, ratios and latencies with up to 4
+    // decimals and no trailing zeros.
+    private static string Grouped(double value)
+    {
+        string digits = Math.Round(value).ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        var grouped = new StringBuilder();
+        for (int i = 0; i < digits.Length; i++)
+        {
+            if (i > 0 && (digits.Length - i) % 3 == 0)
+            {
+                grouped.Append(',');
+            }
+
+            grouped.Append(digits[i]);
+        }
+
+        return grouped.ToString();
+    }
+
+    private static string Decimals(double value) =>
+        decimal.Round((decimal)value, 4, MidpointRounding.AwayFromZero).ToString(System.Globalization.CultureInfo.InvariantCulture) is var t && t.Contains('.')
+            ? t.TrimEnd('0').TrimEnd('.')
+            : t;
 
     private static string Mib(double bytes) => (bytes / 1048576.0).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
 

@@ -85,6 +85,7 @@ public sealed class LiveSet
     private int _blockCount;
     private ulong _liveLow;    // live requested bytes mod 2^64
     private ulong _liveHigh;   // ... and how many times the sum passed 2^64 (0 in any real trace)
+    private readonly ulong[] _liveByClass = new ulong[RequestSizeClass.Count]; // live requested bytes per RequestSizeClass
 
     /// <summary>Creates an empty live set.</summary>
     /// <param name="expectedAddresses">Distinct addresses (live plus remembered frees) expected at once: the table is sized so that this many fit without growing.</param>
@@ -107,6 +108,12 @@ public sealed class LiveSet
 
     /// <summary>Live blocks now.</summary>
     public long LiveBlocks { get; private set; }
+
+    /// <summary>
+    /// Live requested bytes now in each <see cref="RequestSizeClass"/> (index = class), a block counted in the class of its
+    /// requested size; they sum to <see cref="LiveBytes"/> while that is not saturated.
+    /// </summary>
+    public ReadOnlySpan<ulong> LiveBytesByClass => _liveByClass;
 
     /// <summary>Maximum of <see cref="LiveBytes"/> after any event.</summary>
     public ulong PeakLiveBytes { get; private set; }
@@ -220,6 +227,7 @@ public sealed class LiveSet
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void AddLive(ulong bytes)
     {
+        _liveByClass[RequestSizeClass.Of(bytes)] += bytes;
         ulong sum = _liveLow + bytes;
         if (sum < bytes)
         {
@@ -233,6 +241,7 @@ public sealed class LiveSet
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void SubtractLive(ulong bytes)
     {
+        _liveByClass[RequestSizeClass.Of(bytes)] -= bytes;
         if (_liveLow < bytes)
         {
             _liveHigh--;

@@ -247,4 +247,20 @@ public class LiveSetTests
         Assert.Equal(0UL, live.LiveBytes);
         Assert.Equal(0, live.LiveBlocks);
     }
+
+    [Fact]
+    public void LiveBytesByClass_FollowEachBlockToTheClassOfItsCurrentSize()
+    {
+        // Classes: <=64, <=256, <=1024, <=4096, <=32768, <=131072, <=1048576, larger.
+        LiveSet live = With(
+            Malloc(64, 0x1000),           // class 0 (64 is the edge: included)
+            Malloc(65, 0x2000),           // class 1
+            Calloc(3, 1000, 0x3000),      // 3000 B: class 3
+            Malloc(2 << 20, 0x4000),      // 2 MiB: class 7
+            Realloc(0x1000, 300, 0x5000), // 64 B leaves class 0, 300 B enter class 2
+            Free(0x2000),                 // class 1 empties
+            Free(0x9999));                // unknown pointer: nothing changes
+        Assert.Equal(new ulong[] { 0, 0, 300, 3000, 0, 0, 0, 2 << 20 }, live.LiveBytesByClass.ToArray());
+        Assert.Equal(live.LiveBytes, live.LiveBytesByClass.ToArray().Aggregate(0UL, (a, b) => a + b));
+    }
 }
