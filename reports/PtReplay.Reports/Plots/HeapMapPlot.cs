@@ -92,8 +92,7 @@ public static class HeapMapPlot
             ? string.Create(CultureInfo.InvariantCulture, $"heap map after op {map.Ops} of {map.TotalOps}")
             : string.Create(CultureInfo.InvariantCulture, $"heap map at {map.At} (op {map.Ops} of {map.TotalOps})"));
         plot.XLabel("offset from the heap's first chunk (MiB)");
-        plot.Legend.Alignment = Alignment.UpperRight;
-        plot.ShowLegend();
+        plot.ShowLegend(Edge.Right); // outside the data area: the legend never covers a line
         return plot;
     }
 

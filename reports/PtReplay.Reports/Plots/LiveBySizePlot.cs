@@ -65,8 +65,7 @@ public static class LiveBySizePlot
         plot.Title(title);
         plot.XLabel(SeriesAxes.Label(axis));
         plot.YLabel("live MiB (requested)");
-        plot.Legend.Alignment = Alignment.UpperLeft;
-        plot.ShowLegend();
+        plot.ShowLegend(Edge.Right); // outside the data area: the legend never covers a line
         return plot.GetSvgXml(Width, Height);
     }
 }

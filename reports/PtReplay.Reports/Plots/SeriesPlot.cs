@@ -71,8 +71,7 @@ public static class SeriesPlot
         plot.Title(title);
         plot.XLabel(SeriesAxes.Label(axis));
         plot.YLabel(quantity == Quantity.Fragmentation ? "(rss - live) / rss" : "MiB");
-        plot.Legend.Alignment = Alignment.UpperLeft;
-        plot.ShowLegend();
+        plot.ShowLegend(Edge.Right); // outside the data area: the legend never covers a line
         if (quantity == Quantity.Fragmentation)
         {
             plot.Axes.SetLimitsY(0, 1.05);

@@ -116,7 +116,7 @@ public static class SweepReport
         plot.XLabel(ax.Name + (results.Axes.Count > 1 ? " (each value: the best over the other tunables)" : ""));
         plot.YLabel("MiB");
         plot.Axes.SetLimitsY(0, Math.Max(peak.Where(v => !double.IsNaN(v)).DefaultIfEmpty(1).Max(), final.Where(v => !double.IsNaN(v)).DefaultIfEmpty(1).Max()) * 1.1);
-        plot.ShowLegend();
+        plot.ShowLegend(Edge.Right); // outside the data area: the legend never covers a line
         return plot.GetSvgXml(Width, Height);
     }
 
