@@ -51,6 +51,7 @@ public static class CliErrors
             TraceCorruptException c => (ExitCodes.BadInput, c.Message),
             TraceIssueException i => (ExitCodes.BadInput, i.Message),
             ReportInputException r => (ExitCodes.BadInput, r.Message),
+            ScratchFileException s => (ExitCodes.OutputFailed, s.Message),
             IOException io when IsOutputErrno(io.HResult) => (ExitCodes.OutputFailed, $"cannot write: {io.Message}"),
             FileNotFoundException f => (ExitCodes.BadInput, $"{f.FileName ?? "file"}: no such file"),
             DirectoryNotFoundException d => (ExitCodes.BadInput, d.Message),

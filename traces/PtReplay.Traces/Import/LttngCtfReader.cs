@@ -276,14 +276,33 @@ public static class LttngCtfReader
     private static void WriteZip(string zip, string folder, List<string> channels)
     {
         string prefix = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))) + "/";
+        string metadata = Path.Combine(folder, "metadata");
+        byte[] bytes;
         try
         {
-            using ZipArchive archive = ZipFile.Open(zip, ZipArchiveMode.Create);
-            string metadata = Path.Combine(folder, "metadata");
-            byte[] bytes = File.ReadAllBytes(metadata);
-            ZipArchiveEntry entry = archive.CreateEntry(prefix + "metadata", CompressionLevel.NoCompression);
-            using (Stream s = entry.Open())
+            bytes = File.ReadAllBytes(metadata);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LttngImportException($"{metadata}: cannot be read ({e.Message})", e);
+        }
+
+        ZipArchive archive;
+        try
+        {
+            archive = ZipFile.Open(zip, ZipArchiveMode.Create);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw ScratchFailed(zip, e);
+        }
+
+        using (archive)
+        {
+            try
             {
+                ZipArchiveEntry entry = archive.CreateEntry(prefix + "metadata", CompressionLevel.NoCompression);
+                using Stream s = entry.Open();
                 // The reader takes packetized metadata only: plain text goes into one packet.
                 if (bytes.Length >= 4 && BitConverter.ToUInt32(bytes, 0) == CtfMetadataText.PacketMagic)
                 {
@@ -294,17 +313,66 @@ public static class LttngCtfReader
                     s.Write(PacketOf(Encoding.UTF8.GetString(bytes)));
                 }
             }
+            catch (IOException e)
+            {
+                throw ScratchFailed(zip, e);
+            }
 
             foreach (string channel in channels)
             {
-                archive.CreateEntryFromFile(channel, prefix + Path.GetFileName(channel), CompressionLevel.NoCompression);
+                CopyChannel(archive, channel, prefix + Path.GetFileName(channel), zip);
             }
+        }
+    }
+
+    /// <summary>Copies one channel file into the zip: a failure to read it blames the channel, a failure to write the zip blames the zip.</summary>
+    private static void CopyChannel(ZipArchive archive, string channel, string name, string zip)
+    {
+        FileStream input;
+        try
+        {
+            input = new FileStream(channel, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16, FileOptions.SequentialScan);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new LttngImportException($"{zip}: cannot write the temporary zip TraceEvent's CTF reader reads ({e.Message}); set TMPDIR to a folder with room for a copy of the trace", e);
+            throw new LttngImportException($"{channel}: cannot be read ({e.Message})", e);
+        }
+
+        using (input)
+        {
+            using Stream output = archive.CreateEntry(name, CompressionLevel.NoCompression).Open();
+            byte[] buffer = new byte[1 << 16];
+            while (true)
+            {
+                int n;
+                try
+                {
+                    n = input.Read(buffer);
+                }
+                catch (IOException e)
+                {
+                    throw new LttngImportException($"{channel}: cannot be read ({e.Message})", e);
+                }
+
+                if (n == 0)
+                {
+                    break;
+                }
+
+                try
+                {
+                    output.Write(buffer, 0, n);
+                }
+                catch (IOException e)
+                {
+                    throw ScratchFailed(zip, e);
+                }
+            }
         }
     }
+
+    private static ScratchFileException ScratchFailed(string zip, Exception e) => new(
+        $"{zip}: cannot write the temporary zip TraceEvent's CTF reader reads ({e.Message}); set TMPDIR to a folder with room for a copy of the trace", e);
 
     /// <summary>One metadata packet holding <paramref name="text"/> (37-byte header, sizes in bits).</summary>
     private static byte[] PacketOf(string text)

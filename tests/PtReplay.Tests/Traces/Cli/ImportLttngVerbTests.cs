@@ -150,4 +150,15 @@ public sealed class ImportLttngVerbTests(LttngTracing lttng)
         AssertCleanFailure(CliRunner.Run("import-lttng", traceDir, "-o", dir.File("x.trace")), channel, "byte offset", "cut short");
         Assert.False(File.Exists(dir.File("x.trace")));
     }
+
+    [SkippableFact]
+    public void TemporaryZipThatCannotBeWritten_IsAnOutputFailure_NamingTMPDIR()
+    {
+        using var dir = new TempDir("ptrec-lttng-tmpdir-");
+        string traceDir = lttng.Record(dir.Path, ["/usr/bin/true"]);
+        string noRoom = dir.File("no-such-folder");
+        var run = CliRunner.RunWith(new Dictionary<string, string> { ["TMPDIR"] = noRoom }, "import-lttng", traceDir, "-o", dir.File("x.trace"));
+        AssertCleanFailure(4, run, noRoom, "TMPDIR");
+        Assert.False(File.Exists(dir.File("x.trace")));
+    }
 }
