@@ -38,7 +38,9 @@ public sealed record MallocTunables
     /// Parses a GLIBC_TUNABLES value given by a user (<c>glibc.malloc.arena_max=2:glibc.malloc.tcache_count=0</c>),
     /// refusing what <see cref="Parse"/> would ignore: an item without NAME=VALUE, a name that is not in
     /// <see cref="TunableTable"/>, a value that is not a number (decimal, 0x hex, leading-0 octal) or is outside the
-    /// tunable's [Min, Max]. The <see cref="InvalidTunablesException"/> names the accepted names or range.
+    /// tunable's [Min, Max], or a value malloc's setter would ignore (above <see cref="TunableSpec.SetterMax"/>: tcache_count
+    /// above 65535, tcache_max above 1032, mxfast above 160). The <see cref="InvalidTunablesException"/> names the accepted
+    /// names or range.
     /// </summary>
     public static MallocTunables ParseChecked(string glibcTunables)
     {
@@ -58,6 +60,9 @@ public sealed record MallocTunables
             string text = item[(eq + 1)..];
             if (!TryParseNumber(text, out ulong v) || v < spec.Min || v > spec.Max)
                 throw new InvalidTunablesException($"{name}={text}: the value must be a whole number in {Range(spec)}");
+            if (v > spec.SetterMax)
+                throw new InvalidTunablesException(string.Create(CultureInfo.InvariantCulture,
+                    $"{name}={text}: glibc accepts the setting but malloc ignores values above {spec.SetterMax}, so it would change nothing; use a whole number in [{spec.Min}, {spec.SetterMax}]"));
             result = result.With(spec.Id, v);
         }
         return result;

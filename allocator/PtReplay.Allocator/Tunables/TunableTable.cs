@@ -38,7 +38,19 @@ public enum TunableId
 /// <param name="Default">Value glibc uses when the tunable is not set (what mallinfo/behaviour show).</param>
 /// <param name="Min">Smallest accepted value (values outside [Min, Max] are ignored, as glibc does).</param>
 /// <param name="Max">Largest accepted value.</param>
-public sealed record TunableSpec(TunableId Id, string Name, string? EnvAlias, ulong Default, ulong Min, ulong Max);
+/// <param name="SetterMax">
+/// Largest value malloc's own setter takes (malloc.c's do_set_* functions): glibc's tunables code accepts values up to
+/// <paramref name="Max"/>, but the setter ignores those above this one, so they change nothing. Equal to Max where the
+/// setter takes everything. Invariant: Min &lt;= SetterMax &lt;= Max.
+/// </param>
+public sealed record TunableSpec(TunableId Id, string Name, string? EnvAlias, ulong Default, ulong Min, ulong Max, ulong SetterMax)
+{
+    /// <summary>A row whose setter takes every value in [Min, Max].</summary>
+    public TunableSpec(TunableId id, string name, string? envAlias, ulong @default, ulong min, ulong max)
+        : this(id, name, envAlias, @default, min, max, max)
+    {
+    }
+}
 
 /// <summary>
 /// THE table of malloc options (glibc 2.36, elf/dl-tunables.list + malloc.c defaults, x86_64).
@@ -60,10 +72,10 @@ public static class TunableTable
         new(TunableId.MmapMax, "glibc.malloc.mmap_max", "MALLOC_MMAP_MAX_", 65536, 0, Int32Max),
         new(TunableId.ArenaMax, "glibc.malloc.arena_max", "MALLOC_ARENA_MAX", 0, 1, SizeMax),
         new(TunableId.ArenaTest, "glibc.malloc.arena_test", "MALLOC_ARENA_TEST", 8, 1, SizeMax),
-        new(TunableId.TcacheMax, "glibc.malloc.tcache_max", null, 1032, 0, SizeMax),
-        new(TunableId.TcacheCount, "glibc.malloc.tcache_count", null, 7, 0, SizeMax),
+        new(TunableId.TcacheMax, "glibc.malloc.tcache_max", null, 1032, 0, SizeMax, MallocParams.MaxTcacheSize),
+        new(TunableId.TcacheCount, "glibc.malloc.tcache_count", null, 7, 0, SizeMax, MallocParams.MaxTcacheCount),
         new(TunableId.TcacheUnsortedLimit, "glibc.malloc.tcache_unsorted_limit", null, 0, 0, SizeMax),
-        new(TunableId.MxFast, "glibc.malloc.mxfast", null, 128, 0, SizeMax),
+        new(TunableId.MxFast, "glibc.malloc.mxfast", null, 128, 0, SizeMax, MallocParams.MaxFastSize),
         new(TunableId.Hugetlb, "glibc.malloc.hugetlb", null, 0, 0, SizeMax),
     ];
 

@@ -63,6 +63,9 @@ public class MallocTunablesCheckedTests
     [InlineData("glibc.malloc.perturb=256", "glibc.malloc.perturb=256: the value must be a whole number in [0, 255]")]
     [InlineData("glibc.malloc.tcache_count=lots", "[0, SIZE_MAX]")]
     [InlineData(":", "no tunable")]
+    [InlineData("glibc.malloc.tcache_count=65536", "malloc ignores values above 65535")]
+    [InlineData("glibc.malloc.tcache_max=1033", "use a whole number in [0, 1032]")]
+    [InlineData("glibc.malloc.mxfast=161", "malloc ignores values above 160")]
     public void ParseChecked_RefusesWhatParseIgnores_NamingTheAcceptedNamesOrRange(string text, string expected)
     {
         var e = Assert.Throws<InvalidTunablesException>(() => MallocTunables.ParseChecked(text));
@@ -81,12 +84,51 @@ public class MallocTunablesCheckedTests
     {
         foreach (TunableSpec spec in TunableTable.All)
         {
-            foreach (ulong v in new[] { spec.Min, spec.Max })
+            foreach (ulong v in new[] { spec.Min, spec.SetterMax })
             {
                 string text = $"{spec.Name}={v}";
                 Assert.Equal(MallocTunables.Parse(text), MallocTunables.ParseChecked(text));
                 Assert.Equal(v, MallocTunables.ParseChecked(text).Get(spec.Id));
             }
         }
+    }
+
+    /// <summary>
+    /// What the refusal above rests on, shown by glibc itself: a program frees 8 blocks of one tcache size and mallocs
+    /// once; with room for 7 per tcache bin the 8th freed block went to a fastbin and the malloc returns the 7th, with room
+    /// for 8 or more it returns the 8th. glibc with tcache_count=65536 (and tcache_count=100000) behaves as with the
+    /// default 7, with 65535 as with room for 8: the setter ignored the larger values.
+    /// </summary>
+    [Fact]
+    public void Glibc_IgnoresTcacheCountAbove65535_AsParseCheckedSays()
+    {
+        const string source = """
+            #include <stdio.h>
+            #include <stdlib.h>
+            int main(void)
+            {
+                void *p[8];
+                for (int i = 0; i < 8; i++) p[i] = malloc(24);
+                for (int i = 0; i < 8; i++) free(p[i]);
+                void *q = malloc(24);
+                printf("%s\n", q == p[7] ? "eighth" : q == p[6] ? "seventh" : "other");
+                return 0;
+            }
+            """;
+        using var program = PtReplay.Tests.Traces.NativeProgram.Compile("tcache-count", source, "-O0 -fno-builtin");
+        string Run(string? tunables)
+        {
+            var env = tunables is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["GLIBC_TUNABLES"] = tunables };
+            var (code, stdout, stderr) = program.Run(env);
+            Assert.True(code == 0, stderr);
+            return stdout.Trim();
+        }
+
+        Assert.Equal("seventh", Run(null));
+        Assert.Equal("eighth", Run("glibc.malloc.tcache_count=65535"));
+        Assert.Equal("seventh", Run("glibc.malloc.tcache_count=65536"));
+        Assert.Equal("seventh", Run("glibc.malloc.tcache_count=100000"));
+        Assert.Equal(65535UL, MallocTunables.ParseChecked("glibc.malloc.tcache_count=65535").Get(TunableId.TcacheCount));
+        Assert.Throws<InvalidTunablesException>(() => MallocTunables.ParseChecked("glibc.malloc.tcache_count=65536"));
     }
 }
