@@ -87,7 +87,7 @@ static int find_text(struct dl_phdr_info *info, size_t size, void *data)
 }
 
 /* Not signal-safe (dl_iterate_phdr locks): runs at start and before a trampoline is installed. */
-static void find_recorder_text(void)
+void ptr_find_recorder_text(void)
 {
     if (__atomic_load_n(&text_hi, __ATOMIC_ACQUIRE) == 0) {
         dl_iterate_phdr(find_text, (void *)(uintptr_t)&ptr_pc_in_recorder);
@@ -178,7 +178,7 @@ static int install(int sig, const struct sigaction *act, struct sigaction *old)
     struct sigaction kernel_old;
     int rc;
     if (act != NULL && is_handler(act) && sig != SIGKILL && sig != SIGSTOP) {
-        find_recorder_text();
+        ptr_find_recorder_text();
         struct sigaction wrapped = *act;
         wrapped.sa_flags |= SA_SIGINFO;
         wrapped.sa_sigaction = trampoline;
@@ -224,7 +224,7 @@ static sighandler_t wrap_installed(int sig, sighandler_t previous)
 
 void ptr_signals_install(void)
 {
-    find_recorder_text();
+    ptr_find_recorder_text();
     if (ptr_proc.fd < 0 || get_real_sigaction() == NULL) {
         return;
     }
