@@ -13,6 +13,7 @@
  *                         event then takes the out-of-line path: same events, slower)
  *   PTRECORD_PDEP=0       never encode addresses with BMI2 PDEP (the byte loop: same bytes)
  *   PTRECORD_STACKS=n     call stacks of up to n frames for every allocating call (stacks.c; 0 or unset: none)
+ *   PTRECORD_UNWIND=libgcc  unwind with libgcc only, even where libunwind is installed
  * PTRECORD_OUT holds the started program; every program image exec'd later, by the started process
  * itself (`record -- env X=1 prog`) or by a child, writes OUT.<pid>[.<n>] with a link to the trace it
  * continues (header fields 15-18: FORMAT.md "Process trees").
@@ -103,6 +104,8 @@ static void apply_control(const char *entry, int *is_root)
         allow_pdep = v[0] != '0';
     } else if (is_var(entry, "PTRECORD_STACKS", &v)) {
         set_stack_depth(v);
+    } else if (is_var(entry, "PTRECORD_UNWIND", &v)) {
+        ptr_stacks.libgcc_only = v[0] == 'l';
     }
 }
 

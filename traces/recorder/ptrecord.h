@@ -134,6 +134,7 @@ struct ptr_thread {
     uint32_t side_count;    /* calls waiting in the side buffer */
     uint32_t side_lost;     /* calls that did not fit in the side buffer (added to ptr_proc.lost_events) */
     uint8_t unwinding;      /* inside the stack unwinder or table (stacks.c): a nested call gets no stack */
+    uintptr_t handler_frame; /* the outermost running program handler's trampoline frame (signals.c), 0 = none */
 };
 
 /* One call made by a signal handler that interrupted the recorder: appended later with its timestamp. */
@@ -238,6 +239,7 @@ void ptr_find_recorder_text(void);     /* finds that range (not signal-safe: dl_
 #define PTR_STACK_DEFAULT_DEPTH 24
 struct ptr_stacks {
     int depth;          /* frames kept per stack, 1..PTR_STACK_MAX_DEPTH; 0 = stacks off */
+    int libgcc_only;    /* PTRECORD_UNWIND=libgcc: never libunwind */
 };
 extern struct ptr_stacks ptr_stacks;
 void ptr_stacks_start(void);            /* after the trace is open: unwinder, table, module map */

@@ -145,11 +145,23 @@ static void trampoline(int sig, siginfo_t *info, void *context)
         __atomic_store_n(&t->fast_limit, (uint8_t *)0, __ATOMIC_RELAXED);
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
     }
+    /* The outermost handler marks the thread (stacks.c unwinds inside handlers with the signal-safe unwinder only);
+       a mark above this frame was left by a handler that longjmp'ed out. */
+    uintptr_t outer = __atomic_load_n(&t->handler_frame, __ATOMIC_RELAXED);
+    int marks = outer == 0 || frame >= outer;
+    if (marks) {
+        __atomic_store_n(&t->handler_frame, frame, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    }
     struct sigaction act = program_action[sig];
     if (act.sa_flags & SA_SIGINFO) {
         act.sa_sigaction(sig, info, context);
     } else if (act.sa_handler != SIG_DFL && act.sa_handler != SIG_IGN) {
         act.sa_handler(sig);
+    }
+    if (marks) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        __atomic_store_n(&t->handler_frame, 0, __ATOMIC_RELAXED);
     }
     if (owner) {
         __atomic_signal_fence(__ATOMIC_SEQ_CST);

@@ -50,9 +50,12 @@ struct known_module {
 
 typedef _Unwind_Reason_Code (*backtrace_fn)(_Unwind_Trace_Fn, void *);
 typedef _Unwind_Ptr (*getip_fn)(struct _Unwind_Context *);
+typedef int (*unw_backtrace_fn)(void **, int);
+typedef int (*unw_caching_fn)(void *, int);
 
 static backtrace_fn unwind_backtrace;
 static getip_fn unwind_getip;
+static unw_backtrace_fn fast_backtrace;   /* libunwind's unw_backtrace, when libunwind.so.8 is installed */
 static struct stack_slot *slots;
 static uint64_t *arena;
 static uint64_t arena_used;
@@ -356,20 +359,53 @@ static _Unwind_Reason_Code warm_frame(struct _Unwind_Context *ctx, void *arg)
     return _URC_NO_REASON;
 }
 
+/* The recorder's own frames above the caller's, at most (interpose.c's wrappers, thread_buffer.c, this file). */
+#define RECORDER_FRAMES 12
+
+/* With libunwind: its cached fast trace (heaptrack's unwinder), then the recorder's frames dropped. */
+static void fast_walk(struct walk *w)
+{
+    void *ips[PTR_STACK_MAX_DEPTH + RECORDER_FRAMES];
+    int n = fast_backtrace(ips, (int)w->max + RECORDER_FRAMES);
+    int i = 0;
+    while (i < n && ptr_pc_in_recorder((uintptr_t)ips[i])) {
+        i++;
+    }
+    for (; i < n && w->n < w->max; i++) {
+        w->frames[w->n++] = (uint64_t)(uintptr_t)ips[i];
+    }
+}
+
+/* A signal handler of the program is running on this thread (signals.c sets handler_frame in its trampoline). */
+static int in_handler(struct ptr_thread *t)
+{
+    uintptr_t frame = __atomic_load_n(&t->handler_frame, __ATOMIC_RELAXED);
+    return frame != 0 && (uintptr_t)__builtin_frame_address(0) < frame;
+}
+
 uint32_t ptr_stack_capture(struct ptr_thread *t)
 {
-    if (t->unwinding || unwind_backtrace == NULL || slots == NULL) {
+    if (t->unwinding || unwind_backtrace == NULL || slots == NULL || t->state != TS_ACTIVE) {
         return 0; /* a handler that interrupted this thread's unwinder or table; or no unwinder */
     }
+    /* BUSY while unwinding: allocations the unwinder itself makes (libunwind's per-thread cache) are the recorder's
+       own and pass through unrecorded, and a signal handler that interrupts the unwinder finds the recorder busy: its
+       calls wait in the side buffer and get no stack. */
     t->unwinding = 1;
+    t->state = TS_BUSY;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     struct walk w;
     w.n = 0;
     w.max = (uint32_t)ptr_stacks.depth;
     w.outside = 0;
-    unwind_backtrace(walk_frame, &w);
+    if (fast_backtrace != NULL && !in_handler(t)) {
+        fast_walk(&w);
+    } else {
+        unwind_backtrace(walk_frame, &w); /* libgcc 12 + glibc 2.35: no lock, safe in a handler */
+    }
     uint32_t id = w.n == 0 ? 0 : intern(w.frames, w.n);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->state = TS_ACTIVE;
     t->unwinding = 0;
     return id;
 }
@@ -389,6 +425,25 @@ static void load_unwinder(void)
     bt(warm_frame, NULL); /* libgcc's first unwind sets itself up */
     unwind_getip = getip;
     unwind_backtrace = bt;
+    /* libunwind (where installed) caches each return address's unwind rule: several times faster than libgcc, which
+       interprets the DWARF CFI at every frame. PTRECORD_UNWIND=libgcc keeps to libgcc. */
+    if (ptr_stacks.libgcc_only) {
+        return;
+    }
+    void *unw = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    if (unw == NULL) {
+        return;
+    }
+    unw_backtrace_fn ub = (unw_backtrace_fn)dlsym(unw, "unw_backtrace");
+    unw_caching_fn caching = (unw_caching_fn)dlsym(unw, "_ULx86_64_set_caching_policy");
+    void **space = (void **)dlsym(unw, "_ULx86_64_local_addr_space");
+    if (ub == NULL || caching == NULL || space == NULL) {
+        return;
+    }
+    caching(*space, 2 /* UNW_CACHE_PER_THREAD: no lock */);
+    void *ips[4];
+    ub(ips, 4); /* its first trace sets it up */
+    fast_backtrace = ub;
 }
 
 static void write_start_modules(void)
