@@ -21,6 +21,56 @@ public sealed record PackResult(long Events, long InputBytes, long OutputBytes, 
 /// </summary>
 public static class TracePacker
 {
+    /// <summary>
+    /// The zstd level of <see cref="Repack"/>: chosen by measurement on recorder blocks
+    /// (docs/benchmarks/2026-12-03-online-packing.md).
+    /// </summary>
+    public const int RepackLevel = 3;
+
+    /// <summary>
+    /// Packs a recording the way `record` does: each raw block of the recorder is stored zstd-compressed as it is
+    /// (same thread, counts, flags and base timestamp; see <see cref="Packing.BlockRepacker"/>), in file order, so a
+    /// reader merges the threads as for the raw file and delivers the same events, tids, lost-event count and
+    /// truncation state. Much cheaper than <see cref="Pack"/>: nothing is decoded. An input this cannot copy block by
+    /// block (damaged, cut inside a block, format version 1) is packed by <see cref="Pack"/> instead, so damage is
+    /// reported as there. Written to a temp file beside <paramref name="output"/>, then renamed (input and output may
+    /// be the same path). <see cref="PackResult.Events"/> counts the events in the blocks copied.
+    /// </summary>
+    public static PackResult Repack(string input, string output, int level = RepackLevel)
+    {
+        string temp = output + ".packing";
+        long inputBytes = new FileInfo(input).Length;
+        var repacker = new Packing.BlockRepacker(input, temp, level);
+        try
+        {
+            if (repacker.Advance(final: true) != Packing.RepackStep.Done)
+            {
+                repacker.Dispose();
+                File.Delete(temp);
+                return Pack(input, output);
+            }
+
+            return Finish(repacker, output, inputBytes);
+        }
+        catch
+        {
+            repacker.Dispose();
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>Completes a repacker whose final pass reached the end of its input and renames its output over <paramref name="output"/>.</summary>
+    internal static PackResult Finish(Packing.BlockRepacker repacker, string output, long inputBytes)
+    {
+        long events = repacker.Events;
+        bool complete = repacker.SawEnd;
+        string temp = repacker.Temp;
+        repacker.Complete();
+        File.Move(temp, output, overwrite: true);
+        return new PackResult(events, inputBytes, new FileInfo(output).Length, !complete, null);
+    }
+
     /// <summary>Packs <paramref name="input"/> into <paramref name="output"/> (written to a temp file beside it, then renamed; input and output may be the same path).</summary>
     public static PackResult Pack(string input, string output, TraceWriterOptions? options = null, IProgress<long>? progress = null)
     {

@@ -48,6 +48,7 @@ public sealed class TraceReader : IDisposable
     private readonly Dictionary<uint, Queue<long>>? _threadBlocks;
     private readonly Queue<long>? _mixedBlocks;
     private readonly PrefixGuard? _prefixGuard;
+    private readonly long _eventsInBlocks;
 
     private TraceReader(Stream stream, string path, bool leaveOpen)
     {
@@ -117,6 +118,8 @@ public sealed class TraceReader : IDisposable
             else if (h.EventCount > 0)
             {
                 BlockCount++;
+                _eventsInBlocks += h.EventCount;
+                CompressedBlockCount += h.Codec == (byte)BlockCodec.Raw ? 0 : 1;
                 if (h.IsMixed)
                 {
                     mixedBlocks.Enqueue(offset);
@@ -197,6 +200,46 @@ public sealed class TraceReader : IDisposable
         return (open.Count == 0 ? -1 : end, open);
     }
 
+    /// <summary>
+    /// For a complete, undamaged trace of one thread in per-thread blocks (a single-thread recording, raw or packed by
+    /// `record`): the number of events and the timestamps of the first and last, from the block headers and the first
+    /// and last block only. False for any other trace (read it instead). Call before reading.
+    /// </summary>
+    internal bool TryQuickSpan(out long events, out long first, out long last)
+    {
+        events = 0;
+        first = 0;
+        last = 0;
+        if (_started || _threadBlocks is not { Count: 1 } || _mixedBlocks!.Count > 0 || _scanDamage is not null || !IsComplete || IsTruncated)
+        {
+            return false;
+        }
+
+        long[] blocks = _threadBlocks.Values.First().ToArray();
+        try
+        {
+            var head = new BlockCursor { Pending = new Queue<long>([blocks[0]]) };
+            if (!Refill(head))
+            {
+                return false;
+            }
+
+            first = head.Events[0].Timestamp;
+            var tail = new BlockCursor { Pending = new Queue<long>([blocks[^1]]) };
+            while (Refill(tail))
+            {
+                last = tail.Events[tail.Count - 1].Timestamp;
+            }
+        }
+        catch (TraceCorruptException)
+        {
+            return false;
+        }
+
+        events = _eventsInBlocks;
+        return true;
+    }
+
     /// <summary>Opens the trace at <paramref name="path"/> and reads its header (throws <see cref="TraceCorruptException"/> when the header is damaged).</summary>
     public static TraceReader Open(string path)
     {
@@ -272,6 +315,9 @@ public sealed class TraceReader : IDisposable
 
     /// <summary>Blocks with events found by the header scan (up to any damage or cut).</summary>
     public long BlockCount { get; }
+
+    /// <summary>Blocks with events found by the header scan whose payload is compressed (a packed trace has only such blocks, but for the few too small to gain).</summary>
+    public long CompressedBlockCount { get; }
 
     /// <summary>True when the file is a raw per-thread recording that the reader merges by timestamp; false when it is read in file order.</summary>
     public bool IsMerged { get; }
@@ -553,6 +599,12 @@ public sealed class TraceReader : IDisposable
         if (_threadBlocks is null)
         {
             _sequential = new BlockCursor { NextOffset = _firstBlockOffset };
+            return;
+        }
+        else if (_threadBlocks.Count == 1 && _mixedBlocks!.Count == 0 && _prefixGuard is null)
+        {
+            // One thread: its blocks in file order are already in time order; decode straight into the caller's buffer.
+            _sequential = new BlockCursor { Pending = _threadBlocks.Values.First() };
             return;
         }
         else

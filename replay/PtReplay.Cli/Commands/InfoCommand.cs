@@ -204,7 +204,7 @@ public static class InfoCommand
         CultureInfo inv = CultureInfo.InvariantCulture;
         var t = new StringBuilder();
         TraceHeader h = reader.Header;
-        t.AppendLine(inv, $"trace      {path}: {reader.FileLength:N0} bytes, {(s.Events == 0 ? 0 : (double)reader.FileLength / s.Events):F2} bytes/event, format {h.FormatVersion}, {(reader.IsMerged ? "raw per-thread blocks" : "packed")}");
+        t.AppendLine(inv, $"trace      {path}: {reader.FileLength:N0} bytes, {(s.Events == 0 ? 0 : (double)reader.FileLength / s.Events):F2} bytes/event, format {h.FormatVersion}, {(!reader.IsMerged ? "packed, time-ordered blocks" : reader.CompressedBlockCount > 0 ? "packed per-thread blocks" : "raw per-thread blocks")}");
         t.AppendLine(inv, $"program    {(h.Argv.Count > 0 ? OneLine.Of(string.Join(' ', h.Argv)) : "?")} ({(h.ExecutablePath.Length > 0 ? h.ExecutablePath : "unknown executable")}), pid {h.Pid}, parent {h.ParentPid}");
         t.AppendLine(inv, $"process    {Origin(reader.Path, h)}");
         t.AppendLine(inv, $"recorder   {h.RecorderVersion}; glibc {h.GlibcVersion}; {h.OnlineCpus} CPUs; page {h.PageSize}; brk0 0x{h.Brk0:x}; clock {h.ClockName} ({h.ClockResolutionNs} ns)");

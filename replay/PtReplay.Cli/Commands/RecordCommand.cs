@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PtReplay.Traces.Packing;
 using PtReplay.Traces.Recording;
 
 namespace PtReplay.Cli.Commands;
@@ -131,6 +132,8 @@ public static class RecordCommand
         RecordingResult result;
         // SIGINT, SIGTERM, SIGHUP, SIGQUIT go on to the program; ptreplay stays to pack and summarise the trace.
         using var signals = new SignalForwarding();
+        // Packing runs while the program does, on another CPU, from the moment it starts (after the old traces are gone).
+        OnlinePacker? packer = null;
         try
         {
             result = Recorder.Run(new RecordingOptions
@@ -141,14 +144,21 @@ public static class RecordCommand
                 OutputPath = options.OutputPath,
                 FollowChildren = options.FollowChildren,
                 StackDepth = options.StackDepth,
-                Started = signals.Started,
+                Started = pid =>
+                {
+                    signals.Started(pid);
+                    packer = packTrace ? OnlinePacker.Start(options.OutputPath) : null;
+                },
             });
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or FileNotFoundException or InvalidOperationException)
         {
+            packer?.Dispose();
             Console.Error.WriteLine($"ptreplay record: cannot run '{options.Command[0]}': {e.Message}");
             return ExitCodes.CannotRun;
         }
+
+        WriteProgramTime(result);
 
         if (signals.LastForwarded != 0)
         {
@@ -159,11 +169,13 @@ public static class RecordCommand
         long lost = 0;
         try
         {
-            Console.Error.WriteLine(RecordingReport.Finish(result, packTrace, out lost));
+            Console.Error.WriteLine(RecordingReport.Finish(result, packer, out lost));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"ptreplay record: the program ran, but its trace could not be summarised: {e.Message}");
+            packer?.Dispose();
+            Console.Error.WriteLine($"ptreplay record: the program ran, but its trace could not be packed or summarised " +
+                                    $"(the raw trace is kept): {e.Message}");
         }
 
         if (lost > 0)
@@ -174,5 +186,20 @@ public static class RecordCommand
         }
 
         return result.ExitCode;
+    }
+
+    /// <summary>
+    /// The environment variable naming a file to which `record` writes the program's own wall time in seconds
+    /// (start to exit, without ptreplay's start-up and packing after exit): what `bench-record` reads.
+    /// </summary>
+    public const string ProgramTimeVariable = "PTREPLAY_RECORD_PROGRAM_TIME";
+
+    private static void WriteProgramTime(RecordingResult result)
+    {
+        string? file = Environment.GetEnvironmentVariable(ProgramTimeVariable);
+        if (!string.IsNullOrEmpty(file))
+        {
+            File.WriteAllText(file, result.WallTime.TotalSeconds.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+        }
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using PtReplay.Traces;
+using PtReplay.Traces.Packing;
 using PtReplay.Traces.ProcessTrees;
 using PtReplay.Traces.Recording;
 
@@ -10,25 +11,24 @@ namespace PtReplay.Cli.Commands;
 internal static class RecordingReport
 {
     /// <summary>
-    /// Packs every trace of the run in place when asked, then describes the started program's trace.
-    /// <paramref name="lostEvents"/> gets the events the recorder could not write, over every trace of the run.
+    /// Finishes packing every trace of the run in place when <paramref name="packer"/> is given (it packed while the
+    /// program ran), then describes the started program's trace. <paramref name="lostEvents"/> gets the events the
+    /// recorder could not write, over every trace of the run.
     /// </summary>
-    public static string Finish(RecordingResult result, bool pack, out long lostEvents)
+    public static string Finish(RecordingResult result, OnlinePacker? packer, out long lostEvents)
     {
         lostEvents = 0;
+        bool pack = packer is not null;
         if (!File.Exists(result.TracePath))
         {
+            packer?.Dispose();
             return $"ptreplay record: no trace was written to {result.TracePath} (the program may not be dynamically linked, " +
                    "or it could not load the recorder)";
         }
 
+        IReadOnlyList<PackedTrace> packed = packer?.Finish(result.ChildTraces.Prepend(result.TracePath)) ?? [];
         foreach (string trace in result.ChildTraces.Prepend(result.TracePath))
         {
-            if (pack)
-            {
-                TracePacker.Pack(trace, trace);
-            }
-
             using TraceReader reader = TraceReader.Open(trace);
             lostEvents += reader.LostEvents;
         }
@@ -61,7 +61,25 @@ internal static class RecordingReport
             line += "\n" + Tree(result);
         }
 
-        return line;
+        return line + PackingNote(packed, packer?.Failure);
+    }
+
+    /// <summary>
+    /// One line when packing did not all happen while the program ran: the online packer failed or was behind by
+    /// more than a block's worth (so the rest was packed after exit), or a trace was packed again from its start.
+    /// </summary>
+    private static string PackingNote(IReadOnlyList<PackedTrace> packed, Exception? failure)
+    {
+        long total = packed.Sum(p => p.InputBytes), after = packed.Sum(p => p.BytesAfterExit);
+        string? why = failure is not null ? $"the online packer failed ({failure.Message})"
+            : packed.FirstOrDefault(p => p.Note is not null)?.Note;
+        if (why is null && after <= 4 << 20)
+        {
+            return "";
+        }
+
+        return string.Create(CultureInfo.InvariantCulture,
+            $"\nptreplay record: {why ?? "the online packer fell behind"}; {after / 1e6:F1} of {total / 1e6:F1} MB of raw trace were packed after the program exited");
     }
 
     /// <summary>

@@ -35,8 +35,8 @@ public class RecordCommandTests
         List<AllocEvent> p = packed.ReadAll().ToList();
         List<AllocEvent> r = raw.ReadAll().ToList();
         Assert.Equal("/usr/bin/perl", packed.Header.ExecutablePath);
-        Assert.False(packed.IsMerged); // packed: mixed blocks in time order, read as stored
-        Assert.True(raw.IsMerged);     // raw: per-thread blocks the reader merges
+        Assert.True(packed.CompressedBlockCount > 0); // packed: the recorder's blocks, each compressed
+        Assert.Equal(0, raw.CompressedBlockCount);    // raw: the recorder's blocks as written
         Assert.Equal(r.Where(e => e.Kind.IsCall()).Select(e => (e.Kind, e.Size, e.Count)),
                      p.Where(e => e.Kind.IsCall()).Select(e => (e.Kind, e.Size, e.Count)));
         Assert.True(new FileInfo(packed.Path).Length * 2 < new FileInfo(raw.Path).Length,

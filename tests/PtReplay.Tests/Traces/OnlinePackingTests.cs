@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using System.Globalization;
+using PtReplay.Tests.Infrastructure;
+using PtReplay.Tests.Traces.Recording;
+using PtReplay.Traces;
+using PtReplay.Traces.Format;
+using PtReplay.Traces.Packing;
+using PtReplay.Traces.ProcessTrees;
+using PtReplay.Traces.Recording;
+
+namespace PtReplay.Tests.Traces;
+
+/// <summary>
+/// `record` packs while the program runs (<see cref="OnlinePacker"/>): real programs recorded so, each raw file copied
+/// the moment the program exits (before the packer finishes), must give what packing those raw files after exit gives
+/// (<see cref="TracePacker.Pack"/>): the same events, thread tids, header, lost-event count, truncation and tree. The
+/// packer's fallbacks (it fails, it cannot keep up) must give the same.
+/// </summary>
+public sealed class OnlinePackingTests
+{
+    private sealed record OnlineRun(RecordingResult Result, IReadOnlyList<PackedTrace> Packed, string RawDir, Exception? Failure);
+
+    private static OnlineRun RecordOnline(TempDir dir, IReadOnlyList<string> command, IReadOnlyDictionary<string, string>? extra = null,
+        string? mode = null)
+    {
+        string trace = dir.File("t.trace");
+        OnlinePacker? packer = null;
+        RecordingResult result = Recorder.Run(new RecordingOptions
+        {
+            Command = command,
+            OutputPath = trace,
+            FollowChildren = true,
+            Environment = CleanEnvironment.With(RecordingRuns.BaseEnvironment(dir.Path), extra ?? new Dictionary<string, string>()),
+            CaptureOutput = true,
+            WorkingDirectory = dir.Path,
+            Timeout = TimeSpan.FromMinutes(2),
+            Started = _ => packer = OnlinePacker.Start(trace, mode: mode),
+        });
+        Assert.True(result.ExitCode == 0, System.Text.Encoding.UTF8.GetString(result.StandardError));
+
+        // The raw files as the recorder left them, before the packer finishes and replaces them.
+        string rawDir = dir.NewFolder("raw");
+        foreach (string file in result.ChildTraces.Prepend(trace))
+        {
+            File.Copy(file, Path.Combine(rawDir, Path.GetFileName(file)));
+        }
+
+        IReadOnlyList<PackedTrace> packed = packer!.Finish(result.ChildTraces.Prepend(trace));
+        return new OnlineRun(result, packed, rawDir, packer.Failure);
+    }
+
+    /// <summary>Each packed trace against its raw copy packed after exit; then the two trees.</summary>
+    private static void AssertSameAsPackingAfterExit(OnlineRun run)
+    {
+        var online = run.Result.ChildTraces.Prepend(run.Result.TracePath).ToList();
+        string afterDir = Path.Combine(run.RawDir, "..", "after");
+        Directory.CreateDirectory(afterDir);
+        var after = new List<string>();
+        foreach (string file in online)
+        {
+            string packedAfter = Path.Combine(afterDir, Path.GetFileName(file));
+            TracePacker.Pack(Path.Combine(run.RawDir, Path.GetFileName(file)), packedAfter);
+            after.Add(packedAfter);
+            using TraceReader a = TraceReader.Open(file);
+            using TraceReader b = TraceReader.Open(packedAfter);
+            Assert.True(a.CompressedBlockCount > 0 || a.BlockCount <= 2, $"{file}: nothing compressed");
+            Assert.Equal(HeaderCodec.Encode(b.Header), HeaderCodec.Encode(a.Header));
+            List<AllocEvent> ea = a.ReadAll().ToList(), eb = b.ReadAll().ToList();
+            Assert.Equal(eb.Count, ea.Count);
+            Assert.True(eb.SequenceEqual(ea), $"{file}: the events differ from packing after exit");
+            Assert.Equal(b.ThreadTids, a.ThreadTids);
+            Assert.Equal(b.LostEvents, a.LostEvents);
+            Assert.Equal(b.IsTruncated, a.IsTruncated);
+            RecordingSummary s = RecordingSummary.Of(file);
+            Assert.Equal(eb.Count, s.Events);
+            Assert.Equal(b.ThreadTids.Count, s.Threads);
+            Assert.Equal(eb.Count == 0 ? 0 : eb.Max(e => e.Timestamp) - eb.Min(e => e.Timestamp), s.DurationNs);
+        }
+
+        Assert.Equal(Shape(TraceTree.Build(after)), Shape(TraceTree.Build(online)));
+        Assert.Empty(Directory.EnumerateFiles(Path.GetDirectoryName(run.Result.TracePath)!, "*.packing"));
+    }
+
+    private static List<string> Shape(IReadOnlyList<TraceTreeNode> roots)
+    {
+        var lines = new List<string>();
+        void Walk(TraceTreeNode n, int depth)
+        {
+            lines.Add($"{depth} {Path.GetFileName(n.Path)} {n.Header.Origin} {n.Header.Pid} {n.Truncated}");
+            foreach (TraceTreeNode c in n.Children)
+            {
+                Walk(c, depth + 1);
+            }
+        }
+
+        foreach (TraceTreeNode r in roots)
+        {
+            Walk(r, 0);
+        }
+
+        return lines;
+    }
+
+    [Fact]
+    public void Python_PackedWhileRunning_SameAsPackingAfterExit()
+    {
+        using var dir = new TempDir();
+        OnlineRun run = RecordOnline(dir, [RealPrograms.Python, Path.Combine(RepoFiles.Workloads, "python_work.py"), "2"],
+            RealPrograms.PythonEnvironment());
+        Assert.Null(run.Failure);
+        Assert.True(RecordingSummary.Of(run.Result.TracePath).Events > 200_000);
+        AssertSameAsPackingAfterExit(run);
+    }
+
+    [Fact]
+    public void MultiThreadProgram_PackedWhileRunning_SameAsPackingAfterExit()
+    {
+        using var dir = new TempDir();
+        OnlineRun run = RecordOnline(dir, [NativeTestBuild.Program("handoff", TestPrograms.Handoff), "12"]);
+        using (var reader = TraceReader.Open(run.Result.TracePath))
+        {
+            Assert.True(reader.ReadAll().Select(e => e.Thread).Distinct().Count() > 10);
+        }
+
+        AssertSameAsPackingAfterExit(run);
+    }
+
+    [Fact]
+    public void ForkingProgram_PackedWhileRunning_SameTreeAsPackingAfterExit()
+    {
+        using var dir = new TempDir();
+        OnlineRun run = RecordOnline(dir, ["/bin/sh", "-c",
+            $"{NativeTestBuild.Program("threadedfork", TestPrograms.ThreadedFork)}; {NativeTestBuild.Program("probe", TestPrograms.Probe)} forkexec"]);
+        Assert.True(run.Result.ChildTraces.Count >= 4, string.Join(", ", run.Result.ChildTraces));
+        AssertSameAsPackingAfterExit(run);
+    }
+
+    [Fact]
+    public void PackerFails_EveryTracePackedAfterExit_SameAsPackingAfterExit()
+    {
+        using var dir = new TempDir();
+        OnlineRun run = RecordOnline(dir, ["/bin/sh", "-c", $"{NativeTestBuild.Program("handoff", TestPrograms.Handoff)} 3; true"],
+            mode: "fail");
+        Assert.IsType<IOException>(run.Failure);
+        Assert.All(run.Packed, p => Assert.Equal(p.InputBytes, p.BytesAfterExit));
+        AssertSameAsPackingAfterExit(run);
+    }
+
+    [Fact]
+    public void PackerStalls_TheRestIsPackedAfterExit_SameAsPackingAfterExit()
+    {
+        using var dir = new TempDir();
+        OnlineRun run = RecordOnline(dir, [RealPrograms.Python, Path.Combine(RepoFiles.Workloads, "python_work.py"), "1"],
+            RealPrograms.PythonEnvironment(), mode: "stall");
+        Assert.Null(run.Failure);
+        PackedTrace main = Assert.Single(run.Packed);
+        Assert.Equal(main.InputBytes, main.BytesAfterExit);
+        AssertSameAsPackingAfterExit(run);
+    }
+
+    [Fact]
+    public async Task RecordKilledBySigterm_ForwardsIt_TraceIsPackedAndReadsAsTruncated()
+    {
+        using var dir = new TempDir();
+        string trace = dir.File("k.trace");
+        string program = NativeTestBuild.Program("endless", TestPrograms.Endless);
+        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in new[] { Path.Combine(AppContext.BaseDirectory, "ptreplay.dll"), "record", "-o", trace, "--", program })
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        using Process record = Process.Start(psi)!;
+        Task<string> stderr = record.StandardError.ReadToEndAsync();
+        try
+        {
+            Assert.Equal("ready", record.StandardOutput.ReadLine());
+            Thread.Sleep(300);
+            (int killed, _, string why) = ChildProcess.Run("/bin/kill", ["-TERM", record.Id.ToString(CultureInfo.InvariantCulture)], null);
+            Assert.True(killed == 0, why);
+            Assert.True(record.WaitForExit(TimeSpan.FromMinutes(2)), "record did not end after SIGTERM");
+        }
+        finally
+        {
+            if (!record.HasExited)
+            {
+                record.Kill(entireProcessTree: true);
+            }
+        }
+
+        string log = await stderr;
+        Assert.True(record.ExitCode == 128 + 15, log);
+        Assert.Contains("packed", log);
+        using var reader = TraceReader.Open(trace);
+        Assert.True(reader.IsTruncated, log);
+        Assert.True(reader.CompressedBlockCount > 0, "the trace was not packed");
+        long events = reader.ReadAll().LongCount();
+        Assert.True(events >= 50_000, $"{events} events");
+        Assert.Empty(Directory.EnumerateFiles(dir.Path, "*.packing"));
+    }
+}

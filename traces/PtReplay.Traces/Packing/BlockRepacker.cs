@@ -1,0 +1,280 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using Microsoft.Win32.SafeHandles;
+using PtReplay.Traces.Format;
+using ZstdSharp;
+
+namespace PtReplay.Traces.Packing;
+
+/// <summary>What one call of <see cref="BlockRepacker.Advance"/> ended on.</summary>
+internal enum RepackStep
+{
+    /// <summary>The input has no more complete blocks yet (or, online, the next one is an end block): try again later.</summary>
+    Wait,
+
+    /// <summary>Final pass: every block was copied, the input ends at a block boundary.</summary>
+    Done,
+
+    /// <summary>Final pass: the input has a damaged header or block, ends inside one, or is of format version 1: pack it by merging instead.</summary>
+    Unusual,
+}
+
+/// <summary>
+/// Recompresses one raw recording block by block, as it grows (traces/FORMAT.md "Blocks"): the header's bytes are
+/// copied, every raw block with events is stored compressed with its tid, flags, counts and base timestamp unchanged
+/// (kept raw when compression does not make it smaller), and every other block (end blocks, blocks already
+/// compressed) is copied as it is, in file order. So a reader delivers the same events, tids, lost-event count and
+/// truncation state from the output as from the input: it merges the per-thread blocks as it does for the raw file,
+/// and the relative order of blocks, which breaks timestamp ties, is kept.
+/// <para>Invariants: <c>_next</c> is the input offset of the first block not yet copied; every block before it was
+/// whole and matched its CRC when copied, and <c>_consumed</c> holds each copied block's offset and its 36 header
+/// bytes (the CRC among them covers the payload), so <see cref="StillMatches"/> can tell whether the recorder later
+/// cut or rewrote any of them (lost-event end block, failed exec, exit handlers after the end block). Online
+/// (<c>final: false</c>) an end block is never copied: the recorder may overwrite it.</para>
+/// </summary>
+internal sealed class BlockRepacker : IDisposable
+{
+    private readonly string _input;
+    private readonly string _temp;
+    private readonly int _level;
+    private SafeFileHandle? _in;
+    private FileStream? _out;
+    private Compressor? _zstd;
+    private long _next = -1;
+    private readonly List<(long Offset, byte[] Header)> _consumed = [];
+    private byte[] _payload = new byte[1 << 18];
+    private byte[] _stored = new byte[1 << 18];
+    private readonly byte[] _head = new byte[BlockHeader.Size];
+    private readonly byte[] _outHead = new byte[BlockHeader.Size];
+    private byte[] _headerBytes = [];
+
+    /// <summary>Prepares to recompress <paramref name="input"/> into <paramref name="temp"/> (created on the first header read).</summary>
+    public BlockRepacker(string input, string temp, int level)
+    {
+        _input = input;
+        _temp = temp;
+        _level = level;
+    }
+
+    /// <summary>The output being written (renamed over the input by the caller once complete).</summary>
+    public string Temp => _temp;
+
+    /// <summary>The raw trace this repacks.</summary>
+    public string Input => _input;
+
+    /// <summary>Input bytes copied so far (header included).</summary>
+    public long InputDone => Math.Max(0, _next);
+
+    /// <summary>Events in the blocks copied so far.</summary>
+    public long Events { get; private set; }
+
+    /// <summary>True once an end block was copied (final pass only): the output reads as complete.</summary>
+    public bool SawEnd { get; private set; }
+
+    /// <summary>Output bytes written so far.</summary>
+    public long OutputBytes => _out?.Position ?? 0;
+
+    /// <summary>
+    /// Copies every complete block after the last one copied. Online (<paramref name="final"/> false) it stops at
+    /// an end block, at a block still being written, or at anything that does not check out yet, and returns
+    /// <see cref="RepackStep.Wait"/>. The final pass (the recording is over) copies end blocks too and returns
+    /// <see cref="RepackStep.Done"/> at the end of the file, or <see cref="RepackStep.Unusual"/>.
+    /// </summary>
+    public RepackStep Advance(bool final)
+    {
+        if (_in is null)
+        {
+            try
+            {
+                _in = File.OpenHandle(_input, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            }
+            catch (FileNotFoundException) when (!final)
+            {
+                return RepackStep.Wait;
+            }
+        }
+
+        if (_next < 0 && !CopyHeader())
+        {
+            return final ? RepackStep.Unusual : RepackStep.Wait;
+        }
+
+        while (true)
+        {
+            long length = RandomAccess.GetLength(_in);
+            if (length == _next)
+            {
+                return final ? RepackStep.Done : RepackStep.Wait;
+            }
+
+            if (length - _next < BlockHeader.Size)
+            {
+                return final ? RepackStep.Unusual : RepackStep.Wait;
+            }
+
+            RandomAccess.Read(_in, _head, _next);
+            BlockHeader h = BlockHeader.Read(_head);
+            bool plausible = h.BlockMagic == BlockHeader.Magic && BlockCompression.IsKnown(h.Codec) &&
+                             h.StoredLength <= TraceReader.MaxRawBlockBytes && h.RawLength <= TraceReader.MaxRawBlockBytes &&
+                             (h.Codec != (byte)BlockCodec.Raw || h.StoredLength == h.RawLength);
+            if (!plausible || (h.IsEnd && !final))
+            {
+                return final && !plausible ? RepackStep.Unusual : RepackStep.Wait;
+            }
+
+            int stored = (int)h.StoredLength;
+            if (length - _next - BlockHeader.Size < stored)
+            {
+                return final ? RepackStep.Unusual : RepackStep.Wait;
+            }
+
+            if (_payload.Length < stored)
+            {
+                _payload = new byte[Math.Max(stored, _payload.Length * 2)];
+            }
+
+            Span<byte> payload = _payload.AsSpan(0, stored);
+            RandomAccess.Read(_in, payload, _next + BlockHeader.Size);
+            if (h.ComputeCrc(payload) != h.Crc)
+            {
+                // Online this may be a block whose write(2) is still in flight: its bytes are read again later.
+                return final ? RepackStep.Unusual : RepackStep.Wait;
+            }
+
+            _consumed.Add((_next, (byte[])_head.Clone()));
+            WriteBlock(h, payload);
+            _next += BlockHeader.Size + stored;
+            Events += h.EventCount;
+            SawEnd |= h.IsEnd;
+        }
+    }
+
+    /// <summary>
+    /// True when every block copied so far is still in the input, byte for byte in its header (whose CRC covers the
+    /// payload): the recorder did not cut or rewrite them after they were copied. Reopens the input by name.
+    /// </summary>
+    public bool StillMatches()
+    {
+        _in?.Dispose();
+        _in = File.OpenHandle(_input, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        if (_next < 0)
+        {
+            return true;
+        }
+
+        long length = RandomAccess.GetLength(_in);
+        if (length < _next || !HeaderStillMatches())
+        {
+            return false;
+        }
+
+        Span<byte> head = stackalloc byte[BlockHeader.Size];
+        foreach ((long offset, byte[] header) in _consumed)
+        {
+            RandomAccess.Read(_in, head, offset);
+            if (!head.SequenceEqual(header))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// After <see cref="RepackStep.Done"/>: gives the output the input's current format version (the recorder
+    /// raises it to 3 when events were lost; the version is not under the header CRC) and closes both files.
+    /// </summary>
+    public void Complete()
+    {
+        Span<byte> version = stackalloc byte[2];
+        RandomAccess.Read(_in!, version, 8);
+        _out!.Position = 8;
+        _out.Write(version);
+        _out.Flush();
+        Dispose();
+    }
+
+    /// <summary>Closes both files (the output stays on disk: the caller renames or deletes it).</summary>
+    public void Dispose()
+    {
+        _in?.Dispose();
+        _in = null;
+        _out?.Dispose();
+        _out = null;
+        _zstd?.Dispose();
+        _zstd = null;
+    }
+
+    /// <summary>Copies the file header once it is whole (CRC checked) and of format version 2 or 3.</summary>
+    private bool CopyHeader()
+    {
+        long length = RandomAccess.GetLength(_in!);
+        if (length < HeaderCodec.PrefixSize)
+        {
+            return false;
+        }
+
+        Span<byte> prefix = stackalloc byte[HeaderCodec.PrefixSize];
+        RandomAccess.Read(_in!, prefix, 0);
+        int version = BinaryPrimitives.ReadUInt16LittleEndian(prefix[8..]);
+        uint bodyLength = BinaryPrimitives.ReadUInt32LittleEndian(prefix[12..]);
+        if (!prefix[..8].SequenceEqual(HeaderCodec.Magic) || version < BlockHeader.HeaderCrcVersion ||
+            version > TraceFormat.NewestReadable || bodyLength > HeaderCodec.MaxBodyLength ||
+            length < HeaderCodec.PrefixSize + bodyLength + 4)
+        {
+            return false;
+        }
+
+        byte[] all = new byte[HeaderCodec.PrefixSize + bodyLength + 4];
+        RandomAccess.Read(_in!, all, 0);
+        ReadOnlySpan<byte> body = all.AsSpan(HeaderCodec.PrefixSize, (int)bodyLength);
+        if (Crc32.HashToUInt32(body) != BinaryPrimitives.ReadUInt32LittleEndian(all.AsSpan(HeaderCodec.PrefixSize + (int)bodyLength)))
+        {
+            return false;
+        }
+
+        _out = new FileStream(_temp, FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 1 << 16);
+        _out.Write(all);
+        _headerBytes = all;
+        _next = all.Length;
+        return true;
+    }
+
+    /// <summary>The header bytes past the version field are those copied (the version may change, see <see cref="Complete"/>).</summary>
+    private bool HeaderStillMatches()
+    {
+        byte[] now = new byte[_headerBytes.Length];
+        RandomAccess.Read(_in!, now, 0);
+        return now.AsSpan(0, 8).SequenceEqual(_headerBytes.AsSpan(0, 8)) &&
+               now.AsSpan(10).SequenceEqual(_headerBytes.AsSpan(10));
+    }
+
+    private void WriteBlock(BlockHeader h, ReadOnlySpan<byte> payload)
+    {
+        if (h.Codec == (byte)BlockCodec.Raw && h.EventCount > 0 && !h.IsEnd && payload.Length >= 64)
+        {
+            _zstd ??= new Compressor(_level);
+            int bound = Compressor.GetCompressBound(payload.Length);
+            if (_stored.Length < bound)
+            {
+                _stored = new byte[bound];
+            }
+
+            int n = _zstd.Wrap(payload, _stored);
+            if (n < payload.Length)
+            {
+                h.Codec = (byte)BlockCodec.Zstd;
+                h.StoredLength = (uint)n;
+                h = h.WithCrc(_stored.AsSpan(0, n));
+                h.Write(_outHead);
+                _out!.Write(_outHead);
+                _out.Write(_stored, 0, n);
+                return;
+            }
+        }
+
+        _out!.Write(_head);
+        _out.Write(payload);
+    }
+}

@@ -1,0 +1,213 @@
+using PtReplay.Traces.Recording;
+
+namespace PtReplay.Traces.Packing;
+
+/// <summary>How one trace of a recording was packed (<see cref="OnlinePacker.Finish"/>).</summary>
+/// <param name="Path">The trace (packed in place).</param>
+/// <param name="Result">What packing produced.</param>
+/// <param name="InputBytes">Size of the raw trace.</param>
+/// <param name="BytesAfterExit">Raw bytes packed after the program had exited (0 when the online packer kept up).</param>
+/// <param name="Note">Why this trace was packed after exit from its start (the online packer failed, or the recorder rewrote blocks it had packed); null when it was not.</param>
+public sealed record PackedTrace(string Path, PackResult Result, long InputBytes, long BytesAfterExit, string? Note);
+
+/// <summary>
+/// Packs a recording while it runs, in the process that runs `record` (never in the traced program, which this
+/// must not change): a background thread tails the raw trace files, <c>OUT</c> and each <c>OUT.&lt;pid&gt;[.&lt;n&gt;]</c> as it
+/// appears, and recompresses each block as soon as it is whole and its CRC matches (<see cref="BlockRepacker"/>),
+/// on the other CPU. The raw files are never touched until the end, so a packer that falls behind or fails loses
+/// nothing: <see cref="Finish"/> packs what is left after the program exits (everything, if the packer failed),
+/// and the packed files are what <see cref="TracePacker.Repack"/> of the finished raw files gives.
+/// <para>Test hook: <c>PTREPLAY_ONLINE_PACK=stall</c> makes the background thread copy nothing (as a packer that
+/// cannot keep up), <c>fail</c> makes it fail after its first block (as an I/O error would), <c>off</c> disables it.</para>
+/// </summary>
+public sealed class OnlinePacker : IDisposable
+{
+    /// <summary>The test hook's environment variable.</summary>
+    public const string ModeVariable = "PTREPLAY_ONLINE_PACK";
+
+    private readonly string _tracePath;
+    private readonly int _level;
+    private readonly string _mode;
+    private readonly Dictionary<string, BlockRepacker> _repackers = [];
+    private readonly Thread? _thread;
+    private volatile bool _stop;
+    private Exception? _failure;
+
+    private OnlinePacker(string tracePath, int level, string? mode)
+    {
+        _tracePath = Path.GetFullPath(tracePath);
+        _level = level;
+        _mode = mode ?? Environment.GetEnvironmentVariable(ModeVariable) ?? "";
+        if (_mode != "off")
+        {
+            _thread = new Thread(Loop) { IsBackground = true, Name = "ptreplay online packer", Priority = ThreadPriority.BelowNormal };
+            _thread.Start();
+        }
+    }
+
+    /// <summary>
+    /// Starts packing the recording whose started program writes <paramref name="tracePath"/> (start it once the
+    /// program runs: <see cref="RecordingOptions.Started"/>). <paramref name="mode"/>: the test hook's value
+    /// (null: <see cref="ModeVariable"/>'s).
+    /// </summary>
+    public static OnlinePacker Start(string tracePath, int level = TracePacker.RepackLevel, string? mode = null) => new(tracePath, level, mode);
+
+    /// <summary>The error that stopped the background thread, or null.</summary>
+    public Exception? Failure => _failure;
+
+    /// <summary>
+    /// After the program (and its children) exited: stops the background thread, then packs every trace of
+    /// <paramref name="traces"/> in place: the rest of its blocks, after checking that the recorder did not cut or
+    /// rewrite those already packed (else, and when the thread failed, from its start). An input that cannot be
+    /// copied block by block is packed by merging (<see cref="TracePacker.Pack"/>). A trace that cannot be packed
+    /// at all stays raw: the exception propagates and no raw file is removed.
+    /// </summary>
+    public IReadOnlyList<PackedTrace> Finish(IEnumerable<string> traces)
+    {
+        _stop = true;
+        _thread?.Join();
+        var done = new List<PackedTrace>();
+        try
+        {
+            foreach (string trace in traces)
+            {
+                done.Add(FinishOne(Path.GetFullPath(trace)));
+            }
+        }
+        finally
+        {
+            Dispose();
+        }
+
+        return done;
+    }
+
+    /// <summary>Stops the background thread and removes any unfinished output (the raw files stay).</summary>
+    public void Dispose()
+    {
+        _stop = true;
+        _thread?.Join();
+        foreach (BlockRepacker r in _repackers.Values)
+        {
+            r.Dispose();
+            File.Delete(r.Temp);
+        }
+
+        _repackers.Clear();
+    }
+
+    private PackedTrace FinishOne(string trace)
+    {
+        long inputBytes = new FileInfo(trace).Length;
+        string? note = _failure is not null ? $"the online packer failed ({_failure.Message})" : null;
+        if (_failure is null && _repackers.Remove(trace, out BlockRepacker? repacker))
+        {
+            long before = repacker.InputDone;
+            bool matches;
+            try
+            {
+                matches = repacker.StillMatches();
+            }
+            catch
+            {
+                repacker.Dispose();
+                File.Delete(repacker.Temp);
+                throw;
+            }
+
+            if (matches)
+            {
+                RepackStep step;
+                try
+                {
+                    step = repacker.Advance(final: true);
+                }
+                catch
+                {
+                    repacker.Dispose();
+                    File.Delete(repacker.Temp);
+                    throw;
+                }
+
+                if (step == RepackStep.Done)
+                {
+                    PackResult r = TracePacker.Finish(repacker, trace, inputBytes);
+                    return new PackedTrace(trace, r, inputBytes, inputBytes - before, null);
+                }
+            }
+            else
+            {
+                note = "the recorder rewrote blocks already packed";
+            }
+
+            repacker.Dispose();
+            File.Delete(repacker.Temp);
+        }
+
+        return new PackedTrace(trace, TracePacker.Repack(trace, trace, _level), inputBytes, inputBytes, note);
+    }
+
+    private void Loop()
+    {
+        try
+        {
+            long lastScan = 0;
+            bool failOnce = _mode == "fail";
+            while (!_stop)
+            {
+                long now = Environment.TickCount64;
+                if (now - lastScan >= 100 || _repackers.Count == 0)
+                {
+                    Discover();
+                    lastScan = now;
+                }
+
+                if (_mode == "stall")
+                {
+                    Thread.Sleep(20);
+                    continue;
+                }
+
+                long progress = 0;
+                foreach (BlockRepacker r in _repackers.Values)
+                {
+                    long before = r.InputDone;
+                    r.Advance(final: false);
+                    progress += r.InputDone - before;
+                    if (failOnce && r.InputDone > 0)
+                    {
+                        throw new IOException($"{ModeVariable}=fail: simulated failure while packing {r.Input}");
+                    }
+                }
+
+                if (progress == 0)
+                {
+                    Thread.Sleep(10);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            _failure = e;
+        }
+    }
+
+    /// <summary>Adds a repacker for each trace file of the recording that appeared since the last look.</summary>
+    private void Discover()
+    {
+        if (!_repackers.ContainsKey(_tracePath) && File.Exists(_tracePath))
+        {
+            Add(_tracePath);
+        }
+
+        foreach (string child in Recorder.FindChildTraces(_tracePath))
+        {
+            if (!_repackers.ContainsKey(child))
+            {
+                Add(child);
+            }
+        }
+    }
+
+    private void Add(string trace) => _repackers.Add(trace, new BlockRepacker(trace, trace + ".packing", _level));
+}
