@@ -59,13 +59,13 @@ public sealed class ResultsRoundTripTests
 
         // The written fragmentation column is (rss - live) / rss of the same line; a tool reading the file sees it.
         string[] header = File.ReadLines(path).First().Split(',');
-        Assert.Equal(["seq", "live_bytes", "rss_bytes", "footprint_bytes", "address_space_bytes", "allocator_bytes", "fragmentation"], header);
+        Assert.Equal(["seq", "live_bytes", "rss_bytes", "footprint_bytes", "address_space_bytes", "allocator_bytes", "ts_ns", "fragmentation"], header);
         foreach (string line in File.ReadLines(path).Skip(1))
         {
             string[] f = line.Split(',');
             double live = double.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture);
             double rss = double.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture);
-            double written = double.Parse(f[6], System.Globalization.CultureInfo.InvariantCulture);
+            double written = double.Parse(f[7], System.Globalization.CultureInfo.InvariantCulture);
             Assert.Equal(rss == 0 || live >= rss ? 0 : (rss - live) / rss, written, 9);
         }
     }
