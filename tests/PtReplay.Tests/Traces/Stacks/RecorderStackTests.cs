@@ -72,13 +72,23 @@ public class RecorderStackTests
 
     private static string Program => NativeTestBuild.DebugProgram("stack-makers", Source);
 
-    private static RecordingResult Record(TempDir dir, string mode, int depth, string name = "s.trace")
+    private static RecordingResult Record(TempDir dir, string mode, int depth, string? unwinder = null)
     {
+        Dictionary<string, string> env = RecordingRuns.BaseEnvironment(dir.Path);
+        if (unwinder == "libunwind")
+        {
+            Requires.Package("libunwind8", "libunwind.so.8"); // the recorder's fast unwinder; libgcc otherwise
+        }
+        else if (unwinder is not null)
+        {
+            env["PTRECORD_UNWIND"] = unwinder;
+        }
+
         RecordingResult run = Recorder.Run(new RecordingOptions
         {
             Command = [Program, mode],
-            OutputPath = dir.File(name),
-            Environment = RecordingRuns.BaseEnvironment(dir.Path),
+            OutputPath = dir.File("s.trace"),
+            Environment = env,
             CaptureOutput = true,
             StackDepth = depth,
             Timeout = TimeSpan.FromMinutes(1),
@@ -133,11 +143,14 @@ public class RecorderStackTests
         return m;
     }
 
-    [Fact]
-    public void EachAllocation_CarriesTheStackOfTheFunctionThatMadeIt()
+    /// <summary>libunwind (libunwind8), and libgcc alone (PTRECORD_UNWIND=libgcc).</summary>
+    [Theory]
+    [InlineData("libunwind")]
+    [InlineData("libgcc")]
+    public void EachAllocation_CarriesTheStackOfTheFunctionThatMadeIt(string? unwinder)
     {
         using var dir = new TempDir();
-        RecordingResult run = Record(dir, "plain", 16);
+        RecordingResult run = Record(dir, "plain", 16, unwinder);
         var golden = new Golden(Program);
         using TraceReader reader = TraceReader.Open(run.TracePath);
         Assert.Equal(TraceFormat.StacksVersion, reader.Header.FormatVersion);
@@ -188,11 +201,13 @@ public class RecorderStackTests
         Assert.Empty(reader.Stacks.Modules);
     }
 
-    [Fact]
-    public void Threads_ShareTheTable_AndEachThreadsAllocationsHaveTheirStack()
+    [Theory]
+    [InlineData("libunwind")]
+    [InlineData("libgcc")]
+    public void Threads_ShareTheTable_AndEachThreadsAllocationsHaveTheirStack(string? unwinder)
     {
         using var dir = new TempDir();
-        RecordingResult run = Record(dir, "threads", 16);
+        RecordingResult run = Record(dir, "threads", 16, unwinder);
         var golden = new Golden(Program);
         using TraceReader reader = TraceReader.Open(run.TracePath);
         Assert.True(reader.IsMerged);
