@@ -87,7 +87,9 @@ public static class BenchRecordCommand
     private static string[] Self()
     {
         string host = Environment.ProcessPath ?? "dotnet";
-        return Path.GetFileNameWithoutExtension(host) == "dotnet" ? [host, typeof(BenchRecordCommand).Assembly.Location] : [host];
+        string name = Path.GetFileNameWithoutExtension(host);
+        return name == "ptreplay" ? [host]
+            : [name == "dotnet" ? host : "dotnet", typeof(BenchRecordCommand).Assembly.Location]; // e.g. inside a test host
     }
 
     private static int Run(string[] command, string[] workloadArgs, int repeat, bool withHeaptrack)
