@@ -24,7 +24,8 @@ public static class RecordCommand
         };
         var raw = new Option<bool>("--raw")
         {
-            Description = "Keep the recorder's raw per-thread blocks instead of packing them (faster, larger).",
+            Description = "Keep the recorder's raw per-thread blocks instead of packing them (larger). Without it, the blocks " +
+                          "are compressed while the program runs, by ptreplay on another CPU, and what is left when it exits after.",
         };
         var stacks = new Option<string?>("--stacks")
         {

@@ -22,8 +22,7 @@ internal static class BlockCompression
             {
                 int bound = Compressor.GetCompressBound(source.Length);
                 EnsureLength(ref destination, bound);
-                using var compressor = new Compressor(level == 0 ? 6 : level);
-                return compressor.Wrap(source, destination);
+                return ZstdCompressor(level == 0 ? 6 : level).Wrap(source, destination);
             }
 
             case BlockCodec.Brotli:
@@ -75,8 +74,7 @@ internal static class BlockCompression
                     return null;
                 case BlockCodec.Zstd:
                 {
-                    using var decompressor = new Decompressor();
-                    int n = decompressor.Unwrap(source, destination);
+                    int n = (_decompressor ??= new Decompressor()).Unwrap(source, destination);
                     return n == destination.Length ? null : $"zstd payload decodes to {n} bytes, raw_len is {destination.Length}";
                 }
 
@@ -118,6 +116,28 @@ internal static class BlockCompression
         {
             return $"{(BlockCodec)codec} payload does not decode: {ex.Message}";
         }
+    }
+
+    // A zstd context holds several hundred KiB of tables: made once per thread (and level), not per block.
+    [ThreadStatic]
+    private static Decompressor? _decompressor;
+
+    [ThreadStatic]
+    private static Compressor? _compressor;
+
+    [ThreadStatic]
+    private static int _compressorLevel;
+
+    private static Compressor ZstdCompressor(int level)
+    {
+        if (_compressor is null || _compressorLevel != level)
+        {
+            _compressor?.Dispose();
+            _compressor = new Compressor(level);
+            _compressorLevel = level;
+        }
+
+        return _compressor;
     }
 
     private static void EnsureLength(ref byte[] buffer, int length)

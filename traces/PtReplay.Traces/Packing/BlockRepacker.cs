@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.IO.Hashing;
 using Microsoft.Win32.SafeHandles;
 using PtReplay.Traces.Format;
-using ZstdSharp;
 
 namespace PtReplay.Traces.Packing;
 
@@ -39,14 +38,10 @@ internal sealed class BlockRepacker : IDisposable
     private readonly int _level;
     private SafeFileHandle? _in;
     private FileStream? _out;
-    private Compressor? _zstd;
     private long _next = -1;
     private readonly List<(long Offset, byte[] Header)> _consumed = [];
-    private byte[] _payload = new byte[1 << 18];
-    private byte[] _stored = new byte[1 << 18];
-    private readonly byte[] _head = new byte[BlockHeader.Size];
-    private readonly byte[] _outHead = new byte[BlockHeader.Size];
     private byte[] _headerBytes = [];
+    private readonly List<Slot> _slots = [];
 
     /// <summary>Prepares to recompress <paramref name="input"/> into <paramref name="temp"/> (created on the first header read).</summary>
     public BlockRepacker(string input, string temp, int level)
@@ -78,9 +73,10 @@ internal sealed class BlockRepacker : IDisposable
     /// Copies every complete block after the last one copied. Online (<paramref name="final"/> false) it stops at
     /// an end block, at a block still being written, or at anything that does not check out yet, and returns
     /// <see cref="RepackStep.Wait"/>. The final pass (the recording is over) copies end blocks too and returns
-    /// <see cref="RepackStep.Done"/> at the end of the file, or <see cref="RepackStep.Unusual"/>.
+    /// <see cref="RepackStep.Done"/> at the end of the file, or <see cref="RepackStep.Unusual"/>. When
+    /// <paramref name="stop"/> says so it returns <see cref="RepackStep.Wait"/> before the next block.
     /// </summary>
-    public RepackStep Advance(bool final)
+    public RepackStep Advance(bool final, Func<bool>? stop = null)
     {
         if (_in is null)
         {
@@ -99,53 +95,147 @@ internal sealed class BlockRepacker : IDisposable
             return final ? RepackStep.Unusual : RepackStep.Wait;
         }
 
+        // Online one block at a time (the other CPU is the program's); the final pass reads a few blocks, compresses
+        // them on every CPU (the program is gone) and writes them in order.
+        int batchSize = final ? Math.Max(1, Environment.ProcessorCount) * 2 : 1;
+        while (_slots.Count < batchSize)
+        {
+            _slots.Add(new Slot());
+        }
+
         while (true)
         {
-            long length = RandomAccess.GetLength(_in);
-            if (length == _next)
+            int batch = 0;
+            RepackStep? stopped = null;
+            while (batch < batchSize)
             {
-                return final ? RepackStep.Done : RepackStep.Wait;
+                if (stop is not null && stop())
+                {
+                    stopped = RepackStep.Wait;
+                    break;
+                }
+
+                stopped = ReadNext(final, _slots[batch], _next + _slots.Take(batch).Sum(x => x.Length));
+                if (stopped is not null)
+                {
+                    break;
+                }
+
+                batch++;
             }
 
-            if (length - _next < BlockHeader.Size)
+            if (batch > 1)
             {
-                return final ? RepackStep.Unusual : RepackStep.Wait;
+                Parallel.For(0, batch, i => _slots[i].Compress(_level));
+            }
+            else if (batch == 1)
+            {
+                _slots[0].Compress(_level);
             }
 
-            RandomAccess.Read(_in, _head, _next);
-            BlockHeader h = BlockHeader.Read(_head);
-            bool plausible = h.BlockMagic == BlockHeader.Magic && BlockCompression.IsKnown(h.Codec) &&
-                             h.StoredLength <= TraceReader.MaxRawBlockBytes && h.RawLength <= TraceReader.MaxRawBlockBytes &&
-                             (h.Codec != (byte)BlockCodec.Raw || h.StoredLength == h.RawLength);
-            if (!plausible || (h.IsEnd && !final))
+            for (int i = 0; i < batch; i++)
             {
-                return final && !plausible ? RepackStep.Unusual : RepackStep.Wait;
+                Slot slot = _slots[i];
+                _consumed.Add((_next, (byte[])slot.InputHead.Clone()));
+                _out!.Write(slot.OutputHead);
+                _out.Write(slot.Output.AsSpan(0, slot.OutputLength));
+                _next += slot.Length;
+                Events += slot.Header.EventCount;
+                SawEnd |= slot.Header.IsEnd;
             }
 
+            if (stopped is not null)
+            {
+                return stopped.Value;
+            }
+        }
+    }
+
+    /// <summary>Reads the block at <paramref name="offset"/> into <paramref name="slot"/>; null when it did, else what to return.</summary>
+    private RepackStep? ReadNext(bool final, Slot slot, long offset)
+    {
+        long length = RandomAccess.GetLength(_in!);
+        if (length == offset)
+        {
+            return final ? RepackStep.Done : RepackStep.Wait;
+        }
+
+        if (length - offset < BlockHeader.Size)
+        {
+            return final ? RepackStep.Unusual : RepackStep.Wait;
+        }
+
+        RandomAccess.Read(_in!, slot.InputHead, offset);
+        BlockHeader h = BlockHeader.Read(slot.InputHead);
+        bool plausible = h.BlockMagic == BlockHeader.Magic && BlockCompression.IsKnown(h.Codec) &&
+                         h.StoredLength <= TraceReader.MaxRawBlockBytes && h.RawLength <= TraceReader.MaxRawBlockBytes &&
+                         (h.Codec != (byte)BlockCodec.Raw || h.StoredLength == h.RawLength);
+        if (!plausible || (h.IsEnd && !final))
+        {
+            return final && !plausible ? RepackStep.Unusual : RepackStep.Wait;
+        }
+
+        int stored = (int)h.StoredLength;
+        if (length - offset - BlockHeader.Size < stored)
+        {
+            return final ? RepackStep.Unusual : RepackStep.Wait;
+        }
+
+        if (slot.Payload.Length < stored)
+        {
+            slot.Payload = new byte[Math.Max(stored, slot.Payload.Length * 2)];
+        }
+
+        Span<byte> payload = slot.Payload.AsSpan(0, stored);
+        RandomAccess.Read(_in!, payload, offset + BlockHeader.Size);
+        if (h.ComputeCrc(payload) != h.Crc)
+        {
+            // Online this may be a block whose write(2) is still in flight: its bytes are read again later.
+            return final ? RepackStep.Unusual : RepackStep.Wait;
+        }
+
+        slot.Header = h;
+        slot.Length = BlockHeader.Size + stored;
+        return null;
+    }
+
+    /// <summary>One block on its way: the input's header and payload, then what is written for it.</summary>
+    private sealed class Slot
+    {
+        public readonly byte[] InputHead = new byte[BlockHeader.Size];
+        public readonly byte[] OutputHead = new byte[BlockHeader.Size];
+        public byte[] Payload = new byte[1 << 18];
+        public byte[] Compressed = new byte[1 << 18];
+        public byte[] Output = [];
+        public int OutputLength;
+        public BlockHeader Header;
+        public long Length;
+
+        /// <summary>
+        /// Sets the output: a raw block with events zstd-compressed when that makes it smaller (same tid, flags,
+        /// counts and base timestamp; the CRC recomputed), anything else as it is.
+        /// </summary>
+        public void Compress(int level)
+        {
+            BlockHeader h = Header;
             int stored = (int)h.StoredLength;
-            if (length - _next - BlockHeader.Size < stored)
+            if (h.Codec == (byte)BlockCodec.Raw && h.EventCount > 0 && !h.IsEnd && stored >= 64)
             {
-                return final ? RepackStep.Unusual : RepackStep.Wait;
+                int n = BlockCompression.Compress(BlockCodec.Zstd, level, Payload.AsSpan(0, stored), ref Compressed);
+                if (n < stored)
+                {
+                    h.Codec = (byte)BlockCodec.Zstd;
+                    h.StoredLength = (uint)n;
+                    h.WithCrc(Compressed.AsSpan(0, n)).Write(OutputHead);
+                    Output = Compressed;
+                    OutputLength = n;
+                    return;
+                }
             }
 
-            if (_payload.Length < stored)
-            {
-                _payload = new byte[Math.Max(stored, _payload.Length * 2)];
-            }
-
-            Span<byte> payload = _payload.AsSpan(0, stored);
-            RandomAccess.Read(_in, payload, _next + BlockHeader.Size);
-            if (h.ComputeCrc(payload) != h.Crc)
-            {
-                // Online this may be a block whose write(2) is still in flight: its bytes are read again later.
-                return final ? RepackStep.Unusual : RepackStep.Wait;
-            }
-
-            _consumed.Add((_next, (byte[])_head.Clone()));
-            WriteBlock(h, payload);
-            _next += BlockHeader.Size + stored;
-            Events += h.EventCount;
-            SawEnd |= h.IsEnd;
+            InputHead.CopyTo(OutputHead, 0);
+            Output = Payload;
+            OutputLength = stored;
         }
     }
 
@@ -202,8 +292,6 @@ internal sealed class BlockRepacker : IDisposable
         _in = null;
         _out?.Dispose();
         _out = null;
-        _zstd?.Dispose();
-        _zstd = null;
     }
 
     /// <summary>Copies the file header once it is whole (CRC checked) and of format version 2 or 3.</summary>
@@ -248,33 +336,5 @@ internal sealed class BlockRepacker : IDisposable
         RandomAccess.Read(_in!, now, 0);
         return now.AsSpan(0, 8).SequenceEqual(_headerBytes.AsSpan(0, 8)) &&
                now.AsSpan(10).SequenceEqual(_headerBytes.AsSpan(10));
-    }
-
-    private void WriteBlock(BlockHeader h, ReadOnlySpan<byte> payload)
-    {
-        if (h.Codec == (byte)BlockCodec.Raw && h.EventCount > 0 && !h.IsEnd && payload.Length >= 64)
-        {
-            _zstd ??= new Compressor(_level);
-            int bound = Compressor.GetCompressBound(payload.Length);
-            if (_stored.Length < bound)
-            {
-                _stored = new byte[bound];
-            }
-
-            int n = _zstd.Wrap(payload, _stored);
-            if (n < payload.Length)
-            {
-                h.Codec = (byte)BlockCodec.Zstd;
-                h.StoredLength = (uint)n;
-                h = h.WithCrc(_stored.AsSpan(0, n));
-                h.Write(_outHead);
-                _out!.Write(_outHead);
-                _out.Write(_stored, 0, n);
-                return;
-            }
-        }
-
-        _out!.Write(_head);
-        _out.Write(payload);
     }
 }

@@ -20,8 +20,11 @@ public sealed record PackedTrace(string Path, PackResult Result, long InputBytes
 /// <para>Test hook: <c>PTREPLAY_ONLINE_PACK=stall</c> makes the background thread copy nothing (as a packer that
 /// cannot keep up), <c>fail</c> makes it fail after its first block (as an I/O error would), <c>off</c> disables it.</para>
 /// </summary>
-public sealed class OnlinePacker : IDisposable
+public sealed partial class OnlinePacker : IDisposable
 {
+    /// <summary>The packer thread's nice value: it yields to the program when they compete for a CPU.</summary>
+    public const int Nice = 10;
+
     /// <summary>The test hook's environment variable.</summary>
     public const string ModeVariable = "PTREPLAY_ONLINE_PACK";
 
@@ -40,7 +43,7 @@ public sealed class OnlinePacker : IDisposable
         _mode = mode ?? Environment.GetEnvironmentVariable(ModeVariable) ?? "";
         if (_mode != "off")
         {
-            _thread = new Thread(Loop) { IsBackground = true, Name = "ptreplay online packer", Priority = ThreadPriority.BelowNormal };
+            _thread = new Thread(Loop) { IsBackground = true, Name = "ptreplay online packer" };
             _thread.Start();
         }
     }
@@ -151,6 +154,9 @@ public sealed class OnlinePacker : IDisposable
     {
         try
         {
+            // The packer yields to the traced program whenever they compete for a CPU (a busy machine): it then
+            // falls behind, and the rest is packed after exit. Thread.Priority does nothing on Linux; nice does.
+            _ = SetPriority(0 /* PRIO_PROCESS: with a tid, that thread */, (int)GetTid(186 /* SYS_gettid */), Nice);
             long lastScan = 0;
             bool failOnce = _mode == "fail";
             while (!_stop)
@@ -172,7 +178,7 @@ public sealed class OnlinePacker : IDisposable
                 foreach (BlockRepacker r in _repackers.Values)
                 {
                     long before = r.InputDone;
-                    r.Advance(final: false);
+                    r.Advance(final: false, () => _stop);
                     progress += r.InputDone - before;
                     if (failOnce && r.InputDone > 0)
                     {
@@ -208,6 +214,12 @@ public sealed class OnlinePacker : IDisposable
             }
         }
     }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "setpriority")]
+    private static partial int SetPriority(int which, int who, int priority);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "syscall")]
+    private static partial long GetTid(long number);
 
     private void Add(string trace) => _repackers.Add(trace, new BlockRepacker(trace, trace + ".packing", _level));
 }
