@@ -24,6 +24,9 @@ public sealed class OnlinePackingTests
         string? mode = null)
     {
         string trace = dir.File("t.trace");
+        File.WriteAllText(trace + ".packing", "left by a record that was killed");
+        File.WriteAllText(trace + ".4242.packing", "left by a record that was killed");
+        File.WriteAllText(trace + ".notes.packing", "not a trace's");
         OnlinePacker? packer = null;
         RecordingResult result = Recorder.Run(new RecordingOptions
         {
@@ -78,7 +81,8 @@ public sealed class OnlinePackingTests
         }
 
         Assert.Equal(Shape(TraceTree.Build(after)), Shape(TraceTree.Build(online)));
-        Assert.Empty(Directory.EnumerateFiles(Path.GetDirectoryName(run.Result.TracePath)!, "*.packing"));
+        Assert.Equal([run.Result.TracePath + ".notes.packing"],
+            Directory.EnumerateFiles(Path.GetDirectoryName(run.Result.TracePath)!, "*.packing"));
     }
 
     private static List<string> Shape(IReadOnlyList<TraceTreeNode> roots)

@@ -174,7 +174,7 @@ public static partial class Recorder
         return (pid, image);
     }
 
-    /// <summary>Removes a previous run's OUT and OUT.&lt;pid&gt;[.&lt;n&gt;] files, so names do not collide with stale ones.</summary>
+    /// <summary>Removes a previous run's OUT and OUT.&lt;pid&gt;[.&lt;n&gt;] files (and their unfinished packed copies), so names do not collide with stale ones.</summary>
     private static void DeleteOldTraces(string tracePath)
     {
         if (File.Exists(tracePath))
@@ -185,6 +185,21 @@ public static partial class Recorder
         foreach (string old in FindChildTraces(tracePath))
         {
             File.Delete(old);
+        }
+
+        // Packed traces a previous `record` was writing when it was killed ("OUT[.<pid>[.<n>]].packing").
+        string dir = Path.GetDirectoryName(tracePath)!;
+        string name = Path.GetFileName(tracePath);
+        if (Directory.Exists(dir))
+        {
+            foreach (string temp in Directory.EnumerateFiles(dir, name + "*.packing"))
+            {
+                string middle = Path.GetFileName(temp)[name.Length..^".packing".Length];
+                if (middle.Length == 0 || ChildSuffix().IsMatch(middle))
+                {
+                    File.Delete(temp);
+                }
+            }
         }
     }
 
