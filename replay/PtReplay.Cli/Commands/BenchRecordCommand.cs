@@ -38,6 +38,7 @@ public static class BenchRecordCommand
                           $"{RecordingOptions.DefaultStackDepth}) as a variant of its own in every round, beside heaptrack (which " +
                           "records stacks too), with its trace's raw bytes per event.",
             Arity = ArgumentArity.ZeroOrOne,
+            HelpName = "DEPTH",
         };
         var command = new Argument<string[]>("command")
         {
