@@ -43,6 +43,7 @@ public static class BenchRecordCommand
                           $"{RecordingOptions.DefaultStackDepth}) as a variant of its own in every round, beside heaptrack (which " +
                           "records stacks too), with its trace's bytes per event and distinct stacks.",
             Arity = ArgumentArity.ZeroOrOne,
+            HelpName = "DEPTH",
         };
         var command = new Argument<string[]>("command")
         {

@@ -31,11 +31,13 @@ public static class RecordCommand
         {
             Description = $"Record the call stack of every allocating call, at most DEPTH frames (--stacks=DEPTH, " +
                           $"1..{RecordingOptions.MaxStackDepth}; --stacks alone: {RecordingOptions.DefaultStackDepth}), and the " +
-                          "program's module map (executable mappings with build ids), so `info --sites` and the findings can say " +
-                          "which code allocated what. Costs about 1-2 us per allocation on top of the recorder (unwinding with " +
-                          "libgcc's DWARF unwinder; README \"Call stacks\" has the measured figures) and 1-3 bytes per event; " +
-                          "a deeper stack costs more per call. Without it the recorder's cost is unchanged.",
+                          "program's module map (executable mappings with paths and build ids), so the trace can say later which " +
+                          "code allocated what. Cost: about 1 us per allocating call on top of the recorder (python3: 3.0x the " +
+                          "unrecorded run where heaptrack takes 4.2x; README \"Call stacks\"), nearly the same up to DEPTH 24, and " +
+                          "1-2 bytes per event. Unwinds with libunwind (libunwind8) where installed, else libgcc. Without the " +
+                          "option the recorder's cost is unchanged.",
             Arity = ArgumentArity.ZeroOrOne,
+            HelpName = "DEPTH",
         };
         var workload = new Option<string>("--workload", "-w")
         {
