@@ -143,13 +143,22 @@ public sealed class PageResidency
             return;
         if (end - first > (ulong)_resident.Count * 4 + 4096)
         {
-            _resident.RemoveWhere(p => p >= first && p < end && p - _denseBase >= DenseMaxPages);
-            ulong lo = Math.Max(first, _denseBase), hi = Math.Min(end, _denseBase + ((ulong)_bits.Length << 6));
-            for (ulong p = lo; p < hi; p++)
-                DropPage(p);
+            DropSparse(first, end);
             return;
         }
         for (ulong p = first; p < end; p++)
+            DropPage(p);
+    }
+
+    /// <summary>
+    /// Drops pages [first, end) of a range far larger than the resident set by walking the set instead of the range. A method
+    /// of its own: the filter's closure is allocated only here, never on <see cref="DropRange"/>'s common path.
+    /// </summary>
+    private void DropSparse(ulong first, ulong end)
+    {
+        _resident.RemoveWhere(p => p >= first && p < end && p - _denseBase >= DenseMaxPages);
+        ulong lo = Math.Max(first, _denseBase), hi = Math.Min(end, _denseBase + ((ulong)_bits.Length << 6));
+        for (ulong p = lo; p < hi; p++)
             DropPage(p);
     }
 }

@@ -18,6 +18,8 @@ public sealed unsafe class SimulatedMemory
     private const int CacheSize = 256;
 
     private readonly Dictionary<ulong, nint> _pages = [];
+    private readonly List<ulong> _doomedScratch = [];                   // DiscardSparse's pages to drop, reused: no allocation per call
+    private readonly List<(ulong Page, nint Words)> _movedScratch = []; // MovePages' pages in flight, reused likewise
     private readonly ulong[] _cacheKeys = new ulong[CacheSize];
     private readonly nint[] _cachePages = new nint[CacheSize];
     private readonly HostPageStore _store = new();
@@ -247,7 +249,8 @@ public sealed unsafe class SimulatedMemory
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DiscardSparse(ulong from, ulong end)
     {
-        var doomed = new List<ulong>();
+        List<ulong> doomed = _doomedScratch;
+        doomed.Clear();
         foreach (var page in _pages.Keys)
         {
             ulong start = page << PageShift;
@@ -262,13 +265,15 @@ public sealed unsafe class SimulatedMemory
         }
         foreach (var page in doomed)
             DropPage(page);
+        doomed.Clear();
     }
 
     /// <summary>Moves the materialised pages of a page-aligned range (mremap moving a mapping).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void MovePages(ulong from, ulong to, ulong length)
     {
-        var moved = new List<(ulong Page, nint Words)>();
+        List<(ulong Page, nint Words)> moved = _movedScratch;
+        moved.Clear();
         ulong first = from >> PageShift, end = (from + length + PageMask) >> PageShift;
         if (end - first <= (ulong)_pages.Count * 2 || first - _denseBasePage < DenseMaxPages)
         {
@@ -296,5 +301,6 @@ public sealed unsafe class SimulatedMemory
             AddPage(np, w);
             _residency.MarkPage(np);
         }
+        moved.Clear();
     }
 }

@@ -205,20 +205,23 @@ public static partial class Recorder
 
     private static void FeedStandardInput(Process process, ReadOnlyMemory<byte>? input)
     {
+        // The pipe is taken here, before the program can exit and its Process be disposed; the copy runs beside the wait.
+        Stream stdin = process.StandardInput.BaseStream;
         _ = Task.Run(() =>
         {
             try
             {
                 if (input is { } bytes)
                 {
-                    process.StandardInput.BaseStream.Write(bytes.Span);
+                    stdin.Write(bytes.Span);
                 }
 
-                process.StandardInput.Close();
+                stdin.Close();
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
-                // The program exited (or closed stdin) before reading all of it: as with a pipe.
+                // The program exited (or closed stdin) before reading all of it, as with a pipe; or it is over and the
+                // pipe already closed with it.
             }
         });
     }
