@@ -2,7 +2,8 @@ namespace PtReplay.Tests.Replay.GcProof;
 
 /// <summary>
 /// Tests that count the garbage collections of the test host's own process: they run alone, after the parallel tests,
-/// so no other test's allocations trigger a collection inside the windows they watch.
+/// so no other test's allocations trigger a collection inside the windows they watch, and no other replay in the process
+/// writes phase markers into their sessions.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class RunAlone

@@ -14,7 +14,10 @@ namespace PtReplay.Tests.Replay.Sim;
 /// Garbage collections around the model's timed replay are counted and reported, in process and from the runtime's own
 /// events (--gc-proof): none on real recordings (the model allocates nothing per call, its heap's growth included), and
 /// a collection that does fall in the timed replay is counted by both and flagged in the report.
+/// They run alone: the harness's phase markers are process-wide, so another test replaying in this process at the same
+/// time would mark windows of its own into the session these tests read.
 /// </summary>
+[Collection(PtReplay.Tests.Replay.GcProof.RunAlone.Name)]
 public sealed class SimGcTests : IDisposable
 {
     private readonly TempDir _dir = new("ptreplay-simgc-");
