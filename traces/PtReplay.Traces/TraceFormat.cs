@@ -16,6 +16,14 @@ public static class TraceFormat
     /// </summary>
     public const int LostEventsVersion = 3;
 
+    /// <summary>
+    /// Version 4 is version 3 with call stacks (<c>record --stacks</c>): stack-table blocks (modules and stack
+    /// definitions) and event blocks whose allocating events carry a stack id; its end block may carry the events
+    /// lost as in version 3. Writers mark a file version 4 only when it holds stacks, so readers of versions 2-3
+    /// refuse it instead of misreading the stack ids.
+    /// </summary>
+    public const int StacksVersion = 4;
+
     /// <summary>The newest version this code reads.</summary>
-    public const int NewestReadable = LostEventsVersion;
+    public const int NewestReadable = StacksVersion;
 }

@@ -35,6 +35,11 @@ public static class TracePacker
             using (TraceWriter writer = TraceWriter.Create(temp, reader.Header, options ?? TraceWriterOptions.Packed))
             {
                 inputBytes = reader.FileLength;
+                if (reader.Stacks.Count > 0 || reader.Stacks.Modules.Count > 0)
+                {
+                    writer.WriteStacks(reader.Stacks); // the reader holds the whole table from the open on
+                }
+
                 var buffer = new AllocEvent[16384];
                 int declared = 0;
                 while (true)

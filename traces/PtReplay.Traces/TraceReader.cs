@@ -62,6 +62,8 @@ public sealed class TraceReader : IDisposable
         // in file order (only mixed blocks) and merging per-thread runs (raw recording).
         var threadBlocks = new Dictionary<uint, Queue<long>>();
         var mixedBlocks = new Queue<long>();
+        var modules = new List<Stacks.ModuleMapping>();
+        var stacks = new Dictionary<int, ulong[]>();
         Span<byte> hb = stackalloc byte[BlockHeader.Size];
         long offset = _firstBlockOffset;
         long limit = -1;
@@ -75,7 +77,7 @@ public sealed class TraceReader : IDisposable
 
             ReadAt(offset, hb);
             BlockHeader h = BlockHeader.Read(hb);
-            string? bad = CheckHeader(h);
+            string? bad = CheckHeader(h, Header.FormatVersion);
             if (bad is not null)
             {
                 _scanDamageOffset = offset;
@@ -102,6 +104,16 @@ public sealed class TraceReader : IDisposable
 
                 IsComplete = true;
             }
+            else if (h.IsTable)
+            {
+                string? tableDamage = ReadTable(offset, h, modules, stacks);
+                if (tableDamage is not null)
+                {
+                    _scanDamageOffset = offset;
+                    _scanDamage = tableDamage;
+                    break;
+                }
+            }
             else if (h.EventCount > 0)
             {
                 BlockCount++;
@@ -123,6 +135,7 @@ public sealed class TraceReader : IDisposable
             offset = end;
         }
 
+        FillStacks(modules, stacks);
         limit = _scanDamage is not null || TruncatedAtOffset >= 0 ? offset : FileLength;
         _limit = limit;
         if (TruncatedAtOffset < 0 && _scanDamage is null && !IsComplete)
@@ -639,7 +652,7 @@ public sealed class TraceReader : IDisposable
             ReadAt(offset, hb);
             BlockHeader h = BlockHeader.Read(hb);
             c.NextOffset = offset + BlockHeader.Size + h.StoredLength;
-            if (h.IsEnd || h.EventCount == 0)
+            if (h.IsEnd || h.IsTable || h.EventCount == 0)
             {
                 continue;
             }
@@ -683,7 +696,7 @@ public sealed class TraceReader : IDisposable
         }
 
         c.Raw.AsSpan(raw, BlockDecoder.Padding).Clear();
-        c.State = DecoderState.Start(h);
+        c.State = DecoderState.Start(h, Stacks.Count);
         c.BlockActive = true;
         c.BlockOffset = offset;
     }
@@ -726,7 +739,7 @@ public sealed class TraceReader : IDisposable
         return null;
     }
 
-    private static string? CheckHeader(in BlockHeader h)
+    private static string? CheckHeader(in BlockHeader h, int version)
     {
         if (h.BlockMagic != BlockHeader.Magic)
         {
@@ -748,6 +761,16 @@ public sealed class TraceReader : IDisposable
             return $"raw block with stored_len {h.StoredLength} != raw_len {h.RawLength}";
         }
 
+        if ((h.HasStacks || h.IsTable) && version < TraceFormat.StacksVersion)
+        {
+            return $"block flags 0x{h.Flags:x2} (call stacks) in a format version {version} file (they need version {TraceFormat.StacksVersion})";
+        }
+
+        if (h.IsTable && h.Flags != BlockHeader.FlagTable)
+        {
+            return $"a stack-table block with other flags (0x{h.Flags:x2})";
+        }
+
         if (h.IsMixed && h.IsTimedTags)
         {
             return "a mixed block with the timed-tags flag";
@@ -759,6 +782,50 @@ public sealed class TraceReader : IDisposable
         }
 
         return null;
+    }
+
+    /// <summary>A stack-table block (FORMAT.md "Stacks"), CRC-checked and decoded into the collections; returns what is wrong, or null.</summary>
+    private string? ReadTable(long offset, in BlockHeader h, List<Stacks.ModuleMapping> modules, Dictionary<int, ulong[]> stacks)
+    {
+        byte[] stored = new byte[h.StoredLength];
+        ReadAt(offset + BlockHeader.Size, stored);
+        uint crc = h.ComputeCrc(stored, Header.FormatVersion);
+        if (crc != h.Crc)
+        {
+            return $"stack-table block CRC mismatch (stored 0x{h.Crc:x8}, computed 0x{crc:x8})";
+        }
+
+        byte[] raw = stored;
+        if (h.Codec != (byte)BlockCodec.Raw)
+        {
+            raw = new byte[h.RawLength];
+            string? bad = BlockCompression.Decompress(h.Codec, stored, raw);
+            if (bad is not null)
+            {
+                return bad;
+            }
+        }
+
+        return StackTableCodec.Read(raw, h.EventCount, modules, stacks);
+    }
+
+    /// <summary>
+    /// Fills <see cref="Stacks"/> from the table blocks read at open: modules in file order, stacks by id. An id below the
+    /// largest one whose definition is missing (a recording cut between a thread taking the id and writing it) gets no
+    /// frames; no event can carry it, as a definition is written before any event that uses it.
+    /// </summary>
+    private void FillStacks(List<Stacks.ModuleMapping> modules, Dictionary<int, ulong[]> stacks)
+    {
+        foreach (Stacks.ModuleMapping m in modules)
+        {
+            Stacks.AddModule(m);
+        }
+
+        int max = stacks.Count == 0 ? 0 : stacks.Keys.Max();
+        for (int id = 1; id <= max; id++)
+        {
+            Stacks.Add(stacks.TryGetValue(id, out ulong[]? frames) ? frames : []);
+        }
     }
 
     private void ReadAt(long offset, Span<byte> into)

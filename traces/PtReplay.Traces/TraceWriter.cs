@@ -29,6 +29,10 @@ public sealed class TraceWriter : IDisposable
     private bool _completed;
     private bool _disposed;
     private readonly long _headerStart;
+    private int _version = TraceFormat.CurrentVersion;
+    private bool _stacks;
+    private int _stacksDefined;
+    private int _modulesWritten;
 
     /// <summary>Writes the header of <paramref name="header"/> to <paramref name="stream"/> and prepares for events.</summary>
     public TraceWriter(Stream stream, TraceHeader header, TraceWriterOptions? options = null, bool leaveOpen = false)
@@ -112,14 +116,19 @@ public sealed class TraceWriter : IDisposable
             throw new ArgumentOutOfRangeException(nameof(tid), tid, "kernel tids are positive");
         }
 
+        if (e.Stack != 0 && (uint)e.Stack > (uint)_stacksDefined)
+        {
+            ThrowUndefinedStack(e.Stack);
+        }
+
         if (_encoder.Count == 0)
         {
-            _encoder.Reset(e.Timestamp, mixed: true, 0);
+            _encoder.Reset(e.Timestamp, mixed: true, 0, stacks: _stacks);
         }
         else if (!_encoder.Accepts(e.Timestamp))
         {
             Flush();
-            _encoder.Reset(e.Timestamp, mixed: true, 0);
+            _encoder.Reset(e.Timestamp, mixed: true, 0, stacks: _stacks);
         }
 
         _encoder.Append(e, (uint)tid);
@@ -152,7 +161,7 @@ public sealed class TraceWriter : IDisposable
         {
             BlockMagic = BlockHeader.Magic,
             Codec = (byte)_options.Codec,
-            Flags = BlockHeader.FlagMixed,
+            Flags = (byte)(BlockHeader.FlagMixed | (_encoder.Stacks ? BlockHeader.FlagStacks : 0)),
             Tid = 0,
             EventCount = (uint)_encoder.Count,
             StoredLength = (uint)stored,
@@ -160,7 +169,86 @@ public sealed class TraceWriter : IDisposable
             BaseTimestamp = _encoder.BaseTimestamp,
         }, _stored.AsSpan(0, stored));
         BlocksWritten++;
-        _encoder.Reset(0, mixed: true, 0);
+        _encoder.Reset(0, mixed: true, 0, stacks: _stacks);
+    }
+
+    /// <summary>
+    /// Writes the modules and stacks of <paramref name="table"/> that this writer has not written yet, as one
+    /// stack-table block (traces/FORMAT.md "Stacks"), after the events written so far; from then on events may carry
+    /// stack ids up to <c>table.Count</c> (ids are the table's). Marks the file format version 4, so the stream must be
+    /// seekable. Call it again after the table grew: only what was added since is written.
+    /// </summary>
+    public void WriteStacks(Stacks.StackTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            ThrowCompleted();
+        }
+
+        if (_headerStart < 0)
+        {
+            throw new InvalidOperationException("A trace with call stacks needs a seekable stream (its header version is set when the first stack is written).");
+        }
+
+        Flush();
+        var payload = new List<byte>();
+        uint records = 0;
+        for (int i = _modulesWritten; i < table.Modules.Count; i++, records++)
+        {
+            StackTableCodec.WriteModule(payload, table.Modules[i]);
+        }
+
+        for (int id = _stacksDefined + 1; id <= table.Count; id++)
+        {
+            IReadOnlyList<ulong> frames = table.Frames(id);
+            if (frames.Count > 0)
+            {
+                StackTableCodec.WriteStack(payload, id, frames);
+                records++;
+            }
+        }
+
+        _stacksDefined = Math.Max(_stacksDefined, table.Count);
+        _modulesWritten = Math.Max(_modulesWritten, table.Modules.Count);
+        _stacks = true;
+        SetVersion(TraceFormat.StacksVersion);
+        _encoder.Reset(0, mixed: true, 0, stacks: true);
+        if (records == 0)
+        {
+            return;
+        }
+
+        byte[] raw = payload.ToArray();
+        int stored = BlockCompression.Compress(_options.Codec, _options.Level, raw, ref _stored);
+        WriteBlock(new BlockHeader
+        {
+            BlockMagic = BlockHeader.Magic,
+            Codec = (byte)_options.Codec,
+            Flags = BlockHeader.FlagTable,
+            EventCount = records,
+            StoredLength = (uint)stored,
+            RawLength = (uint)raw.Length,
+        }, _stored.AsSpan(0, stored));
+        BlocksWritten++;
+    }
+
+    /// <summary>Sets the header's version (not under the header CRC) when <paramref name="version"/> is newer.</summary>
+    private void SetVersion(int version)
+    {
+        if (version <= _version)
+        {
+            return;
+        }
+
+        long end = _stream.Position;
+        _stream.Position = _headerStart + 8;
+        Span<byte> bytes = stackalloc byte[2];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes, (ushort)version);
+        _stream.Write(bytes);
+        _stream.Position = end;
+        _version = version;
     }
 
     /// <summary>
@@ -202,12 +290,7 @@ public sealed class TraceWriter : IDisposable
         }, payload);
         if (lostEvents > 0)
         {
-            long end = _stream.Position;
-            _stream.Position = _headerStart + 8;
-            Span<byte> version = stackalloc byte[2];
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(version, TraceFormat.LostEventsVersion);
-            _stream.Write(version);
-            _stream.Position = end;
+            SetVersion(TraceFormat.LostEventsVersion);
         }
 
         _stream.Flush();
@@ -251,6 +334,10 @@ public sealed class TraceWriter : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowUndeclared(int index) =>
         throw new InvalidOperationException($"Thread index {index} has no kernel tid: call DeclareThread({index}, tid) first.");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowUndefinedStack(int stack) =>
+        throw new InvalidOperationException($"Event carries stack {stack}, but only stacks 1..{_stacksDefined} were written (call WriteStacks first).");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowCompleted() =>

@@ -31,6 +31,7 @@ internal static class BlockDecoder
         int rawLength = st.RawLength;
         bool mixed = st.Mixed;
         bool timedTags = st.TimedTags;
+        bool stacked = st.Stacks;
         uint blockTid = st.BlockTid;
         if (payload.Length < rawLength + Padding)
         {
@@ -161,6 +162,21 @@ internal static class BlockDecoder
                         error = $"unknown event kind {(int)kind} (tag byte 0x{tag:x2})";
                         goto Stop;
                 }
+
+                int stack = 0;
+                if (stacked && kind <= EventKind.Pvalloc && kind != EventKind.Free)
+                {
+                    ulong id = ReadVarint(p, ref pos);
+                    if (id > (ulong)st.MaxStack)
+                    {
+                        error = $"{kind.CName()} event refers to stack {id}, but the file defines {st.MaxStack} stacks";
+                        goto Stop;
+                    }
+
+                    stack = (int)id;
+                }
+
+                e->Stack = stack;
             }
 
         Stop:

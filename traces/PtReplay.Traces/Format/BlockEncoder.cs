@@ -11,8 +11,8 @@ namespace PtReplay.Traces.Format;
 /// </summary>
 internal sealed class BlockEncoder
 {
-    /// <summary>The longest encoding of one event: tag, tid, status, dt and four 10-byte varints.</summary>
-    private const int MaxEventBytes = 1 + (7 * Varint.MaxLength);
+    /// <summary>The longest encoding of one event: tag, tid, status, dt, four 10-byte varints and a stack id.</summary>
+    private const int MaxEventBytes = 1 + (8 * Varint.MaxLength);
 
     private byte[] _buffer = new byte[1 << 16];
     private long _ts;
@@ -33,10 +33,13 @@ internal sealed class BlockEncoder
     public uint BlockTid { get; private set; }
     /// <summary>True when time deltas of 0 are left out (tag bit 6 marks the others): the recorder's blocks.</summary>
     public bool TimedTags { get; private set; }
+    /// <summary>True when allocating events end with their stack id (block flag bit 3, format version 4).</summary>
+    public bool Stacks { get; private set; }
 
     /// <summary>Starts a new, empty block (<paramref name="timedTags"/>: single-thread blocks only).</summary>
-    public void Reset(long baseTimestamp, bool mixed, uint blockTid, bool timedTags = false)
+    public void Reset(long baseTimestamp, bool mixed, uint blockTid, bool timedTags = false, bool stacks = false)
     {
+        Stacks = stacks;
         if (mixed && timedTags)
         {
             throw new ArgumentException("a mixed block cannot have timed tags", nameof(timedTags));
@@ -136,6 +139,11 @@ internal sealed class BlockEncoder
             default:
                 ThrowUnknownKind(e.Kind);
                 break;
+        }
+
+        if (Stacks && e.Kind.Allocates())
+        {
+            Varint.Write(b, ref pos, (uint)e.Stack);
         }
 
         b[tagPos] = (byte)tag;

@@ -29,6 +29,10 @@ internal struct BlockHeader
     public const byte FlagEnd = 2;
     /// <summary>flags bit 2 (single-thread blocks only): tag bit 6 says a dt follows; without it dt is 0 and absent.</summary>
     public const byte FlagTimedTags = 4;
+    /// <summary>Flag bit 3 (format version 4): every allocating event ends with a varint stack id.</summary>
+    public const byte FlagStacks = 8;
+    /// <summary>Flag bit 4 (format version 4): the payload is stack-table records (modules, stacks), not events.</summary>
+    public const byte FlagTable = 16;
 
     public uint BlockMagic;
     public byte Codec;
@@ -44,6 +48,10 @@ internal struct BlockHeader
     public readonly bool IsMixed => (Flags & FlagMixed) != 0;
     public readonly bool IsEnd => (Flags & FlagEnd) != 0;
     public readonly bool IsTimedTags => (Flags & FlagTimedTags) != 0;
+    /// <summary>Allocating events carry a stack id (version 4).</summary>
+    public readonly bool HasStacks => (Flags & FlagStacks) != 0;
+    /// <summary>A stack-table block: module and stack records instead of events (version 4).</summary>
+    public readonly bool IsTable => (Flags & FlagTable) != 0;
 
     /// <summary>
     /// The CRC this header must carry over <paramref name="stored"/> in a file of <paramref name="formatVersion"/>:

@@ -17,10 +17,16 @@ internal struct DecoderState
     public uint BlockTid;
     public bool Mixed;
     public bool TimedTags;
+    /// <summary>Allocating events end with a varint stack id (block flag bit 3).</summary>
+    public bool Stacks;
+    /// <summary>The largest stack id the file defines: a larger one is corrupt.</summary>
+    public int MaxStack;
 
     /// <summary>The state at the start of a block.</summary>
-    public static DecoderState Start(in BlockHeader h) => new()
+    public static DecoderState Start(in BlockHeader h, int maxStack = 0) => new()
     {
+        Stacks = h.HasStacks,
+        MaxStack = maxStack,
         Timestamp = h.BaseTimestamp,
         Tid = (int)h.Tid,
         Count = (int)h.EventCount,
