@@ -122,6 +122,8 @@ public static class SiteFindings
             File = frame.File,
             Line = frame.Line,
             Module = frame.Module,
+            Address = frame.Address,
+            Problem = frame.Problem,
             Stack = [.. stack.Select(f => new StackFrame
             {
                 Address = f.Address,

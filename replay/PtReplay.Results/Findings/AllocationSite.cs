@@ -20,12 +20,19 @@ public sealed record AllocationSite
     /// <summary>The binary the function is in (null when no recorded mapping held the address).</summary>
     public string? Module { get; init; }
 
+    /// <summary>The site frame's recorded address.</summary>
+    public ulong Address { get; init; }
+
+    /// <summary>Why <see cref="Function"/> is "?" (null when named).</summary>
+    public string? Problem { get; init; }
+
     /// <summary>The whole stack, innermost frame first (the allocator's frames included).</summary>
     public IReadOnlyList<StackFrame> Stack { get; init; } = [];
 
-    /// <summary>"function (file:line)", "function (module)" or "?".</summary>
+    /// <summary>"function (file:line)", "function (module)", or "? 0xADDR (why)".</summary>
     public string Describe() =>
-        File is not null ? $"{Function} ({Path.GetFileName(File)}:{Line})"
+        Problem is not null ? $"? 0x{Address:x} ({Problem})"
+        : File is not null ? $"{Function} ({Path.GetFileName(File)}:{Line})"
         : Module is not null ? $"{Function} ({Path.GetFileName(Module)})"
         : Function;
 }
