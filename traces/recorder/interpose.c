@@ -35,7 +35,7 @@ static __attribute__((noinline, cold)) void record_call(unsigned kind, uint64_t 
                                                   uint64_t align, uint64_t size, uint64_t result,
                                                   uint64_t status, int null_result)
 {
-    struct ptr_call c = { kind, ptr, count, align, size, result, status, null_result };
+    struct ptr_call c = { kind, ptr, count, align, size, result, status, null_result, 0 };
     ptr_record_call(&c);
 }
 

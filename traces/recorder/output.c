@@ -246,7 +246,7 @@ static int write_header(void)
     char *argv = (char *)scratch + 2 * SCRATCH_BYTES;
     uint8_t *out = scratch;
     __builtin_memcpy(out, "PTRTRACE", 8);
-    uint16_t version = 2, flags = 0;
+    uint16_t version = ptr_stacks.depth != 0 ? 4 : 2, flags = 0;
     __builtin_memcpy(out + 8, &version, 2);
     __builtin_memcpy(out + 10, &flags, 2);
     struct header_builder b = { out + 16 };
@@ -571,7 +571,7 @@ static void write_lost_end_block(void)
     h->stored_len = len;
     h->raw_len = len;
     h->crc = ptr_crc32_update(ptr_crc32(block, offsetof(struct ptr_block_header, crc)), payload, len);
-    uint16_t version = 3;
+    uint16_t version = ptr_stacks.depth != 0 ? 4 : 3; /* version 4 (stacks) counts lost events too */
     uint64_t old_mask = 0;
     block_sigxfsz(&old_mask);
     int was_pending = sigxfsz_pending(&old_mask);

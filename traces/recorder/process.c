@@ -12,6 +12,8 @@
  *   PTRECORD_CLOCK=monotonic  clock_gettime(CLOCK_MONOTONIC) even where the TSC could be used (every
  *                         event then takes the out-of-line path: same events, slower)
  *   PTRECORD_PDEP=0       never encode addresses with BMI2 PDEP (the byte loop: same bytes)
+ *   PTRECORD_STACKS=n     call stacks of up to n frames for every allocating call (stacks.c; 0 or unset: none)
+ *   PTRECORD_UNWIND=libgcc  unwind with libgcc only, even where libunwind is installed
  * PTRECORD_OUT holds the started program; every program image exec'd later, by the started process
  * itself (`record -- env X=1 prog`) or by a child, writes OUT.<pid>[.<n>] with a link to the trace it
  * continues (header fields 15-18: FORMAT.md "Process trees").
@@ -71,6 +73,19 @@ static void set_clock_every(const char *v)
 
 static int allow_pdep = 1; /* PTRECORD_PDEP */
 
+/* PTRECORD_STACKS=n: call stacks of at most n frames (1..PTR_STACK_MAX_DEPTH); empty: the default; 0: off. */
+static void set_stack_depth(const char *v)
+{
+    unsigned n = 0;
+    if (*v == 0) {
+        n = PTR_STACK_DEFAULT_DEPTH;
+    }
+    while (*v >= '0' && *v <= '9' && n < 1000) {
+        n = n * 10 + (unsigned)(*v++ - '0');
+    }
+    ptr_stacks.depth = n > PTR_STACK_MAX_DEPTH ? PTR_STACK_MAX_DEPTH : (int)n;
+}
+
 /* One environment entry ("NAME=value"): takes it if it is one of the control variables above. */
 static void apply_control(const char *entry, int *is_root)
 {
@@ -87,6 +102,10 @@ static void apply_control(const char *entry, int *is_root)
         ptr_clock.force_gettime = v[0] == 'm';
     } else if (is_var(entry, "PTRECORD_PDEP", &v)) {
         allow_pdep = v[0] != '0';
+    } else if (is_var(entry, "PTRECORD_STACKS", &v)) {
+        set_stack_depth(v);
+    } else if (is_var(entry, "PTRECORD_UNWIND", &v)) {
+        ptr_stacks.libgcc_only = v[0] == 'l';
     }
 }
 
@@ -134,6 +153,7 @@ void ptr_process_init_once(void)
         }
         ptr_open_trace(is_root);
         ptr_clock_calibrate(); /* mostly free: measured over the time the header took */
+        ptr_stacks_start();    /* PTRECORD_STACKS only: the unwinder and the module map */
     }
     __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
 }
@@ -191,6 +211,7 @@ static void after_fork_child(void)
         return;
     }
     ptr_registry_after_fork_child(t);
+    ptr_stacks_after_fork_child();
     ptr_record_marker(t, K_THREAD_START, t->tid);
     ptr_flush(t); /* as at any thread's start (thread_buffer.c) */
 }

@@ -2,7 +2,7 @@
  * ptrecord: the PtReplay LD_PRELOAD recorder. Shared types and declarations.
  *
  * The recorder writes traces/FORMAT.md version 2 (version 3 when events were lost: a write failed, see
- * output.c). Its rules, which every file here keeps:
+ * output.c; version 4 with call stacks, stacks.c). Its rules, which every file here keeps:
  *   - it never allocates on the process heap: no malloc, no stdio; buffers come from mmap and
  *     output goes through raw write(2) on an O_APPEND descriptor;
  *   - the hot path (one event) touches only the calling thread's initial-exec TLS record and its
@@ -20,6 +20,7 @@
  *   process.c        process start/exit, control variables, fork, exec, _exit, posix_spawn
  *   environment.c    the environment, read without the heap (environ, or /proc/self/environ)
  *   signals.c        the program's handlers behind a trampoline (handlers that allocate), fatal-signal flush
+ *   stacks.c         call stacks (PTRECORD_STACKS): unwinder, de-duplicating table, module map
  *   sys.h            raw system calls that never touch errno or the heap
  */
 #ifndef PTRECORD_H
@@ -34,7 +35,7 @@
 #define PTR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PTR_TLS __attribute__((tls_model("initial-exec")))
 
-#define PTR_RECORDER_VERSION "ptrecord 0.4.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder */
+#define PTR_RECORDER_VERSION "ptrecord 0.5.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder; 0.5: call stacks */
 
 /* ---- On-disk constants (traces/FORMAT.md) ---- */
 enum ptr_kind {
@@ -49,6 +50,8 @@ enum ptr_kind {
 #define BLOCK_MAGIC 0x4B4C4250u /* "PBLK" */
 #define BLOCK_FLAG_END 0x02u
 #define BLOCK_FLAG_TIMED_TAGS 0x04u /* dt is written only when not 0, flagged by TAG_TIME_ADVANCED */
+#define BLOCK_FLAG_STACKS 0x08u /* version 4: allocating events end with a varint stack id */
+#define BLOCK_FLAG_TABLE 0x10u  /* version 4: a stack-table block (module and stack records, stacks.c) */
 
 /*
  * Block header, 36 bytes, written in front of every payload:
@@ -77,8 +80,8 @@ _Static_assert(sizeof(struct ptr_block_header) == 36, "block header is 36 bytes"
  * loses at most the last unflushed 256 KiB of each thread.
  */
 #define PTR_BUFFER_BYTES (256u * 1024u)
-/* Largest encoded event: tag + status + dt + ptr + count + size + result, 10 bytes each at most. */
-#define PTR_MAX_EVENT_BYTES 64u
+/* Largest encoded event: tag + status + dt + ptr + count + size + result, 10 bytes each at most, + a 5-byte stack id. */
+#define PTR_MAX_EVENT_BYTES 72u
 /*
  * The side buffer: the last PTR_SIDE_BYTES of a thread's buffer hold the calls a signal handler made
  * while it had interrupted the recorder on that thread (see "Signal handlers" in signals.c), as
@@ -130,6 +133,8 @@ struct ptr_thread {
     uintptr_t side_frame;
     uint32_t side_count;    /* calls waiting in the side buffer */
     uint32_t side_lost;     /* calls that did not fit in the side buffer (added to ptr_proc.lost_events) */
+    uint8_t unwinding;      /* inside the stack unwinder or table (stacks.c): a nested call gets no stack */
+    uintptr_t handler_frame; /* the outermost running program handler's trampoline frame (signals.c), 0 = none */
 };
 
 /* One call made by a signal handler that interrupted the recorder: appended later with its timestamp. */
@@ -192,6 +197,7 @@ struct ptr_call {
     unsigned kind;
     uint64_t ptr, count, align, size, result, status;
     int null_result;
+    uint32_t stack;         /* stack id (stacks.c), 0 = none */
 };
 void ptr_record_slow(const struct ptr_call *c);
 void ptr_record_call(const struct ptr_call *c);   /* any event, any state, out of line */
@@ -222,6 +228,24 @@ uint32_t ptr_crc32_update(uint32_t crc, const uint8_t *p, size_t n);
 /* signals.c */
 void ptr_signals_install(void);
 int ptr_pc_in_recorder(uintptr_t pc);  /* pc lies in the recorder's own code */
+void ptr_find_recorder_text(void);     /* finds that range (not signal-safe: dl_iterate_phdr) */
+
+/*
+ * Call stacks (stacks.c, FORMAT.md "Stacks"). depth 0: off (PTRECORD_STACKS unset or 0), and the recorder is
+ * exactly as without them. Otherwise every event goes through the out-of-line path (ptr_update_gate keeps the
+ * inline gates closed), where allocating calls get a stack id.
+ */
+#define PTR_STACK_MAX_DEPTH 128
+#define PTR_STACK_DEFAULT_DEPTH 24
+struct ptr_stacks {
+    int depth;          /* frames kept per stack, 1..PTR_STACK_MAX_DEPTH; 0 = stacks off */
+    int libgcc_only;    /* PTRECORD_UNWIND=libgcc: never libunwind */
+};
+extern struct ptr_stacks ptr_stacks;
+void ptr_stacks_start(void);            /* after the trace is open: unwinder, table, module map */
+void ptr_stacks_after_fork_child(void); /* a fork child's own table and module map, in its own trace */
+uint32_t ptr_stack_capture(struct ptr_thread *t); /* the caller's stack id (0: none) */
+static inline int ptr_kind_allocates(unsigned kind) { return kind <= K_PVALLOC && kind != K_FREE; }
 
 /*
  * The event clock: nanoseconds after the header's start reading (field 12) of CLOCK_MONOTONIC.
@@ -303,7 +327,7 @@ static inline uint64_t ptr_now(void) { return ptr_now_from_clock_gettime(); }
  */
 static inline void ptr_update_gate(struct ptr_thread *t)
 {
-    uint8_t *room = (t->state == TS_ACTIVE && ptr_clock.use_tsc && t->block != NULL) ? t->limit : NULL;
+    uint8_t *room = (t->state == TS_ACTIVE && ptr_clock.use_tsc && t->block != NULL && ptr_stacks.depth == 0) ? t->limit : NULL;
     t->clock_limit = room;
     uint8_t *fast = t->clock_mark < room ? t->clock_mark : room;
     if (fast != NULL) {

@@ -87,7 +87,7 @@ static int find_text(struct dl_phdr_info *info, size_t size, void *data)
 }
 
 /* Not signal-safe (dl_iterate_phdr locks): runs at start and before a trampoline is installed. */
-static void find_recorder_text(void)
+void ptr_find_recorder_text(void)
 {
     if (__atomic_load_n(&text_hi, __ATOMIC_ACQUIRE) == 0) {
         dl_iterate_phdr(find_text, (void *)(uintptr_t)&ptr_pc_in_recorder);
@@ -145,11 +145,23 @@ static void trampoline(int sig, siginfo_t *info, void *context)
         __atomic_store_n(&t->fast_limit, (uint8_t *)0, __ATOMIC_RELAXED);
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
     }
+    /* The outermost handler marks the thread (stacks.c unwinds inside handlers with the signal-safe unwinder only);
+       a mark above this frame was left by a handler that longjmp'ed out. */
+    uintptr_t outer = __atomic_load_n(&t->handler_frame, __ATOMIC_RELAXED);
+    int marks = outer == 0 || frame >= outer;
+    if (marks) {
+        __atomic_store_n(&t->handler_frame, frame, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    }
     struct sigaction act = program_action[sig];
     if (act.sa_flags & SA_SIGINFO) {
         act.sa_sigaction(sig, info, context);
     } else if (act.sa_handler != SIG_DFL && act.sa_handler != SIG_IGN) {
         act.sa_handler(sig);
+    }
+    if (marks) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        __atomic_store_n(&t->handler_frame, 0, __ATOMIC_RELAXED);
     }
     if (owner) {
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -178,7 +190,7 @@ static int install(int sig, const struct sigaction *act, struct sigaction *old)
     struct sigaction kernel_old;
     int rc;
     if (act != NULL && is_handler(act) && sig != SIGKILL && sig != SIGSTOP) {
-        find_recorder_text();
+        ptr_find_recorder_text();
         struct sigaction wrapped = *act;
         wrapped.sa_flags |= SA_SIGINFO;
         wrapped.sa_sigaction = trampoline;
@@ -224,7 +236,7 @@ static sighandler_t wrap_installed(int sig, sighandler_t previous)
 
 void ptr_signals_install(void)
 {
-    find_recorder_text();
+    ptr_find_recorder_text();
     if (ptr_proc.fd < 0 || get_real_sigaction() == NULL) {
         return;
     }

@@ -95,6 +95,9 @@ static void append(struct ptr_thread *t, const struct ptr_call *c, uint64_t ts)
     uint64_t dt = ptr_advance_time(t, ts);
     uint8_t *p = ptr_put_prologue(t->pos, c->kind | (c->null_result ? TAG_NULL_RESULT : 0u), c->status, dt);
     p = ptr_put_args(p, &t->last_addr, c->kind, c->ptr, c->count, c->align, c->size, c->result, c->null_result);
+    if (PTR_UNLIKELY(ptr_stacks.depth != 0) && ptr_kind_allocates(c->kind)) {
+        p = ptr_put_varint(p, c->stack); /* FORMAT.md "Stacks": blocks with flag bit 3 */
+    }
     t->count++;
     t->pos = p;
 }
@@ -161,7 +164,7 @@ void ptr_side_flush(struct ptr_thread *t)
         }
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         const struct ptr_side_call *s = &SIDE(t->block)[i++];
-        struct ptr_call c = { s->kind, s->ptr, s->count, s->align, s->size, s->result, s->status, s->null_result };
+        struct ptr_call c = { s->kind, s->ptr, s->count, s->align, s->size, s->result, s->status, s->null_result, 0 }; /* stack 0: see stacks.c */
         append(t, &c, s->ts);
     }
     uint32_t lost = __atomic_exchange_n(&t->side_lost, 0, __ATOMIC_RELAXED);
@@ -176,7 +179,7 @@ void ptr_record_marker(struct ptr_thread *t, unsigned kind, uint64_t value)
     if (t->state != TS_ACTIVE) {
         return;
     }
-    struct ptr_call c = { kind, 0, 0, 0, value, 0, 0, 0 };
+    struct ptr_call c = { kind, 0, 0, 0, value, 0, 0, 0, 0 };
     if (t == &ptr_self) {
         if (PTR_UNLIKELY(ptr_in_side_handler(t))) {
             side_push(t, &c, ptr_now());
@@ -260,7 +263,7 @@ static void fill_header(struct ptr_thread *t, uint32_t count, uint32_t payload_l
     struct ptr_block_header *h = (struct ptr_block_header *)t->block;
     h->magic = BLOCK_MAGIC;
     h->codec = 0;
-    h->flags = BLOCK_FLAG_TIMED_TAGS;
+    h->flags = BLOCK_FLAG_TIMED_TAGS | (ptr_stacks.depth != 0 ? BLOCK_FLAG_STACKS : 0u);
     h->reserved = 0;
     h->tid = t->tid;
     h->event_count = count;
@@ -369,7 +372,7 @@ static int write_single(uint32_t tid, const struct ptr_call *c)
 
 static void write_exit_marker(uint32_t tid)
 {
-    struct ptr_call c = { K_THREAD_EXIT, 0, 0, 0, tid, 0, 0, 0 };
+    struct ptr_call c = { K_THREAD_EXIT, 0, 0, 0, tid, 0, 0, 0, 0 };
     if (write_single(tid, &c) != 0 && ptr_proc.fd >= 0) {
         __atomic_fetch_add(&ptr_proc.lost_events, 1, __ATOMIC_RELAXED);
     }
@@ -404,6 +407,17 @@ void ptr_reap_zombies(uint32_t reused_tid, int all)
     }
 }
 
+/* c, or a copy of it with the caller's stack id in *copy when stacks are on and c allocates. */
+static const struct ptr_call *with_stack_of(struct ptr_thread *t, const struct ptr_call *c, struct ptr_call *copy)
+{
+    if (PTR_LIKELY(ptr_stacks.depth == 0) || !ptr_kind_allocates(c->kind)) {
+        return c;
+    }
+    *copy = *c;
+    copy->stack = ptr_stack_capture(t);
+    return copy;
+}
+
 /*
  * Every call that does not find its thread ACTIVE. EXITED (late frees after the thread-exit marker):
  * one block of one event, written at once. BUSY (inside the recorder), INERT: not recorded.
@@ -417,7 +431,8 @@ void ptr_record_slow(const struct ptr_call *c)
             if (t->side_count != 0) {
                 ptr_side_flush(t); /* a handler's calls while the thread was being set up */
             }
-            append(t, c, ptr_now());
+            struct ptr_call with_stack;
+            append(t, with_stack_of(t, c, &with_stack), ptr_now());
             return;
         }
     }
@@ -447,6 +462,8 @@ void ptr_record_call(const struct ptr_call *c)
         if (PTR_UNLIKELY(t->side_count != 0)) {
             ptr_side_flush(t);
         }
+        struct ptr_call with_stack;
+        c = with_stack_of(t, c, &with_stack);
         append(t, c, ptr_event_time(t));
         return;
     }
@@ -493,6 +510,9 @@ uint32_t ptr_count_events(const uint8_t *p, const uint8_t *end)
         }
         if (tag & TAG_TIME_ADVANCED) {
             fields++; /* dt */
+        }
+        if (ptr_stacks.depth != 0 && ptr_kind_allocates(kind)) {
+            fields++; /* stack id */
         }
         for (int i = 0; i < fields; i++) {
             skip_varint(&p, end);

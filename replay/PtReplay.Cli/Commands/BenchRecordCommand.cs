@@ -32,6 +32,13 @@ public static class BenchRecordCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var noHeaptrack = new Option<bool>("--no-heaptrack") { Description = "Skip the heaptrack runs." };
+        var stacks = new Option<string?>("--stacks")
+        {
+            Description = "Also measure `record --stacks[=DEPTH]` (call stacks; DEPTH 1..128, default " +
+                          $"{RecordingOptions.DefaultStackDepth}) as a variant of its own in every round, beside heaptrack (which " +
+                          "records stacks too), with its trace's raw bytes per event.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
         var command = new Argument<string[]>("command")
         {
             Description = "A program of your own to measure instead (after --); its environment is yours.",
@@ -47,13 +54,15 @@ public static class BenchRecordCommand
             "Examples:\n" +
             "  ptreplay bench-record                       every bundled workload, 5 rounds\n" +
             "  ptreplay bench-record -w python -n 15       the densest one, 15 rounds\n" +
+            "  ptreplay bench-record -w python --stacks    the cost of call stacks too, beside heaptrack's\n" +
             "  ptreplay bench-record -n 3 -- /usr/bin/perl traces/workloads/perl_work.pl 30\n\n" +
             "A run whose exit code differs from the unrecorded one's exits 1.\n" + ExitCodes.Help)
         {
-            repeat, workloads, noHeaptrack, command,
+            repeat, workloads, noHeaptrack, stacks, command,
         };
         verb.SetAction(CliErrors.Guard("bench-record", parse => Run(parse.GetValue(command) ?? [], parse.GetValue(workloads) ?? [],
-            Math.Max(1, parse.GetValue(repeat)), !parse.GetValue(noHeaptrack))));
+            Math.Max(1, parse.GetValue(repeat)), !parse.GetValue(noHeaptrack),
+            RecordCommand.StackDepth(parse.GetResult(stacks) is not null, parse.GetValue(stacks)))));
         return verb;
     }
 
@@ -73,9 +82,9 @@ public static class BenchRecordCommand
 
     /// <summary>What one program measured; the trace figures cover its child processes' traces too.</summary>
     private sealed record Measured(string Name, Variant Plain, Variant Recorded, Variant? Heaptrack, long Events, int Processes,
-        double RawBytesPerEvent, double PackedBytesPerEvent);
+        double RawBytesPerEvent, double PackedBytesPerEvent, Variant? Stacked, double StackedBytesPerEvent, int Stacks);
 
-    private static int Run(string[] command, string[] workloadArgs, int repeat, bool withHeaptrack)
+    private static int Run(string[] command, string[] workloadArgs, int repeat, bool withHeaptrack, int stackDepth)
     {
         const string Heaptrack = "/usr/bin/heaptrack";
         withHeaptrack &= File.Exists(Heaptrack);
@@ -95,7 +104,7 @@ public static class BenchRecordCommand
         var results = new List<Measured>();
         foreach (BundledWorkload w in programs)
         {
-            Measured? m = Measure(w, repeat, withHeaptrack ? Heaptrack : null);
+            Measured? m = Measure(w, repeat, withHeaptrack ? Heaptrack : null, stackDepth);
             if (m is null)
             {
                 return ExitCodes.No;
@@ -108,15 +117,22 @@ public static class BenchRecordCommand
         return 0;
     }
 
-    private static Measured? Measure(BundledWorkload w, int repeat, string? heaptrack)
+    private static Measured? Measure(BundledWorkload w, int repeat, string? heaptrack, int stackDepth)
     {
         string work = Directory.CreateTempSubdirectory("ptreplay-bench-").FullName;
         string trace = Path.Combine(work, "bench.trace");
+        string stackTrace = Path.Combine(work, "stacks.trace");
+        var stacked = new Variant($"ptrecord --stacks={stackDepth}", []);
         var plain = new Variant("unrecorded", []);
         var recorded = new Variant("ptrecord", []);
         var heap = new Variant("heaptrack", []);
         int expectedExit = int.MinValue;
         Variant[] variants = heaptrack is not null ? [plain, recorded, heap] : [plain, recorded];
+        if (stackDepth > 0)
+        {
+            variants = [.. variants, stacked];
+        }
+
         var progress = new ProgressDisplay();
         int runs = 0;
         try
@@ -130,8 +146,9 @@ public static class BenchRecordCommand
                     RecordingResult r = Recorder.Run(new RecordingOptions
                     {
                         Command = cmd,
-                        Record = v == recorded,
-                        OutputPath = trace,
+                        Record = v == recorded || v == stacked,
+                        OutputPath = v == stacked ? stackTrace : trace,
+                        StackDepth = v == stacked ? stackDepth : 0,
                         ExtraEnvironment = w.Environment,
                         StandardInput = w.StandardInput,
                         CaptureOutput = true,
@@ -165,8 +182,23 @@ public static class BenchRecordCommand
                 packedBytes += packed.OutputBytes;
             }
 
+            long stackedEvents = 0, stackedBytes = 0;
+            int stackCount = 0;
+            if (stackDepth > 0)
+            {
+                foreach (string file in (IReadOnlyList<string>)[stackTrace, .. Recorder.FindChildTraces(stackTrace)])
+                {
+                    RecordingSummary raw = RecordingSummary.Of(file);
+                    stackedEvents += raw.Events;
+                    stackedBytes += raw.FileBytes;
+                    using TraceReader reader = TraceReader.Open(file);
+                    stackCount += reader.Stacks.Count;
+                }
+            }
+
             return new Measured(w.Name, plain, recorded, heaptrack is null ? null : heap, events, files.Count,
-                events == 0 ? 0 : (double)rawBytes / events, events == 0 ? 0 : (double)packedBytes / events);
+                events == 0 ? 0 : (double)rawBytes / events, events == 0 ? 0 : (double)packedBytes / events,
+                stackDepth > 0 ? stacked : null, stackedEvents == 0 ? 0 : (double)stackedBytes / stackedEvents, stackCount);
         }
         finally
         {
@@ -178,11 +210,13 @@ public static class BenchRecordCommand
     {
         var inv = CultureInfo.InvariantCulture;
         bool heap = results.Any(r => r.Heaptrack is not null);
+        bool stacks = results.Any(r => r.Stacked is not null);
         Console.WriteLine($"{repeat} round(s) per program, one run of each variant per round; wall time in seconds; " +
                           "ratio = median of the per-round ratios to the unrecorded run (lowest..highest); events and bytes: " +
                           "every process the program started included");
         Console.WriteLine($"{"program",-10} {"events",11} {"ns/call",8} {"unrecorded",10} {"ptrecord",9} {"ratio",21}" +
-                          (heap ? $" {"heaptrack",9} {"ratio",8}" : "") + $" {"raw B/ev",8} {"packed",7}");
+                          (heap ? $" {"heaptrack",9} {"ratio",8}" : "") + $" {"raw B/ev",8} {"packed",7}" +
+                          (stacks ? $" {"--stacks",9} {"ratio",21} {"B/ev",6} {"stacks",8}" : ""));
         int met = 0;
         foreach (Measured m in results)
         {
@@ -203,8 +237,16 @@ public static class BenchRecordCommand
                 line += $" {"",9} {"",8}";
             }
 
-            Console.WriteLine(line + string.Create(inv, $" {m.RawBytesPerEvent,8:F2} {m.PackedBytesPerEvent,7:F2}") +
-                              (m.Processes > 1 ? $"  ({m.Processes} processes)" : ""));
+            line += string.Create(inv, $" {m.RawBytesPerEvent,8:F2} {m.PackedBytesPerEvent,7:F2}");
+            if (m.Stacked is not null)
+            {
+                List<double> stackRatios = PerRound(m.Stacked, m.Plain);
+                line += string.Create(inv,
+                    $" {Median(m.Stacked.Seconds),9:F3} {Median(stackRatios),7:F3}x ({stackRatios.Min(),5:F2}..{stackRatios.Max(),5:F2}) " +
+                    $"{m.StackedBytesPerEvent,6:F2} {m.Stacks,8:N0}");
+            }
+
+            Console.WriteLine(line + (m.Processes > 1 ? $"  ({m.Processes} processes)" : ""));
         }
 
         Console.WriteLine(string.Create(inv,

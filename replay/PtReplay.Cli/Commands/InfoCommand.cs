@@ -36,7 +36,8 @@ public static class InfoCommand
             "posix_memalign, aligned_alloc, valloc, pvalloc: numbers, zeros included), markers, failed_calls, " +
             "free_null, duration_ns, peak_live_bytes, peak_live_blocks, peak_event_index, live_bytes_at_end, " +
             "live_blocks_at_end, size_histogram ([{min, max, count}], non-empty buckets), truncated, " +
-            "truncated_at_offset, lost_events (events the recorder could not write: disk full or file size limit), prefix_end_ns " +
+            "truncated_at_offset, lost_events (events the recorder could not write: disk full or file size limit), " +
+            "stacks (call stacks recorded with `record --stacks`: distinct stacks, 0 without), modules (executable mappings recorded for them), prefix_end_ns " +
             "(a cut multi-thread recording is read up to this timestamp, where the first thread without an exit marker ends; -1 when not cut so), corrupt (null or {offset, event_index, message}), anomalies ({kind: count, " +
             "examples: [{kind, event_index, event}]}).\n" +
             "A truncated trace is summarised up to its last complete block (exit code 0); a corrupt one up to " +
@@ -165,6 +166,8 @@ public static class InfoCommand
             w.WriteBoolean("truncated", s.Truncated);
             w.WriteNumber("truncated_at_offset", s.TruncatedAtOffset);
             w.WriteNumber("lost_events", s.LostEvents);
+            w.WriteNumber("stacks", reader.Stacks.Count);
+            w.WriteNumber("modules", reader.Stacks.Modules.Count);
             w.WriteNumber("prefix_end_ns", s.PrefixEndTimestamp);
             if (s.Corruption is { } c)
             {
@@ -221,6 +224,14 @@ public static class InfoCommand
         }
 
         t.AppendLine(inv, $"events     {s.Events:N0} in {s.Threads} thread(s) over {s.DurationNs / 1e9:F6} s");
+        if (reader.Stacks.Count == 0 && reader.Stacks.Modules.Count == 0)
+        {
+            t.AppendLine("stacks     none recorded (record --stacks records them)");
+        }
+        else
+        {
+            t.AppendLine(inv, $"stacks     {reader.Stacks.Count:N0} distinct call stacks in {reader.Stacks.Modules.Count:N0} module mappings");
+        }
         t.AppendLine("calls");
         foreach (EventKind k in EventKinds.Calls)
         {

@@ -4,7 +4,7 @@ using PtReplay.Traces.Recording;
 namespace PtReplay.Cli.Commands;
 
 /// <summary>
-/// `ptreplay record -o OUT [--no-follow] [--raw] (-w WORKLOAD | -- CMD ARGS...)`: runs a program (or a bundled
+/// `ptreplay record -o OUT [--no-follow] [--raw] [--stacks[=DEPTH]] (-w WORKLOAD | -- CMD ARGS...)`: runs a program (or a bundled
 /// workload) under the LD_PRELOAD recorder, passes its stdin/stdout/stderr through, and exits with its exit code.
 /// </summary>
 public static class RecordCommand
@@ -24,6 +24,16 @@ public static class RecordCommand
         var raw = new Option<bool>("--raw")
         {
             Description = "Keep the recorder's raw per-thread blocks instead of packing them (faster, larger).",
+        };
+        var stacks = new Option<string?>("--stacks")
+        {
+            Description = $"Record the call stack of every allocating call, at most DEPTH frames (--stacks=DEPTH, " +
+                          $"1..{RecordingOptions.MaxStackDepth}; --stacks alone: {RecordingOptions.DefaultStackDepth}), and the " +
+                          "program's module map (executable mappings with build ids), so `info --sites` and the findings can say " +
+                          "which code allocated what. Costs about 1-2 us per allocation on top of the recorder (unwinding with " +
+                          "libgcc's DWARF unwinder; README \"Call stacks\" has the measured figures) and 1-3 bytes per event; " +
+                          "a deeper stack costs more per call. Without it the recorder's cost is unchanged.",
+            Arity = ArgumentArity.ZeroOrOne,
         };
         var workload = new Option<string>("--workload", "-w")
         {
@@ -47,6 +57,7 @@ public static class RecordCommand
             "Examples:\n" +
             "  PYTHONMALLOC=malloc ptreplay record -o py.trace -- python3 app.py\n" +
             "  ptreplay record -o sort.trace --no-follow -- sort big.txt\n" +
+            "  ptreplay record -o app.trace --stacks=32 -- ./app   (then `ptreplay info app.trace` counts its stacks)\n" +
             "  ptreplay record -o sqlite.trace -w sqlite\n\n" +
             "Exit codes: the program's own (128+N when signal N killed it), except 2 when the arguments are wrong, 4 when " +
             "the trace cannot be written (checked before the program starts: a missing folder that cannot be created, a " +
@@ -54,7 +65,7 @@ public static class RecordCommand
             "while the program ran (the trace then holds every event before, and says how many are missing), and 5 when " +
             "the program could not be started. The other verbs: " + ExitCodes.Help)
         {
-            output, noFollow, raw, workload, command,
+            output, noFollow, raw, stacks, workload, command,
         };
         verb.SetAction(CliErrors.Guard("record", parse =>
         {
@@ -78,8 +89,10 @@ public static class RecordCommand
                 }
             }
 
+            int depth = StackDepth(parse.GetResult(stacks) is not null, parse.GetValue(stacks));
             var options = new RecordingOptions
             {
+                StackDepth = depth,
                 Command = w?.Command ?? cmd,
                 ExtraEnvironment = w?.Environment,
                 StandardInput = w?.StandardInput,
@@ -89,6 +102,28 @@ public static class RecordCommand
             return Run(options, packTrace: !parse.GetValue(raw));
         }));
         return verb;
+    }
+
+    /// <summary>The stack depth `--stacks[=DEPTH]` asks for: 0 when absent, the default when given without a value.</summary>
+    internal static int StackDepth(bool given, string? value)
+    {
+        if (!given)
+        {
+            return 0;
+        }
+
+        if (string.IsNullOrEmpty(value))
+        {
+            return RecordingOptions.DefaultStackDepth;
+        }
+
+        if (!int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int depth)
+            || depth < 1 || depth > RecordingOptions.MaxStackDepth)
+        {
+            throw CliException.Usage($"--stacks={value}: the stack depth must be a whole number of frames from 1 to {RecordingOptions.MaxStackDepth}.");
+        }
+
+        return depth;
     }
 
     private static int Run(RecordingOptions options, bool packTrace)
@@ -105,6 +140,7 @@ public static class RecordCommand
                 StandardInput = options.StandardInput,
                 OutputPath = options.OutputPath,
                 FollowChildren = options.FollowChildren,
+                StackDepth = options.StackDepth,
                 Started = signals.Started,
             });
         }

@@ -13,7 +13,7 @@ internal static class RecordedRun
     /// <summary>Runs <paramref name="command"/>, recorded into <paramref name="trace"/> (or, when it is null, not recorded).</summary>
     /// <param name="workingDirectory">Where the program runs; null keeps the test host's folder.</param>
     public static RecordingResult Run(IReadOnlyList<string> command, string? trace, IReadOnlyDictionary<string, string> environment,
-        byte[]? stdin = null, bool followChildren = false, string? workingDirectory = null, TimeSpan? timeout = null) =>
+        byte[]? stdin = null, bool followChildren = false, string? workingDirectory = null, TimeSpan? timeout = null, int stackDepth = 0) =>
         Recorder.Run(new RecordingOptions
         {
             Command = command,
@@ -25,6 +25,7 @@ internal static class RecordedRun
             StandardInput = stdin,
             WorkingDirectory = workingDirectory,
             Timeout = timeout ?? TimeSpan.FromMinutes(2),
+            StackDepth = stackDepth,
         });
 
     /// <summary>
@@ -32,9 +33,9 @@ internal static class RecordedRun
     /// unless it exited 0 in time and the trace exists.
     /// </summary>
     public static RecordingResult RecordOrThrow(IReadOnlyList<string> command, string trace, IReadOnlyDictionary<string, string> environment,
-        byte[]? stdin = null, bool followChildren = false, string? workingDirectory = null, TimeSpan? timeout = null)
+        byte[]? stdin = null, bool followChildren = false, string? workingDirectory = null, TimeSpan? timeout = null, int stackDepth = 0)
     {
-        RecordingResult result = Run(command, trace, environment, stdin, followChildren, workingDirectory, timeout);
+        RecordingResult result = Run(command, trace, environment, stdin, followChildren, workingDirectory, timeout, stackDepth);
         if (result.ExitCode != 0 || result.TimedOut || !File.Exists(trace))
         {
             throw new InvalidOperationException(

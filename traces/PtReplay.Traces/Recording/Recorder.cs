@@ -85,6 +85,19 @@ public static partial class Recorder
             psi.Environment[RecorderEnvironment.Out] = tracePath;
             psi.Environment[RecorderEnvironment.Role] = "root";
             psi.Environment[RecorderEnvironment.Follow] = options.FollowChildren ? "1" : "0";
+            if (options.StackDepth is < 0 or > RecordingOptions.MaxStackDepth)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.StackDepth, $"stack depth must be 0..{RecordingOptions.MaxStackDepth}");
+            }
+
+            if (options.StackDepth > 0)
+            {
+                psi.Environment[RecorderEnvironment.Stacks] = options.StackDepth.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else
+            {
+                psi.Environment.Remove(RecorderEnvironment.Stacks);
+            }
         }
 
         var clock = Stopwatch.StartNew();

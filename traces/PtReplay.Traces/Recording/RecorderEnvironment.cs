@@ -15,6 +15,9 @@ public static class RecorderEnvironment
     /// <summary>"0": children (fork, exec) do not record.</summary>
     public const string Follow = "PTRECORD_FOLLOW";
 
+    /// <summary>Call stacks of at most this many frames for every allocating call ("0" or unset: none; traces/FORMAT.md "Stacks").</summary>
+    public const string Stacks = "PTRECORD_STACKS";
+
     /// <summary>The dynamic loader's preload list.</summary>
     public const string Preload = "LD_PRELOAD";
 }

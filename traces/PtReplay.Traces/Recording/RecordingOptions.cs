@@ -15,6 +15,15 @@ public sealed class RecordingOptions
     /// <summary>False runs the program exactly the same way but without the recorder (for comparisons).</summary>
     public bool Record { get; init; } = true;
 
+    /// <summary>The default of <see cref="StackDepth"/> with <c>record --stacks</c>: deep enough to reach the program's own code from inside an interpreter or a container library (measured on python3), cheap enough to unwind.</summary>
+    public const int DefaultStackDepth = 24;
+
+    /// <summary>The deepest stack the recorder keeps (its PTR_STACK_MAX_DEPTH).</summary>
+    public const int MaxStackDepth = 128;
+
+    /// <summary>Record the call stack of every allocating call, at most this many frames (1..<see cref="MaxStackDepth"/>); 0 = no stacks (the recorder's cost is then unchanged).</summary>
+    public int StackDepth { get; init; }
+
     /// <summary>Trace forked and exec'd children too (`--no-follow` turns this off).</summary>
     public bool FollowChildren { get; init; } = true;
 

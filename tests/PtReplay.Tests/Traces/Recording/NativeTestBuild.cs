@@ -24,6 +24,10 @@ internal static class NativeTestBuild
     public static string Program(string name, string source) =>
         Build(name, source, ["-O1", "-fno-builtin", "-Wall"], ["-lpthread"]);
 
+    /// <summary>Compiles <paramref name="source"/> into an executable with debug information (-g; a PIE, as gcc builds by default) named <paramref name="name"/> (cached).</summary>
+    public static string DebugProgram(string name, string source) =>
+        Build(name, source, ["-O1", "-g", "-fno-builtin", "-Wall"], ["-lpthread"]);
+
     /// <summary>Compiles <paramref name="source"/> into a shared library named <paramref name="name"/> (cached).</summary>
     public static string SharedLibrary(string name, string source) =>
         Build(name, source, ["-O1", "-fno-builtin", "-shared", "-fPIC", "-Wall"], []);

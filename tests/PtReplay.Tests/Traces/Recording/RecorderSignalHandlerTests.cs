@@ -48,8 +48,28 @@ public class RecorderSignalHandlerTests
         Assert.Equal(2, reader.ReadAll().Select(e => e.Thread).Distinct().Count());
     }
 
+    /// <summary>
+    /// With call stacks (`record --stacks`) the handler interrupts the unwinder and the stack table too: nothing deadlocks,
+    /// every call is still recorded, the main loop's calls all carry a stack, and a handler's call carries one or id 0
+    /// (when it interrupted the recorder), never a wrong id.
+    /// </summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData("libgcc")]
+    public void HandlerCalls_WithStacks_AreAllRecordedWhole(string? unwinder)
+    {
+        using var dir = new TempDir();
+        (RecordingResult run, _, _) = RecordAndCount(dir, "sigaction", null, threads: 1, stackDepth: 16, unwinder: unwinder);
+        using var reader = TraceReader.Open(run.TracePath);
+        List<AllocEvent> events = reader.ReadAll().ToList();
+        Assert.All(events.Where(e => e.Kind == EventKind.Malloc && e.Size == MainSize), e => Assert.NotEqual(0, e.Stack));
+        Assert.All(events.Where(e => e.Stack != 0), e => Assert.NotEmpty(reader.Stacks.Frames(e.Stack)));
+        Assert.True(reader.Stacks.Count >= 2);
+    }
+
     /// <summary>Records the program, checks that the trace holds exactly the calls it counted; returns the run and its counts.</summary>
-    private static (RecordingResult Run, long MainMallocs, long HandlerMallocs) RecordAndCount(TempDir dir, string how, string? clock, int threads)
+    private static (RecordingResult Run, long MainMallocs, long HandlerMallocs) RecordAndCount(TempDir dir, string how, string? clock, int threads,
+        int stackDepth = 0, string? unwinder = null)
     {
         string program = NativeTestBuild.Program("sigalloc", TestPrograms.SignalHandlerAllocations);
         Dictionary<string, string> env = RecordingRuns.BaseEnvironment(dir.Path);
@@ -58,9 +78,14 @@ public class RecorderSignalHandlerTests
             env["PTRECORD_CLOCK"] = clock;
         }
 
+        if (unwinder != null)
+        {
+            env["PTRECORD_UNWIND"] = unwinder;
+        }
+
         string n = threads.ToString(CultureInfo.InvariantCulture);
         RecordingResult plain = RecordedRun.Run([program, "1000", how, n], null, env);
-        RecordingResult run = RecordedRun.RecordOrThrow([program, "300000", how, n], dir.File("s.trace"), env);
+        RecordingResult run = RecordedRun.RecordOrThrow([program, "300000", how, n], dir.File("s.trace"), env, stackDepth: stackDepth);
         string[] lines = System.Text.Encoding.ASCII.GetString(run.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         string[] plainLines = System.Text.Encoding.ASCII.GetString(plain.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(plainLines[1], lines[1]); // sigaction()/signal() report what they report without the recorder

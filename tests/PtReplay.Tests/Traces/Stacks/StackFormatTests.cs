@@ -83,6 +83,20 @@ public class StackFormatTests
     }
 
     [Fact]
+    public void OlderTraces_StillRead_WithoutStacks()
+    {
+        foreach (string sample in PtReplay.Tests.Infrastructure.RepoFiles.SampleTraces)
+        {
+            using TraceReader reader = TraceReader.Open(sample);
+            Assert.True(reader.Header.FormatVersion < TraceFormat.StacksVersion, sample);
+            Assert.True(reader.ReadAll().Count(e => e.Stack == 0) > 1000, sample);
+            Assert.False(reader.IsTruncated, sample);
+            Assert.Equal(0, reader.Stacks.Count);
+            Assert.Empty(reader.Stacks.Modules);
+        }
+    }
+
+    [Fact]
     public void AnEventWithAnUndefinedStack_IsRefusedByTheWriter()
     {
         using var stream = new MemoryStream();
