@@ -102,7 +102,10 @@ public static class HeapFindingsBuilder
             });
         }
 
-        SiteFindings.Result sites = SiteFindings.Build(input.TracePath, allPins, request, progress);
+        // A forked child's pins may come from its parent's events (the inherited prefix), whose indexes are the parent
+        // trace's: they are not matched with the child's stacks, so no pin is named with a site that is not its own.
+        SiteFindings.Result sites = SiteFindings.Build(input.TracePath,
+            input.TraceHeader.Origin == TraceOrigin.ForkedChild ? [.. allPins.Select(_ => (IReadOnlyList<HeapPin>)[])] : allPins, request, progress);
         if (sites.Recorded)
         {
             for (int m = 0; m < moments.Count; m++)
