@@ -162,6 +162,52 @@ public sealed partial class SymbolizerTests : IDisposable
         }
     }
 
+    [Fact]
+    public void ACppFunction_IsNamedDemangled_AsNmDemanglesIt()
+    {
+        const string cpp = """
+            #include <cstdio>
+            #include <cstring>
+            namespace shapes { struct Box { int w; };
+            __attribute__((noinline)) Box *make_box(unsigned long n) { return new Box[n]; } }
+            int main() {
+                delete[] shapes::make_box(3);
+                std::printf("fn %p\n", (void *)&shapes::make_box);
+                FILE *maps = std::fopen("/proc/self/maps", "r");
+                char line[4096];
+                while (std::fgets(line, sizeof line, maps))
+                    if (std::strstr(line, " r-xp ") && std::strchr(line, '/')) std::printf("map %s", line);
+                std::fclose(maps);
+            }
+            """;
+        string src = _dir.File("box.cc");
+        File.WriteAllText(src, cpp);
+        string exe = Gcc.Compile(src, _dir.File("box"), Gcc.Flags("-x c++ -g -O1"), "-lstdc++");
+        var (code, stdout, stderr) = ChildProcess.Run(exe, [], CleanEnvironment.With());
+        Assert.True(code == 0, stderr);
+        ulong fn = 0;
+        var maps = new List<ModuleMapping>();
+        foreach (string[] f in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)))
+        {
+            if (f[0] == "fn")
+            {
+                fn = Hex(f[1]);
+            }
+            else
+            {
+                string[] range = f[1].Split('-');
+                maps.Add(new ModuleMapping(Hex(range[0]), Hex(range[1]), Hex(f[3]), f[6], ReadelfBuildId(f[6])));
+            }
+        }
+
+        // nm -C: the toolchain's demangled name of the symbol (the mangled one holds "make_box").
+        string golden = Tool("/usr/bin/nm", "-C", exe).Split('\n').Select(l => l.Split(' ', 3)).Single(f => f.Length == 3 && f[2].Contains("make_box", StringComparison.Ordinal))[2];
+        using var s = new Symbolizer(new SymbolizerOptions { CacheDirectory = null });
+        SymbolizedFrame frame = s.Resolve(maps.Last(m => m.Contains(fn)), fn, returnAddress: false);
+        Assert.Equal(golden, frame.Function);
+        Assert.Equal("shapes::make_box(unsigned long)", frame.Function);
+    }
+
     private ModuleMapping MapOf(ulong address) => _maps.Last(m => m.Contains(address));
 
     private static ulong Hex(string text) => ulong.Parse(text.StartsWith("0x", StringComparison.Ordinal) ? text[2..] : text, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
