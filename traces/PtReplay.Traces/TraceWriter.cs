@@ -198,6 +198,7 @@ public sealed class TraceWriter : IDisposable
         for (int i = _modulesWritten; i < table.Modules.Count; i++, records++)
         {
             StackTableCodec.WriteModule(payload, table.Modules[i]);
+            WriteTableIfFull(payload, ref records);
         }
 
         for (int id = _stacksDefined + 1; id <= table.Count; id++)
@@ -207,6 +208,7 @@ public sealed class TraceWriter : IDisposable
             {
                 StackTableCodec.WriteStack(payload, id, frames);
                 records++;
+                WriteTableIfFull(payload, ref records);
             }
         }
 
@@ -215,6 +217,22 @@ public sealed class TraceWriter : IDisposable
         _stacks = true;
         SetVersion(TraceFormat.StacksVersion);
         _encoder.Reset(0, mixed: true, 0, stacks: true);
+        WriteTable(payload, records);
+    }
+
+    /// <summary>Table records per block are bounded like events (<see cref="TraceWriterOptions.MaxBlockBytes"/>).</summary>
+    private void WriteTableIfFull(List<byte> payload, ref uint records)
+    {
+        if (payload.Count >= _options.MaxBlockBytes)
+        {
+            WriteTable(payload, records);
+            payload.Clear();
+            records = 0;
+        }
+    }
+
+    private void WriteTable(List<byte> payload, uint records)
+    {
         if (records == 0)
         {
             return;

@@ -405,7 +405,9 @@ uint32_t ptr_stack_capture(struct ptr_thread *t)
     }
     uint32_t id = w.n == 0 ? 0 : intern(w.frames, w.n);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    t->state = TS_ACTIVE;
+    /* Back to ACTIVE, unless the process ended meanwhile and another thread wrote this buffer out (INERT). */
+    uint8_t busy = TS_BUSY;
+    __atomic_compare_exchange_n(&t->state, &busy, TS_ACTIVE, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
     t->unwinding = 0;
     return id;
 }

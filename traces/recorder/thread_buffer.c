@@ -553,7 +553,9 @@ void ptr_registry_flush_others(struct ptr_thread *self)
 {
     for (int i = 0; i < PTR_SLOTS; i++) {
         struct ptr_thread *t = __atomic_load_n(&registry[i], __ATOMIC_ACQUIRE);
-        if (t == NULL || t == self || t->state != TS_ACTIVE || t->block == NULL || !claim_block(t)) {
+        /* A thread busy unwinding its caller's stack (stacks.c) has whole events below pos too. */
+        int recording = t != NULL && (t->state == TS_ACTIVE || (t->state == TS_BUSY && t->unwinding));
+        if (!recording || t == self || t->block == NULL || !claim_block(t)) {
             continue;
         }
         const uint8_t *payload = PAYLOAD(t->block);

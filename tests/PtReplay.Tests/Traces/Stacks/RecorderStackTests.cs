@@ -15,6 +15,7 @@ namespace PtReplay.Tests.Traces.Stacks;
 public class RecorderStackTests
 {
     private const string Source = """
+        #include <dlfcn.h>
         #include <pthread.h>
         #include <stdio.h>
         #include <stdlib.h>
@@ -52,6 +53,15 @@ public class RecorderStackTests
                 for (int i = 0; i < 4; i++) {
                     pthread_join(t[i], NULL);
                 }
+            } else if (strcmp(mode, "dlopen") == 0) {
+                void *lib = dlopen(argv[2], RTLD_NOW);
+                void *(*plugin_alloc)(void) = lib ? (void *(*)(void))dlsym(lib, "plugin_alloc") : NULL;
+                if (plugin_alloc == NULL) {
+                    return 3;
+                }
+                for (int i = 0; i < 3; i++) {
+                    free(plugin_alloc());
+                }
             } else if (strcmp(mode, "fork") == 0) {
                 pid_t pid = fork();
                 if (pid == 0) {
@@ -70,19 +80,28 @@ public class RecorderStackTests
         }
         """;
 
+    private const string PluginSource = """
+        #include <stdlib.h>
+        __attribute__((noinline)) void *plugin_alloc(void) { void *p = malloc(7777); __asm__ volatile("" ::: "memory"); return p; }
+        """;
+
     private static string Program => NativeTestBuild.DebugProgram("stack-makers", Source);
 
-    private static RecordingResult Record(TempDir dir, string mode, int depth, string? unwinder = null)
+    private static RecordingResult Record(TempDir dir, string mode, int depth, string? unwinder = null, string? argument = null)
     {
         Dictionary<string, string> env = RecordingRuns.BaseEnvironment(dir.Path);
-        if (unwinder is not null)
+        if (unwinder == "libunwind")
+        {
+            Requires.Package("libunwind8", "libunwind.so.8"); // the recorder's fast unwinder; libgcc otherwise
+        }
+        else if (unwinder is not null)
         {
             env["PTRECORD_UNWIND"] = unwinder;
         }
 
         RecordingResult run = Recorder.Run(new RecordingOptions
         {
-            Command = [Program, mode],
+            Command = argument is null ? [Program, mode] : [Program, mode, argument],
             OutputPath = dir.File("s.trace"),
             Environment = env,
             CaptureOutput = true,
@@ -139,9 +158,9 @@ public class RecorderStackTests
         return m;
     }
 
-    /// <summary>libunwind (libunwind8) where installed, else libgcc; and libgcc alone (PTRECORD_UNWIND=libgcc).</summary>
+    /// <summary>libunwind (libunwind8), and libgcc alone (PTRECORD_UNWIND=libgcc).</summary>
     [Theory]
-    [InlineData(null)]
+    [InlineData("libunwind")]
     [InlineData("libgcc")]
     public void EachAllocation_CarriesTheStackOfTheFunctionThatMadeIt(string? unwinder)
     {
@@ -172,6 +191,23 @@ public class RecorderStackTests
         Assert.Contains(reader.Stacks.Modules, m => m.Path.EndsWith("/libc.so.6", StringComparison.Ordinal));
     }
 
+    /// <summary>A library dlopen'ed after the start: the recorder looks at the loaded objects again, so its frames are placed too.</summary>
+    [Fact]
+    public void ALibraryLoadedLater_HasItsModule()
+    {
+        string plugin = NativeTestBuild.SharedLibrary("libstackplugin.so", PluginSource);
+        using var dir = new TempDir();
+        RecordingResult run = Record(dir, "dlopen", 16, argument: plugin);
+        using TraceReader reader = TraceReader.Open(run.TracePath);
+        AllocEvent made = reader.ReadAll().First(e => e.Kind == EventKind.Malloc && e.Size == 7777);
+        IReadOnlyList<ulong> frames = reader.Stacks.Frames(made.Stack);
+        ModuleMapping? m = reader.Stacks.ModuleOf(frames[0]);
+        Assert.NotNull(m);
+        Assert.Equal(Path.GetFullPath(plugin), m.Path);
+        Assert.True(new Golden(plugin).In("plugin_alloc", m, frames[0]), $"frame 0 0x{frames[0]:x} is not in plugin_alloc");
+        Assert.True(new Golden(Program).In("main", ProgramModule(reader, frames[1]), frames[1]));
+    }
+
     [Fact]
     public void TheDepthLimitsTheFrames()
     {
@@ -198,7 +234,7 @@ public class RecorderStackTests
     }
 
     [Theory]
-    [InlineData(null)]
+    [InlineData("libunwind")]
     [InlineData("libgcc")]
     public void Threads_ShareTheTable_AndEachThreadsAllocationsHaveTheirStack(string? unwinder)
     {

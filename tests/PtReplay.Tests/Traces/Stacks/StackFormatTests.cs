@@ -71,6 +71,25 @@ public class StackFormatTests
     }
 
     [Fact]
+    public void ABigTable_IsSplitIntoBlocks_AndReadWhole()
+    {
+        var table = new StackTable();
+        table.AddModule(Exe);
+        for (int i = 0; i < 500; i++)
+        {
+            table.Add([0x5555_0000_1000 + (ulong)i, 0x5555_0000_2000, 0x7f00_0002_9abc]);
+        }
+
+        AllocEvent[] events = [.. Enumerable.Range(1, 500).Select(i => new AllocEvent { Kind = EventKind.Malloc, Size = 8, Count = 1, Result = (ulong)i * 16, Timestamp = i, Stack = i })];
+        byte[] file = Write(table, events, new TraceWriterOptions { Codec = BlockCodec.Raw, MaxBlockBytes = 256 });
+        Assert.True(TraceFiles.Blocks(file).Count(b => (b.Flags & 0x10) != 0) > 10);
+        using TraceReader reader = TraceReader.Open(new MemoryStream(file));
+        Assert.Equal(Enumerable.Range(1, 500), reader.ReadAll().Select(e => e.Stack));
+        Assert.Equal(500, reader.Stacks.Count);
+        Assert.Equal([0x5555_0000_1000UL + 499, 0x5555_0000_2000, 0x7f00_0002_9abc], reader.Stacks.Frames(500));
+    }
+
+    [Fact]
     public void WithoutStacks_TheFileStaysVersion2_AndEventsCarryNone()
     {
         AllocEvent[] plain = Events().Select(e => e with { Stack = 0 }).ToArray();
