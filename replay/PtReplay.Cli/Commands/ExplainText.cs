@@ -59,13 +59,19 @@ public static class ExplainText
                     : string.Create(Inv, $"allocated at event {p.AllocatedAtEvent:N0}{(p.AllocatedAtNs is { } ns ? string.Create(Inv, $" ({ns / 1e9:0.######} s)") : "")}, " +
                         $"{p.AgeEvents:N0} events old");
                 sb.Append(Inv, $"    arena {p.Arena} {p.Heap}, live chunk {p.Rank:N0} from the top: 0x{p.Address:x}, {p.ChunkBytes:N0} B chunk, {age}; holds {B(p.HostageBytes)}" +
-                    $"{(p.Rank > 1 ? string.Create(Inv, $" (freed with every live chunk above it: {B(p.CumulativeHostageBytes)})") : "")}\n");
+                    $"{(p.Rank > 1 ? string.Create(Inv, $" (freed with every live chunk above it: {B(p.CumulativeHostageBytes)})") : "")}{SitesText.PinSite(p)}\n");
             }
 
             if (m.PinnedBytesNotListed > 0)
             {
                 sb.Append(Inv, $"    and {B(m.PinnedBytesNotListed)} below pins not listed (--pins)\n");
             }
+        }
+
+        if (f.StacksRecorded)
+        {
+            sb.Append('\n');
+            SitesText.Append(sb, f, 5);
         }
 
         if (f.Suggestions.Count > 0 || f.Rejected.Count > 0)

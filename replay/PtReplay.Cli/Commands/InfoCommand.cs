@@ -16,6 +16,8 @@ public static class InfoCommand
     {
         var trace = new Argument<string>("trace") { Description = "The trace file (raw recording or packed)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text (for scripts; keys below)." };
+        var sites = new Option<bool>("--sites") { Description = "List the allocation sites instead (a trace recorded with --stacks; replays the model: see below)." };
+        var top = new Option<int>("--top") { HelpName = "N", Description = "Sites per ranking with --sites. Default 10.", DefaultValueFactory = _ => 10 };
         var verb = new Command("info",
             "Summarise a trace: the recorded program, event counts per call kind, threads, duration, peak live " +
             "requested bytes (sum of the sizes callers asked for of the blocks allocated and not yet freed; " +
@@ -39,14 +41,22 @@ public static class InfoCommand
             "(a cut multi-thread recording is read up to this timestamp, where the first thread without an exit marker ends; -1 when not cut so), corrupt (null or {offset, event_index, message}), anomalies ({kind: count, " +
             "examples: [{kind, event_index, event}]}).\n" +
             "A truncated trace is summarised up to its last complete block (exit code 0); a corrupt one up to " +
-            "the damage (exit code 3).\n" +
+            "the damage (exit code 3).\n\n" +
+            InfoSites.Help + "\n" +
             ExitCodes.Help)
         {
-            trace, json,
+            trace, json, sites, top,
         };
         verb.SetAction(CliErrors.Guard("info", parse =>
         {
             string path = parse.GetValue(trace)!;
+            if (parse.GetValue(sites))
+            {
+                return parse.GetValue(top) < 1
+                    ? throw CliException.Usage($"--top {parse.GetValue(top)}: give 1 or more")
+                    : InfoSites.Run(path, parse.GetValue(top), parse.GetValue(json));
+            }
+
             using TraceReader reader = TraceReader.Open(CliPaths.Input(path));
             TraceStatistics stats;
             using (var progress = new ProgressDisplay())

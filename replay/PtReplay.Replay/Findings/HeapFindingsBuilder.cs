@@ -7,6 +7,7 @@ using PtReplay.Replay.Sim;
 using PtReplay.Results.Findings;
 using PtReplay.Results.HeapMaps;
 using PtReplay.Traces;
+using PtReplay.Traces.Symbols;
 
 namespace PtReplay.Replay.Findings;
 
@@ -21,6 +22,12 @@ public sealed record FindingsRequest
 
     /// <summary>Try tunables on the model (one whole replay per candidate).</summary>
     public bool Suggest { get; init; } = true;
+
+    /// <summary>Sites listed per ranking (peak live bytes, calls, pinned bytes) when the trace has call stacks.</summary>
+    public int Sites { get; init; } = 10;
+
+    /// <summary>Where symbols are looked up and cached.</summary>
+    public SymbolizerOptions Symbols { get; init; } = new();
 }
 
 /// <summary>
@@ -50,6 +57,7 @@ public static class HeapFindingsBuilder
 
         using var file = new PreparedFile(prepared.Path);
         var moments = new List<HeapMoment>();
+        var allPins = new List<IReadOnlyList<HeapPin>>();
         int arenas = 1;
         foreach (string at in request.Moments)
         {
@@ -66,7 +74,10 @@ public static class HeapFindingsBuilder
             arenas = Math.Max(arenas, snapshot.ArenaCount);
             long momentEvent = ages.LastOp < 0 ? -1 : file.EventIndex(ages.LastOp);
             HeapMapFile map = HeapMapBuilder.Build(snapshot, model.MallInfo2(), new HeapMapFile());
-            (IReadOnlyList<HeapPin> pins, ulong notListed, long pinCount) = HeapPins.Find(snapshot, ages, file, momentEvent, request.Pins);
+            (IReadOnlyList<HeapPin> every, _, long pinCount) = HeapPins.Find(snapshot, ages, file, momentEvent, int.MaxValue);
+            allPins.Add(every);
+            IReadOnlyList<HeapPin> pins = [.. every.Take(request.Pins)];
+            ulong notListed = every.Skip(request.Pins).Aggregate(0UL, (sum, p) => sum + p.HostageBytes);
             moments.Add(new HeapMoment
             {
                 At = at is "peak" or "end" ? at : $"op {at}",
@@ -91,6 +102,18 @@ public static class HeapFindingsBuilder
             });
         }
 
+        // A forked child's pins may come from its parent's events (the inherited prefix), whose indexes are the parent
+        // trace's: they are not matched with the child's stacks, so no pin is named with a site that is not its own.
+        SiteFindings.Result sites = SiteFindings.Build(input.TracePath,
+            input.TraceHeader.Origin == TraceOrigin.ForkedChild ? [.. allPins.Select(_ => (IReadOnlyList<HeapPin>)[])] : allPins, request, progress);
+        if (sites.Recorded)
+        {
+            for (int m = 0; m < moments.Count; m++)
+            {
+                moments[m] = moments[m] with { Pins = [.. moments[m].Pins.Select(sites.WithSite)] };
+            }
+        }
+
         string baseTunables = ModelSetup.Tunables(tunables, header).ToGlibcTunables();
         IReadOnlyList<TunableSuggestion> suggested = [], rejected = [];
         if (request.Suggest)
@@ -112,6 +135,10 @@ public static class HeapFindingsBuilder
             Baseline = baseline,
             Suggestions = suggested,
             Rejected = rejected,
+            StacksRecorded = sites.Recorded,
+            Sites = sites.Listed,
+            SitesListed = request.Sites,
+            SiteCount = sites.Count,
         };
     }
 

@@ -29,6 +29,21 @@ public sealed record HeapFindingsFile
 
     /// <summary>Tunables tried that would not lower it (so a reader knows they were considered).</summary>
     public IReadOnlyList<TunableSuggestion> Rejected { get; init; } = [];
+
+    /// <summary>True when the trace was recorded with call stacks (<c>record --stacks</c>): pins and <see cref="Sites"/> then name allocation sites.</summary>
+    public bool StacksRecorded { get; init; }
+
+    /// <summary>
+    /// The allocation sites that matter most: the union of the top <see cref="SitesListed"/> by peak live bytes, by calls
+    /// and by bytes pinned at any moment (empty without stacks).
+    /// </summary>
+    public IReadOnlyList<SiteFigures> Sites { get; init; } = [];
+
+    /// <summary>How many sites each ranking of <see cref="Sites"/> contributes.</summary>
+    public int SitesListed { get; init; }
+
+    /// <summary>Distinct allocation sites in the trace (listed or not).</summary>
+    public long SiteCount { get; init; }
 }
 
 /// <summary>The heap at one moment.</summary>
@@ -118,6 +133,9 @@ public sealed record HeapPin
 
     /// <summary>Recorded time of its allocation, ns after the trace's first op (null when unknown).</summary>
     public long? AllocatedAtNs { get; init; }
+
+    /// <summary>Where it was allocated (null when the trace has no stack for that call).</summary>
+    public AllocationSite? Site { get; init; }
 }
 
 /// <summary>The model's committed footprint with one set of tunables.</summary>

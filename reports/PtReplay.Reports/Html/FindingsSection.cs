@@ -53,7 +53,8 @@ public static class FindingsSection
             foreach (HeapPin p in m.Pins.Take(PinsShown))
             {
                 string age = p.AllocatedAtEvent < 0 ? "the allocator's own block" : string.Create(Inv, $"allocated at event {p.AllocatedAtEvent:N0}, {p.AgeEvents:N0} events earlier");
-                html.Append(Inv, $"<li><code>0x{p.Address:x}</code> ({E(p.Heap)} of arena {p.Arena}, live chunk {p.Rank:N0} from the top, {p.ChunkBytes:N0} B; {E(age)}) " +
+                string site = p.Site is { } s ? $"; allocated in <code>{E(s.Describe())}</code>" : "";
+                html.Append(Inv, $"<li><code>0x{p.Address:x}</code> ({E(p.Heap)} of arena {p.Arena}, live chunk {p.Rank:N0} from the top, {p.ChunkBytes:N0} B; {E(age)}{site}) " +
                     $"holds {Mib(p.HostageBytes)} MiB</li>\n");
             }
 
@@ -61,6 +62,7 @@ public static class FindingsSection
         }
 
         html.Append("</ul>\n");
+        AppendSites(html, f);
         if (f.Suggestions.Count > 0)
         {
             html.Append("<p>What the model predicts would lower the committed footprint (peak / end, now ")
@@ -78,6 +80,30 @@ public static class FindingsSection
         }
 
         html.Append(Inv, $"<p class=\"meta\">{E(f.PinDefinition)}</p></div>\n");
+    }
+
+    /// <summary>Sites shown in the report's table.</summary>
+    public const int SitesShown = 10;
+
+    // The top sites table: those pinning the most first, then by peak live bytes; nothing when the trace has no stacks.
+    private static void AppendSites(StringBuilder html, HeapFindingsFile f)
+    {
+        if (!f.StacksRecorded || f.Sites.Count == 0)
+        {
+            return;
+        }
+
+        string moments = string.Join(" / ", f.Moments.Select(m => m.At));
+        html.Append(Inv, $"<table class=\"sites\"><caption>Top allocation sites ({f.SiteCount:N0} in all)</caption>\n")
+            .Append(Inv, $"<tr><th>site</th><th>calls</th><th>requested MiB</th><th>live at peak MiB</th><th>pinned MiB ({E(moments)})</th></tr>\n");
+        foreach (SiteFigures s in f.Sites.OrderByDescending(s => s.MostPinnedBytes()).ThenByDescending(s => s.PeakLiveBytes).Take(SitesShown))
+        {
+            string stack = string.Join(" <- ", s.Site.Stack.Select(fr => fr.Function));
+            html.Append(Inv, $"<tr><td><code title=\"{E(stack)}\">{E(s.Site.Describe())}</code></td><td>{s.Calls:N0}</td><td>{Mib(s.RequestedBytes)}</td>" +
+                $"<td>{Mib(s.PeakLiveBytes)}</td><td>{E(string.Join(" / ", s.PinnedBytes.Select(Mib)))}</td></tr>\n");
+        }
+
+        html.Append("</table>\n");
     }
 
     private static string E(string text) => WebUtility.HtmlEncode(text);
