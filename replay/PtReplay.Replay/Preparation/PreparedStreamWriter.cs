@@ -11,10 +11,12 @@ namespace PtReplay.Replay.Preparation;
 /// what is written takes disk, and the reader punches out what it has replayed (fallocate PUNCH_HOLE).
 /// <para>
 /// Invariants: an op's table entries are stored before its kind, and the kind with release semantics, so a reader
-/// that sees a non-zero kind sees the whole op. The writer never gets more than <see cref="Window"/> ops ahead of the
-/// reader's <see cref="PreparedHeader.Consumed"/>: it waits (sleeping) for the reader. So the file's allocated blocks
-/// stay within the window plus what the reader has not punched yet (PREPARED-FORMAT.md, "Streamed files"), and this
-/// process's resident share of the mapping within <see cref="ResidentPages.Window"/>, whatever the trace's length.
+/// that sees a non-zero kind sees the whole op. The writer writes <see cref="Window"/> ops at a time, each batch only
+/// once the reader has finished every op written before (<see cref="PreparedHeader.Consumed"/> equals the ops written;
+/// it sleeps until then): the preparation and the replay take turns, never run at once, so the replay's timed calls
+/// share the processors with no preparation. The file's allocated blocks stay within a window plus what the reader
+/// has not punched yet (PREPARED-FORMAT.md, "Streamed files"), and this process's resident share of the mapping within
+/// <see cref="ResidentPages.Window"/>, whatever the trace's length.
 /// </para>
 /// </summary>
 internal sealed unsafe class PreparedStreamWriter : IDisposable
@@ -37,7 +39,7 @@ internal sealed unsafe class PreparedStreamWriter : IDisposable
     private readonly SafeHandle _file;
     private readonly string _path;
     private long _written;
-    private long _consumedSeen;
+    private long _batchEnd;
     private volatile bool _cancelled;
 
     /// <summary>Creates <paramref name="path"/> for the ops that <paramref name="plan"/> counted.</summary>
@@ -91,7 +93,7 @@ internal sealed unsafe class PreparedStreamWriter : IDisposable
         AllocatedHighWater = ScratchDisk.AllocatedBytes(_file);
     }
 
-    /// <summary>The most ops written ahead of the reader.</summary>
+    /// <summary>Ops written at a time, once the reader has finished those before: the most ops written ahead of the reader.</summary>
     public long Window { get; }
 
     /// <summary>Ops written so far.</summary>
@@ -107,9 +109,10 @@ internal sealed unsafe class PreparedStreamWriter : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Write(PreparedOp op, int thread, int sampleId, long eventIndex, long time, ulong address)
     {
-        if (_written - _consumedSeen >= Window)
+        if (_written == _batchEnd)
         {
             WaitForReader();
+            _batchEnd = _written + Window;
         }
 
         if (_written == _layout.PatchSeq)
@@ -182,8 +185,7 @@ internal sealed unsafe class PreparedStreamWriter : IDisposable
         var spin = new SpinWait();
         while (true)
         {
-            _consumedSeen = (long)Volatile.Read(ref _header->Consumed);
-            if (_written - _consumedSeen < Window)
+            if ((long)Volatile.Read(ref _header->Consumed) >= _written)
             {
                 return;
             }
