@@ -613,15 +613,16 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
         case K_THREAD_EXIT:
             w->addresses[i & w->address_mask] = 0;
             w->exited = 1;
-            if (streamed) {
-                stream_punch(w, i + 1, sample_cursor);
-                stream_flush(w);
-            }
             release_stack_measure(w);
             if (!serial)
                 release_stack_apply(w); /* nobody joins it: the exit follows at once */
             if (serial)
                 turn_pass(&turn, o->next_thread == 0xFFFF ? 0 : &g.workers[o->next_thread].sleeping, o->seq + 1);
+            if (streamed) {
+                /* After the last read of this op: the punch may take its page. */
+                stream_punch(w, i + 1, sample_cursor);
+                stream_flush(w);
+            }
             return;
         case K_FORK:
             if (fork_child(w, o->seq)) {

@@ -132,6 +132,41 @@ public sealed class StreamedReplayTests(Recordings recordings) : IDisposable
     [Theory]
     [InlineData(ThreadMode.Serial)]
     [InlineData(ThreadMode.Concurrent)]
+    public void ThreadsOfEveryLength_ExitWhereverTheirLastOpLies(ThreadMode mode)
+    {
+        // Threads 1..400 one after another, thread k with k malloc/free pairs: some thread's exit op is the last op of a
+        // page of its stretch, which the thread punches out as it exits (after its last read of the op).
+        IEnumerable<AllocEvent> Events()
+        {
+            long ts = 0;
+            for (int k = 1; k <= 400; k++)
+            {
+                yield return new AllocEvent { Kind = EventKind.ThreadStart, Thread = k, Timestamp = ++ts };
+                for (int i = 0; i < k; i++)
+                {
+                    ulong address = 0x10000UL + ((ulong)i * 0x40);
+                    yield return new AllocEvent { Kind = EventKind.Malloc, Thread = k, Size = 24, Result = address, Timestamp = ++ts };
+                    yield return new AllocEvent { Kind = EventKind.Free, Thread = k, Ptr = address, Timestamp = ++ts };
+                }
+
+                yield return new AllocEvent { Kind = EventKind.ThreadExit, Thread = k, Timestamp = ++ts };
+            }
+        }
+
+        ReplayReport report = ReplayRunner.Run("lengths", new TraceHeader(), Events(), ["sim", "glibc"], _dir.NewFolder("lengths-" + mode),
+            new ReplayOptions { NoTiming = true, Threads = mode, StreamWindow = PreparedStreamWriter.MinWindow }, new PreparationOptions(),
+            reopen: Events);
+        Assert.True(report.StreamedFileHighWater > 0, "the replay did not stream");
+        foreach (EngineResult r in report.Results)
+        {
+            Assert.True(r.Error is null, r.Error);
+            Assert.Equal(report.Prepared.CallCount, r.Calls);
+        }
+    }
+
+    [Theory]
+    [InlineData(ThreadMode.Serial)]
+    [InlineData(ThreadMode.Concurrent)]
     public void ShortLivedThreads_NeverMoreReplayThreadsThanTheRecordingHadAlive(ThreadMode mode)
     {
         const int Workers = 2000;
