@@ -43,7 +43,7 @@ public sealed record ReplayOptions
     /// Streamed replay (when the trace can be read twice, see <see cref="ReplayRunner.Run"/>): the most ops the
     /// preparation writes ahead of the engine replaying them; the prepared file's disk use is bounded by it, not by the
     /// trace's length. 0: the whole prepared file is written before the first engine runs. Default: 2^20 ops, or the
-    /// environment variable PTREPLAY_STREAM_WINDOW (ops; at least 1,024).
+    /// environment variable PTREPLAY_STREAM_WINDOW (ops; 1,024 to 4,194,304).
     /// </summary>
     public long StreamWindow { get; init; } = DefaultStreamWindow();
 

@@ -854,8 +854,9 @@ static void validate(const struct prep_header *h, uint64_t size)
         (h->addresses_offset && !range_ok(h->addresses_offset, h->op_count, 8, size)) ||
         (h->thread_flags_offset && !range_ok(h->thread_flags_offset, h->thread_count, 4, size)))
         die(3, "prepared trace tables lie outside the file", 0);
-    if (h->stream_window && !h->thread_flags_offset)
-        die(3, "streamed prepared trace without a thread flags table", 0);
+    if (h->stream_window && (!h->thread_flags_offset ||
+                             ((h->thread_flags_offset + 4ull * h->thread_count + 7) & ~7ull) + 8 > size))
+        die(3, "streamed prepared trace without a thread flags table and stall word", 0);
     const struct prep_thread *t = (const void *)((const char *)h + h->threads_offset);
     const struct prep_op *ops = (const void *)((const char *)h + h->ops_offset);
     for (uint32_t i = 0; i < h->thread_count; i++) {
@@ -975,13 +976,17 @@ static _Noreturn void finish_replay(void)
         r->thread_start_ns += start_ns;
         /* Serial: one thread runs at a time, so every thread's pauses add up. Concurrent: threads pause
          * side by side; the longest one's pauses are what is certainly not replay time. */
-        /* Streamed file: waits for the writer and punching, between ops. */
-        uint64_t stream_ns = (uint64_t)((double)w->stream_cycles / r->tsc_per_ns);
-        uint64_t paused = sampling_ns + w->pace_slept_ns + start_ns + stream_ns;
+        uint64_t paused = sampling_ns + w->pace_slept_ns + start_ns;
         if (g.serial)
             excluded += paused;
         else if (paused > excluded)
             excluded = paused;
+    }
+    if (g.streamed) {
+        /* The writer's time writing windows while every thread waited for them (the u64 after the thread flags table). */
+        const struct prep_header *h = g.prep;
+        uint64_t at = (h->thread_flags_offset + 4ull * h->thread_count + 7) & ~7ull;
+        excluded += atomic_load((const _Atomic uint64_t *)((const char *)h + at));
     }
     r->wall_ns = r->elapsed_ns > excluded ? r->elapsed_ns - excluded : 0;
     r->threads_peak = atomic_load(&threads_peak);

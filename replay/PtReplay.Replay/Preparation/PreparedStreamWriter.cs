@@ -13,8 +13,10 @@ namespace PtReplay.Replay.Preparation;
 /// Invariants: an op's table entries are stored before its kind, and the kind with release semantics, so a reader
 /// that sees a non-zero kind sees the whole op. The writer writes <see cref="Window"/> ops at a time, each batch only
 /// once the reader has finished every op written before (<see cref="PreparedHeader.Consumed"/> equals the ops written;
-/// it sleeps until then): the preparation and the replay take turns, never run at once, so the replay's timed calls
-/// share the processors with no preparation. The file's allocated blocks stay within a window plus what the reader
+/// it sleeps until then), and stores the batch's kinds only once the whole batch is written: the preparation and the
+/// replay take turns, never run at once, so the replay's timed calls share the processors with no preparation. The
+/// time from the reader's finishing a batch to the next batch's kinds being stored (the reader waits through it) adds
+/// up in the u64 after the thread flags table (<see cref="PreparedTables.StallOffset"/>). The file's allocated blocks stay within a window plus what the reader
 /// has not punched yet (PREPARED-FORMAT.md, "Streamed files"), and this process's resident share of the mapping within
 /// <see cref="ResidentPages.Window"/>, whatever the trace's length.
 /// </para>
@@ -23,6 +25,9 @@ internal sealed unsafe class PreparedStreamWriter : IDisposable
 {
     /// <summary>The smallest window: the sim engine's warm-up reads the first ops before it consumes any.</summary>
     public const long MinWindow = 1024;
+
+    /// <summary>The largest window (the writer keeps a batch's positions and kinds: 9 bytes per op).</summary>
+    public const long MaxWindow = 1L << 22;
 
     private const int KindOffset = 28;
     private const long ReleaseMask = (1L << 20) - 1;
@@ -40,13 +45,19 @@ internal sealed unsafe class PreparedStreamWriter : IDisposable
     private readonly string _path;
     private long _written;
     private long _batchEnd;
+    private long _batchStart;
+    private long _stallTicks;
+    private readonly long[] _batchAt;
+    private readonly byte[] _batchKind;
+    private readonly long[] _published;
+    private int _batchCount;
     private volatile bool _cancelled;
 
     /// <summary>Creates <paramref name="path"/> for the ops that <paramref name="plan"/> counted.</summary>
     public PreparedStreamWriter(string path, PreparedTrace plan, PreparationOptions tables, long window)
     {
         _layout = plan.Layout ?? throw new ArgumentException("the trace has no layout (not a planning pass)", nameof(plan));
-        Window = Math.Max(MinWindow, window);
+        Window = Math.Clamp(window, MinWindow, MaxWindow);
         _path = path;
         int threads = _layout.ThreadOps.Length;
         _tables = PreparedTables.For(threads, plan.OpCount, plan.Samples.Count, tables.RecordedTimes, tables.RecordedAddresses);
@@ -63,6 +74,9 @@ internal sealed unsafe class PreparedStreamWriter : IDisposable
         ResidentPages.AdviseRandom(_base, _tables.Total);
         _opCursor = new long[threads];
         _sampleCursor = new long[threads];
+        _published = new long[threads];
+        _batchAt = new long[Window];
+        _batchKind = new byte[Window];
         var threadTable = (PreparedThread*)(_base + _tables.ThreadsOffset);
         var flags = (uint*)(_base + _tables.ThreadFlagsOffset);
         long ops = 0, samples = 0;
@@ -74,6 +88,7 @@ internal sealed unsafe class PreparedStreamWriter : IDisposable
                 SampleStart = (ulong)samples, SampleCount = (ulong)_layout.ThreadSamples[t],
             };
             _opCursor[t] = ops;
+            _published[t] = ops;
             _sampleCursor[t] = samples;
             ops += _layout.ThreadOps[t];
             samples += _layout.ThreadSamples[t];
@@ -111,7 +126,9 @@ internal sealed unsafe class PreparedStreamWriter : IDisposable
     {
         if (_written == _batchEnd)
         {
+            PublishBatch();
             WaitForReader();
+            _batchStart = System.Diagnostics.Stopwatch.GetTimestamp();
             _batchEnd = _written + Window;
         }
 
@@ -139,10 +156,10 @@ internal sealed unsafe class PreparedStreamWriter : IDisposable
         }
 
         var slot = (PreparedOp*)(_base + _tables.OpsOffset) + at;
-        PreparedKind kind = op.Kind;
+        _batchAt[_batchCount] = at;
+        _batchKind[_batchCount++] = (byte)op.Kind;
         op.Kind = PreparedKind.None;
         *slot = op;
-        Volatile.Write(ref *((byte*)slot + KindOffset), (byte)kind);
         _written++;
         if ((_written & MeasureMask) == 0)
         {
@@ -164,9 +181,9 @@ internal sealed unsafe class PreparedStreamWriter : IDisposable
         for (int t = 0; t < _opCursor.Length; t++)
         {
             long end = StartOf(t) + _layout.ThreadOps[t];
-            if (_opCursor[t] < end)
+            if (_published[t] < end)
             {
-                var slot = (PreparedOp*)(_base + _tables.OpsOffset) + _opCursor[t];
+                var slot = (PreparedOp*)(_base + _tables.OpsOffset) + _published[t];
                 Volatile.Write(ref *((byte*)slot + KindOffset), PreparedFormat.AbortKind);
             }
         }
@@ -174,8 +191,59 @@ internal sealed unsafe class PreparedStreamWriter : IDisposable
 
     private long StartOf(int thread) => (long)((PreparedThread*)(_base + _tables.ThreadsOffset))[thread].OpStart;
 
-    /// <summary>After the last op: takes the last measurement.</summary>
-    public void Complete() => Measure();
+    /// <summary>After the last op: stores the last batch's kinds, takes the last measurement.</summary>
+    public void Complete()
+    {
+        PublishBatch();
+        Measure();
+    }
+
+    /// <summary>Stores the kinds of the ops written since the last batch (release, in order), then the stall time so far.</summary>
+    private void PublishBatch()
+    {
+        var ops = (PreparedOp*)(_base + _tables.OpsOffset);
+        for (int i = 0; i < _batchCount; i++)
+        {
+            long at = _batchAt[i];
+            Volatile.Write(ref *((byte*)(ops + at) + KindOffset), _batchKind[i]);
+        }
+
+        // Each thread's next op to publish (where a failed writer leaves its abort mark).
+        for (int i = 0; i < _batchCount; i++)
+        {
+            long at = _batchAt[i];
+            int t = ThreadAt(at);
+            _published[t] = Math.Max(_published[t], at + 1);
+        }
+
+        _batchCount = 0;
+        if (_batchStart != 0)
+        {
+            _stallTicks += System.Diagnostics.Stopwatch.GetTimestamp() - _batchStart;
+            _batchStart = 0;
+            Volatile.Write(ref *(long*)(_base + _tables.StallOffset), (long)(_stallTicks * (1e9 / System.Diagnostics.Stopwatch.Frequency)));
+        }
+    }
+
+    /// <summary>The thread whose stretch holds op position <paramref name="at"/> (binary search in the thread table).</summary>
+    private int ThreadAt(long at)
+    {
+        int lo = 0, hi = _opCursor.Length - 1;
+        while (lo < hi)
+        {
+            int mid = (lo + hi + 1) / 2;
+            if (StartOf(mid) <= at)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return lo;
+    }
 
     private void Measure() => AllocatedHighWater = Math.Max(AllocatedHighWater, ScratchDisk.AllocatedBytes(_file));
 

@@ -12,6 +12,13 @@ internal readonly record struct PreparedTables
     public long TimesOffset { get; init; }
     public long AddressesOffset { get; init; }
     public long ThreadFlagsOffset { get; init; }
+
+    /// <summary>
+    /// The u64 after the thread flags table: in a streamed file, the ns the writer spent writing windows while the reader
+    /// waited for them (the reader leaves them out of its wall time).
+    /// </summary>
+    public long StallOffset { get; init; }
+
     public long Total { get; init; }
 
     public static PreparedTables For(int threads, long ops, long samples, bool times, bool addresses)
@@ -27,12 +34,13 @@ internal readonly record struct PreparedTables
         long addressesOffset = addresses ? end : 0;
         end += addresses ? 8L * ops : 0;
         long flagsOffset = end;
-        end = Align8(end + (4L * threads));
+        long stallOffset = Align8(end + (4L * threads));
+        end = stallOffset + 8;
         return new PreparedTables
         {
             Threads = threads, ThreadsOffset = threadsOffset, OpsOffset = opsOffset, SampleIdsOffset = sampleIdsOffset,
             SamplesOffset = samplesOffset, EventIndexOffset = eventIndexOffset, TimesOffset = timesOffset,
-            AddressesOffset = addressesOffset, ThreadFlagsOffset = flagsOffset, Total = end,
+            AddressesOffset = addressesOffset, ThreadFlagsOffset = flagsOffset, StallOffset = stallOffset, Total = end,
         };
     }
 
