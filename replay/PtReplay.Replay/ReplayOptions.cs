@@ -38,6 +38,18 @@ public sealed record ReplayOptions
     public bool NullAllocator { get; init; }
     /// <summary>Native engines log every returned address in their results file (for the glibc parity check).</summary>
     public bool LogAddresses { get; init; }
+
+    /// <summary>
+    /// Streamed replay (when the trace can be read twice, see <see cref="ReplayRunner.Run"/>): the most ops the
+    /// preparation writes ahead of the engine replaying them; the prepared file's disk use is bounded by it, not by the
+    /// trace's length. 0: the whole prepared file is written before the first engine runs. Default: 2^20 ops, or the
+    /// environment variable PTREPLAY_STREAM_WINDOW (ops; 1,024 to 4,194,304).
+    /// </summary>
+    public long StreamWindow { get; init; } = DefaultStreamWindow();
+
+    private static long DefaultStreamWindow() =>
+        long.TryParse(Environment.GetEnvironmentVariable("PTREPLAY_STREAM_WINDOW"), System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out long ops) ? ops : 1L << 20;
     /// <summary>
     /// The sim engine compares every address the model returns with the one the recording returned
     /// (<see cref="Parity.AddressCheck"/>, result in <see cref="Metrics.EngineResult.Parity"/>); the preparation then

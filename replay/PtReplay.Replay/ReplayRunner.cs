@@ -24,6 +24,12 @@ public sealed record ReplayReport(PreparedTrace Prepared, IReadOnlyList<EngineRe
     public SimPreambleDecision? SimPreamble { get; init; }
 
     /// <summary>
+    /// Streamed replay: the most disk the prepared file held during any engine's run (bytes, measured by its writer);
+    /// 0 when the file was written whole.
+    /// </summary>
+    public long StreamedFileHighWater { get; init; }
+
+    /// <summary>
     /// For a forked child: where its replay started ("from its parent's heap at the fork: ..." or why it
     /// started from an empty heap); null for any other trace.
     /// </summary>
@@ -69,7 +75,7 @@ public static class ReplayRunner
         }
 
         ReplayReport report = Run(tracePath, inherited?.OldestHeader ?? input.Header, input.Events(), engines, outDir, options, preparation,
-            keepIntermediates, LazyIssues(input), inherited, input.Header);
+            keepIntermediates, LazyIssues(input), inherited, input.Header, () => EventsOf(tracePath));
         foreach (EngineResult result in report.Results)
         {
             if (result.Parity is { } parity)
@@ -79,6 +85,16 @@ public static class ReplayRunner
         }
 
         return report with { InheritedHeapNote = note };
+    }
+
+    /// <summary>The events of the trace file at <paramref name="tracePath"/>, read again from its start.</summary>
+    private static IEnumerable<AllocEvent> EventsOf(string tracePath)
+    {
+        using var input = TraceInput.Open(tracePath);
+        foreach (AllocEvent e in input.Events())
+        {
+            yield return e;
+        }
     }
 
     private static IEnumerable<TraceIssue> LazyIssues(TraceInput input)
@@ -96,18 +112,31 @@ public static class ReplayRunner
     /// Replays <paramref name="events"/> (global order) recorded under <paramref name="header"/> into
     /// <paramref name="engines"/>, writing into <paramref name="outDir"/>. Throws <see cref="TraceIssueException"/>
     /// under the strict policy; engine failures become results with an error.
+    /// <para>
+    /// Streamed replay: when <paramref name="reopen"/> gives the same events again from their start, and
+    /// <see cref="ReplayOptions.StreamWindow"/> is not 0, no inherited heap, findings or kept intermediates are asked for,
+    /// a first pass over <paramref name="events"/> learns the figures and the tables' layout (O(live set + threads)
+    /// memory, nothing written), then each engine run replays a prepared file that a second pass writes while the
+    /// engine reads it, at most the window ahead (<see cref="PreparedStream"/>): the file's disk use is bounded by the
+    /// window, not the trace's length. The ops, and so every figure of the replay, are the same as with the whole file.
+    /// </para>
     /// </summary>
     public static ReplayReport Run(
         string tracePath, TraceHeader header, IEnumerable<AllocEvent> events, IReadOnlyList<string> engines, string outDir,
         ReplayOptions options, PreparationOptions preparation, bool keepIntermediates = false,
-        IEnumerable<TraceIssue>? extraIssues = null, InheritedHeap? inherited = null, TraceHeader? traceHeader = null)
+        IEnumerable<TraceIssue>? extraIssues = null, InheritedHeap? inherited = null, TraceHeader? traceHeader = null,
+        Func<IEnumerable<AllocEvent>>? reopen = null)
     {
+        ArgumentNullException.ThrowIfNull(options);
         Directory.CreateDirectory(outDir);
         string work = Path.Combine(outDir, "work");
         Directory.CreateDirectory(work);
         string preparedPath = Path.Combine(work, "trace.prepared");
 
-        PreparedTrace prepared = Prepare(preparedPath, events, options, preparation, extraIssues, inherited);
+        bool streamed = reopen is not null && options.StreamWindow > 0 && inherited is null && !options.Explain && !keepIntermediates;
+        PreparationOptions tables = Tables(options, preparation);
+        PreparedTrace prepared = Prepare(preparedPath, events, options, preparation, extraIssues, inherited, plan: streamed);
+        long highWater = 0;
 
         IReadOnlyDictionary<string, string> mallocEnv = MallocEnvironment(options.Tunables, header);
         string tunables = string.Join(' ', mallocEnv.Select(kv => kv.Key + "=" + kv.Value));
@@ -136,30 +165,47 @@ public static class ReplayRunner
                     ? options
                     : options with { Progress = (_, fraction) => progress(label, fraction) };
                 EngineResult result;
-                if (engine == "sim")
+                PreparedStream? stream = streamed && (engine == "sim" || AllocatorLibraries.IsNative(engine))
+                    ? PreparedStream.Start(prepared, tables, options.StreamWindow, reopen!)
+                    : null;
+                try
                 {
-                    preamble = options.SimPreamble == SimPreambleMode.Auto
-                        ? SimPreambleResolver.Auto(prepared.SetupThreads + 1, glibcRun, options, mallocEnv, work)
-                        : SimPreambleResolver.Explicit(options.SimPreambleBytes);
-                    result = RunSim(prepared, header, options with { SimPreambleBytes = preamble.Bytes });
-                }
-                else if (AllocatorLibraries.IsNative(engine))
-                {
-                    string resultsPath = Path.Combine(work, round == 1 ? $"{engine}.results" : $"{engine}.run{round}.results");
-                    (result, NativeResults? raw) = NativeEngine.Run(engine, prepared, runOptions, resultsPath, engine == "glibc" ? mallocEnv : null);
-                    if (engine == "glibc")
+                    if (engine == "sim")
                     {
-                        glibcRun ??= raw;
+                        preamble = options.SimPreamble == SimPreambleMode.Auto
+                            ? SimPreambleResolver.Auto(prepared.SetupThreads + 1, glibcRun, options, mallocEnv, work)
+                            : SimPreambleResolver.Explicit(options.SimPreambleBytes);
+                        result = RunSim(prepared, header, options with { SimPreambleBytes = preamble.Bytes });
+                    }
+                    else if (AllocatorLibraries.IsNative(engine))
+                    {
+                        string resultsPath = Path.Combine(work, round == 1 ? $"{engine}.results" : $"{engine}.run{round}.results");
+                        (result, NativeResults? raw) = NativeEngine.Run(engine, prepared, runOptions, resultsPath, engine == "glibc" ? mallocEnv : null);
+                        if (engine == "glibc")
+                        {
+                            glibcRun ??= raw;
+                        }
+
+                        if (keepIntermediates && round == 1 && File.Exists(resultsPath))
+                        {
+                            nativePaths[engine] = resultsPath;
+                        }
+                    }
+                    else
+                    {
+                        result = EngineResult.Failed(engine, $"unknown engine '{engine}' (known: {string.Join(", ", AllEngines)})");
                     }
 
-                    if (keepIntermediates && round == 1 && File.Exists(resultsPath))
+                    if (stream?.Finish() is { } streamError)
                     {
-                        nativePaths[engine] = resultsPath;
+                        result = EngineResult.Failed(engine, streamError);
                     }
+
+                    highWater = Math.Max(highWater, stream?.AllocatedHighWater ?? 0);
                 }
-                else
+                finally
                 {
-                    result = EngineResult.Failed(engine, $"unknown engine '{engine}' (known: {string.Join(", ", AllEngines)})");
+                    stream?.Dispose();
                 }
 
                 runOptions.Progress?.Invoke(engine, 1.0);   // the run is done: its progress ends at 100 %, failed or not
@@ -203,7 +249,7 @@ public static class ReplayRunner
             Directory.Delete(work, recursive: true);
         }
 
-        return new ReplayReport(prepared, results, nativePaths) { SimPreamble = preamble };
+        return new ReplayReport(prepared, results, nativePaths) { SimPreamble = preamble, StreamedFileHighWater = highWater };
     }
 
     /// <summary>
@@ -240,15 +286,17 @@ public static class ReplayRunner
     }
 
     /// <summary>Prepares <paramref name="events"/> into <paramref name="preparedPath"/>, reporting progress every million events.</summary>
+    /// <summary>A paced replay needs each op's recorded time beside the ops, the address check each op's recorded address.</summary>
+    private static PreparationOptions Tables(ReplayOptions options, PreparationOptions preparation) =>
+        options.Pace.IsPaced || options.CheckAddresses ? preparation.WithTables(options.Pace.IsPaced, options.CheckAddresses) : preparation;
+
+    /// <summary>With <paramref name="plan"/>: a planning pass only (nothing written; the trace's layout for a streamed replay).</summary>
     private static PreparedTrace Prepare(string preparedPath, IEnumerable<AllocEvent> events, ReplayOptions options,
-        PreparationOptions preparation, IEnumerable<TraceIssue>? extraIssues, InheritedHeap? inherited)
+        PreparationOptions preparation, IEnumerable<TraceIssue>? extraIssues, InheritedHeap? inherited, bool plan = false)
     {
         PreparedTrace prepared;
-        // A paced replay needs each op's recorded time beside the ops, the address check each op's recorded address.
-        PreparationOptions tables = options.Pace.IsPaced || options.CheckAddresses
-            ? preparation.WithTables(options.Pace.IsPaced, options.CheckAddresses)
-            : preparation;
-        using (var preparer = new TracePreparer(preparedPath, tables))
+        PreparationOptions tables = Tables(options, preparation);
+        using (var preparer = plan ? TracePreparer.Plan(tables, preparedPath) : new TracePreparer(preparedPath, tables))
         {
             if (inherited is not null)
             {

@@ -13,7 +13,7 @@
  *
  * Concurrent: slot_stamp[slot] counts the ops done on a slot; an op whose predecessor on the slot
  * ran on another thread (F_WAIT) waits until the stamp equals its dep (acquire), every op on a
- * slot publishes dep+1 (release). Waits are rare, so they spin, then yield, then sleep briefly.
+ * slot publishes dep+1 (release). A wait spins briefly, then sleeps in the kernel (futex on the stamp, see stamp_wait).
  */
 #ifndef PTREPLAY_HANDOFF_H
 #define PTREPLAY_HANDOFF_H

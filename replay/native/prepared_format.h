@@ -70,7 +70,16 @@ struct prep_header {
     uint64_t addresses_offset;  /* op_count x u64, indexed like the ops: the address the recorded call returned (0 for a
                                    failed call and for ops that return nothing); 0 = no table. For the C# model's
                                    address check (`ptreplay verify`, `gate`); the replayer only checks its range */
-    uint64_t reserved2[3];
+    uint64_t stream_window;     /* 0: the file is complete. Otherwise it is written while it is replayed: an op whose kind is
+                                   0 is not written yet (the writer stores kind last, release), and the writer stays at most
+                                   stream_window ops ahead of `consumed` */
+    uint64_t consumed;          /* streamed file: ops the reader has finished (the reader stores it, never decreasing) */
+    uint64_t thread_flags_offset;/* thread_count x u32, enum prep_thread_flag; 0 = none */
+};
+
+enum prep_thread_flag {
+    TF_STARTED_BY_OP = 1,       /* created at a K_START op, not before the replay */
+    TF_ENDS_WITH_EXIT = 2,      /* its last op is K_THREAD_EXIT */
 };
 
 _Static_assert(sizeof(struct prep_op) == 32, "op record is 32 bytes");

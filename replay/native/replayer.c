@@ -68,6 +68,10 @@ struct worker {
     uint64_t resume_sample;         /* F_SAMPLE ops before `resume` (where its sample ids continue) */
     uint64_t starts;
     uint64_t stack_released;        /* resident harness bytes glibc's thread exit gives back (see release_stack) */
+    /* A streamed file (see stream_wait): ops run and not yet added to stream_done, ops and sample ids punched out so
+     * far (from the thread's first), time spent waiting for the writer and punching (left out of wall_ns). */
+    uint64_t done_local, punched_ops, punched_samples, stream_cycles;
+    int exited;                     /* ran its K_THREAD_EXIT */
 } __attribute__((aligned(64)));
 
 static struct {
@@ -87,7 +91,15 @@ static struct {
     int stream;                     /* the prepared file is too large to read in up front: threads release run ops */
     uint32_t child_workers;         /* in the child: threads besides the one running thread 0's ops that have ops left */
     uint32_t workers_total;         /* threads besides the main one that have ops */
+    int streamed;                   /* the prepared file is written while it is replayed (header stream_window) */
+    int prep_fd;                    /* streamed: the file, open read-write, for punching out what was replayed */
+    struct prep_header *shared_header; /* streamed: the header page, mapped shared, where `consumed` is published */
+    const uint32_t *thread_flags;   /* the thread flags table, or 0 */
+    uint64_t punch_mask;            /* streamed: ops a thread runs between two punches (a mask) */
 } g;
+
+/* Streamed file: ops finished by all threads (each adds its done_local before it can block, see stream_flush). */
+static _Atomic uint64_t stream_done __attribute__((aligned(64)));
 
 static _Atomic uint32_t turn __attribute__((aligned(64)));
 static _Atomic uint32_t go __attribute__((aligned(64)));
@@ -385,6 +397,88 @@ static inline void release_ops_every(const struct prep_op *ops, uint64_t i)
 }
 
 /*
+ * A streamed prepared file (header stream_window != 0) is written by the preparation while this process replays it:
+ *   - an op whose kind is 0 is not written yet: the thread waits for it (stream_wait, sleeping 50 us at a time; it is
+ *     never inside a timed call, and the time is left out of wall_ns);
+ *   - the writer stays at most stream_window ops ahead of the header's `consumed`, the ops all threads have finished.
+ *     Every thread adds its count to stream_done before anything that can block it (a turn, a slot stamp, a join, a
+ *     start, the writer, its end), so `consumed` always covers every op done by a blocked thread: the writer cannot
+ *     wait for ops that are done while the threads wait for the writer;
+ *   - each thread punches the pages of its own stretch of each table that it has run out of the file (fallocate
+ *     PUNCH_HOLE) every punch_mask + 1 ops and at its end, so the file's disk use stays about one window.
+ */
+static void stream_flush(struct worker *w)
+{
+    if (!g.streamed || w->done_local == 0)
+        return;
+    uint64_t done = atomic_fetch_add(&stream_done, w->done_local) + w->done_local;
+    w->done_local = 0;
+    _Atomic uint64_t *c = (_Atomic uint64_t *)&g.shared_header->consumed;
+    uint64_t cur = atomic_load(c);
+    while (done > cur && !atomic_compare_exchange_weak(c, &cur, done)) {
+    }
+}
+
+/* Punches entries [from, to) of a thread's stretch of a table that starts at entry `start`: from the page of `from` (what
+ * an earlier punch left of it), not below the stretch's first whole page (the page before is shared with another stretch). */
+static void punch(uint64_t table, uint64_t elem, uint64_t start, uint64_t from, uint64_t to)
+{
+    if (!table || to <= from)
+        return;
+    uint64_t a = (table + elem * from) & ~4095ull, b = (table + elem * to) & ~4095ull;
+    uint64_t lowest = (table + elem * start + 4095) & ~4095ull;
+    if (a < lowest)
+        a = lowest;
+    if (b > a)
+        fallocate(g.prep_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)a, (off_t)(b - a));
+}
+
+/* Punches out the worker's ops before `i` (and their table entries) and its first `samples` sample ids. */
+static void stream_punch(struct worker *w, uint64_t i, uint64_t samples)
+{
+    uint64_t t0 = tsc_now();
+    const struct prep_header *h = g.prep;
+    uint64_t base = (uint64_t)(w->ops - (const struct prep_op *)((const char *)h + h->ops_offset));
+    punch(h->ops_offset, sizeof(struct prep_op), base, base + w->punched_ops, base + i);
+    punch(h->event_index_offset, 8, base, base + w->punched_ops, base + i);
+    punch(h->times_offset, 8, base, base + w->punched_ops, base + i);
+    punch(h->addresses_offset, 8, base, base + w->punched_ops, base + i);
+    uint64_t sbase = (uint64_t)(w->sample_ids - (const uint32_t *)((const char *)h + h->sample_ids_offset));
+    punch(h->sample_ids_offset, 4, sbase, sbase + w->punched_samples, sbase + samples);
+    w->punched_ops = i;
+    w->punched_samples = samples;
+    w->stream_cycles += tsc_now() - t0;
+}
+
+static int op_ok(const struct prep_op *o)
+{
+    const struct prep_header *h = g.prep;
+    return !(o->slot >= h->slot_count || (o->next_thread != 0xFFFF && o->next_thread >= h->thread_count) ||
+             ((o->kind == K_JOIN || o->kind == K_START) && o->arg >= h->thread_count) ||
+             (o->kind == K_START && o->arg == 0) || o->kind == 0 ||
+             (o->kind > K_PVALLOC && o->kind != K_THREAD_EXIT && o->kind != K_JOIN && o->kind != K_FORK && o->kind != K_START));
+}
+
+/* Waits until op `o` is written (its kind, loaded with acquire, is set), then checks it (a streamed file was not
+ * validated up front). */
+static void stream_wait(struct worker *w, const struct prep_op *o)
+{
+    const _Atomic uint8_t *kind = (const _Atomic uint8_t *)&o->kind;
+    if (atomic_load_explicit(kind, memory_order_acquire) == 0) {
+        uint64_t t0 = tsc_now();
+        stream_flush(w);
+        struct timespec pause = { 0, 50000 };
+        while (atomic_load_explicit(kind, memory_order_acquire) == 0)
+            nanosleep(&pause, 0);
+        w->stream_cycles += tsc_now() - t0;
+    }
+    if (o->kind == 0xFF)
+        die(3, "the preparation stopped before the end of the trace (it reports why)", 0);
+    if (!op_ok(o) || o->kind == K_FORK)
+        die(3, "prepared trace op out of range", 0);
+}
+
+/*
  * K_START: creates the replay thread of a recorded thread that starts during the replay, where it started in the
  * global order, and waits until it has pre-faulted its stack. The preparation puts it after the joins of threads that
  * exited before, and creates before the replay only as many threads as were ever alive at once, so a joined thread's
@@ -396,6 +490,7 @@ static void start_lazy(struct worker *self, struct worker *w, uint32_t joins_bef
     if (w->created)
         return;
     uint64_t t0 = tsc_now();
+    stream_flush(self);
     for (uint32_t done; (done = atomic_load(&joins_done)) < joins_before;)
         futex_wait_u32(&joins_done, done);
     w->hist_slot = hist_take();
@@ -430,16 +525,26 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
     uint64_t sample_cursor = w->resume_sample;
     int have_turn = 0;
 
+    const int streamed = g.streamed;
     for (uint64_t i = w->resume; i < n; i++) {
         const struct prep_op *o = &ops[i];
+        if (streamed) {
+            stream_wait(w, o);
+            if ((i & g.punch_mask) == g.punch_mask)
+                stream_punch(w, i, sample_cursor);
+        }
         const uint32_t slot = o->slot;
         if (serial) {
-            if (!have_turn)
+            if (!have_turn) {
+                stream_flush(w);
                 turn_wait(&turn, &w->sleeping, o->seq);
+            }
         } else if (o->flags & F_WAIT) {
+            stream_flush(w);
             w->waits += (uint64_t)stamp_wait(&stamps[slot], o->dep);
         }
         w->cross += (o->flags & F_WAIT) != 0;
+        w->done_local++;
         release_ops_every(ops, i);
         if (times)
             pace_wait(w, i);
@@ -507,11 +612,17 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
             break;
         case K_THREAD_EXIT:
             w->addresses[i & w->address_mask] = 0;
+            w->exited = 1;
             release_stack_measure(w);
             if (!serial)
                 release_stack_apply(w); /* nobody joins it: the exit follows at once */
             if (serial)
                 turn_pass(&turn, o->next_thread == 0xFFFF ? 0 : &g.workers[o->next_thread].sleeping, o->seq + 1);
+            if (streamed) {
+                /* After the last read of this op: the punch may take its page. */
+                stream_punch(w, i + 1, sample_cursor);
+                stream_flush(w);
+            }
             return;
         case K_FORK:
             if (fork_child(w, o->seq)) {
@@ -532,6 +643,7 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
              * the thread's start and exit come earlier in the global order, and so does everything they wait for. */
         {
             struct worker *x = &g.workers[o->arg];
+            stream_flush(w);
             if (x->op_count > 0 && !x->joined) {
                 if (x->lazy) /* free-running: this thread may be ahead of the one that creates x */
                     while (atomic_load(&x->spawned) == 0)
@@ -583,13 +695,20 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
             stamp_publish(&stamps[slot], o->dep + 1);
     after_call:
         w->addresses[i & w->address_mask] = (uint64_t)(uintptr_t)p;
-        if (o->flags & F_SAMPLE)
+        if (o->flags & F_SAMPLE) {
+            if (streamed && w->sample_ids[sample_cursor] >= g.prep->sample_count)
+                die(3, "prepared trace sample id out of range", 0);
             take_sample(w, w->sample_ids[sample_cursor++], o->seq);
+        }
         if (serial) {
             have_turn = o->next_thread == me;
             if (!have_turn)
                 turn_pass(&turn, o->next_thread == 0xFFFF ? 0 : &g.workers[o->next_thread].sleeping, o->seq + 1);
         }
+    }
+    if (streamed) {
+        stream_punch(w, n, sample_cursor);
+        stream_flush(w);
     }
 }
 
@@ -612,6 +731,8 @@ static void run_worker(struct worker *w)
  */
 static int ends_with_exit(const struct worker *w)
 {
+    if (g.streamed) /* its last op may not be written yet, or punched out already */
+        return w->op_count > 0 && (g.thread_flags[w->index] & TF_ENDS_WITH_EXIT);
     return w->op_count > 0 && w->ops[w->op_count - 1].kind == K_THREAD_EXIT;
 }
 
@@ -676,17 +797,35 @@ static const struct prep_header *map_prepared(const char *path, uint64_t *size_o
     if (fd < 0)
         die(3, "cannot open prepared trace ", path);
     struct stat st;
-    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < sizeof(struct prep_header))
+    struct prep_header peek;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < sizeof(struct prep_header) ||
+        pread(fd, &peek, sizeof peek, 0) != (ssize_t)sizeof peek)
         die(3, "prepared trace too short: ", path);
+    if (peek.stream_window) {
+        /* Written while it is replayed: open read-write to punch out what was replayed, the header page shared for
+         * `consumed`. Its ops are read as they come (never read in up front). */
+        g.streamed = 1;
+        close(fd);
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+            die(3, "cannot open streamed prepared trace for writing ", path);
+        g.prep_fd = fd;
+        g.shared_header = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (g.shared_header == MAP_FAILED)
+            die(3, "cannot map prepared trace header ", path);
+    }
     /* Small files are read in up front (no page faults during the replay); large ones stream, and each thread gives
      * back the pages of the ops it has run (release_ops), so resident memory does not grow with the trace. */
-    int populate = (uint64_t)st.st_size <= PREP_POPULATE_MAX ? MAP_POPULATE : 0;
+    int populate = (uint64_t)st.st_size <= PREP_POPULATE_MAX && !g.streamed ? MAP_POPULATE : 0;
     void *p = mmap(0, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | populate, fd, 0);
-    close(fd);
+    if (!g.streamed)
+        close(fd);
     if (p == MAP_FAILED)
         die(3, "cannot map prepared trace ", path);
+    /* A streamed file is read without read-ahead: its page cache stays single pages, which a punch frees whole (a
+     * read-ahead folio a punch covers in part would be written back, taking the punched blocks again). */
     if (!populate)
-        madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+        madvise(p, (size_t)st.st_size, g.streamed ? MADV_RANDOM : MADV_SEQUENTIAL);
     *size_out = (uint64_t)st.st_size;
     return p;
 }
@@ -712,8 +851,12 @@ static void validate(const struct prep_header *h, uint64_t size)
         !range_ok(h->ops_offset, h->op_count, sizeof(struct prep_op), size) ||
         !range_ok(h->sample_ids_offset, h->sample_count, 4, size) ||
         (h->times_offset && !range_ok(h->times_offset, h->op_count, 8, size)) ||
-        (h->addresses_offset && !range_ok(h->addresses_offset, h->op_count, 8, size)))
+        (h->addresses_offset && !range_ok(h->addresses_offset, h->op_count, 8, size)) ||
+        (h->thread_flags_offset && !range_ok(h->thread_flags_offset, h->thread_count, 4, size)))
         die(3, "prepared trace tables lie outside the file", 0);
+    if (h->stream_window && (!h->thread_flags_offset ||
+                             ((h->thread_flags_offset + 4ull * h->thread_count + 7) & ~7ull) + 8 > size))
+        die(3, "streamed prepared trace without a thread flags table and stall word", 0);
     const struct prep_thread *t = (const void *)((const char *)h + h->threads_offset);
     const struct prep_op *ops = (const void *)((const char *)h + h->ops_offset);
     for (uint32_t i = 0; i < h->thread_count; i++) {
@@ -721,17 +864,15 @@ static void validate(const struct prep_header *h, uint64_t size)
             t[i].sample_start > h->sample_count || t[i].sample_count > h->sample_count - t[i].sample_start)
             die(3, "prepared trace thread table out of range", 0);
     }
+    if (h->stream_window)
+        return; /* its ops are checked as they are read (stream_wait): most are not written yet */
     /* Every op's indices must stay inside the tables: the hot loop does not check them. */
     const uint32_t *sid = (const void *)((const char *)h + h->sample_ids_offset);
     for (uint64_t i = 0; i < h->sample_count; i++)
         if (sid[i] >= h->sample_count)
             die(3, "prepared trace sample id out of range", 0);
     for (uint64_t i = 0; i < h->op_count; i++) {
-        const struct prep_op *o = &ops[i];
-        if (o->slot >= h->slot_count || (o->next_thread != 0xFFFF && o->next_thread >= h->thread_count) ||
-            ((o->kind == K_JOIN || o->kind == K_START) && o->arg >= h->thread_count) ||
-            (o->kind == K_START && o->arg == 0) || o->kind == 0 ||
-            (o->kind > K_PVALLOC && o->kind != K_THREAD_EXIT && o->kind != K_JOIN && o->kind != K_FORK && o->kind != K_START))
+        if (!op_ok(&ops[i]))
             die(3, "prepared trace op out of range", 0);
         release_ops_every(ops, i);
     }
@@ -841,6 +982,12 @@ static _Noreturn void finish_replay(void)
         else if (paused > excluded)
             excluded = paused;
     }
+    if (g.streamed) {
+        /* The writer's time writing windows while every thread waited for them (the u64 after the thread flags table). */
+        const struct prep_header *h = g.prep;
+        uint64_t at = (h->thread_flags_offset + 4ull * h->thread_count + 7) & ~7ull;
+        excluded += atomic_load((const _Atomic uint64_t *)((const char *)h + at));
+    }
     r->wall_ns = r->elapsed_ns > excluded ? r->elapsed_ns - excluded : 0;
     r->threads_peak = atomic_load(&threads_peak);
     r->replayer_peak_rss = probes_peak_rss();
@@ -899,11 +1046,11 @@ int main(int argc, char **argv)
 
     uint64_t prep_size;
     const struct prep_header *h = map_prepared(prepared, &prep_size);
-    g.stream = prep_size > PREP_POPULATE_MAX;
+    g.stream = prep_size > PREP_POPULATE_MAX && !g.streamed;
+    g.prep = h;
     validate(h, prep_size);
     if (g.pace_factor > 0 && !h->times_offset)
         die(3, "--pace needs a prepared trace with recorded times", 0);
-    g.prep = h;
     g.thread_count = h->thread_count;
     g.workers = map_anonymous((uint64_t)h->thread_count * sizeof(struct worker));
     const struct prep_thread *threads = (const void *)((const char *)h + h->threads_offset);
@@ -913,12 +1060,20 @@ int main(int argc, char **argv)
     /* (Only START ops before a fork: the threads a forked child starts are created in the child, see fork_child.) */
     int forks = 0;
     uint32_t first_fork = 0;
-    for (uint64_t i = 0; i < h->op_count; i++) {
+    g.thread_flags = h->thread_flags_offset ? (const uint32_t *)((const char *)h + h->thread_flags_offset) : 0;
+    if (g.streamed) {
+        /* Not a fork child's trace (those are never streamed): the thread flags say which threads start at a K_START. */
+        for (uint32_t i = 0; i < h->thread_count; i++)
+            g.workers[i].lazy = (g.thread_flags[i] & TF_STARTED_BY_OP) != 0;
+        uint64_t quarter = h->stream_window / 4 < 128 ? 128 : h->stream_window / 4;
+        g.punch_mask = (1ull << (63 - __builtin_clzll(quarter))) - 1;
+    }
+    for (uint64_t i = 0; i < h->op_count && !g.streamed; i++) {
         if (ops[i].kind == K_FORK && (!forks++ || seq_after(first_fork, ops[i].seq)))
             first_fork = ops[i].seq;
         release_ops_every(ops, i);
     }
-    for (uint64_t i = 0; i < h->op_count; i++) {
+    for (uint64_t i = 0; i < h->op_count && !g.streamed; i++) {
         if (ops[i].kind == K_START && (!forks || seq_after(first_fork, ops[i].seq)))
             g.workers[ops[i].arg].lazy = 1;
         release_ops_every(ops, i);

@@ -30,7 +30,18 @@ public static class TraceVerifier
     {
         ArgumentNullException.ThrowIfNull(reader);
         string path = reader.Path;
-        return Check(path, reader.Header, reader.ReadAll(), inherited, tunables, prepareProgress, progress, index => EventAt(path, index));
+        return Check(path, reader.Header, reader.ReadAll(), inherited, tunables, prepareProgress, progress, index => EventAt(path, index),
+            () => ReadAgain(path));
+    }
+
+    /// <summary>The events of the trace file at <paramref name="tracePath"/> from its start (the streamed replay's second pass).</summary>
+    private static IEnumerable<AllocEvent> ReadAgain(string tracePath)
+    {
+        using TraceReader reader = TraceReader.Open(tracePath);
+        foreach (AllocEvent e in reader.ReadAll())
+        {
+            yield return e;
+        }
     }
 
     /// <summary>Event <paramref name="index"/> (reader order) of the trace file at <paramref name="tracePath"/>; null past its end.</summary>
@@ -66,11 +77,12 @@ public static class TraceVerifier
         ArgumentNullException.ThrowIfNull(header);
         ArgumentNullException.ThrowIfNull(events);
         return Check("(events)", header, events, null, tunables, null, null,
-            index => index >= 0 && index < events.Count ? events[(int)index] : null).Report;
+            index => index >= 0 && index < events.Count ? events[(int)index] : null, () => events).Report;
     }
 
     private static AddressParity Check(string tracePath, TraceHeader header, IEnumerable<AllocEvent> events, InheritedHeap? inherited,
-        MallocTunables? tunables, Action<long>? prepareProgress, Action<double>? progress, Func<long, AllocEvent?> eventAt)
+        MallocTunables? tunables, Action<long>? prepareProgress, Action<double>? progress, Func<long, AllocEvent?> eventAt,
+        Func<IEnumerable<AllocEvent>> reopen)
     {
         string work = Directory.CreateTempSubdirectory("ptreplay-verify-").FullName;
         try
@@ -85,7 +97,7 @@ public static class TraceVerifier
                 Progress = progress is null ? null : (_, fraction) => progress(fraction),
             };
             ReplayReport report = ReplayRunner.Run(tracePath, inherited?.OldestHeader ?? header, events, ["sim"], work, options,
-                new PreparationOptions { SampleEvery = SampleEvery }, inherited: inherited, traceHeader: header);
+                new PreparationOptions { SampleEvery = SampleEvery }, inherited: inherited, traceHeader: header, reopen: reopen);
             EngineResult sim = report.Results[0];
             AddressParity parity = sim.Parity ?? throw new ArgumentException($"the model could not run: {sim.Error}", nameof(tunables));
             NameFirstDivergence(parity, eventAt);

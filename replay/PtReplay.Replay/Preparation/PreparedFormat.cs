@@ -22,6 +22,12 @@ public static class PreparedFormat
 
     /// <summary>Largest thread count the 16-bit next_thread field can name.</summary>
     public const int MaxThreads = 0xFFFE;
+
+    /// <summary>
+    /// Kind byte a streamed file's writer stores in the next op slot of each thread when it fails: its reader stops with an
+    /// error (never an op kind of a complete file).
+    /// </summary>
+    public const byte AbortKind = 0xFF;
 }
 
 /// <summary>Op kinds: the malloc-family calls keep their trace-format numbers.</summary>
@@ -159,4 +165,26 @@ public unsafe struct PreparedHeader
     /// a failed call and for ops that return nothing); 0 = none. Read by the sim engine's address check.
     /// </summary>
     public ulong AddressesOffset;
+    /// <summary>
+    /// 0: the file is complete. Otherwise it is being written while it is replayed (<see cref="PreparedStreamWriter"/>): an
+    /// op whose kind is still <see cref="PreparedKind.None"/> is not written yet (the writer stores the kind last, after
+    /// the op's other fields and table entries), and the writer stays at most this many ops ahead of <see cref="Consumed"/>.
+    /// </summary>
+    public ulong StreamWindow;
+    /// <summary>Streamed file: the ops its reader has finished (written by the reader, never decreasing).</summary>
+    public ulong Consumed;
+    /// <summary>Thread flags table offset (u32 per thread, <see cref="ThreadMarks"/>); 0 = none.</summary>
+    public ulong ThreadFlagsOffset;
+}
+
+/// <summary>Per-thread flags of a prepared file (prepared_format.h, enum prep_thread_flag), known before any op is written.</summary>
+[Flags]
+public enum ThreadMarks : uint
+{
+    /// <summary>No flag.</summary>
+    None = 0,
+    /// <summary>Its replay thread is created at a <see cref="PreparedKind.Start"/> op, not before the replay.</summary>
+    StartedByOp = 1,
+    /// <summary>Its last op is <see cref="PreparedKind.ThreadExit"/> (the recorded thread exited).</summary>
+    EndsWithExit = 2,
 }

@@ -88,4 +88,7 @@ public sealed class PreparedTrace
 
     /// <summary>Lifetimes of the freed blocks, in recorded ns.</summary>
     public Distribution? LifetimeNs { get; init; }
+
+    /// <summary>The tables' layout, from a planning pass (no file written yet); null when the file was written whole.</summary>
+    internal PreparedLayout? Layout { get; init; }
 }

@@ -33,6 +33,23 @@ internal static unsafe partial class ResidentPages
         }
     }
 
+    /// <summary>
+    /// Marks a mapping of a streamed prepared file for random access (madvise MADV_RANDOM): no read-ahead, so its page
+    /// cache is made of single pages, each of which a punch (<see cref="ScratchDisk.Punch"/>) frees whole. A read-ahead
+    /// folio (up to 2 MiB) that a punch covers only in part stays, and its write-back would take the punched blocks again.
+    /// </summary>
+    public static void AdviseRandom(byte* start, long length)
+    {
+        if (OperatingSystem.IsLinux() && length > 0)
+        {
+            long page = Environment.SystemPageSize;
+            long first = (long)start & ~(page - 1);
+            _ = Madvise((void*)first, (nuint)((long)start + length - first), MadvRandom);
+        }
+    }
+
+    private const int MadvRandom = 1;
+
     [LibraryImport("libc", EntryPoint = "madvise")]
     private static partial int Madvise(void* address, nuint length, int advice);
 }

@@ -22,16 +22,21 @@ namespace PtReplay.Replay.Preparation;
 /// </para>
 /// Usage: <c>using var p = new TracePreparer(path, options); p.Add(events); var prepared = p.Finish();</c>
 /// Memory use is bounded by the live set and the thread count; ops go through a temporary file.
+/// <para>Streaming (<see cref="Plan"/>, <see cref="Streaming"/>): a planning pass writes nothing and learns the tables'
+/// layout (<see cref="PreparedLayout"/>); a second pass over the same events makes the same ops (the preparation is
+/// deterministic) and writes each to its place in a file that is replayed while it is written
+/// (<see cref="PreparedStreamWriter"/>): no temporary file, and disk bounded by the stream's window.</para>
 /// </summary>
 public sealed class TracePreparer : IDisposable
 {
     private const int TempRecordSize = 64;
     private const int RememberedFrees = 1 << 20;
 
-    private readonly string _outputPath;
-    private readonly string _tempPath;
+    private string? _outputPath;
     private readonly PreparationOptions _options;
-    private readonly FileStream _temp;
+    private readonly FileStream? _temp;
+    private readonly PreparedStreamWriter? _writer;
+    private readonly List<bool> _startedByOp = [];
     private readonly byte[] _record = new byte[TempRecordSize];
 
     private readonly LiveSet _live = new(rememberedFrees: RememberedFrees);
@@ -90,9 +95,29 @@ public sealed class TracePreparer : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), "SampleEvery must be at least 1.");
         }
 
-        _tempPath = outputPath + ".ops.tmp";
-        _temp = new FileStream(_tempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20, FileOptions.DeleteOnClose);
+        _temp = new FileStream(outputPath + ".ops.tmp", FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20, FileOptions.DeleteOnClose);
     }
+
+    private TracePreparer(PreparationOptions options, PreparedStreamWriter? writer)
+    {
+        _options = options;
+        _writer = writer;
+        if (_options.SampleEvery < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "SampleEvery must be at least 1.");
+        }
+    }
+
+    /// <summary>A planning pass: writes nothing; its <see cref="Finish"/> gives the trace's figures and layout (<see cref="PreparedTrace.Layout"/>).</summary>
+    internal static TracePreparer Plan(PreparationOptions options, string path)
+    {
+        var plan = new TracePreparer(options, null);
+        plan._outputPath = path;
+        return plan;
+    }
+
+    /// <summary>The second pass after <see cref="Plan"/> over the same events: each op goes to <paramref name="writer"/>.</summary>
+    internal static TracePreparer Streaming(PreparationOptions options, PreparedStreamWriter writer) => new(options, writer);
 
     /// <summary>Events read so far.</summary>
     public long EventCount => _events;
@@ -377,6 +402,7 @@ public sealed class TracePreparer : IDisposable
             _threadSamples.Add(0);
             _threadExited.Add(false);
             _threadStarted.Add(false);
+            _startedByOp.Add(false);
         }
     }
 
@@ -499,6 +525,11 @@ public sealed class TracePreparer : IDisposable
             return;
         }
 
+        if (!_afterFork)
+        {
+            _startedByOp[thread] = true;
+        }
+
         Emit(host, new PreparedOp { Kind = PreparedKind.Start, Arg = (ulong)thread }, index);
     }
 
@@ -562,6 +593,17 @@ public sealed class TracePreparer : IDisposable
 
     private void FlushPending()
     {
+        if (_writer is not null)
+        {
+            _writer.Write(_pending.Op, _pending.Thread, _pending.SampleId, _pending.EventIndex, _pending.Time, _pending.RecordedAddress);
+            return;
+        }
+
+        if (_temp is null)
+        {
+            return;   // a planning pass
+        }
+
         Span<byte> r = _record;
         MemoryMarshal.Write(r, in _pending.Op);
         MemoryMarshal.Write(r[32..], in _pending.Thread);
@@ -601,10 +643,28 @@ public sealed class TracePreparer : IDisposable
             _threadSamples[_peakThread]++;
         }
 
-        WriteOutput(patchSampleId);
+        var flags = new ThreadMarks[_threadOps.Count];
+        for (int t = 0; t < flags.Length; t++)
+        {
+            flags[t] = (_startedByOp[t] ? ThreadMarks.StartedByOp : 0) | (_threadExited[t] ? ThreadMarks.EndsWithExit : 0);
+        }
+
+        if (_temp is not null)
+        {
+            WriteOutput(patchSampleId, flags);
+        }
+
+        _writer?.Complete();
         return new PreparedTrace
         {
-            Path = _outputPath,
+            Path = _outputPath ?? "",
+            Layout = _temp is null && _writer is null
+                ? new PreparedLayout
+                {
+                    ThreadOps = [.. _threadOps], ThreadSamples = [.. _threadSamples], Flags = flags,
+                    FirstThread = Math.Max(0, _firstThread), PatchSeq = patchSampleId >= 0 ? _peakSeq : -1, PatchSampleId = patchSampleId,
+                }
+                : null,
             ThreadCount = _threadOps.Count,
             PrecreatedThreads = _precreatedWorkers,
             ThreadsAtOnce = _mostAlive + 1,
@@ -631,18 +691,18 @@ public sealed class TracePreparer : IDisposable
         };
     }
 
-    private unsafe void WriteOutput(int patchSampleId)
+    private unsafe void WriteOutput(int patchSampleId, ThreadMarks[] flags)
     {
         int threads = _threadOps.Count;
-        long threadsOffset = PreparedFormat.HeaderSize;
-        long opsOffset = threadsOffset + (32L * threads);
-        long sampleIdsOffset = opsOffset + (32L * _seq);
-        long samplesOffset = Align8(sampleIdsOffset + (4L * _samples.Count));
-        long eventIndexOffset = samplesOffset + (16L * _samples.Count);
-        long timesOffset = _options.RecordedTimes ? eventIndexOffset + (8L * _seq) : 0;
-        long tablesEnd = eventIndexOffset + (8L * _seq) + (_options.RecordedTimes ? 8L * _seq : 0);
-        long addressesOffset = _options.RecordedAddresses ? tablesEnd : 0;
-        long total = tablesEnd + (_options.RecordedAddresses ? 8L * _seq : 0);
+        PreparedTables tables = PreparedTables.For(threads, _seq, _samples.Count, _options.RecordedTimes, _options.RecordedAddresses);
+        long threadsOffset = tables.ThreadsOffset;
+        long opsOffset = tables.OpsOffset;
+        long sampleIdsOffset = tables.SampleIdsOffset;
+        long samplesOffset = tables.SamplesOffset;
+        long eventIndexOffset = tables.EventIndexOffset;
+        long timesOffset = tables.TimesOffset;
+        long addressesOffset = tables.AddressesOffset;
+        long total = tables.Total;
 
         var opStart = new long[threads];
         var sampleStart = new long[threads];
@@ -652,30 +712,20 @@ public sealed class TracePreparer : IDisposable
             sampleStart[t] = sampleStart[t - 1] + _threadSamples[t - 1];
         }
 
-        File.Delete(_outputPath);
-        using var mmf = MemoryMappedFile.CreateFromFile(_outputPath, FileMode.CreateNew, null, total, MemoryMappedFileAccess.ReadWrite);
+        File.Delete(_outputPath!);
+        using var mmf = MemoryMappedFile.CreateFromFile(_outputPath!, FileMode.CreateNew, null, total, MemoryMappedFileAccess.ReadWrite);
         using var view = mmf.CreateViewAccessor(0, total, MemoryMappedFileAccess.ReadWrite);
         byte* basePtr = null;
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref basePtr);
         try
         {
             byte* b = basePtr + view.PointerOffset;
-            var header = (PreparedHeader*)b;
-            PreparedFormat.Magic.CopyTo(new Span<byte>(header->Magic, 8));
-            header->Version = PreparedFormat.Version;
-            header->ThreadCount = (uint)threads;
-            header->OpCount = (ulong)_seq;
-            header->SlotCount = (ulong)_slotOps.Count;
-            header->SampleCount = (ulong)_samples.Count;
-            header->FirstThread = (uint)Math.Max(0, _firstThread);
-            header->ThreadsAtOnce = (uint)(_mostAlive + 1);
-            header->ThreadsOffset = (ulong)threadsOffset;
-            header->OpsOffset = (ulong)opsOffset;
-            header->SampleIdsOffset = (ulong)sampleIdsOffset;
-            header->SamplesOffset = (ulong)samplesOffset;
-            header->EventIndexOffset = (ulong)eventIndexOffset;
-            header->TimesOffset = (ulong)timesOffset;
-            header->AddressesOffset = (ulong)addressesOffset;
+            tables.WriteHeader((PreparedHeader*)b, _seq, _slotOps.Count, _samples.Count, _firstThread, _mostAlive + 1);
+            var flagTable = (uint*)(b + tables.ThreadFlagsOffset);
+            for (int t = 0; t < threads; t++)
+            {
+                flagTable[t] = (uint)flags[t];
+            }
 
             var threadTable = (PreparedThread*)(b + threadsOffset);
             for (int t = 0; t < threads; t++)
@@ -701,7 +751,7 @@ public sealed class TracePreparer : IDisposable
             var addresses = addressesOffset != 0 ? (ulong*)(b + addressesOffset) : null;
             var opCursor = (long[])opStart.Clone();
             var sampleCursor = (long[])sampleStart.Clone();
-            _temp.Flush();
+            _temp!.Flush();
             _temp.Position = 0;
             var buffer = new byte[TempRecordSize * 4096];
             long tempIndex = 0;
@@ -755,10 +805,8 @@ public sealed class TracePreparer : IDisposable
         }
     }
 
-    private static long Align8(long v) => (v + 7) & ~7L;
-
     /// <inheritdoc />
-    public void Dispose() => _temp.Dispose();
+    public void Dispose() => _temp?.Dispose();
 
     private struct PendingOp
     {

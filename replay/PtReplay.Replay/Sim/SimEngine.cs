@@ -37,6 +37,13 @@ public static class SimEngine
     /// <summary>Ops between two releases of the prepared file's pages (a mask: 2^20 - 1, about 48 MB of ops and tables).</summary>
     private const ulong ReleaseEvery = (1UL << 20) - 1;
 
+    /// <summary>Streamed file: ops between two punches (a mask): a quarter of the window, 2^10 to 2^20.</summary>
+    internal static ulong StreamReleaseMask(ulong window)
+    {
+        ulong quarter = Math.Clamp(window / 4, 1UL << 10, 1UL << 20);
+        return (1UL << (63 - System.Numerics.BitOperations.LeadingZeroCount(quarter))) - 1;
+    }
+
     /// <summary>Footprint source of the model.</summary>
     public const string FootprintSource =
         "model: program break extent + each arena heap's read/write (mprotect_size) bytes + mmapped chunks (Ptmalloc.Footprint.CommittedBytes)";
@@ -189,12 +196,35 @@ public static class SimEngine
         }
 
         int thread = (int)file.Header.FirstThread;
+        // A streamed file: wait for each op before reading it, and punch out what is done every quarter window. The
+        // waits and the punching are left out of the wall time, like sampling (no call is timed across them).
+        bool streamed = file.Streamed;
+        ulong releaseMask = streamed ? StreamReleaseMask(file.Header.StreamWindow) : ReleaseEvery;
+        long streamTicks = 0;
         for (ulong n = 0; n < file.Header.OpCount; n++)
         {
-            if ((n & ReleaseEvery) == ReleaseEvery)
+            if ((n & releaseMask) == releaseMask)
             {
-                // Resident memory bounded by a window of the prepared file, whatever the trace's length.
-                file.ReleaseResidentPages();
+                if (streamed)
+                {
+                    long r0 = Stopwatch.GetTimestamp();
+                    file.Consumed(n, cursor, sampleCursor);
+                    streamTicks += Stopwatch.GetTimestamp() - r0;
+                }
+                else
+                {
+                    // Resident memory bounded by a window of the prepared file, whatever the trace's length.
+                    file.ReleaseResidentPages();
+                }
+            }
+
+            if (streamed && !file.IsWritten(cursor[thread]))
+            {
+                streamTicks += file.WaitWritten(cursor[thread], n);
+                if ((byte)file.Op(cursor[thread]).Kind == PreparedFormat.AbortKind)
+                {
+                    return EngineResult.Failed("sim", "the preparation stopped before the replay's end (see the error it reported)");
+                }
             }
 
             long index = cursor[thread]++;
@@ -302,7 +332,8 @@ public static class SimEngine
         }
 
         long samplingNs = (long)(samplingTicks * (1e9 / Stopwatch.Frequency));
-        long wallNs = Math.Max(0, elapsedNs - samplingNs);
+        long streamWaitNs = (long)(streamTicks * (1e9 / Stopwatch.Frequency));
+        long wallNs = Math.Max(0, elapsedNs - samplingNs - streamWaitNs);
         MemoryFootprint final = model.Footprint;
         MallInfo2 mi = model.MallInfo2();
         var extra = new Dictionary<string, double>(StringComparer.Ordinal)
@@ -316,6 +347,7 @@ public static class SimEngine
             ["mmapped_bytes"] = final.MmappedBytes,
             ["samples"] = points.Count,
             ["elapsed_ns"] = elapsedNs,
+            ["stream_wait_ns"] = streamWaitNs,
             ["timed_jit_methods"] = jitMethods,
             ["timed_jit_ns"] = jitNs,
         };

@@ -164,6 +164,16 @@ internal static class SimWarmUp
         {
             while (done < maxOps && (ulong)done < file.Header.OpCount)
             {
+                if (file.Streamed && !file.IsWritten(cursor[thread]))
+                {
+                    // The writer stays a window (at least PreparedStreamWriter.MinWindow ops) ahead of nothing consumed yet.
+                    _ = file.WaitWritten(cursor[thread], 0);
+                    if ((byte)file.Op(cursor[thread]).Kind == PreparedFormat.AbortKind)
+                    {
+                        break;
+                    }
+                }
+
                 ref readonly PreparedOp op = ref file.Op(cursor[thread]);
                 if (op.Kind == PreparedKind.Fork)
                 {
