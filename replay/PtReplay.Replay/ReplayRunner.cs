@@ -114,7 +114,7 @@ public static class ReplayRunner
     /// under the strict policy; engine failures become results with an error.
     /// <para>
     /// Streamed replay: when <paramref name="reopen"/> gives the same events again from their start, and
-    /// <see cref="ReplayOptions.StreamWindow"/> is not 0, no inherited heap, findings or kept intermediates are asked for,
+    /// <see cref="ReplayOptions.StreamWindow"/> is not 0, no inherited heap, findings, kept intermediates or GC proof are asked for,
     /// a first pass over <paramref name="events"/> learns the figures and the tables' layout (O(live set + threads)
     /// memory, nothing written), then each engine run replays a prepared file that a second pass writes while the
     /// engine reads it, at most the window ahead (<see cref="PreparedStream"/>): the file's disk use is bounded by the
@@ -133,7 +133,9 @@ public static class ReplayRunner
         Directory.CreateDirectory(work);
         string preparedPath = Path.Combine(work, "trace.prepared");
 
-        bool streamed = reopen is not null && options.StreamWindow > 0 && inherited is null && !options.Explain && !keepIntermediates;
+        // Not under --gc-proof: the second preparation pass runs in this process and could collect garbage while the model's
+        // windows are open, so the proof replays from the whole prepared file.
+        bool streamed = reopen is not null && options.StreamWindow > 0 && inherited is null && !options.Explain && !keepIntermediates && !options.GcProof;
         PreparationOptions tables = Tables(options, preparation);
         PreparedTrace prepared = Prepare(preparedPath, events, options, preparation, extraIssues, inherited, plan: streamed);
         long highWater = 0;

@@ -107,7 +107,9 @@ public static class ReplayCommand
             Description = "Prove the model's timed replay free of .NET garbage collections: the sim engine runs under an EventPipe " +
                 "session on its own process (the runtime's GC events at Informational level and the harness's phase markers), and " +
                 "summary.json timing.gc gives collections_in_timed_windows, events_lost and the in-process cross-check " +
-                "(proof_holds: no event lost and the runtime's count equal to the in-process one). Off by default; its cost: README, \"Timing and garbage collection\".",
+                "(proof_holds: no event lost and the runtime's count equal to the in-process one). The proof replays from the whole " +
+                "prepared file (not streamed: the streaming preparation runs in this process and could collect while a window is " +
+                "open), so scratch disk grows with the trace. Off by default; its cost: README, \"Timing and garbage collection\".",
         };
         var repeat = new Option<int>("--repeat")
         {

@@ -28,7 +28,8 @@ namespace PtReplay.Replay.Sim;
 /// costs of the runtime stay out of the latency and of the wall time; the warm-up's own time is
 /// <see cref="EngineResult.WarmupNs"/>. The extra figures timed_jit_methods and timed_jit_ns say what was still
 /// compiled on the replay thread while the clock ran.</para>
-/// <para>The warm-up and each timed window (first timed call to last; a fork starts a new one) are marked with
+/// <para>The warm-up and each timed window (first timed call to last; a fork starts a new one, and so does the end of a
+/// wait for the streamed preparation's next window, the wait itself being outside) are marked with
 /// <see cref="GcProof.ReplayPhaseEvents"/>; <see cref="SimGcWatch"/> counts the garbage collections inside the windows,
 /// in process and, with <see cref="ReplayOptions.GcProof"/>, from the runtime's own events (<see cref="EngineResult.Gc"/>).</para>
 /// </summary>
@@ -201,6 +202,8 @@ public static class SimEngine
         bool streamed = file.Streamed;
         ulong releaseMask = streamed ? StreamReleaseMask(file.Header.StreamWindow) : ReleaseEvery;
         long streamTicks = 0;
+        int gcInWaits = 0;
+        TimeSpan pauseInWaits = TimeSpan.Zero;
         for (ulong n = 0; n < file.Header.OpCount; n++)
         {
             if ((n & releaseMask) == releaseMask)
@@ -220,7 +223,15 @@ public static class SimEngine
 
             if (streamed && !file.IsWritten(cursor[thread]))
             {
+                // The preparation writes the next window meanwhile, on another thread, and may collect garbage: the wait is
+                // outside the timed windows, and its collections are not the replay's.
+                watch.WindowEnds();
+                int gcWait0 = GC.CollectionCount(0);
+                TimeSpan pauseWait0 = GC.GetTotalPauseDuration();
                 streamTicks += file.WaitWritten(cursor[thread], n);
+                gcInWaits += GC.CollectionCount(0) - gcWait0;
+                pauseInWaits += GC.GetTotalPauseDuration() - pauseWait0;
+                watch.WindowBegins();
                 if ((byte)file.Op(cursor[thread]).Kind == PreparedFormat.AbortKind)
                 {
                     return EngineResult.Failed("sim", "the preparation stopped before the replay's end (see the error it reported)");
@@ -246,6 +257,8 @@ public static class SimEngine
                 samplingTicks = 0;
                 gcTimed0 = GC.CollectionCount(0);
                 gcPause0 = GC.GetTotalPauseDuration();
+                gcInWaits = 0;
+                pauseInWaits = TimeSpan.Zero;
                 jitMethods0 = JitInfo.GetCompiledMethodCount(currentThread: true);
                 jitTime0 = JitInfo.GetCompilationTime(currentThread: true);
                 watch.WindowBegins();
@@ -312,9 +325,9 @@ public static class SimEngine
         // A collection of any generation counts in generation 0's count.
         var inProcess = new PtReplay.Results.GcFigures
         {
-            CollectionsInTimedReplay = GC.CollectionCount(0) - gcTimed0,
+            CollectionsInTimedReplay = GC.CollectionCount(0) - gcTimed0 - gcInWaits,
             CollectionsTotal = GC.CollectionCount(0) - gcAtStart,
-            PauseNsInTimedReplay = (long)(GC.GetTotalPauseDuration() - gcPause0).TotalNanoseconds,
+            PauseNsInTimedReplay = (long)(GC.GetTotalPauseDuration() - gcPause0 - pauseInWaits).TotalNanoseconds,
             HeapBytes = GC.GetTotalMemory(false),
             Source = "in process: GC.CollectionCount(0) and GC.GetTotalPauseDuration() before the first and after the last timed call",
         };
