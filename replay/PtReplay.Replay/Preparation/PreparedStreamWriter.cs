@@ -191,11 +191,28 @@ internal sealed unsafe class PreparedStreamWriter : IDisposable
 
     private long StartOf(int thread) => (long)((PreparedThread*)(_base + _tables.ThreadsOffset))[thread].OpStart;
 
-    /// <summary>After the last op: stores the last batch's kinds, takes the last measurement.</summary>
+    /// <summary>
+    /// After the last op: stores the last batch's kinds, takes the last measurement, and waits until the reader has
+    /// replayed everything or is gone (<see cref="Cancel"/>), so that what the preparation does after its last op (its
+    /// figures and distributions, managed allocations that could start a garbage collection) never runs beside the
+    /// engine's last timed window.
+    /// </summary>
     public void Complete()
     {
         PublishBatch();
         Measure();
+        var spin = new SpinWait();
+        while (!_cancelled && (long)Volatile.Read(ref _header->Consumed) < _written)
+        {
+            if (spin.NextSpinWillYield)
+            {
+                Thread.Sleep(1);
+            }
+            else
+            {
+                spin.SpinOnce();
+            }
+        }
     }
 
     /// <summary>Stores the kinds of the ops written since the last batch (release, in order), then the stall time so far.</summary>
