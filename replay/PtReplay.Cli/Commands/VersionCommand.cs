@@ -8,10 +8,10 @@ public static class VersionCommand
     /// <summary>Creates the verb.</summary>
     public static Command Create()
     {
-        var command = new Command("version", "Print the PtReplay version and the trace format version it writes.\n" + ExitCodes.Help);
+        var command = new Command("version", "Print the PtReplay version, the trace format version it writes by default and the newest it reads.\n" + ExitCodes.Help);
         command.SetAction(_ =>
         {
-            Console.WriteLine($"ptreplay {typeof(VersionCommand).Assembly.GetName().Version} (trace format {Traces.TraceFormat.CurrentVersion})");
+            Console.WriteLine($"ptreplay {typeof(VersionCommand).Assembly.GetName().Version} (trace format {Traces.TraceFormat.CurrentVersion}; {Traces.TraceFormat.LostEventsVersion} with lost events, {Traces.TraceFormat.StacksVersion} with call stacks; reads 1 to {Traces.TraceFormat.NewestReadable})");
             return 0;
         });
         return command;
