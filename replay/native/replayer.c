@@ -465,8 +465,8 @@ static void stream_wait(struct worker *w, const struct prep_op *o)
 {
     const _Atomic uint8_t *kind = (const _Atomic uint8_t *)&o->kind;
     if (atomic_load_explicit(kind, memory_order_acquire) == 0) {
+        stream_flush(w); /* counts its own time */
         uint64_t t0 = tsc_now();
-        stream_flush(w);
         struct timespec pause = { 0, 50000 };
         while (atomic_load_explicit(kind, memory_order_acquire) == 0)
             nanosleep(&pause, 0);
@@ -489,8 +489,8 @@ static void start_lazy(struct worker *self, struct worker *w, uint32_t joins_bef
 {
     if (w->created)
         return;
+    stream_flush(self); /* counts its own time */
     uint64_t t0 = tsc_now();
-    stream_flush(self);
     for (uint32_t done; (done = atomic_load(&joins_done)) < joins_before;)
         futex_wait_u32(&joins_done, done);
     w->hist_slot = hist_take();
@@ -976,17 +976,13 @@ static _Noreturn void finish_replay(void)
         r->thread_start_ns += start_ns;
         /* Serial: one thread runs at a time, so every thread's pauses add up. Concurrent: threads pause
          * side by side; the longest one's pauses are what is certainly not replay time. */
-        uint64_t paused = sampling_ns + w->pace_slept_ns + start_ns;
+        /* A streamed file: the thread's own waits for the writer's next window and its punching (stream_wait, stream_flush). */
+        uint64_t stream_ns = (uint64_t)((double)w->stream_cycles / r->tsc_per_ns);
+        uint64_t paused = sampling_ns + w->pace_slept_ns + start_ns + stream_ns;
         if (g.serial)
             excluded += paused;
         else if (paused > excluded)
             excluded = paused;
-    }
-    if (g.streamed) {
-        /* The writer's time writing windows while every thread waited for them (the u64 after the thread flags table). */
-        const struct prep_header *h = g.prep;
-        uint64_t at = (h->thread_flags_offset + 4ull * h->thread_count + 7) & ~7ull;
-        excluded += atomic_load((const _Atomic uint64_t *)((const char *)h + at));
     }
     r->wall_ns = r->elapsed_ns > excluded ? r->elapsed_ns - excluded : 0;
     r->threads_peak = atomic_load(&threads_peak);

@@ -12,7 +12,10 @@ namespace PtReplay.Tests.Reports;
 /// and free really cost more. The gate fails naming the figures and the test; two repeated replays of the same
 /// configuration pass; the p-value in the Markdown table is the one an independent Mann-Whitney computation gives for
 /// the runs in summary.json; with a single run on one side the gate says it compared single values.
+/// The tests run alone, after the parallel ones: two batches of one configuration replayed while other tests come and go
+/// differ by the machine's load, not by the allocator.
 /// </summary>
+[Collection(PtReplay.Tests.Replay.GcProof.RunAlone.Name)]
 public sealed class LatencyGateTests : IDisposable
 {
     /// <summary>Keeps 64 blocks of 4 to 32 KiB, replacing one per step.</summary>
