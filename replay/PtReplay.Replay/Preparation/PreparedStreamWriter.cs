@@ -16,7 +16,8 @@ namespace PtReplay.Replay.Preparation;
 /// it sleeps until then), and stores the batch's kinds only once the whole batch is written: the preparation and the
 /// replay take turns, never run at once, so the replay's timed calls share the processors with no preparation. The
 /// time from the reader's finishing a batch to the next batch's kinds being stored (the reader waits through it) adds
-/// up in the u64 after the thread flags table (<see cref="PreparedTables.StallOffset"/>). The file's allocated blocks stay within a window plus what the reader
+/// up in the u64 after the thread flags table (<see cref="PreparedTables.StallOffset"/>, for diagnosis: the engines
+/// measure their own waits). The file's allocated blocks stay within a window plus what the reader
 /// has not punched yet (PREPARED-FORMAT.md, "Streamed files"), and this process's resident share of the mapping within
 /// <see cref="ResidentPages.Window"/>, whatever the trace's length.
 /// </para>
