@@ -252,7 +252,7 @@ static int marked(const struct mapping *m)
  * The allocator's memory at the baseline, other allocators than glibc: the anonymous private mappings
  * that are none of: the harness's marked mappings (and the guard page right below each), the kernel's
  * named areas ([stack], [vdso], ...), the zero-filled tail of a loaded object (an anonymous mapping that
- * starts where a file mapping ends). The program break ([heap]) is the allocator's. The dynamic loader's
+ * starts where an object's data segment, a private writable file mapping, ends). The program break ([heap]) is the allocator's. The dynamic loader's
  * own early pages (a few, from before main) are counted as the allocator's: they cannot be told apart.
  */
 static void other_allocator_at_baseline(struct mem_figures *a)
@@ -263,7 +263,10 @@ static void other_allocator_at_baseline(struct mem_figures *a)
         if (m->file || m->special || !m->private_)
             continue;
         if (!m->heap) {
-            if (i > 0 && maps[i - 1].file && maps[i - 1].end == m->start)
+            /* An object's zero-fill tail follows its data segment, a private writable file mapping. Any other file
+               mapping can end where an allocator's mapping starts (mmap places new mappings next to each other: the
+               results file right below jemalloc's first extent), and that mapping is the allocator's. */
+            if (i > 0 && maps[i - 1].file && maps[i - 1].private_ && maps[i - 1].writable && maps[i - 1].end == m->start)
                 continue;
             if (marked(m))
                 continue;
