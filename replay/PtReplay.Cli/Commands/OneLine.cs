@@ -8,6 +8,23 @@ namespace PtReplay.Cli.Commands;
 /// </summary>
 internal static class OneLine
 {
+    /// <summary>
+    /// <see cref="Of(string)"/> cut to at most <paramref name="maxChars"/> characters (a linker's command line runs to
+    /// thousands): the cut ends with "…" and the number of characters left out, which `info` shows whole.
+    /// </summary>
+    public static string Shortened(string text, int maxChars)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxChars, 16);
+        string line = Of(text);
+        if (line.Length <= maxChars)
+        {
+            return line;
+        }
+
+        string tail = string.Create(System.Globalization.CultureInfo.InvariantCulture, $" … ({line.Length - maxChars:N0} more characters)");
+        return string.Concat(line.AsSpan(0, maxChars), tail);
+    }
+
     /// <summary><paramref name="text"/> with every control character escaped and backslashes left as they are.</summary>
     public static string Of(string text)
     {

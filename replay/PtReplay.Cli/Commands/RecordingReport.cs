@@ -102,6 +102,9 @@ internal static class RecordingReport
         return text.ToString();
     }
 
+    /// <summary>The longest command line a line of the process tree shows; `info` (and `info --json`) show it whole.</summary>
+    internal const int TreeCommandLineChars = 160;
+
     private static void Append(StringBuilder text, TraceTreeNode node, string lead, string childLead,
         HashSet<TraceTreeNode> seen, int? exit, TraceTreeNode? lastImage, int exitCode)
     {
@@ -123,7 +126,7 @@ internal static class RecordingReport
         string end = node.Truncated ? ", cut short (killed?)" : exit is { } code ? string.Create(CultureInfo.InvariantCulture, $", exit {code}") : "";
         text.Append('\n').Append("  ").Append(lead).Append(Path.GetFileName(node.Path))
             .Append(CultureInfo.InvariantCulture, $"  {how}pid {h.Pid}, {s.Events:N0} events{end}: ")
-            .Append(OneLine.Of(h.Argv.Count > 0 ? h.CommandLine : h.ExecutablePath));
+            .Append(OneLine.Shortened(h.Argv.Count > 0 ? h.CommandLine : h.ExecutablePath, TreeCommandLineChars));
         for (int i = 0; i < node.Children.Count; i++)
         {
             bool last = i == node.Children.Count - 1;
