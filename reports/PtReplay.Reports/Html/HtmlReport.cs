@@ -192,7 +192,7 @@ public static class HtmlReport
                 "what the program held, by the size it asked for: which sizes make up the peak, and which stay live to the end");
         }
 
-        html.Append("<h3>Latency per call (ns)</h3>\n");
+        html.Append("<h3>Latency per call</h3>\n");
         var kinds = o.Engines.SelectMany(e => e.Latency.Select(kv => kv.Key)).Distinct(StringComparer.Ordinal).ToList();
         if (kinds.Count == 0)
         {
@@ -223,7 +223,7 @@ public static class HtmlReport
                 html.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"engine\">{engine}</td>");
                 foreach (var (name, value) in l.Named())
                 {
-                    html.Append(CultureInfo.InvariantCulture, $"<td{RunsTitle(runs, $"latency.{kind}.{name}")}>{Figures.Plain(value)}</td>");
+                    html.Append(CultureInfo.InvariantCulture, $"<td{RunsTitle(runs, $"latency.{kind}.{name}", Figures.Latency)}>{Figures.Latency(value)}</td>");
                 }
 
                 html.Append(CultureInfo.InvariantCulture, $"<td>{Figures.Count(l.Count)}</td></tr>\n");
@@ -315,9 +315,9 @@ public static class HtmlReport
     private static string E(string text) => WebUtility.HtmlEncode(text);
 
     /// <summary>A title attribute listing each run's value of <paramref name="figure"/> (shown on hover), or "" for one run.</summary>
-    private static string RunsTitle(IReadOnlyList<EngineRun> runs, string figure) =>
+    private static string RunsTitle(IReadOnlyList<EngineRun> runs, string figure, Func<double, string>? format = null) =>
         runs.Count > 1 && RunStatistics.Values(runs, figure) is { } values
-            ? $" title=\"runs: {E(string.Join(", ", values.Select(Figures.Plain)))}\""
+            ? $" title=\"runs: {E(string.Join(", ", values.Select(format ?? Figures.Plain)))}\""
             : "";
 
     private const string Css = """

@@ -56,8 +56,8 @@ public sealed partial class ReportCommandTests(Recordings recordings)
             Assert.Contains(overview, page, StringComparison.Ordinal);
 
             LatencyFigures malloc = engine.Timing!.LatencyNs["malloc"];
-            Assert.Contains($"<td class=\"engine\">{engine.Engine}</td><td>{Decimals(malloc.P50)}</td>", page, StringComparison.Ordinal);
-            Assert.Contains($"<td>{Decimals(malloc.P99)}</td>", page, StringComparison.Ordinal);
+            Assert.Contains($"<td class=\"engine\">{engine.Engine}</td><td>{LatencyText(malloc.P50)}</td>", page, StringComparison.Ordinal);
+            Assert.Contains($"<td>{LatencyText(malloc.P99)}</td>", page, StringComparison.Ordinal);
         }
 
         Assert.Contains(Grouped(summary.Trace.Events), page, StringComparison.Ordinal);
@@ -150,8 +150,8 @@ public sealed partial class ReportCommandTests(Recordings recordings)
 
         EngineSummary glibc = SummaryFile.Read(Path.Combine(replayDir, "summary.json")).Engines.Single(e => e.Engine == "glibc");
         string row = Row(page, "glibc <small>(median of 3 runs)</small>");
-        string runs = string.Join(", ", glibc.Runs!.Select(r => Decimals(r.LatencyNs["malloc"].P99)));
-        Assert.Contains($"<td title=\"runs: {runs}\">{Decimals(glibc.Timing!.LatencyNs["malloc"].P99)}</td>", page, StringComparison.Ordinal);
+        string runs = System.Net.WebUtility.HtmlEncode(string.Join(", ", glibc.Runs!.Select(r => LatencyText(r.LatencyNs["malloc"].P99))));
+        Assert.Contains($"<td title=\"runs: {runs}\">{LatencyText(glibc.Timing!.LatencyNs["malloc"].P99)}</td>", page, StringComparison.Ordinal);
         Assert.DoesNotContain("sim <small>", page, StringComparison.Ordinal);
         Assert.NotEmpty(row);
     }
@@ -159,6 +159,21 @@ public sealed partial class ReportCommandTests(Recordings recordings)
     // The page's number formats as README's "Reading the report" states them, written here independently of the report's
     // own formatter: byte and event counts as integers with "," between thousands, ratios and latencies with up to 4
     // decimals and no trailing zeros.
+    // A latency as README's "Reports" section states it: three significant digits, trailing zeros dropped, in the
+    // largest of ns, µs, ms, s that keeps the rounded value below 1000 (a no-break space before the unit).
+    private static string LatencyText(double ns)
+    {
+        (double Scale, string Unit)[] units = [(1, "ns"), (1e3, "µs"), (1e6, "ms"), (1e9, "s")];
+        for (int i = 0; ; i++)
+        {
+            string digits = (ns / units[i].Scale).ToString("G3", System.Globalization.CultureInfo.InvariantCulture);
+            if (i == units.Length - 1 || double.Parse(digits, System.Globalization.CultureInfo.InvariantCulture) < 1000)
+            {
+                return digits + "\u00a0" + units[i].Unit;
+            }
+        }
+    }
+
     private static string Grouped(double value)
     {
         string digits = Math.Round(value).ToString("R", System.Globalization.CultureInfo.InvariantCulture);
