@@ -157,7 +157,8 @@ static void thread_created(void)
 /* Pace: a gap shorter than this is not slept (it is carried into the next op's target instead). */
 #define PACE_MIN_SLEEP_NS 50000
 /* The allocator's own statistic is read at a sample only while its reads, this one included (estimated as costing
- * what the previous one did), take at most 1/ALLOC_PROBE_SHARE of the time since the start (mallinfo2 walks every
+ * what the previous one did), take at most 1/ALLOC_PROBE_SHARE of the replay's time since the start, its pauses left
+ * out (mallinfo2 walks every
  * free chunk: one read costs 160 ms on a heap of 1.7 M free chunks). */
 #define ALLOC_PROBE_SHARE 100
 
@@ -254,7 +255,22 @@ static void release_stack_apply(struct worker *w)
     w->stack_released = 0;
 }
 
-/* One sample: the kernel's figures every time, the allocator's own statistic within its time budget.
+/* Cycles since the start that were not replay: sampling, waits for the streamed file's writer and its punching,
+ * pace sleeps, lazy thread starts (as finish_replay leaves them out of wall_ns). Serial: every thread's pauses add
+ * up; concurrent: this thread's own. Read without synchronisation: a budget, not a figure. */
+static uint64_t paused_cycles(const struct worker *w)
+{
+    uint64_t sum = 0;
+    uint32_t first = g.serial ? 0 : (uint32_t)(w - g.workers), last = g.serial ? g.thread_count : first + 1;
+    for (uint32_t i = first; i < last; i++) {
+        const struct worker *x = &g.workers[i];
+        sum += x->sampling_cycles + x->stream_cycles + x->start_cycles + (uint64_t)((double)x->pace_slept_ns * g.res->tsc_per_ns);
+    }
+    return sum;
+}
+
+/* One sample: the kernel's figures every time, the allocator's own statistic within its time budget (a share of the
+ * replay's own time so far: a streamed replay that waits for its writer most of the time gets no more probes).
  * Its whole cost is counted (cycle counter) and left out of wall_ns. */
 static void take_sample(struct worker *w, uint32_t sample_index, uint32_t seq)
 {
@@ -268,7 +284,8 @@ static void take_sample(struct worker *w, uint32_t sample_index, uint32_t seq)
     s->committed = m.committed;
     s->address_space = m.address_space;
     s->allocator_mapped = RES_NOT_TAKEN;
-    if (!g.null_alloc && (w->alloc_probe_cycles + w->alloc_probe_last) * ALLOC_PROBE_SHARE <= t0 - g.start_tsc) {
+    uint64_t budget_needed = (w->alloc_probe_cycles + w->alloc_probe_last) * ALLOC_PROBE_SHARE, since = t0 - g.start_tsc;
+    if (!g.null_alloc && budget_needed <= since && budget_needed + paused_cycles(w) <= since) {
         uint64_t a0 = tsc_now();
         s->allocator_mapped = probe_allocator_mapped();
         w->alloc_probe_last = tsc_now() - a0;
