@@ -120,5 +120,14 @@ public sealed class ForkPinSiteTests : IDisposable
         Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"inherited at the fork: allocated at event {parentEvent:N0} of stacks.trace"), text.Stdout, StringComparison.Ordinal);
         Assert.Contains("allocated in keep_in_parent (forkpin.c:", text.Stdout, StringComparison.Ordinal);
         Assert.Contains("allocated in keep_in_child (forkpin.c:", text.Stdout, StringComparison.Ordinal);
+
+        string outDir = _dir.File("replay");
+        var replay = CliRunner.Run("replay", child, "--engine", "sim", "--explain", "--out", outDir);
+        Assert.True(replay.ExitCode == 0, replay.Stderr);
+        string html = _dir.File("report.html");
+        Assert.Equal(0, CliRunner.Run("report", Path.Combine(outDir, "summary.json"), "-o", html).ExitCode);
+        string report = File.ReadAllText(html);
+        Assert.Contains("inherited at the fork: allocated at event", report, StringComparison.Ordinal);
+        Assert.Contains("allocated in <code>keep_in_parent (forkpin.c:", report, StringComparison.Ordinal);
     }
 }
