@@ -153,7 +153,7 @@ void ptr_process_init_once(void)
         }
         ptr_open_trace(is_root);
         ptr_clock_calibrate(); /* mostly free: measured over the time the header took */
-        ptr_stacks_start();    /* PTRECORD_STACKS only: the unwinder and the module map */
+        ptr_stacks_start();    /* PTRECORD_STACKS only: the table and the module map (the unwinder: constructor) */
     }
     __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
 }
@@ -224,6 +224,7 @@ __attribute__((constructor)) static void ptr_constructor(void)
     pthread_atfork(NULL, NULL, after_fork_child);
     ptr_signals_install();
     mark_environment_child();
+    ptr_stacks_load(); /* PTRECORD_STACKS only: the unwinder, its calls recorded */
 }
 
 __attribute__((destructor)) static void ptr_destructor(void)

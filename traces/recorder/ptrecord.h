@@ -35,7 +35,7 @@
 #define PTR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PTR_TLS __attribute__((tls_model("initial-exec")))
 
-#define PTR_RECORDER_VERSION "ptrecord 0.5.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder; 0.5: call stacks */
+#define PTR_RECORDER_VERSION "ptrecord 0.5.1" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder; 0.5: call stacks; 0.5.1: the unwinder's own calls recorded */
 
 /* ---- On-disk constants (traces/FORMAT.md) ---- */
 enum ptr_kind {
@@ -133,11 +133,19 @@ struct ptr_thread {
     uintptr_t side_frame;
     uint32_t side_count;    /* calls waiting in the side buffer */
     uint32_t side_lost;     /* calls that did not fit in the side buffer (added to ptr_proc.lost_events) */
-    uint8_t unwinding;      /* inside the stack unwinder or table (stacks.c): a nested call gets no stack */
+    uint8_t unwinding;      /* PTR_UNWINDING_*: inside the unwinder or table (stacks.c); a nested call gets no stack */
     uintptr_t handler_frame; /* the outermost running program handler's trampoline frame (signals.c), 0 = none */
 };
 
-/* One call made by a signal handler that interrupted the recorder: appended later with its timestamp. */
+/*
+ * ptr_thread.unwinding (stacks.c). CAPTURE: the thread is BUSY unwinding for an event not appended yet; the calls the
+ * unwinder makes on it (libunwind's per-thread cache in dynamic TLS, which glibc mallocs at the thread's first unwind)
+ * wait in the side buffer and follow that event, so the trace keeps the order in which glibc served them. LOADING:
+ * the unwinder is being loaded while the thread is ACTIVE; dlopen's calls are recorded as they come, without stacks.
+ */
+enum { PTR_UNWINDING_NONE = 0, PTR_UNWINDING_CAPTURE = 1, PTR_UNWINDING_LOADING = 2 };
+
+/* One call made by a signal handler that interrupted the recorder, or by the unwinder (above): appended later with its timestamp. */
 struct ptr_side_call {
     uint8_t kind;
     uint8_t null_result;
@@ -242,7 +250,8 @@ struct ptr_stacks {
     int libgcc_only;    /* PTRECORD_UNWIND=libgcc: never libunwind */
 };
 extern struct ptr_stacks ptr_stacks;
-void ptr_stacks_start(void);            /* after the trace is open: unwinder, table, module map */
+void ptr_stacks_start(void);            /* after the trace is open: table, module map */
+void ptr_stacks_load(void);             /* the constructor: the unwinder, loaded with the calling thread recording */
 void ptr_stacks_after_fork_child(void); /* a fork child's own table and module map, in its own trace */
 uint32_t ptr_stack_capture(struct ptr_thread *t); /* the caller's stack id (0: none) */
 static inline int ptr_kind_allocates(unsigned kind) { return kind <= K_PVALLOC && kind != K_FREE; }

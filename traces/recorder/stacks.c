@@ -8,6 +8,13 @@
  * option, so an unrecorded-stacks process never loads it; with glibc 2.35+ and libgcc 12+ it finds FDEs
  * through _dl_find_object: no lock, no allocation, safe in a signal handler.
  *
+ * The trace stays the exact malloc stream glibc saw: the unwinder's own calls on the program's heap are events
+ * like any other, without a stack. Loading it (dlopen of libgcc_s and libunwind, their first unwind) happens in
+ * the constructor with the main thread recording, so those calls go in as they come; the calls the unwinder makes
+ * while unwinding for an event (libunwind's per-thread cache lives in dynamic TLS, which glibc mallocs at each
+ * thread's first unwind) wait in the thread's side buffer and are appended right after that event, which glibc
+ * served before them (ptrecord.h, PTR_UNWINDING_*).
+ *
  * The table: one open-addressing hash table per process in an mmap'd, never-moving area, shared by every
  * thread without a lock. A slot is claimed with one compare-and-swap of its hash word, filled (frames into
  * the frame arena, the stack's record written to the trace), then published by storing its id (release).
@@ -386,12 +393,12 @@ static int in_handler(struct ptr_thread *t)
 uint32_t ptr_stack_capture(struct ptr_thread *t)
 {
     if (t->unwinding || unwind_backtrace == NULL || slots == NULL || t->state != TS_ACTIVE) {
-        return 0; /* a handler that interrupted this thread's unwinder or table; or no unwinder */
+        return 0; /* a handler that interrupted this thread's unwinder or table; the unwinder loading; or none */
     }
-    /* BUSY while unwinding: allocations the unwinder itself makes (libunwind's per-thread cache) are the recorder's
-       own and pass through unrecorded, and a signal handler that interrupts the unwinder finds the recorder busy: its
-       calls wait in the side buffer and get no stack. */
-    t->unwinding = 1;
+    /* BUSY while unwinding: the calls the unwinder itself makes on this thread (libunwind's per-thread cache, in
+       dynamic TLS) wait in the side buffer and follow the event (ptr_record_call), and a signal handler that
+       interrupts the unwinder finds the recorder busy: its calls wait there too and get no stack. */
+    t->unwinding = PTR_UNWINDING_CAPTURE;
     t->state = TS_BUSY;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     struct walk w;
@@ -408,11 +415,11 @@ uint32_t ptr_stack_capture(struct ptr_thread *t)
     /* Back to ACTIVE, unless the process ended meanwhile and another thread wrote this buffer out (INERT). */
     uint8_t busy = TS_BUSY;
     __atomic_compare_exchange_n(&t->state, &busy, TS_ACTIVE, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-    t->unwinding = 0;
+    t->unwinding = PTR_UNWINDING_NONE;
     return id;
 }
 
-/* Runs with the calling thread BUSY: the allocations of dlopen and of the first unwind are the recorder's own. */
+/* Runs with the calling thread ACTIVE and LOADING: the calls of dlopen and of the first unwinds are recorded, without stacks. */
 static void load_unwinder(void)
 {
     void *gcc = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
@@ -455,26 +462,43 @@ static void write_start_modules(void)
     scan_modules();
 }
 
+/* Process start (no heap use): the recorder's code range, the table, the modules loaded so far. */
 void ptr_stacks_start(void)
 {
     if (ptr_stacks.depth == 0 || ptr_proc.fd < 0) {
         return;
     }
-    struct ptr_thread *t = &ptr_self;
-    uint8_t state = t->state;
-    if (state == TS_UNINIT) {
-        ptr_set_state(t, TS_BUSY); /* the constructor: nested calls must not start this thread now */
-    }
     ptr_find_recorder_text();
-    load_unwinder();
     if (fresh_table() == 0) {
         write_start_modules();
     } else {
         slots = NULL;
     }
-    if (state == TS_UNINIT) {
-        ptr_set_state(t, TS_UNINIT);
+}
+
+/*
+ * The constructor, once per process image: starts the calling thread's recording if its first call is still to
+ * come, then loads the unwinder with that thread ACTIVE, so every call of dlopen and of the first unwinds is in the
+ * trace, in glibc's order. Events before it (calls made before the constructor ran) get no stack. Modules loaded
+ * with the unwinder reach the table the first time a stack has a frame in one (intern).
+ */
+void ptr_stacks_load(void)
+{
+    static int loaded;
+    if (ptr_stacks.depth == 0 || ptr_proc.fd < 0 || slots == NULL || loaded) {
+        return;
     }
+    struct ptr_thread *t = &ptr_self;
+    if (t->state == TS_UNINIT) {
+        ptr_thread_slow_init(t);
+    }
+    if (t->state != TS_ACTIVE || t->unwinding != PTR_UNWINDING_NONE) {
+        return;
+    }
+    loaded = 1;
+    t->unwinding = PTR_UNWINDING_LOADING;
+    load_unwinder();
+    t->unwinding = PTR_UNWINDING_NONE;
 }
 
 void ptr_stacks_after_fork_child(void)
@@ -487,7 +511,7 @@ void ptr_stacks_after_fork_child(void)
     ptr_munmap(arena, (unsigned long)ARENA_WORDS * 8);
     ptr_munmap(known, MAX_MODULES * sizeof(struct known_module));
     ptr_munmap(module_buf, MODULE_BUF);
-    ptr_self.unwinding = 0;
+    ptr_self.unwinding = PTR_UNWINDING_NONE;
     if (fresh_table() == 0) {
         write_start_modules();
     } else {

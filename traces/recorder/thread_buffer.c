@@ -432,7 +432,11 @@ void ptr_record_slow(const struct ptr_call *c)
                 ptr_side_flush(t); /* a handler's calls while the thread was being set up */
             }
             struct ptr_call with_stack;
-            append(t, with_stack_of(t, c, &with_stack), ptr_now());
+            uint64_t ts = ptr_now();
+            append(t, with_stack_of(t, c, &with_stack), ts);
+            if (PTR_UNLIKELY(t->side_count != 0)) {
+                ptr_side_flush(t); /* the unwinder's calls (stacks.c), after the event */
+            }
             return;
         }
     }
@@ -458,13 +462,26 @@ void ptr_record_call(const struct ptr_call *c)
         side_push(t, c, ptr_now()); /* a handler that interrupted the recorder (signals.c) */
         return;
     }
+    if (PTR_UNLIKELY(t->unwinding == PTR_UNWINDING_CAPTURE) && t->state == TS_BUSY) {
+        side_push(t, c, ptr_now()); /* the unwinder's own call (stacks.c): after the event it unwinds for */
+        return;
+    }
     if (t->state == TS_ACTIVE) {
         if (PTR_UNLIKELY(t->side_count != 0)) {
             ptr_side_flush(t);
         }
-        struct ptr_call with_stack;
-        c = with_stack_of(t, c, &with_stack);
-        append(t, c, ptr_event_time(t));
+        if (PTR_LIKELY(ptr_stacks.depth == 0) || !ptr_kind_allocates(c->kind)) {
+            append(t, c, ptr_event_time(t));
+            return;
+        }
+        /* The event's time is the call's, before the unwind; the calls the unwinder made follow the event. */
+        uint64_t ts = ptr_event_time(t);
+        struct ptr_call with_stack = *c;
+        with_stack.stack = ptr_stack_capture(t);
+        append(t, &with_stack, ts);
+        if (PTR_UNLIKELY(t->side_count != 0)) {
+            ptr_side_flush(t);
+        }
         return;
     }
     ptr_record_slow(c);

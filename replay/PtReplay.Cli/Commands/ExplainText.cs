@@ -56,6 +56,8 @@ public static class ExplainText
             {
                 string age = p.AllocatedAtEvent < 0
                     ? "not allocated by the trace (the allocator's own)"
+                    : p.AllocatedInTrace is { } parent
+                    ? string.Create(Inv, $"inherited at the fork: allocated at event {p.AllocatedAtEvent:N0} of {Path.GetFileName(parent)}")
                     : string.Create(Inv, $"allocated at event {p.AllocatedAtEvent:N0}{(p.AllocatedAtNs is { } ns ? string.Create(Inv, $" ({ns / 1e9:0.######} s)") : "")}, " +
                         $"{p.AgeEvents:N0} events old");
                 sb.Append(Inv, $"    arena {p.Arena} {p.Heap}, live chunk {p.Rank:N0} from the top: 0x{p.Address:x}, {p.ChunkBytes:N0} B chunk, {age}; holds {B(p.HostageBytes)}" +

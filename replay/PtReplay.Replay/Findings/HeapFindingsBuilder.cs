@@ -7,6 +7,7 @@ using PtReplay.Replay.Sim;
 using PtReplay.Results.Findings;
 using PtReplay.Results.HeapMaps;
 using PtReplay.Traces;
+using PtReplay.Traces.ProcessTrees;
 using PtReplay.Traces.Symbols;
 
 namespace PtReplay.Replay.Findings;
@@ -56,6 +57,10 @@ public static class HeapFindingsBuilder
         var baseline = new FootprintPrediction { PeakCommittedBytes = peak, EndCommittedBytes = end };
 
         using var file = new PreparedFile(prepared.Path);
+        // A forked child's prepared trace replays its ancestors' events first (one stage each, closed by a fork op).
+        IReadOnlyList<string> inheritedTraces = input.TraceHeader.Origin == TraceOrigin.ForkedChild
+            && InheritedHeap.Find(input.TracePath, input.TraceHeader, out _) is { } inherited
+            ? [.. inherited.Stages.Select(s => s.ParentPath)] : [];
         var moments = new List<HeapMoment>();
         var allPins = new List<IReadOnlyList<HeapPin>>();
         int arenas = 1;
@@ -74,7 +79,7 @@ public static class HeapFindingsBuilder
             arenas = Math.Max(arenas, snapshot.ArenaCount);
             long momentEvent = ages.LastOp < 0 ? -1 : file.EventIndex(ages.LastOp);
             HeapMapFile map = HeapMapBuilder.Build(snapshot, model.MallInfo2(), new HeapMapFile());
-            (IReadOnlyList<HeapPin> every, _, long pinCount) = HeapPins.Find(snapshot, ages, file, momentEvent, int.MaxValue);
+            (IReadOnlyList<HeapPin> every, _, long pinCount) = HeapPins.Find(snapshot, ages, file, momentEvent, int.MaxValue, inheritedTraces);
             allPins.Add(every);
             IReadOnlyList<HeapPin> pins = [.. every.Take(request.Pins)];
             ulong notListed = every.Skip(request.Pins).Aggregate(0UL, (sum, p) => sum + p.HostageBytes);
@@ -102,10 +107,8 @@ public static class HeapFindingsBuilder
             });
         }
 
-        // A forked child's pins may come from its parent's events (the inherited prefix), whose indexes are the parent
-        // trace's: they are not matched with the child's stacks, so no pin is named with a site that is not its own.
-        SiteFindings.Result sites = SiteFindings.Build(input.TracePath,
-            input.TraceHeader.Origin == TraceOrigin.ForkedChild ? [.. allPins.Select(_ => (IReadOnlyList<HeapPin>)[])] : allPins, request, progress);
+        // A forked child's pins inherited from its heap at the fork carry their ancestor's trace: their sites come from it.
+        SiteFindings.Result sites = SiteFindings.Build(input.TracePath, allPins, request, progress);
         if (sites.Recorded)
         {
             for (int m = 0; m < moments.Count; m++)

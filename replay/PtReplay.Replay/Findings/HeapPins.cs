@@ -26,10 +26,12 @@ public static class HeapPins
     /// <summary>
     /// The <paramref name="count"/> pins of <paramref name="snapshot"/>'s arena heaps that hold the most free bytes, largest
     /// first (ties: higher in the heap first). Live chunks with no free bytes below them count in the rank only. Returns
-    /// them, the hostage bytes of the pins left out and the number of pins in all.
+    /// them, the hostage bytes of the pins left out and the number of pins in all. <paramref name="inheritedTraces"/>: for a
+    /// forked child's replay, its ancestors' traces oldest first (the stages its prepared trace replays before its own
+    /// events, each closed by a fork op), so a pin allocated in stage k names trace k; empty otherwise.
     /// </summary>
     public static (IReadOnlyList<HeapPin> Pins, ulong NotListed, long Total) Find(
-        HeapSnapshot snapshot, LiveBlockAges ages, PreparedFile file, long momentEvent, int count)
+        HeapSnapshot snapshot, LiveBlockAges ages, PreparedFile file, long momentEvent, int count, IReadOnlyList<string>? inheritedTraces = null)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         ArgumentNullException.ThrowIfNull(ages);
@@ -75,14 +77,17 @@ public static class HeapPins
 
         var listed = all.OrderByDescending(x => x.Gap).ThenBy(x => x.Rank).Take(count).ToList();
         ulong notListed = all.Aggregate(0UL, (sum, x) => sum + x.Gap) - listed.Aggregate(0UL, (sum, x) => sum + x.Gap);
-        return ([.. listed.Select(x => Describe(x.Region, x.Chunk, x.Rank, x.Gap, x.Cumulative, ages, file, momentEvent))], notListed, all.Count);
+        return ([.. listed.Select(x => Describe(x.Region, x.Chunk, x.Rank, x.Gap, x.Cumulative, ages, file, momentEvent, inheritedTraces ?? []))], notListed, all.Count);
     }
 
-    private static HeapPin Describe(HeapRegion r, HeapChunk c, int rank, ulong gap, ulong cumulative, LiveBlockAges ages, PreparedFile file, long momentEvent)
+    private static HeapPin Describe(HeapRegion r, HeapChunk c, int rank, ulong gap, ulong cumulative, LiveBlockAges ages, PreparedFile file,
+        long momentEvent, IReadOnlyList<string> inheritedTraces)
     {
         ulong user = c.Address + 16; // the chunk header's prev_size and size words
         long op = ages.AllocatedBy(user);
         long ev = op < 0 ? -1 : file.EventIndex(op);
+        int stage = op < 0 ? -1 : ages.ForksBefore(user);
+        string? inTrace = stage >= 0 && stage < inheritedTraces.Count ? inheritedTraces[stage] : null;
         return new HeapPin
         {
             Arena = r.Arena,
@@ -93,7 +98,8 @@ public static class HeapPins
             HostageBytes = gap,
             CumulativeHostageBytes = cumulative,
             AllocatedAtEvent = ev,
-            AgeEvents = ev < 0 || momentEvent < 0 ? -1 : momentEvent - ev,
+            AllocatedInTrace = inTrace,
+            AgeEvents = ev < 0 || momentEvent < 0 || inTrace is not null ? -1 : momentEvent - ev,
             AllocatedAtNs = op < 0 || file.Header.TimesOffset == 0 ? null : file.RecordedTime(op),
         };
     }

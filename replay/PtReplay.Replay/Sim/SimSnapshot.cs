@@ -108,6 +108,10 @@ public static class SimSnapshot
             if (op.Kind == PreparedKind.Fork)
             {
                 model.ForkChild(thread);
+                if (ages is not null)
+                {
+                    ages.Forks++;
+                }
             }
 
             ulong before = ages is not null && op.Slot != 0 ? slots[op.Slot] : 0;

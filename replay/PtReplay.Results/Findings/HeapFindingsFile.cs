@@ -125,10 +125,19 @@ public sealed record HeapPin
     /// <summary>Hostage bytes of this pin and every pin above it in the heap: what freeing all of them would release.</summary>
     public ulong CumulativeHostageBytes { get; init; }
 
-    /// <summary>The trace event that allocated it (-1 when the replay did not allocate it from the trace).</summary>
+    /// <summary>
+    /// The trace event that allocated it (-1 when the replay did not allocate it from the trace): an index into the
+    /// explained trace, or, when <see cref="AllocatedInTrace"/> is set, into that trace.
+    /// </summary>
     public long AllocatedAtEvent { get; init; }
 
-    /// <summary>Its age at the moment, in trace events (-1 when unknown).</summary>
+    /// <summary>
+    /// Null when the explained trace allocated it; for a forked child's block inherited from its heap at the fork, the
+    /// path of the ancestor's trace whose event <see cref="AllocatedAtEvent"/> is.
+    /// </summary>
+    public string? AllocatedInTrace { get; init; }
+
+    /// <summary>Its age at the moment, in trace events (-1 when unknown, or allocated in another trace).</summary>
     public long AgeEvents { get; init; }
 
     /// <summary>Recorded time of its allocation, ns after the trace's first op (null when unknown).</summary>

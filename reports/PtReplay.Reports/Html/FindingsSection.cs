@@ -52,7 +52,9 @@ public static class FindingsSection
             html.Append(Inv, $"{Mib(pinned)} MiB of free memory is pinned below {m.PinCount:N0} live chunk(s); the largest pins:<ul>\n");
             foreach (HeapPin p in m.Pins.Take(PinsShown))
             {
-                string age = p.AllocatedAtEvent < 0 ? "the allocator's own block" : string.Create(Inv, $"allocated at event {p.AllocatedAtEvent:N0}, {p.AgeEvents:N0} events earlier");
+                string age = p.AllocatedAtEvent < 0 ? "the allocator's own block"
+                    : p.AllocatedInTrace is { } parent ? string.Create(Inv, $"inherited at the fork: allocated at event {p.AllocatedAtEvent:N0} of {Path.GetFileName(parent)}")
+                    : string.Create(Inv, $"allocated at event {p.AllocatedAtEvent:N0}, {p.AgeEvents:N0} events earlier");
                 string site = p.Site is { } s ? $"; allocated in <code>{E(s.Describe())}</code>" : "";
                 html.Append(Inv, $"<li><code>0x{p.Address:x}</code> ({E(p.Heap)} of arena {p.Arena}, live chunk {p.Rank:N0} from the top, {p.ChunkBytes:N0} B; {E(age)}{site}) " +
                     $"holds {Mib(p.HostageBytes)} MiB</li>\n");
