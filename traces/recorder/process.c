@@ -250,7 +250,7 @@ static void *real_fork, *real__Fork, *real_posix_spawn, *real_posix_spawnp, *rea
 static void fork_marker(int pid)
 {
     if (pid > 0 && ptr_self.state == TS_ACTIVE) {
-        ptr_record_marker(&ptr_self, K_FORK, (uint64_t)pid);
+        ptr_record_marker_guarded(&ptr_self, K_FORK, (uint64_t)pid);
     }
 }
 
@@ -262,7 +262,7 @@ static void before_fork(void)
 {
     if (ptr_self.state == TS_UNINIT) {
         int saved = errno;
-        ptr_thread_slow_init(&ptr_self);
+        ptr_thread_start(&ptr_self);
         errno = saved;
     }
 }

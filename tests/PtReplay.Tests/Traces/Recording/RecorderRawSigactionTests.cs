@@ -1,0 +1,225 @@
+using System.Globalization;
+using PtReplay.Replay.Parity;
+using PtReplay.Tests.Infrastructure;
+using PtReplay.Traces;
+using PtReplay.Traces.Recording;
+
+namespace PtReplay.Tests.Traces.Recording;
+
+/// <summary>
+/// Signal handlers the recorder's sigaction() never sees: installed with syscall(SYS_rt_sigaction) (which the recorder
+/// interposes) or with the system call in inline assembly (which nothing can interpose: the append guard keeps the
+/// trace whole). The handler mallocs and frees while a timer interrupts the main loop's malloc/free, often in the
+/// middle of the recorder's append; and a handler making thousands of calls while the append it interrupted waits.
+/// The program counts its own calls; the trace must hold exactly those, read without corruption or loss, and
+/// replay to identical addresses; what the program sees (its output, the old action the system call reports, its
+/// exit code) is what it sees unrecorded.
+/// </summary>
+public class RecorderRawSigactionTests
+{
+    private const ulong MainSize = 328;
+    private const ulong HandlerSize = 184;
+
+    /// <summary>
+    /// Arguments: rounds of the main loop, how the SIGALRM handler is installed (sigaction: glibc's sigaction();
+    /// syscall: syscall(SYS_rt_sigaction); asm: the system call in inline assembly, with the program's own restorer),
+    /// the calls the handler makes each time (half mallocs, all held, then as many frees), and the timer's interval in
+    /// us. Prints "main M F handler M F firings N" (its own counts) and an "action" line: the system call's and
+    /// sigaction()'s view of the installed action (handler, flags, restorer, mask) and a call with a bad size (EINVAL).
+    /// </summary>
+    private const string Program = """
+        #define _GNU_SOURCE
+        #include <errno.h>
+        #include <signal.h>
+        #include <stdint.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <sys/syscall.h>
+        #include <sys/time.h>
+        #include <unistd.h>
+
+        #define MAIN_SIZE 328
+        #define HANDLER_SIZE 184
+        struct kernel_action { void (*handler)(int); unsigned long flags; void (*restorer)(void); uint64_t mask; };
+        static volatile unsigned long handler_mallocs, handler_frees, main_mallocs, main_frees, firings;
+        static long calls;
+        static void **held;
+
+        void restore_rt(void);
+        __asm__(".text\n.globl restore_rt\n.type restore_rt,@function\nrestore_rt:\n\tmov $15, %eax\n\tsyscall\n\thlt\n");
+
+        static long asm_sigaction(int sig, const struct kernel_action *act, struct kernel_action *old) {
+            long ret;
+            register long r10 __asm__("r10") = 8;
+            __asm__ volatile("syscall" : "=a"(ret) : "a"((long)SYS_rt_sigaction), "D"((long)sig), "S"(act), "d"(old), "r"(r10)
+                             : "rcx", "r11", "memory");
+            return ret;
+        }
+
+        static void on_alarm(int sig) {
+            (void)sig;
+            long n = calls / 2;
+            for (long i = 0; i < n; i++) {
+                held[i] = malloc(HANDLER_SIZE);
+                *(volatile char *)held[i] = 1;
+                __atomic_fetch_add(&handler_mallocs, 1, __ATOMIC_RELAXED);
+            }
+            for (long i = 0; i < n; i++) {
+                free(held[i]);
+                __atomic_fetch_add(&handler_frees, 1, __ATOMIC_RELAXED);
+            }
+            __atomic_fetch_add(&firings, 1, __ATOMIC_RELAXED);
+        }
+
+        int main(int argc, char **argv) {
+            long rounds = atol(argv[1]);
+            const char *how = argv[2];
+            calls = atol(argv[3]);
+            long interval = atol(argv[4]);
+            held = malloc(sizeof(void *) * (size_t)(calls / 2 + 1));
+            free(malloc(HANDLER_SIZE)); handler_mallocs++; handler_frees++;
+            free(malloc(MAIN_SIZE)); main_mallocs++; main_frees++;
+            struct kernel_action act, old, now;
+            memset(&act, 0, sizeof act);
+            memset(&old, 0, sizeof old);
+            act.handler = on_alarm;
+            act.flags = SA_RESTART | 0x04000000 /* SA_RESTORER */;
+            act.restorer = restore_rt;
+            act.mask = (1ull << (SIGUSR2 - 1)) | (1ull << (SIGKILL - 1));
+            long rc;
+            if (!strcmp(how, "sigaction")) {
+                struct sigaction sa;
+                memset(&sa, 0, sizeof sa);
+                sa.sa_handler = on_alarm;
+                sa.sa_flags = SA_RESTART;
+                sigaddset(&sa.sa_mask, SIGUSR2);
+                rc = sigaction(SIGALRM, &sa, NULL);
+            } else if (!strcmp(how, "asm")) {
+                rc = asm_sigaction(SIGALRM, &act, &old);
+            } else {
+                rc = syscall(SYS_rt_sigaction, SIGALRM, &act, &old, 8);
+            }
+            long rc2 = syscall(SYS_rt_sigaction, SIGALRM, NULL, &now, 8);
+            struct sigaction seen;
+            sigaction(SIGALRM, NULL, &seen);
+            long bad = syscall(SYS_rt_sigaction, SIGALRM, &act, NULL, 7);
+            int bad_errno = errno;
+            struct itimerval it = { { 0, interval }, { 0, interval } };
+            setitimer(ITIMER_REAL, &it, NULL);
+            for (long i = 0; i < rounds; i++) {
+                void *p = malloc(MAIN_SIZE); main_mallocs++;
+                *(volatile char *)p = 1;
+                free(p); main_frees++;
+            }
+            struct itimerval off = { { 0, 0 }, { 0, 0 } };
+            setitimer(ITIMER_REAL, &off, NULL);
+            free(held);
+            char line[400];
+            int n = snprintf(line, sizeof line, "main %lu %lu handler %lu %lu firings %lu\n"
+                             "action %ld %ld old %d %lx %d %llx now %d %lx %d %llx sigaction %d %x %d %d %d bad %ld %d\n",
+                             main_mallocs, main_frees, handler_mallocs, handler_frees, firings,
+                             rc, rc2, old.handler == SIG_DFL, old.flags, old.restorer == NULL, (unsigned long long)old.mask,
+                             now.handler == on_alarm, now.flags, now.restorer == restore_rt, (unsigned long long)now.mask,
+                             seen.sa_handler == on_alarm, seen.sa_flags, (void *)seen.sa_restorer == (void *)restore_rt,
+                             sigismember(&seen.sa_mask, SIGUSR2), sigismember(&seen.sa_mask, SIGKILL), bad, bad_errno);
+            write(1, line, (size_t)n);
+            return 0;
+        }
+        """;
+
+    /// <summary>
+    /// A small handler (one malloc, one free) every 50 us: it often lands in the middle of an append. With the system
+    /// call made through syscall() it runs behind the trampoline; in inline assembly it does not, and without the
+    /// append guard its calls overwrite the interrupted event (the trace reads as corrupt, or events vanish).
+    /// PTRECORD_CLOCK=monotonic sends every event through the out-of-line path.
+    /// </summary>
+    [Theory]
+    [InlineData("syscall", null)]
+    [InlineData("asm", null)]
+    [InlineData("asm", "monotonic")]
+    public void HandlerCalls_AreAllRecordedWhole(string how, string? clock)
+    {
+        using var dir = new TempDir();
+        (RecordingResult run, _) = RecordAndCount(dir, how, calls: 2, interval: 50, rounds: 600000, clock);
+        using var reader = TraceReader.Open(run.TracePath);
+        ParityReport report = TraceVerifier.Run(reader.Header, [.. reader.ReadAll()]);
+        Assert.True(report.First is null, report.First is { } d ? $"event {d.EventIndex} {d.Event}: {d.Reason}" : "");
+        Assert.Null(report.Abort);
+        Assert.Equal(report.Allocations, report.Identical);
+    }
+
+    /// <summary>
+    /// A handler making 5,000 calls each time it fires (every 2 ms, dozens of times, so many firings land while the
+    /// recorder appends): every one is in the trace, none counted lost, however the handler was installed. Before the
+    /// side buffer grew, a trampolined handler lost every call past the 256th of such a firing.
+    /// </summary>
+    [Theory]
+    [InlineData("sigaction")]
+    [InlineData("syscall")]
+    [InlineData("asm")]
+    public void ManyCallsWhileTheRecorderWaits_NoneAreLost(string how)
+    {
+        using var dir = new TempDir();
+        (RecordingResult run, _) = RecordAndCount(dir, how, calls: 5000, interval: 2000, rounds: 2000000, clock: null);
+        using var reader = TraceReader.Open(run.TracePath);
+        ParityReport report = TraceVerifier.Run(reader.Header, [.. reader.ReadAll()]);
+        Assert.True(report.First is null, report.First is { } d ? $"event {d.EventIndex} {d.Event}: {d.Reason}" : "");
+        Assert.Equal(report.Allocations, report.Identical);
+    }
+
+    /// <summary>
+    /// Runs the program unrecorded and recorded; checks that it printed the same action line both times and that the
+    /// trace holds exactly the calls it counted, nothing lost; returns the recorded run and the handler's firings.
+    /// </summary>
+    private static (RecordingResult Run, long Firings) RecordAndCount(TempDir dir, string how, int calls, int interval, int rounds,
+        string? clock)
+    {
+        string program = NativeTestBuild.Program("rawsigaction", Program);
+        Dictionary<string, string> env = RecordingRuns.BaseEnvironment(dir.Path);
+        if (clock != null)
+        {
+            env["PTRECORD_CLOCK"] = clock;
+        }
+
+        string[] args(int n) => [program, n.ToString(CultureInfo.InvariantCulture), how, calls.ToString(CultureInfo.InvariantCulture),
+            interval.ToString(CultureInfo.InvariantCulture)];
+        RecordingResult plain = RecordedRun.Run(args(1000), null, env);
+        Assert.Equal(0, plain.ExitCode);
+        RecordingResult run = RecordedRun.RecordOrThrow(args(rounds), dir.File("r.trace"), env);
+        string[] lines = System.Text.Encoding.ASCII.GetString(run.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        string[] plainLines = System.Text.Encoding.ASCII.GetString(plain.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(plainLines[1], lines[1]); // the old and current action, as the kernel and sigaction() report them unrecorded
+        Assert.StartsWith("action 0 0 ", lines[1], StringComparison.Ordinal);
+
+        long[] said = lines[0].Split(' ').Where(f => char.IsDigit(f[0])).Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+        (long mainMallocs, long mainFrees, long handlerMallocs, long handlerFrees, long firings) = (said[0], said[1], said[2], said[3], said[4]);
+        Assert.True(firings > 10, $"the timer fired only {firings} times");
+
+        using var reader = TraceReader.Open(run.TracePath);
+        Assert.False(reader.IsTruncated);
+        var live = new Dictionary<ulong, ulong>();
+        var mallocs = new Dictionary<ulong, long>();
+        var frees = new Dictionary<ulong, long>();
+        foreach (AllocEvent e in reader.ReadAll())
+        {
+            if (e.Kind == EventKind.Malloc && e.Result != 0)
+            {
+                live[e.Result] = e.Size;
+                mallocs[e.Size] = mallocs.GetValueOrDefault(e.Size) + 1;
+            }
+            else if (e.Kind == EventKind.Free && live.Remove(e.Ptr, out ulong size))
+            {
+                frees[size] = frees.GetValueOrDefault(size) + 1;
+            }
+        }
+
+        Assert.Equal(0, reader.LostEvents);
+        Assert.Equal(TraceFormat.CurrentVersion, reader.Header.FormatVersion);
+        Assert.Equal(mainMallocs, mallocs.GetValueOrDefault(MainSize));
+        Assert.Equal(mainFrees, frees.GetValueOrDefault(MainSize));
+        Assert.Equal(handlerMallocs, mallocs.GetValueOrDefault(HandlerSize));
+        Assert.Equal(handlerFrees, frees.GetValueOrDefault(HandlerSize));
+        return (run, firings);
+    }
+}
