@@ -379,7 +379,10 @@ static void to_sigaction(const struct kernel_action *k, struct sigaction *a)
 /*
  * syscall(SYS_rt_sigaction, sig, act, old, size): the program's handler behind the trampoline, installed with
  * the system call itself and the program's flags, restorer and mask; returns the system call's result
- * (-errno on failure). The kernel checks everything it would check unrecorded (the size, the signal).
+ * (-errno on failure). The program's pointers are handed to the kernel before the recorder touches them, so
+ * a bad one fails with EFAULT as unrecorded (and every other check is the kernel's own): the program's action
+ * goes in first as given (for that moment the handler runs unwrapped, where the append guard covers it), then
+ * the trampoline replaces it; the old action is written by the kernel, then replaced by the program's view.
  */
 static long rt_sigaction_call(long sig_arg, long act_arg, long old_arg, long size)
 {
@@ -389,35 +392,38 @@ static long rt_sigaction_call(long sig_arg, long act_arg, long old_arg, long siz
     if (size != KERNEL_MASK_BYTES || sig <= 0 || sig >= 65 || sig_arg != sig) {
         return ptr_sys6(SYS_rt_sigaction, sig_arg, act_arg, old_arg, size, 0, 0);
     }
-    struct kernel_action wanted, kernel_old;
-    if (act != NULL) {
-        wanted = *act; /* the program's memory is read once, as the kernel would read it */
-    }
     struct kernel_action previous_kernel = program_kernel_action[sig];
-    struct sigaction previous_program = program_action[sig];
     int was_ours = ours[sig];
-    long rc;
-    if (act != NULL && kernel_is_handler(&wanted) && sig != SIGKILL && sig != SIGSTOP) {
-        ptr_find_recorder_text();
-        struct kernel_action wrapped = wanted;
-        wrapped.handler = (uintptr_t)trampoline;
-        wrapped.flags |= SA_SIGINFO;
-        to_sigaction(&wanted, &program_action[sig]);
-        rc = raw_rt_sigaction(sig, &wrapped, &kernel_old);
-        if (rc != 0) {
-            program_action[sig] = previous_program;
-        } else {
-            remember_kernel_view(sig, wanted.handler, wanted.flags & SA_SIGINFO);
-            program_action[sig].sa_flags = (int)program_kernel_action[sig].flags;
-            memcpy(&program_action[sig].sa_mask, &program_kernel_action[sig].mask, KERNEL_MASK_BYTES);
+    struct kernel_action kernel_old;
+    long rc = raw_rt_sigaction(sig, act, &kernel_old);
+    if (rc != 0) {
+        return rc;
+    }
+    if (act != NULL) {
+        struct kernel_action wanted = *act; /* readable: the kernel just read it */
+        if (kernel_is_handler(&wanted) && sig != SIGKILL && sig != SIGSTOP) {
+            ptr_find_recorder_text();
+            struct kernel_action wrapped = wanted;
+            wrapped.handler = (uintptr_t)trampoline;
+            wrapped.flags |= SA_SIGINFO;
+            struct sigaction program;
+            to_sigaction(&wanted, &program);
+            program_action[sig] = program;
+            if (raw_rt_sigaction(sig, &wrapped, NULL) == 0) {
+                remember_kernel_view(sig, wanted.handler, wanted.flags & SA_SIGINFO);
+                program_action[sig].sa_flags = (int)program_kernel_action[sig].flags;
+                memcpy(&program_action[sig].sa_mask, &program_kernel_action[sig].mask, KERNEL_MASK_BYTES);
+            }
         }
-    } else {
-        rc = raw_rt_sigaction(sig, act != NULL ? &wanted : NULL, &kernel_old);
+        if (was_ours) {
+            ours[sig] = 0; /* the recorder's fatal-signal handler is gone, as with sigaction() */
+        }
     }
-    if (rc == 0 && act != NULL && was_ours) {
-        ours[sig] = 0; /* the recorder's fatal-signal handler is gone, as with sigaction() */
-    }
-    if (rc == 0 && old != NULL) {
+    if (old != NULL) {
+        rc = raw_rt_sigaction(sig, NULL, old); /* the kernel's check of the pointer (EFAULT) */
+        if (rc != 0) {
+            return rc;
+        }
         if (was_ours) {
             memset(&kernel_old, 0, sizeof kernel_old); /* SIG_DFL, as the program never saw the recorder's */
         } else if (kernel_old.handler == (uintptr_t)trampoline) {
@@ -425,7 +431,7 @@ static long rt_sigaction_call(long sig_arg, long act_arg, long old_arg, long siz
         }
         *old = kernel_old;
     }
-    return rc;
+    return 0;
 }
 
 /*

@@ -25,7 +25,8 @@ public class RecorderRawSigactionTests
     /// syscall: syscall(SYS_rt_sigaction); asm: the system call in inline assembly, with the program's own restorer),
     /// the calls the handler makes each time (half mallocs, all held, then as many frees), and the timer's interval in
     /// us. Prints "main M F handler M F firings N" (its own counts) and an "action" line: the system call's and
-    /// sigaction()'s view of the installed action (handler, flags, restorer, mask) and a call with a bad size (EINVAL).
+    /// sigaction()'s view of the installed action (handler, flags, restorer, mask), and calls with a bad size (EINVAL) and
+    /// bad pointers (EFAULT).
     /// </summary>
     private const string Program = """
         #define _GNU_SOURCE
@@ -105,6 +106,10 @@ public class RecorderRawSigactionTests
             sigaction(SIGALRM, NULL, &seen);
             long bad = syscall(SYS_rt_sigaction, SIGALRM, &act, NULL, 7);
             int bad_errno = errno;
+            long fault = syscall(SYS_rt_sigaction, SIGUSR1, (void *)16, NULL, 8);
+            int fault_errno = errno;
+            long fault_old = syscall(SYS_rt_sigaction, SIGUSR1, NULL, (void *)16, 8);
+            int fault_old_errno = errno;
             struct itimerval it = { { 0, interval }, { 0, interval } };
             setitimer(ITIMER_REAL, &it, NULL);
             for (long i = 0; i < rounds; i++) {
@@ -117,12 +122,13 @@ public class RecorderRawSigactionTests
             free(held);
             char line[400];
             int n = snprintf(line, sizeof line, "main %lu %lu handler %lu %lu firings %lu\n"
-                             "action %ld %ld old %d %lx %d %llx now %d %lx %d %llx sigaction %d %x %d %d %d bad %ld %d\n",
+                             "action %ld %ld old %d %lx %d %llx now %d %lx %d %llx sigaction %d %x %d %d %d bad %ld %d %ld %d %ld %d\n",
                              main_mallocs, main_frees, handler_mallocs, handler_frees, firings,
                              rc, rc2, old.handler == SIG_DFL, old.flags, old.restorer == NULL, (unsigned long long)old.mask,
                              now.handler == on_alarm, now.flags, now.restorer == restore_rt, (unsigned long long)now.mask,
                              seen.sa_handler == on_alarm, seen.sa_flags, (void *)seen.sa_restorer == (void *)restore_rt,
-                             sigismember(&seen.sa_mask, SIGUSR2), sigismember(&seen.sa_mask, SIGKILL), bad, bad_errno);
+                             sigismember(&seen.sa_mask, SIGUSR2), sigismember(&seen.sa_mask, SIGKILL), bad, bad_errno,
+                             fault, fault_errno, fault_old, fault_old_errno);
             write(1, line, (size_t)n);
             return 0;
         }
