@@ -144,6 +144,7 @@ struct ptr_thread {
     uintptr_t handler_frame; /* the outermost running program handler's trampoline frame (signals.c), 0 = none */
     uintptr_t alt_lo, alt_hi; /* the thread's alternate signal stack as last read (ptr_guard_nested); 0, 0: none */
     uint8_t alt_known;      /* alt_lo/alt_hi have been read */
+    uint8_t abandoned;      /* ptr_guard_nested found the guard left by a longjmp: the next taker repairs the block */
 };
 
 /*

@@ -140,12 +140,22 @@ static void read_alternate_stack(struct ptr_thread *t)
     t->alt_known = 1;
 }
 
+/*
+ * How far below the guard's value a call must run to be nested in a handler, on the same stack. The value is the
+ * stack pointer where an entry point took the guard; the check runs a few frames deeper (out of line, about 350
+ * bytes below the entry point at -O2). A handler's call runs below the interrupted code's stack pointer by at least
+ * the red zone (128), the kernel's signal frame (its context and the FPU state: well over 1 KiB on x86-64 and arm64)
+ * and the handler's frames. So the program's next call after a longjmp left the value, made from where the
+ * abandoned one was made, is not taken for nested.
+ */
+#define GUARD_SLACK 768u
+
 /* The verdict for the stack pointer sp and the guard's value mark, with the alternate stack as last read. */
 static int nested_on_stacks(const struct ptr_thread *t, uintptr_t sp, uintptr_t mark)
 {
     int here_alt = sp >= t->alt_lo && sp < t->alt_hi;
     int mark_alt = mark >= t->alt_lo && mark < t->alt_hi;
-    return here_alt != mark_alt ? here_alt : sp < mark;
+    return here_alt != mark_alt ? here_alt : sp + GUARD_SLACK < mark;
 }
 
 /*
@@ -169,8 +179,28 @@ int ptr_guard_nested(struct ptr_thread *t)
     if (nested_on_stacks(t, sp, mark)) {
         return 1;
     }
+    t->abandoned = 1;
     __atomic_store_n(&t->appending, (uintptr_t)0, __ATOMIC_RELAXED);
     return 0;
+}
+
+/*
+ * Under the guard, after ptr_guard_nested found it left by a longjmp: the abandoned append may have stored its
+ * address state or counted its event without committing it. [payload, pos) holds whole events (pos is stored
+ * last), so the block goes out with its events counted anew, and the next block starts from a clean state.
+ */
+static void repair_abandoned(struct ptr_thread *t)
+{
+    t->abandoned = 0;
+    if (t->state != TS_ACTIVE || t->block == NULL) {
+        return;
+    }
+    t->count = ptr_count_events(PAYLOAD(t->block), t->pos);
+    if (t->count != 0) {
+        ptr_flush(t);
+    } else {
+        start_block(t);
+    }
 }
 
 /*
@@ -289,6 +319,9 @@ void ptr_record_marker_guarded(struct ptr_thread *t, unsigned kind, uint64_t val
         return;
     }
     ptr_guard_set(t);
+    if (PTR_UNLIKELY(t->abandoned)) {
+        repair_abandoned(t);
+    }
     ptr_record_marker(t, kind, value);
     ptr_guard_clear(t);
 }
@@ -615,6 +648,9 @@ void ptr_record_call(const struct ptr_call *c)
     }
     if (took) {
         ptr_guard_set(t);
+        if (PTR_UNLIKELY(t->abandoned)) {
+            repair_abandoned(t);
+        }
     }
     if (t->state == TS_ACTIVE) {
         if (PTR_UNLIKELY(t->side_count != 0)) {
