@@ -35,7 +35,7 @@
 #define PTR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PTR_TLS __attribute__((tls_model("initial-exec")))
 
-#define PTR_RECORDER_VERSION "ptrecord 0.5.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder; 0.5: call stacks */
+#define PTR_RECORDER_VERSION "ptrecord 0.6.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder; 0.5: call stacks; 0.6: handlers it did not install, a growing side buffer */
 
 /* ---- On-disk constants (traces/FORMAT.md) ---- */
 enum ptr_kind {
@@ -155,7 +155,8 @@ struct ptr_thread {
  * clears it once the event is committed; a call that finds it set is nested in a handler that interrupted
  * that append (ptr_guard_nested), and its event goes to the side buffer like a trampolined handler's, to
  * follow the interrupted event. A value left by a handler that longjmp'ed out of the append is recognised
- * by the stack (the caller is not below it, nor on the alternate signal stack while it is not) and dropped.
+ * by the stack (the caller is not well below it, nor on the alternate signal stack while it is not), dropped,
+ * and the block it may have half updated is repaired (thread_buffer.c, repair_abandoned).
  * On the inline path the guard costs a load, a branch and two stores (docs/benchmarks/2026-12-03-signal-safety.md).
  */
 static inline __attribute__((always_inline)) uintptr_t ptr_stack_pointer(void)
