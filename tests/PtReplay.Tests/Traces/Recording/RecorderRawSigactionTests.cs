@@ -23,14 +23,15 @@ public class RecorderRawSigactionTests
     /// <summary>
     /// Arguments: rounds of the main loop, how the SIGALRM handler is installed (sigaction: glibc's sigaction();
     /// syscall: syscall(SYS_rt_sigaction); asm: the system call in inline assembly, with the program's own restorer),
-    /// the calls the handler makes each time (half mallocs, all held, then as many frees), and the timer's interval in
-    /// us. Prints "main M F handler M F firings N" (its own counts) and an "action" line: the system call's and
+    /// the calls the handler makes each time (half mallocs, all held, then as many frees), the signal's interval in us,
+    /// and where the signal comes from: "timer" (setitimer) or "thread" (a second thread sending it with tgkill). Prints "main M F handler M F firings N" (its own counts) and an "action" line: the system call's and
     /// sigaction()'s view of the installed action (handler, flags, restorer, mask), and calls with a bad size (EINVAL) and
     /// bad pointers (EFAULT).
     /// </summary>
     private const string Program = """
         #define _GNU_SOURCE
         #include <errno.h>
+        #include <pthread.h>
         #include <signal.h>
         #include <stdint.h>
         #include <stdio.h>
@@ -44,8 +45,21 @@ public class RecorderRawSigactionTests
         #define HANDLER_SIZE 184
         struct kernel_action { void (*handler)(int); unsigned long flags; void (*restorer)(void); uint64_t mask; };
         static volatile unsigned long handler_mallocs, handler_frees, main_mallocs, main_frees, firings;
-        static long calls;
+        static long calls, interval;
         static void **held;
+        static volatile int stop;
+        static pid_t main_tid;
+
+        /* The other signal source: a thread (which allocates once, so the process records as multi-threaded) sending SIGALRM. */
+        static void *sender(void *arg) {
+            (void)arg;
+            free(malloc(40));
+            while (!stop) {
+                syscall(SYS_tgkill, getpid(), main_tid, SIGALRM);
+                usleep((useconds_t)interval);
+            }
+            return NULL;
+        }
 
         void restore_rt(void);
         __asm__(".text\n.globl restore_rt\n.type restore_rt,@function\nrestore_rt:\n\tmov $15, %eax\n\tsyscall\n\thlt\n");
@@ -77,7 +91,9 @@ public class RecorderRawSigactionTests
             long rounds = atol(argv[1]);
             const char *how = argv[2];
             calls = atol(argv[3]);
-            long interval = atol(argv[4]);
+            interval = atol(argv[4]);
+            int from_thread = argc > 5 && !strcmp(argv[5], "thread");
+            main_tid = (pid_t)syscall(SYS_gettid);
             held = malloc(sizeof(void *) * (size_t)(calls / 2 + 1));
             free(malloc(HANDLER_SIZE)); handler_mallocs++; handler_frees++;
             free(malloc(MAIN_SIZE)); main_mallocs++; main_frees++;
@@ -111,14 +127,15 @@ public class RecorderRawSigactionTests
             long fault_old = syscall(SYS_rt_sigaction, SIGUSR1, NULL, (void *)16, 8);
             int fault_old_errno = errno;
             struct itimerval it = { { 0, interval }, { 0, interval } };
-            setitimer(ITIMER_REAL, &it, NULL);
+            pthread_t t;
+            if (from_thread) pthread_create(&t, NULL, sender, NULL); else setitimer(ITIMER_REAL, &it, NULL);
             for (long i = 0; i < rounds; i++) {
                 void *p = malloc(MAIN_SIZE); main_mallocs++;
                 *(volatile char *)p = 1;
                 free(p); main_frees++;
             }
             struct itimerval off = { { 0, 0 }, { 0, 0 } };
-            setitimer(ITIMER_REAL, &off, NULL);
+            if (from_thread) { stop = 1; pthread_join(t, NULL); } else setitimer(ITIMER_REAL, &off, NULL);
             free(held);
             char line[400];
             int n = snprintf(line, sizeof line, "main %lu %lu handler %lu %lu firings %lu\n"
@@ -224,16 +241,18 @@ public class RecorderRawSigactionTests
     /// A small handler (one malloc, one free) every 50 us: it often lands in the middle of an append. With the system
     /// call made through syscall() it runs behind the trampoline; in inline assembly it does not, and without the
     /// append guard its calls overwrite the interrupted event (the trace reads as corrupt, or events vanish).
-    /// PTRECORD_CLOCK=monotonic sends every event through the out-of-line path.
+    /// PTRECORD_CLOCK=monotonic sends every event through the out-of-line path; a second thread sending the signal
+    /// makes every event read the clock (the clocked inline path).
     /// </summary>
     [Theory]
-    [InlineData("syscall", null)]
-    [InlineData("asm", null)]
-    [InlineData("asm", "monotonic")]
-    public void HandlerCalls_AreAllRecordedWhole(string how, string? clock)
+    [InlineData("syscall", null, "timer")]
+    [InlineData("asm", null, "timer")]
+    [InlineData("asm", "monotonic", "timer")]
+    [InlineData("asm", null, "thread")]
+    public void HandlerCalls_AreAllRecordedWhole(string how, string? clock, string source)
     {
         using var dir = new TempDir();
-        (RecordingResult run, _) = RecordAndCount(dir, how, calls: 2, interval: 50, rounds: 600000, clock);
+        (RecordingResult run, _) = RecordAndCount(dir, how, calls: 2, interval: 50, rounds: 600000, clock, source);
         using var reader = TraceReader.Open(run.TracePath);
         ParityReport report = TraceVerifier.Run(reader.Header, [.. reader.ReadAll()]);
         Assert.True(report.First is null, report.First is { } d ? $"event {d.EventIndex} {d.Event}: {d.Reason}" : "");
@@ -253,7 +272,7 @@ public class RecorderRawSigactionTests
     public void ManyCallsWhileTheRecorderWaits_NoneAreLost(string how)
     {
         using var dir = new TempDir();
-        (RecordingResult run, _) = RecordAndCount(dir, how, calls: 5000, interval: 2000, rounds: 2000000, clock: null);
+        (RecordingResult run, _) = RecordAndCount(dir, how, calls: 5000, interval: 2000, rounds: 2000000, clock: null, source: "timer");
         using var reader = TraceReader.Open(run.TracePath);
         ParityReport report = TraceVerifier.Run(reader.Header, [.. reader.ReadAll()]);
         Assert.True(report.First is null, report.First is { } d ? $"event {d.EventIndex} {d.Event}: {d.Reason}" : "");
@@ -306,7 +325,7 @@ public class RecorderRawSigactionTests
     /// trace holds exactly the calls it counted, nothing lost; returns the recorded run and the handler's firings.
     /// </summary>
     private static (RecordingResult Run, long Firings) RecordAndCount(TempDir dir, string how, int calls, int interval, int rounds,
-        string? clock)
+        string? clock, string source)
     {
         string program = NativeTestBuild.Program("rawsigaction", Program);
         Dictionary<string, string> env = RecordingRuns.BaseEnvironment(dir.Path);
@@ -316,7 +335,7 @@ public class RecorderRawSigactionTests
         }
 
         string[] args(int n) => [program, n.ToString(CultureInfo.InvariantCulture), how, calls.ToString(CultureInfo.InvariantCulture),
-            interval.ToString(CultureInfo.InvariantCulture)];
+            interval.ToString(CultureInfo.InvariantCulture), source];
         RecordingResult plain = RecordedRun.Run(args(1000), null, env);
         Assert.Equal(0, plain.ExitCode);
         RecordingResult run = RecordedRun.RecordOrThrow(args(rounds), dir.File("r.trace"), env);
