@@ -46,24 +46,43 @@ static __attribute__((noinline, cold)) void record_call(unsigned kind, uint64_t 
 static inline __attribute__((always_inline)) void ptr_enter(void)
 {
     if (PTR_UNLIKELY(ptr_self.state == TS_UNINIT)) {
-        ptr_thread_slow_init(&ptr_self);
+        ptr_thread_start(&ptr_self);
     }
 }
 
 /*
  * The common case: this thread can take the inline path and reuse the last clock reading (dt = 0).
  * One compare: fast_limit is NULL unless the thread is ACTIVE with the TSC clock, single-threaded, and
- * its clock interval is not over; below it the buffer has room (ptr_update_gate).
+ * its clock interval is not over; below it the buffer has room (ptr_update_gate). Before it, the append
+ * guard (ptrecord.h): a call that finds it taken goes out of line (a handler that interrupted an append);
+ * otherwise it is taken first, so the compare reads what any handler that ran before it left. A ready
+ * thread holds the guard until encode_event commits.
  */
-static inline __attribute__((always_inline)) int fast_ready(const struct ptr_thread *t)
+static inline __attribute__((always_inline)) int fast_ready(struct ptr_thread *t)
 {
-    return PTR_LIKELY(t->pos < t->fast_limit);
+    if (PTR_UNLIKELY(__atomic_load_n(&t->appending, __ATOMIC_RELAXED) != 0)) {
+        return 0;
+    }
+    ptr_guard_set(t);
+    if (PTR_LIKELY(t->pos < t->fast_limit)) {
+        return 1;
+    }
+    ptr_guard_clear(t);
+    return 0;
 }
 
-/* The clocked case: ACTIVE with the TSC clock and room in the buffer; the event reads the clock. */
-static inline __attribute__((always_inline)) int clock_ready(const struct ptr_thread *t)
+/* The clocked case: ACTIVE with the TSC clock and room in the buffer; the event reads the clock. The guard as above. */
+static inline __attribute__((always_inline)) int clock_ready(struct ptr_thread *t)
 {
-    return PTR_LIKELY(t->pos < t->clock_limit);
+    if (PTR_UNLIKELY(__atomic_load_n(&t->appending, __ATOMIC_RELAXED) != 0)) {
+        return 0;
+    }
+    ptr_guard_set(t);
+    if (PTR_LIKELY(t->pos < t->clock_limit)) {
+        return 1;
+    }
+    ptr_guard_clear(t);
+    return 0;
 }
 
 /*
@@ -81,6 +100,7 @@ encode_event(struct ptr_thread *t, unsigned kind, uint64_t dt, uint64_t ptr, uin
     t->last_addr = last_addr;
     t->count++;
     t->pos = p; /* commit: [payload, pos) holds whole events only */
+    ptr_guard_clear(t);
 }
 
 /* A fast_ready thread's event: the last reading again. */

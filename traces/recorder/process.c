@@ -251,7 +251,7 @@ static void *real_fork, *real__Fork, *real_posix_spawn, *real_posix_spawnp, *rea
 static void fork_marker(int pid)
 {
     if (pid > 0 && ptr_self.state == TS_ACTIVE) {
-        ptr_record_marker(&ptr_self, K_FORK, (uint64_t)pid);
+        ptr_record_marker_guarded(&ptr_self, K_FORK, (uint64_t)pid);
     }
 }
 
@@ -263,7 +263,7 @@ static void before_fork(void)
 {
     if (ptr_self.state == TS_UNINIT) {
         int saved = errno;
-        ptr_thread_slow_init(&ptr_self);
+        ptr_thread_start(&ptr_self);
         errno = saved;
     }
 }
@@ -410,6 +410,12 @@ static int before_exec(void)
         return 0; /* not recording, or a vfork child (it shares our memory and buffers) */
     }
     struct ptr_thread *t = &ptr_self;
+    /* Under the append guard (ptrecord.h), so that a handler's calls while the block is written wait in the side
+       buffer; an exec made by a handler that interrupted an append (the guard is taken) writes what is committed. */
+    int took = __atomic_load_n(&t->appending, __ATOMIC_RELAXED) == 0;
+    if (took) {
+        ptr_guard_set(t);
+    }
     ptr_flush(t);
     long size = ptr_sys3(SYS_lseek, ptr_proc.fd, 0, SEEK_END);
     ptr_proc.exec_offset = size > 0 ? (uint64_t)size : 0;
@@ -417,6 +423,9 @@ static int before_exec(void)
     ptr_record_marker(t, K_EXEC, 0);
     ptr_flush(t);
     ptr_write_end_block();
+    if (took) {
+        ptr_guard_clear(t);
+    }
     return 1;
 }
 

@@ -35,7 +35,7 @@
 #define PTR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PTR_TLS __attribute__((tls_model("initial-exec")))
 
-#define PTR_RECORDER_VERSION "ptrecord 0.5.1" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder; 0.5: call stacks; 0.5.1: the unwinder's own calls recorded */
+#define PTR_RECORDER_VERSION "ptrecord 0.6.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder; 0.5: call stacks; 0.5.1: the unwinder's own calls recorded; 0.6: handlers it did not install, a growing side buffer */
 
 /* ---- On-disk constants (traces/FORMAT.md) ---- */
 enum ptr_kind {
@@ -83,11 +83,16 @@ _Static_assert(sizeof(struct ptr_block_header) == 36, "block header is 36 bytes"
 /* Largest encoded event: tag + status + dt + ptr + count + size + result, 10 bytes each at most, + a 5-byte stack id. */
 #define PTR_MAX_EVENT_BYTES 72u
 /*
- * The side buffer: the last PTR_SIDE_BYTES of a thread's buffer hold the calls a signal handler made
- * while it had interrupted the recorder on that thread (see "Signal handlers" in signals.c), as
- * struct ptr_side_call, until the next event outside the handler appends them to the block.
+ * The side buffer: the calls a signal handler made while it had interrupted the recorder on that thread
+ * (see "Signal handlers" in signals.c), as struct ptr_side_call, wait there until the next event outside
+ * the handler appends them to the block. Its first PTR_SIDE_BYTES are the last bytes of the thread's
+ * buffer; calls beyond them go to the thread's overflow mapping, reserved (MAP_NORESERVE, raw mmap) by the
+ * first call that needs it and touched only as it fills, up to PTR_SIDE_MAX_CALLS calls in all; calls
+ * beyond that are counted lost. Reserved address space never moves, so a handler that interrupts another
+ * handler's write into it cannot pull the memory from under it (mremap could).
  */
 #define PTR_SIDE_BYTES (16u * 1024u)
+#define PTR_SIDE_MAX_CALLS (1u << 20)
 
 enum ptr_thread_state {
     TS_UNINIT = 0,   /* TLS zeroed: first call of this thread still to come */
@@ -107,6 +112,7 @@ enum ptr_thread_state {
 struct ptr_thread {
     uint8_t *pos;           /* next free payload byte */
     uint8_t *fast_limit;    /* the common inline path's one test: pos < fast_limit (see ptr_update_gate) */
+    uintptr_t appending;    /* the append guard: the stack pointer of the recorder code appending now, 0 = none (see below) */
     uint8_t *clock_limit;   /* the clocked inline path's test: pos < clock_limit (see ptr_update_gate) */
     uint8_t *clock_mark;    /* the first event starting at or past it reads the clock (ptr_clock_adapt) */
     uint8_t *limit;         /* end of the buffer minus PTR_MAX_EVENT_BYTES: flush when pos passes it */
@@ -131,10 +137,14 @@ struct ptr_thread {
      * appends the side calls first. side_count/side_lost change only through signal-safe single steps.
      */
     uintptr_t side_frame;
-    uint32_t side_count;    /* calls waiting in the side buffer */
-    uint32_t side_lost;     /* calls that did not fit in the side buffer (added to ptr_proc.lost_events) */
+    uint32_t side_count;    /* side buffer slots claimed: calls waiting there (thread_buffer.c, side_push) */
+    uint64_t side_lost;     /* calls that did not fit in the side buffer (added to ptr_proc.lost_events) */
+    struct ptr_side_call *side_more; /* the overflow mapping (slots from the in-buffer part's end on), NULL until needed */
     uint8_t unwinding;      /* PTR_UNWINDING_*: inside the unwinder or table (stacks.c); a nested call gets no stack */
     uintptr_t handler_frame; /* the outermost running program handler's trampoline frame (signals.c), 0 = none */
+    uintptr_t alt_lo, alt_hi; /* the thread's alternate signal stack as last read (ptr_guard_nested); 0, 0: none */
+    uint8_t alt_known;      /* alt_lo/alt_hi have been read */
+    uint8_t abandoned;      /* ptr_guard_nested found the guard left by a longjmp: the next taker repairs the block */
 };
 
 /*
@@ -145,7 +155,46 @@ struct ptr_thread {
  */
 enum { PTR_UNWINDING_NONE = 0, PTR_UNWINDING_CAPTURE = 1, PTR_UNWINDING_LOADING = 2 };
 
-/* One call made by a signal handler that interrupted the recorder, or by the unwinder (above): appended later with its timestamp. */
+
+/*
+ * The append guard. A signal handler the recorder did not put behind its trampoline (installed with an
+ * rt_sigaction system call that bypasses libc) can still call malloc while the recorder is appending on the
+ * same thread. So every entry point that appends (the inline paths, ptr_record_call, a thread's setup, the
+ * fork marker) first stores its stack pointer in `appending` and only then reads the buffer state, and
+ * clears it once the event is committed; a call that finds it set is nested in a handler that interrupted
+ * that append (ptr_guard_nested), and its event goes to the side buffer like a trampolined handler's, to
+ * follow the interrupted event. A value left by a handler that longjmp'ed out of the append is recognised
+ * by the stack (the caller is not well below it, nor on the alternate signal stack while it is not), dropped,
+ * and the block it may have half updated is repaired (thread_buffer.c, repair_abandoned).
+ * On the inline path the guard costs a load, a branch and two stores (docs/benchmarks/2026-12-03-signal-safety.md).
+ */
+static inline __attribute__((always_inline)) uintptr_t ptr_stack_pointer(void)
+{
+#if defined(__x86_64__)
+    uintptr_t sp;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+    return sp;
+#else
+    return (uintptr_t)__builtin_frame_address(0);
+#endif
+}
+
+/* Takes the guard (the caller found `appending` 0); the buffer state is read only after this. */
+static inline __attribute__((always_inline)) void ptr_guard_set(struct ptr_thread *t)
+{
+    __atomic_store_n(&t->appending, ptr_stack_pointer(), __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Gives it back once the event is committed (pos stored). */
+static inline __attribute__((always_inline)) void ptr_guard_clear(struct ptr_thread *t)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    __atomic_store_n(&t->appending, (uintptr_t)0, __ATOMIC_RELAXED);
+}
+
+/* One call made by a signal handler that interrupted the recorder, or by the unwinder (above): appended later with its timestamp.
+   kind 0: a slot claimed but not (or not yet) written, or already appended. */
 struct ptr_side_call {
     uint8_t kind;
     uint8_t null_result;
@@ -199,6 +248,9 @@ void ptr_thread_key_init(void);
 void ptr_record_marker(struct ptr_thread *t, unsigned kind, uint64_t value);
 void ptr_side_flush(struct ptr_thread *t);          /* appends the side buffer's calls (outside handlers) */
 int ptr_in_side_handler(struct ptr_thread *t);      /* a handler that interrupted the recorder is running */
+int ptr_guard_nested(struct ptr_thread *t);         /* `appending` is set by an append this call interrupted */
+void ptr_thread_start(struct ptr_thread *t);        /* ptr_thread_slow_init under the append guard (interpose.c) */
+void ptr_record_marker_guarded(struct ptr_thread *t, unsigned kind, uint64_t value); /* from the program's calls (fork) */
 
 /* One call, for the slow paths (anything but an ACTIVE thread). */
 struct ptr_call {

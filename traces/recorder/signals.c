@@ -12,6 +12,14 @@
  * path. The program sees its own handler, flags and mask in sigaction()'s old action; the kernel sees
  * SA_SIGINFO added so the trampoline gets the interrupted context.
  *
+ * syscall(SYS_rt_sigaction, ...) (x86-64): libc's syscall() is interposed too, for this one call only. It
+ * takes the kernel's layout (handler, flags, restorer, an 8-byte mask) and goes behind the same trampoline,
+ * installed with the raw system call and the program's own restorer, flags and mask, so the kernel holds
+ * what it would hold unrecorded but for the handler (and SA_SIGINFO); the old action the program reads
+ * back, through either call, is its own. Every other syscall() goes straight to the kernel, as glibc's does.
+ * A handler installed with an rt_sigaction system call that bypasses libc (inline assembly) is not seen:
+ * the append guard (ptrecord.h) keeps its calls from corrupting an interrupted event instead.
+ *
  * Fatal signals: SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT, SIGHUP, SIGQUIT.
  * For each one whose disposition is the default at start, the recorder installs a handler that
  * writes the interrupted thread's committed events (async-signal-safe: raw write(2), no locks) and,
@@ -22,8 +30,10 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <ucontext.h>
 #include "ptrecord.h"
@@ -39,6 +49,22 @@ static signal_fn real_signal, real_sigset, real_bsd_signal, real_sysv_signal;
 
 /* The program's own action for each signal whose handler runs behind the trampoline. */
 static struct sigaction program_action[65];
+
+/* struct sigaction as the rt_sigaction system call takes it (x86-64 and arm64 share this layout). */
+struct kernel_action {
+    uintptr_t handler;
+    unsigned long flags;
+    uintptr_t restorer;
+    uint64_t mask;
+};
+#define KERNEL_MASK_BYTES 8
+/* The same actions as the kernel would report them unrecorded (the system call's old action). */
+static struct kernel_action program_kernel_action[65];
+
+static long raw_rt_sigaction(int sig, const struct kernel_action *act, struct kernel_action *old)
+{
+    return ptr_sys6(SYS_rt_sigaction, sig, (long)act, (long)old, KERNEL_MASK_BYTES, 0, 0);
+}
 /* The recorder's executable code, [text_lo, text_hi): found once, before the first trampoline is installed. */
 static uintptr_t text_lo, text_hi;
 
@@ -180,6 +206,20 @@ static int is_handler(const struct sigaction *act)
 }
 
 /*
+ * After the trampoline is installed for sig: the kernel's view of the action, with the program's handler and
+ * SA_SIGINFO (`siginfo`) in place of the trampoline's, is what the system call reports to the program.
+ */
+static void remember_kernel_view(int sig, uintptr_t handler, unsigned long siginfo)
+{
+    struct kernel_action now;
+    if (raw_rt_sigaction(sig, NULL, &now) == 0) {
+        now.handler = handler;
+        now.flags = (now.flags & ~(unsigned long)SA_SIGINFO) | siginfo;
+        program_kernel_action[sig] = now;
+    }
+}
+
+/*
  * Installs act (the program's) for sig: a real handler behind the trampoline, anything else as is.
  * old (may be NULL) gets the previous action as the program set it.
  */
@@ -200,10 +240,12 @@ static int install(int sig, const struct sigaction *act, struct sigaction *old)
         if (rc != 0) {
             program_action[sig] = previous_program;
         } else if (real(sig, NULL, &now) == 0) {
-            /* What the kernel keeps (glibc adds SA_RESTORER, the kernel drops SIGKILL/SIGSTOP from the mask),
-               as an unrecorded program would read it back, with the program's SA_SIGINFO. */
+            /* What the kernel keeps (glibc adds SA_RESTORER and its restorer, the kernel drops SIGKILL/SIGSTOP
+               from the mask), as an unrecorded program would read it back, with the program's SA_SIGINFO. */
             program_action[sig].sa_flags = (now.sa_flags & ~SA_SIGINFO) | (act->sa_flags & SA_SIGINFO);
             program_action[sig].sa_mask = now.sa_mask;
+            program_action[sig].sa_restorer = now.sa_restorer;
+            remember_kernel_view(sig, (uintptr_t)act->sa_handler, (unsigned long)(act->sa_flags & SA_SIGINFO));
         }
     } else {
         rc = real(sig, act, &kernel_old);
@@ -317,3 +359,97 @@ PTR_API sighandler_t sigset(int sig, sighandler_t handler)
 {
     return signal_style(&real_sigset, "sigset", sig, handler);
 }
+
+#if defined(__x86_64__)
+static int kernel_is_handler(const struct kernel_action *k)
+{
+    return k->handler != (uintptr_t)SIG_DFL && k->handler != (uintptr_t)SIG_IGN;
+}
+
+/* struct sigaction for the trampoline: the program's kernel action k as glibc's sigaction() would read it. */
+static void to_sigaction(const struct kernel_action *k, struct sigaction *a)
+{
+    memset(a, 0, sizeof *a);
+    a->sa_handler = (sighandler_t)k->handler;
+    a->sa_flags = (int)k->flags;
+    a->sa_restorer = (void (*)(void))k->restorer;
+    memcpy(&a->sa_mask, &k->mask, KERNEL_MASK_BYTES);
+}
+
+/*
+ * syscall(SYS_rt_sigaction, sig, act, old, size): the program's handler behind the trampoline, installed with
+ * the system call itself and the program's flags, restorer and mask; returns the system call's result
+ * (-errno on failure). The program's pointers are handed to the kernel before the recorder touches them, so
+ * a bad one fails with EFAULT as unrecorded (and every other check is the kernel's own): the program's action
+ * goes in first as given (for that moment the handler runs unwrapped, where the append guard covers it), then
+ * the trampoline replaces it; the old action is written by the kernel, then replaced by the program's view.
+ */
+static long rt_sigaction_call(long sig_arg, long act_arg, long old_arg, long size)
+{
+    const struct kernel_action *act = (const struct kernel_action *)act_arg;
+    struct kernel_action *old = (struct kernel_action *)old_arg;
+    int sig = (int)sig_arg;
+    if (size != KERNEL_MASK_BYTES || sig <= 0 || sig >= 65 || sig_arg != sig) {
+        return ptr_sys6(SYS_rt_sigaction, sig_arg, act_arg, old_arg, size, 0, 0);
+    }
+    struct kernel_action previous_kernel = program_kernel_action[sig];
+    int was_ours = ours[sig];
+    struct kernel_action kernel_old;
+    long rc = raw_rt_sigaction(sig, act, &kernel_old);
+    if (rc != 0) {
+        return rc;
+    }
+    if (act != NULL) {
+        struct kernel_action wanted = *act; /* readable: the kernel just read it */
+        if (kernel_is_handler(&wanted) && sig != SIGKILL && sig != SIGSTOP) {
+            ptr_find_recorder_text();
+            struct kernel_action wrapped = wanted;
+            wrapped.handler = (uintptr_t)trampoline;
+            wrapped.flags |= SA_SIGINFO;
+            struct sigaction program;
+            to_sigaction(&wanted, &program);
+            program_action[sig] = program;
+            if (raw_rt_sigaction(sig, &wrapped, NULL) == 0) {
+                remember_kernel_view(sig, wanted.handler, wanted.flags & SA_SIGINFO);
+                program_action[sig].sa_flags = (int)program_kernel_action[sig].flags;
+                memcpy(&program_action[sig].sa_mask, &program_kernel_action[sig].mask, KERNEL_MASK_BYTES);
+            }
+        }
+        if (was_ours) {
+            ours[sig] = 0; /* the recorder's fatal-signal handler is gone, as with sigaction() */
+        }
+    }
+    if (old != NULL) {
+        rc = raw_rt_sigaction(sig, NULL, old); /* the kernel's check of the pointer (EFAULT) */
+        if (rc != 0) {
+            return rc;
+        }
+        if (was_ours) {
+            memset(&kernel_old, 0, sizeof kernel_old); /* SIG_DFL, as the program never saw the recorder's */
+        } else if (kernel_old.handler == (uintptr_t)trampoline) {
+            kernel_old = previous_kernel;
+        }
+        *old = kernel_old;
+    }
+    return 0;
+}
+
+/*
+ * libc's syscall(), for SYS_rt_sigaction (above); every other number goes to the kernel as glibc's own does:
+ * the arguments in the same registers, -1 and errno for a result in [-4095, -1].
+ */
+PTR_API long syscall(long number, ...)
+{
+    va_list ap;
+    va_start(ap, number);
+    long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
+    long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+    va_end(ap);
+    long r = PTR_UNLIKELY(number == SYS_rt_sigaction) ? rt_sigaction_call(a, b, c, d) : ptr_sys6(number, a, b, c, d, e, f);
+    if ((unsigned long)r > -4096UL) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+}
+#endif

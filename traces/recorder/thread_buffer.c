@@ -18,7 +18,8 @@
 #define PTR_SLOTS 256
 #define PAYLOAD(block) ((block) + sizeof(struct ptr_block_header))
 #define SIDE(block) ((struct ptr_side_call *)((block) + PTR_BUFFER_BYTES - PTR_SIDE_BYTES))
-#define SIDE_CALLS (PTR_SIDE_BYTES / sizeof(struct ptr_side_call))
+#define SIDE_CALLS ((uint32_t)(PTR_SIDE_BYTES / sizeof(struct ptr_side_call)))
+#define SIDE_MORE_BYTES ((unsigned long)(PTR_SIDE_MAX_CALLS - SIDE_CALLS) * sizeof(struct ptr_side_call))
 
 static struct ptr_thread *registry[PTR_SLOTS];
 
@@ -69,6 +70,10 @@ static void release_buffer(struct ptr_thread *t)
         ptr_munmap(t->block, PTR_BUFFER_BYTES);
     }
     t->block = NULL;
+    if (t->side_more != NULL) {
+        ptr_munmap(t->side_more, SIDE_MORE_BYTES);
+        t->side_more = NULL;
+    }
 }
 
 /* Empties the buffer: a new block whose base is the last event's timestamp. */
@@ -120,16 +125,131 @@ int ptr_in_side_handler(struct ptr_thread *t)
     return 0;
 }
 
-/* Inside such a handler: keeps one call for later (signal-safe: one slot, then one counter step). */
-static void side_push(struct ptr_thread *t, const struct ptr_call *c, uint64_t ts)
+/* Reads the thread's alternate signal stack into alt_lo/alt_hi (signal-safe: one system call). */
+static void read_alternate_stack(struct ptr_thread *t)
 {
-    uint32_t n = __atomic_load_n(&t->side_count, __ATOMIC_RELAXED);
-    if (t->block == NULL || n >= SIDE_CALLS) {
-        __atomic_store_n(&t->side_lost, t->side_lost + 1, __ATOMIC_RELAXED);
+    struct { void *sp; int flags; size_t size; } ss; /* the kernel's stack_t */
+    uintptr_t lo = 0, hi = 0;
+    if (ptr_sys3(SYS_sigaltstack, 0, &ss, 0) == 0 && !(ss.flags & 2 /* SS_DISABLE */)) {
+        lo = (uintptr_t)ss.sp;
+        hi = lo + ss.size;
+    }
+    t->alt_lo = lo;
+    t->alt_hi = hi;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->alt_known = 1;
+}
+
+/*
+ * How far below the guard's value a call must run to be nested in a handler, on the same stack. The value is the
+ * stack pointer where an entry point took the guard; the check runs a few frames deeper (out of line, about 350
+ * bytes below the entry point at -O2). A handler's call runs below the interrupted code's stack pointer by at least
+ * the red zone (128), the kernel's signal frame (its context and the FPU state: well over 1 KiB on x86-64 and arm64)
+ * and the handler's frames. So the program's next call after a longjmp left the value, made from where the
+ * abandoned one was made, is not taken for nested.
+ */
+#define GUARD_SLACK 768u
+
+/* The verdict for the stack pointer sp and the guard's value mark, with the alternate stack as last read. */
+static int nested_on_stacks(const struct ptr_thread *t, uintptr_t sp, uintptr_t mark)
+{
+    int here_alt = sp >= t->alt_lo && sp < t->alt_hi;
+    int mark_alt = mark >= t->alt_lo && mark < t->alt_hi;
+    return here_alt != mark_alt ? here_alt : sp + GUARD_SLACK < mark;
+}
+
+/*
+ * `appending` is set: is this call nested in a signal handler that interrupted that append (1), or was the
+ * append left by a handler that longjmp'ed out of it (0, and the stale value is cleared)? On the same stack a
+ * handler runs below the code it interrupted; a handler on the alternate signal stack interrupted code that
+ * was not on it. The alternate stack is read once a thread and again before any verdict "left" (a program
+ * may set one up later), so a handler's calls cost no system call.
+ */
+int ptr_guard_nested(struct ptr_thread *t)
+{
+    uintptr_t mark = __atomic_load_n(&t->appending, __ATOMIC_RELAXED);
+    if (PTR_LIKELY(mark == 0)) {
+        return 0;
+    }
+    uintptr_t sp = ptr_stack_pointer();
+    if (t->alt_known && nested_on_stacks(t, sp, mark)) {
+        return 1;
+    }
+    read_alternate_stack(t);
+    if (nested_on_stacks(t, sp, mark)) {
+        return 1;
+    }
+    t->abandoned = 1;
+    __atomic_store_n(&t->appending, (uintptr_t)0, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/*
+ * Under the guard, after ptr_guard_nested found it left by a longjmp: the abandoned append may have stored its
+ * address state or counted its event without committing it. [payload, pos) holds whole events (pos is stored
+ * last), so the block goes out with its events counted anew, and the next block starts from a clean state.
+ */
+static void repair_abandoned(struct ptr_thread *t)
+{
+    t->abandoned = 0;
+    if (t->state != TS_ACTIVE || t->block == NULL) {
         return;
     }
-    struct ptr_side_call *s = &SIDE(t->block)[n];
-    s->kind = (uint8_t)c->kind;
+    t->count = ptr_count_events(PAYLOAD(t->block), t->pos);
+    if (t->count != 0) {
+        ptr_flush(t);
+    } else {
+        start_block(t);
+    }
+}
+
+/*
+ * Side buffer slot i: the first SIDE_CALLS in the thread's buffer, the rest in the overflow mapping, which
+ * the first call that needs it reserves (creating: reserve, then publish with a compare-and-swap, so that of
+ * two handlers that race to create it, one nested in the other, the loser unmaps its own). NULL: no room.
+ */
+static struct ptr_side_call *side_slot(struct ptr_thread *t, uint32_t i, int create)
+{
+    if (i < SIDE_CALLS) {
+        return t->block != NULL ? &SIDE(t->block)[i] : NULL;
+    }
+    if (i >= PTR_SIDE_MAX_CALLS) {
+        return NULL;
+    }
+    struct ptr_side_call *more = __atomic_load_n(&t->side_more, __ATOMIC_ACQUIRE);
+    if (more == NULL && create) {
+        struct ptr_side_call *fresh = ptr_mmap(SIDE_MORE_BYTES, PROT_READ | PROT_WRITE,
+                                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+        if (fresh == NULL) {
+            return NULL;
+        }
+        if (__atomic_compare_exchange_n(&t->side_more, &more, fresh, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            more = fresh;
+        } else {
+            ptr_munmap(fresh, SIDE_MORE_BYTES); /* a nested handler made it first: `more` is that one */
+        }
+    }
+    return more != NULL ? &more[i - SIDE_CALLS] : NULL;
+}
+
+/*
+ * Inside such a handler: keeps one call for later (signal-safe). The slot is claimed first (one atomic
+ * add), so a handler nested in this one, which runs between any two steps here, claims the next slot and
+ * never the same one; the kind, written last, marks the slot whole. Slots are claimed in the order the
+ * calls are made; all of them are whole by the time the code outside the handlers runs again.
+ */
+static void side_push(struct ptr_thread *t, const struct ptr_call *c, uint64_t ts)
+{
+    if (__atomic_load_n(&t->side_count, __ATOMIC_RELAXED) >= PTR_SIDE_MAX_CALLS) {
+        __atomic_fetch_add(&t->side_lost, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    uint32_t n = __atomic_fetch_add(&t->side_count, 1, __ATOMIC_RELAXED);
+    struct ptr_side_call *s = side_slot(t, n, 1);
+    if (s == NULL) {
+        __atomic_fetch_add(&t->side_lost, 1, __ATOMIC_RELAXED);
+        return;
+    }
     s->null_result = (uint8_t)c->null_result;
     s->ptr = c->ptr;
     s->count = c->count;
@@ -139,14 +259,21 @@ static void side_push(struct ptr_thread *t, const struct ptr_call *c, uint64_t t
     s->status = c->status;
     s->ts = ts;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    __atomic_store_n(&t->side_count, n + 1, __ATOMIC_RELAXED); /* a nested handler writes slot n + 1 */
+    __atomic_store_n(&s->kind, (uint8_t)c->kind, __ATOMIC_RELAXED);
+    /* The next call outside the handlers takes the slow path and appends the side buffer first (the trampoline
+       closed the gates already; the append guard's nested calls close them here, after the count is up, so
+       an interrupted ptr_update_gate either sees the count or is overridden). */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->clock_limit = NULL;
+    __atomic_store_n(&t->fast_limit, (uint8_t *)0, __ATOMIC_RELAXED);
 }
 
 /*
  * Outside any such handler: appends the side buffer's calls to the block, in the order they were made
  * (after the event the handler interrupted, before the next one), and reopens the gates. A handler
  * that interrupts this loop goes to side mode itself (the loop runs in the recorder's code) and
- * adds behind it; the count is cleared only when the loop has caught up.
+ * claims slots behind it; the count is cleared only when the loop has caught up. A slot left without a
+ * kind (its handler left by longjmp before writing it) is skipped and counted lost.
  */
 void ptr_side_flush(struct ptr_thread *t)
 {
@@ -163,15 +290,40 @@ void ptr_side_flush(struct ptr_thread *t)
             continue;
         }
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        const struct ptr_side_call *s = &SIDE(t->block)[i++];
-        struct ptr_call c = { s->kind, s->ptr, s->count, s->align, s->size, s->result, s->status, s->null_result, 0 }; /* stack 0: see stacks.c */
+        struct ptr_side_call *s = side_slot(t, i++, 0);
+        if (s == NULL) {
+            continue; /* past the bound, or no overflow mapping: counted lost when claimed */
+        }
+        unsigned kind = __atomic_load_n(&s->kind, __ATOMIC_RELAXED);
+        if (kind == 0) {
+            __atomic_fetch_add(&t->side_lost, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        struct ptr_call c = { kind, s->ptr, s->count, s->align, s->size, s->result, s->status, s->null_result, 0 }; /* stack 0: see stacks.c */
+        __atomic_store_n(&s->kind, (uint8_t)0, __ATOMIC_RELAXED); /* free for the next claim of slot i */
         append(t, &c, s->ts);
     }
-    uint32_t lost = __atomic_exchange_n(&t->side_lost, 0, __ATOMIC_RELAXED);
+    uint64_t lost = __atomic_exchange_n(&t->side_lost, 0, __ATOMIC_RELAXED);
     if (lost != 0) {
         __atomic_fetch_add(&ptr_proc.lost_events, lost, __ATOMIC_RELAXED);
     }
     ptr_update_gate(t);
+}
+
+/* A marker for the program's own call (fork): under the append guard, or to the side buffer when nested in a handler. */
+void ptr_record_marker_guarded(struct ptr_thread *t, unsigned kind, uint64_t value)
+{
+    if (PTR_UNLIKELY(t->appending != 0) && t->state == TS_ACTIVE && ptr_guard_nested(t)) {
+        struct ptr_call c = { kind, 0, 0, 0, value, 0, 0, 0, 0 };
+        side_push(t, &c, ptr_now());
+        return;
+    }
+    ptr_guard_set(t);
+    if (PTR_UNLIKELY(t->abandoned)) {
+        repair_abandoned(t);
+    }
+    ptr_record_marker(t, kind, value);
+    ptr_guard_clear(t);
 }
 
 void ptr_record_marker(struct ptr_thread *t, unsigned kind, uint64_t value)
@@ -256,6 +408,20 @@ void ptr_thread_slow_init(struct ptr_thread *t)
     /* The thread-start marker goes out at once, as a block of its own (one write a thread): a file cut
        short still names every thread that had started, so a reader knows whose events may be missing. */
     ptr_flush(t);
+}
+
+/*
+ * A thread's first call (interpose.c), under the append guard: a handler that interrupts the setup finds the
+ * thread BUSY (its calls are not recorded) or, once the block is set up, nested (side buffer).
+ */
+void ptr_thread_start(struct ptr_thread *t)
+{
+    if (PTR_UNLIKELY(t->appending != 0) && ptr_guard_nested(t)) {
+        return; /* a handler's call while this thread's setup was interrupted: the setup finishes it */
+    }
+    ptr_guard_set(t);
+    ptr_thread_slow_init(t);
+    ptr_guard_clear(t);
 }
 
 static void fill_header(struct ptr_thread *t, uint32_t count, uint32_t payload_len)
@@ -466,25 +632,56 @@ void ptr_record_call(const struct ptr_call *c)
         side_push(t, c, ptr_now()); /* the unwinder's own call (stacks.c): after the event it unwinds for */
         return;
     }
+    /*
+     * The append guard (ptrecord.h). Found taken: on an ACTIVE thread, a handler that interrupted an append (its
+     * call waits in the side buffer) or a value a longjmp left (dropped, then taken anew); otherwise the thread is
+     * BUSY with the recorder's own work (its own calls, and those of a handler that interrupts that work, pass
+     * unrecorded as before) or an exited thread's late event is being written (a block of its own: the call writes
+     * its own). Only the taker gives it back. Before a thread's setup began (UNINIT), a handler's call is dropped
+     * rather than set the thread up twice.
+     */
+    int took = 1;
+    if (PTR_UNLIKELY(__atomic_load_n(&t->appending, __ATOMIC_RELAXED) != 0)) {
+        if (t->state == TS_ACTIVE) {
+            if (ptr_guard_nested(t)) {
+                side_push(t, c, ptr_now());
+                return;
+            }
+        } else if (t->state == TS_UNINIT) {
+            ptr_proc.dropped_events++;
+            return;
+        } else {
+            took = 0;
+        }
+    }
+    if (took) {
+        ptr_guard_set(t);
+        if (PTR_UNLIKELY(t->abandoned)) {
+            repair_abandoned(t);
+        }
+    }
     if (t->state == TS_ACTIVE) {
         if (PTR_UNLIKELY(t->side_count != 0)) {
             ptr_side_flush(t);
         }
         if (PTR_LIKELY(ptr_stacks.depth == 0) || !ptr_kind_allocates(c->kind)) {
             append(t, c, ptr_event_time(t));
-            return;
+        } else {
+            /* The event's time is the call's, before the unwind; the calls the unwinder made follow the event. */
+            uint64_t ts = ptr_event_time(t);
+            struct ptr_call with_stack = *c;
+            with_stack.stack = ptr_stack_capture(t);
+            append(t, &with_stack, ts);
+            if (PTR_UNLIKELY(t->side_count != 0)) {
+                ptr_side_flush(t);
+            }
         }
-        /* The event's time is the call's, before the unwind; the calls the unwinder made follow the event. */
-        uint64_t ts = ptr_event_time(t);
-        struct ptr_call with_stack = *c;
-        with_stack.stack = ptr_stack_capture(t);
-        append(t, &with_stack, ts);
-        if (PTR_UNLIKELY(t->side_count != 0)) {
-            ptr_side_flush(t);
-        }
-        return;
+    } else {
+        ptr_record_slow(c);
     }
-    ptr_record_slow(c);
+    if (took) {
+        ptr_guard_clear(t);
+    }
 }
 
 static uint64_t skip_varint(const uint8_t **p, const uint8_t *end)
@@ -604,6 +801,12 @@ void ptr_registry_after_fork_child(struct ptr_thread *self)
         self->key_rounds = 0;
         self->flushing = 0;
         self->side_frame = 0;
+        for (uint32_t i = 0; i < self->side_count && i < PTR_SIDE_MAX_CALLS; i++) {
+            struct ptr_side_call *s = side_slot(self, i, 0);
+            if (s != NULL) {
+                s->kind = 0;
+            }
+        }
         self->side_count = 0; /* the parent's: not this process's */
         self->side_lost = 0;
         self->last_ts = ptr_now();
