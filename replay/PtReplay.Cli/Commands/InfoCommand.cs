@@ -36,7 +36,7 @@ public static class InfoCommand
             "posix_memalign, aligned_alloc, valloc, pvalloc: numbers, zeros included), markers, failed_calls, " +
             "free_null, duration_ns, peak_live_bytes, peak_live_blocks, peak_event_index, live_bytes_at_end, " +
             "live_blocks_at_end, size_histogram ([{min, max, count}], non-empty buckets), truncated, " +
-            "truncated_at_offset, lost_events (events the recorder could not write: disk full or file size limit), " +
+            "truncated_at_offset, lost_events (events the recorder could not write: disk full, file size limit, or a signal handler's calls beyond the 1,048,576 its side buffer holds), " +
             "stacks (call stacks recorded with `record --stacks`: distinct stacks, 0 without), modules (executable mappings recorded for them), prefix_end_ns " +
             "(a cut multi-thread recording is read up to this timestamp, where the first thread without an exit marker ends; -1 when not cut so), corrupt (null or {offset, event_index, message}), anomalies ({kind: count, " +
             "examples: [{kind, event_index, event}]}).\n" +
@@ -281,7 +281,7 @@ public static class InfoCommand
                             : "later events read to the end, none referring to a missing event")
                       : "")
                 : s.LostEvents > 0
-                    ? $"status     complete, but {s.LostEvents:N0} events were not recorded: the recorder could not write them (disk full or file size limit); the trace holds every event before"
+                    ? $"status     complete, but {s.LostEvents:N0} events were not recorded: the recorder could not write them (disk full, file size limit, or a signal handler's calls beyond the 1,048,576 its side buffer holds); the trace holds every event before"
                     : "status     complete");
         return t.ToString();
     }

@@ -65,8 +65,8 @@ public static class RecordCommand
             "  ptreplay record -o sqlite.trace -w sqlite\n\n" +
             "Exit codes: the program's own (128+N when signal N killed it), except 2 when the arguments are wrong, 4 when " +
             "the trace cannot be written (checked before the program starts: a missing folder that cannot be created, a " +
-            "read-only folder) or when events were lost because the disk filled up or the file size limit was reached " +
-            "while the program ran (the trace then holds every event before, and says how many are missing), and 5 when " +
+            "read-only folder) or when events were lost because the disk filled up, the file size limit was reached or a " +
+            "signal handler made more than 1,048,576 calls while the recorder it interrupted waited, while the program ran (the trace then holds every event before, and says how many are missing), and 5 when " +
             "the program could not be started. The other verbs: " + ExitCodes.Help)
         {
             output, noFollow, raw, stacks, workload, command,
@@ -183,7 +183,7 @@ public static class RecordCommand
 
         if (lost > 0)
         {
-            Console.Error.WriteLine($"ptreplay record: {lost:N0} events were lost (the disk filled up or the file size limit was reached); " +
+            Console.Error.WriteLine($"ptreplay record: {lost:N0} events were lost (the disk filled up, the file size limit was reached, or a signal handler made more than 1,048,576 calls while the recorder it interrupted waited); " +
                                     $"the program exited {result.ExitCode}");
             return ExitCodes.OutputFailed;
         }
