@@ -279,7 +279,7 @@ static inline int ptr_kind_allocates(unsigned kind) { return kind <= K_PVALLOC &
 #define PTR_CLOCK_EVERY_DEFAULT 128
 #define PTR_CLOCK_TARGET_NS 1000u
 #define PTR_CLOCK_MIN_BYTES 8u /* the shortest interval above 0 */
-#define PTR_STALE_NS 8000u /* multi-threaded: a thread without a reading for this long reads the clock at its next event */
+#define PTR_STALE_NS 3000u /* multi-threaded: a thread without a reading for this long reads the clock at its next event */
 struct ptr_clock {
     int use_tsc;        /* 1: TSC + factor; 0: clock_gettime(CLOCK_MONOTONIC) */
     int tsc_chosen;     /* the clocksource is the TSC: calibrate and use it */

@@ -61,22 +61,26 @@ public sealed class RecorderAdaptiveClockTests : IDisposable
 
     /// <summary>
     /// Two producers hand blocks to two consumers (cross-thread frees), every thread churns its own blocks; the
-    /// consumers keep every 97th block and the program prints those addresses. Recorded with the default (fenced)
-    /// clock, every free follows the allocation that returned its pointer and the blocks live at the end are exactly
+    /// consumers keep every 97th block and the program prints those addresses. With either clock, every free in the
+    /// delivered order follows the allocation that returned its pointer and the blocks live at the end are exactly
     /// the ones the program kept.
     /// </summary>
-    [Fact]
-    public void Handoff_FencedDefault_LiveSetAtEndIsWhatTheProgramKept()
+    [Theory]
+    [InlineData("")]
+    [InlineData("adaptive")]
+    public void Handoff_LiveSetAtEndIsWhatTheProgramKept(string mode)
     {
         string program = Gcc.CompileSource(_dir.Path, "handoff", HandoffSource, Gcc.Flags("-O1 -Wall -Werror"), "-lpthread");
-        RecordingResult run = Record([program], "");
+        RecordingResult run = Record([program], mode);
         string output = System.Text.Encoding.UTF8.GetString(run.StandardOutput);
         var kept = output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => Convert.ToUInt64(l.Trim()[2..], 16)).ToHashSet();
         Assert.True(kept.Count > 300, $"{kept.Count} kept");
 
         using TraceReader reader = TraceReader.Open(run.TracePath);
+        Assert.Equal(mode.Length > 0 ? TraceFormat.MultiThreadOrderVersion : TraceFormat.CurrentVersion, reader.Header.FormatVersion);
         var events = reader.ReadAll().ToList();
+        Assert.Equal(mode.Length > 0, reader.IsLifecycleOrdered);
         Assert.Equal(5, reader.ThreadTids.Count);
         Dictionary<ulong, (ulong Size, int Thread)> live = AssertLifecycles(events);
         // The workers' own blocks (main's are pthread's and stdio's).
