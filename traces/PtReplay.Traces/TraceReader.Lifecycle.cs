@@ -113,7 +113,7 @@ public sealed partial class TraceReader
             _threads.Assign(dest.Slice(n, 1));
             n++;
             _produced++;
-            Unindex(e);
+            Unindex(s, e);
             ApplyLifecycle(e);
             s.Position++;
             if (s.Position == s.Count)
@@ -327,12 +327,12 @@ public sealed partial class TraceReader
             return 0;
         }
 
-        if (e.Kind.TakesPointer() && e.Ptr != 0 && SeveralPending(e.Ptr) && Contests(s, e.Ptr, e.Result == e.Ptr ? Touch.Keep : Touch.Release))
+        if (e.Kind.TakesPointer() && e.Ptr != 0 && SeveralPending(e.Ptr, s) && Contests(s, e.Ptr, e.Result == e.Ptr ? Touch.Keep : Touch.Release))
         {
             return e.Ptr;
         }
 
-        if (e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr && SeveralPending(e.Result) && Contests(s, e.Result, Touch.Acquire))
+        if (e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr && SeveralPending(e.Result, s) && Contests(s, e.Result, Touch.Acquire))
         {
             return e.Result;
         }
@@ -341,7 +341,8 @@ public sealed partial class TraceReader
     }
 
     /// <summary>More than one thread has an event on <paramref name="address"/> among its decoded, undelivered events.</summary>
-    private bool SeveralPending(ulong address) => _pending.TryGetValue(address, out Pending p) && p.Several;
+    private bool SeveralPending(ulong address, BlockCursor s) =>
+        _pending.TryGetValue(address, out Pending p) && (p.Other > 0 || (p.A is not null && p.A != s) || (p.B is not null && p.B != s));
 
     /// <summary>Counts the addresses of a cursor's freshly decoded chunk in <c>_pending</c>.</summary>
     private void IndexChunk(BlockCursor c)
@@ -368,21 +369,33 @@ public sealed partial class TraceReader
 
     private void AddPending(ulong address, BlockCursor c)
     {
-        ref Pending p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_pending, address, out bool exists);
-        if (!exists)
+        ref Pending p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_pending, address, out _);
+        if (p.A == c)
         {
-            p.Cursor = c;
+            p.CountA++;
         }
-        else if (p.Cursor != c)
+        else if (p.B == c)
         {
-            p.Several = true;
+            p.CountB++;
         }
-
-        p.Count++;
+        else if (p.A is null)
+        {
+            p.A = c;
+            p.CountA = 1;
+        }
+        else if (p.B is null)
+        {
+            p.B = c;
+            p.CountB = 1;
+        }
+        else
+        {
+            p.Other++;
+        }
     }
 
     /// <summary>Takes a delivered event's addresses out of <c>_pending</c>.</summary>
-    private void Unindex(in AllocEvent e)
+    private void Unindex(BlockCursor s, in AllocEvent e)
     {
         if (!e.Kind.IsCall())
         {
@@ -391,30 +404,50 @@ public sealed partial class TraceReader
 
         if (e.Kind.TakesPointer() && e.Ptr != 0)
         {
-            RemovePending(e.Ptr);
+            RemovePending(e.Ptr, s);
         }
 
         if (e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr)
         {
-            RemovePending(e.Result);
+            RemovePending(e.Result, s);
         }
     }
 
-    private void RemovePending(ulong address)
+    private void RemovePending(ulong address, BlockCursor c)
     {
         ref Pending p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_pending, address);
-        if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref p) && --p.Count <= 0)
+        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref p))
+        {
+            return;
+        }
+
+        if (p.A == c)
+        {
+            p.A = --p.CountA == 0 ? null : c;
+        }
+        else if (p.B == c)
+        {
+            p.B = --p.CountB == 0 ? null : c;
+        }
+        else if (p.Other > 0)
+        {
+            p.Other--;
+        }
+
+        if (p.A is null && p.B is null && p.Other == 0)
         {
             _pending.Remove(address);
         }
     }
 
-    /// <summary>Decoded, undelivered events on one address: how many, the first thread that had one, and whether another has too (until none is left).</summary>
+    /// <summary>Decoded, undelivered events on one address: up to two threads that have some and how many each, and how many more of any other threads.</summary>
     private struct Pending
     {
-        public BlockCursor Cursor;
-        public int Count;
-        public bool Several;
+        public BlockCursor? A;
+        public int CountA;
+        public BlockCursor? B;
+        public int CountB;
+        public int Other;
     }
 
     private enum Touch
@@ -455,10 +488,18 @@ public sealed partial class TraceReader
         long horizon = next > long.MaxValue - ContestSlackNs ? long.MaxValue : next + ContestSlackNs;
         _rivals.Clear();
 
-        // Every other thread whose head is stamped within the bound (the heap's keys only grow downwards).
+        // The threads with decoded events on the address, or with more than two such threads every other thread whose
+        // head is stamped within the bound (the heap's keys only grow downwards).
+        Pending pending = _pending.GetValueOrDefault(address);
+        if (pending.Other == 0)
+        {
+            AddRival(s, pending.A, address, horizon);
+            AddRival(s, pending.B, address, horizon);
+        }
+
         _contestStack.Clear();
         _contestStack.Push(0);
-        while (_contestStack.Count > 0)
+        while (pending.Other > 0 && _contestStack.Count > 0)
         {
             int i = _contestStack.Pop();
             if (i >= _heapCount || _heap[i].Key > horizon)
@@ -545,6 +586,21 @@ public sealed partial class TraceReader
         return restore != Touch.None && NeedsLive(restore) == state && LeavesLive(restore) == needLive && restoreTs <= bound;
     }
 
+    /// <summary>Adds thread <paramref name="c"/>'s touches of <paramref name="address"/> to the rivals when it is another running thread whose head is within the bound.</summary>
+    private void AddRival(BlockCursor s, BlockCursor? c, ulong address, long horizon)
+    {
+        if (c is null || c == s || c.Waiting || c.HeapIndex < 0 || c.Key > horizon)
+        {
+            return;
+        }
+
+        Touches t = TouchesOf(c, 0, address, horizon);
+        if (t.First != Touch.None)
+        {
+            _rivals.Add(t);
+        }
+    }
+
     /// <summary>
     /// The next two events of thread <paramref name="c"/> on <paramref name="address"/> after its first
     /// <paramref name="skip"/>, the first stamped up to <paramref name="horizon"/>, within its next
@@ -552,44 +608,65 @@ public sealed partial class TraceReader
     /// </summary>
     private Touches TouchesOf(BlockCursor c, int skip, ulong address, long horizon)
     {
-        Touches t = default;
-        t.FirstHi = long.MaxValue;
-        Scan(c, skip, e =>
+        var v = new TouchVisitor { Address = address, Horizon = horizon };
+        v.T.FirstHi = long.MaxValue;
+        AllocEvent[] events = c.Events;
+        for (int i = c.Position + skip; i < c.Count; i++)
         {
-            if (t.First != Touch.None && t.FirstHi == long.MaxValue && e.Timestamp > t.FirstTs)
+            int r = v.Visit(events[i]);
+            if (r != 0)
             {
-                t.FirstHi = e.Timestamp;
+                return v.T;
+            }
+        }
+
+        // Past the decoded chunk (rare: the bound reaches beyond it).
+        Scan(c, Math.Max(skip, c.Count - c.Position), e => v.Visit(e));
+        return v.T;
+    }
+
+    /// <summary>The state of <see cref="TouchesOf"/>'s walk: 0 to go on, otherwise done.</summary>
+    private struct TouchVisitor
+    {
+        public ulong Address;
+        public long Horizon;
+        public Touches T;
+
+        public int Visit(in AllocEvent e)
+        {
+            if (T.First != Touch.None && T.FirstHi == long.MaxValue && e.Timestamp > T.FirstTs)
+            {
+                T.FirstHi = e.Timestamp;
             }
 
-            if (e.Timestamp > horizon && (t.First == Touch.None || t.FirstHi != long.MaxValue))
+            if (e.Timestamp > Horizon && (T.First == Touch.None || T.FirstHi != long.MaxValue))
             {
                 return -1; // a second touch later than the bound restores nothing in time
             }
 
-            Touch touch = e.Kind.TakesPointer() && e.Ptr == address ? (e.Result == address ? Touch.Keep : Touch.Release)
-                : e.Kind.Allocates() && e.Result == address ? Touch.Acquire
+            Touch touch = e.Kind.TakesPointer() && e.Ptr == Address ? (e.Result == Address ? Touch.Keep : Touch.Release)
+                : e.Kind.Allocates() && e.Result == Address ? Touch.Acquire
                 : Touch.None;
             if (touch == Touch.None)
             {
                 return 0;
             }
 
-            if (t.First == Touch.None)
+            if (T.First == Touch.None)
             {
-                t.First = touch;
-                t.FirstTs = e.Timestamp;
+                T.First = touch;
+                T.FirstTs = e.Timestamp;
                 return 0;
             }
 
-            if (t.Second == Touch.None)
+            if (T.Second == Touch.None)
             {
-                t.Second = touch;
-                t.SecondTs = e.Timestamp;
+                T.Second = touch;
+                T.SecondTs = e.Timestamp;
             }
 
-            return t.FirstHi != long.MaxValue ? 1 : 0;
-        });
-        return t;
+            return T.FirstHi != long.MaxValue ? 1 : 0;
+        }
     }
 
     /// <summary>
@@ -600,18 +677,40 @@ public sealed partial class TraceReader
     private long NextReading(BlockCursor s)
     {
         long ts = s.Events[s.Position].Timestamp;
-        long found = -1;
-        Scan(s, 1, e =>
+        if (s.NextReadingOf == ts && s.NextReadingBlock == s.BlockOffset && s.NextReadingFrom <= s.Position)
         {
-            if (e.Timestamp > ts)
-            {
-                found = e.Timestamp;
-                return 1;
-            }
+            return s.NextReading; // the same reading as the last event asked about: the same next one
+        }
 
-            return 0;
-        });
-        return found < 0 ? long.MaxValue : found;
+        long found = long.MaxValue;
+        for (int i = s.Position + 1; i < s.Count; i++)
+        {
+            if (s.Events[i].Timestamp > ts)
+            {
+                found = s.Events[i].Timestamp;
+                break;
+            }
+        }
+
+        if (found == long.MaxValue)
+        {
+            Scan(s, s.Count - s.Position, e =>
+            {
+                if (e.Timestamp > ts)
+                {
+                    found = e.Timestamp;
+                    return 1;
+                }
+
+                return 0;
+            });
+        }
+
+        s.NextReadingOf = ts;
+        s.NextReadingBlock = s.BlockOffset;
+        s.NextReadingFrom = s.Position;
+        s.NextReading = found;
+        return found;
     }
 
     /// <summary>

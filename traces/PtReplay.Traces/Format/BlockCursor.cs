@@ -45,6 +45,12 @@ internal sealed class BlockCursor
     /// <summary>Lifecycle order: the next cursor waiting on the same address.</summary>
     public BlockCursor? NextWaiter;
 
+    /// <summary>Lifecycle order: the thread's next reading after the reading <see cref="NextReadingOf"/>, found for an event at or after <see cref="NextReadingFrom"/> of the chunk of the block at <see cref="NextReadingBlock"/> (a cache).</summary>
+    public long NextReading;
+    public long NextReadingOf = -1;
+    public long NextReadingBlock = -1;
+    public int NextReadingFrom;
+
     /// <summary>Timestamp of the next event.</summary>
     public long HeadTimestamp => Events[Position].Timestamp;
 }
