@@ -15,8 +15,10 @@ namespace PtReplay.Traces;
 /// by block offset, so the result depends on the file alone. When a waiting cursor reaches the root, no other thread
 /// can release it any more: a free or realloc of a pointer that is not live is delivered as it is (a block from
 /// outside the recording, as a fork child's inherited heap), an allocation returning a live address is corrupt (no
-/// valid order exists). Memory: the live addresses (about 24 bytes each) and one entry per waiting thread; each
-/// step is O(log threads).</para>
+/// valid order exists). A ready event whose address another thread also has among its decoded events may wait too
+/// (<see cref="Contested"/>). Memory: the live addresses, the addresses of the decoded, undelivered events (with up to
+/// two threads each) and one entry per waiting thread; a step is O(log threads), plus a look-ahead of at most
+/// <see cref="LookaheadEvents"/> events of the threads involved for a waiting or contested event.</para>
 /// </summary>
 public sealed partial class TraceReader
 {
