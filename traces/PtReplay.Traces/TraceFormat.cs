@@ -24,6 +24,14 @@ public static class TraceFormat
     /// </summary>
     public const int StacksVersion = 4;
 
+    /// <summary>
+    /// Version 5 is version 4 whose per-thread blocks carry timestamps that are only hints across threads (the
+    /// recorder from 0.6 on, once a second thread started: unfenced, mostly repeated clock readings), so readers order
+    /// the threads' events by their address lifecycles as well (<see cref="TraceReader.IsLifecycleOrdered"/>);
+    /// stacks and lost events are optional in it. Readers of versions 2-4 refuse it instead of merging by time alone.
+    /// </summary>
+    public const int MultiThreadOrderVersion = 5;
+
     /// <summary>The newest version this code reads.</summary>
-    public const int NewestReadable = StacksVersion;
+    public const int NewestReadable = MultiThreadOrderVersion;
 }

@@ -21,7 +21,7 @@ namespace PtReplay.Traces;
 /// exception every further read throws it again. A damaged header throws from <see cref="Open(string)"/>.</para>
 /// <para>Thread numbers: see <see cref="ThreadTids"/>.</para>
 /// </summary>
-public sealed class TraceReader : IDisposable
+public sealed partial class TraceReader : IDisposable
 {
     /// <summary>Blocks claiming more raw bytes than this are treated as corrupt (writers use far less).</summary>
     public const int MaxRawBlockBytes = 256 << 20;
@@ -409,8 +409,8 @@ public sealed class TraceReader : IDisposable
             Start();
         }
 
-        int n = _sequential is not null ? ProduceSequential(dest) : 0;
-        while (n < dest.Length && _heapCount > 0)
+        int n = _sequential is not null ? ProduceSequential(dest) : IsLifecycleOrdered ? ProduceLifecycle(dest) : 0;
+        while (!IsLifecycleOrdered && n < dest.Length && _heapCount > 0)
         {
             BlockCursor s = _heap[0];
             int available = Math.Min(s.Count - s.Position, dest.Length - n);
@@ -634,6 +634,12 @@ public sealed class TraceReader : IDisposable
         catch (TraceCorruptException ex)
         {
             Fail(ex);
+            return;
+        }
+
+        if (Header.FormatVersion >= TraceFormat.MultiThreadOrderVersion)
+        {
+            StartLifecycle();
             return;
         }
 

@@ -173,6 +173,66 @@ public sealed class TraceWriter : IDisposable
     }
 
     /// <summary>
+    /// Writes <paramref name="events"/> (in their order, timestamps never decreasing) as one block of kernel thread
+    /// <paramref name="tid"/> alone, as the recorder writes them, after the events written so far (which are flushed
+    /// first). A file with such blocks is merged per thread by readers (traces/FORMAT.md "Order"); with
+    /// <see cref="MarkLifecycleOrder"/> its threads' timestamps are hints only.
+    /// </summary>
+    public void WriteThreadBlock(int tid, ReadOnlySpan<AllocEvent> events)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            ThrowCompleted();
+        }
+
+        if (tid <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tid), tid, "kernel tids are positive");
+        }
+
+        if (events.IsEmpty)
+        {
+            return;
+        }
+
+        Flush();
+        _encoder.Reset(events[0].Timestamp, mixed: false, (uint)tid, stacks: _stacks);
+        foreach (ref readonly AllocEvent e in events)
+        {
+            if (!_encoder.Accepts(e.Timestamp))
+            {
+                throw new ArgumentException("the timestamps of one thread block never decrease", nameof(events));
+            }
+
+            _encoder.Append(e, (uint)tid);
+        }
+
+        int stored = BlockCompression.Compress(_options.Codec, _options.Level, _encoder.Buffer.AsSpan(0, _encoder.Length), ref _stored);
+        WriteBlock(new BlockHeader
+        {
+            BlockMagic = BlockHeader.Magic,
+            Codec = (byte)_options.Codec,
+            Flags = (byte)(_encoder.Stacks ? BlockHeader.FlagStacks : 0),
+            Tid = (uint)tid,
+            EventCount = (uint)_encoder.Count,
+            StoredLength = (uint)stored,
+            RawLength = (uint)_encoder.Length,
+            BaseTimestamp = _encoder.BaseTimestamp,
+        }, _stored.AsSpan(0, stored));
+        BlocksWritten++;
+        EventsWritten += events.Length;
+        _encoder.Reset(0, mixed: true, 0, stacks: _stacks);
+    }
+
+    /// <summary>
+    /// Marks the file format version 5 (<see cref="TraceFormat.MultiThreadOrderVersion"/>): the timestamps of its
+    /// per-thread blocks are hints, and readers order the threads' events by their address lifecycles too, as for a
+    /// recording made with <c>PTRECORD_MT_CLOCK=adaptive</c>. The stream must be seekable.
+    /// </summary>
+    public void MarkLifecycleOrder() => SetVersion(TraceFormat.MultiThreadOrderVersion);
+
+    /// <summary>
     /// Writes the modules and stacks of <paramref name="table"/> that this writer has not written yet, as one
     /// stack-table block (traces/FORMAT.md "Stacks"), after the events written so far; from then on events may carry
     /// stack ids up to <c>table.Count</c> (ids are the table's). Marks the file format version 4, so the stream must be

@@ -246,7 +246,7 @@ static int write_header(void)
     char *argv = (char *)scratch + 2 * SCRATCH_BYTES;
     uint8_t *out = scratch;
     __builtin_memcpy(out, "PTRTRACE", 8);
-    uint16_t version = ptr_stacks.depth != 0 ? 4 : 2, flags = 0;
+    uint16_t version = ptr_format_version(0), flags = 0;
     __builtin_memcpy(out + 8, &version, 2);
     __builtin_memcpy(out + 10, &flags, 2);
     struct header_builder b = { out + 16 };
@@ -571,7 +571,7 @@ static void write_lost_end_block(void)
     h->stored_len = len;
     h->raw_len = len;
     h->crc = ptr_crc32_update(ptr_crc32(block, offsetof(struct ptr_block_header, crc)), payload, len);
-    uint16_t version = ptr_stacks.depth != 0 ? 4 : 3; /* version 4 (stacks) counts lost events too */
+    uint16_t version = ptr_format_version(1); /* versions 4 (stacks) and 5 (multi-threaded) count lost events too */
     uint64_t old_mask = 0;
     block_sigxfsz(&old_mask);
     int was_pending = sigxfsz_pending(&old_mask);
@@ -588,6 +588,35 @@ static void write_lost_end_block(void)
         }
     }
     restore_sigxfsz(&old_mask, w == -27 /* EFBIG */, was_pending);
+    ptr_close((int)rfd);
+}
+
+uint16_t ptr_format_version(int lost)
+{
+    return __atomic_load_n(&ptr_proc.multithreaded, __ATOMIC_RELAXED) ? 5 : ptr_stacks.depth != 0 ? 4 : lost ? 3 : 2;
+}
+
+/*
+ * A second thread starts (unfenced clock): from now on the threads' timestamps are hints, so the header says
+ * version 5 (FORMAT.md "Order"), before that thread's first event is written. The version field is not under the
+ * header CRC; the trace descriptor appends, so the field is written through a descriptor of its own. Runs once
+ * a process (a fork child starts single-threaded again, in its own file).
+ */
+void ptr_mark_multithreaded(void)
+{
+    int expected = 0;
+    if (ptr_proc.fd < 0 || !__atomic_compare_exchange_n(&ptr_proc.multithreaded, &expected, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        return;
+    }
+    long rfd = ptr_open(ptr_proc.path, O_WRONLY | O_CLOEXEC, 0);
+    if (rfd < 0) {
+        return;
+    }
+    uint64_t dev, ino;
+    uint16_t version = ptr_format_version(0);
+    if (fd_identity((int)rfd, &dev, &ino) == 0 && dev == ptr_proc.fd_dev && ino == ptr_proc.fd_ino) {
+        ptr_sys6(SYS_pwrite64, rfd, (long)&version, 2, 8, 0, 0);
+    }
     ptr_close((int)rfd);
 }
 

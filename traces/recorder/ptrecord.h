@@ -35,7 +35,7 @@
 #define PTR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PTR_TLS __attribute__((tls_model("initial-exec")))
 
-#define PTR_RECORDER_VERSION "ptrecord 0.6.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder; 0.5: call stacks; 0.5.1: the unwinder's own calls recorded; 0.6: handlers it did not install, a growing side buffer */
+#define PTR_RECORDER_VERSION "ptrecord 0.6.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder; 0.5: call stacks; 0.5.1: the unwinder's own calls recorded; 0.6: handlers it did not install, a growing side buffer, PTRECORD_MT_CLOCK=adaptive (format version 5) */
 
 /* ---- On-disk constants (traces/FORMAT.md) ---- */
 enum ptr_kind {
@@ -227,6 +227,7 @@ struct ptr_process {
     uint32_t fork_tid;          /* fork child: the parent's thread that forked */
     uint64_t fork_seq;          /* fork child: events that thread had written before the fork */
     uint64_t exec_offset;       /* file length before the exec marker: a failed exec truncates back to it */
+    int multithreaded;          /* a second thread started (not fenced): the file is format version 5 */
 };
 enum { PTR_ORIGIN_STARTED = 0, PTR_ORIGIN_FORK = 1, PTR_ORIGIN_EXEC = 2 };
 extern struct ptr_process ptr_proc;
@@ -244,6 +245,7 @@ void ptr_registry_init(void);
 void ptr_registry_after_fork_child(struct ptr_thread *self);
 void ptr_registry_flush_others(struct ptr_thread *self);
 void ptr_flush_from_signal(struct ptr_thread *t);
+void ptr_sweep_stale(struct ptr_thread *self, uint64_t now);  /* closes the fast gates of threads without a recent reading */
 void ptr_thread_key_init(void);
 void ptr_record_marker(struct ptr_thread *t, unsigned kind, uint64_t value);
 void ptr_side_flush(struct ptr_thread *t);          /* appends the side buffer's calls (outside handlers) */
@@ -270,6 +272,8 @@ int ptr_truncate_to(uint64_t offset); /* a failed exec: drops the exec marker an
 int ptr_write_all(const void *buf, size_t len);   /* raw write loop with trace identity check */
 int ptr_write_block(const void *buf, size_t len); /* a whole block: appended, or after the end block (below) */
 void ptr_write_end_block(void);
+uint16_t ptr_format_version(int lost);   /* the header's version: 2, 3 (lost events), 4 (stacks), 5 (multi-threaded) */
+void ptr_mark_multithreaded(void);        /* a second thread starts: the header says version 5 from now on */
 
 /* environment.c: calls fn for every "NAME=value" entry (len bytes; from_proc: read from
  * /proc/self/environ, the original block). buf (cap bytes) is scratch for that read. */
@@ -313,11 +317,17 @@ static inline int ptr_kind_allocates(unsigned kind) { return kind <= K_PVALLOC &
  * Where the kernel itself trusts the TSC (clocksource "tsc": invariant and synchronised across CPUs)
  * the recorder reads the TSC directly and converts with a factor measured against CLOCK_MONOTONIC
  * while the process starts (clock.c): about 10 ns cheaper per event than clock_gettime.
- * Across threads the order "allocated before freed" must hold: once a process has a second thread,
- * every TSC read is fenced (lfence; rdtsc), so it cannot run ahead of the loads before it (the ones that
- * handed the thread its pointer), and every event reads the clock. A single-threaded process needs no
- * fence (its order is file order) and does not read the clock on every event: a TSC read costs about
- * 10 ns on this kind of VM, a third of the gap between two calls of an allocation-heavy program.
+ * Across threads the order "allocated before freed" must hold. By default, once a process has a second thread,
+ * every TSC read is fenced (lfence; rdtsc), so it cannot run ahead of the loads before it (the ones that handed the
+ * thread its pointer), and every event reads the clock: the file is format version 2, merged by timestamp.
+ * PTRECORD_MT_CLOCK=adaptive instead keeps every thread, the second and later ones included, reading the clock as a
+ * single-threaded process does (below), unfenced, so a timestamp can be early by a few microseconds, or by a pause
+ * (bounded while any thread runs: ptr_sweep_stale); from the moment a second thread starts the file is marked
+ * format version 5 (ptr_mark_multithreaded), whose readers rebuild the order of the threads' events from the
+ * per-thread order (file order), the timestamps as hints and the address lifecycles (FORMAT.md "Order").
+ * A single-threaded process needs no fence (its order is file order) and does not read the clock on every event:
+ * a TSC read costs about 10 ns on this kind of VM, a third of the gap between two calls of an allocation-heavy
+ * program.
  * Instead each thread reads it once its buffer has grown by `clock_bytes` since the last reading (the
  * events in between repeat that reading, dt = 0), and clock_bytes adapts so that readings land about
  * PTR_CLOCK_TARGET_NS apart: it doubles (up to 2 bytes x `every`, PTRECORD_CLOCK_EVERY, default
@@ -330,12 +340,15 @@ static inline int ptr_kind_allocates(unsigned kind) { return kind <= K_PVALLOC &
 #define PTR_CLOCK_EVERY_DEFAULT 128
 #define PTR_CLOCK_TARGET_NS 1000u
 #define PTR_CLOCK_MIN_BYTES 8u /* the shortest interval above 0 */
+#define PTR_STALE_NS 3000u /* multi-threaded: a thread without a reading for this long reads the clock at its next event */
 struct ptr_clock {
     int use_tsc;        /* 1: TSC + factor; 0: clock_gettime(CLOCK_MONOTONIC) */
     int tsc_chosen;     /* the clocksource is the TSC: calibrate and use it */
     int force_gettime;  /* PTRECORD_CLOCK=monotonic: never the TSC */
     int every;          /* single-threaded: at most this many events between readings (1..255) */
-    int fenced;         /* set when a second thread starts: every event reads the clock, fenced, from then on */
+    int fenced;         /* a second thread started (fence_mode): every event reads the clock, fenced, from then on */
+    int fence_mode;     /* 1 (default): fence once a second thread starts; 0 (PTRECORD_MT_CLOCK=adaptive): version 5 */
+    uint64_t next_sweep; /* multi-threaded: the clock time after which a reading sweeps stale threads (ptr_sweep_stale) */
     uint64_t tsc0;      /* TSC reading paired with ptr_proc.start_clock_ns */
     uint64_t mult;      /* ns per tick, as a 32.32 fixed-point factor */
 };
@@ -442,6 +455,10 @@ static inline void ptr_clock_adapt(struct ptr_thread *t, uint64_t now)
     t->clock_bytes = n;
     t->clock_mark = t->pos + n + 1; /* the next reading: the first event starting at or past it */
     ptr_update_gate(t);
+    if (PTR_UNLIKELY(now >= __atomic_load_n(&ptr_clock.next_sweep, __ATOMIC_RELAXED)) &&
+        __atomic_load_n(&ptr_proc.multithreaded, __ATOMIC_RELAXED)) {
+        ptr_sweep_stale(t, now);
+    }
 }
 
 /* A fresh clock reading for thread t's next event; it also sets the next interval. */

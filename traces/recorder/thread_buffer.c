@@ -22,6 +22,8 @@
 #define SIDE_MORE_BYTES ((unsigned long)(PTR_SIDE_MAX_CALLS - SIDE_CALLS) * sizeof(struct ptr_side_call))
 
 static struct ptr_thread *registry[PTR_SLOTS];
+static int registry_high = -1; /* the highest slot ever claimed (the stale-reading sweep looks no further) */
+static int sweep_busy;         /* a thread is sweeping (ptr_sweep_stale): an exiting thread waits for it */
 
 /*
  * Exited threads whose thread-exit marker is still to be written. glibc can free after the last
@@ -50,6 +52,9 @@ static uint8_t *claim_buffer(struct ptr_thread *t)
             if (registry[i] == NULL &&
                 __atomic_compare_exchange_n(&registry[i], &expected, t, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
                 t->slot = i;
+                int high = __atomic_load_n(&registry_high, __ATOMIC_RELAXED);
+                while (high < i && !__atomic_compare_exchange_n(&registry_high, &high, i, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+                }
                 return slot_arena + (size_t)i * PTR_BUFFER_BYTES;
             }
         }
@@ -65,7 +70,11 @@ static void release_buffer(struct ptr_thread *t)
     }
     if (t->slot >= 0) {
         ptr_madvise(t->block, PTR_BUFFER_BYTES, MADV_DONTNEED);
-        __atomic_store_n(&registry[t->slot], NULL, __ATOMIC_RELEASE);
+        __atomic_store_n(&registry[t->slot], NULL, __ATOMIC_SEQ_CST);
+        /* A sweep that may have read this entry before it was cleared must be over before the TLS goes. */
+        while (__atomic_load_n(&sweep_busy, __ATOMIC_SEQ_CST) != 0) {
+            __builtin_ia32_pause();
+        }
     } else {
         ptr_munmap(t->block, PTR_BUFFER_BYTES);
     }
@@ -358,7 +367,33 @@ void ptr_thread_key_init(void)
 }
 
 /*
- * From now on every event of every thread reads the clock, fenced. Threads that reuse readings do so
+ * Multi-threaded, unfenced (PTRECORD_MT_CLOCK=adaptive, format version 5): a thread that has not read the clock for PTR_STALE_NS (it waited,
+ * or was descheduled) has its fast gate closed by the next thread whose own reading finds a sweep due, so its
+ * first event after the pause reads the clock instead of repeating the reading from before it. That bounds how
+ * early a timestamp can be while any thread runs, which keeps readers' ordering work local (FORMAT.md "Order").
+ * Runs about once per PTR_STALE_NS in the whole process; a thread that exits waits for a running sweep to end
+ * before its TLS goes (release_buffer), so the sweep never writes to a thread that is gone.
+ */
+void ptr_sweep_stale(struct ptr_thread *self, uint64_t now)
+{
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&sweep_busy, &expected, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+        return;
+    }
+    __atomic_store_n(&ptr_clock.next_sweep, now + PTR_STALE_NS, __ATOMIC_RELAXED);
+    int high = __atomic_load_n(&registry_high, __ATOMIC_RELAXED);
+    for (int i = 0; i <= high; i++) {
+        struct ptr_thread *other = __atomic_load_n(&registry[i], __ATOMIC_SEQ_CST);
+        if (other != NULL && other != self && now > __atomic_load_n(&other->last_ts, __ATOMIC_RELAXED) + PTR_STALE_NS &&
+            __atomic_load_n(&other->fast_limit, __ATOMIC_RELAXED) != NULL) {
+            __atomic_store_n(&other->fast_limit, (uint8_t *)0, __ATOMIC_RELAXED);
+        }
+    }
+    __atomic_store_n(&sweep_busy, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * The default (fenced) multi-thread clock: from now on every event of every thread reads the clock, fenced. Threads that reuse readings do so
  * through their fast_limit: close each one (see ptr_update_gate for why none can reopen its own). Runs
  * once, when the process's second thread starts: then the registry holds the first thread (whose TLS
  * lives as long as the process) and threads starting at the same moment.
@@ -389,7 +424,11 @@ void ptr_thread_slow_init(struct ptr_thread *t)
     t->tid = (uint32_t)ptr_gettid();
     t->is_main = (int)t->tid == ptr_proc.pid;
     if (!t->is_main) {
-        fence_clock(); /* a second thread: timestamps must order cross-thread handoffs */
+        if (ptr_clock.fence_mode) {
+            fence_clock(); /* timestamps order cross-thread handoffs (format version 2) */
+        } else {
+            ptr_mark_multithreaded(); /* readers order them by address lifecycles (format version 5) */
+        }
     }
     t->block = claim_buffer(t);
     if (t->block == NULL) {
@@ -787,6 +826,7 @@ void ptr_registry_flush_others(struct ptr_thread *self)
 /* Fork child: only the forking thread exists; forget the parent's other threads and its buffered events. */
 void ptr_registry_after_fork_child(struct ptr_thread *self)
 {
+    sweep_busy = 0; /* a sweep the fork interrupted in another thread never ends here */
     for (int i = 0; i < PTR_SLOTS; i++) {
         if (registry[i] != self) {
             registry[i] = NULL;

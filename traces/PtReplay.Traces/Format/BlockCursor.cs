@@ -30,6 +30,27 @@ internal sealed class BlockCursor
     /// <summary>File offset of the current block: the tie-break between equal timestamps (file order).</summary>
     public long BlockOffset;
 
+    /// <summary>Lifecycle order (format version 5): the cursor's place in the reader's heap.</summary>
+    public int HeapIndex = -1;
+    /// <summary>Lifecycle order: the heap key, the head's timestamp, or while <see cref="Waiting"/> the time after which no other thread can still release the head.</summary>
+    public long Key;
+    /// <summary>Lifecycle order: the head waits for an event of another thread on <see cref="WaitAddress"/>.</summary>
+    public bool Waiting;
+    /// <summary>Lifecycle order: the wait is a guess (another thread's claim on a ready event's address), not a need.</summary>
+    public bool Contest;
+    /// <summary>Lifecycle order: the head is delivered when ready, without a contest (set when contests were released).</summary>
+    public bool NoContest;
+    /// <summary>Lifecycle order: the address whose next event the head waits for.</summary>
+    public ulong WaitAddress;
+    /// <summary>Lifecycle order: the next cursor waiting on the same address.</summary>
+    public BlockCursor? NextWaiter;
+
+    /// <summary>Lifecycle order: the thread's next reading after the reading <see cref="NextReadingOf"/>, found for an event at or after <see cref="NextReadingFrom"/> of the chunk of the block at <see cref="NextReadingBlock"/> (a cache).</summary>
+    public long NextReading;
+    public long NextReadingOf = -1;
+    public long NextReadingBlock = -1;
+    public int NextReadingFrom;
+
     /// <summary>Timestamp of the next event.</summary>
     public long HeadTimestamp => Events[Position].Timestamp;
 }
