@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace PtReplay.Allocator.Memory;
 
@@ -7,9 +8,11 @@ namespace PtReplay.Allocator.Memory;
 /// headers, fd/bk links, arena bins, heap_info) lives here, in-band, exactly where glibc keeps it.
 /// Invariants: addresses are 8-byte aligned; a page never written reads as zeros and costs nothing;
 /// pages are created on first write and reported resident to <see cref="PageResidency"/>.
-/// A small direct-mapped cache of pages keeps steady-state access fast. The pages' host memory is native
-/// (<see cref="HostPageStore"/>, a page is its address there; 0 is no page), so a call that writes a new page allocates
-/// nothing on the managed heap; only the page tables grow, by doubling.
+/// The break area (brk0 up, at most 4 GiB) is one contiguous host block (<see cref="HostRange"/>), so an access there is a
+/// bounds check and a load; other pages (mmapped chunks, arena heaps) are looked up through a small direct-mapped cache
+/// in front of a dictionary. All host memory is native (the block, and <see cref="HostPageStore"/> pages elsewhere: a page
+/// is its address there, 0 is no page), so a call that writes a new page allocates nothing on the managed heap; only
+/// the page tables and the block's bitmap grow, by doubling.
 /// </summary>
 public sealed unsafe class SimulatedMemory
 {
@@ -25,35 +28,100 @@ public sealed unsafe class SimulatedMemory
     private readonly HostPageStore _store = new();
     private readonly PageResidency _residency;
 
-    /// <summary>Pages of the break area (from brk0 up, at most 4 GiB) live in a dense array instead of the dictionary.</summary>
+    /// <summary>
+    /// Pages of the break area (from brk0's page up, at most 4 GiB) live in one contiguous host block instead of the
+    /// dictionary: the word at address a is at host base + (a - <see cref="_denseBase"/>). A bit per page says whether
+    /// the page is materialised (written since it was last dropped); a page whose bit is clear is all zeros in the block.
+    /// </summary>
     private const ulong DenseMaxPages = 1UL << 20;
+    /// <summary>Smallest size of the host block, so that a small heap grows it rarely.</summary>
+    private const ulong DenseMinBytes = 1UL << 20;
     private readonly ulong _denseBasePage;
-    private nint[] _dense = new nint[64];
+    private readonly ulong _denseBase;
+    private readonly HostRange _host = new();
+    /// <summary>Copies of the block's <see cref="HostRange.Base"/> and <see cref="HostRange.Bytes"/> for the fast paths.</summary>
+    private byte* _hostBase;
+    private ulong _hostBytes;
+    /// <summary>Materialised pages of the block, a bit per page; at least one word per 64 pages of <see cref="_hostBytes"/>.</summary>
+    private ulong[] _written = [];
     private int _denseCount;
 
     /// <summary>Creates an empty memory that reports materialised pages to <paramref name="residency"/>;
-    /// <paramref name="denseBase"/> starts the range served by the fast dense page table (the break area).</summary>
+    /// <paramref name="denseBase"/> starts the range served by the contiguous host block (the break area).</summary>
     public SimulatedMemory(PageResidency residency, ulong denseBase = 0)
     {
         _residency = residency;
         _denseBasePage = denseBase >> PageShift;
+        _denseBase = _denseBasePage << PageShift;
     }
 
     /// <summary>
     /// Allocates the host memory of <paramref name="pages"/> pages ahead of need: the next pages written take it instead of
-    /// allocating, and the page tables of the break area (this memory's and the residency's) are sized for that many pages
-    /// above brk0. Nothing simulated changes: a spare page is all zeros, as a page never written reads.
+    /// allocating, and the host block of the break area (already faulted in) and the residency's page table are sized
+    /// for that many pages above brk0. Nothing simulated changes: a spare page is all zeros, as a page never written reads.
     /// </summary>
     public void ReserveSpare(int pages)
     {
         _store.Reserve(pages);
-        if ((ulong)pages > (ulong)_dense.Length)
-            Array.Resize(ref _dense, (int)Math.Min(DenseMaxPages, (ulong)pages));
+        ulong bytes = Math.Min(DenseMaxPages, (ulong)pages) << PageShift;
+        if (bytes > _hostBytes)
+        {
+            ulong from = _hostBytes;
+            GrowHost(bytes);
+            for (ulong off = from; off < bytes; off += 1UL << PageShift)
+                Volatile.Write(ref _hostBase[off], 0);
+        }
         _residency.ReserveDense((ulong)pages);
+        GC.KeepAlive(this);
     }
 
     /// <summary>Number of materialised pages.</summary>
     public int PageCount => _pages.Count + _denseCount;
+
+    /// <summary>Grows the host block to at least <paramref name="bytes"/> (doubling, at most 4 GiB) and its bitmap with it.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void GrowHost(ulong bytes)
+    {
+        ulong target = Math.Max(bytes, Math.Max(DenseMinBytes, _hostBytes * 2));
+        target = Math.Min(target, DenseMaxPages << PageShift);
+        _host.Grow(target);
+        _hostBase = _host.Base;
+        _hostBytes = _host.Bytes;
+        ulong words = ((_hostBytes >> PageShift) + 63) >> 6;
+        if (words > (ulong)_written.Length)
+            Array.Resize(ref _written, (int)words);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool DenseWritten(ulong d) =>
+        d < (_hostBytes >> PageShift) && (_written[d >> 6] & (1UL << (int)(d & 63))) != 0;
+
+    /// <summary>Materialises dense page <paramref name="d"/> (page number minus brk0's): grows the block to hold it, sets its
+    /// bit and reports it resident.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void DenseMaterialize(ulong d)
+    {
+        if (((d + 1) << PageShift) > _hostBytes)
+            GrowHost((d + 1) << PageShift);
+        ulong bit = 1UL << (int)(d & 63);
+        if ((_written[d >> 6] & bit) == 0)
+        {
+            _written[d >> 6] |= bit;
+            _denseCount++;
+            _residency.MarkPage(d + _denseBasePage);
+        }
+    }
+
+    /// <summary>Drops dense page <paramref name="d"/>: clears its bit and zeroes it, so it reads as never written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void DenseDrop(ulong d)
+    {
+        if (!DenseWritten(d))
+            return;
+        _written[d >> 6] &= ~(1UL << (int)(d & 63));
+        _denseCount--;
+        NativeMemory.Clear(_hostBase + (d << PageShift), 1u << PageShift);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryGetPage(ulong page, out nint words)
@@ -61,41 +129,10 @@ public sealed unsafe class SimulatedMemory
         ulong d = page - _denseBasePage;
         if (d < DenseMaxPages)
         {
-            words = d < (ulong)_dense.Length ? _dense[d] : 0;
+            words = DenseWritten(d) ? (nint)(_hostBase + (d << PageShift)) : 0;
             return words != 0;
         }
         return _pages.TryGetValue(page, out words);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void AddPage(ulong page, nint words)
-    {
-        ulong d = page - _denseBasePage;
-        if (d < DenseMaxPages)
-        {
-            if (d >= (ulong)_dense.Length)
-                Array.Resize(ref _dense, (int)Math.Min(DenseMaxPages, Math.Max(d + 1, (ulong)_dense.Length * 2)));
-            _dense[d] = words;
-            _denseCount++;
-            return;
-        }
-        _pages.Add(page, words);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private bool RemovePage(ulong page, out nint words)
-    {
-        ulong d = page - _denseBasePage;
-        if (d < DenseMaxPages)
-        {
-            words = d < (ulong)_dense.Length ? _dense[d] : 0;
-            if (words == 0)
-                return false;
-            _dense[d] = 0;
-            _denseCount--;
-            return true;
-        }
-        return _pages.Remove(page, out words);
     }
 
     /// <summary>The word of a page that holds <paramref name="address"/>. Every page has exactly 4096 / 8 words and the
@@ -107,18 +144,21 @@ public sealed unsafe class SimulatedMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Read(ulong address)
     {
-        ulong page = address >> PageShift;
-        ulong d = page - _denseBasePage;
-        var dense = _dense;
+        ulong d = address - _denseBase;
         ulong value;
-        nint words;
-        if (d < (ulong)dense.Length && (words = dense[d]) != 0)
-            value = Word(words, address);
-        else if (_cacheKeys[(int)(page & (CacheSize - 1))] == page + 1)
-            value = Word(_cachePages[(int)(page & (CacheSize - 1))], address);
+        if (d < _hostBytes)
+        {
+            value = *(ulong*)(_hostBase + d);
+        }
         else
-            value = ReadSlow(address);
-        // The host pages are freed when this object is finalized: it stays reachable until the access is done.
+        {
+            ulong page = address >> PageShift;
+            if (_cacheKeys[(int)(page & (CacheSize - 1))] == page + 1)
+                value = Word(_cachePages[(int)(page & (CacheSize - 1))], address);
+            else
+                value = ReadSlow(address);
+        }
+        // The host memory is freed when this object is finalized: it stays reachable until the access is done.
         GC.KeepAlive(this);
         return value;
     }
@@ -127,16 +167,24 @@ public sealed unsafe class SimulatedMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Write(ulong address, ulong value)
     {
-        ulong page = address >> PageShift;
-        ulong d = page - _denseBasePage;
-        var dense = _dense;
-        nint words;
-        if (d < (ulong)dense.Length && (words = dense[d]) != 0)
-            Word(words, address) = value;
-        else if (_cacheKeys[(int)(page & (CacheSize - 1))] == page + 1)
-            Word(_cachePages[(int)(page & (CacheSize - 1))], address) = value;
+        ulong d = address - _denseBase;
+        if (d < _hostBytes)
+        {
+            // The bitmap has a word for every 64 pages of the block, so the index is in range.
+            ulong bits = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_written), (nint)(d >> (PageShift + 6)));
+            if ((bits & (1UL << (int)((d >> PageShift) & 63))) != 0)
+                *(ulong*)(_hostBase + d) = value;
+            else
+                WriteSlow(address, value);
+        }
         else
-            WriteSlow(address, value);
+        {
+            ulong page = address >> PageShift;
+            if (_cacheKeys[(int)(page & (CacheSize - 1))] == page + 1)
+                Word(_cachePages[(int)(page & (CacheSize - 1))], address) = value;
+            else
+                WriteSlow(address, value);
+        }
         GC.KeepAlive(this);
     }
 
@@ -146,7 +194,8 @@ public sealed unsafe class SimulatedMemory
         ulong page = address >> PageShift;
         if (!TryGetPage(page, out var words))
             return 0;
-        Cache(page, words);
+        if (page - _denseBasePage >= DenseMaxPages)
+            Cache(page, words);
         return Word(words, address);
     }
 
@@ -154,17 +203,25 @@ public sealed unsafe class SimulatedMemory
     private void WriteSlow(ulong address, ulong value)
     {
         ulong page = address >> PageShift;
+        ulong d = page - _denseBasePage;
+        if (d < DenseMaxPages)
+        {
+            DenseMaterialize(d);
+            *(ulong*)(_hostBase + (address - _denseBase)) = value;
+            return;
+        }
         var words = GetOrCreate(page);
         Word(words, address) = value;
     }
 
+    /// <summary>The host page of a page outside the break area's block, created (and reported resident) if needed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private nint GetOrCreate(ulong page)
     {
-        if (!TryGetPage(page, out var words))
+        if (!_pages.TryGetValue(page, out var words))
         {
             words = _store.Take();
-            AddPage(page, words);
+            _pages.Add(page, words);
             _residency.MarkPage(page);
         }
         Cache(page, words);
@@ -239,7 +296,13 @@ public sealed unsafe class SimulatedMemory
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DropPage(ulong page)
     {
-        if (RemovePage(page, out var words))
+        ulong d = page - _denseBasePage;
+        if (d < DenseMaxPages)
+        {
+            DenseDrop(d);
+            return;
+        }
+        if (_pages.Remove(page, out var words))
         {
             Uncache(page);
             _store.Give(words);
@@ -257,15 +320,52 @@ public sealed unsafe class SimulatedMemory
             if (start >= from && start + (1UL << PageShift) <= end)
                 doomed.Add(page);
         }
-        for (int d = 0; d < _dense.Length; d++)
+        for (ulong d = 0; d < (_hostBytes >> PageShift); d++)
         {
-            ulong start = ((ulong)d + _denseBasePage) << PageShift;
-            if (_dense[d] != 0 && start >= from && start + (1UL << PageShift) <= end)
-                doomed.Add((ulong)d + _denseBasePage);
+            ulong start = (d + _denseBasePage) << PageShift;
+            if (DenseWritten(d) && start >= from && start + (1UL << PageShift) <= end)
+                doomed.Add(d + _denseBasePage);
         }
         foreach (var page in doomed)
             DropPage(page);
         doomed.Clear();
+    }
+
+    /// <summary>Takes a materialised page out of the memory for a move: a page of the block is copied to a store page
+    /// first (the block's page is dropped); false when the page was never written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool DetachPage(ulong page, out nint words)
+    {
+        ulong d = page - _denseBasePage;
+        if (d < DenseMaxPages)
+        {
+            words = 0;
+            if (!DenseWritten(d))
+                return false;
+            words = _store.Take();
+            NativeMemory.Copy(_hostBase + (d << PageShift), (void*)words, 1u << PageShift);
+            DenseDrop(d);
+            return true;
+        }
+        if (!_pages.Remove(page, out words))
+            return false;
+        Uncache(page);
+        return true;
+    }
+
+    /// <summary>Puts a page detached by <see cref="DetachPage"/> back at <paramref name="page"/> (copied into the block there).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void AttachPage(ulong page, nint words)
+    {
+        ulong d = page - _denseBasePage;
+        if (d < DenseMaxPages)
+        {
+            DenseMaterialize(d);
+            NativeMemory.Copy((void*)words, _hostBase + (d << PageShift), 1u << PageShift);
+            _store.Give(words);
+            return;
+        }
+        _pages.Add(page, words);
     }
 
     /// <summary>Moves the materialised pages of a page-aligned range (mremap moving a mapping).</summary>
@@ -278,11 +378,8 @@ public sealed unsafe class SimulatedMemory
         if (end - first <= (ulong)_pages.Count * 2 || first - _denseBasePage < DenseMaxPages)
         {
             for (ulong p = first; p < end; p++)
-                if (RemovePage(p, out var w))
-                {
-                    Uncache(p);
+                if (DetachPage(p, out var w))
                     moved.Add((p, w));
-                }
         }
         else
         {
@@ -298,9 +395,10 @@ public sealed unsafe class SimulatedMemory
         foreach (var (p, w) in moved)
         {
             ulong np = p - first + (to >> PageShift);
-            AddPage(np, w);
+            AttachPage(np, w);
             _residency.MarkPage(np);
         }
         moved.Clear();
+        GC.KeepAlive(this);
     }
 }
