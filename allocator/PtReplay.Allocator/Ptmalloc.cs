@@ -56,7 +56,14 @@ public sealed class Ptmalloc
     /// write new pages do not allocate (a timed replay does this before its clock starts). Changes no simulated state:
     /// addresses, footprint and residency are the same with or without it.
     /// </summary>
-    public void ReserveHostPages(int pages) => _s.Space.Memory.ReserveSpare(pages);
+    public void ReserveHostPages(int pages) => _s.Space.Memory.ReserveSpare(pages, pages);
+
+    /// <summary>
+    /// As <see cref="ReserveHostPages(int)"/>, with <paramref name="breakPages"/> for the program break's area (one
+    /// contiguous host block) and <paramref name="otherPages"/> for pages elsewhere (mmapped chunks' headers, thread
+    /// arenas' heaps): a single-thread trace needs few of those.
+    /// </summary>
+    public void ReserveHostPages(int breakPages, int otherPages) => _s.Space.Memory.ReserveSpare(breakPages, otherPages);
 
     /// <summary>Options this model was built with.</summary>
     public ModelOptions Options => _s.Options;

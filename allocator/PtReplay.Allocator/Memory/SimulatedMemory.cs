@@ -56,13 +56,14 @@ public sealed unsafe class SimulatedMemory
     }
 
     /// <summary>
-    /// Allocates the host memory of <paramref name="pages"/> pages ahead of need: the next pages written take it instead of
-    /// allocating, and the host block of the break area (already faulted in) and the residency's page table are sized
-    /// for that many pages above brk0. Nothing simulated changes: a spare page is all zeros, as a page never written reads.
+    /// Allocates host memory ahead of need: the host block of the break area (faulted in) and the residency's page table
+    /// are sized for <paramref name="pages"/> pages above brk0, and <paramref name="otherPages"/> pages for pages outside
+    /// it (mmapped chunks, thread arenas' heaps) wait in the page store, so the next pages written take them instead of
+    /// allocating. Nothing simulated changes: a spare page is all zeros, as a page never written reads.
     /// </summary>
-    public void ReserveSpare(int pages)
+    public void ReserveSpare(int pages, int otherPages)
     {
-        _store.Reserve(pages);
+        _store.Reserve(otherPages);
         ulong bytes = Math.Min(DenseMaxPages, (ulong)pages) << PageShift;
         if (bytes > _hostBytes)
         {

@@ -164,7 +164,10 @@ public static class SimEngine
         if (warmUp is not null)
         {
             // Its new pages then take host memory allocated and mapped in here, not inside a timed call.
-            model.ReserveHostPages(SimWarmUp.HostPagesFor(trace.PeakLiveBytes));
+            // A single-thread program's heap is the break area (plus mmapped chunks, one header page each); thread arenas'
+            // heaps live outside it and take their pages from the store.
+            int pages = SimWarmUp.HostPagesFor(trace.PeakLiveBytes);
+            model.ReserveHostPages(pages, trace.ThreadCount > 1 ? pages : SimWarmUp.HostPages);
         }
 
         AddressCheck? check = options.CheckAddresses ? new AddressCheck(model, header.Brk0) : null;
