@@ -58,8 +58,9 @@ public static class BenchRecordCommand
             $"{Target.ToString("F2", CultureInfo.InvariantCulture)}x), `program` the traced program's own time under `record`, " +
             $"start to exit (target: at most {ProgramTarget.ToString("F2", CultureInfo.InvariantCulture)}x), and the trace's bytes " +
             "per event, raw and packed. Programs' output is discarded.\n\n" +
-            "Bundled workloads (heaptrack follows only the first process of a program that starts others, e.g. gcc):\n" +
-            string.Concat(BundledWorkloads.Names.Select(n => $"  {n,-8} {Describe(n)}\n")) + "\n" +
+            "Bundled workloads (heaptrack follows only the first process of a program that starts others, e.g. gcc; their files " +
+            "are found under traces/workloads above ptreplay's folder or the working directory):\n" +
+            string.Concat(BundledWorkloads.Names.Select(n => $"  {n,-8} {BundledWorkloads.Describe(n)}\n")) + "\n" +
             "Examples:\n" +
             "  ptreplay bench-record                       every bundled workload, 5 rounds\n" +
             "  ptreplay bench-record -w python -n 15       the densest one, 15 rounds\n" +
@@ -73,18 +74,6 @@ public static class BenchRecordCommand
             Math.Max(1, parse.GetValue(repeat)), !parse.GetValue(noHeaptrack),
             RecordCommand.StackDepth(parse.GetResult(stacks) is not null, parse.GetValue(stacks)))));
         return verb;
-    }
-
-    private static string Describe(string name)
-    {
-        try
-        {
-            return BundledWorkloads.Get(name).Description;
-        }
-        catch (IOException)
-        {
-            return "(not found: run from the repository)";
-        }
     }
 
     private sealed record Variant(string Name, List<double> Seconds);

@@ -37,4 +37,19 @@ public class BenchRecordVerbTests
         Assert.Contains("unknown workload 'nosuch'", stderr, StringComparison.Ordinal);
         Assert.Contains("python, churn, perl, sqlite, gcc, sort, mt", stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Help_DescribesEveryBundledWorkload_AsTheWorkloadItselfDoes()
+    {
+        (int code, string stdout, string stderr) = CliRunner.Run("bench-record", "--help");
+        Assert.True(code == 0, stderr);
+        foreach (string name in PtReplay.Traces.Recording.BundledWorkloads.Names)
+        {
+            string description = PtReplay.Traces.Recording.BundledWorkloads.Get(name).Description;
+            Assert.Equal(description, PtReplay.Traces.Recording.BundledWorkloads.Describe(name));
+            Assert.Contains($"  {name,-8} {description}", stdout, StringComparison.Ordinal);
+        }
+
+        Assert.Throws<ArgumentException>(() => PtReplay.Traces.Recording.BundledWorkloads.Describe("nosuch"));
+    }
 }
