@@ -276,8 +276,8 @@ internal sealed class BlockRepacker : IDisposable
         public long Length;
 
         /// <summary>
-        /// Sets the output: a raw block with events zstd-compressed when that makes it smaller (same tid, flags,
-        /// counts and base timestamp; the CRC recomputed), anything else as it is.
+        /// Sets the output: a raw block with events zstd-compressed (by the system's libzstd where it loads) when that
+        /// makes it smaller (same tid, flags, counts and base timestamp; the CRC recomputed), anything else as it is.
         /// </summary>
         public void Compress(int level)
         {
@@ -285,7 +285,7 @@ internal sealed class BlockRepacker : IDisposable
             int stored = (int)h.StoredLength;
             if (h.Codec == (byte)BlockCodec.Raw && h.EventCount > 0 && !h.IsEnd && stored >= 64)
             {
-                int n = BlockCompression.Compress(BlockCodec.Zstd, level, Payload.AsSpan(0, stored), ref Compressed);
+                int n = BlockCompression.Compress(BlockCodec.Zstd, level, Payload.AsSpan(0, stored), ref Compressed, preferNative: true);
                 if (n < stored)
                 {
                     h.Codec = (byte)BlockCodec.Zstd;

@@ -44,6 +44,7 @@ public sealed partial class OnlinePacker : IDisposable
     private volatile bool _stop;
     private Exception? _failure;
     private string _priority = "not started";
+    private int _tid;
     private readonly object _hold = new();
     private bool _held;
     private bool _released;
@@ -208,9 +209,11 @@ public sealed partial class OnlinePacker : IDisposable
     {
         try
         {
-            string priority = Deprioritise();
+            int tid = (int)GetTid(186 /* SYS_gettid */);
+            string priority = Deprioritise(tid);
             lock (_gate)
             {
+                _tid = tid;
                 _priority = priority;
             }
 
@@ -269,6 +272,18 @@ public sealed partial class OnlinePacker : IDisposable
         }
     }
 
+    /// <summary>The kernel's id of the background thread, once it runs (0 before).</summary>
+    internal int ThreadId
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _tid;
+            }
+        }
+    }
+
     /// <summary>True once the <c>hold</c> test hook holds a compressed block (the thread waits in <see cref="Hold"/>).</summary>
     internal bool Holding => Volatile.Read(ref _held);
 
@@ -291,12 +306,11 @@ public sealed partial class OnlinePacker : IDisposable
     }
 
     /// <summary>
-    /// Makes the calling thread take only CPU time nothing else wants: SCHED_IDLE, or nice 10 where that is refused
+    /// Makes the thread <paramref name="tid"/> take only CPU time nothing else wants: SCHED_IDLE, or nice 10 where that is refused
     /// (Thread.Priority does nothing on Linux). Returns which.
     /// </summary>
-    private static string Deprioritise()
+    private static string Deprioritise(int tid)
     {
-        int tid = (int)GetTid(186 /* SYS_gettid */);
         int none = 0;
         if (SetScheduler(tid, 5 /* SCHED_IDLE */, ref none) == 0)
         {
