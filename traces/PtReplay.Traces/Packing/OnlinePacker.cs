@@ -325,16 +325,25 @@ public sealed partial class OnlinePacker : IDisposable
     /// <summary>Adds a repacker for each trace file of the recording that appeared since the last look.</summary>
     private void Discover()
     {
-        if (!_repackers.ContainsKey(_tracePath) && File.Exists(_tracePath))
+        if (File.Exists(_tracePath))
         {
             Add(_tracePath);
         }
 
         foreach (string child in Recorder.FindChildTraces(_tracePath))
         {
-            if (!_repackers.ContainsKey(child))
+            Add(child);
+        }
+    }
+
+    /// <summary>Adds a repacker for <paramref name="trace"/> unless there is one, under the gate and only before the stop (after it, <see cref="Finish"/> owns the dictionary).</summary>
+    private void Add(string trace)
+    {
+        lock (_gate)
+        {
+            if (!_stop && !_repackers.ContainsKey(trace))
             {
-                Add(child);
+                _repackers.Add(trace, new BlockRepacker(trace, trace + ".packing", _level));
             }
         }
     }
@@ -347,15 +356,4 @@ public sealed partial class OnlinePacker : IDisposable
 
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "syscall")]
     private static partial long GetTid(long number);
-
-    private void Add(string trace)
-    {
-        lock (_gate)
-        {
-            if (!_stop)
-            {
-                _repackers.Add(trace, new BlockRepacker(trace, trace + ".packing", _level));
-            }
-        }
-    }
 }
