@@ -12,7 +12,8 @@ namespace PtReplay.Cli.Commands;
 /// of a shared machine hits all alike), and prints median wall times, the medians of the per-round ratios to the
 /// unrecorded run, and trace bytes per event (raw and packed). The two `record` variants run the `ptreplay` CLI as a
 /// user does, so their times are end to end: ptreplay's start-up, the program, and the packing left after it exits;
-/// the program-only ratio takes the default variant's program time as `record` measured it (start to exit).
+/// the program-only ratio takes the default variant's program time as `record` measured it (start to exit), and a line
+/// per program splits both `record` variants' medians into ptreplay's start-up and exit, the program, and after its exit.
 /// </summary>
 public static class BenchRecordCommand
 {
@@ -57,9 +58,12 @@ public static class BenchRecordCommand
             "end (ptreplay started as a user starts it, until the trace is on disk; target for `record`: at most " +
             $"{Target.ToString("F2", CultureInfo.InvariantCulture)}x), `program` the traced program's own time under `record`, " +
             $"start to exit (target: at most {ProgramTarget.ToString("F2", CultureInfo.InvariantCulture)}x), and the trace's bytes " +
-            "per event, raw and packed. Programs' output is discarded.\n\n" +
-            "Bundled workloads (heaptrack follows only the first process of a program that starts others, e.g. gcc):\n" +
-            string.Concat(BundledWorkloads.Names.Select(n => $"  {n,-8} {Describe(n)}\n")) + "\n" +
+            "per event, raw and packed. A line per program then splits the time of `record` and of `record --raw` into ptreplay's " +
+            "start-up and exit, the program (and its ratio), and ptreplay's work after the program exited. Programs' output is " +
+            "discarded.\n\n" +
+            "Bundled workloads (heaptrack follows only the first process of a program that starts others, e.g. gcc; their files " +
+            "are found under traces/workloads above ptreplay's folder or the working directory):\n" +
+            string.Concat(BundledWorkloads.Names.Select(n => $"  {n,-8} {BundledWorkloads.Describe(n)}\n")) + "\n" +
             "Examples:\n" +
             "  ptreplay bench-record                       every bundled workload, 5 rounds\n" +
             "  ptreplay bench-record -w python -n 15       the densest one, 15 rounds\n" +
@@ -75,22 +79,16 @@ public static class BenchRecordCommand
         return verb;
     }
 
-    private static string Describe(string name)
+    /// <summary>One variant's runs: wall time end to end; for `record` variants also the program's own time and ptreplay's time after the program exited (as `record` measured them).</summary>
+    private sealed record Variant(string Name, List<double> Seconds)
     {
-        try
-        {
-            return BundledWorkloads.Get(name).Description;
-        }
-        catch (IOException)
-        {
-            return "(not found: run from the repository)";
-        }
+        public List<double> Program { get; } = [];
+
+        public List<double> AfterExit { get; } = [];
     }
 
-    private sealed record Variant(string Name, List<double> Seconds);
-
     /// <summary>What one program measured; the trace figures cover its child processes' traces too.</summary>
-    private sealed record Measured(string Name, Variant Plain, Variant Raw, Variant Record, Variant ProgramOnly, Variant? Heaptrack,
+    private sealed record Measured(string Name, Variant Plain, Variant Raw, Variant Record, Variant? Heaptrack,
         long Events, int Processes, double RawBytesPerEvent, double PackedBytesPerEvent)
     {
         /// <summary>`record --stacks=N` end to end, when measured.</summary>
@@ -156,7 +154,6 @@ public static class BenchRecordCommand
         var plain = new Variant("unrecorded", []);
         var raw = new Variant("record --raw", []);
         var record = new Variant("record", []);
-        var programOnly = new Variant("program", []);
         var heap = new Variant("heaptrack", []);
         int expectedExit = int.MinValue;
         Variant[] variants = heaptrack is not null ? [plain, raw, record, heap] : [plain, raw, record];
@@ -181,7 +178,8 @@ public static class BenchRecordCommand
                         : v == stacked ? [.. self, "record", string.Create(CultureInfo.InvariantCulture, $"--stacks={stackDepth}"), "-o", stackTrace, "--", .. w.Command]
                         : [.. w.Command];
                     var environment = new Dictionary<string, string?>(w.Environment);
-                    if (v == record)
+                    bool timed = v == record || v == raw;
+                    if (timed)
                     {
                         environment[RecordCommand.ProgramTimeVariable] = programTime;
                         File.Delete(programTime);
@@ -209,9 +207,11 @@ public static class BenchRecordCommand
                     }
 
                     v.Seconds.Add(r.WallTime.TotalSeconds);
-                    if (v == record)
+                    if (timed)
                     {
-                        programOnly.Seconds.Add(double.Parse(File.ReadAllText(programTime), CultureInfo.InvariantCulture));
+                        string[] times = File.ReadAllText(programTime).Split(' ');
+                        v.Program.Add(double.Parse(times[0], CultureInfo.InvariantCulture));
+                        v.AfterExit.Add(double.Parse(times[1], CultureInfo.InvariantCulture));
                     }
                 }
             }
@@ -219,7 +219,7 @@ public static class BenchRecordCommand
             progress.Finish();
             (long events, long rawBytes, int processes) = Sizes(rawTrace);
             (_, long packedBytes, _) = Sizes(packedTrace);
-            var measured = new Measured(w.Name, plain, raw, record, programOnly, heaptrack is null ? null : heap, events, processes,
+            var measured = new Measured(w.Name, plain, raw, record, heaptrack is null ? null : heap, events, processes,
                 events == 0 ? 0 : (double)rawBytes / events, events == 0 ? 0 : (double)packedBytes / events);
             if (stackDepth == 0)
             {
@@ -280,7 +280,7 @@ public static class BenchRecordCommand
             double plain = Median(m.Plain.Seconds);
             List<double> ratios = PerRound(m.Record, m.Plain);
             double ratio = Median(ratios);
-            double programRatio = Median(PerRound(m.ProgramOnly, m.Plain));
+            double programRatio = Median(PerRound(m.Record.Program, m.Plain.Seconds));
             met += ratio <= Target ? 1 : 0;
             programMet += programRatio <= ProgramTarget ? 1 : 0;
             double nsPerCall = m.Events > 0 ? plain * 1e9 / m.Events : 0;
@@ -308,13 +308,32 @@ public static class BenchRecordCommand
             Console.WriteLine(line + (m.Processes > 1 ? $"  ({m.Processes} processes)" : ""));
         }
 
+        foreach (Measured m in results)
+        {
+            Console.WriteLine(string.Create(inv, $"{m.Name}: where the time goes (medians) {Breakdown(m.Record, m.Plain)}; {Breakdown(m.Raw, m.Plain)}"));
+        }
+
         Console.WriteLine(string.Create(inv,
             $"target: record end to end at most {Target:F2}x the unrecorded run: met on {met} of {results.Count} program(s); " +
             $"the program under record at most {ProgramTarget:F2}x: met on {programMet} of {results.Count}"));
     }
 
-    private static List<double> PerRound(Variant v, Variant baseline) =>
-        v.Seconds.Zip(baseline.Seconds, (a, b) => a / b).ToList();
+    /// <summary>
+    /// A `record` variant's time in three parts: ptreplay before the program started and its own exit (end to end less
+    /// the other two), the program (with its ratio to the unrecorded run), and ptreplay after the program exited.
+    /// </summary>
+    private static string Breakdown(Variant v, Variant plain)
+    {
+        List<double> before = v.Seconds.Zip(v.Program, v.AfterExit).Select(t => t.First - t.Second - t.Third).ToList();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{v.Name}: ptreplay's start-up and exit {Median(before):F3} s, the program {Median(v.Program):F3} s " +
+            $"({Median(PerRound(v.Program, plain.Seconds)):F3}x), after the program exited {Median(v.AfterExit):F3} s");
+    }
+
+    private static List<double> PerRound(Variant v, Variant baseline) => PerRound(v.Seconds, baseline.Seconds);
+
+    private static List<double> PerRound(List<double> seconds, List<double> baseline) =>
+        seconds.Zip(baseline, (a, b) => a / b).ToList();
 
     private static double Median(List<double> xs)
     {

@@ -132,6 +132,23 @@ public static class RecordCommand
 
     private static int Run(RecordingOptions options, bool packTrace)
     {
+        RecordingResult? result = null;
+        var afterExit = new System.Diagnostics.Stopwatch();
+        int code = Run(options, packTrace, r =>
+        {
+            result = r;
+            afterExit.Start();
+        });
+        if (result is not null)
+        {
+            WriteTimes(result, afterExit.Elapsed);
+        }
+
+        return code;
+    }
+
+    private static int Run(RecordingOptions options, bool packTrace, Action<RecordingResult> exited)
+    {
         RecordingResult result;
         // SIGINT, SIGTERM, SIGHUP, SIGQUIT go on to the program; ptreplay stays to pack and summarise the trace.
         using var signals = new SignalForwarding();
@@ -161,7 +178,7 @@ public static class RecordCommand
             return ExitCodes.CannotRun;
         }
 
-        WriteProgramTime(result);
+        exited(result);
 
         if (signals.LastForwarded != 0)
         {
@@ -192,17 +209,19 @@ public static class RecordCommand
     }
 
     /// <summary>
-    /// The environment variable naming a file to which `record` writes the program's own wall time in seconds
-    /// (start to exit, without ptreplay's start-up and packing after exit): what `bench-record` reads.
+    /// The environment variable naming a file to which `record` writes, when it is done, two times in seconds: the
+    /// program's own wall time (start to exit, without ptreplay's start-up and packing after exit), then its own time
+    /// after the program exited (packing what was left, the summary). What `bench-record` reads.
     /// </summary>
     public const string ProgramTimeVariable = "PTREPLAY_RECORD_PROGRAM_TIME";
 
-    private static void WriteProgramTime(RecordingResult result)
+    private static void WriteTimes(RecordingResult result, TimeSpan afterExit)
     {
         string? file = Environment.GetEnvironmentVariable(ProgramTimeVariable);
         if (!string.IsNullOrEmpty(file))
         {
-            File.WriteAllText(file, result.WallTime.TotalSeconds.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+            File.WriteAllText(file, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{result.WallTime.TotalSeconds:R} {afterExit.TotalSeconds:R}"));
         }
     }
 }

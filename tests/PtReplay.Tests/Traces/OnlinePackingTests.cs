@@ -199,6 +199,68 @@ public sealed class OnlinePackingTests
     }
 
     [Fact]
+    public async Task PackerThreadGetsNoCpu_FinishGoesOnWithoutIt_SameAsPackingAfterExit()
+    {
+        // A SCHED_IDLE thread on a busy machine can wait long for a CPU: here the thread holds its first compressed
+        // block uncommitted (the hold hook) until the packer is disposed, which Finish does last. A Finish that
+        // waited for the thread would never return.
+        using var dir = new TempDir();
+        string trace = dir.File("t.trace");
+        File.WriteAllText(trace + ".notes.packing", "not a trace's");
+        string go = dir.File("go");
+        string script = dir.File("work-then-wait.py");
+        File.WriteAllText(script,
+            "import os, sys, time\n" +
+            $"sys.argv = ['python_work.py', '1']\nexec(open('{Path.Combine(RepoFiles.Workloads, "python_work.py")}').read())\n" +
+            $"while not os.path.exists('{go}'):\n    time.sleep(0.02)\n");
+        OnlinePacker? packer = null;
+        Task<RecordingResult> recording = Task.Run(() => Recorder.Run(new RecordingOptions
+        {
+            Command = [RealPrograms.Python, script],
+            OutputPath = trace,
+            FollowChildren = true,
+            Environment = CleanEnvironment.With(RecordingRuns.BaseEnvironment(dir.Path), RealPrograms.PythonEnvironment()),
+            CaptureOutput = true,
+            WorkingDirectory = dir.Path,
+            Timeout = TimeSpan.FromMinutes(3),
+            Started = _ => packer = OnlinePacker.Start(trace, mode: "hold"),
+        }));
+        SpinWait.SpinUntil(() => packer?.Holding == true || recording.IsCompleted, TimeSpan.FromMinutes(2));
+        File.WriteAllText(go, "");
+        RecordingResult result = await recording;
+        Assert.True(result.ExitCode == 0, System.Text.Encoding.UTF8.GetString(result.StandardError));
+        Assert.True(packer!.Holding, "the packer thread compressed no block while the program ran");
+        string rawDir = dir.NewFolder("raw");
+        foreach (string file in result.ChildTraces.Prepend(trace))
+        {
+            File.Copy(file, Path.Combine(rawDir, Path.GetFileName(file)));
+        }
+
+        Task<IReadOnlyList<PackedTrace>> finish = Task.Run(() => packer.Finish(result.ChildTraces.Prepend(trace)));
+        Assert.True(await Task.WhenAny(finish, Task.Delay(TimeSpan.FromMinutes(2))) == finish, "Finish waited for the packer thread");
+        IReadOnlyList<PackedTrace> packed = await finish;
+        Assert.Null(packer.Failure);
+        PackedTrace main = packed.Single(p => p.Path == Path.GetFullPath(trace));
+        // Only the file header was committed online; the held block and all after it were packed after exit.
+        Assert.InRange(main.InputBytes - main.BytesAfterExit, 1, 64 * 1024);
+        AssertSameAsPackingAfterExit(new OnlineRun(result, packed, rawDir, packer.Failure));
+    }
+
+    [Fact]
+    public void PackerThread_RunsUnderSchedIdle_AsTheKernelSeesIt()
+    {
+        using var dir = new TempDir();
+        using OnlinePacker packer = OnlinePacker.Start(dir.File("not-yet.trace"));
+        Assert.True(SpinWait.SpinUntil(() => packer.Priority != "not started", TimeSpan.FromMinutes(1)), "the packer thread did not start");
+        Assert.Equal("SCHED_IDLE", packer.Priority);
+        // /proc/self/task/TID/stat: "(comm)" is the thread's name cut to 15 bytes; field 41 is its policy (SCHED_IDLE = 5).
+        string stat = File.ReadAllText($"/proc/self/task/{packer.ThreadId}/stat");
+        Assert.Contains("(ptreplay online)", stat, StringComparison.Ordinal);
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        Assert.Equal("5", fields[41 - 3]);
+    }
+
+    [Fact]
     public async Task RecordKilledBySigterm_ForwardsIt_TraceIsPackedAndReadsAsTruncated()
     {
         using var dir = new TempDir();

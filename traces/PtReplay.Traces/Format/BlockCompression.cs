@@ -9,8 +9,13 @@ internal static class BlockCompression
     /// <summary>True for the codecs this version can read.</summary>
     public static bool IsKnown(byte codec) => codec <= (byte)BlockCodec.Zstd;
 
-    /// <summary>Compresses <paramref name="source"/> into <paramref name="destination"/> (grown as needed); returns the stored length.</summary>
-    public static int Compress(BlockCodec codec, int level, ReadOnlySpan<byte> source, ref byte[] destination)
+    /// <summary>
+    /// Compresses <paramref name="source"/> into <paramref name="destination"/> (grown as needed); returns the stored length.
+    /// <paramref name="preferNative"/>: zstd through the system's libzstd where it loads (<see cref="NativeZstd"/>): the
+    /// same format, other bytes than the managed port may choose, so callers whose output is compared byte for byte
+    /// leave it false.
+    /// </summary>
+    public static int Compress(BlockCodec codec, int level, ReadOnlySpan<byte> source, ref byte[] destination, bool preferNative = false)
     {
         switch (codec)
         {
@@ -22,7 +27,9 @@ internal static class BlockCompression
             {
                 int bound = Compressor.GetCompressBound(source.Length);
                 EnsureLength(ref destination, bound);
-                return ZstdCompressor(level == 0 ? 6 : level).Wrap(source, destination);
+                return preferNative && NativeZstd.Available
+                    ? NativeZstd.Compress(level == 0 ? 6 : level, source, destination)
+                    : ZstdCompressor(level == 0 ? 6 : level).Wrap(source, destination);
             }
 
             case BlockCodec.Brotli:

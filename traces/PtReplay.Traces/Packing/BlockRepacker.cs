@@ -37,6 +37,8 @@ internal sealed class BlockRepacker : IDisposable
     private readonly string _temp;
     private readonly int _level;
     private SafeFileHandle? _in;
+    private SafeFileHandle? _tail;
+    private readonly Slot _tailSlot = new();
     private FileStream? _out;
     private long _next = -1;
     private readonly List<(long Offset, byte[] Header)> _consumed = [];
@@ -70,6 +72,63 @@ internal sealed class BlockRepacker : IDisposable
     public long OutputBytes => _out?.Position ?? 0;
 
     /// <summary>
+    /// The online pass, on a thread of its own while the recording runs: copies every complete block after the last
+    /// one copied, one at a time, and returns <see cref="RepackStep.Wait"/> at an end block, at a block still being
+    /// written, at anything that does not check out yet, or once <paramref name="stop"/> says so. It reads through a
+    /// file handle and a buffer of its own and compresses without holding <paramref name="gate"/>; it writes the output
+    /// and moves on only under <paramref name="gate"/>, and only while <paramref name="stop"/> is false. So whoever sets
+    /// what <paramref name="stop"/> reads under <paramref name="gate"/> can go on with <see cref="StillMatches"/> and
+    /// <see cref="Advance"/> at once, without waiting for this pass to return: it changes nothing any more (a block it
+    /// was compressing then is dropped and copied again by the final pass).
+    /// </summary>
+    /// <param name="compressed">Called after each block is compressed, before it is committed (a test hook holds the thread there).</param>
+    public RepackStep AdvanceOnline(object gate, Func<bool> stop, Action? compressed = null)
+    {
+        if (_tail is null)
+        {
+            try
+            {
+                _tail = File.OpenHandle(_input, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            }
+            catch (FileNotFoundException)
+            {
+                return RepackStep.Wait;
+            }
+        }
+
+        if (_next < 0)
+        {
+            lock (gate)
+            {
+                if (stop() || !CopyHeader(_tail))
+                {
+                    return RepackStep.Wait;
+                }
+            }
+        }
+
+        while (true)
+        {
+            if (stop() || ReadNext(_tail, final: false, _tailSlot, _next) is not null)
+            {
+                return RepackStep.Wait;
+            }
+
+            _tailSlot.Compress(_level);
+            compressed?.Invoke();
+            lock (gate)
+            {
+                if (stop())
+                {
+                    return RepackStep.Wait;
+                }
+
+                Commit(_tailSlot);
+            }
+        }
+    }
+
+    /// <summary>
     /// Copies every complete block after the last one copied. Online (<paramref name="final"/> false) it stops at
     /// an end block, at a block still being written, or at anything that does not check out yet, and returns
     /// <see cref="RepackStep.Wait"/>. The final pass (the recording is over) copies end blocks too and returns
@@ -90,7 +149,7 @@ internal sealed class BlockRepacker : IDisposable
             }
         }
 
-        if (_next < 0 && !CopyHeader())
+        if (_next < 0 && !CopyHeader(_in))
         {
             return final ? RepackStep.Unusual : RepackStep.Wait;
         }
@@ -115,7 +174,7 @@ internal sealed class BlockRepacker : IDisposable
                     break;
                 }
 
-                stopped = ReadNext(final, _slots[batch], _next + _slots.Take(batch).Sum(x => x.Length));
+                stopped = ReadNext(_in!, final, _slots[batch], _next + _slots.Take(batch).Sum(x => x.Length));
                 if (stopped is not null)
                 {
                     break;
@@ -135,13 +194,7 @@ internal sealed class BlockRepacker : IDisposable
 
             for (int i = 0; i < batch; i++)
             {
-                Slot slot = _slots[i];
-                _consumed.Add((_next, (byte[])slot.InputHead.Clone()));
-                _out!.Write(slot.OutputHead);
-                _out.Write(slot.Output.AsSpan(0, slot.OutputLength));
-                _next += slot.Length;
-                Events += slot.Header.EventCount;
-                SawEnd |= slot.Header.IsEnd;
+                Commit(_slots[i]);
             }
 
             if (stopped is not null)
@@ -151,10 +204,21 @@ internal sealed class BlockRepacker : IDisposable
         }
     }
 
-    /// <summary>Reads the block at <paramref name="offset"/> into <paramref name="slot"/>; null when it did, else what to return.</summary>
-    private RepackStep? ReadNext(bool final, Slot slot, long offset)
+    /// <summary>Writes a compressed (or copied) block to the output and moves past it in the input.</summary>
+    private void Commit(Slot slot)
     {
-        long length = RandomAccess.GetLength(_in!);
+        _consumed.Add((_next, (byte[])slot.InputHead.Clone()));
+        _out!.Write(slot.OutputHead);
+        _out.Write(slot.Output.AsSpan(0, slot.OutputLength));
+        _next += slot.Length;
+        Events += slot.Header.EventCount;
+        SawEnd |= slot.Header.IsEnd;
+    }
+
+    /// <summary>Reads the block at <paramref name="offset"/> of <paramref name="input"/> into <paramref name="slot"/>; null when it did, else what to return.</summary>
+    private static RepackStep? ReadNext(SafeFileHandle input, bool final, Slot slot, long offset)
+    {
+        long length = RandomAccess.GetLength(input);
         if (length == offset)
         {
             return final ? RepackStep.Done : RepackStep.Wait;
@@ -165,7 +229,7 @@ internal sealed class BlockRepacker : IDisposable
             return final ? RepackStep.Unusual : RepackStep.Wait;
         }
 
-        RandomAccess.Read(_in!, slot.InputHead, offset);
+        RandomAccess.Read(input, slot.InputHead, offset);
         BlockHeader h = BlockHeader.Read(slot.InputHead);
         bool plausible = h.BlockMagic == BlockHeader.Magic && BlockCompression.IsKnown(h.Codec) &&
                          h.StoredLength <= TraceReader.MaxRawBlockBytes && h.RawLength <= TraceReader.MaxRawBlockBytes &&
@@ -187,7 +251,7 @@ internal sealed class BlockRepacker : IDisposable
         }
 
         Span<byte> payload = slot.Payload.AsSpan(0, stored);
-        RandomAccess.Read(_in!, payload, offset + BlockHeader.Size);
+        RandomAccess.Read(input, payload, offset + BlockHeader.Size);
         if (h.ComputeCrc(payload) != h.Crc)
         {
             // Online this may be a block whose write(2) is still in flight: its bytes are read again later.
@@ -212,8 +276,8 @@ internal sealed class BlockRepacker : IDisposable
         public long Length;
 
         /// <summary>
-        /// Sets the output: a raw block with events zstd-compressed when that makes it smaller (same tid, flags,
-        /// counts and base timestamp; the CRC recomputed), anything else as it is.
+        /// Sets the output: a raw block with events zstd-compressed (by the system's libzstd where it loads) when that
+        /// makes it smaller (same tid, flags, counts and base timestamp; the CRC recomputed), anything else as it is.
         /// </summary>
         public void Compress(int level)
         {
@@ -221,7 +285,7 @@ internal sealed class BlockRepacker : IDisposable
             int stored = (int)h.StoredLength;
             if (h.Codec == (byte)BlockCodec.Raw && h.EventCount > 0 && !h.IsEnd && stored >= 64)
             {
-                int n = BlockCompression.Compress(BlockCodec.Zstd, level, Payload.AsSpan(0, stored), ref Compressed);
+                int n = BlockCompression.Compress(BlockCodec.Zstd, level, Payload.AsSpan(0, stored), ref Compressed, preferNative: true);
                 if (n < stored)
                 {
                     h.Codec = (byte)BlockCodec.Zstd;
@@ -285,26 +349,27 @@ internal sealed class BlockRepacker : IDisposable
         Dispose();
     }
 
-    /// <summary>Closes both files (the output stays on disk: the caller renames or deletes it).</summary>
+    /// <summary>Closes the files (the output stays on disk: the caller renames or deletes it).</summary>
     public void Dispose()
     {
         _in?.Dispose();
         _in = null;
+        _tail?.Dispose();
         _out?.Dispose();
         _out = null;
     }
 
     /// <summary>Copies the file header once it is whole (CRC checked) and of format version 2 or 3.</summary>
-    private bool CopyHeader()
+    private bool CopyHeader(SafeFileHandle input)
     {
-        long length = RandomAccess.GetLength(_in!);
+        long length = RandomAccess.GetLength(input);
         if (length < HeaderCodec.PrefixSize)
         {
             return false;
         }
 
         Span<byte> prefix = stackalloc byte[HeaderCodec.PrefixSize];
-        RandomAccess.Read(_in!, prefix, 0);
+        RandomAccess.Read(input, prefix, 0);
         int version = BinaryPrimitives.ReadUInt16LittleEndian(prefix[8..]);
         uint bodyLength = BinaryPrimitives.ReadUInt32LittleEndian(prefix[12..]);
         if (!prefix[..8].SequenceEqual(HeaderCodec.Magic) || version < BlockHeader.HeaderCrcVersion ||
@@ -315,7 +380,7 @@ internal sealed class BlockRepacker : IDisposable
         }
 
         byte[] all = new byte[HeaderCodec.PrefixSize + bodyLength + 4];
-        RandomAccess.Read(_in!, all, 0);
+        RandomAccess.Read(input, all, 0);
         ReadOnlySpan<byte> body = all.AsSpan(HeaderCodec.PrefixSize, (int)bodyLength);
         if (Crc32.HashToUInt32(body) != BinaryPrimitives.ReadUInt32LittleEndian(all.AsSpan(HeaderCodec.PrefixSize + (int)bodyLength)))
         {

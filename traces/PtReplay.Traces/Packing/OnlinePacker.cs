@@ -17,12 +17,19 @@ public sealed record PackedTrace(string Path, PackResult Result, long InputBytes
 /// on the other CPU. The raw files are never touched until the end, so a packer that falls behind or fails loses
 /// nothing: <see cref="Finish"/> packs what is left after the program exits (everything, if the packer failed),
 /// and the packed files are what <see cref="TracePacker.Repack"/> of the finished raw files gives.
+/// <para>Scheduling: the thread runs under SCHED_IDLE (<see cref="Priority"/>), so it takes only CPU time nothing else
+/// wants and never slows the traced program, whatever else runs on the machine. A thread so scheduled can wait long for
+/// a CPU on a busy machine, so nobody waits for it: it changes its state (output, repackers, failure) only under
+/// <c>_gate</c> and only while <c>_stop</c> is false, and <see cref="Finish"/> sets <c>_stop</c> under <c>_gate</c>
+/// and goes on at once with what was committed (a block being compressed then is dropped and packed again).</para>
 /// <para>Test hook: <c>PTREPLAY_ONLINE_PACK=stall</c> makes the background thread copy nothing (as a packer that
-/// cannot keep up), <c>fail</c> makes it fail after its first block (as an I/O error would), <c>off</c> disables it.</para>
+/// cannot keep up), <c>fail</c> makes it fail after its first block (as an I/O error would), <c>hold</c> makes it hold
+/// its first compressed block uncommitted until the packer is disposed (as a thread that gets no CPU time would),
+/// <c>off</c> disables it.</para>
 /// </summary>
 public sealed partial class OnlinePacker : IDisposable
 {
-    /// <summary>The packer thread's nice value: it yields to the program when they compete for a CPU.</summary>
+    /// <summary>The packer thread's nice value where SCHED_IDLE is refused: it then yields to the program when they compete for a CPU.</summary>
     public const int Nice = 10;
 
     /// <summary>The test hook's environment variable.</summary>
@@ -33,8 +40,14 @@ public sealed partial class OnlinePacker : IDisposable
     private readonly string _mode;
     private readonly Dictionary<string, BlockRepacker> _repackers = [];
     private readonly Thread? _thread;
+    private readonly object _gate = new();
     private volatile bool _stop;
     private Exception? _failure;
+    private string _priority = "not started";
+    private int _tid;
+    private readonly object _hold = new();
+    private bool _held;
+    private bool _released;
 
     private OnlinePacker(string tracePath, int level, string? mode)
     {
@@ -56,7 +69,31 @@ public sealed partial class OnlinePacker : IDisposable
     public static OnlinePacker Start(string tracePath, int level = TracePacker.RepackLevel, string? mode = null) => new(tracePath, level, mode);
 
     /// <summary>The error that stopped the background thread, or null.</summary>
-    public Exception? Failure => _failure;
+    public Exception? Failure
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _failure;
+            }
+        }
+    }
+
+    /// <summary>
+    /// How the background thread is scheduled: "SCHED_IDLE", or "nice 10" where SCHED_IDLE was refused, or what it
+    /// could not set ("not started" before the thread runs).
+    /// </summary>
+    public string Priority
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _priority;
+            }
+        }
+    }
 
     /// <summary>
     /// After the program (and its children) exited: stops the background thread, then packs every trace of
@@ -67,8 +104,7 @@ public sealed partial class OnlinePacker : IDisposable
     /// </summary>
     public IReadOnlyList<PackedTrace> Finish(IEnumerable<string> traces)
     {
-        _stop = true;
-        _thread?.Join();
+        Stop();
         if (_mode == "fail" && _failure is null)
         {
             // The test hook fails every run, also one whose program ended before the thread found its first trace.
@@ -94,8 +130,7 @@ public sealed partial class OnlinePacker : IDisposable
     /// <summary>Stops the background thread and removes any unfinished output (the raw files stay).</summary>
     public void Dispose()
     {
-        _stop = true;
-        _thread?.Join();
+        Stop();
         foreach (BlockRepacker r in _repackers.Values)
         {
             r.Dispose();
@@ -103,6 +138,20 @@ public sealed partial class OnlinePacker : IDisposable
         }
 
         _repackers.Clear();
+        lock (_hold)
+        {
+            _released = true;
+            Monitor.PulseAll(_hold);
+        }
+    }
+
+    /// <summary>From here on the background thread changes nothing (it may still be reading or compressing a block, which it drops).</summary>
+    private void Stop()
+    {
+        lock (_gate)
+        {
+            _stop = true;
+        }
     }
 
     private PackedTrace FinishOne(string trace)
@@ -160,9 +209,14 @@ public sealed partial class OnlinePacker : IDisposable
     {
         try
         {
-            // The packer yields to the traced program whenever they compete for a CPU (a busy machine): it then
-            // falls behind, and the rest is packed after exit. Thread.Priority does nothing on Linux; nice does.
-            _ = SetPriority(0 /* PRIO_PROCESS: with a tid, that thread */, (int)GetTid(186 /* SYS_gettid */), Nice);
+            int tid = (int)GetTid(186 /* SYS_gettid */);
+            string priority = Deprioritise(tid);
+            lock (_gate)
+            {
+                _tid = tid;
+                _priority = priority;
+            }
+
             long lastScan = 0;
             bool failOnce = _mode == "fail";
             while (!_stop)
@@ -180,16 +234,22 @@ public sealed partial class OnlinePacker : IDisposable
                     continue;
                 }
 
-                if (failOnce && _repackers.Count > 0)
+                BlockRepacker[] repackers;
+                lock (_gate)
                 {
-                    throw new IOException($"{ModeVariable}=fail: simulated failure while packing {_repackers.Keys.First()}");
+                    repackers = [.. _repackers.Values];
+                }
+
+                if (failOnce && repackers.Length > 0)
+                {
+                    throw new IOException($"{ModeVariable}=fail: simulated failure while packing {repackers[0].Input}");
                 }
 
                 long progress = 0;
-                foreach (BlockRepacker r in _repackers.Values)
+                foreach (BlockRepacker r in repackers)
                 {
                     long before = r.InputDone;
-                    r.Advance(final: false, () => _stop);
+                    r.AdvanceOnline(_gate, () => _stop, _mode == "hold" ? Hold : null);
                     progress += r.InputDone - before;
                 }
 
@@ -201,23 +261,89 @@ public sealed partial class OnlinePacker : IDisposable
         }
         catch (Exception e)
         {
-            _failure = e;
+            lock (_gate)
+            {
+                // After the stop, whatever the thread ran into (a file the final pass closed or renamed) is no failure.
+                if (!_stop)
+                {
+                    _failure = e;
+                }
+            }
         }
+    }
+
+    /// <summary>The kernel's id of the background thread, once it runs (0 before).</summary>
+    internal int ThreadId
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _tid;
+            }
+        }
+    }
+
+    /// <summary>True once the <c>hold</c> test hook holds a compressed block (the thread waits in <see cref="Hold"/>).</summary>
+    internal bool Holding => Volatile.Read(ref _held);
+
+    /// <summary>The <c>hold</c> test hook: the first compressed block waits, uncommitted, until the packer is disposed.</summary>
+    private void Hold()
+    {
+        if (_held)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _held, true);
+        lock (_hold)
+        {
+            while (!_released)
+            {
+                Monitor.Wait(_hold);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes the thread <paramref name="tid"/> take only CPU time nothing else wants: SCHED_IDLE, or nice 10 where that is refused
+    /// (Thread.Priority does nothing on Linux). Returns which.
+    /// </summary>
+    private static string Deprioritise(int tid)
+    {
+        int none = 0;
+        if (SetScheduler(tid, 5 /* SCHED_IDLE */, ref none) == 0)
+        {
+            return "SCHED_IDLE";
+        }
+
+        return SetPriority(0 /* PRIO_PROCESS: with a tid, that thread */, tid, Nice) == 0
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"nice {Nice}")
+            : "normal (neither SCHED_IDLE nor nice could be set)";
     }
 
     /// <summary>Adds a repacker for each trace file of the recording that appeared since the last look.</summary>
     private void Discover()
     {
-        if (!_repackers.ContainsKey(_tracePath) && File.Exists(_tracePath))
+        if (File.Exists(_tracePath))
         {
             Add(_tracePath);
         }
 
         foreach (string child in Recorder.FindChildTraces(_tracePath))
         {
-            if (!_repackers.ContainsKey(child))
+            Add(child);
+        }
+    }
+
+    /// <summary>Adds a repacker for <paramref name="trace"/> unless there is one, under the gate and only before the stop (after it, <see cref="Finish"/> owns the dictionary).</summary>
+    private void Add(string trace)
+    {
+        lock (_gate)
+        {
+            if (!_stop && !_repackers.ContainsKey(trace))
             {
-                Add(child);
+                _repackers.Add(trace, new BlockRepacker(trace, trace + ".packing", _level));
             }
         }
     }
@@ -225,8 +351,9 @@ public sealed partial class OnlinePacker : IDisposable
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "setpriority")]
     private static partial int SetPriority(int which, int who, int priority);
 
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "sched_setscheduler")]
+    private static partial int SetScheduler(int pid, int policy, ref int param);
+
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "syscall")]
     private static partial long GetTid(long number);
-
-    private void Add(string trace) => _repackers.Add(trace, new BlockRepacker(trace, trace + ".packing", _level));
 }

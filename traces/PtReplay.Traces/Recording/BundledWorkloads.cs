@@ -28,29 +28,40 @@ public static class BundledWorkloads
     /// <summary>Every workload name: the single-threaded ones by the density of their malloc-family calls, then the others.</summary>
     public static IReadOnlyList<string> Names { get; } = ["python", "churn", "perl", "sqlite", "gcc", "sort", "mt"];
 
+    /// <summary>
+    /// What the workload called <paramref name="name"/> does and how dense its calls are, without finding its files or
+    /// making its input (help texts are built on every start of ptreplay); throws <see cref="ArgumentException"/> for an
+    /// unknown name.
+    /// </summary>
+    public static string Describe(string name) => name switch
+    {
+        "python" => "python3 python_work.py 40: JSON encode/decode, dicts and strings; a call every ~30 ns",
+        "churn" => "python3 python_churn.py: dict/str/tuple churn; a call every ~100 ns",
+        "perl" => "perl perl_work.pl 30: hashes, strings, regexes, sorting",
+        "sqlite" => "sqlite3 :memory: < sqlite_work.sql: inserts, indexes, joins, aggregates",
+        "gcc" => "gcc -O2 -c mt_alloc.c: the driver, cc1 and as (each process traced into its own file)",
+        "sort" => "sort of 60,000 generated lines (C locale)",
+        "mt" => "ptworkload-mt: 4 threads, producer/consumer handoffs, every block freed by another thread",
+        _ => throw new ArgumentException($"unknown workload '{name}'; the bundled ones are: {string.Join(", ", Names)}", nameof(name)),
+    };
+
     /// <summary>The workload called <paramref name="name"/>; throws <see cref="ArgumentException"/> naming the known ones otherwise.</summary>
     public static BundledWorkload Get(string name)
     {
+        string description = Describe(name);
         Dictionary<string, string?> python = new() { ["PYTHONMALLOC"] = "malloc", ["PYTHONHASHSEED"] = "0" };
         return name switch
         {
-            "python" => new(name, "python3 python_work.py 40: JSON encode/decode, dicts and strings; a call every ~30 ns",
-                ["/usr/bin/python3", File("python_work.py"), "40"], python, null),
-            "churn" => new(name, "python3 python_churn.py: dict/str/tuple churn; a call every ~100 ns",
-                ["/usr/bin/python3", File("python_churn.py")], python, null),
-            "perl" => new(name, "perl perl_work.pl 30: hashes, strings, regexes, sorting",
-                ["/usr/bin/perl", File("perl_work.pl"), "30"],
+            "python" => new(name, description, ["/usr/bin/python3", File("python_work.py"), "40"], python, null),
+            "churn" => new(name, description, ["/usr/bin/python3", File("python_churn.py")], python, null),
+            "perl" => new(name, description, ["/usr/bin/perl", File("perl_work.pl"), "30"],
                 new Dictionary<string, string?> { ["PERL_HASH_SEED"] = "0", ["PERL_PERTURB_KEYS"] = "0" }, null),
-            "sqlite" => new(name, "sqlite3 :memory: < sqlite_work.sql: inserts, indexes, joins, aggregates",
-                ["/usr/bin/sqlite3", ":memory:", "-init", "/dev/null", "-bail", "-batch"],
+            "sqlite" => new(name, description, ["/usr/bin/sqlite3", ":memory:", "-init", "/dev/null", "-bail", "-batch"],
                 new Dictionary<string, string?>(), System.IO.File.ReadAllBytes(File("sqlite_work.sql"))),
-            "gcc" => new(name, "gcc -O2 -c mt_alloc.c: the driver, cc1 and as (each process traced into its own file)",
-                ["/usr/bin/gcc", "-O2", "-c", File("mt_alloc.c"), "-o", "/dev/null"], new Dictionary<string, string?> { ["LC_ALL"] = "C" }, null),
-            "sort" => new(name, "sort of 60,000 generated lines (C locale)",
-                ["/usr/bin/sort"], new Dictionary<string, string?> { ["LC_ALL"] = "C" }, SortInput(60_000)),
-            "mt" => new(name, "ptworkload-mt: 4 threads, producer/consumer handoffs, every block freed by another thread",
-                [NativeArtifacts.Find(NativeArtifacts.MtWorkload), "4", "100000"], new Dictionary<string, string?>(), null),
-            _ => throw new ArgumentException($"unknown workload '{name}'; the bundled ones are: {string.Join(", ", Names)}", nameof(name)),
+            "gcc" => new(name, description, ["/usr/bin/gcc", "-O2", "-c", File("mt_alloc.c"), "-o", "/dev/null"],
+                new Dictionary<string, string?> { ["LC_ALL"] = "C" }, null),
+            "sort" => new(name, description, ["/usr/bin/sort"], new Dictionary<string, string?> { ["LC_ALL"] = "C" }, SortInput(60_000)),
+            _ => new(name, description, [NativeArtifacts.Find(NativeArtifacts.MtWorkload), "4", "100000"], new Dictionary<string, string?>(), null),
         };
     }
 

@@ -25,6 +25,16 @@ public class BenchRecordVerbTests
         double packedBytes = double.Parse(f[^1], CultureInfo.InvariantCulture);
         Assert.InRange(rawBytes, 1.0, 32.0);
         Assert.True(packedBytes < rawBytes, row);
+        string parts = stdout.Split('\n').Single(l => l.StartsWith("sqlite: where the time goes", StringComparison.Ordinal));
+        System.Text.RegularExpressions.Match split = System.Text.RegularExpressions.Regex.Match(parts,
+            @"record: ptreplay's start-up and exit (-?\d+\.\d+) s, the program (\d+\.\d+) s \((\d+\.\d+)x\), after the program exited (\d+\.\d+) s; " +
+            @"record --raw: ptreplay's start-up and exit (-?\d+\.\d+) s, the program (\d+\.\d+) s \((\d+\.\d+)x\), after the program exited (\d+\.\d+) s");
+        Assert.True(split.Success, parts);
+        // One round: the parts add up to the end-to-end time of the row.
+        double recordSeconds = double.Parse(f[6], CultureInfo.InvariantCulture);
+        double sum = Enumerable.Range(1, 4).Where(i => i != 3).Sum(i => double.Parse(split.Groups[i].Value, CultureInfo.InvariantCulture));
+        Assert.InRange(sum, recordSeconds - 0.0025, recordSeconds + 0.0025);
+        Assert.True(double.Parse(split.Groups[2].Value, CultureInfo.InvariantCulture) > 0, parts);
         Assert.Contains("target: record end to end at most 1.15x the unrecorded run: met on ", stdout, StringComparison.Ordinal);
         Assert.Contains("the program under record at most 1.08x: met on ", stdout, StringComparison.Ordinal);
     }
@@ -36,5 +46,20 @@ public class BenchRecordVerbTests
         Assert.Equal(2, code);
         Assert.Contains("unknown workload 'nosuch'", stderr, StringComparison.Ordinal);
         Assert.Contains("python, churn, perl, sqlite, gcc, sort, mt", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Help_DescribesEveryBundledWorkload_AsTheWorkloadItselfDoes()
+    {
+        (int code, string stdout, string stderr) = CliRunner.Run("bench-record", "--help");
+        Assert.True(code == 0, stderr);
+        foreach (string name in PtReplay.Traces.Recording.BundledWorkloads.Names)
+        {
+            string description = PtReplay.Traces.Recording.BundledWorkloads.Get(name).Description;
+            Assert.Equal(description, PtReplay.Traces.Recording.BundledWorkloads.Describe(name));
+            Assert.Contains($"  {name,-8} {description}", stdout, StringComparison.Ordinal);
+        }
+
+        Assert.Throws<ArgumentException>(() => PtReplay.Traces.Recording.BundledWorkloads.Describe("nosuch"));
     }
 }
