@@ -78,8 +78,15 @@ internal static class RecordingReport
             return "";
         }
 
+        if (why is null)
+        {
+            // Not a fault: the packer takes only CPU nothing else wants (SCHED_IDLE), so on a busy machine it waits.
+            return string.Create(CultureInfo.InvariantCulture,
+                $"\nptreplay record: {after / 1e6:F1} of {total / 1e6:F1} MB of raw trace were packed after the program exited (while the program ran, packing used only idle CPU, and there was little)");
+        }
+
         return string.Create(CultureInfo.InvariantCulture,
-            $"\nptreplay record: {why ?? "the online packer fell behind"}; {after / 1e6:F1} of {total / 1e6:F1} MB of raw trace were packed after the program exited");
+            $"\nptreplay record: {why}; {after / 1e6:F1} of {total / 1e6:F1} MB of raw trace were packed after the program exited");
     }
 
     /// <summary>
