@@ -25,7 +25,7 @@ public static class ReplayCommand
         var trace = new Argument<FileInfo>("TRACE") { Description = "The trace to replay (from `ptreplay record`)." };
         var engines = new Option<string>("--engine", "-e")
         {
-            Description = "Comma-separated engines: sim (the C# ptmalloc model), glibc, jemalloc, tcmalloc, mimalloc.",
+            Description = "Comma-separated engines: sim (the C# ptmalloc model), glibc, jemalloc, tcmalloc, mimalloc; all: every one (the default).",
             DefaultValueFactory = _ => string.Join(',', ReplayRunner.AllEngines),
         };
         var outDir = new Option<string>("--output", "-o", "--out") { Description = "Output folder (created).", Required = true };
@@ -147,10 +147,16 @@ public static class ReplayCommand
         command.SetAction(CliErrors.Guard("replay", parse =>
         {
             var engineList = (parse.GetValue(engines) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (engineList.Contains("all", StringComparer.Ordinal))
+            {
+                // "all" stands for every engine, in the usual order; an engine named beside it adds nothing.
+                engineList = [.. ReplayRunner.AllEngines];
+            }
+
             var unknown = engineList.Where(e => !ReplayRunner.AllEngines.Contains(e)).ToList();
             if (engineList.Length == 0 || unknown.Count > 0)
             {
-                throw CliException.Usage($"--engine: unknown engine(s) '{string.Join(", ", unknown)}'; known: {string.Join(", ", ReplayRunner.AllEngines)}");
+                throw CliException.Usage($"--engine: unknown engine(s) '{string.Join(", ", unknown)}'; known: {string.Join(", ", ReplayRunner.AllEngines)}, or all");
             }
 
             long every = parse.GetValue(sampleEvery);

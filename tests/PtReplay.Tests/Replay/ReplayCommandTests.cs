@@ -49,6 +49,22 @@ public sealed class ReplayCommandTests(Recordings recordings)
     }
 
     [Fact]
+    public void EngineAll_NamesEveryEngine_AndAnUnknownOneIsAUsageError()
+    {
+        string outDir = recordings.NewFolder("engine-all");
+        var replay = CliRunner.Run("replay", recordings.Sqlite, "--out", outDir, "--engine", "all", "--no-timing");
+        Assert.True(replay.ExitCode == 0, replay.Stderr);
+        ReplaySummary summary = SummaryFile.Read(Path.Combine(outDir, "summary.json"));
+        // The engines `replay --help` lists, in its order (an engine whose library is missing is there with its error).
+        Assert.Equal(["sim", "glibc", "jemalloc", "tcmalloc", "mimalloc"], summary.Engines.Select(e => e.Engine));
+
+        var bad = CliRunner.Run("replay", recordings.Sqlite, "--out", recordings.NewFolder("engine-bad"), "--engine", "glibc,nosuch");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("unknown engine(s) 'nosuch'", bad.Stderr, StringComparison.Ordinal);
+        Assert.Contains("or all", bad.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BadEvents_AreReportedWithTheirIndex_SkippedByDefault_AndStopUnderStrict()
     {
         string dir = recordings.NewFolder("bad");
