@@ -310,11 +310,16 @@ void probes_baseline(int glibc, uint64_t brk0, int allocator_owns_existing,
     *harness = harness_share;
 }
 
+static uint64_t last_walked_chunks = UINT64_MAX; /* UINT64_MAX: the statistic walks nothing (not glibc's) */
+
+uint64_t probe_allocator_walked(void) { return last_walked_chunks; }
+
 uint64_t probe_allocator_mapped(void)
 {
     switch (source) {
     case AS_MALLINFO2: {
         struct mallinfo2 mi = mallinfo2();
+        last_walked_chunks = (uint64_t)mi.ordblks + (uint64_t)mi.smblks; /* the free chunks mallinfo2 walked */
         return (uint64_t)mi.arena + (uint64_t)mi.hblkhd;
     }
     case AS_JEMALLOC: {

@@ -62,6 +62,10 @@ void probes_harness_grown(uint64_t bytes);
 
 /* The allocator's own count of the memory it holds (see the source); 0 when it has none. */
 uint64_t probe_allocator_mapped(void);
+/* The free chunks the last probe_allocator_mapped walked (glibc's mallinfo2: ordblks + smblks); UINT64_MAX when the
+ * statistic walks nothing (not glibc's). A call adds at most one free chunk, so the next walk is at most this plus the
+ * calls made since. */
+uint64_t probe_allocator_walked(void);
 
 /* glibc's mallinfo2 fields (0 when not glibc). */
 void probe_mallinfo(uint64_t *arena, uint64_t *hblkhd, uint64_t *uordblks, uint64_t *fordblks);

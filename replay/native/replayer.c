@@ -55,6 +55,8 @@ struct worker {
     const uint64_t *times;          /* --pace: recorded time of each op (ns after the first op), else 0 */
     uint64_t calls, nulls, extra_frees, waits, cross, empty_frees;
     uint64_t sampling_cycles, samples, alloc_probe_cycles, alloc_samples, alloc_probe_last;
+    uint64_t frees;                 /* free and realloc calls (each can add a free chunk for mallinfo2 to walk) */
+    uint64_t alloc_probe_frees;     /* every thread's frees when the allocator's statistic was last read (take_sample) */
     uint64_t pace_waits, pace_recorded_ns, pace_slept_ns;
     uintptr_t stack_lo;             /* lowest stack page this thread pre-faulted (replay threads) */
     uintptr_t caller_sp;            /* stack pointer of glibc's start_thread around thread_main (replay threads) */
@@ -269,6 +271,15 @@ static uint64_t paused_cycles(const struct worker *w)
     return sum;
 }
 
+/* The frees and reallocs every replay thread has made so far (read without synchronisation: a budget, not a figure). */
+static uint64_t all_frees(void)
+{
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < g.thread_count; i++)
+        sum += g.workers[i].frees;
+    return sum;
+}
+
 /* One sample: the kernel's figures every time, the allocator's own statistic within its time budget (a share of the
  * replay's own time so far: a streamed replay that waits for its writer most of the time gets no more probes).
  * Its whole cost is counted (cycle counter) and left out of wall_ns. */
@@ -284,8 +295,24 @@ static void take_sample(struct worker *w, uint32_t sample_index, uint32_t seq)
     s->committed = m.committed;
     s->address_space = m.address_space;
     s->allocator_mapped = RES_NOT_TAKEN;
-    uint64_t budget_needed = (w->alloc_probe_cycles + w->alloc_probe_last) * ALLOC_PROBE_SHARE, since = t0 - g.start_tsc;
-    if (!g.null_alloc && budget_needed <= since && budget_needed + paused_cycles(w) <= since) {
+    /* The next read's cost, estimated: what the last one cost, plus for glibc the free chunks mallinfo2 may now walk
+     * beyond the last read's (at most one per free or realloc since; a heap that frees a million blocks makes one read
+     * cost 100 times the one before). The sums over threads are taken only when the last cost alone leaves room. */
+    uint64_t since = t0 - g.start_tsc, frees = 0;
+    int probe = 0;
+    if (!g.null_alloc && (w->alloc_probe_cycles + w->alloc_probe_last) * ALLOC_PROBE_SHARE <= since) {
+        uint64_t walked = probe_allocator_walked(), estimate = w->alloc_probe_last;
+        frees = all_frees();
+        if (walked != UINT64_MAX && frees > w->alloc_probe_frees) {
+            /* Per chunk: measured once the last read walked enough chunks for its fixed part not to dominate, else 2 ns. */
+            double per_chunk = walked >= 4096 ? (double)w->alloc_probe_last / (double)walked : 2.0 * g.res->tsc_per_ns;
+            estimate += (uint64_t)(per_chunk * (double)(frees - w->alloc_probe_frees));
+        }
+        uint64_t needed = (w->alloc_probe_cycles + estimate) * ALLOC_PROBE_SHARE;
+        probe = needed <= since && needed + paused_cycles(w) <= since;
+    }
+    if (probe) {
+        w->alloc_probe_frees = frees;
         uint64_t a0 = tsc_now();
         s->allocator_mapped = probe_allocator_mapped();
         w->alloc_probe_last = tsc_now() - a0;
@@ -582,17 +609,20 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
             if (timing) t1 = tsc_now();
             break;
         case K_REALLOC:
+            w->frees++;
             if (timing) t0 = tsc_now();
             p = null_alloc ? null_malloc(o->size) : realloc(slot_ptr[slot], o->size);
             if (timing) t1 = tsc_now();
             break;
         case K_REALLOCARRAY:
+            w->frees++;
             bytes = o->size * o->arg;
             if (timing) t0 = tsc_now();
             p = null_alloc ? null_malloc(bytes) : reallocarray(slot_ptr[slot], o->arg, o->size);
             if (timing) t1 = tsc_now();
             break;
         case K_FREE: {
+            w->frees++;
             void *victim = (o->flags & F_NULL_PTR) ? 0 : slot_ptr[slot];
             w->empty_frees += !(o->flags & F_NULL_PTR) && victim == 0;
             if (timing) t0 = tsc_now();
