@@ -350,21 +350,7 @@ public class RecorderRawSigactionTests
 
         using var reader = TraceReader.Open(run.TracePath);
         Assert.False(reader.IsTruncated);
-        var live = new Dictionary<ulong, ulong>();
-        var mallocs = new Dictionary<ulong, long>();
-        var frees = new Dictionary<ulong, long>();
-        foreach (AllocEvent e in reader.ReadAll())
-        {
-            if (e.Kind == EventKind.Malloc && e.Result != 0)
-            {
-                live[e.Result] = e.Size;
-                mallocs[e.Size] = mallocs.GetValueOrDefault(e.Size) + 1;
-            }
-            else if (e.Kind == EventKind.Free && live.Remove(e.Ptr, out ulong size))
-            {
-                frees[size] = frees.GetValueOrDefault(size) + 1;
-            }
-        }
+        (Dictionary<ulong, long> mallocs, Dictionary<ulong, long> frees) = CallsBySize.Count(reader);
 
         Assert.Equal(0, reader.LostEvents);
         Assert.Equal(TraceFormat.CurrentVersion, reader.Header.FormatVersion);
