@@ -101,9 +101,7 @@ public static class ExplainText
         return sb.ToString();
     }
 
-    private static string B(ulong bytes) => bytes < 10 * 1024
-        ? string.Create(Inv, $"{bytes:N0} B")
-        : bytes < 10 * 1024 * 1024 ? string.Create(Inv, $"{bytes / 1024.0:0.#} KiB") : string.Create(Inv, $"{bytes / 1048576.0:0.#} MiB");
+    private static string B(ulong bytes) => PtReplay.Reports.Html.Figures.Bytes(bytes);
 
     private static string Change(ulong from, ulong to) =>
         from == 0 ? "n/a" : string.Create(Inv, $"{((double)to - from) / from * 100:+0.#;-0.#;0}%");

@@ -60,7 +60,5 @@ public static class SitesText
         return $"; allocated in {site.Describe()}{(outer.Count > 0 ? " <- " + string.Join(" <- ", outer) : "")}";
     }
 
-    private static string B(ulong bytes) => bytes < 10 * 1024
-        ? string.Create(Inv, $"{bytes:N0} B")
-        : bytes < 10 * 1024 * 1024 ? string.Create(Inv, $"{bytes / 1024.0:0.#} KiB") : string.Create(Inv, $"{bytes / 1048576.0:0.#} MiB");
+    private static string B(ulong bytes) => PtReplay.Reports.Html.Figures.Bytes(bytes);
 }

@@ -41,6 +41,31 @@ public static class Figures
         return rounded.ToString("0.####", CultureInfo.InvariantCulture) + "\u00a0" + units[unit];
     }
 
+    /// <summary>
+    /// A byte count for text read by people: below 1 KiB the exact count ("912 B"), above it the binary unit that keeps
+    /// the value under 1000, with three significant digits, trailing zeros dropped: "1.5 KiB", "9.32 MiB", "587 MiB",
+    /// "1.2 GiB", with a plain space (terminal text). The unit is chosen after rounding, so 1,048,000 bytes read
+    /// "0.999 MiB", not "1020 KiB", and no figure needs four digits.
+    /// </summary>
+    public static string Bytes(ulong bytes)
+    {
+        if (bytes < 1024)
+        {
+            return bytes.ToString(CultureInfo.InvariantCulture) + " B";
+        }
+
+        string[] units = ["KiB", "MiB", "GiB", "TiB"];
+        double value = bytes / 1024.0;
+        int unit = 0;
+        while (unit < units.Length - 1 && RoundSignificant(value, 3) >= 1000)
+        {
+            value /= 1024;
+            unit++;
+        }
+
+        return RoundSignificant(value, 3).ToString("0.####", CultureInfo.InvariantCulture) + " " + units[unit];
+    }
+
     private static double RoundSignificant(double value, int digits)
     {
         if (value == 0)
