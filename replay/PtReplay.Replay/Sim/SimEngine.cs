@@ -462,6 +462,12 @@ public static class SimEngine
             case PreparedKind.ThreadExit:
                 model.ThreadExit(thread);
                 return false;
+            case PreparedKind.Mallopt:
+                model.Mallopt(unchecked((int)(long)op.Arg), unchecked((int)(long)op.Size));
+                return false;
+            case PreparedKind.MallocTrim:
+                model.MallocTrim(thread, op.Size);
+                return false;
             default:
                 return false;
         }
