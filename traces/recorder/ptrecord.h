@@ -237,6 +237,9 @@ extern struct ptr_process ptr_proc;
 void ptr_process_init_once(void);      /* first intercepted call: header, file, brk0 */
 void ptr_finish_process(void);         /* normal exit: flush everything, end block */
 
+/* unrecorded.c: before an exec or posix_spawn, a line in OUT.unrecorded when the program will not load the recorder */
+void ptr_note_unrecorded_exec(const char *file, int search_path, char *const argv[], char *const envp[], int pid);
+
 /* thread_buffer.c */
 void ptr_thread_slow_init(struct ptr_thread *t);   /* TS_UNINIT -> ACTIVE (or INERT) */
 void ptr_flush(struct ptr_thread *t);               /* write the current block, start a new one */

@@ -57,7 +57,10 @@ public static class RecordCommand
             "the program (those a terminal sends reach it directly), and ptreplay still packs and summarises what was " +
             "recorded: the trace of a program a signal ended reads as truncated, with every event written before. A one-line summary goes to stderr, then, when the program " +
             "forked or exec'd, the tree of traces: each with how it began (fork at which parent event, exec), pid, " +
-            "events and command line. OUT holds the started program (`-- env X=1 prog`: env; prog is OUT.<pid>).\n\n" +
+            "events and command line. Programs that ran without the recorder (statically linked, set-user-ID to another user, " +
+            "started with a cleared environment) are listed after it with the reason: none of their calls are recorded. " +
+            "mallopt and malloc_trim are recorded too, and replayed where the program made them. " +
+            "OUT holds the started program (`-- env X=1 prog`: env; prog is OUT.<pid>).\n\n" +
             "Examples:\n" +
             "  PYTHONMALLOC=malloc ptreplay record -o py.trace -- python3 app.py\n" +
             "  ptreplay record -o sort.trace --no-follow -- sort big.txt\n" +

@@ -22,8 +22,14 @@ internal static class RecordingReport
         if (!File.Exists(result.TracePath))
         {
             packer?.Dispose();
+            if (result.Unrecorded.FirstOrDefault(u => u.Pid == result.ProcessId) is { } root)
+            {
+                return $"ptreplay record: no trace was written to {result.TracePath}: {root.Path} is {root.Explanation}; " +
+                       "record a dynamically linked build of it, or a set-id program as the user it runs as" + Unrecorded(result, skip: root);
+            }
+
             return $"ptreplay record: no trace was written to {result.TracePath} (the program may not be dynamically linked, " +
-                   "or it could not load the recorder)";
+                   "or it could not load the recorder)" + Unrecorded(result, skip: null);
         }
 
         IReadOnlyList<PackedTrace> packed = packer?.Finish(result.ChildTraces.Prepend(result.TracePath)) ?? [];
@@ -61,7 +67,31 @@ internal static class RecordingReport
             line += "\n" + Tree(result);
         }
 
-        return line + PackingNote(packed, packer?.Failure);
+        return line + Unrecorded(result, skip: null) + PackingNote(packed, packer?.Failure);
+    }
+
+    /// <summary>
+    /// The programs that ran without the recorder, one line each (pid, path, why, command line), or "": their calls are
+    /// missing from the recording and they have no trace in the tree.
+    /// </summary>
+    private static string Unrecorded(RecordingResult result, UnrecordedProgram? skip)
+    {
+        var programs = result.Unrecorded.Where(u => u != skip).ToList();
+        if (programs.Count == 0)
+        {
+            return "";
+        }
+
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture,
+            $"\nptreplay record: {programs.Count} program{(programs.Count == 1 ? "" : "s")} ran without the recorder; their calls are not in the recording:");
+        foreach (UnrecordedProgram u in programs)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"\n  pid {u.Pid} {u.Path}: {u.Explanation}: ")
+                .Append(OneLine.Shortened(u.CommandLine, TreeCommandLineChars));
+        }
+
+        return text.ToString();
     }
 
     /// <summary>

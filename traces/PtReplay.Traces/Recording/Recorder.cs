@@ -12,7 +12,9 @@ namespace PtReplay.Traces.Recording;
 ///   OUT.&lt;pid&gt;      a forked child, or a program exec'd by a process that had no trace of its own under that pid
 ///   OUT.&lt;pid&gt;.&lt;n&gt;  further images under the same pid (each exec)
 /// </code>
-/// Each child trace's header names the trace it continues (see <see cref="ProcessTrees.TraceTree"/>).
+/// Each child trace's header names the trace it continues (see <see cref="ProcessTrees.TraceTree"/>). A program the
+/// recorder cannot enter (statically linked, set-id, started without its LD_PRELOAD) leaves a line in OUT.unrecorded
+/// instead, read into <see cref="RecordingResult.Unrecorded"/> and removed.
 /// <code>
 /// </code>
 /// </summary>
@@ -129,11 +131,27 @@ public static partial class Recorder
 
         process.WaitForExit();
         clock.Stop();
+        var unrecorded = new List<UnrecordedProgram>();
+        if (options.Record)
+        {
+            if (!File.Exists(tracePath) &&
+                UnrecordedProgram.Judge(process.Id, options.Command, psi.Environment.AsReadOnly(), options.WorkingDirectory) is { } root)
+            {
+                unrecorded.Add(root);
+            }
+
+            string notes = UnrecordedProgram.NotesPath(tracePath);
+            unrecorded.AddRange(UnrecordedProgram.ReadNotes(notes));
+            File.Delete(notes);
+        }
+
         return new RecordingResult
         {
             ExitCode = process.ExitCode,
+            ProcessId = process.Id,
             TracePath = tracePath,
             ChildTraces = options.Record ? FindChildTraces(tracePath) : [],
+            Unrecorded = unrecorded,
             WallTime = clock.Elapsed,
             StandardOutput = stdout.GetAwaiter().GetResult(),
             StandardError = stderr.GetAwaiter().GetResult(),
@@ -186,6 +204,8 @@ public static partial class Recorder
         {
             File.Delete(old);
         }
+
+        File.Delete(UnrecordedProgram.NotesPath(tracePath));
 
         // Packed traces a previous `record` was writing when it was killed ("OUT[.<pid>[.<n>]].packing").
         string dir = Path.GetDirectoryName(tracePath)!;
