@@ -96,6 +96,16 @@ public static class InfoCommand
             w.WriteNumber("bytes_per_event", s.Events == 0 ? 0 : Math.Round((double)reader.FileLength / s.Events, 3));
             w.WriteNumber("format_version", h.FormatVersion);
             w.WriteString("recorder", h.RecorderVersion);
+            if (h.AddressSpaceLimit is { } addressSpace)
+            {
+                w.WriteNumber("address_space_limit_bytes", addressSpace);
+            }
+
+            if (h.DataLimit is { } data)
+            {
+                w.WriteNumber("data_limit_bytes", data);
+            }
+
             w.WriteString("glibc", h.GlibcVersion);
             w.WriteString("executable", h.ExecutablePath);
             w.WriteStartArray("argv");
@@ -222,6 +232,11 @@ public static class InfoCommand
         t.AppendLine(inv, $"program    {(h.Argv.Count > 0 ? OneLine.Of(string.Join(' ', h.Argv)) : "?")} ({(h.ExecutablePath.Length > 0 ? h.ExecutablePath : "unknown executable")}), pid {h.Pid}, parent {h.ParentPid}");
         t.AppendLine(inv, $"process    {Origin(reader.Path, h)}");
         t.AppendLine(inv, $"recorder   {h.RecorderVersion}; glibc {h.GlibcVersion}; {h.OnlineCpus} CPUs; page {h.PageSize}; brk0 0x{h.Brk0:x}; clock {h.ClockName} ({h.ClockResolutionNs} ns)");
+        if (h.MemoryLimits is { Length: > 0 } limits)
+        {
+            t.AppendLine(inv, $"limits     {limits}: calls that failed under them succeed in replays");
+        }
+
         if (h.MallocEnvironment.Count > 0)
         {
             t.AppendLine(inv, $"malloc env {string.Join(' ', h.MallocEnvironment)}");

@@ -170,7 +170,7 @@ public static class SimEngine
             model.ReserveHostPages(pages, trace.ThreadCount > 1 ? pages : SimWarmUp.HostPages);
         }
 
-        AddressCheck? check = options.CheckAddresses ? new AddressCheck(model, header.Brk0) : null;
+        AddressCheck? check = options.CheckAddresses ? new AddressCheck(model, header.Brk0, header.MemoryLimits) : null;
         if (options.SimPreambleBytes != 0)
         {
             // A request of n - 8 bytes is exactly one n-byte chunk (8 bytes of size header).
