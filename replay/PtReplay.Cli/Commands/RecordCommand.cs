@@ -39,6 +39,15 @@ public static class RecordCommand
             Arity = ArgumentArity.ZeroOrOne,
             HelpName = "DEPTH",
         };
+        var waitChildren = new Option<double>("--wait-children")
+        {
+            Description = "When the started program exits while processes it started are still recording (a background job, a " +
+                          "daemon), wait for them at most SECONDS (default " +
+                          $"{RecordingOptions.DefaultChildrenGrace.TotalSeconds:0}; 0: do not wait). Those still running then are " +
+                          "listed: their traces are incomplete and left raw (they go on writing them).",
+            DefaultValueFactory = _ => RecordingOptions.DefaultChildrenGrace.TotalSeconds,
+            HelpName = "SECONDS",
+        };
         var workload = new Option<string>("--workload", "-w")
         {
             Description = $"Record a bundled workload instead of a command: {string.Join(", ", BundledWorkloads.Names)} " +
@@ -72,7 +81,7 @@ public static class RecordCommand
             "signal handler made more than 1,048,576 calls while the recorder it interrupted waited, while the program ran (the trace then holds every event before, and says how many are missing), and 5 when " +
             "the program could not be started. The other verbs: " + ExitCodes.Help)
         {
-            output, noFollow, raw, stacks, workload, command,
+            output, noFollow, raw, stacks, waitChildren, workload, command,
         };
         verb.SetAction(CliErrors.Guard("record", parse =>
         {
@@ -96,6 +105,12 @@ public static class RecordCommand
                 }
             }
 
+            double wait = parse.GetValue(waitChildren);
+            if (!double.IsFinite(wait) || wait < 0 || wait > 86_400)
+            {
+                throw CliException.Usage($"--wait-children {wait}: give a number of seconds from 0 to 86400.");
+            }
+
             int depth = StackDepth(parse.GetResult(stacks) is not null, parse.GetValue(stacks));
             var options = new RecordingOptions
             {
@@ -105,6 +120,7 @@ public static class RecordCommand
                 StandardInput = w?.StandardInput,
                 OutputPath = CliPaths.OutputFile(parse.GetValue(output)!),
                 FollowChildren = !parse.GetValue(noFollow),
+                ChildrenGrace = TimeSpan.FromSeconds(wait),
             };
             return Run(options, packTrace: !parse.GetValue(raw));
         }));
@@ -167,6 +183,11 @@ public static class RecordCommand
                 OutputPath = options.OutputPath,
                 FollowChildren = options.FollowChildren,
                 StackDepth = options.StackDepth,
+                ChildrenGrace = options.ChildrenGrace,
+                WaitingForChildren = pids => Console.Error.WriteLine(
+                    $"ptreplay record: the program exited; waiting up to {options.ChildrenGrace.TotalSeconds:0.#} s for " +
+                    $"{pids.Count} process{(pids.Count == 1 ? "" : "es")} it started that still record{(pids.Count == 1 ? "s" : "")} " +
+                    $"(pid {string.Join(", ", pids)}; --wait-children SECONDS changes the wait)"),
                 Started = pid =>
                 {
                     signals.Started(pid);

@@ -21,6 +21,13 @@ public sealed class RecordingResult
     /// </summary>
     public IReadOnlyList<UnrecordedProgram> Unrecorded { get; init; } = [];
 
+    /// <summary>
+    /// Descendants still running (and recording) when `record` stopped waiting for them
+    /// (<see cref="RecordingOptions.ChildrenGrace"/> after the started program exited): their newest traces are incomplete
+    /// and still being written.
+    /// </summary>
+    public IReadOnlyList<int> StillRunning { get; init; } = [];
+
     /// <summary>Wall time from start to exit.</summary>
     public TimeSpan WallTime { get; init; }
 
