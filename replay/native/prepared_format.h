@@ -19,6 +19,8 @@ enum prep_kind {
     K_FORK = 18,            /* a forked child's replay: the ops before are its parent's; fork here, measure from here */
     K_START = 19,           /* create the replay thread of thread arg here (it is not created before the replay) */
     K_JOIN = 20,            /* pthread_join(thread arg) before going on */
+    K_MALLOPT = 21,         /* mallopt((int)arg, (int)size) where the program called it: not timed, no slot */
+    K_MALLOC_TRIM = 22,     /* malloc_trim(size) where the program called it: not timed, no slot */
 };
 
 /* Op flags. */

@@ -500,7 +500,8 @@ static int op_ok(const struct prep_op *o)
     return !(o->slot >= h->slot_count || (o->next_thread != 0xFFFF && o->next_thread >= h->thread_count) ||
              ((o->kind == K_JOIN || o->kind == K_START) && o->arg >= h->thread_count) ||
              (o->kind == K_START && o->arg == 0) || o->kind == 0 ||
-             (o->kind > K_PVALLOC && o->kind != K_THREAD_EXIT && o->kind != K_JOIN && o->kind != K_FORK && o->kind != K_START));
+             (o->kind > K_PVALLOC && o->kind != K_THREAD_EXIT && o->kind != K_JOIN && o->kind != K_FORK && o->kind != K_START &&
+              o->kind != K_MALLOPT && o->kind != K_MALLOC_TRIM));
 }
 
 /* Waits until op `o` is written (its kind, loaded with acquire, is set), then checks it (a streamed file was not
@@ -683,6 +684,14 @@ run_ops(struct worker *w, const int serial, const int null_alloc, const int timi
             goto after_call;
         case K_START:
             start_lazy(w, &g.workers[o->arg], o->dep);
+            goto after_call;
+        case K_MALLOPT: /* the allocator under test decides what it does with it (glibc's when it has none) */
+            if (!null_alloc)
+                mallopt((int)(int64_t)o->arg, (int)(int64_t)o->size);
+            goto after_call;
+        case K_MALLOC_TRIM:
+            if (!null_alloc)
+                malloc_trim(o->size);
             goto after_call;
         case K_JOIN:
             /* Serial: the exit is complete before the next op (deterministic arena hand-over). Both modes: the

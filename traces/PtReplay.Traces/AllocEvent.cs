@@ -67,6 +67,8 @@ public struct AllocEvent : IEquatable<AllocEvent>
             EventKind.Free => $"free(0x{Ptr:x})",
             EventKind.Memalign or EventKind.AlignedAlloc => $"{Kind.CName()}({Alignment}, {Size}) = 0x{Result:x}",
             EventKind.PosixMemalign => $"posix_memalign({Alignment}, {Size}) = {Status}, 0x{Result:x}",
+            EventKind.Mallopt => $"mallopt({unchecked((int)(long)Count)}, {unchecked((int)(long)Size)}) = {Result}",
+            EventKind.MallocTrim => $"malloc_trim({Size}) = {Result}",
             _ => $"{Kind.CName()}({Size})",
         };
         return $"{call} [t{Thread} @{Timestamp}ns]";

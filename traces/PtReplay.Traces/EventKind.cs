@@ -26,6 +26,14 @@ public enum EventKind : byte
     Valloc = 9,
     /// <summary>pvalloc(Size) = Result.</summary>
     Pvalloc = 10,
+    /// <summary>
+    /// mallopt(param, value): <see cref="AllocEvent.Count"/> = param and <see cref="AllocEvent.Size"/> = value, each a C
+    /// int sign-extended to 64 bits (read them with <c>(int)(long)</c>); <see cref="AllocEvent.Result"/> = what it
+    /// returned (1 accepted, 0 refused). A setting, not a call on a block: later calls depend on it.
+    /// </summary>
+    Mallopt = 11,
+    /// <summary>malloc_trim(Size) = Result (1 when memory went back to the system). A setting-like event, not a call on a block.</summary>
+    MallocTrim = 12,
 
     /// <summary>A thread started (its first event, or pthread start). Size = kernel thread id.</summary>
     ThreadStart = 16,
@@ -53,6 +61,9 @@ public static class EventKinds
     /// <summary>True when the call returns a new block in <see cref="AllocEvent.Result"/>.</summary>
     public static bool Allocates(this EventKind kind) => kind.IsCall() && kind != EventKind.Free;
 
+    /// <summary>True for mallopt and malloc_trim: calls on the allocator, not on a block, that a replay makes where the program did.</summary>
+    public static bool IsAllocatorControl(this EventKind kind) => kind is EventKind.Mallopt or EventKind.MallocTrim;
+
     /// <summary>True when the call consumes <see cref="AllocEvent.Ptr"/> (free, realloc, reallocarray).</summary>
     public static bool TakesPointer(this EventKind kind) =>
         kind is EventKind.Free or EventKind.Realloc or EventKind.ReallocArray;
@@ -70,6 +81,8 @@ public static class EventKinds
         EventKind.AlignedAlloc => "aligned_alloc",
         EventKind.Valloc => "valloc",
         EventKind.Pvalloc => "pvalloc",
+        EventKind.Mallopt => "mallopt",
+        EventKind.MallocTrim => "malloc_trim",
         EventKind.ThreadStart => "thread_start",
         EventKind.ThreadExit => "thread_exit",
         EventKind.Fork => "fork",

@@ -49,6 +49,19 @@ public sealed class TraceHeader
     /// <summary>Fork child: events that thread had written to the parent's trace before the fork (its thread start included).</summary>
     public long ForkThreadEvents { get; set; }
 
+    /// <summary>The recorded process's soft address-space limit in bytes (RLIMIT_AS, `ulimit -v`), null when unlimited or not recorded.</summary>
+    public ulong? AddressSpaceLimit { get; set; }
+
+    /// <summary>The recorded process's soft data-segment limit in bytes (RLIMIT_DATA, `ulimit -d`), null when unlimited or not recorded.</summary>
+    public ulong? DataLimit { get; set; }
+
+    /// <summary>The memory limits the recorded process ran under, in ulimit's words ("ulimit -v 400000 KiB (address space)"), or "".</summary>
+    public string MemoryLimits => string.Join(", ", new[]
+    {
+        AddressSpaceLimit is { } v ? FormattableString.Invariant($"ulimit -v {v / 1024} KiB (address space)") : null,
+        DataLimit is { } d ? FormattableString.Invariant($"ulimit -d {d / 1024} KiB (data)") : null,
+    }.OfType<string>());
+
     /// <summary>The command line, argv joined by spaces ("" when the trace has none).</summary>
     public string CommandLine => string.Join(' ', Argv);
 }

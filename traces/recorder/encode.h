@@ -116,6 +116,11 @@ ptr_put_args(uint8_t *p, uint64_t *last_addr, unsigned kind, uint64_t ptr, uint6
         p = ptr_put_varint(p, align);
         p = ptr_put_varint(p, size);
         break;
+    case K_MALLOPT: /* param and value are C ints: zigzag, as the negative M_* parameters need */
+        p = ptr_put_varint(p, (count << 1) ^ (uint64_t)((int64_t)count >> 63));
+        return ptr_put_varint(p, (size << 1) ^ (uint64_t)((int64_t)size >> 63));
+    case K_MALLOC_TRIM:
+        return ptr_put_varint(p, size);
     case K_THREAD_START:
     case K_THREAD_EXIT:
     case K_FORK:

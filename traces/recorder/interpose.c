@@ -311,3 +311,34 @@ PTR_API int posix_memalign(void **memptr, size_t alignment, size_t size)
     record_call(K_POSIX_MEMALIGN, 0, 1, alignment, size, result, (uint64_t)(rc > 0 ? rc : 0), rc != 0);
     return rc;
 }
+
+/*
+ * mallopt and malloc_trim change what later calls return (a new mmap threshold, top pad, arena limit; a heap
+ * trimmed), so a replay must make them where the program did. glibc exports __libc_mallopt; malloc_trim has no
+ * __libc_ export and is resolved like posix_memalign. The parameter and value are stored as the program passed them.
+ */
+extern int __libc_mallopt(int param, int value);
+
+PTR_API int mallopt(int param, int value)
+{
+    ptr_enter();
+    int rc = __libc_mallopt(param, value);
+    record_call(K_MALLOPT, 0, (uint64_t)(int64_t)param, 0, (uint64_t)(int64_t)value, (uint64_t)rc, 0, rc == 0);
+    return rc;
+}
+
+typedef int (*malloc_trim_fn)(size_t);
+static malloc_trim_fn real_malloc_trim;
+
+PTR_API int malloc_trim(size_t pad)
+{
+    ptr_enter();
+    malloc_trim_fn real = __atomic_load_n(&real_malloc_trim, __ATOMIC_ACQUIRE);
+    if (PTR_UNLIKELY(real == NULL)) {
+        real = (malloc_trim_fn)dlsym(RTLD_NEXT, "malloc_trim");
+        __atomic_store_n(&real_malloc_trim, real, __ATOMIC_RELEASE);
+    }
+    int rc = real(pad);
+    record_call(K_MALLOC_TRIM, 0, 1, 0, (uint64_t)pad, (uint64_t)rc, 0, rc == 0);
+    return rc;
+}

@@ -288,6 +288,15 @@ static int write_header(void)
         field_u32(&b, 17, ptr_proc.fork_tid);
         field_u64(&b, 18, ptr_proc.fork_seq);
     }
+    /* Tags 19-20: the soft address-space and data limits (ulimit -v, -d) when set: a call that failed under one
+       succeeds in a replay without it. */
+    struct { uint64_t cur, max; } limit;
+    if (ptr_sys6(SYS_prlimit64, 0, RLIMIT_AS, 0, (long)&limit, 0, 0) == 0 && limit.cur != (uint64_t)RLIM_INFINITY) {
+        field_u64(&b, 19, limit.cur);
+    }
+    if (ptr_sys6(SYS_prlimit64, 0, RLIMIT_DATA, 0, (long)&limit, 0, 0) == 0 && limit.cur != (uint64_t)RLIM_INFINITY) {
+        field_u64(&b, 20, limit.cur);
+    }
 
     uint32_t body_len = (uint32_t)(b.p - (out + 16));
     __builtin_memcpy(out + 12, &body_len, 4);

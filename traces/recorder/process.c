@@ -390,6 +390,9 @@ PTR_API int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_act
     pid_t child = 0;
     int rc = REAL(int (*)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
                           char *const[], char *const[]), posix_spawn)(&child, path, actions, attr, argv, envp);
+    if (rc == 0) {
+        ptr_note_unrecorded_exec(path, 0, argv, envp, child);
+    }
     return after_spawn(rc, child, pid);
 }
 
@@ -399,6 +402,9 @@ PTR_API int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_ac
     pid_t child = 0;
     int rc = REAL(int (*)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
                           char *const[], char *const[]), posix_spawnp)(&child, file, actions, attr, argv, envp);
+    if (rc == 0) {
+        ptr_note_unrecorded_exec(file, 1, argv, envp, child);
+    }
     return after_spawn(rc, child, pid);
 }
 
@@ -451,6 +457,7 @@ static void after_failed_exec(int marked)
 
 PTR_API int execve(const char *path, char *const argv[], char *const envp[])
 {
+    ptr_note_unrecorded_exec(path, 0, argv, envp, 0);
     int marked = before_exec();
     int rc = REAL(int (*)(const char *, char *const[], char *const[]), execve)(path, argv, envp);
     after_failed_exec(marked);
@@ -459,6 +466,7 @@ PTR_API int execve(const char *path, char *const argv[], char *const envp[])
 
 PTR_API int execv(const char *path, char *const argv[])
 {
+    ptr_note_unrecorded_exec(path, 0, argv, NULL, 0);
     int marked = before_exec();
     int rc = REAL(int (*)(const char *, char *const[]), execv)(path, argv);
     after_failed_exec(marked);
@@ -467,6 +475,7 @@ PTR_API int execv(const char *path, char *const argv[])
 
 PTR_API int execvp(const char *file, char *const argv[])
 {
+    ptr_note_unrecorded_exec(file, 1, argv, NULL, 0);
     int marked = before_exec();
     int rc = REAL(int (*)(const char *, char *const[]), execvp)(file, argv);
     after_failed_exec(marked);
@@ -475,6 +484,7 @@ PTR_API int execvp(const char *file, char *const argv[])
 
 PTR_API int execvpe(const char *file, char *const argv[], char *const envp[])
 {
+    ptr_note_unrecorded_exec(file, 1, argv, envp, 0);
     int marked = before_exec();
     int rc = REAL(int (*)(const char *, char *const[], char *const[]), execvpe)(file, argv, envp);
     after_failed_exec(marked);

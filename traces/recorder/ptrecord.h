@@ -35,12 +35,13 @@
 #define PTR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PTR_TLS __attribute__((tls_model("initial-exec")))
 
-#define PTR_RECORDER_VERSION "ptrecord 0.6.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder; 0.5: call stacks; 0.5.1: the unwinder's own calls recorded; 0.6: handlers it did not install, a growing side buffer, PTRECORD_MT_CLOCK=adaptive (format version 5) */
+#define PTR_RECORDER_VERSION "ptrecord 0.7.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder; 0.5: call stacks; 0.5.1: the unwinder's own calls recorded; 0.6: handlers it did not install, a growing side buffer, PTRECORD_MT_CLOCK=adaptive (format version 5); 0.7: mallopt and malloc_trim recorded */
 
 /* ---- On-disk constants (traces/FORMAT.md) ---- */
 enum ptr_kind {
     K_MALLOC = 1, K_CALLOC = 2, K_REALLOC = 3, K_REALLOCARRAY = 4, K_FREE = 5,
     K_MEMALIGN = 6, K_POSIX_MEMALIGN = 7, K_ALIGNED_ALLOC = 8, K_VALLOC = 9, K_PVALLOC = 10,
+    K_MALLOPT = 11, K_MALLOC_TRIM = 12, /* settings and trims: no block; null-result = the call returned 0 */
     K_THREAD_START = 16, K_THREAD_EXIT = 17, K_FORK = 18, K_EXEC = 19,
 };
 #define TAG_NULL_RESULT 0x20u
@@ -235,6 +236,9 @@ extern struct ptr_process ptr_proc;
 /* process.c */
 void ptr_process_init_once(void);      /* first intercepted call: header, file, brk0 */
 void ptr_finish_process(void);         /* normal exit: flush everything, end block */
+
+/* unrecorded.c: before an exec or posix_spawn, a line in OUT.unrecorded when the program will not load the recorder */
+void ptr_note_unrecorded_exec(const char *file, int search_path, char *const argv[], char *const envp[], int pid);
 
 /* thread_buffer.c */
 void ptr_thread_slow_init(struct ptr_thread *t);   /* TS_UNINIT -> ACTIVE (or INERT) */

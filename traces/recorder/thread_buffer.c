@@ -751,6 +751,8 @@ uint32_t ptr_count_events(const uint8_t *p, const uint8_t *end)
         case K_CALLOC: case K_REALLOC: case K_MEMALIGN: case K_POSIX_MEMALIGN: case K_ALIGNED_ALLOC: fields = 3; break;
         case K_REALLOCARRAY: fields = 4; break;
         case K_FREE: fields = 1; break;
+        case K_MALLOPT: fields = 2; break;
+        case K_MALLOC_TRIM: fields = 1; break;
         case K_THREAD_START: case K_THREAD_EXIT: case K_FORK: fields = 1; break;
         case K_EXEC: fields = 0; break;
         default: return n;

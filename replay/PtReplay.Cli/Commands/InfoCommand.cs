@@ -78,6 +78,9 @@ public static class InfoCommand
 
     private static readonly EventKind[] Markers = [EventKind.ThreadStart, EventKind.ThreadExit, EventKind.Fork, EventKind.Exec];
 
+    /// <summary>Calls on the allocator itself, not on a block (replayed where the program made them).</summary>
+    private static readonly EventKind[] AllocatorControls = [EventKind.Mallopt, EventKind.MallocTrim];
+
     /// <summary>The JSON object of `info --json`.</summary>
     public static string Json(string path, TraceReader reader, TraceStatistics s)
     {
@@ -93,6 +96,16 @@ public static class InfoCommand
             w.WriteNumber("bytes_per_event", s.Events == 0 ? 0 : Math.Round((double)reader.FileLength / s.Events, 3));
             w.WriteNumber("format_version", h.FormatVersion);
             w.WriteString("recorder", h.RecorderVersion);
+            if (h.AddressSpaceLimit is { } addressSpace)
+            {
+                w.WriteNumber("address_space_limit_bytes", addressSpace);
+            }
+
+            if (h.DataLimit is { } data)
+            {
+                w.WriteNumber("data_limit_bytes", data);
+            }
+
             w.WriteString("glibc", h.GlibcVersion);
             w.WriteString("executable", h.ExecutablePath);
             w.WriteStartArray("argv");
@@ -139,6 +152,7 @@ public static class InfoCommand
             w.WriteEndArray();
             EventKindJson.WriteCounts(w, "counts", EventKinds.Calls, s.Count);
             EventKindJson.WriteCounts(w, "markers", Markers, s.Count);
+            EventKindJson.WriteCounts(w, "allocator_calls", AllocatorControls, s.Count);
             w.WriteNumber("failed_calls", s.FailedCalls);
             w.WriteNumber("free_null", s.FreesOfNull);
             w.WriteNumber("duration_ns", s.DurationNs);
@@ -218,6 +232,11 @@ public static class InfoCommand
         t.AppendLine(inv, $"program    {(h.Argv.Count > 0 ? OneLine.Of(string.Join(' ', h.Argv)) : "?")} ({(h.ExecutablePath.Length > 0 ? h.ExecutablePath : "unknown executable")}), pid {h.Pid}, parent {h.ParentPid}");
         t.AppendLine(inv, $"process    {Origin(reader.Path, h)}");
         t.AppendLine(inv, $"recorder   {h.RecorderVersion}; glibc {h.GlibcVersion}; {h.OnlineCpus} CPUs; page {h.PageSize}; brk0 0x{h.Brk0:x}; clock {h.ClockName} ({h.ClockResolutionNs} ns)");
+        if (h.MemoryLimits is { Length: > 0 } limits)
+        {
+            t.AppendLine(inv, $"limits     {limits}: calls that failed under them succeed in replays");
+        }
+
         if (h.MallocEnvironment.Count > 0)
         {
             t.AppendLine(inv, $"malloc env {string.Join(' ', h.MallocEnvironment)}");
@@ -240,6 +259,11 @@ public static class InfoCommand
 
         t.AppendLine(inv, $"  failed calls {s.FailedCalls:N0}; free(NULL) {s.FreesOfNull:N0}");
         t.AppendLine(inv, $"markers    thread start {s.Count(EventKind.ThreadStart):N0}, thread exit {s.Count(EventKind.ThreadExit):N0}, fork {s.Count(EventKind.Fork):N0}, exec {s.Count(EventKind.Exec):N0}");
+        if (s.Count(EventKind.Mallopt) + s.Count(EventKind.MallocTrim) > 0)
+        {
+            t.AppendLine(inv, $"allocator  mallopt {s.Count(EventKind.Mallopt):N0}, malloc_trim {s.Count(EventKind.MallocTrim):N0} (replayed where the program made them)");
+        }
+
         t.AppendLine(inv, $"live       peak {s.PeakLiveBytes:N0} requested bytes (after event {s.PeakEventIndex:N0}), peak {s.PeakLiveBlocks:N0} blocks; at end {s.LiveBytes:N0} bytes in {s.LiveBlocks:N0} blocks");
         t.AppendLine("sizes      requested bytes of allocating calls, power-of-two buckets");
         long max = s.SizeHistogram.Max();

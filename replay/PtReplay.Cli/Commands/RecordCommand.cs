@@ -39,6 +39,15 @@ public static class RecordCommand
             Arity = ArgumentArity.ZeroOrOne,
             HelpName = "DEPTH",
         };
+        var waitChildren = new Option<double>("--wait-children")
+        {
+            Description = "When the started program exits while processes it started are still recording (a background job, a " +
+                          "daemon), wait for them at most SECONDS (default " +
+                          $"{RecordingOptions.DefaultChildrenGrace.TotalSeconds:0}; 0: do not wait). Those still running then are " +
+                          "listed: their traces are incomplete and left raw (they go on writing them).",
+            DefaultValueFactory = _ => RecordingOptions.DefaultChildrenGrace.TotalSeconds,
+            HelpName = "SECONDS",
+        };
         var workload = new Option<string>("--workload", "-w")
         {
             Description = $"Record a bundled workload instead of a command: {string.Join(", ", BundledWorkloads.Names)} " +
@@ -57,7 +66,10 @@ public static class RecordCommand
             "the program (those a terminal sends reach it directly), and ptreplay still packs and summarises what was " +
             "recorded: the trace of a program a signal ended reads as truncated, with every event written before. A one-line summary goes to stderr, then, when the program " +
             "forked or exec'd, the tree of traces: each with how it began (fork at which parent event, exec), pid, " +
-            "events and command line. OUT holds the started program (`-- env X=1 prog`: env; prog is OUT.<pid>).\n\n" +
+            "events and command line. Programs that ran without the recorder (statically linked, set-user-ID to another user, " +
+            "started with a cleared environment) are listed after it with the reason: none of their calls are recorded. " +
+            "mallopt and malloc_trim are recorded too, and replayed where the program made them. " +
+            "OUT holds the started program (`-- env X=1 prog`: env; prog is OUT.<pid>).\n\n" +
             "Examples:\n" +
             "  PYTHONMALLOC=malloc ptreplay record -o py.trace -- python3 app.py\n" +
             "  ptreplay record -o sort.trace --no-follow -- sort big.txt\n" +
@@ -69,7 +81,7 @@ public static class RecordCommand
             "signal handler made more than 1,048,576 calls while the recorder it interrupted waited, while the program ran (the trace then holds every event before, and says how many are missing), and 5 when " +
             "the program could not be started. The other verbs: " + ExitCodes.Help)
         {
-            output, noFollow, raw, stacks, workload, command,
+            output, noFollow, raw, stacks, waitChildren, workload, command,
         };
         verb.SetAction(CliErrors.Guard("record", parse =>
         {
@@ -93,6 +105,12 @@ public static class RecordCommand
                 }
             }
 
+            double wait = parse.GetValue(waitChildren);
+            if (!double.IsFinite(wait) || wait < 0 || wait > 86_400)
+            {
+                throw CliException.Usage($"--wait-children {wait}: give a number of seconds from 0 to 86400.");
+            }
+
             int depth = StackDepth(parse.GetResult(stacks) is not null, parse.GetValue(stacks));
             var options = new RecordingOptions
             {
@@ -102,6 +120,7 @@ public static class RecordCommand
                 StandardInput = w?.StandardInput,
                 OutputPath = CliPaths.OutputFile(parse.GetValue(output)!),
                 FollowChildren = !parse.GetValue(noFollow),
+                ChildrenGrace = TimeSpan.FromSeconds(wait),
             };
             return Run(options, packTrace: !parse.GetValue(raw));
         }));
@@ -164,6 +183,11 @@ public static class RecordCommand
                 OutputPath = options.OutputPath,
                 FollowChildren = options.FollowChildren,
                 StackDepth = options.StackDepth,
+                ChildrenGrace = options.ChildrenGrace,
+                WaitingForChildren = pids => Console.Error.WriteLine(
+                    $"ptreplay record: the program exited; waiting up to {options.ChildrenGrace.TotalSeconds:0.#} s for " +
+                    $"{pids.Count} process{(pids.Count == 1 ? "" : "es")} it started that still record{(pids.Count == 1 ? "s" : "")} " +
+                    $"(pid {string.Join(", ", pids)}; --wait-children SECONDS changes the wait)"),
                 Started = pid =>
                 {
                     signals.Started(pid);

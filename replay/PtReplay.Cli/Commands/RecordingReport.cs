@@ -22,11 +22,20 @@ internal static class RecordingReport
         if (!File.Exists(result.TracePath))
         {
             packer?.Dispose();
+            if (result.Unrecorded.FirstOrDefault(u => u.Pid == result.ProcessId) is { } root)
+            {
+                return $"ptreplay record: no trace was written to {result.TracePath}: {root.Path} is {root.Explanation}; " +
+                       "record a dynamically linked build of it, or a set-id program as the user it runs as" + Unrecorded(result, skip: root);
+            }
+
             return $"ptreplay record: no trace was written to {result.TracePath} (the program may not be dynamically linked, " +
-                   "or it could not load the recorder)";
+                   "or it could not load the recorder)" + Unrecorded(result, skip: null);
         }
 
-        IReadOnlyList<PackedTrace> packed = packer?.Finish(result.ChildTraces.Prepend(result.TracePath)) ?? [];
+        // The traces of processes still running are being written: they stay raw (packing them would cut them).
+        var running = result.StillRunning.ToHashSet();
+        IReadOnlyList<PackedTrace> packed = packer?.Finish(result.ChildTraces.Where(c => !running.Contains(Recorder.ChildPid(c, result.TracePath)))
+            .Prepend(result.TracePath)) ?? [];
         foreach (string trace in result.ChildTraces.Prepend(result.TracePath))
         {
             using TraceReader reader = TraceReader.Open(trace);
@@ -61,7 +70,46 @@ internal static class RecordingReport
             line += "\n" + Tree(result);
         }
 
-        return line + PackingNote(packed, packer?.Failure);
+        return line + StillRunning(result) + Unrecorded(result, skip: null) + PackingNote(packed, packer?.Failure);
+    }
+
+    /// <summary>The processes still recording when `record` stopped waiting for them, in one line, or "".</summary>
+    private static string StillRunning(RecordingResult result)
+    {
+        int n = result.StillRunning.Count;
+        if (n == 0)
+        {
+            return "";
+        }
+
+        string pids = string.Join(", ", result.StillRunning.Select(p => p.ToString(CultureInfo.InvariantCulture)));
+        return $"\nptreplay record: {(n == 1 ? "1 process was" : n.ToString(CultureInfo.InvariantCulture) + " processes were")} still running " +
+               $"when record stopped waiting (pid {pids}): {(n == 1 ? "its trace is" : "their traces are")} incomplete, left raw, and " +
+               "still being written (--wait-children SECONDS waits longer)";
+    }
+
+    /// <summary>
+    /// The programs that ran without the recorder, one line each (pid, path, why, command line), or "": their calls are
+    /// missing from the recording and they have no trace in the tree.
+    /// </summary>
+    private static string Unrecorded(RecordingResult result, UnrecordedProgram? skip)
+    {
+        var programs = result.Unrecorded.Where(u => u != skip).ToList();
+        if (programs.Count == 0)
+        {
+            return "";
+        }
+
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture,
+            $"\nptreplay record: {programs.Count} program{(programs.Count == 1 ? "" : "s")} ran without the recorder; their calls are not in the recording:");
+        foreach (UnrecordedProgram u in programs)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"\n  pid {u.Pid} {u.Path}: {u.Explanation}: ")
+                .Append(OneLine.Shortened(u.CommandLine, TreeCommandLineChars));
+        }
+
+        return text.ToString();
     }
 
     /// <summary>
@@ -103,7 +151,7 @@ internal static class RecordingReport
         var seen = new HashSet<TraceTreeNode>();
         foreach (TraceTreeNode root in roots)
         {
-            Append(text, root, "", "", seen, lastImage == root ? result.ExitCode : null, lastImage, result.ExitCode);
+            Append(text, root, "", "", seen, lastImage == root ? result.ExitCode : null, lastImage, result.ExitCode, result.StillRunning.ToHashSet());
         }
 
         return text.ToString();
@@ -113,7 +161,7 @@ internal static class RecordingReport
     internal const int TreeCommandLineChars = 160;
 
     private static void Append(StringBuilder text, TraceTreeNode node, string lead, string childLead,
-        HashSet<TraceTreeNode> seen, int? exit, TraceTreeNode? lastImage, int exitCode)
+        HashSet<TraceTreeNode> seen, int? exit, TraceTreeNode? lastImage, int exitCode, HashSet<int> running)
     {
         if (!seen.Add(node))
         {
@@ -130,7 +178,7 @@ internal static class RecordingReport
             TraceOrigin.ExecutedImage => "exec, ",
             _ => "",
         };
-        string end = node.Truncated ? ", cut short (killed?)" : exit is { } code ? string.Create(CultureInfo.InvariantCulture, $", exit {code}") : "";
+        string end = running.Contains(h.Pid) && node.Truncated ? ", still running (incomplete)" : node.Truncated ? ", cut short (killed?)" : exit is { } code ? string.Create(CultureInfo.InvariantCulture, $", exit {code}") : "";
         text.Append('\n').Append("  ").Append(lead).Append(Path.GetFileName(node.Path))
             .Append(CultureInfo.InvariantCulture, $"  {how}pid {h.Pid}, {s.Events:N0} events{end}: ")
             .Append(OneLine.Shortened(h.Argv.Count > 0 ? h.CommandLine : h.ExecutablePath, TreeCommandLineChars));
@@ -139,7 +187,7 @@ internal static class RecordingReport
             bool last = i == node.Children.Count - 1;
             TraceTreeNode child = node.Children[i];
             Append(text, child, childLead + (last ? "└─ " : "├─ "), childLead + (last ? "   " : "│  "), seen,
-                child == lastImage ? exitCode : null, lastImage, exitCode);
+                child == lastImage ? exitCode : null, lastImage, exitCode, running);
         }
     }
 

@@ -22,16 +22,22 @@ public sealed class AddressCheck
 
     private readonly Ptmalloc _model;
     private readonly ulong _brk0;
+    private readonly string _limits;
     private readonly Dictionary<ulong, (int Arena, int Heap)> _recordedHeaps = [];
     private ParityReport _report = new();
     private ParityReport? _inherited;
 
-    /// <summary>Checks the results of <paramref name="model"/>, set up at the recorded <paramref name="brk0"/>.</summary>
-    public AddressCheck(Ptmalloc model, ulong brk0)
+    /// <summary>
+    /// Checks the results of <paramref name="model"/>, set up at the recorded <paramref name="brk0"/>;
+    /// <paramref name="limits"/> (e.g. "ulimit -v 400000 KiB") names the memory limits the recorded process ran under,
+    /// for the divergence of a call that failed in the recording; null or empty when none was recorded.
+    /// </summary>
+    public AddressCheck(Ptmalloc model, ulong brk0, string? limits = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         _model = model;
         _brk0 = brk0;
+        _limits = limits ?? "";
     }
 
     /// <summary>
@@ -107,7 +113,15 @@ public sealed class AddressCheck
     {
         if (recorded == 0 || mine == 0)
         {
-            return recorded == mine ? null : $"recorded 0x{recorded:x}, model 0x{mine:x}";
+            if (recorded == mine)
+            {
+                return null;
+            }
+
+            return recorded != 0 ? $"recorded 0x{recorded:x}, model 0x{mine:x}"
+                : _limits.Length > 0
+                    ? $"recorded 0x0, model 0x{mine:x}: the call failed in the recording, which ran under {_limits}; the model has no such limit (replays serve such a call and free the block at once)"
+                    : $"recorded 0x0, model 0x{mine:x}: the call failed in the recording but the model had room (a limit the recording does not name: a cgroup's memory limit, strict overcommit, memory exhausted); replays serve such a call and free the block at once";
         }
 
         var info = _model.Classify(mine);

@@ -69,6 +69,10 @@ public enum PreparedKind : byte
     Start = 19,
     /// <summary>Join thread <c>arg</c> before going on.</summary>
     Join = 20,
+    /// <summary>mallopt(arg, size), each a C int sign-extended to 64 bits, where the program called it; not timed, not a call on a slot.</summary>
+    Mallopt = 21,
+    /// <summary>malloc_trim(size) where the program called it; not timed, not a call on a slot.</summary>
+    MallocTrim = 22,
 }
 
 /// <summary>Op flag bits (prepared_format.h, enum prep_flag).</summary>
@@ -95,7 +99,7 @@ public struct PreparedOp
 {
     /// <summary>Requested size (element size for calloc/reallocarray); for free, the freed block's requested size.</summary>
     public ulong Size;
-    /// <summary>calloc/reallocarray count; alignment for the aligned calls; thread index for Join.</summary>
+    /// <summary>calloc/reallocarray count; alignment for the aligned calls; thread index for Join; mallopt's parameter.</summary>
     public ulong Arg;
     /// <summary>Position in the recorded global order, modulo 2^32.</summary>
     public uint Seq;

@@ -186,6 +186,13 @@ public sealed class TracePreparer : IDisposable
             case EventKind.ThreadExit:
                 AddThreadExit(t, index);
                 break;
+            case EventKind.Mallopt or EventKind.MallocTrim:
+                // A setting or a trim: later calls depend on it, so every engine makes it where the program did.
+                Emit(t, new PreparedOp
+                {
+                    Kind = e.Kind == EventKind.Mallopt ? PreparedKind.Mallopt : PreparedKind.MallocTrim, Size = e.Size, Arg = e.Count,
+                }, index);
+                break;
             default:
                 if (e.Kind.IsCall())
                 {

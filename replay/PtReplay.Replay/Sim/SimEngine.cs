@@ -170,7 +170,7 @@ public static class SimEngine
             model.ReserveHostPages(pages, trace.ThreadCount > 1 ? pages : SimWarmUp.HostPages);
         }
 
-        AddressCheck? check = options.CheckAddresses ? new AddressCheck(model, header.Brk0) : null;
+        AddressCheck? check = options.CheckAddresses ? new AddressCheck(model, header.Brk0, header.MemoryLimits) : null;
         if (options.SimPreambleBytes != 0)
         {
             // A request of n - 8 bytes is exactly one n-byte chunk (8 bytes of size header).
@@ -461,6 +461,12 @@ public static class SimEngine
             case PreparedKind.Pvalloc: p = model.Pvalloc(thread, op.Size); break;
             case PreparedKind.ThreadExit:
                 model.ThreadExit(thread);
+                return false;
+            case PreparedKind.Mallopt:
+                model.Mallopt(unchecked((int)(long)op.Arg), unchecked((int)(long)op.Size));
+                return false;
+            case PreparedKind.MallocTrim:
+                model.MallocTrim(thread, op.Size);
                 return false;
             default:
                 return false;

@@ -145,6 +145,20 @@ internal static class BlockDecoder
                         e->Count = 1;
                         e->Result = isNull ? 0 : ReadAddress(p, ref pos, ref addr);
                         break;
+                    case EventKind.Mallopt:
+                        e->Ptr = 0;
+                        e->Count = unchecked((ulong)Varint.UnZigZag(ReadVarint(p, ref pos)));
+                        e->Size = unchecked((ulong)Varint.UnZigZag(ReadVarint(p, ref pos)));
+                        e->Alignment = 0;
+                        e->Result = isNull ? 0UL : 1UL;
+                        break;
+                    case EventKind.MallocTrim:
+                        e->Ptr = 0;
+                        e->Size = ReadVarint(p, ref pos);
+                        e->Count = 1;
+                        e->Alignment = 0;
+                        e->Result = isNull ? 0UL : 1UL;
+                        break;
                     case EventKind.ThreadStart or EventKind.ThreadExit or EventKind.Fork or EventKind.Exec:
                         if (isNull)
                         {

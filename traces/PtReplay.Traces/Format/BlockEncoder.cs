@@ -131,6 +131,23 @@ internal sealed class BlockEncoder
                 Varint.Write(b, ref pos, e.Size);
                 tag |= WriteResult(b, ref pos, e.Result);
                 break;
+            case EventKind.Mallopt:
+                Varint.Write(b, ref pos, Varint.ZigZag(unchecked((long)e.Count)));
+                Varint.Write(b, ref pos, Varint.ZigZag(unchecked((long)e.Size)));
+                if (e.Result == 0)
+                {
+                    tag |= EventTag.NullResult;
+                }
+
+                break;
+            case EventKind.MallocTrim:
+                Varint.Write(b, ref pos, e.Size);
+                if (e.Result == 0)
+                {
+                    tag |= EventTag.NullResult;
+                }
+
+                break;
             case EventKind.ThreadStart or EventKind.ThreadExit or EventKind.Fork:
                 Varint.Write(b, ref pos, e.Size);
                 break;

@@ -42,6 +42,8 @@ internal static class HeaderCodec
         ParentTrace = 16,
         ForkThreadTid = 17,
         ForkThreadEvents = 18,
+        AddressSpaceLimit = 19,
+        DataLimit = 20,
     }
 
     /// <summary>The complete header bytes for <paramref name="h"/>.</summary>
@@ -76,6 +78,16 @@ internal static class HeaderCodec
         {
             U32(body, Tag.ForkThreadTid, (uint)h.ForkThreadTid);
             U64(body, Tag.ForkThreadEvents, (ulong)h.ForkThreadEvents);
+        }
+
+        if (h.AddressSpaceLimit is { } addressSpace)
+        {
+            U64(body, Tag.AddressSpaceLimit, addressSpace);
+        }
+
+        if (h.DataLimit is { } data)
+        {
+            U64(body, Tag.DataLimit, data);
         }
 
         byte[] bodyBytes = body.ToArray();
@@ -179,6 +191,8 @@ internal static class HeaderCodec
             case Tag.ParentTrace: h.ParentTrace = Encoding.UTF8.GetString(v); break;
             case Tag.ForkThreadTid: h.ForkThreadTid = (int)Number(v); break;
             case Tag.ForkThreadEvents: h.ForkThreadEvents = (long)Math.Min(Number(v), long.MaxValue); break;
+            case Tag.AddressSpaceLimit: h.AddressSpaceLimit = Number(v); break;
+            case Tag.DataLimit: h.DataLimit = Number(v); break;
             default: break; // unknown tags are skipped: fields can be added without a new version
         }
     }

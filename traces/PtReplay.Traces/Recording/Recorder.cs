@@ -12,7 +12,9 @@ namespace PtReplay.Traces.Recording;
 ///   OUT.&lt;pid&gt;      a forked child, or a program exec'd by a process that had no trace of its own under that pid
 ///   OUT.&lt;pid&gt;.&lt;n&gt;  further images under the same pid (each exec)
 /// </code>
-/// Each child trace's header names the trace it continues (see <see cref="ProcessTrees.TraceTree"/>).
+/// Each child trace's header names the trace it continues (see <see cref="ProcessTrees.TraceTree"/>). A program the
+/// recorder cannot enter (statically linked, set-id, started without its LD_PRELOAD) leaves a line in OUT.unrecorded
+/// instead, read into <see cref="RecordingResult.Unrecorded"/> and removed.
 /// <code>
 /// </code>
 /// </summary>
@@ -129,16 +131,79 @@ public static partial class Recorder
 
         process.WaitForExit();
         clock.Stop();
+        List<int> stillRunning = options.Record && options.FollowChildren
+            ? WaitForRecordingDescendants(tracePath, options.ChildrenGrace, options.WaitingForChildren)
+            : [];
+        var unrecorded = new List<UnrecordedProgram>();
+        if (options.Record)
+        {
+            if (!File.Exists(tracePath) &&
+                UnrecordedProgram.Judge(process.Id, options.Command, psi.Environment.AsReadOnly(), options.WorkingDirectory) is { } root)
+            {
+                unrecorded.Add(root);
+            }
+
+            string notes = UnrecordedProgram.NotesPath(tracePath);
+            unrecorded.AddRange(UnrecordedProgram.ReadNotes(notes));
+            File.Delete(notes);
+        }
+
         return new RecordingResult
         {
             ExitCode = process.ExitCode,
+            ProcessId = process.Id,
             TracePath = tracePath,
             ChildTraces = options.Record ? FindChildTraces(tracePath) : [],
+            Unrecorded = unrecorded,
+            StillRunning = stillRunning,
             WallTime = clock.Elapsed,
             StandardOutput = stdout.GetAwaiter().GetResult(),
             StandardError = stderr.GetAwaiter().GetResult(),
             TimedOut = timedOut,
         };
+    }
+
+    /// <summary>
+    /// Waits, at most <paramref name="grace"/>, until no process that has a trace beside <paramref name="tracePath"/> is
+    /// still running (a background job or daemon the started program left behind goes on recording after it exits;
+    /// new traces appearing meanwhile count too); returns the pids still running then. Descendants that have not
+    /// written a trace yet are not seen.
+    /// </summary>
+    private static List<int> WaitForRecordingDescendants(string tracePath, TimeSpan grace, Action<IReadOnlyList<int>>? waiting)
+    {
+        var clock = Stopwatch.StartNew();
+        bool announced = false;
+        while (true)
+        {
+            List<int> running = FindChildTraces(tracePath).Select(c => ChildPid(c, tracePath)).Distinct().Where(IsRunning).Order().ToList();
+            if (running.Count == 0 || clock.Elapsed >= grace)
+            {
+                return running;
+            }
+
+            if (!announced)
+            {
+                waiting?.Invoke(running);
+                announced = true;
+            }
+
+            Thread.Sleep(50);
+        }
+    }
+
+    /// <summary>True while process <paramref name="pid"/> exists and is not a zombie.</summary>
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/stat"));
+            int close = stat.LastIndexOf(')');
+            return close > 0 && close + 2 < stat.Length && stat[close + 2] is not ('Z' or 'X');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The traces written beside <paramref name="tracePath"/> by children: "NAME.&lt;pid&gt;[.&lt;n&gt;]", sorted.</summary>
@@ -186,6 +251,8 @@ public static partial class Recorder
         {
             File.Delete(old);
         }
+
+        File.Delete(UnrecordedProgram.NotesPath(tracePath));
 
         // Packed traces a previous `record` was writing when it was killed ("OUT[.<pid>[.<n>]].packing").
         string dir = Path.GetDirectoryName(tracePath)!;

@@ -54,6 +54,19 @@ public sealed class RecordingOptions
     /// <summary>Kill the program after this long (null = wait forever).</summary>
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>
+    /// After the started program exits, how long to wait for descendants that are still recording (a background job, a
+    /// daemon it started): until they exit too, at most this long. Those still running then are in
+    /// <see cref="RecordingResult.StillRunning"/>. Zero: do not wait.
+    /// </summary>
+    public TimeSpan ChildrenGrace { get; init; } = DefaultChildrenGrace;
+
+    /// <summary>The default of <see cref="ChildrenGrace"/>.</summary>
+    public static readonly TimeSpan DefaultChildrenGrace = TimeSpan.FromSeconds(10);
+
+    /// <summary>Called once, with their pids, when the started program has exited and descendants are still recording.</summary>
+    public Action<IReadOnlyList<int>>? WaitingForChildren { get; init; }
+
     /// <summary>Called with the program's pid as soon as it runs (the CLI forwards signals to it).</summary>
     public Action<int>? Started { get; init; }
 }
