@@ -85,7 +85,9 @@ public sealed class Ptmalloc
         var threads = _s.Threads;
         if ((uint)thread < (uint)threads.Count && threads[thread] is { } t && !t.Exited)
         {
-            _s.Current = t;
+            // Stored only when it changes: a reference store costs a GC write barrier.
+            if (!ReferenceEquals(_s.Current, t))
+                _s.Current = t;
             return;
         }
         EnterSlow(thread);
@@ -128,12 +130,28 @@ public sealed class Ptmalloc
     {
         if (_touch == TouchModel.None || mem == 0)
             return;
-        ulong usable = UsableSize(mem);
-        if (_touch == TouchModel.Full)
-            _s.Space.Touch(mem, usable);
-        else
-            for (ulong a = mem; a < mem + usable; a = (a | (_s.PageSize - 1)) + 1)
-                _s.Space.Touch(a, 1);
+        // malloc_usable_size of a block a call just returned, which is in use: its next chunk's PREV_INUSE bit is set, so
+        // that chunk's header need not be read. Residency is kept per page, so touching every page of the usable bytes
+        // (page model) and every byte of them (full model) mark the same pages.
+        ulong raw = _s.M.SizeNoMask(Chunk.FromMem(mem));
+        ulong usable = (raw & ~Chunk.SizeBits) - ((raw & Chunk.IsMmapped) != 0 ? Chunk.HeaderSize : Chunk.SizeSz);
+        _s.Space.Touch(mem, usable);
+    }
+
+    /// <summary>
+    /// A hint from a caller that knows its next calls (a replay): <paramref name="mem"/>, a block of
+    /// <paramref name="requested"/> bytes this model returned, will soon be freed or reallocated, so the host cache lines
+    /// that call reads first (the chunk's header and tcache key, the next chunk's header) are prefetched. Reads and writes
+    /// nothing simulated: every figure and address is the same with or without it, and any value (0, a block freed since)
+    /// is allowed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchBlock(ulong mem, ulong requested)
+    {
+        var m = _s.M;
+        m.Prefetch(mem - Chunk.SizeSz);
+        m.Prefetch(mem + Chunk.SizeSz);
+        m.Prefetch(mem - Chunk.HeaderSize + Chunk.RequestToSize(requested) + Chunk.SizeSz);
     }
 
     // ---------------------------------------------------------------- malloc

@@ -194,9 +194,11 @@ public static class SimEngine
         // AggressiveOptimization, and under tiered compilation it would run unoptimized code for the
         // first few million ops of a replay.
         var cursor = new long[file.Header.ThreadCount];
+        var opEnd = new long[file.Header.ThreadCount];
         for (int t = 0; t < cursor.Length; t++)
         {
             cursor[t] = (long)file.Thread(t).OpStart;
+            opEnd[t] = cursor[t] + (long)file.Thread(t).OpCount;
         }
 
         int thread = (int)file.Header.FirstThread;
@@ -207,7 +209,9 @@ public static class SimEngine
         long streamTicks = 0;
         int gcInWaits = 0;
         TimeSpan pauseInWaits = TimeSpan.Zero;
-        for (ulong n = 0; n < file.Header.OpCount; n++)
+        ulong opCount = file.Header.OpCount;
+        long progressLeft = progressStep;
+        for (ulong n = 0; n < opCount; n++)
         {
             if ((n & releaseMask) == releaseMask)
             {
@@ -243,6 +247,11 @@ public static class SimEngine
 
             long index = cursor[thread]++;
             ref readonly PreparedOp op = ref file.Op(index);
+            if (index + PrefetchDistance < opEnd[thread])
+            {
+                Prefetch(model, file, index + PrefetchDistance, streamed, slots);
+            }
+
             if (op.Kind == PreparedKind.Fork)
             {
                 // A forked child's replay: the ops so far rebuilt its parent's heap; measure the child from here.
@@ -310,8 +319,10 @@ public static class SimEngine
                 samplingTicks += Stopwatch.GetTimestamp() - s0;
             }
 
-            if (++done % progressStep == 0)
+            ++done;
+            if (--progressLeft == 0)
             {
+                progressLeft = progressStep;
                 options.Progress?.Invoke("sim", (double)done / trace.OpCount);
             }
 
@@ -427,6 +438,32 @@ public static class SimEngine
             trace.IssueCountsByKind[(int)TraceIssueKind.UnknownPointer] + trace.IssueCountsByKind[(int)TraceIssueKind.DoubleFree],
             trace.IssueCountsByKind[(int)TraceIssueKind.EventAfterThreadExit] + trace.IssueCountsByKind[(int)TraceIssueKind.TooManyThreads],
             trace.PrefixEventCount);
+
+    /// <summary>
+    /// How many ops of its thread's stream the replay looks ahead for a free or realloc whose block it prefetches
+    /// (<see cref="Ptmalloc.PrefetchBlock"/>): far enough for the line to arrive from memory while the ops in between run.
+    /// </summary>
+    internal const int PrefetchDistance = 8;
+
+    /// <summary>
+    /// When the op at <paramref name="ahead"/> (later in the same thread's stream) frees or reallocates a block, prefetches
+    /// that block's chunk header from the model's memory. Only a hint: the slot may change before then (a block
+    /// allocated in between), which costs a useless prefetch and nothing else. A streamed op not yet written is skipped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(Ptmalloc model, PreparedFile file, long ahead, bool streamed, ulong[] slots)
+    {
+        if (streamed && !file.IsWritten(ahead))
+        {
+            return;
+        }
+
+        ref readonly PreparedOp next = ref file.Op(ahead);
+        if (next.Kind is PreparedKind.Free or PreparedKind.Realloc or PreparedKind.ReallocArray && next.Slot < (uint)slots.Length)
+        {
+            model.PrefetchBlock(slots[next.Slot], next.Size);
+        }
+    }
 
     /// <summary>
     /// Executes one op on the model; returns true for a malloc-family call, timed with
