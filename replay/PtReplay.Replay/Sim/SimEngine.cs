@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using PtReplay.Allocator;
 using PtReplay.Allocator.Tunables;
 using PtReplay.Replay.Metrics;
@@ -114,7 +115,8 @@ public static class SimEngine
             return EngineResult.Failed("sim", "the address check needs the recorded addresses in the prepared trace (PreparationOptions.RecordedAddresses)");
         }
 
-        var slots = new ulong[file.Header.SlotCount];
+        // Pinned: the replay prefetches slot entries by address (PrefetchAhead).
+        ulong[] slots = GC.AllocateArray<ulong>(checked((int)file.Header.SlotCount), pinned: true);
         var sampleCursor = new long[file.Header.ThreadCount];
         for (int t = 0; t < sampleCursor.Length; t++)
         {
@@ -247,10 +249,7 @@ public static class SimEngine
 
             long index = cursor[thread]++;
             ref readonly PreparedOp op = ref file.Op(index);
-            if (index + PrefetchDistance < opEnd[thread])
-            {
-                Prefetch(model, file, index + PrefetchDistance, streamed, slots);
-            }
+            PrefetchAhead(model, file, index, opEnd[thread], streamed, slots);
 
             if (op.Kind == PreparedKind.Fork)
             {
@@ -442,28 +441,45 @@ public static class SimEngine
     /// <summary>
     /// How many ops of its thread's stream the replay looks ahead for a free or realloc whose block it prefetches
     /// (<see cref="Ptmalloc.PrefetchBlock"/>): far enough for the line to arrive from memory while the ops in between run.
+    /// The slot table's entry of that block is prefetched as far again ahead, so that it is in cache when it is read.
     /// </summary>
     internal const int PrefetchDistance = 8;
 
     /// <summary>
-    /// When the op at <paramref name="ahead"/> (later in the same thread's stream) frees or reallocates a block, prefetches
-    /// that block's chunk header from the model's memory. Only a hint: the slot may change before then (a block
-    /// allocated in between), which costs a useless prefetch and nothing else. A streamed op not yet written is skipped.
+    /// Looks ahead in the stream of the op at <paramref name="index"/> (its thread's ops end at <paramref name="end"/>):
+    /// for a free or realloc <see cref="PrefetchDistance"/> ops ahead, prefetches its block's chunk header from the
+    /// model's memory; for one twice as far ahead, the slot table's entry that holds its block. Only hints: a slot may
+    /// change before then (a block allocated in between), which costs a useless prefetch and nothing else. A streamed op
+    /// not yet written is skipped. <paramref name="slots"/> is pinned.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Prefetch(Ptmalloc model, PreparedFile file, long ahead, bool streamed, ulong[] slots)
+    private static unsafe void PrefetchAhead(Ptmalloc model, PreparedFile file, long index, long end, bool streamed, ulong[] slots)
     {
-        if (streamed && !file.IsWritten(ahead))
+        long far = index + (2 * PrefetchDistance);
+        if (far < end && (!streamed || file.IsWritten(far)))
         {
-            return;
+            ref readonly PreparedOp next = ref file.Op(far);
+            if (ReleasesBlock(next.Kind) && next.Slot < (uint)slots.Length && Sse.IsSupported)
+            {
+                Sse.Prefetch0(Unsafe.AsPointer(ref slots[next.Slot]));
+            }
         }
 
-        ref readonly PreparedOp next = ref file.Op(ahead);
-        if (next.Kind is PreparedKind.Free or PreparedKind.Realloc or PreparedKind.ReallocArray && next.Slot < (uint)slots.Length)
+        long near = index + PrefetchDistance;
+        if (near < end && (!streamed || file.IsWritten(near)))
         {
-            model.PrefetchBlock(slots[next.Slot], next.Size);
+            ref readonly PreparedOp next = ref file.Op(near);
+            if (ReleasesBlock(next.Kind) && next.Slot < (uint)slots.Length)
+            {
+                model.PrefetchBlock(slots[next.Slot], next.Size);
+            }
         }
     }
+
+    /// <summary>Whether an op of this kind frees or reallocates the block in its slot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool ReleasesBlock(PreparedKind kind) =>
+        kind is PreparedKind.Free or PreparedKind.Realloc or PreparedKind.ReallocArray;
 
     /// <summary>
     /// Executes one op on the model; returns true for a malloc-family call, timed with
