@@ -213,8 +213,41 @@ public static class SimEngine
         TimeSpan pauseInWaits = TimeSpan.Zero;
         ulong opCount = file.Header.OpCount;
         long progressLeft = progressStep;
+        // Untimed and unchecked, the ops between two events of the loop below (a release of the file's pages, a progress
+        // report, a sample, a fork, a wait for the streamed file) run in a loop of their own, RunPlain: the same calls in
+        // the same order, without this method's bookkeeping per op.
+        bool plain = timer is null && check is null && addresses is null;
         for (ulong n = 0; n < opCount; n++)
         {
+            if (plain)
+            {
+                long limit = (long)Math.Min(releaseMask - (n & releaseMask), opCount - n);
+                limit = Math.Min(limit, progressLeft - 1);
+                if (limit > 0)
+                {
+                    long run;
+                    bool ended = false;
+                    try
+                    {
+                        run = RunPlain(model, file, cursor, opEnd, slots, streamed, ref thread, limit, ref calls, ref ended);
+                    }
+                    catch (MallocAbortException ex)
+                    {
+                        long failed = cursor[thread] - 1;
+                        return EngineResult.Failed("sim", string.Create(CultureInfo.InvariantCulture,
+                            $"the model aborted as glibc would at trace event {file.EventIndex(failed)} ({file.Op(failed).Kind}): {ex.GlibcMessage}"));
+                    }
+
+                    n += (ulong)run;
+                    done += run;
+                    progressLeft -= run;
+                    if (ended || n >= opCount)
+                    {
+                        break;
+                    }
+                }
+            }
+
             if ((n & releaseMask) == releaseMask)
             {
                 if (streamed)
@@ -437,6 +470,56 @@ public static class SimEngine
             trace.IssueCountsByKind[(int)TraceIssueKind.UnknownPointer] + trace.IssueCountsByKind[(int)TraceIssueKind.DoubleFree],
             trace.IssueCountsByKind[(int)TraceIssueKind.EventAfterThreadExit] + trace.IssueCountsByKind[(int)TraceIssueKind.TooManyThreads],
             trace.PrefixEventCount);
+
+    /// <summary>
+    /// Runs at most <paramref name="limit"/> ops from <paramref name="thread"/>'s cursor on, following the global order, as
+    /// the engine's loop does without a timer, an address check or an address log: each op's block prefetched ahead, the
+    /// op executed, calls counted. Stops before an op the loop must see itself (a fork, a sampled op, a streamed op not yet
+    /// written) and after the last op of the trace (<paramref name="ended"/>). Returns the ops run; <paramref name="thread"/>
+    /// is the thread of the next op (of the op that threw, when the model aborts).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static long RunPlain(Ptmalloc model, PreparedFile file, long[] cursor, long[] opEnd, ulong[] slots, bool streamed,
+        ref int thread, long limit, ref long calls, ref bool ended)
+    {
+        int t = thread;
+        long run = 0, called = 0;
+        while (run < limit)
+        {
+            long index = cursor[t];
+            if (streamed && !file.IsWritten(index))
+            {
+                break;
+            }
+
+            ref readonly PreparedOp op = ref file.Op(index);
+            if (op.Kind == PreparedKind.Fork || (op.Flags & OpMarks.Sample) != 0)
+            {
+                break;
+            }
+
+            cursor[t] = index + 1;
+            PrefetchAhead(model, file, index, opEnd[t], streamed, slots);
+            thread = t;
+            if (Execute<StopwatchTicks>(model, t, in op, slots, null, out _))
+            {
+                called++;
+            }
+
+            run++;
+            if (op.NextThread == PreparedFormat.NoThread)
+            {
+                ended = true;
+                break;
+            }
+
+            t = op.NextThread;
+        }
+
+        thread = t;
+        calls += called;
+        return run;
+    }
 
     /// <summary>
     /// How many ops of its thread's stream the replay looks ahead for a free or realloc whose block it prefetches
