@@ -154,6 +154,14 @@ public sealed class Ptmalloc
         m.Prefetch(mem - Chunk.HeaderSize + Chunk.RequestToSize(requested) + Chunk.SizeSz);
     }
 
+    /// <summary>MAYBE_INIT_TCACHE for the current thread (the check inline, the set-up in <see cref="TcacheOps.MaybeInit"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void MaybeInitTcache()
+    {
+        if (_s.Current.Tcache is null)
+            _s.Tcaches.MaybeInit();
+    }
+
     // ---------------------------------------------------------------- malloc
 
     /// <summary>malloc(size).</summary>
@@ -173,7 +181,7 @@ public sealed class Ptmalloc
         if (tbytes == 0)
             return 0;
         ulong tcIdx = BinIndex.TcacheIndex(tbytes);
-        _s.Tcaches.MaybeInit();
+        MaybeInitTcache();
         var tc = _s.Current.Tcache;
         if (tcIdx < _s.Mp.TcacheBins && tc is not null && tc.Counts[tcIdx] > 0)
             return _s.Tcaches.Get(tc, tcIdx);
@@ -199,27 +207,34 @@ public sealed class Ptmalloc
         FreeInternal(ptr);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     internal void FreeInternal(ulong mem)
     {
         if (mem == 0)
             return;
         ulong p = Chunk.FromMem(mem);
-        var m = _s.M;
-        if (m.IsMmappedChunk(p))
+        if (_s.M.IsMmappedChunk(p))
         {
-            var mp = _s.Mp;
-            ulong raw = m.SizeNoMask(p);
-            if (!mp.NoDynamicThreshold && raw > mp.MmapThreshold && raw <= MallocParams.DefaultMmapThresholdMax)
-            {
-                mp.MmapThreshold = m.ChunkSize(p);
-                mp.TrimThreshold = 2 * mp.MmapThreshold;
-            }
-            _s.Trimmer.MunmapChunk(p);
+            FreeMmapped(p);
             return;
         }
-        _s.Tcaches.MaybeInit();
+        MaybeInitTcache();
         _s.Free.Free(_s.ArenaForChunk(p), p, false);
+    }
+
+    /// <summary>free of an mmapped chunk: the dynamic mmap threshold's update, then munmap_chunk.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private void FreeMmapped(ulong p)
+    {
+        var m = _s.M;
+        var mp = _s.Mp;
+        ulong raw = m.SizeNoMask(p);
+        if (!mp.NoDynamicThreshold && raw > mp.MmapThreshold && raw <= MallocParams.DefaultMmapThresholdMax)
+        {
+            mp.MmapThreshold = m.ChunkSize(p);
+            mp.TrimThreshold = 2 * mp.MmapThreshold;
+        }
+        _s.Trimmer.MunmapChunk(p);
     }
 
     // ---------------------------------------------------------------- calloc
@@ -232,7 +247,7 @@ public sealed class Ptmalloc
         ulong high = Math.BigMul(count, size, out ulong bytes);
         if (high != 0 || bytes > Chunk.MaxRequest)
             return 0;
-        _s.Tcaches.MaybeInit();
+        MaybeInitTcache();
         var av = _s.SingleThread ? _s.Main : _s.Selector.ArenaGet(bytes);
         ulong oldtop = 0, oldtopsize = 0;
         var m = _s.M;
@@ -321,7 +336,7 @@ public sealed class Ptmalloc
         bool mmapped = m.IsMmappedChunk(oldp);
         if (!mmapped)
         {
-            _s.Tcaches.MaybeInit();
+            MaybeInitTcache();
             ar = _s.ArenaForChunk(oldp);
         }
         if (oldp > 0UL - oldsize || Chunk.Misaligned(oldp))
