@@ -74,11 +74,12 @@ internal sealed class MallocState
     public static ulong MainArenaAddress(ModelOptions o) => o.MmapBase + 0x1c80;
 
     /// <summary>arena_for_chunk: main arena unless NON_MAIN_ARENA, then the arena of the chunk's heap.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public Arena ArenaForChunk(ulong p)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Arena ArenaForChunk(ulong p) => M.IsMainArenaChunk(p) ? Main : HeapArenaForChunk(p);
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private Arena HeapArenaForChunk(ulong p)
     {
-        if (M.IsMainArenaChunk(p))
-            return Main;
         if (Heaps.TryGetValue(p & ~(HeapInfo.MaxSize - 1), out var heap))
             return heap.Arena;
         return Abort("free(): invalid pointer");

@@ -85,7 +85,9 @@ public sealed class Ptmalloc
         var threads = _s.Threads;
         if ((uint)thread < (uint)threads.Count && threads[thread] is { } t && !t.Exited)
         {
-            _s.Current = t;
+            // Stored only when it changes: a reference store costs a GC write barrier.
+            if (!ReferenceEquals(_s.Current, t))
+                _s.Current = t;
             return;
         }
         EnterSlow(thread);
@@ -128,12 +130,36 @@ public sealed class Ptmalloc
     {
         if (_touch == TouchModel.None || mem == 0)
             return;
-        ulong usable = UsableSize(mem);
-        if (_touch == TouchModel.Full)
-            _s.Space.Touch(mem, usable);
-        else
-            for (ulong a = mem; a < mem + usable; a = (a | (_s.PageSize - 1)) + 1)
-                _s.Space.Touch(a, 1);
+        // malloc_usable_size of a block a call just returned, which is in use: its next chunk's PREV_INUSE bit is set, so
+        // that chunk's header need not be read. Residency is kept per page, so touching every page of the usable bytes
+        // (page model) and every byte of them (full model) mark the same pages.
+        ulong raw = _s.M.SizeNoMask(Chunk.FromMem(mem));
+        ulong usable = (raw & ~Chunk.SizeBits) - ((raw & Chunk.IsMmapped) != 0 ? Chunk.HeaderSize : Chunk.SizeSz);
+        _s.Space.Touch(mem, usable);
+    }
+
+    /// <summary>
+    /// A hint from a caller that knows its next calls (a replay): <paramref name="mem"/>, a block of
+    /// <paramref name="requested"/> bytes this model returned, will soon be freed or reallocated, so the host cache lines
+    /// that call reads first (the chunk's header and tcache key, the next chunk's header) are prefetched. Reads and writes
+    /// nothing simulated: every figure and address is the same with or without it, and any value (0, a block freed since)
+    /// is allowed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchBlock(ulong mem, ulong requested)
+    {
+        var m = _s.M;
+        m.Prefetch(mem - Chunk.SizeSz);
+        m.Prefetch(mem + Chunk.SizeSz);
+        m.Prefetch(mem - Chunk.HeaderSize + Chunk.RequestToSize(requested) + Chunk.SizeSz);
+    }
+
+    /// <summary>MAYBE_INIT_TCACHE for the current thread (the check inline, the set-up in <see cref="TcacheOps.MaybeInit"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void MaybeInitTcache()
+    {
+        if (_s.Current.Tcache is null)
+            _s.Tcaches.MaybeInit();
     }
 
     // ---------------------------------------------------------------- malloc
@@ -155,7 +181,7 @@ public sealed class Ptmalloc
         if (tbytes == 0)
             return 0;
         ulong tcIdx = BinIndex.TcacheIndex(tbytes);
-        _s.Tcaches.MaybeInit();
+        MaybeInitTcache();
         var tc = _s.Current.Tcache;
         if (tcIdx < _s.Mp.TcacheBins && tc is not null && tc.Counts[tcIdx] > 0)
             return _s.Tcaches.Get(tc, tcIdx);
@@ -181,27 +207,34 @@ public sealed class Ptmalloc
         FreeInternal(ptr);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     internal void FreeInternal(ulong mem)
     {
         if (mem == 0)
             return;
         ulong p = Chunk.FromMem(mem);
-        var m = _s.M;
-        if (m.IsMmappedChunk(p))
+        if (_s.M.IsMmappedChunk(p))
         {
-            var mp = _s.Mp;
-            ulong raw = m.SizeNoMask(p);
-            if (!mp.NoDynamicThreshold && raw > mp.MmapThreshold && raw <= MallocParams.DefaultMmapThresholdMax)
-            {
-                mp.MmapThreshold = m.ChunkSize(p);
-                mp.TrimThreshold = 2 * mp.MmapThreshold;
-            }
-            _s.Trimmer.MunmapChunk(p);
+            FreeMmapped(p);
             return;
         }
-        _s.Tcaches.MaybeInit();
+        MaybeInitTcache();
         _s.Free.Free(_s.ArenaForChunk(p), p, false);
+    }
+
+    /// <summary>free of an mmapped chunk: the dynamic mmap threshold's update, then munmap_chunk.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private void FreeMmapped(ulong p)
+    {
+        var m = _s.M;
+        var mp = _s.Mp;
+        ulong raw = m.SizeNoMask(p);
+        if (!mp.NoDynamicThreshold && raw > mp.MmapThreshold && raw <= MallocParams.DefaultMmapThresholdMax)
+        {
+            mp.MmapThreshold = m.ChunkSize(p);
+            mp.TrimThreshold = 2 * mp.MmapThreshold;
+        }
+        _s.Trimmer.MunmapChunk(p);
     }
 
     // ---------------------------------------------------------------- calloc
@@ -214,7 +247,7 @@ public sealed class Ptmalloc
         ulong high = Math.BigMul(count, size, out ulong bytes);
         if (high != 0 || bytes > Chunk.MaxRequest)
             return 0;
-        _s.Tcaches.MaybeInit();
+        MaybeInitTcache();
         var av = _s.SingleThread ? _s.Main : _s.Selector.ArenaGet(bytes);
         ulong oldtop = 0, oldtopsize = 0;
         var m = _s.M;
@@ -303,7 +336,7 @@ public sealed class Ptmalloc
         bool mmapped = m.IsMmappedChunk(oldp);
         if (!mmapped)
         {
-            _s.Tcaches.MaybeInit();
+            MaybeInitTcache();
             ar = _s.ArenaForChunk(oldp);
         }
         if (oldp > 0UL - oldsize || Chunk.Misaligned(oldp))

@@ -26,6 +26,9 @@ internal sealed class Consolidator
     {
         av.HaveFastchunks = false;
         ulong unsortedBin = av.Unsorted;
+        // Each list's first chunk is read at once below: fetched together up front (a hint, nothing simulated is read).
+        for (int fb = 0; fb < BinIndex.NFastBins; fb++)
+            _m.Prefetch(av.FastbinsY[fb] + Chunk.SizeSz);
         for (int fb = 0; fb < BinIndex.NFastBins; fb++)
         {
             ulong p = av.FastbinsY[fb];
@@ -37,6 +40,8 @@ internal sealed class Consolidator
                 if (BinIndex.FastbinIndex(_m.ChunkSize(p)) != fb)
                     MallocState.Fail("malloc_consolidate(): invalid chunk size");
                 ulong nextp = _m.ReadProtected(p + 16);
+                // The next chunk of the list is the next iteration's first read: fetched while this one is coalesced.
+                _m.Prefetch(nextp + Chunk.SizeSz);
                 ulong size = _m.ChunkSize(p);
                 ulong nextchunk = p + size;
                 ulong nextsize = _m.ChunkSize(nextchunk);

@@ -142,6 +142,8 @@ internal sealed class IntMalloc
             while ((victim = _m.Bk(unsorted)) != unsorted)
             {
                 ulong bck = _m.Bk(victim);
+                // bck is the next iteration's victim (when this one leaves the list): its header is fetched meanwhile.
+                _m.Prefetch(bck + Chunk.SizeSz);
                 ulong size = _m.ChunkSize(victim);
                 ulong next = victim + size;
                 if (size <= Chunk.HeaderSize || size > av.SystemMem)

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace PtReplay.Allocator.Memory;
 
@@ -162,6 +163,23 @@ public sealed unsafe class SimulatedMemory
         // The host memory is freed when this object is finalized: it stays reachable until the access is done.
         GC.KeepAlive(this);
         return value;
+    }
+
+    /// <summary>
+    /// A hint that the word at <paramref name="address"/> will be read soon: on x86 the cache line holding it is prefetched
+    /// when it lies in the break area's block; elsewhere (and on other hosts) nothing happens. Reads and writes nothing
+    /// simulated, so any address is allowed, a stale or never mapped one included.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Prefetch(ulong address)
+    {
+        if (Sse.IsSupported)
+        {
+            ulong d = address - _denseBase;
+            if (d < _hostBytes)
+                Sse.Prefetch0(_hostBase + d);
+        }
+        GC.KeepAlive(this);
     }
 
     /// <summary>Writes the word at <paramref name="address"/>.</summary>

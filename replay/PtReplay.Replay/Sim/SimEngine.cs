@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using PtReplay.Allocator;
 using PtReplay.Allocator.Tunables;
 using PtReplay.Replay.Metrics;
@@ -114,7 +115,8 @@ public static class SimEngine
             return EngineResult.Failed("sim", "the address check needs the recorded addresses in the prepared trace (PreparationOptions.RecordedAddresses)");
         }
 
-        var slots = new ulong[file.Header.SlotCount];
+        // Pinned: the replay prefetches slot entries by address (PrefetchAhead).
+        ulong[] slots = GC.AllocateArray<ulong>(checked((int)file.Header.SlotCount), pinned: true);
         var sampleCursor = new long[file.Header.ThreadCount];
         for (int t = 0; t < sampleCursor.Length; t++)
         {
@@ -194,9 +196,11 @@ public static class SimEngine
         // AggressiveOptimization, and under tiered compilation it would run unoptimized code for the
         // first few million ops of a replay.
         var cursor = new long[file.Header.ThreadCount];
+        var opEnd = new long[file.Header.ThreadCount];
         for (int t = 0; t < cursor.Length; t++)
         {
             cursor[t] = (long)file.Thread(t).OpStart;
+            opEnd[t] = cursor[t] + (long)file.Thread(t).OpCount;
         }
 
         int thread = (int)file.Header.FirstThread;
@@ -207,8 +211,43 @@ public static class SimEngine
         long streamTicks = 0;
         int gcInWaits = 0;
         TimeSpan pauseInWaits = TimeSpan.Zero;
-        for (ulong n = 0; n < file.Header.OpCount; n++)
+        ulong opCount = file.Header.OpCount;
+        long progressLeft = progressStep;
+        // Untimed and unchecked, the ops between two events of the loop below (a release of the file's pages, a progress
+        // report, a sample, a fork, a wait for the streamed file) run in a loop of their own, RunPlain: the same calls in
+        // the same order, without this method's bookkeeping per op.
+        bool plain = timer is null && check is null && addresses is null;
+        for (ulong n = 0; n < opCount; n++)
         {
+            if (plain)
+            {
+                long limit = (long)Math.Min(releaseMask - (n & releaseMask), opCount - n);
+                limit = Math.Min(limit, progressLeft - 1);
+                if (limit > 0)
+                {
+                    long run;
+                    bool ended = false;
+                    try
+                    {
+                        run = RunPlain(model, file, cursor, opEnd, slots, streamed, ref thread, limit, ref calls, ref ended);
+                    }
+                    catch (MallocAbortException ex)
+                    {
+                        long failed = cursor[thread] - 1;
+                        return EngineResult.Failed("sim", string.Create(CultureInfo.InvariantCulture,
+                            $"the model aborted as glibc would at trace event {file.EventIndex(failed)} ({file.Op(failed).Kind}): {ex.GlibcMessage}"));
+                    }
+
+                    n += (ulong)run;
+                    done += run;
+                    progressLeft -= run;
+                    if (ended || n >= opCount)
+                    {
+                        break;
+                    }
+                }
+            }
+
             if ((n & releaseMask) == releaseMask)
             {
                 if (streamed)
@@ -243,6 +282,8 @@ public static class SimEngine
 
             long index = cursor[thread]++;
             ref readonly PreparedOp op = ref file.Op(index);
+            PrefetchAhead(model, file, index, opEnd[thread], streamed, slots);
+
             if (op.Kind == PreparedKind.Fork)
             {
                 // A forked child's replay: the ops so far rebuilt its parent's heap; measure the child from here.
@@ -310,8 +351,10 @@ public static class SimEngine
                 samplingTicks += Stopwatch.GetTimestamp() - s0;
             }
 
-            if (++done % progressStep == 0)
+            ++done;
+            if (--progressLeft == 0)
             {
+                progressLeft = progressStep;
                 options.Progress?.Invoke("sim", (double)done / trace.OpCount);
             }
 
@@ -427,6 +470,117 @@ public static class SimEngine
             trace.IssueCountsByKind[(int)TraceIssueKind.UnknownPointer] + trace.IssueCountsByKind[(int)TraceIssueKind.DoubleFree],
             trace.IssueCountsByKind[(int)TraceIssueKind.EventAfterThreadExit] + trace.IssueCountsByKind[(int)TraceIssueKind.TooManyThreads],
             trace.PrefixEventCount);
+
+    /// <summary>
+    /// Runs at most <paramref name="limit"/> ops from <paramref name="thread"/>'s cursor on, following the global order, as
+    /// the engine's loop does without a timer, an address check or an address log: each op's block prefetched ahead, the
+    /// op executed, calls counted. Stops before an op the loop must see itself (a fork, a sampled op, a streamed op not yet
+    /// written) and after the last op of the trace (<paramref name="ended"/>). Returns the ops run; <paramref name="thread"/>
+    /// is the thread of the next op (of the op that threw, when the model aborts).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static long RunPlain(Ptmalloc model, PreparedFile file, long[] cursor, long[] opEnd, ulong[] slots, bool streamed,
+        ref int thread, long limit, ref long calls, ref bool ended)
+    {
+        int t = thread;
+        long run = 0, called = 0;
+        while (run < limit)
+        {
+            long index = cursor[t];
+            if (streamed && !file.IsWritten(index))
+            {
+                break;
+            }
+
+            ref readonly PreparedOp op = ref file.Op(index);
+            if (op.Kind == PreparedKind.Fork || (op.Flags & OpMarks.Sample) != 0)
+            {
+                break;
+            }
+
+            cursor[t] = index + 1;
+            PrefetchAhead(model, file, index, opEnd[t], streamed, slots);
+            thread = t;
+            // The two commonest ops exactly as Execute runs them untimed, without its call and its jump table.
+            if (op.Kind == PreparedKind.Free)
+            {
+                model.Free(t, (op.Flags & OpMarks.NullPtr) != 0 ? 0 : slots[op.Slot]);
+                slots[op.Slot] = 0;
+                called++;
+            }
+            else if (op.Kind == PreparedKind.Malloc && (op.Flags & (OpMarks.ExpectFail | OpMarks.Release)) == 0)
+            {
+                ulong p = model.Malloc(t, op.Size);
+                if (p != 0)
+                {
+                    model.TouchReturned(p);
+                    slots[op.Slot] = p;
+                }
+
+                called++;
+            }
+            else if (Execute<StopwatchTicks>(model, t, in op, slots, null, out _))
+            {
+                called++;
+            }
+
+            run++;
+            if (op.NextThread == PreparedFormat.NoThread)
+            {
+                ended = true;
+                break;
+            }
+
+            t = op.NextThread;
+        }
+
+        thread = t;
+        calls += called;
+        return run;
+    }
+
+    /// <summary>
+    /// How many ops of its thread's stream the replay looks ahead for a free or realloc whose block it prefetches
+    /// (<see cref="Ptmalloc.PrefetchBlock"/>): far enough for the line to arrive from memory while the ops in between run.
+    /// The slot table's entry of that block is prefetched as far again ahead, so that it is in cache when it is read.
+    /// </summary>
+    internal const int PrefetchDistance = 8;
+
+    /// <summary>
+    /// Looks ahead in the stream of the op at <paramref name="index"/> (its thread's ops end at <paramref name="end"/>):
+    /// for a free or realloc <see cref="PrefetchDistance"/> ops ahead, prefetches its block's chunk header from the
+    /// model's memory; for one twice as far ahead, the slot table's entry that holds its block. Only hints: a slot may
+    /// change before then (a block allocated in between), which costs a useless prefetch and nothing else. A streamed op
+    /// not yet written is skipped. <paramref name="slots"/> is pinned.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchAhead(Ptmalloc model, PreparedFile file, long index, long end, bool streamed, ulong[] slots)
+    {
+        long far = index + (2 * PrefetchDistance);
+        if (far < end && (!streamed || file.IsWritten(far)))
+        {
+            ref readonly PreparedOp next = ref file.Op(far);
+            if (ReleasesBlock(next.Kind) && next.Slot < (uint)slots.Length && Sse.IsSupported)
+            {
+                Sse.Prefetch0(Unsafe.AsPointer(ref slots[next.Slot]));
+            }
+        }
+
+        long near = index + PrefetchDistance;
+        if (near < end && (!streamed || file.IsWritten(near)))
+        {
+            ref readonly PreparedOp next = ref file.Op(near);
+            if (ReleasesBlock(next.Kind) && next.Slot < (uint)slots.Length)
+            {
+                model.PrefetchBlock(slots[next.Slot], next.Size);
+            }
+        }
+    }
+
+    /// <summary>Whether an op of this kind frees or reallocates the block in its slot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool ReleasesBlock(PreparedKind kind) =>
+        kind is PreparedKind.Free or PreparedKind.Realloc or PreparedKind.ReallocArray;
 
     /// <summary>
     /// Executes one op on the model; returns true for a malloc-family call, timed with
