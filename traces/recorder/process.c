@@ -232,6 +232,7 @@ __attribute__((constructor)) static void ptr_constructor(void)
     ptr_signals_install();
     mark_environment_child();
     ptr_stacks_load(); /* PTRECORD_STACKS only: the unwinder, its calls recorded */
+    ptr_note_own_malloc();
 }
 
 __attribute__((destructor)) static void ptr_destructor(void)

@@ -239,6 +239,7 @@ void ptr_finish_process(void);         /* normal exit: flush everything, end blo
 
 /* unrecorded.c: before an exec or posix_spawn, a line in OUT.unrecorded when the program will not load the recorder */
 void ptr_note_unrecorded_exec(const char *file, int search_path, char *const argv[], char *const envp[], int pid);
+void ptr_note_own_malloc(void); /* at start: a malloc defined before the recorder's in the lookup order */
 
 /* thread_buffer.c */
 void ptr_thread_slow_init(struct ptr_thread *t);   /* TS_UNINIT -> ACTIVE (or INERT) */

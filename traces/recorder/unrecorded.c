@@ -14,6 +14,7 @@
  * leaves errno as it found it. Nothing is written when children are not followed.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -178,6 +179,95 @@ static const char *why_unrecorded(const char *path, int depth)
     return why;
 }
 
+/* Appends LINE (LEN bytes, newline included) to OUT.unrecorded in one write. */
+static void append_note(const char *line, size_t len)
+{
+    char note[PTR_PATH_MAX + 16];
+    size_t p = copy_str(note, 0, sizeof note, ptr_proc.out_base);
+    copy_str(note, p, sizeof note, ".unrecorded");
+    int fd = (int)ptr_open(note, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        ptr_write(fd, line, len);
+        ptr_close(fd);
+    }
+}
+
+static size_t put_pid(char *line, size_t cap, int pid)
+{
+    char digits[16];
+    int k = 0;
+    do {
+        digits[k++] = (char)('0' + pid % 10);
+        pid /= 10;
+    } while (pid > 0 && k < 15);
+    size_t at = 0;
+    while (k > 0 && at + 1 < cap) {
+        line[at++] = digits[--k];
+    }
+    line[at] = 0;
+    return at;
+}
+
+/*
+ * At start: when the program (or a library loaded before the recorder) defines malloc itself, the dynamic linker binds
+ * every malloc call to that definition, which comes before LD_PRELOAD in the lookup order (rustc links jemalloc into its
+ * executable): the recorder sees only what that allocator forwards, if anything. Noted with reason "own-malloc" and,
+ * as path, the module that defines it.
+ */
+void ptr_note_own_malloc(void)
+{
+    if (ptr_proc.fd < 0 || ptr_proc.out_base[0] == 0) {
+        return;
+    }
+    Dl_info found, self;
+    const Elf64_Sym *sym = NULL;
+    void *global = dlsym(RTLD_DEFAULT, "malloc");
+    if (global == NULL || dladdr1(global, &found, (void **)&sym, RTLD_DL_SYMENT) == 0 ||
+        dladdr((void *)&ptr_note_own_malloc, &self) == 0 ||
+        found.dli_fbase == self.dli_fbase || found.dli_fname == NULL) {
+        return;
+    }
+    /* A non-PIE executable that takes malloc's address makes its PLT stub malloc's canonical address: dlsym returns it,
+       but its symbol there is undefined (SHN_UNDEF): nothing is defined. */
+    if (sym == NULL || sym->st_shndx == SHN_UNDEF || found.dli_sname == NULL || found.dli_saddr != global ||
+        !has_prefix(found.dli_sname, "malloc") || found.dli_sname[6] != 0) {
+        return;
+    }
+    char line[2048];
+    size_t at = put_pid(line, sizeof line, ptr_getpid());
+    at = put_char(line, at, sizeof line, '\t');
+    at = copy_str(line, at, sizeof line, "own-malloc");
+    at = put_char(line, at, sizeof line, '\t');
+    char exe[PTR_PATH_MAX];
+    const char *module = found.dli_fname;
+    if (module[0] != '/') { /* the main program: dladdr gives "" or argv[0] */
+        long n = ptr_readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = 0;
+        module = exe;
+    }
+    at = copy_str(line, at, sizeof line, module);
+    at = put_char(line, at, sizeof line, '\t');
+    char cmdline[1024];
+    int fd = (int)ptr_open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC, 0);
+    long n = fd >= 0 ? ptr_read(fd, cmdline, sizeof cmdline - 1) : 0;
+    if (fd >= 0) {
+        ptr_close(fd);
+    }
+    for (long i = 0; i < n; i++) {
+        cmdline[i] = cmdline[i] == 0 ? ' ' : cmdline[i];
+    }
+    while (n > 0 && cmdline[n - 1] == ' ') {
+        n--;
+    }
+    cmdline[n > 0 ? n : 0] = 0;
+    at = copy_str(line, at, sizeof line, cmdline);
+    at = put_char(line, at, sizeof line, '\n');
+    if (line[at - 1] != '\n') {
+        line[at - 1] = '\n';
+    }
+    append_note(line, at);
+}
+
 void ptr_note_unrecorded_exec(const char *file, int search_path, char *const argv[], char *const envp[], int pid)
 {
     if (!ptr_proc.follow || ptr_proc.out_base[0] == 0 || file == NULL) {
@@ -204,19 +294,7 @@ void ptr_note_unrecorded_exec(const char *file, int search_path, char *const arg
         return;
     }
     char line[2048];
-    char num[16];
-    int k = 0;
-    pid = pid > 0 ? pid : ptr_getpid();
-    char digits[16];
-    do {
-        digits[k++] = (char)('0' + pid % 10);
-        pid /= 10;
-    } while (pid > 0 && k < 15);
-    for (int i = 0; i < k; i++) {
-        num[i] = digits[k - 1 - i];
-    }
-    num[k] = 0;
-    size_t at = copy_str(line, 0, sizeof line, num);
+    size_t at = put_pid(line, sizeof line, pid > 0 ? pid : ptr_getpid());
     at = put_char(line, at, sizeof line, '\t');
     at = copy_str(line, at, sizeof line, why);
     at = put_char(line, at, sizeof line, '\t');
@@ -232,12 +310,5 @@ void ptr_note_unrecorded_exec(const char *file, int search_path, char *const arg
     if (line[at - 1] != '\n') {
         line[at - 1] = '\n'; /* cut short: the line still ends */
     }
-    char note[PTR_PATH_MAX + 16];
-    size_t p = copy_str(note, 0, sizeof note, ptr_proc.out_base);
-    copy_str(note, p, sizeof note, ".unrecorded");
-    int fd = (int)ptr_open(note, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        ptr_write(fd, line, at);
-        ptr_close(fd);
-    }
+    append_note(line, at);
 }

@@ -22,7 +22,7 @@ internal static class RecordingReport
         if (!File.Exists(result.TracePath))
         {
             packer?.Dispose();
-            if (result.Unrecorded.FirstOrDefault(u => u.Pid == result.ProcessId) is { } root)
+            if (result.Unrecorded.FirstOrDefault(u => u.Pid == result.ProcessId && u.Unrecorded) is { } root)
             {
                 return $"ptreplay record: no trace was written to {result.TracePath}: {root.Path} is {root.Explanation}; " +
                        "record a dynamically linked build of it, or a set-id program as the user it runs as" + Unrecorded(result, skip: root);
@@ -94,19 +94,29 @@ internal static class RecordingReport
     /// </summary>
     private static string Unrecorded(RecordingResult result, UnrecordedProgram? skip)
     {
-        var programs = result.Unrecorded.Where(u => u != skip).ToList();
-        if (programs.Count == 0)
+        var text = new StringBuilder();
+        var programs = result.Unrecorded.Where(u => u != skip && u.Unrecorded).ToList();
+        if (programs.Count > 0)
         {
-            return "";
+            text.Append(CultureInfo.InvariantCulture,
+                $"\nptreplay record: {programs.Count} program{(programs.Count == 1 ? "" : "s")} ran without the recorder; their calls are not in the recording:");
+            foreach (UnrecordedProgram u in programs)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"\n  pid {u.Pid} {u.Path}: {u.Explanation}: ")
+                    .Append(OneLine.Shortened(u.CommandLine, TreeCommandLineChars));
+            }
         }
 
-        var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture,
-            $"\nptreplay record: {programs.Count} program{(programs.Count == 1 ? "" : "s")} ran without the recorder; their calls are not in the recording:");
-        foreach (UnrecordedProgram u in programs)
+        var own = result.Unrecorded.Where(u => !u.Unrecorded).ToList();
+        if (own.Count > 0)
         {
-            text.Append(CultureInfo.InvariantCulture, $"\n  pid {u.Pid} {u.Path}: {u.Explanation}: ")
-                .Append(OneLine.Shortened(u.CommandLine, TreeCommandLineChars));
+            text.Append(CultureInfo.InvariantCulture,
+                $"\nptreplay record: {own.Count} program{(own.Count == 1 ? "" : "s")} allocated through {(own.Count == 1 ? "its" : "their")} own malloc, which the recorder cannot come before; {(own.Count == 1 ? "its trace holds" : "their traces hold")} only the calls that reach glibc's:");
+            foreach (UnrecordedProgram u in own)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"\n  pid {u.Pid}: malloc defined in {u.Path}: ")
+                    .Append(OneLine.Shortened(u.CommandLine, TreeCommandLineChars));
+            }
         }
 
         return text.ToString();

@@ -27,6 +27,16 @@ public sealed record UnrecordedProgram(int Pid, string Reason, string Path, stri
     /// <summary>The environment it was given has no LD_PRELOAD naming the recorder (env -i, sudo, a program that cleans its children's environment).</summary>
     public const string NoPreload = "no-preload";
 
+    /// <summary>
+    /// The program (or a library loaded before the recorder) defines malloc itself, and that definition comes first in the
+    /// dynamic linker's lookup order (rustc links jemalloc into its executable): the program is recorded, but only the
+    /// calls that allocator forwards to glibc are in its trace. <see cref="Path"/> is the module that defines malloc.
+    /// </summary>
+    public const string OwnMalloc = "own-malloc";
+
+    /// <summary>True when the program ran without the recorder at all (no trace); false for <see cref="OwnMalloc"/>, which has a trace missing most calls.</summary>
+    public bool Unrecorded => Reason != OwnMalloc;
+
     /// <summary>The file the recorder writes the notes of a recording to <paramref name="tracePath"/> into.</summary>
     public static string NotesPath(string tracePath) => tracePath + ".unrecorded";
 
@@ -37,6 +47,7 @@ public sealed record UnrecordedProgram(int Pid, string Reason, string Path, stri
         Setuid => "set-user-ID to another user (the kernel runs it in secure mode, where the dynamic loader ignores LD_PRELOAD)",
         Setgid => "set-group-ID to another group (the kernel runs it in secure mode, where the dynamic loader ignores LD_PRELOAD)",
         NoPreload => "started without the recorder's LD_PRELOAD (the program that started it cleared its environment, e.g. env -i or sudo)",
+        OwnMalloc => "defines malloc itself, ahead of the recorder's in the dynamic linker's lookup order (an allocator linked into it): its trace holds only the calls that reach glibc's malloc",
         _ => Reason,
     };
 

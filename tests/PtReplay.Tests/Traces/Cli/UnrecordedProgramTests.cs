@@ -7,7 +7,9 @@ namespace PtReplay.Tests.Traces.Cli;
 /// Programs the recorder cannot enter run during a recording without a trace and without any of their calls: a
 /// statically linked program (no dynamic loader reads LD_PRELOAD), a set-user-ID program owned by another user (secure
 /// mode: the loader ignores LD_PRELOAD), a program started with a cleared environment (env -i). `record` must say so,
-/// for the started program and for any program its tree ran, instead of leaving the tree silently without them.
+/// for the started program and for any program its tree ran, instead of leaving the tree silently without them. So
+/// must it for a program that defines malloc itself (rustc links jemalloc into its executable): the dynamic linker binds
+/// its calls to that definition, ahead of the recorder's, and its trace holds almost nothing.
 /// </summary>
 public sealed class UnrecordedProgramTests : IDisposable
 {
@@ -20,6 +22,35 @@ public sealed class UnrecordedProgramTests : IDisposable
             for (int i = 0; i < 100; i++) free(p[i]);
             puts("ran");
             return 3;
+        }
+        """;
+
+    /// <summary>A program with its own malloc family (a bump allocator over a static arena), exported by the executable.</summary>
+    private const string OwnMallocSource = """
+        #include <stddef.h>
+        #include <stdio.h>
+        #include <string.h>
+        static char arena[1 << 22];
+        static size_t used;
+        void *malloc(size_t n) {
+            n = (n + 15) & ~(size_t)15;
+            if (used + n + 16 > sizeof arena) return NULL;
+            *(size_t *)(arena + used) = n;
+            void *p = arena + used + 16;
+            used += n + 16;
+            return p;
+        }
+        void free(void *p) { (void)p; }
+        void *calloc(size_t a, size_t b) { void *p = malloc(a * b); if (p) memset(p, 0, a * b); return p; }
+        void *realloc(void *p, size_t n) {
+            void *q = malloc(n);
+            if (p && q) { size_t old = *((size_t *)p - 2); memcpy(q, p, old < n ? old : n); }
+            return q;
+        }
+        int main(void) {
+            for (int i = 0; i < 1000; i++) free(malloc(100));
+            puts("own");
+            return 0;
         }
         """;
 
@@ -37,6 +68,19 @@ public sealed class UnrecordedProgramTests : IDisposable
         Assert.Contains("ran", stdout, StringComparison.Ordinal);
         Assert.Contains($"no trace was written to {trace}: {program} is statically linked", stderr, StringComparison.Ordinal);
         Assert.False(File.Exists(UnrecordedProgram.NotesPath(trace)), "the notes file was left behind");
+    }
+
+    [Fact]
+    public void AProgramWithItsOwnMalloc_IsNamed_AsRecordingOnlyWhatReachesGlibc()
+    {
+        string program = Gcc.CompileSource(_dir.Path, "own-malloc", OwnMallocSource, ["-O1", "-fno-builtin"]);
+        string trace = _dir.File("own.trace");
+        (int code, string stdout, string stderr) = CliRunner.Run("record", "-o", trace, "--", program);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("own", stdout, StringComparison.Ordinal);
+        Assert.Contains("ptreplay record: 1 program allocated through its own malloc, which the recorder cannot come before", stderr, StringComparison.Ordinal);
+        Assert.Contains($": malloc defined in {program}: {program}", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("ran without the recorder", stderr, StringComparison.Ordinal);
     }
 
     [Fact]
