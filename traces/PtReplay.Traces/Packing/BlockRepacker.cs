@@ -183,13 +183,18 @@ internal sealed class BlockRepacker : IDisposable
                 batch++;
             }
 
-            if (batch > 1)
+            // Every CPU only for a full batch (much is left): the last few blocks, all that is left when the online packer
+            // kept up, are compressed here in less time than the thread pool takes to start.
+            if (batch > 1 && batch == batchSize)
             {
                 Parallel.For(0, batch, i => _slots[i].Compress(_level));
             }
-            else if (batch == 1)
+            else
             {
-                _slots[0].Compress(_level);
+                for (int i = 0; i < batch; i++)
+                {
+                    _slots[i].Compress(_level);
+                }
             }
 
             for (int i = 0; i < batch; i++)
