@@ -24,7 +24,7 @@ public static class TracePacker
     /// <summary>
     /// The zstd level of <see cref="Repack"/> (and of `record`'s packer, which compresses on the other CPU while the
     /// traced program runs, so its CPU time is time the program shares a machine with): chosen by measurement on
-    /// recorder blocks. Level 1 compresses a python3 recording in about 60 % of level 3's CPU time for 8 % more bytes;
+    /// recorder blocks. Level 1 compresses a python3 recording in about 60 % of level 3's CPU time for 12 % more bytes;
     /// the negative "fast" levels save little more time and lose a quarter of the ratio
     /// (docs/benchmarks/2026-12-03-record-end-to-end.md, docs/benchmarks/2026-12-03-online-packing.md).
     /// </summary>
