@@ -299,6 +299,28 @@ public sealed class OnlinePackingTests
     }
 
     [Fact]
+    public void ChildTraceAppearingInAQuietFolder_IsFound_TheFolderIsNotListedWhileNothingChanges()
+    {
+        using var dir = new TempDir();
+        string trace = dir.File("t.trace");
+        string sample = Path.Combine(RepoFiles.Root, "traces", "samples", "python.trace");
+        using OnlinePacker packer = OnlinePacker.Start(trace, mode: "stall"); // stall: copies nothing, still looks for traces
+        File.Copy(sample, trace);
+        Assert.True(SpinWait.SpinUntil(() => packer.KnownTraces == 1, TimeSpan.FromMinutes(2)), "the started program's trace was not found");
+        // Once the folder's last change is older than the margin, the thread goes on looking but no longer lists it.
+        Assert.True(SpinWait.SpinUntil(() =>
+        {
+            int listings = packer.Listings, looks = packer.Looks;
+            Thread.Sleep(500);
+            return packer.Listings == listings && packer.Looks > looks + 1;
+        }, TimeSpan.FromMinutes(2)), "the folder was listed at every look although nothing changed in it");
+        int quiet = packer.Listings;
+        File.Copy(sample, trace + ".4242");
+        Assert.True(SpinWait.SpinUntil(() => packer.KnownTraces == 2, TimeSpan.FromMinutes(2)), "the child trace was not found");
+        Assert.True(packer.Listings > quiet);
+    }
+
+    [Fact]
     public void PackerThread_RunsUnderSchedIdle_AsTheKernelSeesIt()
     {
         using var dir = new TempDir();

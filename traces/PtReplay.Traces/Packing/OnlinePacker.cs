@@ -54,6 +54,12 @@ public sealed partial class OnlinePacker : IDisposable
     private volatile Exception? _failure;
     private volatile string _priority = "not started";
     private int _tid;
+    private readonly HashSet<string> _known = [];            // the background thread's own: traces it added (Add)
+    private DateTime _listedChange = DateTime.MinValue;       // the folder's modification time at the last listing (Discover)
+    private DateTime _listedAt = DateTime.MinValue;           // when that listing started
+    private int _listings;
+    private int _looks;
+    private int _knownCount;
     private readonly object _hold = new();
     private bool _held;
     private bool _released;
@@ -295,6 +301,15 @@ public sealed partial class OnlinePacker : IDisposable
     /// <summary>The kernel's id of the background thread, once it runs (0 before).</summary>
     internal int ThreadId => Volatile.Read(ref _tid);
 
+    /// <summary>How many times the background thread looked for new traces so far (<see cref="Listings"/>: how many of those listed the folder).</summary>
+    internal int Looks => Volatile.Read(ref _looks);
+
+    /// <summary>How many times the background thread listed the folder for child traces so far.</summary>
+    internal int Listings => Volatile.Read(ref _listings);
+
+    /// <summary>How many traces the background thread has found (and made a repacker for) so far.</summary>
+    internal int KnownTraces => Volatile.Read(ref _knownCount);
+
     /// <summary>True once the <c>hold</c> test hook holds a compressed block (the thread waits in <see cref="Hold"/>).</summary>
     internal bool Holding => Volatile.Read(ref _held);
 
@@ -333,29 +348,67 @@ public sealed partial class OnlinePacker : IDisposable
             : "normal (neither SCHED_IDLE nor nice could be set)";
     }
 
-    /// <summary>Adds a repacker for each trace file of the recording that appeared since the last look.</summary>
+    /// <summary>
+    /// Adds a repacker for each trace file of the recording that appeared since the last look. The folder is listed for
+    /// child traces only when its modification time moved since the last listing, or was then too recent to trust
+    /// (<see cref="ListAgainWithin"/>): a folder of thousands of files is not read ten times a second. A child trace
+    /// found late, or never, is packed after exit like any other.
+    /// </summary>
     private void Discover()
     {
-        if (File.Exists(_tracePath))
+        Interlocked.Increment(ref _looks);
+        if (!_known.Contains(_tracePath) && File.Exists(_tracePath))
         {
             Add(_tracePath);
         }
 
+        DateTime changed = Directory.GetLastWriteTimeUtc(Path.GetDirectoryName(_tracePath)!);
+        if (changed == _listedChange && _listedAt - changed > ListAgainWithin)
+        {
+            return;
+        }
+
+        _listedAt = DateTime.UtcNow;
+        _listedChange = changed;
+        Interlocked.Increment(ref _listings);
         foreach (string child in Recorder.FindChildTraces(_tracePath))
         {
-            Add(child);
+            if (!_known.Contains(child))
+            {
+                Add(child);
+            }
         }
     }
 
-    /// <summary>Adds a repacker for <paramref name="trace"/> unless there is one, under the gate and only before the stop (after it, <see cref="Finish"/> owns the dictionary).</summary>
+    /// <summary>
+    /// A folder modified this shortly before it was listed is listed again at the next look even if its time did not
+    /// move since: file times are as coarse as the kernel's clock tick, so a file made during the listing may leave it.
+    /// </summary>
+    private static readonly TimeSpan ListAgainWithin = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Adds a repacker for <paramref name="trace"/> unless there is one, under the gate and only before the stop (after
+    /// it, <see cref="Finish"/> owns the dictionary); <c>_known</c>, the background thread's own record of what it
+    /// added, spares it the gate for traces it has.
+    /// </summary>
     private void Add(string trace)
     {
         lock (_gate)
         {
-            if (!_stop && !_repackers.ContainsKey(trace))
+            if (_stop)
+            {
+                return;
+            }
+
+            if (!_repackers.ContainsKey(trace))
             {
                 _repackers.Add(trace, new BlockRepacker(trace, trace + ".packing", _level));
             }
+        }
+
+        if (_known.Add(trace))
+        {
+            Interlocked.Increment(ref _knownCount);
         }
     }
 
