@@ -22,10 +22,13 @@ public sealed record PackResult(long Events, long InputBytes, long OutputBytes, 
 public static class TracePacker
 {
     /// <summary>
-    /// The zstd level of <see cref="Repack"/>: chosen by measurement on recorder blocks
-    /// (docs/benchmarks/2026-12-03-online-packing.md).
+    /// The zstd level of <see cref="Repack"/> (and of `record`'s packer, which compresses on the other CPU while the
+    /// traced program runs, so its CPU time is time the program shares a machine with): chosen by measurement on
+    /// recorder blocks. Level 1 compresses a python3 recording in about 60 % of level 3's CPU time for 12 % more bytes;
+    /// the negative "fast" levels save little more time and lose a quarter of the ratio
+    /// (docs/benchmarks/2026-12-03-record-end-to-end.md, docs/benchmarks/2026-12-03-online-packing.md).
     /// </summary>
-    public const int RepackLevel = 3;
+    public const int RepackLevel = 1;
 
     /// <summary>
     /// Packs a recording the way `record` does: each raw block of the recorder is stored zstd-compressed as it is

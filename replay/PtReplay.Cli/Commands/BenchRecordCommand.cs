@@ -85,6 +85,15 @@ public static class BenchRecordCommand
         public List<double> Program { get; } = [];
 
         public List<double> AfterExit { get; } = [];
+
+        /// <summary>CPU time (user + system) of each run's whole process tree, ptreplay's included (<see cref="ChildCpuTime"/>).</summary>
+        public List<double> Cpu { get; } = [];
+
+        /// <summary>`record` variants: CPU time of the traced program's processes, as `record` measured it.</summary>
+        public List<double> ProgramCpu { get; } = [];
+
+        /// <summary>`record` variants: ptreplay's own CPU time (start-up, the packer, after exit).</summary>
+        public List<double> OwnCpu { get; } = [];
     }
 
     /// <summary>What one program measured; the trace figures cover its child processes' traces too.</summary>
@@ -185,6 +194,7 @@ public static class BenchRecordCommand
                         File.Delete(programTime);
                     }
 
+                    double cpuBefore = ChildCpuTime.Seconds();
                     RecordingResult r = Recorder.Run(new RecordingOptions
                     {
                         Command = cmd,
@@ -207,11 +217,14 @@ public static class BenchRecordCommand
                     }
 
                     v.Seconds.Add(r.WallTime.TotalSeconds);
+                    v.Cpu.Add(ChildCpuTime.Seconds() - cpuBefore);
                     if (timed)
                     {
                         string[] times = File.ReadAllText(programTime).Split(' ');
                         v.Program.Add(double.Parse(times[0], CultureInfo.InvariantCulture));
                         v.AfterExit.Add(double.Parse(times[1], CultureInfo.InvariantCulture));
+                        v.ProgramCpu.Add(double.Parse(times[2], CultureInfo.InvariantCulture));
+                        v.OwnCpu.Add(double.Parse(times[3], CultureInfo.InvariantCulture));
                     }
                 }
             }
@@ -311,6 +324,12 @@ public static class BenchRecordCommand
         foreach (Measured m in results)
         {
             Console.WriteLine(string.Create(inv, $"{m.Name}: where the time goes (medians) {Breakdown(m.Record, m.Plain)}; {Breakdown(m.Raw, m.Plain)}"));
+            IEnumerable<Variant> timed = new[] { m.Raw, m.Record, m.Heaptrack, m.Stacked }.OfType<Variant>();
+            Console.WriteLine(string.Create(inv, $"{m.Name}: CPU time, user + system of every process of the run, ptreplay's included (medians; ratio: median of the per-round ratios): " +
+                $"unrecorded {Median(m.Plain.Cpu):F3} s, ") +
+                string.Join(", ", timed.Select(v => string.Create(inv, $"{v.Name} {Median(v.Cpu):F3} s ({Median(PerRound(v.Cpu, m.Plain.Cpu)):F3}x)"))) +
+                string.Concat(new[] { m.Record, m.Raw }.Select(v => string.Create(inv,
+                    $"; {v.Name}: the program {Median(v.ProgramCpu):F3} s ({Median(PerRound(v.ProgramCpu, m.Plain.Cpu)):F3}x), ptreplay {Median(v.OwnCpu):F3} s"))));
         }
 
         Console.WriteLine(string.Create(inv,

@@ -153,14 +153,17 @@ public static class RecordCommand
     {
         RecordingResult? result = null;
         var afterExit = new System.Diagnostics.Stopwatch();
+        double programCpu = double.NaN;
+        bool timed = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(ProgramTimeVariable));
         int code = Run(options, packTrace, r =>
         {
             result = r;
             afterExit.Start();
+            programCpu = timed ? ChildCpuTime.Seconds() : double.NaN;
         });
-        if (result is not null)
+        if (result is not null && timed)
         {
-            WriteTimes(result, afterExit.Elapsed);
+            WriteTimes(result, afterExit.Elapsed, programCpu, ChildCpuTime.OwnSeconds());
         }
 
         return code;
@@ -233,19 +236,17 @@ public static class RecordCommand
     }
 
     /// <summary>
-    /// The environment variable naming a file to which `record` writes, when it is done, two times in seconds: the
-    /// program's own wall time (start to exit, without ptreplay's start-up and packing after exit), then its own time
-    /// after the program exited (packing what was left, the summary). What `bench-record` reads.
+    /// The environment variable naming a file to which `record` writes, when it is done, four times in seconds: the
+    /// program's own wall time (start to exit, without ptreplay's start-up and packing after exit), ptreplay's own time
+    /// after the program exited (packing what was left, the summary), the CPU time (user + system) of the program and
+    /// the processes it waited for, and ptreplay's own CPU time (the packer's included). What `bench-record` reads.
     /// </summary>
     public const string ProgramTimeVariable = "PTREPLAY_RECORD_PROGRAM_TIME";
 
-    private static void WriteTimes(RecordingResult result, TimeSpan afterExit)
+    private static void WriteTimes(RecordingResult result, TimeSpan afterExit, double programCpu, double ownCpu)
     {
-        string? file = Environment.GetEnvironmentVariable(ProgramTimeVariable);
-        if (!string.IsNullOrEmpty(file))
-        {
-            File.WriteAllText(file, string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"{result.WallTime.TotalSeconds:R} {afterExit.TotalSeconds:R}"));
-        }
+        string file = Environment.GetEnvironmentVariable(ProgramTimeVariable)!;
+        File.WriteAllText(file, string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{result.WallTime.TotalSeconds:R} {afterExit.TotalSeconds:R} {programCpu:R} {ownCpu:R}"));
     }
 }

@@ -36,13 +36,14 @@ internal static class RecordingReport
         var running = result.StillRunning.ToHashSet();
         IReadOnlyList<PackedTrace> packed = packer?.Finish(result.ChildTraces.Where(c => !running.Contains(Recorder.ChildPid(c, result.TracePath)))
             .Prepend(result.TracePath)) ?? [];
-        foreach (string trace in result.ChildTraces.Prepend(result.TracePath))
+        RecordingSummary s = RecordingSummary.Of(result.TracePath);
+        lostEvents = s.LostEvents;
+        foreach (string trace in result.ChildTraces)
         {
             using TraceReader reader = TraceReader.Open(trace);
             lostEvents += reader.LostEvents;
         }
 
-        RecordingSummary s = RecordingSummary.Of(result.TracePath);
         var line = string.Create(CultureInfo.InvariantCulture,
             $"ptreplay record: {result.TracePath}: {s.Events:N0} events, {s.Threads} thread{(s.Threads == 1 ? "" : "s")}, " +
             $"{s.DurationNs / 1e9:F3} s traced, {s.BytesPerEvent:F2} bytes/event ({(pack ? "packed" : "raw")})");

@@ -247,6 +247,80 @@ public sealed class OnlinePackingTests
     }
 
     [Fact]
+    public async Task PackerThreadStuckInsideTheGate_FinishGivesUpOnIt_EveryTracePackedFromItsStart()
+    {
+        // A SCHED_IDLE thread that loses its CPU while it commits a block holds the gate until it gets one again, which
+        // on a busy machine can take long: here the hook holds it there until the packer is disposed. Finish must
+        // neither wait for it nor use or remove what it may still write, and must pack every trace after exit anyway.
+        using var dir = new TempDir();
+        string trace = dir.File("t.trace");
+        File.WriteAllText(trace + ".notes.packing", "not a trace's");
+        string go = dir.File("go");
+        string script = dir.File("work-then-wait.py");
+        File.WriteAllText(script,
+            "import os, sys, time\n" +
+            $"sys.argv = ['python_work.py', '1']\nexec(open('{Path.Combine(RepoFiles.Workloads, "python_work.py")}').read())\n" +
+            $"while not os.path.exists('{go}'):\n    time.sleep(0.02)\n");
+        OnlinePacker? packer = null;
+        Task<RecordingResult> recording = Task.Run(() => Recorder.Run(new RecordingOptions
+        {
+            Command = [RealPrograms.Python, script],
+            OutputPath = trace,
+            FollowChildren = true,
+            Environment = CleanEnvironment.With(RecordingRuns.BaseEnvironment(dir.Path), RealPrograms.PythonEnvironment()),
+            CaptureOutput = true,
+            WorkingDirectory = dir.Path,
+            Timeout = TimeSpan.FromMinutes(3),
+            Started = _ => packer = OnlinePacker.Start(trace, mode: "hold-gate"),
+        }));
+        SpinWait.SpinUntil(() => packer?.Holding == true || recording.IsCompleted, TimeSpan.FromMinutes(2));
+        File.WriteAllText(go, "");
+        RecordingResult result = await recording;
+        Assert.True(result.ExitCode == 0, System.Text.Encoding.UTF8.GetString(result.StandardError));
+        Assert.True(packer!.Holding, "the packer thread committed no block while the program ran");
+        string rawDir = dir.NewFolder("raw");
+        foreach (string file in result.ChildTraces.Prepend(trace))
+        {
+            File.Copy(file, Path.Combine(rawDir, Path.GetFileName(file)));
+        }
+
+        Task<IReadOnlyList<PackedTrace>> finish = Task.Run(() => packer.Finish(result.ChildTraces.Prepend(trace)));
+        Assert.True(await Task.WhenAny(finish, Task.Delay(TimeSpan.FromMinutes(2))) == finish, "Finish waited for the packer thread");
+        IReadOnlyList<PackedTrace> packed = await finish;
+        Assert.Null(packer.Failure);
+        foreach (PackedTrace p in packed)
+        {
+            // Nothing the thread committed is used: every trace was packed after exit from its start, and says why.
+            Assert.Equal(p.InputBytes, p.BytesAfterExit);
+            Assert.Contains("did not leave its output", p.Note, StringComparison.Ordinal);
+        }
+
+        AssertSameAsPackingAfterExit(new OnlineRun(result, packed, rawDir, packer.Failure));
+    }
+
+    [Fact]
+    public void ChildTraceAppearingInAQuietFolder_IsFound_TheFolderIsNotListedWhileNothingChanges()
+    {
+        using var dir = new TempDir();
+        string trace = dir.File("t.trace");
+        string sample = Path.Combine(RepoFiles.Root, "traces", "samples", "python.trace");
+        using OnlinePacker packer = OnlinePacker.Start(trace, mode: "stall"); // stall: copies nothing, still looks for traces
+        File.Copy(sample, trace);
+        Assert.True(SpinWait.SpinUntil(() => packer.KnownTraces == 1, TimeSpan.FromMinutes(2)), "the started program's trace was not found");
+        // Once the folder's last change is older than the margin, the thread goes on looking but no longer lists it.
+        Assert.True(SpinWait.SpinUntil(() =>
+        {
+            int listings = packer.Listings, looks = packer.Looks;
+            Thread.Sleep(500);
+            return packer.Listings == listings && packer.Looks > looks + 1;
+        }, TimeSpan.FromMinutes(2)), "the folder was listed at every look although nothing changed in it");
+        int quiet = packer.Listings;
+        File.Copy(sample, trace + ".4242");
+        Assert.True(SpinWait.SpinUntil(() => packer.KnownTraces == 2, TimeSpan.FromMinutes(2)), "the child trace was not found");
+        Assert.True(packer.Listings > quiet);
+    }
+
+    [Fact]
     public void PackerThread_RunsUnderSchedIdle_AsTheKernelSeesIt()
     {
         using var dir = new TempDir();

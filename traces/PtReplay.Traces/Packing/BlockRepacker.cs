@@ -82,7 +82,8 @@ internal sealed class BlockRepacker : IDisposable
     /// was compressing then is dropped and copied again by the final pass).
     /// </summary>
     /// <param name="compressed">Called after each block is compressed, before it is committed (a test hook holds the thread there).</param>
-    public RepackStep AdvanceOnline(object gate, Func<bool> stop, Action? compressed = null)
+    /// <param name="committing">Called under <paramref name="gate"/> right before each block is committed (a test hook holds the thread there, gate and all).</param>
+    public RepackStep AdvanceOnline(object gate, Func<bool> stop, Action? compressed = null, Action? committing = null)
     {
         if (_tail is null)
         {
@@ -123,6 +124,7 @@ internal sealed class BlockRepacker : IDisposable
                     return RepackStep.Wait;
                 }
 
+                committing?.Invoke();
                 Commit(_tailSlot);
             }
         }
@@ -183,13 +185,18 @@ internal sealed class BlockRepacker : IDisposable
                 batch++;
             }
 
-            if (batch > 1)
+            // Every CPU only for a full batch (much is left): the last few blocks, all that is left when the online packer
+            // kept up, are compressed here in less time than the thread pool takes to start.
+            if (batch > 1 && batch == batchSize)
             {
                 Parallel.For(0, batch, i => _slots[i].Compress(_level));
             }
-            else if (batch == 1)
+            else
             {
-                _slots[0].Compress(_level);
+                for (int i = 0; i < batch; i++)
+                {
+                    _slots[i].Compress(_level);
+                }
             }
 
             for (int i = 0; i < batch; i++)

@@ -20,12 +20,19 @@ public sealed record PackedTrace(string Path, PackResult Result, long InputBytes
 /// <para>Scheduling: the thread runs under SCHED_IDLE (<see cref="Priority"/>), so it takes only CPU time nothing else
 /// wants and never slows the traced program, whatever else runs on the machine. A thread so scheduled can wait long for
 /// a CPU on a busy machine, so nobody waits for it: it changes its state (output, repackers, failure) only under
-/// <c>_gate</c> and only while <c>_stop</c> is false, and <see cref="Finish"/> sets <c>_stop</c> under <c>_gate</c>
-/// and goes on at once with what was committed (a block being compressed then is dropped and packed again).</para>
+/// <c>_gate</c> and only while <c>_stop</c> is false, and <see cref="Finish"/> sets <c>_stop</c>, then takes
+/// <c>_gate</c> once and goes on with what was committed (a block being compressed then is dropped and packed again).
+/// The thread holds <c>_gate</c> only for a few microseconds of work at a time, but it can lose its CPU inside, and
+/// under SCHED_IDLE get it back only when nothing else wants one: so <see cref="Finish"/> waits at most
+/// <see cref="GateWait"/> for it, and otherwise abandons everything the thread did (<c>_abandoned</c>: nothing the
+/// thread may still touch, its repackers and their files, is used or removed any more) and packs every trace after
+/// exit from its start, into new files. Nothing the main thread reads (<see cref="Failure"/>, <see cref="Priority"/>)
+/// needs the gate.</para>
 /// <para>Test hook: <c>PTREPLAY_ONLINE_PACK=stall</c> makes the background thread copy nothing (as a packer that
 /// cannot keep up), <c>fail</c> makes it fail after its first block (as an I/O error would), <c>hold</c> makes it hold
 /// its first compressed block uncommitted until the packer is disposed (as a thread that gets no CPU time would),
-/// <c>off</c> disables it.</para>
+/// <c>hold-gate</c> makes it hold its first block as it commits it, inside the gate (as a thread that lost its CPU
+/// there would), <c>off</c> disables it.</para>
 /// </summary>
 public sealed partial class OnlinePacker : IDisposable
 {
@@ -42,9 +49,17 @@ public sealed partial class OnlinePacker : IDisposable
     private readonly Thread? _thread;
     private readonly object _gate = new();
     private volatile bool _stop;
-    private Exception? _failure;
-    private string _priority = "not started";
+    private volatile bool _stopped;
+    private volatile bool _abandoned;
+    private volatile Exception? _failure;
+    private volatile string _priority = "not started";
     private int _tid;
+    private readonly HashSet<string> _known = [];            // the background thread's own: traces it added (Add)
+    private DateTime _listedChange = DateTime.MinValue;       // the folder's modification time at the last listing (Discover)
+    private DateTime _listedAt = DateTime.MinValue;           // when that listing started
+    private int _listings;
+    private int _looks;
+    private int _knownCount;
     private readonly object _hold = new();
     private bool _held;
     private bool _released;
@@ -69,31 +84,20 @@ public sealed partial class OnlinePacker : IDisposable
     public static OnlinePacker Start(string tracePath, int level = TracePacker.RepackLevel, string? mode = null) => new(tracePath, level, mode);
 
     /// <summary>The error that stopped the background thread, or null.</summary>
-    public Exception? Failure
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _failure;
-            }
-        }
-    }
+    public Exception? Failure => _failure;
+
+    /// <summary>
+    /// How long <see cref="Finish"/> waits for the background thread to leave the gate before it packs every trace
+    /// from its start instead (the thread lost its CPU inside; under SCHED_IDLE on a busy machine it may get none for
+    /// long). The gate's work takes microseconds, so on a machine with a free CPU this is never reached.
+    /// </summary>
+    public static readonly TimeSpan GateWait = TimeSpan.FromMilliseconds(50);
 
     /// <summary>
     /// How the background thread is scheduled: "SCHED_IDLE", or "nice 10" where SCHED_IDLE was refused, or what it
     /// could not set ("not started" before the thread runs).
     /// </summary>
-    public string Priority
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _priority;
-            }
-        }
-    }
+    public string Priority => _priority;
 
     /// <summary>
     /// After the program (and its children) exited: stops the background thread, then packs every trace of
@@ -105,7 +109,7 @@ public sealed partial class OnlinePacker : IDisposable
     public IReadOnlyList<PackedTrace> Finish(IEnumerable<string> traces)
     {
         Stop();
-        if (_mode == "fail" && _failure is null)
+        if (_mode == "fail" && _failure is null && !_abandoned)
         {
             // The test hook fails every run, also one whose program ended before the thread found its first trace.
             _failure = new IOException($"{ModeVariable}=fail: simulated failure before the packer found a trace");
@@ -131,13 +135,17 @@ public sealed partial class OnlinePacker : IDisposable
     public void Dispose()
     {
         Stop();
-        foreach (BlockRepacker r in _repackers.Values)
+        if (!_abandoned)
         {
-            r.Dispose();
-            File.Delete(r.Temp);
+            foreach (BlockRepacker r in _repackers.Values)
+            {
+                r.Dispose();
+                File.Delete(r.Temp);
+            }
+
+            _repackers.Clear();
         }
 
-        _repackers.Clear();
         lock (_hold)
         {
             _released = true;
@@ -145,20 +153,42 @@ public sealed partial class OnlinePacker : IDisposable
         }
     }
 
-    /// <summary>From here on the background thread changes nothing (it may still be reading or compressing a block, which it drops).</summary>
+    /// <summary>
+    /// From here on the background thread changes nothing (it may still be reading or compressing a block, which it
+    /// drops): either it left the gate within <see cref="GateWait"/>, or everything it did is abandoned.
+    /// </summary>
     private void Stop()
     {
-        lock (_gate)
+        if (_stopped)
         {
-            _stop = true;
+            return;
         }
+
+        _stop = true;
+        if (Monitor.TryEnter(_gate, GateWait))
+        {
+            Monitor.Exit(_gate);
+        }
+        else
+        {
+            _abandoned = true;
+        }
+
+        _stopped = true;
     }
 
     private PackedTrace FinishOne(string trace)
     {
         long inputBytes = new FileInfo(trace).Length;
         string? note = _failure is not null ? $"the online packer failed ({_failure.Message})" : null;
-        if (_failure is null && _repackers.Remove(trace, out BlockRepacker? repacker))
+        if (_abandoned)
+        {
+            // The thread may still write to its output once it gets a CPU again: it keeps writing to that file
+            // (unlinked here), while the trace is packed into a new one.
+            note = $"the online packer, which runs on idle CPU only, did not leave its output within {(int)GateWait.TotalMilliseconds} ms";
+            File.Delete(trace + ".packing");
+        }
+        else if (_failure is null && _repackers.Remove(trace, out BlockRepacker? repacker))
         {
             long before = repacker.InputDone;
             bool matches;
@@ -210,12 +240,8 @@ public sealed partial class OnlinePacker : IDisposable
         try
         {
             int tid = (int)GetTid(186 /* SYS_gettid */);
-            string priority = Deprioritise(tid);
-            lock (_gate)
-            {
-                _tid = tid;
-                _priority = priority;
-            }
+            Volatile.Write(ref _tid, tid);
+            _priority = Deprioritise(tid);
 
             long lastScan = 0;
             bool failOnce = _mode == "fail";
@@ -249,7 +275,7 @@ public sealed partial class OnlinePacker : IDisposable
                 foreach (BlockRepacker r in repackers)
                 {
                     long before = r.InputDone;
-                    r.AdvanceOnline(_gate, () => _stop, _mode == "hold" ? Hold : null);
+                    r.AdvanceOnline(_gate, () => _stop, _mode == "hold" ? Hold : null, _mode == "hold-gate" ? Hold : null);
                     progress += r.InputDone - before;
                 }
 
@@ -273,21 +299,21 @@ public sealed partial class OnlinePacker : IDisposable
     }
 
     /// <summary>The kernel's id of the background thread, once it runs (0 before).</summary>
-    internal int ThreadId
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _tid;
-            }
-        }
-    }
+    internal int ThreadId => Volatile.Read(ref _tid);
+
+    /// <summary>How many times the background thread looked for new traces so far (<see cref="Listings"/>: how many of those listed the folder).</summary>
+    internal int Looks => Volatile.Read(ref _looks);
+
+    /// <summary>How many times the background thread listed the folder for child traces so far.</summary>
+    internal int Listings => Volatile.Read(ref _listings);
+
+    /// <summary>How many traces the background thread has found (and made a repacker for) so far.</summary>
+    internal int KnownTraces => Volatile.Read(ref _knownCount);
 
     /// <summary>True once the <c>hold</c> test hook holds a compressed block (the thread waits in <see cref="Hold"/>).</summary>
     internal bool Holding => Volatile.Read(ref _held);
 
-    /// <summary>The <c>hold</c> test hook: the first compressed block waits, uncommitted, until the packer is disposed.</summary>
+    /// <summary>The <c>hold</c> and <c>hold-gate</c> test hooks: the first compressed block waits, uncommitted, until the packer is disposed.</summary>
     private void Hold()
     {
         if (_held)
@@ -322,29 +348,67 @@ public sealed partial class OnlinePacker : IDisposable
             : "normal (neither SCHED_IDLE nor nice could be set)";
     }
 
-    /// <summary>Adds a repacker for each trace file of the recording that appeared since the last look.</summary>
+    /// <summary>
+    /// Adds a repacker for each trace file of the recording that appeared since the last look. The folder is listed for
+    /// child traces only when its modification time moved since the last listing, or was then too recent to trust
+    /// (<see cref="ListAgainWithin"/>): a folder of thousands of files is not read ten times a second. A child trace
+    /// found late, or never, is packed after exit like any other.
+    /// </summary>
     private void Discover()
     {
-        if (File.Exists(_tracePath))
+        Interlocked.Increment(ref _looks);
+        if (!_known.Contains(_tracePath) && File.Exists(_tracePath))
         {
             Add(_tracePath);
         }
 
+        DateTime changed = Directory.GetLastWriteTimeUtc(Path.GetDirectoryName(_tracePath)!);
+        if (changed == _listedChange && _listedAt - changed > ListAgainWithin)
+        {
+            return;
+        }
+
+        _listedAt = DateTime.UtcNow;
+        _listedChange = changed;
+        Interlocked.Increment(ref _listings);
         foreach (string child in Recorder.FindChildTraces(_tracePath))
         {
-            Add(child);
+            if (!_known.Contains(child))
+            {
+                Add(child);
+            }
         }
     }
 
-    /// <summary>Adds a repacker for <paramref name="trace"/> unless there is one, under the gate and only before the stop (after it, <see cref="Finish"/> owns the dictionary).</summary>
+    /// <summary>
+    /// A folder modified this shortly before it was listed is listed again at the next look even if its time did not
+    /// move since: file times are as coarse as the kernel's clock tick, so a file made during the listing may leave it.
+    /// </summary>
+    private static readonly TimeSpan ListAgainWithin = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Adds a repacker for <paramref name="trace"/> unless there is one, under the gate and only before the stop (after
+    /// it, <see cref="Finish"/> owns the dictionary); <c>_known</c>, the background thread's own record of what it
+    /// added, spares it the gate for traces it has.
+    /// </summary>
     private void Add(string trace)
     {
         lock (_gate)
         {
-            if (!_stop && !_repackers.ContainsKey(trace))
+            if (_stop)
+            {
+                return;
+            }
+
+            if (!_repackers.ContainsKey(trace))
             {
                 _repackers.Add(trace, new BlockRepacker(trace, trace + ".packing", _level));
             }
+        }
+
+        if (_known.Add(trace))
+        {
+            Interlocked.Increment(ref _knownCount);
         }
     }
 

@@ -35,6 +35,17 @@ public class BenchRecordVerbTests
         double sum = Enumerable.Range(1, 4).Where(i => i != 3).Sum(i => double.Parse(split.Groups[i].Value, CultureInfo.InvariantCulture));
         Assert.InRange(sum, recordSeconds - 0.0025, recordSeconds + 0.0025);
         Assert.True(double.Parse(split.Groups[2].Value, CultureInfo.InvariantCulture) > 0, parts);
+        string cpu = stdout.Split('\n').Single(l => l.StartsWith("sqlite: CPU time", StringComparison.Ordinal));
+        System.Text.RegularExpressions.Match c = System.Text.RegularExpressions.Regex.Match(cpu,
+            @"unrecorded (\d+\.\d+) s, record --raw (\d+\.\d+) s \((\d+\.\d+)x\), record (\d+\.\d+) s \((\d+\.\d+)x\); " +
+            @"record: the program (\d+\.\d+) s \((\d+\.\d+)x\), ptreplay (\d+\.\d+) s; record --raw: the program (\d+\.\d+) s \((\d+\.\d+)x\), ptreplay (\d+\.\d+) s");
+        Assert.True(c.Success, cpu);
+        double Cpu(int group) => double.Parse(c.Groups[group].Value, CultureInfo.InvariantCulture);
+        Assert.True(Cpu(1) > 0 && Cpu(6) > 0 && Cpu(8) > 0, cpu);
+        // One round: a `record` run's CPU time (its whole process tree, as bench-record sees it) is the program's plus
+        // ptreplay's own, as `record` itself measured them (ptreplay's own a moment before its exit).
+        Assert.InRange(Cpu(6) + Cpu(8), Cpu(4) - 0.25, Cpu(4) + 0.01);
+        Assert.InRange(Cpu(9) + Cpu(11), Cpu(2) - 0.25, Cpu(2) + 0.01);
         Assert.Contains("target: record end to end at most 1.15x the unrecorded run: met on ", stdout, StringComparison.Ordinal);
         Assert.Contains("the program under record at most 1.08x: met on ", stdout, StringComparison.Ordinal);
     }
