@@ -2,7 +2,7 @@ namespace PtReplay.Results;
 
 /// <summary>
 /// The memory figures of one engine, computed in one place from its series (<see cref="FromSeries"/>):
-/// peaks are maxima over the samples, "at peak live" figures are the sample taken at the op where live bytes peaked,
+/// peaks are maxima over the samples (peak fragmentation is the fragmentation at the peak RSS), "at peak live" figures are the sample taken at the op where live bytes peaked,
 /// fragmentation and the Johnstone-Wilson ratios are on the allocator's resident memory (<see cref="FigureMath"/>).
 /// Invariants: every peak is at least the matching final and "at peak live" figure; fragmentation in [0, 1];
 /// ratios finite and at least 0.
@@ -45,7 +45,11 @@ public sealed record MemoryFigures
     /// <summary>Allocator-reported figure after the last op.</summary>
     public ulong FinalAllocatorBytes { get; init; }
 
-    /// <summary>Largest fragmentation over the samples.</summary>
+    /// <summary>
+    /// Fragmentation at the peak of resident memory: the largest among the samples whose RSS is the peak RSS. Not the
+    /// largest over all samples: the first samples, a few live bytes in a fresh page, read close to 1 on every engine
+    /// and every trace, which says nothing about the memory the program cost.
+    /// </summary>
     public double PeakFragmentation { get; init; }
 
     /// <summary>Fragmentation after the last op.</summary>
@@ -76,11 +80,18 @@ public sealed record MemoryFigures
             peakFootprint = Math.Max(peakFootprint, r.FootprintBytes);
             peakSpace = Math.Max(peakSpace, r.AddressSpaceBytes);
             peakAllocator = Math.Max(peakAllocator, r.AllocatorBytes ?? 0);
-            peakFragmentation = Math.Max(peakFragmentation, r.Fragmentation);
             if (r.Seq == peakLiveSeq)
             {
                 rssAtPeak = r.RssBytes;
                 footprintAtPeak = r.FootprintBytes;
+            }
+        }
+
+        foreach (SeriesRow r in series)
+        {
+            if (r.RssBytes == peakRss)
+            {
+                peakFragmentation = Math.Max(peakFragmentation, r.Fragmentation);
             }
         }
 

@@ -31,7 +31,7 @@ public static class HtmlReport
         ("peak_address_space_bytes", "peak address space B"),
         ("jw_rss_at_peak_live_over_peak_live", "J&W: RSS at peak live / peak live"),
         ("jw_peak_rss_over_peak_live", "J&W: peak RSS / peak live"),
-        ("peak_fragmentation", "peak frag."),
+        ("peak_fragmentation", "frag. at peak RSS"),
         ("final_fragmentation", "final frag."),
         ("sampling_ns", "sampling ns"),
         ("warmup_ns", "warm-up ns"),
@@ -364,7 +364,8 @@ public static class HtmlReport
         <dt>Allocator-reported bytes</dt><dd>What the allocator's own statistics say it holds (mallinfo2, stats.mapped, ...): a
         column of its own, never used as footprint.</dd>
         <dt>Fragmentation</dt><dd>(RSS - live) / RSS at each sample, between 0 and 1: 0 means every resident byte holds live
-        data.</dd>
+        data. "frag. at peak RSS" is its value at the sample of the largest RSS (the first samples, a few bytes in a
+        fresh page, read close to 1 for every allocator, so the largest value over all samples would say nothing).</dd>
         <dt>Johnstone &amp; Wilson ratios</dt><dd>RSS at the moment of peak live bytes divided by peak live bytes, and peak
         RSS divided by peak live bytes (Johnstone and Wilson, "The memory fragmentation problem: solved?", 1998). 1.0 is
         perfect; lower is better.</dd>

@@ -107,6 +107,24 @@ public sealed class MemoryFigureTests(Recordings recordings)
         Assert.True(glibc.SamplingNs > 0, "sampling time was not reported");
     }
 
+    /// <summary>
+    /// Peak fragmentation is the fragmentation at the peak RSS: the largest over all samples was always the first
+    /// sample's (a few live bytes in a fresh page), 0.99-1 on every engine and every recording of a make -j2 build.
+    /// </summary>
+    [Fact]
+    public void PeakFragmentation_IsAtPeakRss_NotTheNearlyEmptyFirstSample()
+    {
+        foreach (EngineResult result in Replay(recordings.Sqlite, ["sim", "glibc"], new ReplayOptions()))
+        {
+            Assert.True(result.Error is null, result.Error);
+            double atPeakRss = result.Series.Where(p => p.RssBytes == result.Memory.PeakRssBytes).Max(p => p.Fragmentation);
+            Assert.Equal(Math.Round(atPeakRss, 4), result.Memory.PeakFragmentation);
+            double first = result.Series[0].Fragmentation;
+            Assert.True(first > 0.9 && result.Memory.PeakFragmentation < first - 0.1,
+                $"{result.Engine}: first sample {first}, peak fragmentation {result.Memory.PeakFragmentation}: the recording no longer shows the difference");
+        }
+    }
+
     private List<EngineResult> Replay(string trace, IReadOnlyList<string> engines, ReplayOptions options)
     {
         string outDir = recordings.NewFolder("figures");
