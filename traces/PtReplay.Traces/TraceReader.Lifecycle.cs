@@ -16,9 +16,9 @@ namespace PtReplay.Traces;
 /// way: a bounded depth-first search. Ordered events go to the caller once no choice before them can be taken back
 /// (every thread's next event is stamped past the choice's bound, or <see cref="MaxWindowEvents"/> were ordered after
 /// it); until then each thread keeps them in its chunk (<see cref="BlockCursor.Kept"/>).</para>
-/// <para>Invariants: <c>_liveAddresses</c> holds exactly the addresses the ordered events (delivered or logged) left
+/// <para>Invariants: <c>_addresses</c> holds exactly the addresses the ordered events (delivered or logged) left
 /// live, and <c>_log</c> lists the ordered, undelivered events with what each changed, so taking one back restores
-/// the live set and <c>_pending</c>; the heap holds every cursor with events left, keyed by its head's timestamp, or
+/// the live set and <c>_addresses</c>; the heap holds every cursor with events left, keyed by its head's timestamp, or
 /// by the end of its wait while <see cref="BlockCursor.Waiting"/> (then it is also in the chain of <c>_waiters</c>
 /// under its address), ties broken by block offset, so the result depends on the file alone. When no choice is left
 /// to take back (or <see cref="MaxBacktracks"/> are spent), a free or realloc of a pointer that is not live is
@@ -34,8 +34,7 @@ public sealed partial class TraceReader
     /// </summary>
     public const long ReadingSlackNs = 100_000;
 
-    private readonly HashSet<ulong> _liveAddresses = [];
-    private readonly Dictionary<ulong, Pending> _pending = [];
+    private readonly AddressStates _addresses = new();
     private readonly Dictionary<ulong, BlockCursor> _waiters = [];
 
     /// <summary>A contested event (<see cref="Contested"/>) looks this far past its thread's next reading (unfenced reads run ahead by far less).</summary>
@@ -118,7 +117,7 @@ public sealed partial class TraceReader
             {
                 if ((!expired || contestExpired) && _heapCount > 1)
                 {
-                    Wait(s, e.Kind.TakesPointer() && e.Ptr != 0 && !_liveAddresses.Contains(e.Ptr) ? e.Ptr : e.Result, contest: false);
+                    Wait(s, e.Kind.TakesPointer() && e.Ptr != 0 && !_addresses.IsLive(e.Ptr) ? e.Ptr : e.Result, contest: false);
                     continue;
                 }
 
@@ -126,7 +125,7 @@ public sealed partial class TraceReader
                 // whose pointer is from outside the recording, or the recording has no valid order.
                 bool allocatesLive = AllocatesLive(e);
                 ulong needed = allocatesLive ? e.Result : e.Ptr;
-                if (Backtrack(needed, anyChoice: allocatesLive || SeveralPending(needed, s)))
+                if (Backtrack(needed, anyChoice: allocatesLive || SeveralPending(needed, s, returns: true)))
                 {
                     continue;
                 }
@@ -138,6 +137,14 @@ public sealed partial class TraceReader
                         // Held back by a guess: the threads waiting on a contest go on first, without contesting again.
                         Wait(s, e.Result, contest: false, keepKey: true);
                         ReleaseContests();
+                        continue;
+                    }
+
+                    if (_prefixGuard is not null)
+                    {
+                        // A cut recording: the free this allocation needs is in a thread's missing tail; reading stops here.
+                        StoppedAtTimestamp = e.Timestamp;
+                        _heapCount = 0;
                         continue;
                     }
 
@@ -233,6 +240,7 @@ public sealed partial class TraceReader
         {
             BlockCursor c = _heap[i];
             _lifecycleCursors[i] = c;
+            c.Number = i + 1;
             c.Key = c.HeadTimestamp;
             c.HeapIndex = i;
             c.EventBlocks = new long[c.Events.Length];
@@ -510,12 +518,12 @@ public sealed partial class TraceReader
             AllocEvent e = c.Events[c.Position];
             if ((le.Flags & LogAddedResult) != 0)
             {
-                _liveAddresses.Remove(e.Result);
+                _addresses.ClearLive(e.Result);
             }
 
             if ((le.Flags & LogRemovedPtr) != 0)
             {
-                _liveAddresses.Add(e.Ptr);
+                _addresses.SetLive(e.Ptr);
             }
 
             Reindex(c, e);
@@ -557,7 +565,7 @@ public sealed partial class TraceReader
         return true;
     }
 
-    /// <summary>Puts a taken-back event's addresses back in <c>_pending</c>.</summary>
+    /// <summary>Puts a taken-back event's addresses back in <c>_addresses</c>.</summary>
     private void Reindex(BlockCursor c, in AllocEvent e)
     {
         if (!e.Kind.IsCall())
@@ -567,12 +575,12 @@ public sealed partial class TraceReader
 
         if (e.Kind.TakesPointer() && e.Ptr != 0)
         {
-            AddPending(e.Ptr, c);
+            _addresses.AddPending(e.Ptr, c.Number, returns: false);
         }
 
         if (e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr)
         {
-            AddPending(e.Result, c);
+            _addresses.AddPending(e.Result, c.Number, returns: true);
         }
     }
 
@@ -586,10 +594,10 @@ public sealed partial class TraceReader
 
         if (e.Kind == EventKind.Free)
         {
-            return e.Ptr == 0 || _liveAddresses.Contains(e.Ptr);
+            return e.Ptr == 0 || _addresses.IsLive(e.Ptr);
         }
 
-        if (e.Kind.TakesPointer() && e.Ptr != 0 && !_liveAddresses.Contains(e.Ptr))
+        if (e.Kind.TakesPointer() && e.Ptr != 0 && !_addresses.IsLive(e.Ptr))
         {
             return false;
         }
@@ -599,7 +607,7 @@ public sealed partial class TraceReader
 
     /// <summary>The call returns an address the delivered events hold live (other than the pointer it reallocs).</summary>
     private bool AllocatesLive(in AllocEvent e) =>
-        e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr && _liveAddresses.Contains(e.Result);
+        e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr && _addresses.IsLive(e.Result);
 
     /// <summary>Applies a delivered event to the live set; returns what it changed (<c>Log*</c> flags).</summary>
     private byte ApplyLifecycle(in AllocEvent e)
@@ -618,7 +626,7 @@ public sealed partial class TraceReader
                 return 0; // a failed realloc: the block stays
             }
 
-            if (_liveAddresses.Remove(e.Ptr))
+            if (_addresses.ClearLive(e.Ptr))
             {
                 flags |= LogRemovedPtr;
             }
@@ -628,7 +636,7 @@ public sealed partial class TraceReader
 
         if (e.Kind.Allocates() && e.Result != 0)
         {
-            if (_liveAddresses.Add(e.Result))
+            if (_addresses.SetLive(e.Result))
             {
                 flags |= LogAddedResult;
             }
@@ -754,13 +762,13 @@ public sealed partial class TraceReader
             return false;
         }
 
-        if (e.Kind.TakesPointer() && e.Ptr != 0 && SeveralPending(e.Ptr, s) && Contests(s, e.Ptr, e.Result == e.Ptr ? Touch.Keep : Touch.Release, out waitFirst))
+        if (e.Kind.TakesPointer() && e.Ptr != 0 && SeveralPending(e.Ptr, s, returns: false) && Contests(s, e.Ptr, e.Result == e.Ptr ? Touch.Keep : Touch.Release, out waitFirst))
         {
             address = e.Ptr;
             return true;
         }
 
-        if (e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr && SeveralPending(e.Result, s) && Contests(s, e.Result, Touch.Acquire, out waitFirst))
+        if (e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr && SeveralPending(e.Result, s, returns: true) && Contests(s, e.Result, Touch.Acquire, out waitFirst))
         {
             address = e.Result;
             return true;
@@ -769,11 +777,10 @@ public sealed partial class TraceReader
         return false;
     }
 
-    /// <summary>More than one thread has an event on <paramref name="address"/> among its decoded, undelivered events.</summary>
-    private bool SeveralPending(ulong address, BlockCursor s) =>
-        _pending.TryGetValue(address, out Pending p) && (p.Other > 0 || (p.A is not null && p.A != s) || (p.B is not null && p.B != s));
+    /// <summary>Another thread has, among its decoded, undelivered events, one that returns <paramref name="address"/> (<paramref name="returns"/>) or one that frees or reallocs it.</summary>
+    private bool SeveralPending(ulong address, BlockCursor s, bool returns) => _addresses.OthersPending(address, s.Number, returns);
 
-    /// <summary>Counts the addresses of a cursor's freshly decoded chunk in <c>_pending</c>.</summary>
+    /// <summary>Counts the addresses of a cursor's freshly decoded chunk in <c>_addresses</c>.</summary>
     private void IndexChunk(BlockCursor c, int from)
     {
         for (int i = from; i < c.Count; i++)
@@ -786,44 +793,17 @@ public sealed partial class TraceReader
 
             if (e.Kind.TakesPointer() && e.Ptr != 0)
             {
-                AddPending(e.Ptr, c);
+                _addresses.AddPending(e.Ptr, c.Number, returns: false);
             }
 
             if (e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr)
             {
-                AddPending(e.Result, c);
+                _addresses.AddPending(e.Result, c.Number, returns: true);
             }
         }
     }
 
-    private void AddPending(ulong address, BlockCursor c)
-    {
-        ref Pending p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_pending, address, out _);
-        if (p.A == c)
-        {
-            p.CountA++;
-        }
-        else if (p.B == c)
-        {
-            p.CountB++;
-        }
-        else if (p.A is null)
-        {
-            p.A = c;
-            p.CountA = 1;
-        }
-        else if (p.B is null)
-        {
-            p.B = c;
-            p.CountB = 1;
-        }
-        else
-        {
-            p.Other++;
-        }
-    }
-
-    /// <summary>Takes a delivered event's addresses out of <c>_pending</c>.</summary>
+    /// <summary>Takes a delivered event's addresses out of <c>_addresses</c>.</summary>
     private void Unindex(BlockCursor s, in AllocEvent e)
     {
         if (!e.Kind.IsCall())
@@ -833,50 +813,13 @@ public sealed partial class TraceReader
 
         if (e.Kind.TakesPointer() && e.Ptr != 0)
         {
-            RemovePending(e.Ptr, s);
+            _addresses.RemovePending(e.Ptr, s.Number, returns: false);
         }
 
         if (e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr)
         {
-            RemovePending(e.Result, s);
+            _addresses.RemovePending(e.Result, s.Number, returns: true);
         }
-    }
-
-    private void RemovePending(ulong address, BlockCursor c)
-    {
-        ref Pending p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_pending, address);
-        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref p))
-        {
-            return;
-        }
-
-        if (p.A == c)
-        {
-            p.A = --p.CountA == 0 ? null : c;
-        }
-        else if (p.B == c)
-        {
-            p.B = --p.CountB == 0 ? null : c;
-        }
-        else if (p.Other > 0)
-        {
-            p.Other--;
-        }
-
-        if (p.A is null && p.B is null && p.Other == 0)
-        {
-            _pending.Remove(address);
-        }
-    }
-
-    /// <summary>Decoded, undelivered events on one address: up to two threads that have some and how many each, and how many more of any other threads.</summary>
-    private struct Pending
-    {
-        public BlockCursor? A;
-        public int CountA;
-        public BlockCursor? B;
-        public int CountB;
-        public int Other;
     }
 
     private enum Touch
@@ -919,17 +862,25 @@ public sealed partial class TraceReader
         long horizon = next > long.MaxValue - ContestSlackNs ? long.MaxValue : next + ContestSlackNs;
         _rivals.Clear();
 
-        // Every other thread whose next event, waiting or not, is stamped within the bound.
-        for (int i = 0; i < _heapCount; i++)
+        // Every other thread with decoded events on the address whose next event, waiting or not, is stamped within the
+        // bound (when more than four threads have some: every other thread).
+        Span<int> holders = stackalloc int[4];
+        if (_addresses.PendingThreads(address, holders))
         {
-            BlockCursor c = _heap[i];
-            if (c != s && c.HeadTimestamp <= horizon)
+            for (int i = 0; i < holders.Length; i++)
             {
-                Touches t = TouchesOf(c, 0, address, horizon);
-                if (t.First != Touch.None)
+                int h = holders[i];
+                if (h != 0 && holders[..i].IndexOf(h) < 0)
                 {
-                    _rivals.Add(t);
+                    AddRival(s, _lifecycleCursors[h - 1], address, horizon);
                 }
+            }
+        }
+        else
+        {
+            for (int i = 0; i < _heapCount; i++)
+            {
+                AddRival(s, _heap[i], address, horizon);
             }
         }
 
@@ -972,6 +923,19 @@ public sealed partial class TraceReader
         }
 
         return true;
+    }
+
+    /// <summary>Adds the touches of <paramref name="address"/> by thread <paramref name="c"/> when it is another thread with events left whose next event is stamped within the bound.</summary>
+    private void AddRival(BlockCursor s, BlockCursor c, ulong address, long horizon)
+    {
+        if (c != s && c.HeapIndex >= 0 && c.HeadTimestamp <= horizon)
+        {
+            Touches t = TouchesOf(c, 0, address, horizon);
+            if (t.First != Touch.None)
+            {
+                _rivals.Add(t);
+            }
+        }
     }
 
     /// <summary>

@@ -55,6 +55,8 @@ internal sealed class BlockCursor
     public int Kept;
     /// <summary>Lifecycle order: the file offset of each decoded event's block (parallel to <see cref="Events"/>).</summary>
     public long[] EventBlocks = [];
+    /// <summary>Lifecycle order: the cursor's number (from 1) in the reader's address records.</summary>
+    public int Number;
     /// <summary>Lifecycle order: the thread has no events left to decode (its last ones may still be taken back).</summary>
     public bool Drained;
 
