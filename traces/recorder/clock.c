@@ -3,7 +3,7 @@
 #include "ptrecord.h"
 #include "sys.h"
 
-struct ptr_clock ptr_clock = { .every = PTR_CLOCK_EVERY_DEFAULT, .fence_mode = 1 };
+struct ptr_clock ptr_clock = { .every = PTR_CLOCK_EVERY_DEFAULT };
 
 #define CALIBRATION_NS 250000 /* at least this long between the two readings: factor error ~1e-4 */
 

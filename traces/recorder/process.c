@@ -11,10 +11,10 @@
  *                         (1..255, default 128; the interval adapts below it: ptrecord.h, "The event clock")
  *   PTRECORD_CLOCK=monotonic  clock_gettime(CLOCK_MONOTONIC) even where the TSC could be used (every
  *                         event then takes the out-of-line path: same events, slower)
- *   PTRECORD_MT_CLOCK=adaptive  once a second thread starts, every thread goes on reading the clock as a single
- *                         thread does (unfenced, adaptive) and the file becomes format version 5, ordered by readers
- *                         with the address lifecycles (ptrecord.h, "The event clock"); default (fenced): every event
- *                         reads the clock behind a fence and the file stays format version 2
+ *   PTRECORD_MT_CLOCK=fenced  once a second thread starts, every event reads the clock behind a fence and the file
+ *                         stays format version 2, merged by timestamp; default (adaptive): every thread goes on
+ *                         reading the clock as a single thread does (unfenced, adaptive) and the file becomes format
+ *                         version 5, ordered by readers with the address lifecycles (ptrecord.h, "The event clock")
  *   PTRECORD_PDEP=0       never encode addresses with BMI2 PDEP (the byte loop: same bytes)
  *   PTRECORD_STACKS=n     call stacks of up to n frames for every allocating call (stacks.c; 0 or unset: none)
  *   PTRECORD_UNWIND=libgcc  unwind with libgcc only, even where libunwind is installed
@@ -105,7 +105,7 @@ static void apply_control(const char *entry, int *is_root)
     } else if (is_var(entry, "PTRECORD_CLOCK", &v)) {
         ptr_clock.force_gettime = v[0] == 'm';
     } else if (is_var(entry, "PTRECORD_MT_CLOCK", &v)) {
-        ptr_clock.fence_mode = v[0] != 'a';
+        ptr_clock.fence_mode = v[0] == 'f';
     } else if (is_var(entry, "PTRECORD_PDEP", &v)) {
         allow_pdep = v[0] != '0';
     } else if (is_var(entry, "PTRECORD_STACKS", &v)) {

@@ -58,6 +58,11 @@ public static class RecordCommand
             "recorded: the trace of a program a signal ended reads as truncated, with every event written before. A one-line summary goes to stderr, then, when the program " +
             "forked or exec'd, the tree of traces: each with how it began (fork at which parent event, exec), pid, " +
             "events and command line. OUT holds the started program (`-- env X=1 prog`: env; prog is OUT.<pid>).\n\n" +
+            "Multi-threaded programs: every thread keeps the cheap single-thread clock and, once a second thread starts, " +
+            "the trace is format version 5, whose reader orders the threads' events by each thread's own order and the " +
+            "address lifecycles (traces/FORMAT.md \"Order\"). PTRECORD_MT_CLOCK=fenced in the environment makes every " +
+            "event of a multi-threaded process read the clock behind a fence instead (version 2, ordered by timestamp; " +
+            "more CPU while recording).\n\n" +
             "Examples:\n" +
             "  PYTHONMALLOC=malloc ptreplay record -o py.trace -- python3 app.py\n" +
             "  ptreplay record -o sort.trace --no-follow -- sort big.txt\n" +

@@ -6,9 +6,10 @@ using PtReplay.Traces.Recording;
 namespace PtReplay.Tests.Traces.Recording;
 
 /// <summary>
-/// PTRECORD_MT_CLOCK=adaptive (traces/recorder/ptrecord.h, "The event clock"): threads keep the single-thread clock
-/// (unfenced, adaptive) once a process has several, the file becomes format version 5, and the reader orders the
-/// threads by their address lifecycles. Real programs, recorded: the bundled workload's lockstep mode (the real
+/// The multi-thread clock (traces/recorder/ptrecord.h, "The event clock"): by default (PTRECORD_MT_CLOCK unset or
+/// adaptive) threads keep the single-thread clock (unfenced, adaptive) once a process has several, the file becomes
+/// format version 5, and the reader orders the threads by their address lifecycles; PTRECORD_MT_CLOCK=fenced keeps
+/// version 2, merged by timestamp. Real programs, recorded: the bundled workload's lockstep mode (the real
 /// order is known: one thread at a time, in turns) and a handoff program compiled here.
 /// </summary>
 public sealed class RecorderAdaptiveClockTests : IDisposable
@@ -50,15 +51,28 @@ public sealed class RecorderAdaptiveClockTests : IDisposable
         Assert.Equal(report.Allocations, report.Identical);
     }
 
-    /// <summary>The default keeps the fenced clock: a multi-threaded recording stays version 2, merged by timestamp.</summary>
+    /// <summary>PTRECORD_MT_CLOCK=fenced keeps the fenced clock: a multi-threaded recording stays version 2, merged by timestamp.</summary>
     [Fact]
-    public void Default_MultiThreaded_StaysFencedVersion2()
+    public void Fenced_MultiThreaded_StaysVersion2()
     {
-        RecordingResult run = Record([NativeArtifacts.Find(NativeArtifacts.MtWorkload), "--lockstep", "2", "40", "3"], "");
+        RecordingResult run = Record([NativeArtifacts.Find(NativeArtifacts.MtWorkload), "--lockstep", "2", "40", "3"], "fenced");
         using TraceReader reader = TraceReader.Open(run.TracePath);
         Assert.Equal(TraceFormat.CurrentVersion, reader.Header.FormatVersion);
         AssertLifecycles(reader.ReadAll().ToList());
         Assert.False(reader.IsLifecycleOrdered);
+    }
+
+    /// <summary>Without PTRECORD_MT_CLOCK a multi-threaded recording is version 5, ordered by lifecycles, read whole.</summary>
+    [Fact]
+    public void Default_MultiThreaded_IsVersion5()
+    {
+        RecordingResult run = Record([NativeArtifacts.Find(NativeArtifacts.MtWorkload), "4", "20000"], "");
+        using TraceReader reader = TraceReader.Open(run.TracePath);
+        Assert.Equal(TraceFormat.MultiThreadOrderVersion, reader.Header.FormatVersion);
+        var events = reader.ReadAll().ToList();
+        Assert.True(reader.IsLifecycleOrdered);
+        AssertLifecycles(events);
+        AssertWhole(run.TracePath, events, reader);
     }
 
     /// <summary>
@@ -68,7 +82,7 @@ public sealed class RecorderAdaptiveClockTests : IDisposable
     /// the ones the program kept.
     /// </summary>
     [Theory]
-    [InlineData("")]
+    [InlineData("fenced")]
     [InlineData("adaptive")]
     public void Handoff_LiveSetAtEndIsWhatTheProgramKept(string mode)
     {
@@ -80,9 +94,9 @@ public sealed class RecorderAdaptiveClockTests : IDisposable
         Assert.True(kept.Count > 300, $"{kept.Count} kept");
 
         using TraceReader reader = TraceReader.Open(run.TracePath);
-        Assert.Equal(mode.Length > 0 ? TraceFormat.MultiThreadOrderVersion : TraceFormat.CurrentVersion, reader.Header.FormatVersion);
+        Assert.Equal(mode == "adaptive" ? TraceFormat.MultiThreadOrderVersion : TraceFormat.CurrentVersion, reader.Header.FormatVersion);
         var events = reader.ReadAll().ToList();
-        Assert.Equal(mode.Length > 0, reader.IsLifecycleOrdered);
+        Assert.Equal(mode == "adaptive", reader.IsLifecycleOrdered);
         Assert.Equal(5, reader.ThreadTids.Count);
         Dictionary<ulong, (ulong Size, int Thread)> live = AssertLifecycles(events);
         AssertWhole(run.TracePath, events, reader);

@@ -29,7 +29,7 @@ public class RecorderFileSizeLimitTests
         {
             expected = full.ReadAll().LongCount();
             Assert.Equal(0, full.LostEvents);
-            Assert.Equal(TraceFormat.CurrentVersion, full.Header.FormatVersion);
+            Assert.Equal(threads == 2 ? TraceFormat.MultiThreadOrderVersion : TraceFormat.CurrentVersion, full.Header.FormatVersion);
         }
 
         RecordingResult limited = RecordedRun.Run(
@@ -40,7 +40,7 @@ public class RecorderFileSizeLimitTests
 
         using TraceReader reader = TraceReader.Open(limited.TracePath);
         Assert.False(reader.IsTruncated);
-        Assert.Equal(TraceFormat.LostEventsVersion, reader.Header.FormatVersion);
+        Assert.Equal(threads == 2 ? TraceFormat.MultiThreadOrderVersion : TraceFormat.LostEventsVersion, reader.Header.FormatVersion);
         long recorded = reader.ReadAll().LongCount();
         Assert.True(reader.LostEvents > 0);
         Assert.Equal(expected, recorded + reader.LostEvents);
