@@ -103,13 +103,20 @@ public sealed partial class TraceReader
             byte flags = 0;
             if (LifecycleReady(e))
             {
-                if (!expired && !s.NoContest && _heapCount > 1 && Contested(s, e, out ulong address, out bool waitFirst))
+                if (!expired && !s.NoContest && _heapCount > 1)
                 {
-                    PushChoice(s, e, address, waitFirst);
-                    if (waitFirst)
+                    if (Contested(s, e, out ulong address, out bool waitFirst))
                     {
-                        Wait(s, address, contest: true);
-                        continue;
+                        PushChoice(s, e, address, waitFirst);
+                        if (waitFirst)
+                        {
+                            Wait(s, address, contest: true);
+                            continue;
+                        }
+                    }
+                    else if (StaleReuse(s, e, out address))
+                    {
+                        PushChoice(s, e, address, waitFirst: false);
                     }
                 }
             }
@@ -160,7 +167,7 @@ public sealed partial class TraceReader
 
             s.NoContest = false;
             Unindex(s, e);
-            flags |= ApplyLifecycle(e);
+            flags |= ApplyLifecycle(e, s.Number);
             s.Position++;
             if (_logEnd == _logCommitted && _choiceStart == _choiceEnd)
             {
@@ -518,12 +525,12 @@ public sealed partial class TraceReader
             AllocEvent e = c.Events[c.Position];
             if ((le.Flags & LogAddedResult) != 0)
             {
-                _addresses.ClearLive(e.Result);
+                _addresses.ClearLive(e.Result, c.Number);
             }
 
             if ((le.Flags & LogRemovedPtr) != 0)
             {
-                _addresses.SetLive(e.Ptr);
+                _addresses.SetLive(e.Ptr, c.Number);
             }
 
             Reindex(c, e);
@@ -610,7 +617,7 @@ public sealed partial class TraceReader
         e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr && _addresses.IsLive(e.Result);
 
     /// <summary>Applies a delivered event to the live set; returns what it changed (<c>Log*</c> flags).</summary>
-    private byte ApplyLifecycle(in AllocEvent e)
+    private byte ApplyLifecycle(in AllocEvent e, int number)
     {
         if (!e.Kind.IsCall())
         {
@@ -626,7 +633,7 @@ public sealed partial class TraceReader
                 return 0; // a failed realloc: the block stays
             }
 
-            if (_addresses.ClearLive(e.Ptr))
+            if (_addresses.ClearLive(e.Ptr, number))
             {
                 flags |= LogRemovedPtr;
             }
@@ -636,7 +643,7 @@ public sealed partial class TraceReader
 
         if (e.Kind.Allocates() && e.Result != 0)
         {
-            if (_addresses.SetLive(e.Result))
+            if (_addresses.SetLive(e.Result, number))
             {
                 flags |= LogAddedResult;
             }
@@ -776,6 +783,30 @@ public sealed partial class TraceReader
 
         return false;
     }
+
+    /// <summary>
+    /// A ready event on an address another thread changed last, whose thread's next reading is more than
+    /// <see cref="StaleNs"/> away (it was descheduled around it): it may belong after events of other threads that are
+    /// too far ahead to be decoded yet, so delivering it now is a choice too (taken back if an event on the address
+    /// later cannot go). Returns the address.
+    /// </summary>
+    private bool StaleReuse(BlockCursor s, in AllocEvent e, out ulong address)
+    {
+        address = !e.Kind.IsCall() ? 0
+            : e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr ? e.Result
+            : e.Kind.TakesPointer() ? e.Ptr
+            : 0;
+        if (address == 0)
+        {
+            return false;
+        }
+
+        int last = _addresses.LastThread(address);
+        return last != 0 && last != s.Number && NextReading(s) - e.Timestamp > StaleNs;
+    }
+
+    /// <summary>A reading interval longer than this marks a thread that was descheduled or waited (readings are about 1 us apart while calls are dense).</summary>
+    private const long StaleNs = 20_000;
 
     /// <summary>Another thread has, among its decoded, undelivered events, one that returns <paramref name="address"/> (<paramref name="returns"/>) or one that frees or reallocs it.</summary>
     private bool SeveralPending(ulong address, BlockCursor s, bool returns) => _addresses.OthersPending(address, s.Number, returns);

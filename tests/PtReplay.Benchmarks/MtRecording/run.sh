@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # CPU time (user + sys) of multi-threaded programs, unrecorded and recorded, side by side in one run:
 #   unrecorded   the program alone
-#   fenced       ptreplay record --raw, the default multi-thread clock (every event reads the TSC behind lfence)
-#   adaptive     ptreplay record --raw with PTRECORD_MT_CLOCK=adaptive (unfenced adaptive clock, format version 5)
+#   fenced       ptreplay record --raw with PTRECORD_MT_CLOCK=fenced (every event reads the TSC behind lfence)
+#   adaptive     ptreplay record --raw with the default multi-thread clock (unfenced adaptive clock, format version 5)
 # and, to leave ptreplay's own start-up out, the program alone under the recorder (LD_PRELOAD) in both modes.
 # Each round runs every variant once, in turn; the table gives medians of the per-round ratios to unrecorded.
 #   tests/PtReplay.Benchmarks/MtRecording/run.sh [ROUNDS]      (default 7; needs a Release or Debug build)

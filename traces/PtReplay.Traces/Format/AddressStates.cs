@@ -21,6 +21,8 @@ internal sealed class AddressStates
     private struct Entry
     {
         public ulong Key;
+        /// <summary>The thread (from 1) whose ordered event last made the address live or not live; 0 = none yet.</summary>
+        public int Last;
         public Threads Frees;
         public Threads Returns;
         public bool Live;
@@ -95,10 +97,11 @@ internal sealed class AddressStates
         return !Unsafe.IsNullRef(ref e) && e.Live;
     }
 
-    /// <summary>Marks the address live; false when it already was.</summary>
-    public bool SetLive(ulong address)
+    /// <summary>Marks the address live by an event of <paramref name="thread"/>; false when it already was.</summary>
+    public bool SetLive(ulong address, int thread)
     {
         ref Entry e = ref GetOrAdd(address);
+        e.Last = thread;
         if (e.Live)
         {
             return false;
@@ -108,8 +111,8 @@ internal sealed class AddressStates
         return true;
     }
 
-    /// <summary>Marks the address not live; false when it was not.</summary>
-    public bool ClearLive(ulong address)
+    /// <summary>Marks the address not live by an event of <paramref name="thread"/>; false when it was not.</summary>
+    public bool ClearLive(ulong address, int thread)
     {
         ref Entry e = ref Find(address);
         if (Unsafe.IsNullRef(ref e) || !e.Live)
@@ -117,6 +120,7 @@ internal sealed class AddressStates
             return false;
         }
 
+        e.Last = thread;
         e.Live = false;
         if (Idle(e))
         {
@@ -162,6 +166,13 @@ internal sealed class AddressStates
         {
             Remove(address);
         }
+    }
+
+    /// <summary>The thread (from 1) whose ordered event last changed the address, while it is tracked; 0 when none or untracked.</summary>
+    public int LastThread(ulong address)
+    {
+        ref Entry e = ref Find(address);
+        return Unsafe.IsNullRef(ref e) ? 0 : e.Last;
     }
 
     /// <summary>A thread other than <paramref name="thread"/> has a decoded, unordered event of that kind on the address.</summary>
