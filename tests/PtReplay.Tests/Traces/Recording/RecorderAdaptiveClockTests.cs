@@ -62,7 +62,10 @@ public sealed class RecorderAdaptiveClockTests : IDisposable
         Assert.False(reader.IsLifecycleOrdered);
     }
 
-    /// <summary>Without PTRECORD_MT_CLOCK a multi-threaded recording is version 5, ordered by lifecycles, read whole.</summary>
+    /// <summary>
+    /// Without PTRECORD_MT_CLOCK a multi-threaded recording is version 5, ordered by lifecycles, read whole; `record`'s
+    /// summary (read by timestamp alone) counts the same events and threads.
+    /// </summary>
     [Fact]
     public void Default_MultiThreaded_IsVersion5()
     {
@@ -73,6 +76,9 @@ public sealed class RecorderAdaptiveClockTests : IDisposable
         Assert.True(reader.IsLifecycleOrdered);
         AssertLifecycles(events);
         AssertWhole(run.TracePath, events, reader);
+        RecordingSummary summary = RecordingSummary.Of(run.TracePath);
+        Assert.Equal(events.Count, summary.Events);
+        Assert.Equal(reader.ThreadTids.Count, summary.Threads);
     }
 
     /// <summary>
