@@ -197,7 +197,8 @@ public sealed partial class TraceReader
                 }
                 catch (TraceCorruptException ex)
                 {
-                    _lifecycleFailure = ex;
+                    // Reported after the ordered events still to be handed out: its index counts them.
+                    _lifecycleFailure = new TraceCorruptException(_path, ex.ByteOffset, _produced + (_logEnd - _logCommitted), ex.Problem);
                     _heapCount = 0;
                     continue;
                 }
