@@ -9,16 +9,22 @@ namespace PtReplay.Traces;
 /// reallocs an address that is not live, or returns an address that is still live, and another thread could still
 /// deliver the event it needs: one whose head timestamp is at most the waiting event's upper bound (the thread's next
 /// clock reading after it, plus <see cref="ReadingSlackNs"/>), which is where that event's own reading must lie.
-/// <para>Invariants: <c>_liveAddresses</c> holds exactly the addresses the delivered events left live; the heap holds
-/// every cursor with events left, keyed by its head's timestamp, or by the end of its wait while
-/// <see cref="BlockCursor.Waiting"/> (then it is also in the chain of <c>_waiters</c> under its address), ties broken
-/// by block offset, so the result depends on the file alone. When a waiting cursor reaches the root, no other thread
-/// can release it any more: a free or realloc of a pointer that is not live is delivered as it is (a block from
-/// outside the recording, as a fork child's inherited heap), an allocation returning a live address is corrupt (no
-/// valid order exists). A ready event whose address another thread also has among its decoded events may wait too
-/// (<see cref="Contested"/>). Memory: the live addresses, the addresses of the decoded, undelivered events (with up to
-/// two threads each) and one entry per waiting thread; a step is O(log threads), plus a look-ahead of at most
-/// <see cref="LookaheadEvents"/> events of the threads involved for a waiting or contested event.</para>
+/// <para>A ready event whose address another thread also needs in the same state within the event's bound is a
+/// <em>choice</em> (<see cref="Contested"/>): one order is tried first (the one that goes on in time, else timestamp
+/// order) and the choice is remembered. When a waiting event reaches the root with no thread left to release it, the
+/// order is taken back to the latest choice on its address (or the latest choice) and that choice is tried the other
+/// way: a bounded depth-first search. Ordered events go to the caller once no choice before them can be taken back
+/// (every thread's next event is stamped past the choice's bound, or <see cref="MaxWindowEvents"/> were ordered after
+/// it); until then each thread keeps them in its chunk (<see cref="BlockCursor.Kept"/>).</para>
+/// <para>Invariants: <c>_addresses</c> holds exactly the addresses the ordered events (delivered or logged) left
+/// live, and <c>_log</c> lists the ordered, undelivered events with what each changed, so taking one back restores
+/// the live set and <c>_addresses</c>; the heap holds every cursor with events left, keyed by its head's timestamp, or
+/// by the end of its wait while <see cref="BlockCursor.Waiting"/> (then it is also in the chain of <c>_waiters</c>
+/// under its address), ties broken by block offset, so the result depends on the file alone. When no choice is left
+/// to take back (or <see cref="MaxBacktracks"/> are spent), a free or realloc of a pointer that is not live is
+/// delivered as it is (a block from outside the recording, as a fork child's inherited heap), and an allocation
+/// returning a live address is corrupt (no valid order was found). Memory: the live addresses, the addresses of the
+/// decoded, undelivered events, and the events ordered since the oldest open choice.</para>
 /// </summary>
 public sealed partial class TraceReader
 {
@@ -28,8 +34,7 @@ public sealed partial class TraceReader
     /// </summary>
     public const long ReadingSlackNs = 100_000;
 
-    private readonly HashSet<ulong> _liveAddresses = [];
-    private readonly Dictionary<ulong, Pending> _pending = [];
+    private readonly AddressStates _addresses = new();
     private readonly Dictionary<ulong, BlockCursor> _waiters = [];
 
     /// <summary>A contested event (<see cref="Contested"/>) looks this far past its thread's next reading (unfenced reads run ahead by far less).</summary>
@@ -38,7 +43,6 @@ public sealed partial class TraceReader
     /// <summary>How far ahead of its head a thread's events are looked at (a bound on the work per ambiguous event).</summary>
     private const int LookaheadEvents = 8192;
 
-    private readonly Stack<int> _contestStack = new();
     private int _contestWaiters;
     private readonly List<Touches> _rivals = [];
 
@@ -57,8 +61,36 @@ public sealed partial class TraceReader
     private int ProduceLifecycle(Span<AllocEvent> dest)
     {
         int n = 0;
-        while (n < dest.Length && _heapCount > 0)
+        while (n < dest.Length)
         {
+            if (_logCommitted < CommitLimit())
+            {
+                n += Commit(dest[n..]);
+                continue;
+            }
+
+            if (_heapCount == 0)
+            {
+                if (_logEnd > _logCommitted)
+                {
+                    DropChoices(); // nothing left to order: the events ordered so far stand
+                    continue;
+                }
+
+                if (_lifecycleFailure is not null)
+                {
+                    Fail(_lifecycleFailure);
+                    _lifecycleFailure = null;
+                }
+
+                break;
+            }
+
+            if (_choiceStart < _choiceEnd)
+            {
+                SettleChoices();
+            }
+
             BlockCursor s = _heap[0];
             AllocEvent e = s.Events[s.Position];
             bool expired = s.Waiting;
@@ -68,24 +100,44 @@ public sealed partial class TraceReader
                 Unwait(s);
             }
 
+            byte flags = 0;
             if (LifecycleReady(e))
             {
-                ulong contested = expired || s.NoContest || _heapCount == 1 ? 0 : Contested(s, e);
-                if (contested != 0)
+                if (!expired && !s.NoContest && _heapCount > 1)
                 {
-                    Wait(s, contested, contest: true);
-                    continue;
+                    if (Contested(s, e, out ulong address, out bool waitFirst))
+                    {
+                        PushChoice(s, e, address, waitFirst);
+                        if (waitFirst)
+                        {
+                            Wait(s, address, contest: true);
+                            continue;
+                        }
+                    }
+                    else if (StaleReuse(s, e, out address))
+                    {
+                        PushChoice(s, e, address, waitFirst: false);
+                    }
                 }
             }
             else
             {
                 if ((!expired || contestExpired) && _heapCount > 1)
                 {
-                    Wait(s, e.Kind.TakesPointer() && e.Ptr != 0 && !_liveAddresses.Contains(e.Ptr) ? e.Ptr : e.Result, contest: false);
+                    Wait(s, e.Kind.TakesPointer() && e.Ptr != 0 && !_addresses.IsLive(e.Ptr) ? e.Ptr : e.Result, contest: false);
                     continue;
                 }
 
-                if (AllocatesLive(e))
+                // No other thread can release this event any more: an earlier choice was wrong, or the event is one
+                // whose pointer is from outside the recording, or the recording has no valid order.
+                bool allocatesLive = AllocatesLive(e);
+                ulong needed = allocatesLive ? e.Result : e.Ptr;
+                if (Backtrack(needed, anyChoice: allocatesLive || SeveralPending(needed, s, returns: true)))
+                {
+                    continue;
+                }
+
+                if (allocatesLive)
                 {
                     if (_contestWaiters > 0)
                     {
@@ -95,40 +147,60 @@ public sealed partial class TraceReader
                         continue;
                     }
 
-                    Fail(Corrupt(s.BlockOffset, $"{e.Kind.CName()} returning 0x{e.Result:x} in thread tid {e.Thread} at {e.Timestamp} ns: that address is still live and no other thread frees it before this thread's next clock reading (no order of the threads' events is valid)"));
+                    if (_prefixGuard is not null)
+                    {
+                        // A cut recording: the free this allocation needs is in a thread's missing tail; reading stops here.
+                        StoppedAtTimestamp = e.Timestamp;
+                        _heapCount = 0;
+                        continue;
+                    }
+
+                    long index = _produced + (_logEnd - _logCommitted);
+                    _lifecycleFailure = new TraceCorruptException(_path, s.EventBlocks[s.Position], index,
+                        $"{e.Kind.CName()} returning 0x{e.Result:x} in thread tid {e.Thread} at {e.Timestamp} ns: that address is still live and no other thread frees it before this thread's next clock reading (no order of the threads' events is valid)");
+                    _heapCount = 0;
+                    continue;
+                }
+
+                flags = LogUnmatched;
+            }
+
+            s.NoContest = false;
+            Unindex(s, e);
+            flags |= ApplyLifecycle(e, s.Number);
+            s.Position++;
+            if (_logEnd == _logCommitted && _choiceStart == _choiceEnd)
+            {
+                // Nothing can be taken back: the event goes straight to the caller.
+                if (!Deliver(s, ref dest[n]))
+                {
                     break;
                 }
 
-                UnmatchedPointers++;
+                n++;
+                if ((flags & LogUnmatched) != 0)
+                {
+                    UnmatchedPointers++;
+                }
             }
-
-
-            s.NoContest = false;
-            if (_prefixGuard is not null && !_prefixGuard.Accept(e, PrefixEndTimestamp))
+            else
             {
-                StoppedAtTimestamp = e.Timestamp;
-                _heapCount = 0;
-                break;
+                Log(s, flags);
             }
 
-            dest[n] = e;
-            _threads.Assign(dest.Slice(n, 1));
-            n++;
-            _produced++;
-            Unindex(s, e);
-            ApplyLifecycle(e);
-            s.Position++;
             if (s.Position == s.Count)
             {
                 bool more;
                 try
                 {
-                    more = Refill(s);
+                    more = RefillKept(s);
                 }
                 catch (TraceCorruptException ex)
                 {
-                    Fail(ex);
-                    break;
+                    // Reported after the ordered events still to be handed out: its index counts them.
+                    _lifecycleFailure = new TraceCorruptException(_path, ex.ByteOffset, _produced + (_logEnd - _logCommitted), ex.Problem);
+                    _heapCount = 0;
+                    continue;
                 }
 
                 if (!more)
@@ -136,8 +208,6 @@ public sealed partial class TraceReader
                     RemoveAt(s.HeapIndex);
                     continue;
                 }
-
-                IndexChunk(s);
             }
 
             s.Key = s.HeadTimestamp;
@@ -147,21 +217,378 @@ public sealed partial class TraceReader
         return n;
     }
 
+    /// <summary>Hands the cursor's oldest ordered event to the caller; false when a cut recording stops before it.</summary>
+    private bool Deliver(BlockCursor c, ref AllocEvent slot)
+    {
+        AllocEvent e = c.Events[c.Kept];
+        if (_prefixGuard is not null && !_prefixGuard.Accept(e, PrefixEndTimestamp))
+        {
+            StoppedAtTimestamp = e.Timestamp;
+            _heapCount = 0;
+            _logEnd = _logCommitted = 0;
+            _choiceStart = _choiceEnd = 0;
+            _lifecycleFailure = null;
+            return false;
+        }
+
+        c.Kept++;
+        slot = e;
+        _threads.Assign(System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref slot, 1));
+        _produced++;
+        return true;
+    }
+
     /// <summary>Builds the lifecycle heap from the cursors that have events.</summary>
     private void StartLifecycle()
     {
         IsLifecycleOrdered = true;
         _peekEvents = new AllocEvent[BlockCursor.ChunkEvents];
+        _lifecycleCursors = new BlockCursor[_heapCount];
         for (int i = 0; i < _heapCount; i++)
         {
-            _heap[i].Key = _heap[i].HeadTimestamp;
-            _heap[i].HeapIndex = i;
-            IndexChunk(_heap[i]);
+            BlockCursor c = _heap[i];
+            _lifecycleCursors[i] = c;
+            c.Number = i + 1;
+            c.Key = c.HeadTimestamp;
+            c.HeapIndex = i;
+            c.EventBlocks = new long[c.Events.Length];
+            c.EventBlocks.AsSpan(0, c.Count).Fill(c.BlockOffset);
+            IndexChunk(c, c.Position);
         }
 
         for (int i = (_heapCount / 2) - 1; i >= 0; i--)
         {
             LifecycleSiftDown(i);
+        }
+    }
+
+    /// <summary>
+    /// Lifecycle order: decodes the cursor's next chunk after the events it still keeps (ordered, not handed to the
+    /// caller: they can be taken back), loading its next block when needed; false when the thread has no events left.
+    /// </summary>
+    private bool RefillKept(BlockCursor c)
+    {
+        if (c.Drained)
+        {
+            return false;
+        }
+
+        if (c.Kept > 0)
+        {
+            int keep = c.Count - c.Kept;
+            Array.Copy(c.Events, c.Kept, c.Events, 0, keep);
+            Array.Copy(c.EventBlocks, c.Kept, c.EventBlocks, 0, keep);
+            c.Position -= c.Kept;
+            c.Count = keep;
+            c.Kept = 0;
+            c.NextReadingOf = -1;
+        }
+
+        while (true)
+        {
+            if (!c.BlockActive && !LoadNext(c))
+            {
+                c.Drained = true;
+                return false;
+            }
+
+            if (c.Events.Length < c.Count + BlockCursor.ChunkEvents)
+            {
+                int size = Math.Max(c.Events.Length * 2, c.Count + BlockCursor.ChunkEvents);
+                Array.Resize(ref c.Events, size);
+                Array.Resize(ref c.EventBlocks, size);
+            }
+
+            string? bad = BlockDecoder.DecodeSome(c.Raw, ref c.State, c.Events.AsSpan(c.Count, BlockCursor.ChunkEvents), out int got);
+            if (bad is not null)
+            {
+                throw Corrupt(c.BlockOffset, bad);
+            }
+
+            c.BlockActive = !c.State.Done;
+            c.EventBlocks.AsSpan(c.Count, got).Fill(c.BlockOffset);
+            int from = c.Count;
+            c.Count += got;
+            if (got > 0)
+            {
+                IndexChunk(c, from);
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Log flags: the event took its pointer out of the live set, put its result in, or freed a pointer that was not live.</summary>
+    private const byte LogRemovedPtr = 1;
+    private const byte LogAddedResult = 2;
+    private const byte LogUnmatched = 4;
+
+    /// <summary>A choice is settled once this many events were ordered after it.</summary>
+    private const int MaxWindowEvents = 1 << 18;
+
+    /// <summary>How many times the order is taken back to a choice before the reader gives up on a recording (reset once every choice is settled).</summary>
+    private const int MaxBacktracks = 256;
+
+    private LogEntry[] _log = new LogEntry[1024];
+    private int _logCommitted;
+    private int _logEnd;
+    private Choice[] _choices = new Choice[64];
+    private int _choiceStart;
+    private int _choiceEnd;
+    private int _backtracks;
+    private BlockCursor[] _lifecycleCursors = [];
+    private TraceCorruptException? _lifecycleFailure;
+
+    /// <summary>An event ordered but not handed to the caller: its thread (the event is that cursor's next kept one) and what it did to the live set.</summary>
+    private struct LogEntry
+    {
+        public BlockCursor C;
+        public byte Flags;
+    }
+
+    /// <summary>A contested event (<see cref="Contested"/>): the order was taken one way at <see cref="LogIndex"/>; a backtrack takes the other.</summary>
+    private struct Choice
+    {
+        public int LogIndex;
+        public BlockCursor C;
+        public ulong Address;
+        public bool WaitFirst;
+        /// <summary>The contested event's upper bound (its thread's next reading, plus the margin): an event of another thread that had to go before it is stamped at most this.</summary>
+        public long Bound;
+    }
+
+    /// <summary>Choices taken back and tried the other way (a diagnostic, like <see cref="LifecycleWaits"/>).</summary>
+    public long LifecycleBacktracks { get; private set; }
+
+    /// <summary>The log index up to which the ordered events can no longer be taken back.</summary>
+    private int CommitLimit() => _choiceStart < _choiceEnd ? _choices[_choiceStart].LogIndex : _logEnd;
+
+    /// <summary>Hands the events that can no longer be taken back to the caller.</summary>
+    private int Commit(Span<AllocEvent> dest)
+    {
+        int limit = CommitLimit();
+        int n = 0;
+        while (n < dest.Length && _logCommitted < limit)
+        {
+            LogEntry le = _log[_logCommitted];
+            if (!Deliver(le.C, ref dest[n]))
+            {
+                return n;
+            }
+
+            if ((le.Flags & LogUnmatched) != 0)
+            {
+                UnmatchedPointers++;
+            }
+
+            _log[_logCommitted].C = null!;
+            _logCommitted++;
+            n++;
+        }
+
+        if (_logCommitted == _logEnd && _choiceStart == _choiceEnd)
+        {
+            _logCommitted = _logEnd = 0;
+            _choiceStart = _choiceEnd = 0;
+        }
+
+        return n;
+    }
+
+    private void Log(BlockCursor c, byte flags)
+    {
+        if (_logEnd == _log.Length)
+        {
+            if (_logCommitted > _log.Length / 4)
+            {
+                int shift = _logCommitted;
+                Array.Copy(_log, shift, _log, 0, _logEnd - shift);
+                Array.Clear(_log, _logEnd - shift, shift);
+                _logEnd -= shift;
+                _logCommitted = 0;
+                for (int i = _choiceStart; i < _choiceEnd; i++)
+                {
+                    _choices[i].LogIndex -= shift;
+                }
+            }
+            else
+            {
+                Array.Resize(ref _log, _log.Length * 2);
+            }
+        }
+
+        _log[_logEnd++] = new LogEntry { C = c, Flags = flags };
+    }
+
+    private void PushChoice(BlockCursor s, in AllocEvent e, ulong address, bool waitFirst)
+    {
+        if (_choiceEnd == _choices.Length)
+        {
+            if (_choiceStart > 0)
+            {
+                Array.Copy(_choices, _choiceStart, _choices, 0, _choiceEnd - _choiceStart);
+                _choiceEnd -= _choiceStart;
+                _choiceStart = 0;
+            }
+            else
+            {
+                Array.Resize(ref _choices, _choices.Length * 2);
+            }
+        }
+
+        long next = NextReading(s);
+        long bound = next > long.MaxValue - ReadingSlackNs ? long.MaxValue : next + ReadingSlackNs;
+        _choices[_choiceEnd++] = new Choice { LogIndex = _logEnd, C = s, Address = address, WaitFirst = waitFirst, Bound = bound };
+    }
+
+    /// <summary>
+    /// Settles the oldest choices that every thread has left behind (their events can then go to the caller): every
+    /// thread's next event, waiting or not, is stamped past the choice's bound, or the window is full.
+    /// </summary>
+    private void SettleChoices()
+    {
+        long now = long.MaxValue;
+        for (int i = 0; i < _heapCount; i++)
+        {
+            now = Math.Min(now, _heap[i].HeadTimestamp);
+        }
+
+        while (_choiceStart < _choiceEnd)
+        {
+            ref Choice ch = ref _choices[_choiceStart];
+            if (ch.Bound < now || _logEnd - ch.LogIndex > MaxWindowEvents)
+            {
+                ch.C = null!;
+                _choiceStart++;
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        if (_choiceStart == _choiceEnd)
+        {
+            _choiceStart = _choiceEnd = 0;
+            _backtracks = 0;
+        }
+    }
+
+    /// <summary>Settles every choice: the events ordered so far stand.</summary>
+    private void DropChoices()
+    {
+        Array.Clear(_choices, _choiceStart, _choiceEnd - _choiceStart);
+        _choiceStart = _choiceEnd = 0;
+    }
+
+    /// <summary>
+    /// An event no thread can release any more: takes the order back to the latest choice on <paramref name="address"/>
+    /// (or, with <paramref name="anyChoice"/>, the latest choice when none is on it) and tries that choice the other
+    /// way. False when there is none, or the backtracks allowed are spent.
+    /// </summary>
+    private bool Backtrack(ulong address, bool anyChoice)
+    {
+        if (_choiceStart == _choiceEnd || _backtracks >= MaxBacktracks)
+        {
+            return false;
+        }
+
+        int target = -1;
+        for (int i = _choiceEnd - 1; i >= _choiceStart; i--)
+        {
+            if (_choices[i].Address == address)
+            {
+                target = i;
+                break;
+            }
+        }
+
+        if (target < 0)
+        {
+            if (!anyChoice)
+            {
+                return false;
+            }
+
+            target = _choiceEnd - 1;
+        }
+
+        _backtracks++;
+        LifecycleBacktracks++;
+        Choice ch = _choices[target];
+        Array.Clear(_choices, target, _choiceEnd - target);
+        _choiceEnd = target;
+        while (_logEnd > ch.LogIndex)
+        {
+            LogEntry le = _log[--_logEnd];
+            _log[_logEnd].C = null!;
+            BlockCursor c = le.C;
+            c.Position--;
+            AllocEvent e = c.Events[c.Position];
+            if ((le.Flags & LogAddedResult) != 0)
+            {
+                _addresses.ClearLive(e.Result, c.Number);
+            }
+
+            if ((le.Flags & LogRemovedPtr) != 0)
+            {
+                _addresses.SetLive(e.Ptr, c.Number);
+            }
+
+            Reindex(c, e);
+        }
+
+        // Every thread takes its head's timestamp again; the choice's thread goes the other way.
+        _waiters.Clear();
+        _contestWaiters = 0;
+        _heapCount = 0;
+        foreach (BlockCursor c in _lifecycleCursors)
+        {
+            c.Waiting = false;
+            c.Contest = false;
+            c.NoContest = false;
+            c.NextWaiter = null;
+            c.HeapIndex = -1;
+            if (c.Position < c.Count)
+            {
+                c.Key = c.HeadTimestamp;
+                c.HeapIndex = _heapCount;
+                _heap[_heapCount++] = c;
+            }
+        }
+
+        for (int i = (_heapCount / 2) - 1; i >= 0; i--)
+        {
+            LifecycleSiftDown(i);
+        }
+
+        if (ch.WaitFirst)
+        {
+            ch.C.NoContest = true;
+        }
+        else
+        {
+            Wait(ch.C, ch.Address, contest: true);
+        }
+
+        return true;
+    }
+
+    /// <summary>Puts a taken-back event's addresses back in <c>_addresses</c>.</summary>
+    private void Reindex(BlockCursor c, in AllocEvent e)
+    {
+        if (!e.Kind.IsCall())
+        {
+            return;
+        }
+
+        if (e.Kind.TakesPointer() && e.Ptr != 0)
+        {
+            _addresses.AddPending(e.Ptr, c.Number, returns: false);
+        }
+
+        if (e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr)
+        {
+            _addresses.AddPending(e.Result, c.Number, returns: true);
         }
     }
 
@@ -175,10 +602,10 @@ public sealed partial class TraceReader
 
         if (e.Kind == EventKind.Free)
         {
-            return e.Ptr == 0 || _liveAddresses.Contains(e.Ptr);
+            return e.Ptr == 0 || _addresses.IsLive(e.Ptr);
         }
 
-        if (e.Kind.TakesPointer() && e.Ptr != 0 && !_liveAddresses.Contains(e.Ptr))
+        if (e.Kind.TakesPointer() && e.Ptr != 0 && !_addresses.IsLive(e.Ptr))
         {
             return false;
         }
@@ -188,32 +615,44 @@ public sealed partial class TraceReader
 
     /// <summary>The call returns an address the delivered events hold live (other than the pointer it reallocs).</summary>
     private bool AllocatesLive(in AllocEvent e) =>
-        e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr && _liveAddresses.Contains(e.Result);
+        e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr && _addresses.IsLive(e.Result);
 
-    private void ApplyLifecycle(in AllocEvent e)
+    /// <summary>Applies a delivered event to the live set; returns what it changed (<c>Log*</c> flags).</summary>
+    private byte ApplyLifecycle(in AllocEvent e, int number)
     {
         if (!e.Kind.IsCall())
         {
-            return;
+            return 0;
         }
 
+        byte flags = 0;
         if (e.Kind.TakesPointer() && e.Ptr != 0)
         {
             bool released = e.Kind == EventKind.Free || e.Result != 0 || e.RequestedBytes == 0;
             if (!released)
             {
-                return; // a failed realloc: the block stays
+                return 0; // a failed realloc: the block stays
             }
 
-            _liveAddresses.Remove(e.Ptr);
+            if (_addresses.ClearLive(e.Ptr, number))
+            {
+                flags |= LogRemovedPtr;
+            }
+
             Wake(e.Ptr);
         }
 
         if (e.Kind.Allocates() && e.Result != 0)
         {
-            _liveAddresses.Add(e.Result);
+            if (_addresses.SetLive(e.Result, number))
+            {
+                flags |= LogAddedResult;
+            }
+
             Wake(e.Result);
         }
+
+        return flags;
     }
 
     /// <summary>Holds cursor <paramref name="s"/> (the root) back until the event its head needs, or until no other thread can deliver it.</summary>
@@ -322,34 +761,61 @@ public sealed partial class TraceReader
     /// waits for the address to change. Only addresses that more than one thread changed are looked at. Returns the
     /// address to wait on, or 0.
     /// </summary>
-    private ulong Contested(BlockCursor s, in AllocEvent e)
+    private bool Contested(BlockCursor s, in AllocEvent e, out ulong address, out bool waitFirst)
     {
+        address = 0;
+        waitFirst = false;
         if (!e.Kind.IsCall())
         {
-            return 0;
+            return false;
         }
 
-        if (e.Kind.TakesPointer() && e.Ptr != 0 && SeveralPending(e.Ptr, s) && Contests(s, e.Ptr, e.Result == e.Ptr ? Touch.Keep : Touch.Release))
+        if (e.Kind.TakesPointer() && e.Ptr != 0 && SeveralPending(e.Ptr, s, returns: false) && Contests(s, e.Ptr, e.Result == e.Ptr ? Touch.Keep : Touch.Release, out waitFirst))
         {
-            return e.Ptr;
+            address = e.Ptr;
+            return true;
         }
 
-        if (e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr && SeveralPending(e.Result, s) && Contests(s, e.Result, Touch.Acquire))
+        if (e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr && SeveralPending(e.Result, s, returns: true) && Contests(s, e.Result, Touch.Acquire, out waitFirst))
         {
-            return e.Result;
+            address = e.Result;
+            return true;
         }
 
-        return 0;
+        return false;
     }
 
-    /// <summary>More than one thread has an event on <paramref name="address"/> among its decoded, undelivered events.</summary>
-    private bool SeveralPending(ulong address, BlockCursor s) =>
-        _pending.TryGetValue(address, out Pending p) && (p.Other > 0 || (p.A is not null && p.A != s) || (p.B is not null && p.B != s));
-
-    /// <summary>Counts the addresses of a cursor's freshly decoded chunk in <c>_pending</c>.</summary>
-    private void IndexChunk(BlockCursor c)
+    /// <summary>
+    /// A ready event on an address another thread changed last, whose thread's next reading is more than
+    /// <see cref="StaleNs"/> away (it was descheduled around it): it may belong after events of other threads that are
+    /// too far ahead to be decoded yet, so delivering it now is a choice too (taken back if an event on the address
+    /// later cannot go). Returns the address.
+    /// </summary>
+    private bool StaleReuse(BlockCursor s, in AllocEvent e, out ulong address)
     {
-        for (int i = c.Position; i < c.Count; i++)
+        address = !e.Kind.IsCall() ? 0
+            : e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr ? e.Result
+            : e.Kind.TakesPointer() ? e.Ptr
+            : 0;
+        if (address == 0)
+        {
+            return false;
+        }
+
+        int last = _addresses.LastThread(address);
+        return last != 0 && last != s.Number && NextReading(s) - e.Timestamp > StaleNs;
+    }
+
+    /// <summary>A reading interval longer than this marks a thread that was descheduled or waited (readings are about 1 us apart while calls are dense).</summary>
+    private const long StaleNs = 20_000;
+
+    /// <summary>Another thread has, among its decoded, undelivered events, one that returns <paramref name="address"/> (<paramref name="returns"/>) or one that frees or reallocs it.</summary>
+    private bool SeveralPending(ulong address, BlockCursor s, bool returns) => _addresses.OthersPending(address, s.Number, returns);
+
+    /// <summary>Counts the addresses of a cursor's freshly decoded chunk in <c>_addresses</c>.</summary>
+    private void IndexChunk(BlockCursor c, int from)
+    {
+        for (int i = from; i < c.Count; i++)
         {
             ref AllocEvent e = ref c.Events[i];
             if (!e.Kind.IsCall())
@@ -359,44 +825,17 @@ public sealed partial class TraceReader
 
             if (e.Kind.TakesPointer() && e.Ptr != 0)
             {
-                AddPending(e.Ptr, c);
+                _addresses.AddPending(e.Ptr, c.Number, returns: false);
             }
 
             if (e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr)
             {
-                AddPending(e.Result, c);
+                _addresses.AddPending(e.Result, c.Number, returns: true);
             }
         }
     }
 
-    private void AddPending(ulong address, BlockCursor c)
-    {
-        ref Pending p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_pending, address, out _);
-        if (p.A == c)
-        {
-            p.CountA++;
-        }
-        else if (p.B == c)
-        {
-            p.CountB++;
-        }
-        else if (p.A is null)
-        {
-            p.A = c;
-            p.CountA = 1;
-        }
-        else if (p.B is null)
-        {
-            p.B = c;
-            p.CountB = 1;
-        }
-        else
-        {
-            p.Other++;
-        }
-    }
-
-    /// <summary>Takes a delivered event's addresses out of <c>_pending</c>.</summary>
+    /// <summary>Takes a delivered event's addresses out of <c>_addresses</c>.</summary>
     private void Unindex(BlockCursor s, in AllocEvent e)
     {
         if (!e.Kind.IsCall())
@@ -406,50 +845,13 @@ public sealed partial class TraceReader
 
         if (e.Kind.TakesPointer() && e.Ptr != 0)
         {
-            RemovePending(e.Ptr, s);
+            _addresses.RemovePending(e.Ptr, s.Number, returns: false);
         }
 
         if (e.Kind.Allocates() && e.Result != 0 && e.Result != e.Ptr)
         {
-            RemovePending(e.Result, s);
+            _addresses.RemovePending(e.Result, s.Number, returns: true);
         }
-    }
-
-    private void RemovePending(ulong address, BlockCursor c)
-    {
-        ref Pending p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_pending, address);
-        if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref p))
-        {
-            return;
-        }
-
-        if (p.A == c)
-        {
-            p.A = --p.CountA == 0 ? null : c;
-        }
-        else if (p.B == c)
-        {
-            p.B = --p.CountB == 0 ? null : c;
-        }
-        else if (p.Other > 0)
-        {
-            p.Other--;
-        }
-
-        if (p.A is null && p.B is null && p.Other == 0)
-        {
-            _pending.Remove(address);
-        }
-    }
-
-    /// <summary>Decoded, undelivered events on one address: up to two threads that have some and how many each, and how many more of any other threads.</summary>
-    private struct Pending
-    {
-        public BlockCursor? A;
-        public int CountA;
-        public BlockCursor? B;
-        public int CountB;
-        public int Other;
     }
 
     private enum Touch
@@ -478,47 +880,39 @@ public sealed partial class TraceReader
 
     private static bool LeavesLive(Touch t) => t != Touch.Release;
 
-    /// <summary>Whether another thread's event on <paramref name="address"/> must go before the head of <paramref name="s"/>, whose step is <paramref name="mine"/> (see <see cref="Contested"/>).</summary>
-    private bool Contests(BlockCursor s, ulong address, Touch mine)
+    /// <summary>
+    /// Whether another thread's event on <paramref name="address"/> needs the state the head of <paramref name="s"/>
+    /// (whose step is <paramref name="mine"/>) needs, within its bound: a choice (see <see cref="Contested"/>);
+    /// <paramref name="waitFirst"/>: the other thread goes first as the first try, when only that order goes on in time.
+    /// </summary>
+    private bool Contests(BlockCursor s, ulong address, Touch mine, out bool waitFirst)
     {
-        if (_waiters.ContainsKey(address))
-        {
-            return false; // a waiting thread needs the change first
-        }
+        waitFirst = false;
+        bool waited = _waiters.ContainsKey(address); // a waiting thread needs the change first
 
         long next = NextReading(s);
         long horizon = next > long.MaxValue - ContestSlackNs ? long.MaxValue : next + ContestSlackNs;
         _rivals.Clear();
 
-        // The threads with decoded events on the address, or with more than two such threads every other thread whose
-        // head is stamped within the bound (the heap's keys only grow downwards).
-        Pending pending = _pending.GetValueOrDefault(address);
-        if (pending.Other == 0)
+        // Every other thread with decoded events on the address whose next event, waiting or not, is stamped within the
+        // bound (when more than four threads have some: every other thread).
+        Span<int> holders = stackalloc int[4];
+        if (_addresses.PendingThreads(address, holders))
         {
-            AddRival(s, pending.A, address, horizon);
-            AddRival(s, pending.B, address, horizon);
-        }
-
-        _contestStack.Clear();
-        _contestStack.Push(0);
-        while (pending.Other > 0 && _contestStack.Count > 0)
-        {
-            int i = _contestStack.Pop();
-            if (i >= _heapCount || _heap[i].Key > horizon)
+            for (int i = 0; i < holders.Length; i++)
             {
-                continue;
-            }
-
-            BlockCursor c = _heap[i];
-            _contestStack.Push((2 * i) + 1);
-            _contestStack.Push((2 * i) + 2);
-            if (c != s && !c.Waiting)
-            {
-                Touches t = TouchesOf(c, 0, address, horizon);
-                if (t.First != Touch.None)
+                int h = holders[i];
+                if (h != 0 && holders[..i].IndexOf(h) < 0)
                 {
-                    _rivals.Add(t);
+                    AddRival(s, _lifecycleCursors[h - 1], address, horizon);
                 }
+            }
+        }
+        else
+        {
+            for (int i = 0; i < _heapCount; i++)
+            {
+                AddRival(s, _heap[i], address, horizon);
             }
         }
 
@@ -555,11 +949,25 @@ public sealed partial class TraceReader
             bool rivalFirst = CanFollow(LeavesLive(y.First), mine, next, y.Second, y.SecondTs, r);
             if (rivalFirst && !mineFirst)
             {
-                return true; // only the other order goes on in time
+                waitFirst = !waited; // only the other order goes on in time
+                break;
             }
         }
 
-        return false;
+        return true;
+    }
+
+    /// <summary>Adds the touches of <paramref name="address"/> by thread <paramref name="c"/> when it is another thread with events left whose next event is stamped within the bound.</summary>
+    private void AddRival(BlockCursor s, BlockCursor c, ulong address, long horizon)
+    {
+        if (c != s && c.HeapIndex >= 0 && c.HeadTimestamp <= horizon)
+        {
+            Touches t = TouchesOf(c, 0, address, horizon);
+            if (t.First != Touch.None)
+            {
+                _rivals.Add(t);
+            }
+        }
     }
 
     /// <summary>
@@ -586,21 +994,6 @@ public sealed partial class TraceReader
         }
 
         return restore != Touch.None && NeedsLive(restore) == state && LeavesLive(restore) == needLive && restoreTs <= bound;
-    }
-
-    /// <summary>Adds thread <paramref name="c"/>'s touches of <paramref name="address"/> to the rivals when it is another running thread whose head is within the bound.</summary>
-    private void AddRival(BlockCursor s, BlockCursor? c, ulong address, long horizon)
-    {
-        if (c is null || c == s || c.Waiting || c.HeapIndex < 0 || c.Key > horizon)
-        {
-            return;
-        }
-
-        Touches t = TouchesOf(c, 0, address, horizon);
-        if (t.First != Touch.None)
-        {
-            _rivals.Add(t);
-        }
     }
 
     /// <summary>

@@ -319,6 +319,13 @@ public sealed partial class TraceReader : IDisposable
     /// <summary>Blocks with events found by the header scan whose payload is compressed (a packed trace has only such blocks, but for the few too small to gain).</summary>
     public long CompressedBlockCount { get; }
 
+    /// <summary>
+    /// Set before reading: merge a version 5 file's threads by timestamp alone, as versions 2-4, without the lifecycle
+    /// order. For readers that need every event and each thread's own order but not the order across threads
+    /// (counts, threads, time span: <see cref="Recording.RecordingSummary"/>).
+    /// </summary>
+    internal bool TimestampOrderOnly { get; set; }
+
     /// <summary>True when the file is a raw per-thread recording that the reader merges by timestamp; false when it is read in file order.</summary>
     public bool IsMerged { get; }
 
@@ -637,7 +644,7 @@ public sealed partial class TraceReader : IDisposable
             return;
         }
 
-        if (Header.FormatVersion >= TraceFormat.MultiThreadOrderVersion)
+        if (Header.FormatVersion >= TraceFormat.MultiThreadOrderVersion && !TimestampOrderOnly)
         {
             StartLifecycle();
             return;

@@ -14,7 +14,7 @@
  *   PTRECORD_MT_CLOCK=adaptive  once a second thread starts, every thread goes on reading the clock as a single
  *                         thread does (unfenced, adaptive) and the file becomes format version 5, ordered by readers
  *                         with the address lifecycles (ptrecord.h, "The event clock"); default (fenced): every event
- *                         reads the clock behind a fence and the file stays format version 2
+ *                         reads the clock behind a fence and the file stays format version 2, merged by timestamp
  *   PTRECORD_PDEP=0       never encode addresses with BMI2 PDEP (the byte loop: same bytes)
  *   PTRECORD_STACKS=n     call stacks of up to n frames for every allocating call (stacks.c; 0 or unset: none)
  *   PTRECORD_UNWIND=libgcc  unwind with libgcc only, even where libunwind is installed

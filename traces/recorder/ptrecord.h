@@ -35,7 +35,7 @@
 #define PTR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PTR_TLS __attribute__((tls_model("initial-exec")))
 
-#define PTR_RECORDER_VERSION "ptrecord 0.7.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder; 0.5: call stacks; 0.5.1: the unwinder's own calls recorded; 0.6: handlers it did not install, a growing side buffer, PTRECORD_MT_CLOCK=adaptive (format version 5); 0.7: mallopt and malloc_trim recorded */
+#define PTR_RECORDER_VERSION "ptrecord 0.8.0" /* 0.2: timed-tags blocks, adaptive clock; 0.3: process-tree links; 0.4: handlers that interrupt the recorder; 0.5: call stacks; 0.5.1: the unwinder's own calls recorded; 0.6: handlers it did not install, a growing side buffer, PTRECORD_MT_CLOCK=adaptive (format version 5); 0.7: mallopt and malloc_trim recorded; 0.8: under PTRECORD_MT_CLOCK=adaptive the stale-thread sweep makes the out-of-line path read the clock too */
 
 /* ---- On-disk constants (traces/FORMAT.md) ---- */
 enum ptr_kind {
@@ -125,6 +125,7 @@ struct ptr_thread {
     uint8_t key_rounds;     /* pthread key destructor rounds seen at thread exit */
     uint8_t flushing;       /* a flush is writing this buffer: signal handlers must leave it alone */
     uint8_t is_main;        /* the process's first recording thread (exits with the process) */
+    uint8_t swept;          /* set by another thread's sweep (ptr_sweep_stale): the next event reads the clock */
     int slot;               /* index in the thread registry, -1 when the buffer has its own mapping */
     uint32_t clock_bytes;   /* the current reading interval in buffer bytes; 0: every event (ptr_clock_adapt) */
     uint8_t *block;         /* start of the buffer: struct ptr_block_header, then the payload */
@@ -322,14 +323,15 @@ static inline int ptr_kind_allocates(unsigned kind) { return kind <= K_PVALLOC &
  * Where the kernel itself trusts the TSC (clocksource "tsc": invariant and synchronised across CPUs)
  * the recorder reads the TSC directly and converts with a factor measured against CLOCK_MONOTONIC
  * while the process starts (clock.c): about 10 ns cheaper per event than clock_gettime.
- * Across threads the order "allocated before freed" must hold. By default, once a process has a second thread,
- * every TSC read is fenced (lfence; rdtsc), so it cannot run ahead of the loads before it (the ones that handed the
- * thread its pointer), and every event reads the clock: the file is format version 2, merged by timestamp.
- * PTRECORD_MT_CLOCK=adaptive instead keeps every thread, the second and later ones included, reading the clock as a
- * single-threaded process does (below), unfenced, so a timestamp can be early by a few microseconds, or by a pause
+ * Across threads the order "allocated before freed" must hold. Under PTRECORD_MT_CLOCK=adaptive every thread, the
+ * second and later ones included, reads the clock as a single-threaded process does (below), unfenced, so a timestamp can be early by a
+ * few microseconds, or by a pause
  * (bounded while any thread runs: ptr_sweep_stale); from the moment a second thread starts the file is marked
  * format version 5 (ptr_mark_multithreaded), whose readers rebuild the order of the threads' events from the
  * per-thread order (file order), the timestamps as hints and the address lifecycles (FORMAT.md "Order").
+ * By default (PTRECORD_MT_CLOCK=fenced) instead, once a process has a second thread, the recorder fences every TSC read (lfence; rdtsc), so it
+ * cannot run ahead of the loads before it (the ones that handed the thread its pointer), and makes every event read
+ * the clock: the file stays format version 2, merged by timestamp.
  * A single-threaded process needs no fence (its order is file order) and does not read the clock on every event:
  * a TSC read costs about 10 ns on this kind of VM, a third of the gap between two calls of an allocation-heavy
  * program.
@@ -352,7 +354,7 @@ struct ptr_clock {
     int force_gettime;  /* PTRECORD_CLOCK=monotonic: never the TSC */
     int every;          /* single-threaded: at most this many events between readings (1..255) */
     int fenced;         /* a second thread started (fence_mode): every event reads the clock, fenced, from then on */
-    int fence_mode;     /* 1 (default): fence once a second thread starts; 0 (PTRECORD_MT_CLOCK=adaptive): version 5 */
+    int fence_mode;     /* 1 (default, PTRECORD_MT_CLOCK=fenced): fence once a second thread starts; 0 (adaptive): version 5 */
     uint64_t next_sweep; /* multi-threaded: the clock time after which a reading sweeps stale threads (ptr_sweep_stale) */
     uint64_t tsc0;      /* TSC reading paired with ptr_proc.start_clock_ns */
     uint64_t mult;      /* ns per tick, as a 32.32 fixed-point factor */
@@ -441,6 +443,9 @@ static inline void ptr_set_state(struct ptr_thread *t, uint8_t state)
  */
 static inline void ptr_clock_adapt(struct ptr_thread *t, uint64_t now)
 {
+    if (PTR_UNLIKELY(__atomic_load_n(&t->swept, __ATOMIC_RELAXED) != 0)) {
+        __atomic_store_n(&t->swept, (uint8_t)0, __ATOMIC_RELAXED);
+    }
     if (ptr_clock.fenced) {
         return; /* every event reads the clock; fast_limit stays closed (fence_clock, ptr_update_gate) */
     }
@@ -474,10 +479,10 @@ static inline uint64_t ptr_read_clock(struct ptr_thread *t)
     return now;
 }
 
-/* The timestamp of the next event of thread t: the last reading again until the interval is over. */
+/* The timestamp of the next event of thread t: the last reading again until the interval is over or a sweep found it stale. */
 static inline uint64_t ptr_event_time(struct ptr_thread *t)
 {
-    if (t->pos < t->clock_mark && !ptr_clock.fenced) {
+    if (t->pos < t->clock_mark && !ptr_clock.fenced && __atomic_load_n(&t->swept, __ATOMIC_RELAXED) == 0) {
         return t->last_ts;
     }
     return ptr_read_clock(t);

@@ -367,9 +367,10 @@ void ptr_thread_key_init(void)
 }
 
 /*
- * Multi-threaded, unfenced (PTRECORD_MT_CLOCK=adaptive, format version 5): a thread that has not read the clock for PTR_STALE_NS (it waited,
- * or was descheduled) has its fast gate closed by the next thread whose own reading finds a sweep due, so its
- * first event after the pause reads the clock instead of repeating the reading from before it. That bounds how
+ * Multi-threaded, unfenced (the default; PTRECORD_MT_CLOCK=fenced fences instead; format version 5): a thread that has not read the clock for PTR_STALE_NS (it waited,
+ * or was descheduled) has its fast gate closed and its `swept` flag set by the next thread whose own reading finds a
+ * sweep due, so its first event after the pause reads the clock instead of repeating the reading from before it,
+ * on the inline paths and on the out-of-line one (call stacks, clock_gettime) alike. That bounds how
  * early a timestamp can be while any thread runs, which keeps readers' ordering work local (FORMAT.md "Order").
  * Runs about once per PTR_STALE_NS in the whole process; a thread that exits waits for a running sweep to end
  * before its TLS goes (release_buffer), so the sweep never writes to a thread that is gone.
@@ -384,9 +385,14 @@ void ptr_sweep_stale(struct ptr_thread *self, uint64_t now)
     int high = __atomic_load_n(&registry_high, __ATOMIC_RELAXED);
     for (int i = 0; i <= high; i++) {
         struct ptr_thread *other = __atomic_load_n(&registry[i], __ATOMIC_SEQ_CST);
-        if (other != NULL && other != self && now > __atomic_load_n(&other->last_ts, __ATOMIC_RELAXED) + PTR_STALE_NS &&
-            __atomic_load_n(&other->fast_limit, __ATOMIC_RELAXED) != NULL) {
-            __atomic_store_n(&other->fast_limit, (uint8_t *)0, __ATOMIC_RELAXED);
+        if (other != NULL && other != self && now > __atomic_load_n(&other->last_ts, __ATOMIC_RELAXED) + PTR_STALE_NS) {
+            /* The inline paths test fast_limit; the out-of-line one (call stacks, clock_gettime) tests swept. */
+            if (__atomic_load_n(&other->fast_limit, __ATOMIC_RELAXED) != NULL) {
+                __atomic_store_n(&other->fast_limit, (uint8_t *)0, __ATOMIC_RELAXED);
+            }
+            if (__atomic_load_n(&other->swept, __ATOMIC_RELAXED) == 0) {
+                __atomic_store_n(&other->swept, (uint8_t)1, __ATOMIC_RELAXED);
+            }
         }
     }
     __atomic_store_n(&sweep_busy, 0, __ATOMIC_RELEASE);

@@ -70,6 +70,11 @@ public static class RecordCommand
             "started with a cleared environment) are listed after it with the reason: none of their calls are recorded. " +
             "mallopt and malloc_trim are recorded too, and replayed where the program made them. " +
             "OUT holds the started program (`-- env X=1 prog`: env; prog is OUT.<pid>).\n\n" +
+            "Multi-threaded programs: once a second thread starts, every event reads the clock behind a fence and the trace " +
+            "is merged by timestamp (format version 2). PTRECORD_MT_CLOCK=adaptive in the environment keeps every thread on " +
+            "the cheap single-thread clock instead (less CPU while recording) and writes format version 5, whose reader " +
+            "orders the threads' events by each thread's own order and the address lifecycles (traces/FORMAT.md \"Order\"); " +
+            "some free-running lock-free recordings do not yet read whole that way.\n\n" +
             "Examples:\n" +
             "  PYTHONMALLOC=malloc ptreplay record -o py.trace -- python3 app.py\n" +
             "  ptreplay record -o sort.trace --no-follow -- sort big.txt\n" +

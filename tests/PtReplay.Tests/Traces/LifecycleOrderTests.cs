@@ -135,6 +135,39 @@ public class LifecycleOrderTests
         Assert.Contains($"0x{B:x}", ex.Problem, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A contested reuse that only a later event shows to be wrong. The program ran: T3 malloc = A (handed to T4); T4
+    /// frees A, takes it again, allocates B (handed to T2) and frees A; then T2, whose last reading (1.5 ms) is from
+    /// before it was descheduled, takes A, frees B and A, and reads the clock again at its next call. When T4 frees A,
+    /// T2's malloc (the earliest timestamp) and T4's both fit, and either thread's next event on A would release it in
+    /// time, so the first guess goes by timestamp: T2's. Then T2 waits for B and T4's malloc returns a live address
+    /// that no thread frees in time. The reader takes the guess back, tries the other order, and delivers the one valid
+    /// order.
+    /// </summary>
+    [Fact]
+    public void ContestedReuse_AWrongGuessIsTakenBack_TheValidOrderIsDelivered()
+    {
+        const int T3 = 4103;
+        const int T4 = 4104;
+        const ulong C = 0x5000_3000;
+        const long Ms = 1_000_000;
+        AllocEvent[] t1 = [Malloc(8, C + 64, 1 * Ms)];
+        AllocEvent[] t2 = [Malloc(32, A, 3 * Ms / 2), Free(B, 3 * Ms / 2), Free(A, 3 * Ms / 2), Malloc(16, C, 7 * Ms)];
+        AllocEvent[] t3 = [Malloc(32, A, 1 * Ms)];
+        AllocEvent[] t4 = [Free(A, 2 * Ms), Malloc(32, A, 21 * Ms / 10), Malloc(48, B, 43 * Ms / 20), Free(A, 23 * Ms / 10)];
+        byte[] file = Write(lifecycle: true, (T1, t1), (T2, t2), (T3, t3), (T4, t4));
+
+        using TraceReader reader = TraceReader.Open(new MemoryStream(file));
+        var events = reader.ReadAll().ToList();
+        Assert.Equal(0, reader.UnmatchedPointers);
+        Assert.True(reader.LifecycleBacktracks >= 1);
+        string Name(AllocEvent e) => $"{reader.ThreadTids[e.Thread] - 4100}{(e.Kind == EventKind.Free ? "f" : "m")}{(e.Kind == EventKind.Free ? e.Ptr : e.Result) switch { A => "A", B => "B", _ => "C" }}";
+        var order = events.Select(Name).ToList();
+        // T1's block is the first in the file and its one event is independent of the others.
+        order.Remove("1mC");
+        Assert.Equal("3mA 4fA 4mA 4mB 4fA 2mA 2fB 2fA 2mC", string.Join(" ", order));
+    }
+
     /// <summary>The offset of the first block: after the 16 header bytes, the header body and its CRC.</summary>
     private static long FirstBlockOffset(byte[] file) => 16 + BitConverter.ToUInt32(file, 12) + 4;
 }

@@ -51,6 +51,15 @@ internal sealed class BlockCursor
     public long NextReadingBlock = -1;
     public int NextReadingFrom;
 
+    /// <summary>Lifecycle order: index in <see cref="Events"/> of the first event ordered but not handed to the caller yet (events from here to <see cref="Position"/> can be taken back).</summary>
+    public int Kept;
+    /// <summary>Lifecycle order: the file offset of each decoded event's block (parallel to <see cref="Events"/>).</summary>
+    public long[] EventBlocks = [];
+    /// <summary>Lifecycle order: the cursor's number (from 1) in the reader's address records.</summary>
+    public int Number;
+    /// <summary>Lifecycle order: the thread has no events left to decode (its last ones may still be taken back).</summary>
+    public bool Drained;
+
     /// <summary>Timestamp of the next event.</summary>
     public long HeadTimestamp => Events[Position].Timestamp;
 }

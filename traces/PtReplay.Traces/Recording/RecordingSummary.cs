@@ -10,10 +10,15 @@ public sealed record RecordingSummary(string Path, long Events, int Threads, lon
     /// <summary>File bytes per event (header included); 0 for an empty trace.</summary>
     public double BytesPerEvent => Events == 0 ? 0 : (double)FileBytes / Events;
 
-    /// <summary>Reads the trace at <paramref name="path"/> once (a complete single-thread recording: only its block headers and its first and last block).</summary>
+    /// <summary>
+    /// Reads the trace at <paramref name="path"/> once (a complete single-thread recording: only its block headers and
+    /// its first and last block). A multi-threaded recording of format version 5 is merged by timestamp alone: the
+    /// counts and the time span do not depend on the order across threads, and the lifecycle order costs more.
+    /// </summary>
     public static RecordingSummary Of(string path)
     {
         using var reader = TraceReader.Open(path);
+        reader.TimestampOrderOnly = true;
         if (reader.TryQuickSpan(out long count, out long start, out long end))
         {
             return new RecordingSummary(path, count, 1, count == 0 ? 0 : end - start, reader.FileLength, false, reader.LostEvents);

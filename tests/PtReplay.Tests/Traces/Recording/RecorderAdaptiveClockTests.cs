@@ -6,9 +6,10 @@ using PtReplay.Traces.Recording;
 namespace PtReplay.Tests.Traces.Recording;
 
 /// <summary>
-/// PTRECORD_MT_CLOCK=adaptive (traces/recorder/ptrecord.h, "The event clock"): threads keep the single-thread clock
-/// (unfenced, adaptive) once a process has several, the file becomes format version 5, and the reader orders the
-/// threads by their address lifecycles. Real programs, recorded: the bundled workload's lockstep mode (the real
+/// The multi-thread clock (traces/recorder/ptrecord.h, "The event clock"): with PTRECORD_MT_CLOCK=adaptive threads
+/// keep the single-thread clock (unfenced, adaptive) once a process has several, the file becomes format version 5,
+/// and the reader orders the threads by their address lifecycles; by default (unset, or fenced) the file stays
+/// version 2, merged by timestamp. Real programs, recorded: the bundled workload's lockstep mode (the real
 /// order is known: one thread at a time, in turns) and a handoff program compiled here.
 /// </summary>
 public sealed class RecorderAdaptiveClockTests : IDisposable
@@ -41,6 +42,8 @@ public sealed class RecorderAdaptiveClockTests : IDisposable
         Assert.True(reader.IsLifecycleOrdered);
         AssertLifecycles(events);
 
+        AssertWhole(run.TracePath, events, reader);
+
         var report = TraceVerifier.Run(reader.Header, events);
         Assert.True(report.First is null, report.First is { } d ? $"event {d.EventIndex} {d.Event}: {d.Reason}" : "");
         Assert.Equal(0, report.UnknownPointers);
@@ -48,15 +51,36 @@ public sealed class RecorderAdaptiveClockTests : IDisposable
         Assert.Equal(report.Allocations, report.Identical);
     }
 
-    /// <summary>The default keeps the fenced clock: a multi-threaded recording stays version 2, merged by timestamp.</summary>
-    [Fact]
-    public void Default_MultiThreaded_StaysFencedVersion2()
+    /// <summary>By default, and with PTRECORD_MT_CLOCK=fenced, a multi-threaded recording stays version 2, merged by timestamp.</summary>
+    [Theory]
+    [InlineData("fenced")]
+    [InlineData("")]
+    public void Fenced_MultiThreaded_StaysVersion2(string mode)
     {
-        RecordingResult run = Record([NativeArtifacts.Find(NativeArtifacts.MtWorkload), "--lockstep", "2", "40", "3"], "");
+        RecordingResult run = Record([NativeArtifacts.Find(NativeArtifacts.MtWorkload), "--lockstep", "2", "40", "3"], mode);
         using TraceReader reader = TraceReader.Open(run.TracePath);
         Assert.Equal(TraceFormat.CurrentVersion, reader.Header.FormatVersion);
         AssertLifecycles(reader.ReadAll().ToList());
         Assert.False(reader.IsLifecycleOrdered);
+    }
+
+    /// <summary>
+    /// A free-running multi-threaded recording with PTRECORD_MT_CLOCK=adaptive is version 5, ordered by lifecycles,
+    /// read whole; `record`'s summary (read by timestamp alone) counts the same events and threads.
+    /// </summary>
+    [Fact]
+    public void Adaptive_FreeRunning_IsVersion5_ReadWhole()
+    {
+        RecordingResult run = Record([NativeArtifacts.Find(NativeArtifacts.MtWorkload), "4", "20000"], "adaptive");
+        using TraceReader reader = TraceReader.Open(run.TracePath);
+        Assert.Equal(TraceFormat.MultiThreadOrderVersion, reader.Header.FormatVersion);
+        var events = reader.ReadAll().ToList();
+        Assert.True(reader.IsLifecycleOrdered);
+        AssertLifecycles(events);
+        AssertWhole(run.TracePath, events, reader);
+        RecordingSummary summary = RecordingSummary.Of(run.TracePath);
+        Assert.Equal(events.Count, summary.Events);
+        Assert.Equal(reader.ThreadTids.Count, summary.Threads);
     }
 
     /// <summary>
@@ -66,7 +90,7 @@ public sealed class RecorderAdaptiveClockTests : IDisposable
     /// the ones the program kept.
     /// </summary>
     [Theory]
-    [InlineData("")]
+    [InlineData("fenced")]
     [InlineData("adaptive")]
     public void Handoff_LiveSetAtEndIsWhatTheProgramKept(string mode)
     {
@@ -78,14 +102,37 @@ public sealed class RecorderAdaptiveClockTests : IDisposable
         Assert.True(kept.Count > 300, $"{kept.Count} kept");
 
         using TraceReader reader = TraceReader.Open(run.TracePath);
-        Assert.Equal(mode.Length > 0 ? TraceFormat.MultiThreadOrderVersion : TraceFormat.CurrentVersion, reader.Header.FormatVersion);
+        Assert.Equal(mode == "adaptive" ? TraceFormat.MultiThreadOrderVersion : TraceFormat.CurrentVersion, reader.Header.FormatVersion);
         var events = reader.ReadAll().ToList();
-        Assert.Equal(mode.Length > 0, reader.IsLifecycleOrdered);
+        Assert.Equal(mode == "adaptive", reader.IsLifecycleOrdered);
         Assert.Equal(5, reader.ThreadTids.Count);
         Dictionary<ulong, (ulong Size, int Thread)> live = AssertLifecycles(events);
+        AssertWhole(run.TracePath, events, reader);
         // The workers' own blocks (main's are pthread's and stdio's).
         var liveProgramBlocks = live.Where(p => p.Value.Thread != 0).Select(p => p.Key).ToHashSet();
         Assert.True(kept.SetEquals(liveProgramBlocks), $"kept {kept.Count}, live {liveProgramBlocks.Count}");
+    }
+
+    /// <summary>
+    /// The lifecycle order delivered every event of the file, each thread's in its own order: the same bytes marked
+    /// version 4 (merged by timestamp alone, which delivers every event) give the same per-thread sequences.
+    /// </summary>
+    private static void AssertWhole(string path, List<AllocEvent> events, TraceReader reader)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        BitConverter.TryWriteBytes(bytes.AsSpan(8, 2), (ushort)4);
+        using TraceReader byTime = TraceReader.Open(new MemoryStream(bytes));
+        var expected = byTime.ReadAll().ToList();
+        Assert.Equal(expected.Count, events.Count);
+        static Dictionary<int, List<AllocEvent>> PerThread(List<AllocEvent> list, IReadOnlyList<int> tids) =>
+            list.GroupBy(e => tids[e.Thread]).ToDictionary(g => g.Key, g => g.Select(e => e with { Thread = 0 }).ToList());
+        Dictionary<int, List<AllocEvent>> want = PerThread(expected, byTime.ThreadTids);
+        Dictionary<int, List<AllocEvent>> got = PerThread(events, reader.ThreadTids);
+        Assert.Equal(want.Keys.Order(), got.Keys.Order());
+        foreach ((int tid, List<AllocEvent> sequence) in want)
+        {
+            Assert.True(sequence.SequenceEqual(got[tid]), $"thread tid {tid}: its events differ or are out of its order");
+        }
     }
 
     /// <summary>Every free/realloc follows the allocation that returned its pointer; no allocation returns a live address. Returns the live blocks at the end (address: size, allocating thread).</summary>

@@ -241,8 +241,8 @@ public class RecorderRawSigactionTests
     /// A small handler (one malloc, one free) every 50 us: it often lands in the middle of an append. With the system
     /// call made through syscall() it runs behind the trampoline; in inline assembly it does not, and without the
     /// append guard its calls overwrite the interrupted event (the trace reads as corrupt, or events vanish).
-    /// PTRECORD_CLOCK=monotonic sends every event through the out-of-line path; a second thread sending the signal
-    /// makes every event read the clock (the clocked inline path).
+    /// PTRECORD_CLOCK=monotonic sends every event through the out-of-line path; a second thread sending the signal,
+    /// with PTRECORD_MT_CLOCK=fenced, makes every event read the clock (the clocked inline path).
     /// </summary>
     [Theory]
     [InlineData("syscall", null, "timer")]
@@ -332,6 +332,11 @@ public class RecorderRawSigactionTests
         if (clock != null)
         {
             env["PTRECORD_CLOCK"] = clock;
+        }
+
+        if (source == "thread")
+        {
+            env["PTRECORD_MT_CLOCK"] = "fenced";
         }
 
         string[] args(int n) => [program, n.ToString(CultureInfo.InvariantCulture), how, calls.ToString(CultureInfo.InvariantCulture),
