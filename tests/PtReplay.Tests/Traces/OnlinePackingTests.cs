@@ -205,41 +205,8 @@ public sealed class OnlinePackingTests
         // block uncommitted (the hold hook) until the packer is disposed, which Finish does last. A Finish that
         // waited for the thread would never return.
         using var dir = new TempDir();
-        string trace = dir.File("t.trace");
-        File.WriteAllText(trace + ".notes.packing", "not a trace's");
-        string go = dir.File("go");
-        string script = dir.File("work-then-wait.py");
-        File.WriteAllText(script,
-            "import os, sys, time\n" +
-            $"sys.argv = ['python_work.py', '1']\nexec(open('{Path.Combine(RepoFiles.Workloads, "python_work.py")}').read())\n" +
-            $"while not os.path.exists('{go}'):\n    time.sleep(0.02)\n");
-        OnlinePacker? packer = null;
-        Task<RecordingResult> recording = Task.Run(() => Recorder.Run(new RecordingOptions
-        {
-            Command = [RealPrograms.Python, script],
-            OutputPath = trace,
-            FollowChildren = true,
-            Environment = CleanEnvironment.With(RecordingRuns.BaseEnvironment(dir.Path), RealPrograms.PythonEnvironment()),
-            CaptureOutput = true,
-            WorkingDirectory = dir.Path,
-            Timeout = TimeSpan.FromMinutes(3),
-            Started = _ => packer = OnlinePacker.Start(trace, mode: "hold"),
-        }));
-        SpinWait.SpinUntil(() => packer?.Holding == true || recording.IsCompleted, TimeSpan.FromMinutes(2));
-        File.WriteAllText(go, "");
-        RecordingResult result = await recording;
-        Assert.True(result.ExitCode == 0, System.Text.Encoding.UTF8.GetString(result.StandardError));
-        Assert.True(packer!.Holding, "the packer thread compressed no block while the program ran");
-        string rawDir = dir.NewFolder("raw");
-        foreach (string file in result.ChildTraces.Prepend(trace))
-        {
-            File.Copy(file, Path.Combine(rawDir, Path.GetFileName(file)));
-        }
-
-        Task<IReadOnlyList<PackedTrace>> finish = Task.Run(() => packer.Finish(result.ChildTraces.Prepend(trace)));
-        Assert.True(await Task.WhenAny(finish, Task.Delay(TimeSpan.FromMinutes(2))) == finish, "Finish waited for the packer thread");
-        IReadOnlyList<PackedTrace> packed = await finish;
-        Assert.Null(packer.Failure);
+        HeldRun held = await RunWithTheThreadHeld(dir, "hold", "the packer thread compressed no block while the program ran");
+        (RecordingResult result, IReadOnlyList<PackedTrace> packed, string rawDir, OnlinePacker packer, string trace) = held;
         PackedTrace main = packed.Single(p => p.Path == Path.GetFullPath(trace));
         // Only the file header was committed online; the held block and all after it were packed after exit.
         Assert.InRange(main.InputBytes - main.BytesAfterExit, 1, 64 * 1024);
@@ -253,6 +220,27 @@ public sealed class OnlinePackingTests
         // on a busy machine can take long: here the hook holds it there until the packer is disposed. Finish must
         // neither wait for it nor use or remove what it may still write, and must pack every trace after exit anyway.
         using var dir = new TempDir();
+        HeldRun held = await RunWithTheThreadHeld(dir, "hold-gate", "the packer thread committed no block while the program ran");
+        (RecordingResult result, IReadOnlyList<PackedTrace> packed, string rawDir, OnlinePacker packer, string trace) = held;
+        foreach (PackedTrace p in packed)
+        {
+            // Nothing the thread committed is used: every trace was packed after exit from its start, and says why.
+            Assert.Equal(p.InputBytes, p.BytesAfterExit);
+            Assert.Contains("did not leave its output", p.Note, StringComparison.Ordinal);
+        }
+
+        AssertSameAsPackingAfterExit(new OnlineRun(result, packed, rawDir, packer.Failure));
+    }
+
+    private sealed record HeldRun(RecordingResult Result, IReadOnlyList<PackedTrace> Packed, string RawDir, OnlinePacker Packer, string Trace);
+
+    /// <summary>
+    /// Records python_work.py 1 with the packer thread held by test hook <paramref name="hook"/> ("hold": with its
+    /// first compressed block uncommitted; "hold-gate": inside its lock) until the packer is disposed, keeps a copy of
+    /// every raw trace, and runs Finish, which must return without the thread (within two minutes).
+    /// </summary>
+    private static async Task<HeldRun> RunWithTheThreadHeld(TempDir dir, string hook, string heldMessage)
+    {
         string trace = dir.File("t.trace");
         File.WriteAllText(trace + ".notes.packing", "not a trace's");
         string go = dir.File("go");
@@ -271,13 +259,13 @@ public sealed class OnlinePackingTests
             CaptureOutput = true,
             WorkingDirectory = dir.Path,
             Timeout = TimeSpan.FromMinutes(3),
-            Started = _ => packer = OnlinePacker.Start(trace, mode: "hold-gate"),
+            Started = _ => packer = OnlinePacker.Start(trace, mode: hook),
         }));
         SpinWait.SpinUntil(() => packer?.Holding == true || recording.IsCompleted, TimeSpan.FromMinutes(2));
         File.WriteAllText(go, "");
         RecordingResult result = await recording;
         Assert.True(result.ExitCode == 0, System.Text.Encoding.UTF8.GetString(result.StandardError));
-        Assert.True(packer!.Holding, "the packer thread committed no block while the program ran");
+        Assert.True(packer!.Holding, heldMessage);
         string rawDir = dir.NewFolder("raw");
         foreach (string file in result.ChildTraces.Prepend(trace))
         {
@@ -288,14 +276,7 @@ public sealed class OnlinePackingTests
         Assert.True(await Task.WhenAny(finish, Task.Delay(TimeSpan.FromMinutes(2))) == finish, "Finish waited for the packer thread");
         IReadOnlyList<PackedTrace> packed = await finish;
         Assert.Null(packer.Failure);
-        foreach (PackedTrace p in packed)
-        {
-            // Nothing the thread committed is used: every trace was packed after exit from its start, and says why.
-            Assert.Equal(p.InputBytes, p.BytesAfterExit);
-            Assert.Contains("did not leave its output", p.Note, StringComparison.Ordinal);
-        }
-
-        AssertSameAsPackingAfterExit(new OnlineRun(result, packed, rawDir, packer.Failure));
+        return new HeldRun(result, packed, rawDir, packer, trace);
     }
 
     [Fact]
