@@ -60,7 +60,7 @@ public class RecorderBehaviourTests
             Assert.Equal("CLOCK_MONOTONIC", header.Header.ClockName);
         }
 
-        string[] lines = System.Text.Encoding.ASCII.GetString(run.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        string[] lines = CallsBySize.Lines(run.StandardOutput);
         List<AllocEvent> events = RecordingRuns.ReadEvents(run.TracePath);
         Assert.Single(events.Select(e => e.Thread).Distinct());
 

@@ -344,12 +344,12 @@ public class RecorderRawSigactionTests
         RecordingResult plain = RecordedRun.Run(args(1000), null, env);
         Assert.Equal(0, plain.ExitCode);
         RecordingResult run = RecordedRun.RecordOrThrow(args(rounds), dir.File("r.trace"), env);
-        string[] lines = System.Text.Encoding.ASCII.GetString(run.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        string[] plainLines = System.Text.Encoding.ASCII.GetString(plain.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        string[] lines = CallsBySize.Lines(run.StandardOutput);
+        string[] plainLines = CallsBySize.Lines(plain.StandardOutput);
         Assert.Equal(plainLines[1], lines[1]); // the old and current action, as the kernel and sigaction() report them unrecorded
         Assert.StartsWith("action 0 0 ", lines[1], StringComparison.Ordinal);
 
-        long[] said = lines[0].Split(' ').Where(f => char.IsDigit(f[0])).Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+        long[] said = CallsBySize.NumbersIn(lines[0]);
         (long mainMallocs, long mainFrees, long handlerMallocs, long handlerFrees, long firings) = (said[0], said[1], said[2], said[3], said[4]);
         Assert.True(firings > 10, $"the timer fired only {firings} times");
 

@@ -86,12 +86,12 @@ public class RecorderSignalHandlerTests
         string n = threads.ToString(CultureInfo.InvariantCulture);
         RecordingResult plain = RecordedRun.Run([program, "1000", how, n], null, env);
         RecordingResult run = RecordedRun.RecordOrThrow([program, "300000", how, n], dir.File("s.trace"), env, stackDepth: stackDepth);
-        string[] lines = System.Text.Encoding.ASCII.GetString(run.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        string[] plainLines = System.Text.Encoding.ASCII.GetString(plain.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        string[] lines = CallsBySize.Lines(run.StandardOutput);
+        string[] plainLines = CallsBySize.Lines(plain.StandardOutput);
         Assert.Equal(plainLines[1], lines[1]); // sigaction()/signal() report what they report without the recorder
         Assert.StartsWith("action 1 ", lines[1], StringComparison.Ordinal);
 
-        long[] said = lines[0].Split(' ').Where(f => char.IsDigit(f[0])).Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+        long[] said = CallsBySize.NumbersIn(lines[0]);
         (long mainMallocs, long mainFrees, long handlerMallocs, long handlerFrees, long threadCalls) = (said[0], said[1], said[2], said[3], said[4]);
         Assert.True(handlerMallocs > 10, $"the timer fired only {handlerMallocs} times");
 
